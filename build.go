@@ -1,0 +1,87 @@
+package platform
+
+import (
+	"context"
+	"time"
+)
+
+// SourceKind says where a build's source comes from.
+type SourceKind string
+
+// Source kinds.
+const (
+	SourceArchive SourceKind = "archive" // a tar.gz uploaded by the CLI
+	SourceGit     SourceKind = "git"     // a git URL + ref cloned by the server
+)
+
+// Source is where a build takes its code from.
+type Source struct {
+	Kind SourceKind `json:"kind"`
+	// URL, Ref and Path describe a git source: clone URL, branch/tag/commit, and the
+	// subdirectory holding the service's main package.
+	URL  string `json:"url,omitempty"`
+	Ref  string `json:"ref,omitempty"`
+	Path string `json:"path,omitempty"`
+	// Archive is the sha256 of an uploaded archive, kept in the data dir so a build can
+	// be re-run after a restart.
+	Archive string `json:"archive,omitempty"`
+	// Commit is the resolved commit of a git source, set once cloned.
+	Commit string `json:"commit,omitempty"`
+}
+
+// BuildStatus is the state of a build:
+//
+//	queued ──► running ──► succeeded
+//	              └──────► failed
+//
+// A build left running by a crashed server is queued again on start.
+type BuildStatus string
+
+// Build statuses.
+const (
+	BuildQueued    BuildStatus = "queued"
+	BuildRunning   BuildStatus = "running"
+	BuildSucceeded BuildStatus = "succeeded"
+	BuildFailed    BuildStatus = "failed"
+)
+
+// Build turns a Source into an Artifact.
+type Build struct {
+	ID        string      `json:"id"`
+	Namespace string      `json:"namespace"`
+	Service   string      `json:"service"`
+	Source    Source      `json:"source"`
+	Status    BuildStatus `json:"status"`
+	// Artifact locates the result: a binary path for the local driver, an image
+	// reference for Kubernetes.
+	Artifact   string     `json:"artifact,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// BuildStore keeps builds.
+type BuildStore interface {
+	// GetBuild returns ENOTFOUND if absent.
+	GetBuild(ctx context.Context, id string) (*Build, error)
+	// ListBuilds returns the builds of a service, newest first; with service "" those of
+	// the namespace; with namespace "" every build (for the reconciler).
+	ListBuilds(ctx context.Context, namespace, service string, limit int) ([]*Build, error)
+	// UpdateBuild writes Status, Source.Commit, Artifact, Error, StartedAt, FinishedAt.
+	UpdateBuild(ctx context.Context, b *Build) error
+}
+
+// Builder turns source into a runnable artifact.
+type Builder interface {
+	// Build runs b to completion, writing progress and compiler output to log. It returns
+	// the artifact reference, and the resolved commit for git sources. A compile error is
+	// EINVALID with the compiler's output in the message; a bad source (git URL, ref,
+	// path) is EINVALID too.
+	Build(ctx context.Context, b *Build, log LogWriter) (artifact, commit string, err error)
+}
+
+// LogWriter receives build output line by line.
+type LogWriter interface {
+	WriteLine(line string)
+}

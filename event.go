@@ -1,0 +1,63 @@
+package platform
+
+import (
+	"context"
+	"time"
+)
+
+// Event types. Every failure a user must know about is an event with a reason.
+const (
+	EventNamespaceCreated     = "namespace.created"
+	EventNamespaceDeleted     = "namespace.deleted"
+	EventBuildStarted         = "build.started"
+	EventBuildSucceeded       = "build.succeeded"
+	EventBuildFailed          = "build.failed"
+	EventReleaseCreated       = "release.created"
+	EventReleaseRollingOut    = "release.rolling_out"
+	EventReleaseRolledOut     = "release.rolled_out"
+	EventReleaseFailed        = "release.failed"
+	EventReleaseSuperseded    = "release.superseded"
+	EventInstanceStarted      = "instance.started"
+	EventInstanceExited       = "instance.exited"
+	EventInstanceCrashed      = "instance.crashed"
+	EventInstanceCrashLoop    = "instance.crashloop"
+	EventInstanceRegistered   = "instance.registered"
+	EventInstanceUnregistered = "instance.unregistered" // never appeared in the namespace registry
+	EventInstanceStopped      = "instance.stopped"
+	EventServiceDeleted       = "service.deleted"
+)
+
+// Event is something that happened in a namespace, for `platform events`, the dashboard
+// and alerting.
+type Event struct {
+	// ID increases with every event appended, so clients resume a stream after an ID.
+	ID        int64             `json:"id"`
+	Namespace string            `json:"namespace"`
+	Service   string            `json:"service,omitempty"`
+	Type      string            `json:"type"`
+	Message   string            `json:"message"`
+	Data      map[string]string `json:"data,omitempty"`
+	Time      time.Time         `json:"time"`
+}
+
+// EventFilter selects events.
+type EventFilter struct {
+	Namespace string // required
+	Service   string // optional
+	Type      string // optional, exact or prefix ending in "." (e.g. "build.")
+	AfterID   int64  // only events with a larger ID
+	Limit     int    // at most this many (newest when AfterID is 0); 0 means 100
+}
+
+// EventStore keeps events.
+type EventStore interface {
+	// AppendEvent stores e, setting its ID (and Time when zero).
+	AppendEvent(ctx context.Context, e *Event) error
+	// ListEvents returns matching events in ascending ID order.
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+}
+
+// EventPublisher appends events and delivers them to live subscribers.
+type EventPublisher interface {
+	Publish(ctx context.Context, e *Event)
+}

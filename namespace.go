@@ -1,0 +1,26 @@
+package platform
+
+import (
+	"context"
+	"time"
+)
+
+// Namespace is a tenant's isolated space: its services, its own go-micro registry, broker
+// and RPC transport (one NATS account), its events, logs and usage.
+type Namespace struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NamespaceStore keeps namespaces.
+type NamespaceStore interface {
+	// CreateNamespace stores ns. Returns EINVALID for a bad name, ECONFLICT if it exists.
+	CreateNamespace(ctx context.Context, ns *Namespace) error
+	// GetNamespace returns ENOTFOUND if there is no such namespace.
+	GetNamespace(ctx context.Context, name string) (*Namespace, error)
+	// ListNamespaces returns all namespaces ordered by name.
+	ListNamespaces(ctx context.Context) ([]*Namespace, error)
+	// DeleteNamespace removes the namespace and everything stored under it (services,
+	// builds, releases, instances, events, usage). Returns ENOTFOUND if absent.
+	DeleteNamespace(ctx context.Context, name string) error
+}

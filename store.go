@@ -1,0 +1,15 @@
+package platform
+
+// Store is all control-plane state. sqlstore implements it on SQLite (the embedded
+// default) and PostgreSQL; storetest is the suite both pass.
+type Store interface {
+	NamespaceStore
+	ServiceStore
+	BuildStore
+	ReleaseStore
+	InstanceStore
+	EventStore
+	TokenStore
+	UsageStore
+	Close() error
+}
