@@ -17,5 +17,6 @@ import (
 	_ "go-micro.dev/v5/registry/nats"
 	_ "go-micro.dev/v5/transport/nats"
 	_ "golang.org/x/sys/unix"
+	_ "gopkg.in/yaml.v3"
 	_ "modernc.org/sqlite"
 )

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	platform "github.com/micro/platform"
+)
+
+// Config is everything `platform server` can be told. Values come from DefaultConfig, then
+// the config file (YAML, `--config`), then PLATFORM_* environment variables, then flags;
+// the cli package applies them in that order.
+type Config struct {
+	// DataDir holds everything the server keeps: the SQLite store, NATS JetStream data,
+	// source archives, artifacts, instance logs, the admin token and the secret key.
+	DataDir string `yaml:"data"`
+	// Addr serves the API, the gateway and /metrics on one address.
+	Addr string `yaml:"addr"`
+	// Store is "" for SQLite in DataDir, or a postgres:// URL.
+	Store string `yaml:"store"`
+	// Runtime is the driver that runs instances: "local".
+	Runtime string `yaml:"runtime"`
+	// NATSHost and NATSPort are where the embedded NATS server listens. Port 0 picks a
+	// free port at first start and keeps it in DataDir, because running instances carry
+	// the URL in their environment across server restarts.
+	NATSHost string `yaml:"nats_host"`
+	NATSPort int    `yaml:"nats_port"`
+	// GoCache and GoModCache are the build caches; "" uses the host's Go caches.
+	GoCache    string `yaml:"go_cache"`
+	GoModCache string `yaml:"go_mod_cache"`
+	// MaxArchiveBytes bounds uploaded source archives.
+	MaxArchiveBytes int64 `yaml:"max_archive_bytes"`
+	// BuildConcurrency is how many builds run at once.
+	BuildConcurrency int `yaml:"build_concurrency"`
+	// RolloutTimeout is how long a new release has to register and pass its health
+	// check before it is marked failed and the old one keeps serving.
+	RolloutTimeout time.Duration `yaml:"rollout_timeout"`
+	// StopGrace is how long an instance has between SIGTERM and SIGKILL.
+	StopGrace time.Duration `yaml:"stop_grace"`
+	// GatewayDomain, when set, lets the gateway take the namespace from a host prefix:
+	// acme.<GatewayDomain>.
+	GatewayDomain string `yaml:"gateway_domain"`
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+}
+
+// DefaultConfig returns the embedded default: everything in one process, state under the
+// user's data directory.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:          defaultDataDir(),
+		Addr:             "127.0.0.1:8080",
+		Runtime:          "local",
+		NATSHost:         "127.0.0.1",
+		MaxArchiveBytes:  64 << 20,
+		BuildConcurrency: 2,
+		RolloutTimeout:   60 * time.Second,
+		StopGrace:        10 * time.Second,
+		LogLevel:         "info",
+		LogFormat:        "text",
+	}
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "micro-platform")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "micro-platform")
+	}
+	return "micro-platform-data"
+}
+
+// LoadFile applies a YAML config file on top of c. Unknown keys are an error.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return platform.Errorf(platform.EINVALID, "config file %s: %v", path, err)
+	}
+	return nil
+}
+
+// ApplyEnv applies PLATFORM_* variables from env (as returned by os.Environ) on top of c.
+func (c *Config) ApplyEnv(env []string) error {
+	var errs []error
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "PLATFORM_") {
+			continue
+		}
+		switch k {
+		case "PLATFORM_DATA":
+			c.DataDir = v
+		case "PLATFORM_ADDR":
+			c.Addr = v
+		case "PLATFORM_STORE":
+			c.Store = v
+		case "PLATFORM_RUNTIME":
+			c.Runtime = v
+		case "PLATFORM_GATEWAY_DOMAIN":
+			c.GatewayDomain = v
+		case "PLATFORM_LOG_LEVEL":
+			c.LogLevel = v
+		case "PLATFORM_LOG_FORMAT":
+			c.LogFormat = v
+		case "PLATFORM_ROLLOUT_TIMEOUT":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+				continue
+			}
+			c.RolloutTimeout = d
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want HOST:PORT", c.Addr))
+	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		errs = append(errs, fmt.Errorf("store %q: want empty (SQLite in the data dir) or a postgres:// URL", c.Store))
+	}
+	if c.Runtime != "local" {
+		errs = append(errs, fmt.Errorf("runtime %q: supported runtimes are: local", c.Runtime))
+	}
+	if c.NATSPort < 0 || c.NATSPort > 65535 {
+		errs = append(errs, fmt.Errorf("nats_port %d: out of range", c.NATSPort))
+	}
+	if c.MaxArchiveBytes <= 0 {
+		errs = append(errs, errors.New("max_archive_bytes: must be positive"))
+	}
+	if c.BuildConcurrency < 1 {
+		errs = append(errs, errors.New("build_concurrency: must be at least 1"))
+	}
+	if c.RolloutTimeout <= 0 {
+		errs = append(errs, errors.New("rollout_timeout: must be positive"))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log_format %q: want text or json", c.LogFormat))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return platform.Errorf(platform.EINVALID, "invalid server configuration:\n%v", err)
+	}
+	return nil
+}
