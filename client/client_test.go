@@ -1,0 +1,336 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	platform "github.com/micro/platform"
+)
+
+// recorded is what a test server saw of one request.
+type recorded struct {
+	Method, Path, Query, Auth, UA, ContentType string
+	Body                                       string
+}
+
+// newServer starts a server answering every request with handler and recording it.
+func newServer(t *testing.T, handler http.HandlerFunc) (*httptest.Server, *[]recorded) {
+	t.Helper()
+	var reqs []recorded
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		reqs = append(reqs, recorded{
+			Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+			Auth: r.Header.Get("Authorization"), UA: r.Header.Get("User-Agent"),
+			ContentType: r.Header.Get("Content-Type"), Body: string(b),
+		})
+		handler(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &reqs
+}
+
+func writeJSON(w http.ResponseWriter, status int, v string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, v)
+}
+
+func TestRequests(t *testing.T) {
+	t.Parallel()
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name     string
+		status   int
+		response string
+		call     func(*Client) (any, error)
+		want     recorded
+		wantOut  any
+	}{
+		{
+			name: "create namespace", status: 201,
+			response: `{"name":"acme","created_at":"2026-01-02T03:04:05Z"}`,
+			call:     func(c *Client) (any, error) { return c.CreateNamespace(context.Background(), "acme") },
+			want:     recorded{Method: "POST", Path: "/v1/namespaces", ContentType: "application/json", Body: `{"name":"acme"}`},
+			wantOut:  &platform.Namespace{Name: "acme", CreatedAt: created},
+		},
+		{
+			name: "list namespaces", status: 200,
+			response: `{"namespaces":[{"name":"acme","created_at":"2026-01-02T03:04:05Z"}]}`,
+			call:     func(c *Client) (any, error) { return c.ListNamespaces(context.Background()) },
+			want:     recorded{Method: "GET", Path: "/v1/namespaces"},
+			wantOut:  []*platform.Namespace{{Name: "acme", CreatedAt: created}},
+		},
+		{
+			name: "delete namespace", status: 204,
+			call: func(c *Client) (any, error) { return nil, c.DeleteNamespace(context.Background(), "acme") },
+			want: recorded{Method: "DELETE", Path: "/v1/namespaces/acme"},
+		},
+		{
+			name: "upload source", status: 201, response: `{"archive":"abc123"}`,
+			call: func(c *Client) (any, error) {
+				return c.UploadSource(context.Background(), "acme", strings.NewReader("tgz-bytes"))
+			},
+			want:    recorded{Method: "POST", Path: "/v1/namespaces/acme/sources", ContentType: "application/gzip", Body: "tgz-bytes"},
+			wantOut: "abc123",
+		},
+		{
+			name: "deploy", status: 202, response: `{"id":"r-1","namespace":"acme","service":"hello","version":"v1","build_id":"b-1","replicas":2,"status":"pending","created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}`,
+			call: func(c *Client) (any, error) {
+				return c.Deploy(context.Background(), platform.DeployRequest{
+					Namespace: "acme", Service: "hello", Replicas: 2,
+					Source: platform.Source{Kind: platform.SourceArchive, Archive: "abc123"},
+				})
+			},
+			want: recorded{Method: "POST", Path: "/v1/namespaces/acme/deploys", ContentType: "application/json",
+				Body: `{"namespace":"acme","service":"hello","source":{"kind":"archive","archive":"abc123"},"replicas":2}`},
+			wantOut: &platform.Release{ID: "r-1", Namespace: "acme", Service: "hello", Version: "v1", BuildID: "b-1",
+				Replicas: 2, Status: platform.ReleasePending, CreatedAt: created, UpdatedAt: created},
+		},
+		{
+			name: "list services", status: 200,
+			response: `{"services":[{"namespace":"acme","name":"hello","status":"running","created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z","version":"v1","instances":[],"endpoints":[{"name":"Hello.Call"}]}]}`,
+			call:     func(c *Client) (any, error) { return c.ListServices(context.Background(), "acme") },
+			want:     recorded{Method: "GET", Path: "/v1/namespaces/acme/services"},
+			wantOut: []*platform.ServiceView{{
+				Service: platform.Service{Namespace: "acme", Name: "hello", Status: platform.ServiceRunning, CreatedAt: created, UpdatedAt: created},
+				Version: "v1", Instances: []*platform.Instance{}, Endpoints: []platform.Endpoint{{Name: "Hello.Call"}},
+			}},
+		},
+		{
+			name: "get service escapes the name", status: 200, response: `{"namespace":"acme","name":"a b","status":"running"}`,
+			call:    func(c *Client) (any, error) { return c.GetService(context.Background(), "acme", "a b") },
+			want:    recorded{Method: "GET", Path: "/v1/namespaces/acme/services/a%20b"},
+			wantOut: &platform.ServiceView{Service: platform.Service{Namespace: "acme", Name: "a b", Status: platform.ServiceRunning}},
+		},
+		{
+			name: "delete service", status: 202,
+			call: func(c *Client) (any, error) { return nil, c.DeleteService(context.Background(), "acme", "hello") },
+			want: recorded{Method: "DELETE", Path: "/v1/namespaces/acme/services/hello"},
+		},
+		{
+			name: "list releases", status: 200, response: `{"releases":[{"id":"r-2"},{"id":"r-1"}]}`,
+			call:    func(c *Client) (any, error) { return c.ListReleases(context.Background(), "acme", "hello") },
+			want:    recorded{Method: "GET", Path: "/v1/namespaces/acme/services/hello/releases"},
+			wantOut: []*platform.Release{{ID: "r-2"}, {ID: "r-1"}},
+		},
+		{
+			name: "get release", status: 200, response: `{"id":"r-1","status":"failed","reason":"no"}`,
+			call:    func(c *Client) (any, error) { return c.GetRelease(context.Background(), "acme", "r-1") },
+			want:    recorded{Method: "GET", Path: "/v1/namespaces/acme/releases/r-1"},
+			wantOut: &platform.Release{ID: "r-1", Status: platform.ReleaseFailed, Reason: "no"},
+		},
+		{
+			name: "get build", status: 200, response: `{"id":"b-1","status":"succeeded","source":{"kind":"git","url":"https://x/y.git"}}`,
+			call: func(c *Client) (any, error) { return c.GetBuild(context.Background(), "acme", "b-1") },
+			want: recorded{Method: "GET", Path: "/v1/namespaces/acme/builds/b-1"},
+			wantOut: &platform.Build{ID: "b-1", Status: platform.BuildSucceeded,
+				Source: platform.Source{Kind: platform.SourceGit, URL: "https://x/y.git"}},
+		},
+		{
+			name: "events", status: 200, response: `{"events":[{"id":7,"namespace":"acme","type":"build.started","message":"m","data":{"release":"r-1"},"time":"2026-01-02T03:04:05Z"}]}`,
+			call: func(c *Client) (any, error) {
+				return c.Events(context.Background(), platform.EventFilter{Namespace: "acme", Service: "hello", Type: "build.", AfterID: 3, Limit: 5})
+			},
+			want: recorded{Method: "GET", Path: "/v1/namespaces/acme/events", Query: "after=3&limit=5&service=hello&type=build."},
+			wantOut: []*platform.Event{{ID: 7, Namespace: "acme", Type: "build.started", Message: "m",
+				Data: map[string]string{"release": "r-1"}, Time: created}},
+		},
+		{
+			name: "call", status: 200, response: `{"msg":"Hello Alice"}`,
+			call: func(c *Client) (any, error) {
+				out, err := c.Call(context.Background(), "acme", "hello", "Hello.Call", json.RawMessage(`{"name":"Alice"}`), "v2")
+				return string(out), err
+			},
+			want: recorded{Method: "POST", Path: "/v1/namespaces/acme/call", ContentType: "application/json",
+				Body: `{"service":"hello","endpoint":"Hello.Call","request":{"name":"Alice"},"version":"v2"}`},
+			wantOut: `{"msg":"Hello Alice"}`,
+		},
+		{
+			name: "call without a body sends {}", status: 200, response: `{}`,
+			call: func(c *Client) (any, error) {
+				out, err := c.Call(context.Background(), "acme", "hello", "Hello.Ping", nil, "")
+				return string(out), err
+			},
+			want: recorded{Method: "POST", Path: "/v1/namespaces/acme/call", ContentType: "application/json",
+				Body: `{"service":"hello","endpoint":"Hello.Ping","request":{}}`},
+			wantOut: `{}`,
+		},
+		{
+			name: "create token sends the ttl as a duration string", status: 201,
+			response: `{"token":{"id":"t-1","name":"ci","admin":false,"namespaces":["acme"],"created_at":"2026-01-02T03:04:05Z"},"secret":"s3cret"}`,
+			call: func(c *Client) (any, error) {
+				tok, secret, err := c.CreateToken(context.Background(), platform.CreateTokenRequest{Name: "ci", Namespaces: []string{"acme"}, TTL: 720 * time.Hour})
+				return []any{tok, secret}, err
+			},
+			want: recorded{Method: "POST", Path: "/v1/tokens", ContentType: "application/json",
+				Body: `{"name":"ci","admin":false,"namespaces":["acme"],"ttl":"720h0m0s"}`},
+			wantOut: []any{&platform.Token{ID: "t-1", Name: "ci", Namespaces: []string{"acme"}, CreatedAt: created}, "s3cret"},
+		},
+		{
+			name: "list tokens", status: 200, response: `{"tokens":[{"id":"t-1","name":"admin","admin":true}]}`,
+			call:    func(c *Client) (any, error) { return c.ListTokens(context.Background()) },
+			want:    recorded{Method: "GET", Path: "/v1/tokens"},
+			wantOut: []*platform.Token{{ID: "t-1", Name: "admin", Admin: true}},
+		},
+		{
+			name: "delete token", status: 204,
+			call: func(c *Client) (any, error) { return nil, c.DeleteToken(context.Background(), "t-1") },
+			want: recorded{Method: "DELETE", Path: "/v1/tokens/t-1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, reqs := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if tt.response == "" {
+					w.WriteHeader(tt.status)
+					return
+				}
+				writeJSON(w, tt.status, tt.response)
+			})
+			c := New(srv.URL+"/", WithToken("tok"), WithUserAgent("test-agent"))
+			out, err := tt.call(c)
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			if len(*reqs) != 1 {
+				t.Fatalf("server saw %d requests, want 1", len(*reqs))
+			}
+			got := (*reqs)[0]
+			want := tt.want
+			want.Auth, want.UA = "Bearer tok", "test-agent"
+			if got != want {
+				t.Errorf("request:\n got %+v\nwant %+v", got, want)
+			}
+			if tt.wantOut != nil && !reflect.DeepEqual(out, tt.wantOut) {
+				t.Errorf("result:\n got %s\nwant %s", dump(out), dump(tt.wantOut))
+			}
+		})
+	}
+}
+
+func dump(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	tests := []struct {
+		name                        string
+		server                      func(t *testing.T) string
+		wantCode, wantMsg, wantHint string
+	}{
+		{
+			name: "error body",
+			server: func(t *testing.T) string {
+				srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+					writeJSON(w, 404, `{"error":{"code":"not_found","message":"namespace \"acme\" not found","hint":"create it with `+"`platform namespaces create acme`"+`","request_id":"req-1"}}`)
+				})
+				return srv.URL
+			},
+			wantCode: platform.ENOTFOUND, wantMsg: `namespace "acme" not found`, wantHint: "create it with `platform namespaces create acme`",
+		},
+		{
+			name: "status without a JSON body",
+			server: func(t *testing.T) string {
+				srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+					http.Error(w, "<html>bad gateway</html>", http.StatusBadGateway)
+				})
+				return srv.URL
+			},
+			wantCode: platform.EUNAVAILABLE, wantMsg: "server answered 502 Bad Gateway",
+		},
+		{
+			name: "JSON error without code takes it from the status",
+			server: func(t *testing.T) string {
+				srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+					writeJSON(w, 403, `{"error":{"message":"token \"ci\" may not access namespace \"acme\""}}`)
+				})
+				return srv.URL
+			},
+			wantCode: platform.EFORBIDDEN, wantMsg: `token "ci" may not access namespace "acme"`,
+		},
+		{
+			name:     "server not running",
+			server:   func(t *testing.T) string { return closedURL },
+			wantCode: platform.EUNAVAILABLE, wantMsg: "cannot reach the platform at " + closedURL + ": dial tcp",
+			wantHint: "is the server running at " + closedURL + "? start it with `platform server`",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(tt.server(t)).ListNamespaces(context.Background())
+			if got := platform.ErrorCode(err); got != tt.wantCode {
+				t.Errorf("code = %q, want %q (err %v)", got, tt.wantCode, err)
+			}
+			if got := platform.ErrorMessage(err); !strings.HasPrefix(got, tt.wantMsg) {
+				t.Errorf("message = %q, want prefix %q", got, tt.wantMsg)
+			}
+			if got := platform.ErrorHint(err); got != tt.wantHint {
+				t.Errorf("hint = %q, want %q", got, tt.wantHint)
+			}
+		})
+	}
+}
+
+func TestCallRejectsInvalidJSON(t *testing.T) {
+	t.Parallel()
+	srv, reqs := newServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	_, err := New(srv.URL).Call(context.Background(), "acme", "hello", "Hello.Call", json.RawMessage(`{name:`), "")
+	if platform.ErrorCode(err) != platform.EINVALID {
+		t.Fatalf("err = %v, want EINVALID", err)
+	}
+	if len(*reqs) != 0 {
+		t.Errorf("sent %d requests for an invalid body", len(*reqs))
+	}
+}
+
+func TestReady(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		status   int
+		wantCode string
+	}{
+		{"ready", 200, ""},
+		{"starting", 503, platform.EUNAVAILABLE},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, reqs := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				fmt.Fprintln(w, "ok")
+			})
+			err := New(srv.URL).Ready(context.Background())
+			if got := platform.ErrorCode(err); got != tt.wantCode {
+				t.Errorf("Ready = %v, want code %q", err, tt.wantCode)
+			}
+			if p := (*reqs)[0].Path; p != "/readyz" {
+				t.Errorf("path = %s, want /readyz", p)
+			}
+		})
+	}
+}
+
+func TestNewAddsScheme(t *testing.T) {
+	t.Parallel()
+	if got := New("127.0.0.1:9/").Server(); got != "http://127.0.0.1:9" {
+		t.Errorf("Server() = %q", got)
+	}
+}
