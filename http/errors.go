@@ -1,0 +1,137 @@
+// Package http serves the platform's versioned JSON API (docs/api.md) over net/http.
+//
+// The server holds no business logic: it authenticates the bearer token, decodes the
+// request, calls platform.ControlPlane and encodes the answer. Authorisation happens
+// inside the ControlPlane methods (platform.Authorize), so no route can forget it.
+//
+// Every handler returns an error; one adapter turns it into the error JSON of docs/api.md
+// with the status from StatusFor, logs uncoded errors with the request id and shows them
+// as "internal error". Streams are Server-Sent Events (see sse.go).
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	platform "github.com/micro/platform"
+)
+
+// statusByCode is the one code → status table of docs/api.md.
+var statusByCode = map[string]int{
+	platform.EINVALID:         http.StatusBadRequest,
+	platform.EUNAUTHENTICATED: http.StatusUnauthorized,
+	platform.EFORBIDDEN:       http.StatusForbidden,
+	platform.ENOTFOUND:        http.StatusNotFound,
+	platform.ECONFLICT:        http.StatusConflict,
+	platform.EQUOTA:           http.StatusTooManyRequests,
+	platform.EINTERNAL:        http.StatusInternalServerError,
+	platform.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	platform.ETIMEOUT:         http.StatusGatewayTimeout,
+}
+
+// StatusFor returns the HTTP status for a platform error code; an unknown code is a 500.
+func StatusFor(code string) int {
+	if s, ok := statusByCode[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorResponse is the JSON body of every error response and of the SSE `error` message.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
+}
+
+// ErrorBody describes one error: a machine-readable code, a message for the user, an
+// optional hint saying what to do next, and the request id to quote in a bug report.
+type ErrorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Hint      string `json:"hint,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// handlerFunc is the signature of every API handler: it writes a successful response or
+// returns an error for the adapter (Server.handle) to write.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to http.Handler, writing any error it returns.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		if err := h(tw, r); err != nil {
+			s.writeError(tw, r, err)
+		}
+	}
+}
+
+// writeError writes err as the error JSON with its status. When the response has already
+// started, it can only be reported in-band: as an SSE `error` message on a stream, or in
+// the log otherwise.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	reqID := middleware.GetReqID(r.Context())
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away; there is nobody to tell and nothing went wrong.
+		s.log.DebugContext(r.Context(), "request cancelled by client", "request_id", reqID, "error", err)
+		return
+	}
+	code := platform.ErrorCode(err)
+	if code == platform.EINTERNAL {
+		s.log.ErrorContext(r.Context(), "internal error", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	body := ErrorResponse{Error: ErrorBody{
+		Code:      code,
+		Message:   platform.ErrorMessage(err),
+		Hint:      platform.ErrorHint(err),
+		RequestID: reqID,
+	}}
+
+	if tw, ok := w.(*trackingWriter); ok && tw.wroteHeader {
+		if st := tw.stream; st != nil {
+			_ = st.send(eventError, "", body)
+			return
+		}
+		s.log.WarnContext(r.Context(), "error after the response started", "request_id", reqID, "code", code, "error", err)
+		return
+	}
+	writeJSON(w, StatusFor(code), body)
+}
+
+// writeJSON writes v as JSON with the given status. An encoding failure after the header
+// is out can only be dropped: the status is already sent.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, status = []byte(`{"error":{"code":"internal","message":"internal error"}}`), http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// trackingWriter remembers whether the response has started, so the adapter knows
+// whether an error can still change the status, and which event stream it belongs to.
+type trackingWriter struct {
+	http.ResponseWriter
+	wroteHeader bool
+	stream      *eventStream
+}
+
+// WriteHeader records that the response started.
+func (w *trackingWriter) WriteHeader(status int) {
+	w.wroteHeader = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Write records that the response started.
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's Flush.
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,290 @@
+package http_test
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	platform "github.com/micro/platform"
+)
+
+// t0 is the fixed time of every canned value.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// anyNamespace asks record for any valid token, as list methods filter rather than deny.
+const anyNamespace = "*"
+
+// fakeControlPlane answers with canned values after the real authorisation check, records
+// what it was asked, and returns err from every method when set.
+type fakeControlPlane struct {
+	err         error // returned by every method once authorised
+	getBuildErr error // returned by GetBuild only
+
+	// Streams: when a channel is set it is returned as is; otherwise the canned slice is
+	// sent and the channel closed.
+	buildLines []string
+	buildCh    chan string
+	logs       []platform.LogEntry
+	logsCh     chan platform.LogEntry
+	events     []*platform.Event
+	eventsCh   chan *platform.Event
+	callResp   []byte
+	callGate   chan struct{} // Call waits for it to close when set
+	tokenSec   string
+
+	mu       sync.Mutex
+	calls    []string
+	lastArg  any
+	upload   []byte
+	streamCx []context.Context // contexts given to stream methods
+}
+
+var _ platform.ControlPlane = (*fakeControlPlane)(nil)
+
+func (f *fakeControlPlane) record(ctx context.Context, method, ns string, arg any) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, method)
+	f.lastArg = arg
+	f.mu.Unlock()
+	if ns == anyNamespace {
+		if platform.TokenFromContext(ctx) == nil {
+			return platform.Authorize(ctx, ns)
+		}
+	} else if err := platform.Authorize(ctx, ns); err != nil {
+		return err
+	}
+	return f.err
+}
+
+func (f *fakeControlPlane) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeControlPlane) LastArg() any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastArg
+}
+
+func (f *fakeControlPlane) keepCtx(ctx context.Context) {
+	f.mu.Lock()
+	f.streamCx = append(f.streamCx, ctx)
+	f.mu.Unlock()
+}
+
+func (f *fakeControlPlane) StreamContexts() []context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]context.Context(nil), f.streamCx...)
+}
+
+func cannedNamespace(name string) *platform.Namespace {
+	return &platform.Namespace{Name: name, CreatedAt: t0}
+}
+
+func cannedRelease(ns, svc string) *platform.Release {
+	return &platform.Release{ID: "r-1", Namespace: ns, Service: svc, Version: "v1", BuildID: "b-1",
+		Replicas: 1, Status: platform.ReleasePending, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func cannedBuild(ns, id string) *platform.Build {
+	return &platform.Build{ID: id, Namespace: ns, Service: "hello", Status: platform.BuildSucceeded,
+		Source: platform.Source{Kind: platform.SourceArchive, Archive: "abc"}, CreatedAt: t0}
+}
+
+func cannedService(ns, name string) *platform.ServiceView {
+	return &platform.ServiceView{
+		Service:   platform.Service{Namespace: ns, Name: name, Status: platform.ServiceRunning, CreatedAt: t0, UpdatedAt: t0},
+		Instances: []*platform.Instance{},
+		Endpoints: []platform.Endpoint{{Name: "Hello.Call"}},
+	}
+}
+
+func (f *fakeControlPlane) CreateNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
+	if err := f.record(ctx, "CreateNamespace", "", name); err != nil {
+		return nil, err
+	}
+	return cannedNamespace(name), nil
+}
+
+func (f *fakeControlPlane) ListNamespaces(ctx context.Context) ([]*platform.Namespace, error) {
+	if err := f.record(ctx, "ListNamespaces", anyNamespace, nil); err != nil {
+		return nil, err
+	}
+	return []*platform.Namespace{cannedNamespace("acme")}, nil
+}
+
+func (f *fakeControlPlane) DeleteNamespace(ctx context.Context, name string) error {
+	return f.record(ctx, "DeleteNamespace", "", name)
+}
+
+func (f *fakeControlPlane) UploadSource(ctx context.Context, ns string, archive io.Reader) (string, error) {
+	if err := f.record(ctx, "UploadSource", ns, ns); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(archive)
+	if err != nil {
+		// Like a real implementation might: the read error is reported without its chain.
+		return "", platform.Errorf(platform.EINVALID, "bad archive")
+	}
+	f.mu.Lock()
+	f.upload = b
+	f.mu.Unlock()
+	return "sha-of-upload", nil
+}
+
+func (f *fakeControlPlane) Deploy(ctx context.Context, req platform.DeployRequest) (*platform.Release, error) {
+	if err := f.record(ctx, "Deploy", req.Namespace, req); err != nil {
+		return nil, err
+	}
+	return cannedRelease(req.Namespace, req.Service), nil
+}
+
+func (f *fakeControlPlane) ListServices(ctx context.Context, ns string) ([]*platform.ServiceView, error) {
+	if err := f.record(ctx, "ListServices", ns, ns); err != nil {
+		return nil, err
+	}
+	return []*platform.ServiceView{cannedService(ns, "hello")}, nil
+}
+
+func (f *fakeControlPlane) GetService(ctx context.Context, ns, name string) (*platform.ServiceView, error) {
+	if err := f.record(ctx, "GetService", ns, name); err != nil {
+		return nil, err
+	}
+	return cannedService(ns, name), nil
+}
+
+func (f *fakeControlPlane) DeleteService(ctx context.Context, ns, name string) error {
+	return f.record(ctx, "DeleteService", ns, name)
+}
+
+func (f *fakeControlPlane) GetRelease(ctx context.Context, ns, id string) (*platform.Release, error) {
+	if err := f.record(ctx, "GetRelease", ns, id); err != nil {
+		return nil, err
+	}
+	r := cannedRelease(ns, "hello")
+	r.ID = id
+	return r, nil
+}
+
+func (f *fakeControlPlane) ListReleases(ctx context.Context, ns, svc string) ([]*platform.Release, error) {
+	if err := f.record(ctx, "ListReleases", ns, svc); err != nil {
+		return nil, err
+	}
+	return nil, nil // nil must still encode as []
+}
+
+func (f *fakeControlPlane) GetBuild(ctx context.Context, ns, id string) (*platform.Build, error) {
+	if err := f.record(ctx, "GetBuild", ns, id); err != nil {
+		return nil, err
+	}
+	if f.getBuildErr != nil {
+		return nil, f.getBuildErr
+	}
+	return cannedBuild(ns, id), nil
+}
+
+func (f *fakeControlPlane) BuildLog(ctx context.Context, ns, id string, follow bool) (<-chan string, error) {
+	if err := f.record(ctx, "BuildLog", ns, follow); err != nil {
+		return nil, err
+	}
+	f.keepCtx(ctx)
+	if f.buildCh != nil {
+		return f.buildCh, nil
+	}
+	return sendAll(f.buildLines), nil
+}
+
+func (f *fakeControlPlane) Call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
+	if err := f.record(ctx, "Call", req.Namespace, req); err != nil {
+		return nil, err
+	}
+	if f.callGate != nil {
+		<-f.callGate
+	}
+	return f.callResp, nil
+}
+
+func (f *fakeControlPlane) Logs(ctx context.Context, q platform.LogQuery) (<-chan platform.LogEntry, error) {
+	if err := f.record(ctx, "Logs", q.Namespace, q); err != nil {
+		return nil, err
+	}
+	f.keepCtx(ctx)
+	if f.logsCh != nil {
+		return f.logsCh, nil
+	}
+	return sendAll(f.logs), nil
+}
+
+func (f *fakeControlPlane) Events(ctx context.Context, flt platform.EventFilter) ([]*platform.Event, error) {
+	if err := f.record(ctx, "Events", flt.Namespace, flt); err != nil {
+		return nil, err
+	}
+	return f.events, nil
+}
+
+func (f *fakeControlPlane) SubscribeEvents(ctx context.Context, flt platform.EventFilter) (<-chan *platform.Event, error) {
+	if err := f.record(ctx, "SubscribeEvents", flt.Namespace, flt); err != nil {
+		return nil, err
+	}
+	f.keepCtx(ctx)
+	if f.eventsCh != nil {
+		return f.eventsCh, nil
+	}
+	return sendAll(f.events), nil
+}
+
+func (f *fakeControlPlane) CreateToken(ctx context.Context, req platform.CreateTokenRequest) (*platform.Token, string, error) {
+	if err := f.record(ctx, "CreateToken", "", req); err != nil {
+		return nil, "", err
+	}
+	return &platform.Token{ID: "t-2", Name: req.Name, Admin: req.Admin, Namespaces: req.Namespaces, CreatedAt: t0}, f.tokenSec, nil
+}
+
+func (f *fakeControlPlane) ListTokens(ctx context.Context) ([]*platform.Token, error) {
+	if err := f.record(ctx, "ListTokens", "", nil); err != nil {
+		return nil, err
+	}
+	return []*platform.Token{{ID: "t-1", Name: "admin", Admin: true, CreatedAt: t0}}, nil
+}
+
+func (f *fakeControlPlane) DeleteToken(ctx context.Context, id string) error {
+	return f.record(ctx, "DeleteToken", "", id)
+}
+
+func sendAll[T any](list []T) <-chan T {
+	ch := make(chan T, len(list))
+	for _, v := range list {
+		ch <- v
+	}
+	close(ch)
+	return ch
+}
+
+// fakeAuth knows two secrets: an admin token and one scoped to namespace acme.
+type fakeAuth struct {
+	err error // returned for every secret when set
+}
+
+const (
+	adminSecret  = "admin-secret-0123456789"
+	scopedSecret = "scoped-secret-9876543210"
+)
+
+var _ platform.Authenticator = fakeAuth{}
+
+func (a fakeAuth) Authenticate(_ context.Context, secret string) (*platform.Token, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	switch secret {
+	case adminSecret:
+		return &platform.Token{ID: "t-1", Name: "admin", Admin: true, CreatedAt: t0}, nil
+	case scopedSecret:
+		return &platform.Token{ID: "t-3", Name: "ci", Namespaces: []string{"acme"}, CreatedAt: t0}, nil
+	}
+	return nil, platform.Errorf(platform.EUNAUTHENTICATED, "invalid token")
+}

@@ -1,0 +1,116 @@
+package http
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	platform "github.com/micro/platform"
+)
+
+// routeUnmatched labels requests that matched no route, so that scanners cannot blow up
+// the metrics' cardinality with arbitrary paths.
+const routeUnmatched = "unmatched"
+
+// observe sets X-Request-Id, then records one access log line and the request metrics
+// per request, labelled by route pattern. It never logs headers or bodies, so secrets in
+// Authorization or in token responses cannot reach the log.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		reqID := middleware.GetReqID(r.Context())
+		w.Header().Set(middleware.RequestIDHeader, reqID)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		s.metrics.inFlight.Inc()
+		defer s.metrics.inFlight.Dec()
+
+		next.ServeHTTP(ww, r)
+
+		route := routeUnmatched
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		code := strconv.Itoa(status)
+		s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
+		s.metrics.duration.WithLabelValues(route, r.Method, code).Observe(elapsed.Seconds())
+
+		level := slog.LevelInfo
+		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+			level = slog.LevelDebug // probes and scrapes would drown everything else
+		}
+		s.log.LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", elapsed),
+			slog.Int("bytes", ww.BytesWritten()),
+			slog.String("request_id", reqID),
+		)
+	})
+}
+
+// recoverPanic turns a handler panic into a logged internal error. chi's Recoverer would
+// print to stderr and answer without the error JSON, so the server has its own.
+func (s *Server) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v) // net/http's way of aborting a response; let it do its job
+			}
+			s.log.ErrorContext(r.Context(), "panic serving request",
+				"request_id", middleware.GetReqID(r.Context()),
+				"method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.writeError(tw, r, platform.Errorf(platform.EINTERNAL, "internal error"))
+		}()
+		next.ServeHTTP(tw, r)
+	})
+}
+
+// authenticate resolves `Authorization: Bearer <secret>` to a token and puts it in the
+// request context. A request without the header goes on without a token (the
+// ControlPlane answers EUNAUTHENTICATED where one is needed); a malformed header or an
+// unknown secret is rejected here, before any handler runs.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get("Authorization")
+		if header == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, secret, ok := strings.Cut(header, " ")
+		secret = strings.TrimSpace(secret)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+			s.writeError(w, r, platform.Errorf(platform.EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\""))
+			return
+		}
+		tok, err := s.auth.Authenticate(r.Context(), secret)
+		if err == nil && tok == nil {
+			err = errors.New("authenticator returned no token and no error")
+		}
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("authenticate: %w", err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(platform.NewContextWithToken(r.Context(), tok)))
+	})
+}

@@ -1,0 +1,226 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	platform "github.com/micro/platform"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultMaxUploadBytes  = 64 << 20
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Options configures a Server. ControlPlane and Auth are required.
+type Options struct {
+	// Addr is the TCP address to listen on; "127.0.0.1:0" picks a free port.
+	Addr string
+	// ControlPlane answers every /v1 request.
+	ControlPlane platform.ControlPlane
+	// Auth resolves bearer secrets to tokens.
+	Auth platform.Authenticator
+	// Gateway, when set, serves /api/ (HTTP → RPC into namespaces). It sees the full
+	// request path, /api prefix included.
+	Gateway http.Handler
+	// Ready reports whether deploys can be taken, for /readyz; nil means always ready.
+	Ready func() bool
+	// Metrics is served at /metrics and receives the server's own request metrics; nil
+	// uses a registry of the server's own.
+	Metrics *prometheus.Registry
+	// Logger receives access logs and internal errors; nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds JSON request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxUploadBytes bounds source archive uploads; 0 means DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	// ShutdownTimeout bounds how long in-flight requests may take to finish once the
+	// server stops; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// SSEHeartbeat is the interval of keep-alive comments on idle event streams; 0 means
+	// DefaultSSEHeartbeat.
+	SSEHeartbeat time.Duration
+}
+
+// Server is the platform's HTTP API server. Create it with NewServer, then either call
+// Start, or Listen followed by Serve to learn the address in between.
+type Server struct {
+	opts      Options
+	cp        platform.ControlPlane
+	auth      platform.Authenticator
+	log       *slog.Logger
+	heartbeat time.Duration
+	registry  *prometheus.Registry
+	metrics   *metrics
+	handler   http.Handler
+	srv       *http.Server
+
+	mu       sync.Mutex
+	ln       net.Listener
+	stopping chan struct{} // closed when shutdown begins, ending event streams
+	stopOnce sync.Once
+}
+
+// NewServer returns a Server for opts. It panics when opts.ControlPlane or opts.Auth is
+// nil, which is a wiring mistake rather than a runtime condition.
+func NewServer(opts Options) *Server {
+	if opts.ControlPlane == nil || opts.Auth == nil {
+		panic("http.NewServer: Options.ControlPlane and Options.Auth are required")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if opts.SSEHeartbeat <= 0 {
+		opts.SSEHeartbeat = DefaultSSEHeartbeat
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = prometheus.NewRegistry()
+	}
+	s := &Server{
+		opts:      opts,
+		cp:        opts.ControlPlane,
+		auth:      opts.Auth,
+		log:       opts.Logger,
+		heartbeat: opts.SSEHeartbeat,
+		registry:  opts.Metrics,
+		metrics:   newMetrics(opts.Metrics),
+		stopping:  make(chan struct{}),
+	}
+	s.handler = s.routes()
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	// Shutdown waits for handlers to return; event streams return once this closes.
+	s.srv.RegisterOnShutdown(s.stopStreams)
+	return s
+}
+
+// Handler returns the server's routes, for httptest and for embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Listen binds Options.Addr. After it returns, Addr reports the bound address.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return errors.New("http: server already listening")
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the address the server listens on, or "" before Listen.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Start listens on Options.Addr and serves until ctx ends (see Serve).
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// Serve serves on the listener bound by Listen until ctx ends, then shuts down
+// gracefully: it stops accepting connections, ends event streams and waits up to
+// Options.ShutdownTimeout for in-flight requests before closing what is left.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return errors.New("http: Serve called before Listen")
+	}
+	s.log.Info("HTTP API listening", "addr", ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	s.stopStreams()
+	if err := s.srv.Shutdown(shutdownCtx); err != nil {
+		_ = s.srv.Close()
+		return fmt.Errorf("shut down HTTP server: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve HTTP: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) stopStreams() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+// routes builds the router: probes, metrics and the OpenAPI document without a token;
+// every other /v1 route behind authenticate.
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.observe, s.recoverPanic)
+	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return platform.Errorf(platform.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path).
+			WithHint("see /v1/openapi.json for the routes")
+	}))
+	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return platform.Errorf(platform.EINVALID, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	}))
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.handle(s.readyz))
+	r.Method(http.MethodGet, "/metrics", s.metricsHandler())
+	if s.opts.Gateway != nil {
+		r.Mount("/api", s.opts.Gateway)
+	}
+
+	r.Route("/v1", func(r chi.Router) {
+		r.Get("/openapi.json", s.openAPI)
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			s.namespaceRoutes(r)
+			s.serviceRoutes(r)
+			s.streamRoutes(r)
+			s.tokenRoutes(r)
+		})
+	})
+	return r
+}
