@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	platform "github.com/micro/platform"
+)
+
+// statusFor maps platform error codes to HTTP statuses, the table in docs/api.md.
+var statusFor = map[string]int{
+	platform.EINVALID:         http.StatusBadRequest,
+	platform.EUNAUTHENTICATED: http.StatusUnauthorized,
+	platform.EFORBIDDEN:       http.StatusForbidden,
+	platform.ENOTFOUND:        http.StatusNotFound,
+	platform.ECONFLICT:        http.StatusConflict,
+	platform.EQUOTA:           http.StatusTooManyRequests,
+	platform.EINTERNAL:        http.StatusInternalServerError,
+	platform.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	platform.ETIMEOUT:         http.StatusGatewayTimeout,
+}
+
+// StatusFor returns the HTTP status of a platform error code; unknown codes are 500.
+func StatusFor(code string) int {
+	if s, ok := statusFor[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the platform's error JSON shape (docs/api.md).
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Hint      string `json:"hint,omitempty"`
+	RequestID string `json:"request_id"`
+}
+
+// writeError writes err as the platform error JSON and returns the status written.
+// Uncoded errors are logged with the request id and shown as "internal error".
+func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) int {
+	if r.Context().Err() != nil {
+		// The client went away; whatever the call returned, nobody will read it.
+		return statusClientClosed
+	}
+	code := platform.ErrorCode(err)
+	status := StatusFor(code)
+	var se *statusError
+	if errors.As(err, &se) {
+		status = se.status
+	}
+	id := requestID(r)
+	if code == platform.EINTERNAL {
+		g.opts.Logger.Error("gateway: internal error", "request_id", id, "path", r.URL.Path, "err", err)
+	}
+	body, _ := json.Marshal(errorBody{Error: errorDetail{
+		Code:      code,
+		Message:   platform.ErrorMessage(err),
+		Hint:      platform.ErrorHint(err),
+		RequestID: id,
+	}})
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h[HeaderRequestID] = []string{id}
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+	return status
+}
+
+// requestID returns the caller's X-Request-Id when it looks sane, else a new one.
+func requestID(r *http.Request) string {
+	if v := firstHeader(r, HeaderRequestID); v != "" && len(v) <= 128 && printable(v) {
+		return v
+	}
+	return platform.NewID("req")
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	platform "github.com/micro/platform"
+)
+
+// meterShards spreads series lookups over independently locked maps.
+const meterShards = 32
+
+type seriesKey struct{ ns, service string }
+
+// usageKey identifies one stored usage row.
+type usageKey struct {
+	ns, service string
+	minute      int64 // Unix seconds at the start of the minute
+}
+
+// bucket counts one series' requests in one minute.
+type bucket struct {
+	minute                          int64
+	requests, errors, clientErrors  int64
+	latencyMicros, maxLatencyMicros int64
+}
+
+// series is the metering state of one (namespace, service). Its mutex guards only a few
+// additions, never a call.
+type series struct {
+	key     seriesKey
+	billed  bool
+	metrics *seriesMetrics
+
+	mu      sync.Mutex
+	buckets []bucket // not yet taken by a flush, oldest first
+}
+
+type meterShard struct {
+	mu sync.RWMutex
+	m  map[seriesKey]*series
+}
+
+// meter aggregates requests per (namespace, service, minute) and hands them to the
+// UsageStore in batches.
+type meter struct {
+	metrics    *metrics
+	seed       maphash.Seed
+	shards     [meterShards]meterShard
+	unassigned *series // requests that were never authorised: metrics only
+
+	flushMu sync.Mutex
+	pending map[usageKey]*platform.RequestUsage // taken from series, not yet accepted
+}
+
+func newMeter(m *metrics) *meter {
+	mt := &meter{
+		metrics:    m,
+		seed:       maphash.MakeSeed(),
+		unassigned: &series{metrics: m.series("", "")},
+		pending:    make(map[usageKey]*platform.RequestUsage),
+	}
+	for i := range mt.shards {
+		mt.shards[i].m = make(map[seriesKey]*series)
+	}
+	return mt
+}
+
+// record meters one request that started at start and took latency.
+func (mt *meter) record(t target, status int, start time.Time, latency time.Duration) {
+	s := mt.unassigned
+	if t.authorized {
+		s = mt.series(seriesKey{t.ns, t.service})
+	}
+	s.metrics.observe(status, latency.Seconds())
+	if !s.billed {
+		return
+	}
+	sec := start.Unix()
+	minute := sec - ((sec%60)+60)%60
+	micros := latency.Microseconds()
+
+	s.mu.Lock()
+	n := len(s.buckets)
+	if n == 0 || s.buckets[n-1].minute != minute {
+		s.buckets = append(s.buckets, bucket{minute: minute})
+		n++
+	}
+	b := &s.buckets[n-1]
+	b.requests++
+	switch {
+	case status >= 500:
+		b.errors++
+	case status >= 400:
+		b.clientErrors++
+	}
+	b.latencyMicros += micros
+	b.maxLatencyMicros = max(b.maxLatencyMicros, micros)
+	s.mu.Unlock()
+}
+
+// series returns the series of k, creating it on first use.
+func (mt *meter) series(k seriesKey) *series {
+	sh := &mt.shards[maphash.Comparable(mt.seed, k)%meterShards]
+	sh.mu.RLock()
+	s := sh.m[k]
+	sh.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s = sh.m[k]; s == nil {
+		// The request's strings point into its header and URL; keep copies only.
+		k = seriesKey{strings.Clone(k.ns), strings.Clone(k.service)}
+		s = &series{key: k, billed: true, metrics: mt.metrics.series(k.ns, k.service)}
+		sh.m[k] = s
+	}
+	return s
+}
+
+// flush takes every series' buckets into the pending records and offers all pending
+// records to store; they are dropped only once the store accepts them.
+func (mt *meter) flush(ctx context.Context, store platform.UsageStore) error {
+	mt.flushMu.Lock()
+	defer mt.flushMu.Unlock()
+	for i := range mt.shards {
+		sh := &mt.shards[i]
+		sh.mu.RLock()
+		all := make([]*series, 0, len(sh.m))
+		for _, s := range sh.m {
+			all = append(all, s)
+		}
+		sh.mu.RUnlock()
+		for _, s := range all {
+			mt.take(s)
+		}
+	}
+	if len(mt.pending) == 0 {
+		return nil
+	}
+	records := make([]*platform.RequestUsage, 0, len(mt.pending))
+	for _, r := range mt.pending {
+		records = append(records, r)
+	}
+	slices.SortFunc(records, func(a, b *platform.RequestUsage) int {
+		return cmp.Or(a.Minute.Compare(b.Minute), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
+	})
+	if err := store.AddRequestUsage(ctx, records); err != nil {
+		return fmt.Errorf("flush %d usage records: %w", len(records), err)
+	}
+	clear(mt.pending)
+	return nil
+}
+
+// take moves s's buckets into the pending records, merging with any a failed flush left.
+func (mt *meter) take(s *series) {
+	s.mu.Lock()
+	buckets := s.buckets
+	s.buckets = nil
+	s.mu.Unlock()
+	for _, b := range buckets {
+		k := usageKey{s.key.ns, s.key.service, b.minute}
+		r := mt.pending[k]
+		if r == nil {
+			r = &platform.RequestUsage{Namespace: k.ns, Service: k.service, Minute: time.Unix(b.minute, 0).UTC()}
+			mt.pending[k] = r
+		}
+		r.Requests += b.requests
+		r.Errors += b.errors
+		r.ClientErrors += b.clientErrors
+		r.LatencyMicros += b.latencyMicros
+		r.MaxLatencyMicros = max(r.MaxLatencyMicros, b.maxLatencyMicros)
+	}
+}
