@@ -1,0 +1,212 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/logstore"
+	"github.com/micro/platform/runtime"
+)
+
+// stateFile is what <Dir>/workloads/<id>.json holds.
+type stateFile struct {
+	Spec      runtime.WorkloadSpec `json:"spec"`
+	Instances []instanceState      `json:"instances"`
+}
+
+// instanceState is the persisted part of an instance. PID 0 means not (yet) started.
+type instanceState struct {
+	ID         string    `json:"id"`
+	PID        int       `json:"pid,omitempty"`
+	StartTicks uint64    `json:"start_ticks,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	Restarts   int       `json:"restarts"`
+	Stopping   bool      `json:"stopping,omitempty"` // being removed: stop, never adopt
+}
+
+func (d *Driver) statePath(id string) string {
+	return filepath.Join(d.opts.Dir, "workloads", id+".json")
+}
+
+// persist writes wl's state file atomically, unless wl was removed.
+func (d *Driver) persist(wl *workload) error {
+	wl.stateMu.Lock()
+	defer wl.stateMu.Unlock()
+	d.mu.Lock()
+	if wl.removed {
+		d.mu.Unlock()
+		return nil
+	}
+	sf := stateFile{Spec: wl.spec}
+	for _, inst := range wl.instances {
+		sf.Instances = append(sf.Instances, inst.persisted(false))
+	}
+	for _, inst := range wl.stopping {
+		sf.Instances = append(sf.Instances, inst.persisted(true))
+	}
+	d.mu.Unlock()
+	b, err := json.MarshalIndent(sf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", wl.spec.ID, err)
+	}
+	path := d.statePath(wl.spec.ID)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return fmt.Errorf("write state of %s: %w", wl.spec.ID, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write state of %s: %w", wl.spec.ID, err)
+	}
+	return nil
+}
+
+func (inst *instance) persisted(stopping bool) instanceState {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	st := instanceState{ID: inst.id, StartedAt: inst.startedAt, Restarts: inst.restarts, Stopping: stopping}
+	if inst.proc != nil {
+		st.PID, st.StartTicks = inst.proc.pid, inst.proc.startTicks
+	}
+	return st
+}
+
+func (d *Driver) removeState(wl *workload) error {
+	wl.stateMu.Lock()
+	defer wl.stateMu.Unlock()
+	if err := os.Remove(d.statePath(wl.spec.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove state of %s: %w", wl.spec.ID, err)
+	}
+	return os.RemoveAll(filepath.Join(d.opts.Dir, "run", wl.spec.ID))
+}
+
+// Recover re-adopts the instances of every workload in Dir whose process is alive,
+// restarts those that died, finishes interrupted stops, and detaches the logs of
+// instances that no longer exist. A state file it cannot read is renamed *.bad and
+// reported. Workloads already known are left alone, so a second call changes nothing.
+func (d *Driver) Recover(ctx context.Context) error {
+	paths, err := filepath.Glob(filepath.Join(d.opts.Dir, "workloads", "*.json"))
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	var states []stateFile
+	var errs []error
+	for _, path := range paths {
+		var sf stateFile
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(b, &sf)
+		}
+		if err == nil && sf.Spec.ID+".json" != filepath.Base(path) {
+			err = errors.New("spec id does not match the file name")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recover %s: %w", path, err))
+			_ = os.Rename(path, path+".bad")
+			continue
+		}
+		states = append(states, sf)
+	}
+	live := d.findLive(states)
+	known := map[logstore.Key]bool{}
+	for _, sf := range states {
+		for _, is := range sf.Instances {
+			known[logstore.Key{Namespace: sf.Spec.Namespace, Service: sf.Spec.Service, Instance: is.ID}] = true
+		}
+		if err := d.recoverWorkload(ctx, sf, live); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, k := range d.logs.Attached() {
+		if !known[k] {
+			errs = append(errs, d.logs.Detach(k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// findLive returns the live process of every persisted instance, by instance ID: by its
+// recorded PID and start time, else by its MICRO_SERVER_ID among group leaders.
+func (d *Driver) findLive(states []stateFile) map[string]procStatPID {
+	live := map[string]procStatPID{}
+	missing := map[string]bool{}
+	for _, sf := range states {
+		for _, is := range sf.Instances {
+			if alive(is.PID, is.StartTicks) {
+				live[is.ID] = procStatPID{pid: is.PID, startTicks: is.StartTicks}
+			} else {
+				missing[is.ID] = true
+			}
+		}
+	}
+	for id, p := range findLeaders(missing) {
+		d.opts.Logger.Info("found unrecorded instance process", "instance", id, "pid", p.pid)
+		live[id] = p
+	}
+	return live
+}
+
+func (d *Driver) recoverWorkload(ctx context.Context, sf stateFile, live map[string]procStatPID) error {
+	d.mu.Lock()
+	if _, ok := d.workloads[sf.Spec.ID]; ok || d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	wl := &workload{spec: sf.Spec}
+	d.workloads[sf.Spec.ID] = wl
+	var adopted, restart, stop []*instance
+	now := d.opts.Clock.Now()
+	for _, is := range sf.Instances {
+		inst := newInstance(wl, is.ID, is.StartedAt)
+		inst.restarts = is.Restarts
+		if p, ok := live[is.ID]; ok {
+			inst.proc = adopt(d.ctx, p.pid, p.startTicks)
+			inst.state = platform.InstanceRunning
+		} else if is.PID != 0 {
+			inst.state, inst.exitCode, inst.startedAt = platform.InstanceBackoff, -1, now
+			inst.message = "exited while the platform was down"
+		}
+		switch {
+		case is.Stopping:
+			wl.stopping = append(wl.stopping, inst)
+			stop = append(stop, inst)
+		case inst.proc != nil:
+			wl.instances = append(wl.instances, inst)
+			adopted = append(adopted, inst)
+		default:
+			wl.instances = append(wl.instances, inst)
+			restart = append(restart, inst)
+		}
+	}
+	added, removed := d.converge(wl)
+	d.mu.Unlock()
+
+	for _, inst := range adopted {
+		d.opts.Logger.Info("re-adopted instance", "workload", sf.Spec.ID, "instance", inst.id, "pid", inst.proc.pid)
+		d.supervise(inst, inst.proc)
+	}
+	for _, inst := range append(restart, added...) {
+		if inst.state == platform.InstanceBackoff {
+			d.emit(runtime.EventExited, inst, -1, inst.message)
+		}
+		d.supervise(inst, nil)
+	}
+	for _, inst := range stop {
+		if inst.proc != nil {
+			d.supervise(inst, inst.proc)
+			continue
+		}
+		inst.state = platform.InstanceStopped // nothing to stop
+		close(inst.done)
+	}
+	if err := d.persist(wl); err != nil {
+		return err
+	}
+	return d.stopInstances(ctx, wl, append(stop, removed...), d.opts.StopGrace)
+}
