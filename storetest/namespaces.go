@@ -1,0 +1,125 @@
+package storetest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/micro/platform"
+)
+
+func testNamespaces(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+
+	t.Run("create sets CreatedAt", func(t *testing.T) {
+		before := time.Now().Add(-time.Second)
+		ns := &platform.Namespace{Name: "acme"}
+		must(t, s.CreateNamespace(ctx, ns))
+		if ns.CreatedAt.Before(before) || ns.CreatedAt.After(time.Now().Add(time.Second)) {
+			t.Fatalf("CreatedAt = %v, want about now", ns.CreatedAt)
+		}
+		got, err := s.GetNamespace(ctx, "acme")
+		must(t, err)
+		sameJSON(t, "GetNamespace", got, ns)
+	})
+	t.Run("create keeps a given CreatedAt", func(t *testing.T) {
+		must(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "globex", CreatedAt: testTime}))
+		got, err := s.GetNamespace(ctx, "globex")
+		must(t, err)
+		sameTime(t, "CreatedAt", got.CreatedAt, testTime)
+	})
+	t.Run("duplicate is a conflict", func(t *testing.T) {
+		wantCode(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "acme"}), platform.ECONFLICT)
+	})
+	for _, name := range []string{"", "Acme", "-acme", "acme-", "ac_me", "1acme", strings.Repeat("a", 41)} {
+		t.Run("invalid name "+name, func(t *testing.T) {
+			wantCode(t, s.CreateNamespace(ctx, &platform.Namespace{Name: name}), platform.EINVALID)
+		})
+	}
+	t.Run("list is ordered by name", func(t *testing.T) {
+		mustNamespace(t, s, "zeta")
+		mustNamespace(t, s, "beta")
+		list, err := s.ListNamespaces(ctx)
+		must(t, err)
+		var names []string
+		for _, ns := range list {
+			names = append(names, ns.Name)
+		}
+		if got, want := strings.Join(names, ","), "acme,beta,globex,zeta"; got != want {
+			t.Fatalf("ListNamespaces = %s, want %s (invalid names must not be stored)", got, want)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		_, err := s.GetNamespace(ctx, "nope")
+		wantCode(t, err, platform.ENOTFOUND)
+		wantCode(t, s.DeleteNamespace(ctx, "nope"), platform.ENOTFOUND)
+	})
+	t.Run("delete then recreate", func(t *testing.T) {
+		must(t, s.DeleteNamespace(ctx, "beta"))
+		_, err := s.GetNamespace(ctx, "beta")
+		wantCode(t, err, platform.ENOTFOUND)
+		wantCode(t, s.DeleteNamespace(ctx, "beta"), platform.ENOTFOUND)
+		must(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "beta"}))
+	})
+}
+
+// testDeleteNamespaceCascades fills two namespaces, deletes one and checks that nothing
+// of it remains while the other is untouched.
+func testDeleteNamespaceCascades(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	type filled struct {
+		build   *platform.Build
+		release *platform.Release
+	}
+	fill := func(ns string) filled {
+		mustNamespace(t, s, ns)
+		deploy(t, s, ns, "api", "")
+		b, r := deploy(t, s, ns, "api", "")
+		deploy(t, s, ns, "web", "")
+		must(t, s.ReplaceInstances(ctx, ns, "api", []*platform.Instance{{ID: ns + "-i1", ReleaseID: r.ID, State: platform.InstanceRunning}}))
+		must(t, s.AppendEvent(ctx, &platform.Event{Namespace: ns, Service: "api", Type: platform.EventReleaseCreated}))
+		must(t, s.AppendEvent(ctx, &platform.Event{Namespace: ns, Type: platform.EventNamespaceCreated}))
+		must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{{Namespace: ns, Service: "api", Minute: testTime, Requests: 1}}))
+		return filled{b, r}
+	}
+	gone, kept := fill("gone"), fill("kept")
+
+	must(t, s.DeleteNamespace(ctx, "gone"))
+
+	counts := func(ns string) map[string]int {
+		services, err := s.ListServices(ctx, ns)
+		must(t, err)
+		builds, err := s.ListBuilds(ctx, ns, "", 0)
+		must(t, err)
+		releases, err := s.ListReleases(ctx, ns, "api", 0)
+		must(t, err)
+		instances, err := s.ListInstances(ctx, ns, "")
+		must(t, err)
+		events, err := s.ListEvents(ctx, platform.EventFilter{Namespace: ns})
+		must(t, err)
+		usage, err := s.ListRequestUsage(ctx, ns, "", testTime.Add(-time.Hour), testTime.Add(time.Hour))
+		must(t, err)
+		return map[string]int{"services": len(services), "builds": len(builds), "releases": len(releases),
+			"instances": len(instances), "events": len(events), "usage": len(usage)}
+	}
+	sameJSON(t, "what remains of the deleted namespace", counts("gone"),
+		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0})
+	sameJSON(t, "the other namespace", counts("kept"),
+		map[string]int{"services": 2, "builds": 3, "releases": 2, "instances": 1, "events": 2, "usage": 1})
+
+	_, err := s.GetService(ctx, "gone", "api")
+	wantCode(t, err, platform.ENOTFOUND)
+	_, err = s.GetBuild(ctx, gone.build.ID)
+	wantCode(t, err, platform.ENOTFOUND)
+	_, err = s.GetRelease(ctx, gone.release.ID)
+	wantCode(t, err, platform.ENOTFOUND)
+	_, err = s.GetRelease(ctx, kept.release.ID)
+	must(t, err)
+
+	// A namespace of the same name starts empty.
+	mustNamespace(t, s, "gone")
+	sameJSON(t, "recreated namespace", counts("gone"),
+		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0})
+}

@@ -1,0 +1,365 @@
+package storetest
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/micro/platform"
+)
+
+func testDeploy(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+
+	var first *platform.Release
+	t.Run("creates the service", func(t *testing.T) {
+		b, r := newDeploy("acme", "api", "")
+		b.Source = platform.Source{Kind: platform.SourceGit, URL: "https://example.com/api.git", Ref: "main", Path: "cmd/api"}
+		must(t, s.Deploy(ctx, b, r))
+		first = r
+		if r.Version != "v1" || b.Status != platform.BuildQueued || r.Status != platform.ReleasePending {
+			t.Fatalf("deploy wrote back version %q, build %q, release %q; want v1, queued, pending", r.Version, b.Status, r.Status)
+		}
+		svc, err := s.GetService(ctx, "acme", "api")
+		must(t, err)
+		if svc.DesiredRelease != r.ID || svc.Status != platform.ServiceDeploying || svc.CurrentRelease != "" || svc.Deleted {
+			t.Fatalf("service after first deploy = %+v, want desired %s, deploying, no current release", svc, r.ID)
+		}
+		gotB, err := s.GetBuild(ctx, b.ID)
+		must(t, err)
+		sameJSON(t, "GetBuild", gotB, b)
+		gotR, err := s.GetRelease(ctx, r.ID)
+		must(t, err)
+		sameJSON(t, "GetRelease", gotR, r)
+	})
+	t.Run("assigns the next versions", func(t *testing.T) {
+		for _, want := range []string{"v2", "v3"} {
+			if _, r := deploy(t, s, "acme", "api", ""); r.Version != want {
+				t.Fatalf("Version = %q, want %q", r.Version, want)
+			}
+		}
+	})
+	t.Run("versions are per service", func(t *testing.T) {
+		if _, r := deploy(t, s, "acme", "web", ""); r.Version != "v1" {
+			t.Fatalf("first version of another service = %q, want v1", r.Version)
+		}
+	})
+	t.Run("user-given versions", func(t *testing.T) {
+		if _, r := deploy(t, s, "acme", "api", "stable"); r.Version != "stable" {
+			t.Fatalf("Version = %q, want stable", r.Version)
+		}
+		deploy(t, s, "acme", "api", "v10")
+		if _, r := deploy(t, s, "acme", "api", ""); r.Version != "v11" {
+			t.Fatalf("version after v10 = %q, want v11", r.Version)
+		}
+	})
+	t.Run("fills in IDs and statuses", func(t *testing.T) {
+		b := &platform.Build{Source: platform.Source{Kind: platform.SourceArchive, Archive: "abc"}}
+		r := &platform.Release{Namespace: "acme", Service: "api", Replicas: 1}
+		must(t, s.Deploy(ctx, b, r))
+		if b.ID == "" || r.ID == "" || r.BuildID != b.ID || b.Namespace != "acme" || b.Service != "api" {
+			t.Fatalf("Deploy wrote back build %+v release %+v, want IDs set and linked", b, r)
+		}
+		got, err := s.GetBuild(ctx, r.BuildID)
+		must(t, err)
+		sameJSON(t, "GetBuild", got, b)
+	})
+	t.Run("revives a deleted service", func(t *testing.T) {
+		svc, err := s.GetService(ctx, "acme", "api")
+		must(t, err)
+		svc.CurrentRelease, svc.Status, svc.Deleted = first.ID, platform.ServiceDeleting, true
+		must(t, s.UpdateService(ctx, svc))
+		_, r := deploy(t, s, "acme", "api", "")
+		if r.Version != "v13" {
+			t.Fatalf("version after revival = %q, want v13: versions must not repeat", r.Version)
+		}
+		svc, err = s.GetService(ctx, "acme", "api")
+		must(t, err)
+		if svc.Deleted || svc.Status != platform.ServiceDeploying || svc.DesiredRelease != r.ID || svc.CurrentRelease != "" {
+			t.Fatalf("revived service = %+v, want not deleted, deploying, desired %s, no current release", svc, r.ID)
+		}
+	})
+	t.Run("keeps the current release of a live service", func(t *testing.T) {
+		svc, err := s.GetService(ctx, "acme", "web")
+		must(t, err)
+		svc.CurrentRelease, svc.Status = svc.DesiredRelease, platform.ServiceRunning
+		must(t, s.UpdateService(ctx, svc))
+		_, r := deploy(t, s, "acme", "web", "")
+		got, err := s.GetService(ctx, "acme", "web")
+		must(t, err)
+		if got.CurrentRelease != svc.CurrentRelease || got.DesiredRelease != r.ID || got.Status != platform.ServiceDeploying {
+			t.Fatalf("service after second deploy = %+v, want current %s kept, desired %s", got, svc.CurrentRelease, r.ID)
+		}
+		if !got.CreatedAt.Equal(svc.CreatedAt) {
+			t.Fatalf("CreatedAt changed from %v to %v", svc.CreatedAt, got.CreatedAt)
+		}
+	})
+}
+
+// testDeploySupersedes checks which earlier releases a deploy marks superseded.
+func testDeploySupersedes(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	tests := []struct {
+		earlier, want platform.ReleaseStatus
+	}{
+		{platform.ReleasePending, platform.ReleaseSuperseded},
+		{platform.ReleaseBuilding, platform.ReleaseSuperseded},
+		{platform.ReleaseRollingOut, platform.ReleaseSuperseded},
+		{platform.ReleaseLive, platform.ReleaseLive},
+		{platform.ReleaseFailed, platform.ReleaseFailed},
+		{platform.ReleaseSuperseded, platform.ReleaseSuperseded},
+	}
+	for i, tc := range tests {
+		t.Run(string(tc.earlier), func(t *testing.T) {
+			svc := fmt.Sprintf("svc%d", i)
+			_, old := deploy(t, s, "acme", svc, "")
+			old.Status = tc.earlier
+			must(t, s.UpdateRelease(ctx, old))
+			// A deploy to another service must not touch this one's releases.
+			deploy(t, s, "acme", svc+"-other", "")
+			if got, err := s.GetRelease(ctx, old.ID); err != nil || got.Status != tc.earlier {
+				t.Fatalf("after a deploy to another service: %v, %v; want status %s", got, err, tc.earlier)
+			}
+			_, next := deploy(t, s, "acme", svc, "")
+			got, err := s.GetRelease(ctx, old.ID)
+			must(t, err)
+			if got.Status != tc.want {
+				t.Fatalf("earlier %s release became %s, want %s", tc.earlier, got.Status, tc.want)
+			}
+			got, err = s.GetRelease(ctx, next.ID)
+			must(t, err)
+			if got.Status != platform.ReleasePending {
+				t.Fatalf("new release status = %s, want pending", got.Status)
+			}
+		})
+	}
+}
+
+func testDeployErrors(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	_, existing := deploy(t, s, "acme", "api", "stable")
+
+	t.Run("missing namespace", func(t *testing.T) {
+		b, r := newDeploy("nope", "api", "")
+		wantCode(t, s.Deploy(ctx, b, r), platform.ENOTFOUND)
+		all, err := s.ListServices(ctx, "")
+		must(t, err)
+		if len(all) != 1 {
+			t.Fatalf("services after a failed deploy = %d, want 1", len(all))
+		}
+	})
+	t.Run("bad names reported together", func(t *testing.T) {
+		b, r := newDeploy("Bad!", "", "")
+		err := s.Deploy(ctx, b, r)
+		wantCode(t, err, platform.EINVALID)
+		msg := platform.ErrorMessage(err)
+		if !strings.Contains(msg, "namespace") || !strings.Contains(msg, "service") {
+			t.Fatalf("message %q must name both the namespace and the service problem", msg)
+		}
+	})
+	t.Run("build for another service", func(t *testing.T) {
+		b, r := newDeploy("acme", "api", "")
+		b.Service = "web"
+		wantCode(t, s.Deploy(ctx, b, r), platform.EINVALID)
+	})
+	t.Run("negative replicas", func(t *testing.T) {
+		b, r := newDeploy("acme", "api", "")
+		r.Replicas = -1
+		wantCode(t, s.Deploy(ctx, b, r), platform.EINVALID)
+	})
+	t.Run("duplicate version leaves nothing behind", func(t *testing.T) {
+		b, r := newDeploy("acme", "api", "stable")
+		wantCode(t, s.Deploy(ctx, b, r), platform.ECONFLICT)
+		_, err := s.GetBuild(ctx, b.ID)
+		wantCode(t, err, platform.ENOTFOUND)
+		list, err := s.ListReleases(ctx, "acme", "api", 0)
+		must(t, err)
+		if len(list) != 1 {
+			t.Fatalf("releases after a conflicting deploy = %d, want 1", len(list))
+		}
+		svc, err := s.GetService(ctx, "acme", "api")
+		must(t, err)
+		if svc.DesiredRelease != existing.ID {
+			t.Fatalf("DesiredRelease = %s after a failed deploy, want %s", svc.DesiredRelease, existing.ID)
+		}
+		if got, err := s.GetRelease(ctx, existing.ID); err != nil || got.Status != platform.ReleasePending {
+			t.Fatalf("earlier release after a failed deploy: %v, %v; want it still pending", got, err)
+		}
+	})
+	t.Run("duplicate build ID", func(t *testing.T) {
+		b, r := newDeploy("acme", "api", "")
+		b.ID, r.BuildID = existing.BuildID, existing.BuildID
+		wantCode(t, s.Deploy(ctx, b, r), platform.ECONFLICT)
+	})
+	t.Run("duplicate release ID", func(t *testing.T) {
+		b, r := newDeploy("acme", "api", "")
+		r.ID = existing.ID
+		wantCode(t, s.Deploy(ctx, b, r), platform.ECONFLICT)
+	})
+}
+
+// testConcurrentDeploys deploys to one service from several goroutines: every deploy
+// succeeds, versions are v1..vN without gaps or repeats, and exactly the desired release
+// is left pending.
+func testConcurrentDeploys(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	const workers, each = 6, 5
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		versions []string
+		errs     []error
+	)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				b, r := newDeploy("acme", "api", "")
+				err := s.Deploy(ctx, b, r)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					versions = append(versions, r.Version)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d concurrent deploys failed, first: %v", len(errs), errs[0])
+	}
+	var want []string
+	for i := 1; i <= workers*each; i++ {
+		want = append(want, fmt.Sprintf("v%d", i))
+	}
+	slices.SortFunc(versions, func(a, b string) int { return cmp.Compare(versionNumber(a), versionNumber(b)) })
+	sameJSON(t, "versions", versions, want)
+
+	list, err := s.ListReleases(ctx, "acme", "api", 0)
+	must(t, err)
+	svc, err := s.GetService(ctx, "acme", "api")
+	must(t, err)
+	if len(list) != workers*each || list[0].ID != svc.DesiredRelease || list[0].Version != want[len(want)-1] {
+		t.Fatalf("newest release is %s %s of %d, want the desired %s as %s", list[0].ID, list[0].Version, len(list),
+			svc.DesiredRelease, want[len(want)-1])
+	}
+	for _, r := range list[1:] {
+		if r.Status != platform.ReleaseSuperseded {
+			t.Fatalf("release %s is %s, want superseded by the newer deploys", r.Version, r.Status)
+		}
+	}
+}
+
+// versionNumber returns N of "vN", or -1.
+func versionNumber(v string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// testConcurrentWriters runs the writers of a live platform at once (deploys, status
+// updates, events, metering) and checks that none fails and none is lost.
+func testConcurrentWriters(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	const workers, rounds = 6, 15
+	errc := make(chan error, workers*rounds*4)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			svc := fmt.Sprintf("svc%d", w)
+			for range rounds {
+				b, r := newDeploy("acme", svc, "")
+				errc <- s.Deploy(ctx, b, r)
+				errc <- s.UpdateRelease(ctx, &platform.Release{ID: r.ID, Status: platform.ReleaseBuilding})
+				errc <- s.AppendEvent(ctx, &platform.Event{Namespace: "acme", Service: svc, Type: platform.EventBuildStarted})
+				errc <- s.AddRequestUsage(ctx, []*platform.RequestUsage{{Namespace: "acme", Service: "gateway", Minute: testTime, Requests: 1, MaxLatencyMicros: int64(w)}})
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		must(t, err)
+	}
+	events, err := s.ListEvents(ctx, platform.EventFilter{Namespace: "acme", Limit: 1000})
+	must(t, err)
+	usage, err := s.ListRequestUsage(ctx, "acme", "", testTime.Add(-time.Hour), testTime.Add(time.Hour))
+	must(t, err)
+	if len(events) != workers*rounds || len(usage) != 1 || usage[0].Requests != workers*rounds || usage[0].MaxLatencyMicros != workers-1 {
+		t.Fatalf("after concurrent writes: %d events, usage %+v; want %d events and one row of %d requests, max %d",
+			len(events), usage, workers*rounds, workers*rounds, workers-1)
+	}
+}
+
+func testReleases(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	var deployed []*platform.Release
+	for range 4 {
+		_, r := deploy(t, s, "acme", "api", "")
+		deployed = append(deployed, r)
+	}
+
+	t.Run("list newest first", func(t *testing.T) {
+		tests := []struct {
+			limit int
+			want  []string
+		}{
+			{0, []string{"v4", "v3", "v2", "v1"}},
+			{2, []string{"v4", "v3"}},
+			{10, []string{"v4", "v3", "v2", "v1"}},
+		}
+		for _, tc := range tests {
+			list, err := s.ListReleases(ctx, "acme", "api", tc.limit)
+			must(t, err)
+			var got []string
+			for _, r := range list {
+				got = append(got, r.Version)
+			}
+			sameJSON(t, fmt.Sprintf("versions with limit %d", tc.limit), got, tc.want)
+		}
+		list, err := s.ListReleases(ctx, "acme", "nothing", 0)
+		must(t, err)
+		if len(list) != 0 {
+			t.Fatalf("releases of an unknown service = %d, want 0", len(list))
+		}
+	})
+	t.Run("update writes status, reason and artifact", func(t *testing.T) {
+		r := deployed[3]
+		before := r.UpdatedAt
+		time.Sleep(2 * time.Millisecond)
+		r.Status, r.Reason, r.Artifact = platform.ReleaseFailed, "exit 1", "/data/bin/api"
+		r.Version, r.Replicas = "ignored", 9 // not status fields: must not be written
+		must(t, s.UpdateRelease(ctx, r))
+		got, err := s.GetRelease(ctx, r.ID)
+		must(t, err)
+		if got.Status != platform.ReleaseFailed || got.Reason != "exit 1" || got.Artifact != "/data/bin/api" ||
+			got.Version != "v4" || got.Replicas != 2 || !got.UpdatedAt.After(before) {
+			t.Fatalf("release after update = %+v, want failed, exit 1, artifact set, v4, 2 replicas, UpdatedAt after %v", got, before)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		_, err := s.GetRelease(ctx, "r-nope")
+		wantCode(t, err, platform.ENOTFOUND)
+		wantCode(t, s.UpdateRelease(ctx, &platform.Release{ID: "r-nope", Status: platform.ReleaseLive}), platform.ENOTFOUND)
+	})
+}

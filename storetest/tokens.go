@@ -1,0 +1,63 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/micro/platform"
+)
+
+func testTokens(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	expires := testTime.Add(30 * 24 * time.Hour).Truncate(time.Microsecond)
+	// Created out of order, so ListTokens must sort by CreatedAt, not insertion.
+	scoped := &platform.Token{ID: "t-ci", Name: "ci", Hash: "hash-ci", Namespaces: []string{"acme", "globex"},
+		CreatedAt: testTime.Add(time.Hour).Truncate(time.Microsecond), ExpiresAt: &expires}
+	admin := &platform.Token{ID: "t-admin", Name: "admin", Hash: "hash-admin", Admin: true,
+		CreatedAt: testTime.Truncate(time.Microsecond)}
+	fresh := &platform.Token{ID: "t-new", Name: "new", Hash: "hash-new"}
+	for _, tok := range []*platform.Token{scoped, admin, fresh} {
+		must(t, s.CreateToken(ctx, tok))
+	}
+
+	t.Run("get by hash", func(t *testing.T) {
+		for _, want := range []*platform.Token{scoped, admin, fresh} {
+			got, err := s.GetTokenByHash(ctx, want.Hash)
+			must(t, err)
+			sameJSON(t, "token "+want.ID, got, want)
+			if got.Hash != want.Hash {
+				t.Fatalf("Hash = %q, want %q", got.Hash, want.Hash)
+			}
+		}
+		if fresh.CreatedAt.IsZero() {
+			t.Fatal("CreateToken did not set CreatedAt")
+		}
+	})
+	t.Run("list by creation", func(t *testing.T) {
+		list, err := s.ListTokens(ctx)
+		must(t, err)
+		sameJSON(t, "ListTokens", list, []*platform.Token{admin, scoped, fresh})
+	})
+	t.Run("conflicts", func(t *testing.T) {
+		wantCode(t, s.CreateToken(ctx, &platform.Token{ID: "t-ci", Name: "again", Hash: "hash-other"}), platform.ECONFLICT)
+		wantCode(t, s.CreateToken(ctx, &platform.Token{ID: "t-other", Name: "again", Hash: "hash-ci"}), platform.ECONFLICT)
+	})
+	t.Run("invalid", func(t *testing.T) {
+		wantCode(t, s.CreateToken(ctx, &platform.Token{ID: "t-nohash", Name: "x"}), platform.EINVALID)
+		wantCode(t, s.CreateToken(ctx, &platform.Token{Name: "x", Hash: "h"}), platform.EINVALID)
+	})
+	t.Run("unknown hash", func(t *testing.T) {
+		_, err := s.GetTokenByHash(ctx, "hash-nope")
+		wantCode(t, err, platform.ENOTFOUND)
+	})
+	t.Run("delete", func(t *testing.T) {
+		must(t, s.DeleteToken(ctx, "t-ci"))
+		_, err := s.GetTokenByHash(ctx, "hash-ci")
+		wantCode(t, err, platform.ENOTFOUND)
+		wantCode(t, s.DeleteToken(ctx, "t-ci"), platform.ENOTFOUND)
+		list, err := s.ListTokens(ctx)
+		must(t, err)
+		sameJSON(t, "ListTokens after delete", list, []*platform.Token{admin, fresh})
+	})
+}

@@ -1,0 +1,73 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/micro/platform"
+)
+
+func testUsage(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	m0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m1, m2 := m0.Add(time.Minute), m0.Add(2*time.Minute)
+	usage := func(svc string, minute time.Time, req, errs, client, lat, maxLat int64) *platform.RequestUsage {
+		return &platform.RequestUsage{Namespace: "acme", Service: svc, Minute: minute, Requests: req, Errors: errs,
+			ClientErrors: client, LatencyMicros: lat, MaxLatencyMicros: maxLat}
+	}
+	must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{
+		usage("api", m0.Add(30*time.Second), 3, 1, 1, 300, 200), // lands on m0
+		usage("api", m0, 2, 0, 1, 100, 150),                     // same row in the same batch
+		usage("web", m0, 1, 0, 0, 10, 10),
+		usage("api", m1, 4, 0, 0, 40, 20),
+		{Namespace: "globex", Service: "api", Minute: m0, Requests: 100},
+	}))
+	// A later flush adds to the rows; its max replaces the stored one only when larger.
+	must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{
+		usage("api", m0, 5, 2, 0, 500, 250),
+		usage("api", m1, 1, 0, 0, 5, 5),
+	}))
+	// Rows carry the minute in the local zone of the caller too.
+	must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{usage("web", m1.In(time.FixedZone("X", 3600)), 1, 0, 0, 1, 1)}))
+
+	apiM0 := usage("api", m0, 10, 3, 2, 900, 250)
+	webM0 := usage("web", m0, 1, 0, 0, 10, 10)
+	apiM1 := usage("api", m1, 5, 0, 0, 45, 20)
+	webM1 := usage("web", m1, 1, 0, 0, 1, 1)
+	tests := []struct {
+		service  string
+		from, to time.Time
+		want     []*platform.RequestUsage
+	}{
+		{"", m0, m2, []*platform.RequestUsage{apiM0, webM0, apiM1, webM1}},
+		{"api", m0, m2, []*platform.RequestUsage{apiM0, apiM1}},
+		{"", m0, m1, []*platform.RequestUsage{apiM0, webM0}},
+		{"", m1, m2, []*platform.RequestUsage{apiM1, webM1}},
+		{"", m2, m2.Add(time.Hour), []*platform.RequestUsage{}},
+		{"nope", m0, m2, []*platform.RequestUsage{}},
+	}
+	for _, tc := range tests {
+		name := fmt.Sprintf("%q from %s to %s", tc.service, tc.from.Format("15:04"), tc.to.Format("15:04"))
+		t.Run(name, func(t *testing.T) {
+			got, err := s.ListRequestUsage(ctx, "acme", tc.service, tc.from, tc.to)
+			must(t, err)
+			sameJSON(t, "usage", got, tc.want)
+		})
+	}
+	t.Run("invalid records write nothing", func(t *testing.T) {
+		err := s.AddRequestUsage(ctx, []*platform.RequestUsage{
+			usage("api", m0, 1, 0, 0, 1, 1),
+			{Service: "api", Minute: m0, Requests: 1},
+			usage("api", m0, -1, 0, 0, 0, 0),
+		})
+		wantCode(t, err, platform.EINVALID)
+		got, err := s.ListRequestUsage(ctx, "acme", "api", m0, m1)
+		must(t, err)
+		sameJSON(t, "usage after a rejected batch", got, []*platform.RequestUsage{apiM0})
+	})
+	t.Run("empty batch", func(t *testing.T) {
+		must(t, s.AddRequestUsage(ctx, nil))
+	})
+}
