@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"go-micro.dev/v5/client"
+	"go-micro.dev/v5/registry"
+	natsreg "go-micro.dev/v5/registry/nats"
+	"go-micro.dev/v5/selector"
+	"go-micro.dev/v5/transport"
+	natstr "go-micro.dev/v5/transport/nats"
+)
+
+// caller makes one request; a nil error is a success.
+type caller func(ctx context.Context) error
+
+func newHTTPCaller(c *config) (caller, error) {
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	for _, h := range c.headers {
+		name, value, _ := strings.Cut(h, ":")
+		hdr.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = c.concurrency * 2
+	tr.MaxIdleConnsPerHost = c.concurrency * 2
+	client := &http.Client{Transport: tr}
+	body := []byte(c.body)
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header = hdr.Clone()
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+		}
+		// Drain the body so the connection is reused.
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}, nil
+}
+
+func newMicroCaller(c *config) (caller, error) {
+	var reg registry.Registry
+	switch c.registry {
+	case "nats":
+		reg = natsreg.NewNatsRegistry(registry.Addrs(splitAddrs(c.regAddr)...))
+	case "mdns":
+		reg = registry.NewMDNSRegistry()
+	default:
+		return nil, fmt.Errorf("-registry %q: use nats or mdns", c.registry)
+	}
+	var tr transport.Transport
+	switch c.transport {
+	case "nats":
+		tr = natstr.NewTransport(transport.Addrs(splitAddrs(c.trnsAddr)...))
+	case "http":
+		tr = transport.NewHTTPTransport(transport.Addrs(splitAddrs(c.trnsAddr)...))
+	default:
+		return nil, fmt.Errorf("-transport %q: use nats or http", c.transport)
+	}
+	cl := client.NewClient(
+		client.Selector(selector.NewSelector(selector.Registry(reg))),
+		client.Registry(reg),
+		client.Transport(tr),
+		client.ContentType("application/json"),
+		client.PoolSize(c.concurrency),
+		client.RequestTimeout(c.timeout),
+	)
+	body := json.RawMessage(c.body)
+	return func(ctx context.Context) error {
+		req := cl.NewRequest(c.service, c.endpoint, &body, client.WithContentType("application/json"))
+		var rsp json.RawMessage
+		return cl.Call(ctx, req, &rsp)
+	}, nil
+}
+
+// splitAddrs splits a comma-separated address list, as go-micro's flags do.
+func splitAddrs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// load runs call from concurrency workers until d has passed or max requests were made.
+func load(ctx context.Context, call caller, concurrency int, d time.Duration, max int64, timeout time.Duration) result {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	rec := newRecorder(max)
+	start := time.Now()
+	done := make(chan workerResult, concurrency)
+	for range concurrency {
+		go func() {
+			var w workerResult
+			for ctx.Err() == nil && rec.take() {
+				rctx, rcancel := context.WithTimeout(ctx, timeout)
+				t0 := time.Now()
+				err := call(rctx)
+				lat := time.Since(t0)
+				rcancel()
+				if err != nil && ctx.Err() != nil {
+					break // cut short by the end of the run, not a failure
+				}
+				w.add(lat, err)
+			}
+			done <- w
+		}()
+	}
+	var all []workerResult
+	for range concurrency {
+		all = append(all, <-done)
+	}
+	return summarise(all, time.Since(start))
+}
