@@ -1,0 +1,39 @@
+package natsbus
+
+import (
+	"crypto/subtle"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+var _ server.Authentication = (*authenticator)(nil)
+
+// authenticator admits a client presenting a namespace's derived credentials and binds
+// it to that namespace's account. Being consulted on every connection, it sees
+// namespaces added or removed at runtime without a server reload.
+type authenticator struct {
+	bus *Bus
+}
+
+// Check implements server.Authentication.
+func (a *authenticator) Check(c server.ClientAuthentication) bool {
+	if c.Kind() != server.CLIENT {
+		return false
+	}
+	opts := c.GetOpts()
+	ns, ok := strings.CutPrefix(opts.Username, userPrefix)
+	if !ok || ns == "" {
+		return false
+	}
+	want := a.bus.password(ns)
+	if subtle.ConstantTimeCompare([]byte(opts.Password), []byte(want)) != 1 {
+		return false
+	}
+	acc, ok := a.bus.allowed(ns)
+	if !ok {
+		return false
+	}
+	c.RegisterUser(&server.User{Username: opts.Username, Account: acc})
+	return true
+}

@@ -1,0 +1,363 @@
+// Package natsbus implements platform.Mesh on an embedded NATS server with JetStream.
+//
+// Every platform namespace is its own NATS account, so go-micro's registry, broker and
+// RPC transport (all NATS-based, see InstanceEnv) are confined to the namespace: a
+// service in one namespace can neither discover, call nor subscribe to anything in
+// another, and the same service name can run in several namespaces at once.
+//
+// Accounts are created at runtime, without restarting the server, through a custom
+// client authenticator: a connecting client presents user "ns-<name>" and a password
+// derived from the master secret (base64url(HMAC-SHA256(secret, "nats:"+name))). Nothing
+// is stored: credentials are stable across restarts and rotate with the secret. The
+// platform connects to a namespace with the same credentials.
+package natsbus
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/micro/platform"
+)
+
+var _ platform.Mesh = (*Bus)(nil)
+
+// userPrefix prefixes the NATS user name of a namespace.
+const userPrefix = "ns-"
+
+// Default limits of a namespace's JetStream account.
+const (
+	DefaultJetStreamMaxMemory = 256 << 20 // 256 MiB
+	DefaultJetStreamMaxStore  = 1 << 30   // 1 GiB
+)
+
+// Options configures a Bus.
+type Options struct {
+	// Dir holds the server's JetStream data. Required.
+	Dir string
+	// Host is the interface the server listens on; "" means 127.0.0.1.
+	Host string
+	// Port is the client port; 0 picks a free one.
+	Port int
+	// Advertise is the host[:port] that instances use to reach the server, for when it
+	// differs from the listen address (e.g. a Kubernetes service name). Default: the
+	// listen address, with 127.0.0.1 for an unspecified host.
+	Advertise string
+	// Secret is the master key from which every namespace's password is derived.
+	// Required, at least 16 bytes.
+	Secret []byte
+	// Logger receives the bus's own log lines; nil discards them. Credentials are never
+	// logged.
+	Logger *slog.Logger
+	// JetStreamMaxMemory and JetStreamMaxStore limit each namespace's JetStream usage
+	// in bytes; 0 means the defaults above.
+	JetStreamMaxMemory int64
+	JetStreamMaxStore  int64
+	// CallTimeout bounds a Call whose request sets no timeout; 0 means 30s.
+	CallTimeout time.Duration
+	// RegistryTimeout is how long a registry broadcast query waits for answers (service
+	// listing, first lookup of a service); 0 means 250ms.
+	RegistryTimeout time.Duration
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Dir == "" {
+		errs = append(errs, platform.Errorf(platform.EINVALID, "natsbus: Dir is required"))
+	}
+	if len(o.Secret) < 16 {
+		errs = append(errs, platform.Errorf(platform.EINVALID, "natsbus: Secret must be at least 16 bytes"))
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		errs = append(errs, platform.Errorf(platform.EINVALID, "natsbus: Port %d out of range", o.Port))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Options) setDefaults() {
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.JetStreamMaxMemory == 0 {
+		o.JetStreamMaxMemory = DefaultJetStreamMaxMemory
+	}
+	if o.JetStreamMaxStore == 0 {
+		o.JetStreamMaxStore = DefaultJetStreamMaxStore
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	if o.RegistryTimeout == 0 {
+		o.RegistryTimeout = 250 * time.Millisecond
+	}
+}
+
+// Bus is an embedded NATS server with one account per namespace. It implements
+// platform.Mesh. Create it with New and run it with Start.
+type Bus struct {
+	opts  Options
+	ready chan struct{}
+
+	mu         sync.RWMutex
+	srv        *server.Server       // set once ready
+	namespaces map[string]bool      // namespaces allowed to connect
+	clients    map[string]*nsClient // the platform's go-micro client per namespace
+}
+
+// New validates opts and returns a Bus that is not started yet.
+func New(opts Options) (*Bus, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	opts.setDefaults()
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("natsbus: create data dir: %w", err)
+	}
+	return &Bus{
+		opts:       opts,
+		ready:      make(chan struct{}),
+		namespaces: make(map[string]bool),
+		clients:    make(map[string]*nsClient),
+	}, nil
+}
+
+// Start runs the NATS server until ctx ends, then closes the platform's connections and
+// shuts the server down. It returns an error if the server cannot start.
+func (b *Bus) Start(ctx context.Context) error {
+	port := b.opts.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName:                 "platform",
+		Host:                       b.opts.Host,
+		Port:                       port,
+		JetStream:                  true,
+		StoreDir:                   b.opts.Dir,
+		NoSigs:                     true,
+		NoLog:                      true,
+		CustomClientAuthentication: &authenticator{bus: b},
+	})
+	if err != nil {
+		return fmt.Errorf("natsbus: configure server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return fmt.Errorf("natsbus: server not ready after 30s")
+	}
+
+	b.mu.Lock()
+	b.srv = srv
+	var errs []error
+	for ns := range b.namespaces {
+		if err := b.registerAccountLocked(ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	b.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		srv.Shutdown()
+		return err
+	}
+	close(b.ready)
+	b.opts.Logger.Info("nats server ready", "url", srv.ClientURL(), "dir", b.opts.Dir)
+
+	<-ctx.Done()
+
+	b.mu.Lock()
+	for ns, c := range b.clients {
+		c.close()
+		delete(b.clients, ns)
+	}
+	b.mu.Unlock()
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	b.opts.Logger.Info("nats server stopped")
+	return nil
+}
+
+// Ready is closed once the server accepts connections.
+func (b *Bus) Ready() <-chan struct{} { return b.ready }
+
+// WaitReady blocks until the server accepts connections or ctx ends.
+func (b *Bus) WaitReady(ctx context.Context) error {
+	select {
+	case <-b.ready:
+		return nil
+	case <-ctx.Done():
+		return platform.Errorf(platform.EUNAVAILABLE, "nats server not ready: %v", ctx.Err())
+	}
+}
+
+// ClientURL is the server's client URL, without credentials, e.g.
+// "nats://127.0.0.1:4222"; "" before the server is ready.
+func (b *Bus) ClientURL() string {
+	addr := b.advertise()
+	if addr == "" {
+		return ""
+	}
+	return "nats://" + addr
+}
+
+// advertise returns the host:port instances and the platform dial, "" before ready.
+func (b *Bus) advertise() string {
+	b.mu.RLock()
+	srv := b.srv
+	b.mu.RUnlock()
+	return b.advertiseFor(srv)
+}
+
+// advertiseFor is advertise for a given server; it takes no lock.
+func (b *Bus) advertiseFor(srv *server.Server) string {
+	if srv == nil {
+		return ""
+	}
+	if a := b.opts.Advertise; a != "" {
+		if _, _, err := net.SplitHostPort(a); err == nil {
+			return a
+		}
+		return net.JoinHostPort(a, strconv.Itoa(srv.Addr().(*net.TCPAddr).Port))
+	}
+	tcp := srv.Addr().(*net.TCPAddr)
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}
+
+// password derives the NATS password of namespace ns from the master secret.
+func (b *Bus) password(ns string) string {
+	m := hmac.New(sha256.New, b.opts.Secret)
+	m.Write([]byte("nats:" + ns))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// namespaceURL returns the namespace's nats:// URL with its credentials, on srv. It
+// must never be logged.
+func (b *Bus) namespaceURL(srv *server.Server, ns string) (string, error) {
+	addr := b.advertiseFor(srv)
+	if addr == "" {
+		return "", platform.Errorf(platform.EUNAVAILABLE, "nats server is not running")
+	}
+	u := url.URL{Scheme: "nats", User: url.UserPassword(userPrefix+ns, b.password(ns)), Host: addr}
+	return u.String(), nil
+}
+
+// EnsureNamespace allows ns to connect, creating its account (with JetStream) when the
+// server runs, or as soon as it starts. EINVALID for a bad name. Idempotent.
+func (b *Bus) EnsureNamespace(ctx context.Context, ns string) error {
+	if err := platform.ValidateName("namespace", ns); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.namespaces[ns] = true
+	if b.srv == nil {
+		return nil
+	}
+	return b.registerAccountLocked(ns)
+}
+
+// registerAccountLocked creates ns's account if missing and enables JetStream on it.
+func (b *Bus) registerAccountLocked(ns string) error {
+	acc, _ := b.srv.LookupOrRegisterAccount(ns)
+	if acc.JetStreamEnabled() {
+		return nil
+	}
+	limits := map[string]server.JetStreamAccountLimits{"": {
+		MaxMemory:     b.opts.JetStreamMaxMemory,
+		MaxStore:      b.opts.JetStreamMaxStore,
+		MaxStreams:    -1,
+		MaxConsumers:  -1,
+		MaxAckPending: -1,
+	}}
+	if err := acc.EnableJetStream(limits, nil); err != nil {
+		return fmt.Errorf("natsbus: enable jetstream for namespace %s: %w", ns, err)
+	}
+	b.opts.Logger.Info("namespace account ready", "namespace", ns)
+	return nil
+}
+
+// RemoveNamespace revokes ns: new connections are refused and existing ones (the
+// namespace's instances and the platform's own) are closed. Its JetStream data stays in
+// Dir. Idempotent.
+func (b *Bus) RemoveNamespace(ctx context.Context, ns string) error {
+	b.mu.Lock()
+	delete(b.namespaces, ns)
+	c := b.clients[ns]
+	delete(b.clients, ns)
+	srv := b.srv
+	b.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+	if srv == nil {
+		return nil
+	}
+	connz, err := srv.Connz(&server.ConnzOptions{Account: ns, Limit: 1 << 20})
+	if err != nil {
+		return fmt.Errorf("natsbus: list connections of namespace %s: %w", ns, err)
+	}
+	for _, ci := range connz.Conns {
+		// A connection that closed meanwhile is not an error.
+		_ = srv.DisconnectClientByID(ci.Cid)
+	}
+	b.opts.Logger.Info("namespace revoked", "namespace", ns, "closed_connections", len(connz.Conns))
+	return nil
+}
+
+// allowed reports whether ns may connect and returns its account.
+func (b *Bus) allowed(ns string) (*server.Account, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if !b.namespaces[ns] || b.srv == nil {
+		return nil, false
+	}
+	acc, err := b.srv.LookupAccount(ns)
+	if err != nil {
+		return nil, false
+	}
+	return acc, true
+}
+
+// InstanceEnv returns the MICRO_* environment that puts a go-micro service calling
+// service.Init() into ns: registry, broker and transport all over ns's NATS account.
+// The values hold credentials: never log them. ENOTFOUND for a namespace not ensured,
+// EUNAVAILABLE before the server is ready.
+func (b *Bus) InstanceEnv(ns string) (map[string]string, error) {
+	b.mu.RLock()
+	known, srv := b.namespaces[ns], b.srv
+	b.mu.RUnlock()
+	if !known {
+		return nil, platform.Errorf(platform.ENOTFOUND, "namespace %q has no mesh account", ns)
+	}
+	u, err := b.namespaceURL(srv, ns)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"MICRO_REGISTRY":          "nats",
+		"MICRO_REGISTRY_ADDRESS":  u,
+		"MICRO_BROKER":            "nats",
+		"MICRO_BROKER_ADDRESS":    u,
+		"MICRO_TRANSPORT":         "nats",
+		"MICRO_TRANSPORT_ADDRESS": u,
+	}, nil
+}

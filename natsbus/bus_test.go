@@ -1,0 +1,251 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go-micro.dev/v5/broker"
+
+	"github.com/micro/platform"
+)
+
+func decodeMessage(tb testing.TB, body []byte) string {
+	tb.Helper()
+	var rsp HelloResponse
+	if err := json.Unmarshal(body, &rsp); err != nil {
+		tb.Fatalf("decode %q: %v", body, err)
+	}
+	return rsp.Message
+}
+
+func TestNewValidation(t *testing.T) {
+	t.Parallel()
+	_, err := New(Options{Port: 70000})
+	if platform.ErrorCode(err) != platform.EINVALID {
+		t.Fatalf("code = %q, want %q (err %v)", platform.ErrorCode(err), platform.EINVALID, err)
+	}
+	for _, want := range []string{"Dir is required", "Secret must be", "Port 70000"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not report %q", err, want)
+		}
+	}
+}
+
+func TestInstanceEnv(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme")
+	env, err := b.InstanceEnv("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(b.ClientURL(), "nats://")
+	want := "nats://ns-acme:" + b.password("acme") + "@" + host
+	for _, k := range []string{"MICRO_REGISTRY", "MICRO_BROKER", "MICRO_TRANSPORT"} {
+		if env[k] != "nats" {
+			t.Errorf("%s = %q, want nats", k, env[k])
+		}
+		if got := env[k+"_ADDRESS"]; got != want {
+			t.Errorf("%s_ADDRESS = %q, want %q", k, got, want)
+		}
+	}
+	if strings.Contains(b.ClientURL(), "@") {
+		t.Errorf("ClientURL %q holds credentials", b.ClientURL())
+	}
+	if _, err := b.InstanceEnv("globex"); platform.ErrorCode(err) != platform.ENOTFOUND {
+		t.Errorf("InstanceEnv(unknown) error = %v, want %s", err, platform.ENOTFOUND)
+	}
+	if err := b.EnsureNamespace(context.Background(), "Bad_Name"); platform.ErrorCode(err) != platform.EINVALID {
+		t.Errorf("EnsureNamespace(Bad_Name) error = %v, want %s", err, platform.EINVALID)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme", "globex")
+	url := b.ClientURL()
+	tests := []struct {
+		name       string
+		user, pass string
+		wantErr    bool
+	}{
+		{name: "own credentials", user: "ns-acme", pass: b.password("acme")},
+		{name: "other namespace's password", user: "ns-acme", pass: b.password("globex"), wantErr: true},
+		{name: "unknown namespace", user: "ns-initech", pass: b.password("initech"), wantErr: true},
+		{name: "no credentials", wantErr: true},
+		{name: "not a namespace user", user: "acme", pass: b.password("acme"), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := []nats.Option{nats.NoReconnect()}
+			if tt.user != "" {
+				opts = append(opts, nats.UserInfo(tt.user, tt.pass))
+			}
+			nc, err := nats.Connect(url, opts...)
+			if tt.wantErr {
+				if !errors.Is(err, nats.ErrAuthorization) {
+					t.Fatalf("connect error = %v, want %v", err, nats.ErrAuthorization)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			nc.Close()
+		})
+	}
+}
+
+func TestBrokerIsolation(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme", "globex")
+	connect := func(ns string) broker.Broker {
+		br := newMeshParts(MustNamespaceURL(t, b, ns)).br
+		if err := br.Connect(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = br.Disconnect() })
+		return br
+	}
+	acme, globex := connect("acme"), connect("globex")
+	got := make(chan string, 10)
+	if _, err := acme.Subscribe("orders", func(e broker.Event) error {
+		got <- string(e.Message().Body)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := globex.Publish("orders", &broker.Message{Body: []byte("from globex")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := acme.Publish("orders", &broker.Message{Body: []byte("from acme")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "from acme" {
+			t.Fatalf("acme subscriber got %q, want only acme's message", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("acme subscriber got nothing from acme")
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("acme subscriber also got %q", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func TestRemoveNamespace(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme", "globex")
+	ctx := context.Background()
+	MustStartService(t, MustNamespaceURL(t, b, "acme"), "greeter", "v1", &Greeter{Tag: "acme"})
+	MustStartService(t, MustNamespaceURL(t, b, "globex"), "greeter", "v1", &Greeter{Tag: "globex"})
+	if got := MustCall(t, b, "acme", "greeter", "a"); got != "Hello a from acme" {
+		t.Fatalf("before removal: %q", got)
+	}
+	closed := make(chan struct{})
+	nc, err := nats.Connect(b.ClientURL(), nats.UserInfo("ns-acme", b.password("acme")),
+		nats.NoReconnect(), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	if err := b.RemoveNamespace(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RemoveNamespace(ctx, "acme"); err != nil {
+		t.Fatalf("second RemoveNamespace: %v", err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("existing acme connection still open after RemoveNamespace")
+	}
+	_, err = nats.Connect(b.ClientURL(), nats.UserInfo("ns-acme", b.password("acme")), nats.NoReconnect())
+	if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("reconnect after removal: %v, want %v", err, nats.ErrAuthorization)
+	}
+	_, err = b.Call(ctx, platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{}`)})
+	if platform.ErrorCode(err) != platform.ENOTFOUND {
+		t.Fatalf("Call after removal: %v, want %s", err, platform.ENOTFOUND)
+	}
+	if got := MustCall(t, b, "globex", "greeter", "g"); got != "Hello g from globex" {
+		t.Fatalf("globex after acme removal: %q", got)
+	}
+}
+
+func TestRestartKeepsAccounts(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// The first run creates a stream in acme; the second finds it with the same
+	// credentials, derived again from the secret.
+	for run, step := range []func(js jetstream.JetStream) error{
+		func(js jetstream.JetStream) error {
+			_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}})
+			if err != nil {
+				return err
+			}
+			_, err = js.Publish(ctx, "orders.1", []byte("one"))
+			return err
+		},
+		func(js jetstream.JetStream) error {
+			s, err := js.Stream(ctx, "ORDERS")
+			if err != nil {
+				return err
+			}
+			msg, err := s.GetLastMsgForSubject(ctx, "orders.1")
+			if err != nil {
+				return err
+			}
+			if string(msg.Data) != "one" {
+				return errors.New("stored message is " + string(msg.Data))
+			}
+			return nil
+		},
+	} {
+		b, err := New(Options{Dir: dir, Secret: testSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.EnsureNamespace(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		bctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- b.Start(bctx) }()
+		if err := b.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(MustNamespaceURL(t, b, "acme"), nats.NoReconnect())
+		if err != nil {
+			t.Fatalf("run %d: connect: %v", run, err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := step(js); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		nc.Close()
+		stop()
+		if err := <-done; err != nil {
+			t.Fatalf("run %d: Start: %v", run, err)
+		}
+	}
+}

@@ -1,0 +1,305 @@
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go-micro.dev/v5/registry"
+	"go-micro.dev/v5/server"
+
+	"github.com/micro/platform"
+)
+
+func TestCallIsolation(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme", "globex")
+	acmeURL, globexURL := MustNamespaceURL(t, b, "acme"), MustNamespaceURL(t, b, "globex")
+	MustStartService(t, acmeURL, "greeter", "v1", &Greeter{Tag: "acme"})
+	MustStartService(t, globexURL, "greeter", "v1", &Greeter{Tag: "globex"})
+	MustStartService(t, globexURL, "billing", "v1", &Greeter{Tag: "globex billing"})
+
+	for _, ns := range []string{"acme", "globex"} {
+		t.Run("same name reaches own namespace "+ns, func(t *testing.T) {
+			for i := range 5 {
+				if got, want := MustCall(t, b, ns, "greeter", "x"), "Hello x from "+ns; got != want {
+					t.Fatalf("call %d = %q, want %q", i, got, want)
+				}
+			}
+		})
+	}
+	t.Run("platform cannot see another namespace's service", func(t *testing.T) {
+		_, err := b.Services(context.Background(), "acme", "billing")
+		if platform.ErrorCode(err) != platform.ENOTFOUND {
+			t.Fatalf("Services(acme, billing) = %v, want %s", err, platform.ENOTFOUND)
+		}
+		_, err = b.Call(context.Background(), platform.CallRequest{
+			Namespace: "acme", Service: "billing", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"x"}`),
+		})
+		if platform.ErrorCode(err) != platform.ENOTFOUND {
+			t.Fatalf("Call(acme, billing) = %v, want %s", err, platform.ENOTFOUND)
+		}
+	})
+	t.Run("go-micro registry of acme cannot discover globex", func(t *testing.T) {
+		reg := newMeshParts(acmeURL).reg
+		svcs, err := reg.GetService("billing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(svcs) != 0 {
+			t.Fatalf("acme registry found %d billing services", len(svcs))
+		}
+		list, err := reg.ListServices()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range list {
+			names = append(names, s.Name)
+		}
+		if len(names) != 1 || names[0] != "greeter" {
+			t.Fatalf("acme registry lists %v, want [greeter]", names)
+		}
+	})
+}
+
+func TestCallErrors(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme")
+	MustStartService(t, MustNamespaceURL(t, b, "acme"), "greeter", "v1", &Greeter{Tag: "acme"})
+	MustStartService(t, MustNamespaceURL(t, b, "acme"), "sleepy", "v1", &Greeter{Tag: "acme", Delay: 2 * time.Second})
+
+	tests := []struct {
+		name     string
+		req      platform.CallRequest
+		wantCode string
+		wantMsg  string
+	}{
+		{name: "bad request", req: hello("greeter", "bad"), wantCode: platform.EINVALID, wantMsg: `name "bad" is not allowed`},
+		{name: "unauthorized", req: hello("greeter", "unauth"), wantCode: platform.EUNAUTHENTICATED, wantMsg: "who are you"},
+		{name: "forbidden", req: hello("greeter", "forbidden"), wantCode: platform.EFORBIDDEN, wantMsg: "not for you"},
+		{name: "not found from handler", req: hello("greeter", "missing"), wantCode: platform.ENOTFOUND, wantMsg: "no such person"},
+		{name: "timeout from handler", req: hello("greeter", "slow"), wantCode: platform.ETIMEOUT, wantMsg: "upstream took too long"},
+		{name: "conflict", req: hello("greeter", "conflict"), wantCode: platform.ECONFLICT, wantMsg: "already greeted"},
+		{name: "too many requests", req: hello("greeter", "quota"), wantCode: platform.EQUOTA, wantMsg: "slow down"},
+		{name: "unavailable", req: hello("greeter", "unavailable"), wantCode: platform.EUNAVAILABLE, wantMsg: "database down"},
+		{name: "bad gateway", req: hello("greeter", "gateway"), wantCode: platform.EUNAVAILABLE, wantMsg: "upstream broke"},
+		{name: "internal", req: hello("greeter", "boom"), wantCode: platform.EINTERNAL, wantMsg: "kaboom"},
+		{name: "plain error", req: hello("greeter", "plain"), wantCode: platform.EINTERNAL, wantMsg: "plain failure"},
+		{name: "unknown service", req: hello("nobody", "x"), wantCode: platform.ENOTFOUND, wantMsg: `service "nobody" not found in namespace "acme"`},
+		{name: "unknown endpoint", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Nope", Body: []byte(`{}`)},
+			wantCode: platform.ENOTFOUND, wantMsg: `service "greeter" has no endpoint "Greeter.Nope"`},
+		{name: "unknown handler", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Nope.Hello", Body: []byte(`{}`)},
+			wantCode: platform.ENOTFOUND, wantMsg: `service "greeter" has no endpoint "Nope.Hello"`},
+		{name: "unknown version", req: func() platform.CallRequest { r := hello("greeter", "x"); r.Version = "v9"; return r }(),
+			wantCode: platform.ENOTFOUND, wantMsg: `service "greeter" has no node of version "v9"`},
+		{name: "unknown namespace", req: func() platform.CallRequest { r := hello("greeter", "x"); r.Namespace = "globex"; return r }(),
+			wantCode: platform.ENOTFOUND, wantMsg: `namespace "globex" not found`},
+		{name: "call timeout", req: func() platform.CallRequest { r := hello("sleepy", "x"); r.Timeout = 200 * time.Millisecond; return r }(),
+			wantCode: platform.ETIMEOUT, wantMsg: `call to sleepy Greeter.Hello timed out`},
+		{name: "invalid json body", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":`)},
+			wantCode: platform.EINTERNAL, wantMsg: "unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := b.Call(context.Background(), tt.req)
+			if got := platform.ErrorCode(err); got != tt.wantCode {
+				t.Fatalf("code = %q, want %q (err %v)", got, tt.wantCode, err)
+			}
+			if got := platform.ErrorMessage(err); !strings.Contains(got, tt.wantMsg) {
+				t.Fatalf("message = %q, want it to contain %q", got, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func hello(service, name string) platform.CallRequest {
+	return platform.CallRequest{
+		Namespace: "acme", Service: service, Endpoint: "Greeter.Hello",
+		Body: []byte(fmt.Sprintf(`{"name":%q}`, name)), Timeout: 10 * time.Second,
+	}
+}
+
+func TestCallRoundRobinAndVersion(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme")
+	u := MustNamespaceURL(t, b, "acme")
+	MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "one"})
+	MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "two"})
+	MustStartService(t, u, "greeter", "v2", &Greeter{Tag: "three"})
+
+	seen := map[string]int{}
+	for range 30 {
+		seen[MustCall(t, b, "acme", "greeter", "x")]++
+	}
+	for _, tag := range []string{"one", "two", "three"} {
+		if seen["Hello x from "+tag] == 0 {
+			t.Errorf("node %q got no call in 30: %v", tag, seen)
+		}
+	}
+	for range 10 {
+		req := hello("greeter", "x")
+		req.Version = "v2"
+		out, err := b.Call(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeMessage(t, out); got != "Hello x from three" {
+			t.Fatalf("version v2 call reached %q", got)
+		}
+	}
+}
+
+// TestRollingUpdateLosesNoCall replaces every node of a service while callers run,
+// draining each old node before stopping it, and expects every call to succeed.
+func TestRollingUpdateLosesNoCall(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme")
+	u := MustNamespaceURL(t, b, "acme")
+	old1, stopOld1 := MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "old"})
+	old2, stopOld2 := MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "old"})
+	MustCall(t, b, "acme", "greeter", "warm")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls, failures atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				_, err := b.Call(context.Background(), hello("greeter", "x"))
+				calls.Add(1)
+				if err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	replace := func(old server.Server, stop func()) {
+		MustStartService(t, u, "greeter", "v2", &Greeter{Tag: "new"})
+		time.Sleep(200 * time.Millisecond)
+		b.DrainNode("acme", "greeter-"+old.Options().Id)
+		time.Sleep(200 * time.Millisecond)
+		stop()
+	}
+	time.Sleep(200 * time.Millisecond)
+	replace(old1, stopOld1)
+	replace(old2, stopOld2)
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	wg.Wait()
+
+	if n := failures.Load(); n > 0 {
+		t.Fatalf("%d of %d calls failed during the rolling update; first: %v", n, calls.Load(), firstErr.Load())
+	}
+	if got := MustCall(t, b, "acme", "greeter", "x"); got != "Hello x from new" {
+		t.Fatalf("after the update a call reached %q", got)
+	}
+	t.Logf("%d calls during the update, none failed", calls.Load())
+}
+
+// TestCallRetriesGoneNode registers a node nobody listens on next to a live one: the
+// NATS "no responders" answer makes Call retry on the live node, so no call fails.
+func TestCallRetriesGoneNode(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme")
+	u := MustNamespaceURL(t, b, "acme")
+	MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "live"})
+	reg := newMeshParts(u).reg
+	ghost := &registry.Service{Name: "greeter", Version: "v1", Nodes: []*registry.Node{{
+		Id: "greeter-ghost", Address: "_INBOX.ghost", Metadata: map[string]string{"protocol": "mucp"},
+	}}}
+	if err := reg.Register(ghost); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Deregister(ghost) })
+	svc, err := b.Services(context.Background(), "acme", "greeter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(svc[0].Nodes); n != 2 {
+		t.Fatalf("greeter has %d nodes, want the live one and the ghost", n)
+	}
+	for i := range 20 {
+		start := time.Now()
+		if got := MustCall(t, b, "acme", "greeter", "x"); got != "Hello x from live" {
+			t.Fatalf("call %d = %q", i, got)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("call %d took %v: the gone node was not skipped at once", i, d)
+		}
+	}
+}
+
+func TestServicesAndHealth(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme")
+	u := MustNamespaceURL(t, b, "acme")
+	ctx := context.Background()
+	MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "a"})
+	MustStartService(t, u, "checked", "v1", &Greeter{Tag: "b"}, &Debug{})
+	MustStartService(t, u, "sick", "v1", &Greeter{Tag: "c"}, &Debug{Err: errors.New("db gone")})
+
+	all, err := b.Services(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range all {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, ","); got != "checked,greeter,sick" {
+		t.Fatalf("Services lists %s", got)
+	}
+
+	one, err := b.Services(ctx, "acme", "checked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one) != 1 || len(one[0].Nodes) != 1 || one[0].Nodes[0].Version != "v1" {
+		t.Fatalf("Services(checked) = %+v", one)
+	}
+	var eps []string
+	for _, e := range one[0].Endpoints {
+		eps = append(eps, e.Name)
+	}
+	if got := strings.Join(eps, ","); got != "Debug.Health,Greeter.Hello" {
+		t.Fatalf("checked endpoints = %s", got)
+	}
+
+	node := func(service string) platform.RegistryNode {
+		s, err := b.Services(ctx, "acme", service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s[0].Nodes[0]
+	}
+	tests := []struct {
+		name     string
+		node     platform.RegistryNode
+		wantCode string
+	}{
+		{name: "registered without health endpoint", node: node("greeter")},
+		{name: "health endpoint ok", node: node("checked")},
+		{name: "health endpoint failing", node: node("sick"), wantCode: platform.EUNAVAILABLE},
+		{name: "unknown node", node: platform.RegistryNode{ID: "greeter-00000000-0000-0000-0000-000000000000"}, wantCode: platform.ENOTFOUND},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := b.Health(ctx, "acme", tt.node)
+			if got := platform.ErrorCode(err); got != tt.wantCode {
+				t.Fatalf("Health = %v, want code %q", err, tt.wantCode)
+			}
+		})
+	}
+	if err := b.Health(ctx, "acme", node("sick")); !strings.Contains(platform.ErrorMessage(err), "db gone") {
+		t.Errorf("failing health message %q does not say why", platform.ErrorMessage(err))
+	}
+}
