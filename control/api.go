@@ -1,0 +1,461 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/auth"
+	"github.com/micro/platform/runtime"
+)
+
+// CreateNamespace implements platform.ControlPlane.
+func (p *Plane) CreateNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
+	if err := platform.Authorize(ctx, ""); err != nil {
+		return nil, err
+	}
+	if err := platform.ValidateName("namespace", name); err != nil {
+		return nil, err
+	}
+	ns := &platform.Namespace{Name: name, CreatedAt: p.opts.Clock.Now().UTC()}
+	if err := p.store.CreateNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	if err := p.opts.Mesh.EnsureNamespace(ctx, name); err != nil {
+		return nil, fmt.Errorf("create namespace %s: messaging: %w", name, err)
+	}
+	p.events.Publish(ctx, &platform.Event{Namespace: name, Type: platform.EventNamespaceCreated, Message: fmt.Sprintf("namespace %s created", name)})
+	return ns, nil
+}
+
+// ListNamespaces implements platform.ControlPlane.
+func (p *Plane) ListNamespaces(ctx context.Context) ([]*platform.Namespace, error) {
+	tok := platform.TokenFromContext(ctx)
+	if tok == nil {
+		return nil, platform.Authorize(ctx, "")
+	}
+	all, err := p.store.ListNamespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(n *platform.Namespace) bool { return !tok.CanAccess(n.Name) }), nil
+}
+
+// DeleteNamespace implements platform.ControlPlane. Everything in the namespace is
+// stopped before its state and its messaging account go.
+func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
+	if err := platform.Authorize(ctx, ""); err != nil {
+		return err
+	}
+	if _, err := p.store.GetNamespace(ctx, name); err != nil {
+		return err
+	}
+	svcs, err := p.store.ListServices(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, s := range svcs {
+		if err := p.stopAll(ctx, name, s.Name); err != nil {
+			return fmt.Errorf("delete namespace %s: %w", name, err)
+		}
+	}
+	if err := p.store.DeleteNamespace(ctx, name); err != nil {
+		return err
+	}
+	return p.opts.Mesh.RemoveNamespace(ctx, name)
+}
+
+// UploadSource implements platform.ControlPlane.
+func (p *Plane) UploadSource(ctx context.Context, namespace string, archive io.Reader) (string, error) {
+	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+		return "", err
+	}
+	return p.opts.Sources.StoreArchive(archive)
+}
+
+// reservedEnv are variables the platform sets; a user may not override them.
+var reservedEnv = []string{"MICRO_REGISTRY", "MICRO_REGISTRY_ADDRESS", "MICRO_BROKER", "MICRO_BROKER_ADDRESS",
+	"MICRO_TRANSPORT", "MICRO_TRANSPORT_ADDRESS", "MICRO_SERVER_NAME", "MICRO_SERVER_VERSION", "MICRO_SERVER_ID", "MICRO_SERVER_ADDRESS"}
+
+// Deploy implements platform.ControlPlane.
+func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platform.Release, error) {
+	if err := p.authorizeNamespace(ctx, req.Namespace); err != nil {
+		return nil, err
+	}
+	if err := validateDeploy(req); err != nil {
+		return nil, err
+	}
+	now := p.opts.Clock.Now().UTC()
+	b := &platform.Build{
+		ID: platform.NewID("b"), Namespace: req.Namespace, Service: req.Service,
+		Source: req.Source, Status: platform.BuildQueued, CreatedAt: now,
+	}
+	r := &platform.Release{
+		ID: platform.NewID("r"), Namespace: req.Namespace, Service: req.Service, Version: req.Version,
+		BuildID: b.ID, Replicas: max(req.Replicas, 1), Env: req.Env, Status: platform.ReleasePending,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if err := p.store.Deploy(ctx, b, r); err != nil {
+		return nil, err
+	}
+	p.publish(ctx, r, platform.EventReleaseCreated, fmt.Sprintf("release %s of %s created from %s", r.Version, r.Service, describeSource(req.Source)))
+	p.queue.Add(key(r.Namespace, r.Service))
+	return r, nil
+}
+
+func validateDeploy(req platform.DeployRequest) error {
+	var problems []string
+	if err := platform.ValidateName("service", req.Service); err != nil {
+		problems = append(problems, platform.ErrorMessage(err))
+	}
+	switch req.Source.Kind {
+	case platform.SourceArchive:
+		if len(req.Source.Archive) != 64 {
+			problems = append(problems, "source.archive must be the sha256 returned by the upload")
+		}
+	case platform.SourceGit:
+		if req.Source.URL == "" {
+			problems = append(problems, "source.url is required for a git source")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("source.kind %q: want archive or git", req.Source.Kind))
+	}
+	if req.Replicas < 0 || req.Replicas > 100 {
+		problems = append(problems, fmt.Sprintf("replicas %d: want 1 to 100", req.Replicas))
+	}
+	if req.Version != "" && !validVersion(req.Version) {
+		problems = append(problems, fmt.Sprintf("version %q: use letters, digits, '.', '-' and '_' (at most 64)", req.Version))
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.Env)) {
+		if slices.Contains(reservedEnv, k) {
+			problems = append(problems, fmt.Sprintf("env %s is set by the platform and cannot be overridden", k))
+		} else if k == "" || strings.ContainsAny(k, "= \x00") {
+			problems = append(problems, fmt.Sprintf("env name %q is not valid", k))
+		}
+	}
+	if len(problems) > 0 {
+		return platform.Errorf(platform.EINVALID, "invalid deploy: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func validVersion(v string) bool {
+	if len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ListServices implements platform.ControlPlane.
+func (p *Plane) ListServices(ctx context.Context, namespace string) ([]*platform.ServiceView, error) {
+	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+		return nil, err
+	}
+	svcs, err := p.store.ListServices(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	registered := p.registry(ctx, namespace, "")
+	views := make([]*platform.ServiceView, 0, len(svcs))
+	for _, s := range svcs {
+		v, err := p.view(ctx, s, registered)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// GetService implements platform.ControlPlane.
+func (p *Plane) GetService(ctx context.Context, namespace, name string) (*platform.ServiceView, error) {
+	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+		return nil, err
+	}
+	s, err := p.store.GetService(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return p.view(ctx, s, p.registry(ctx, namespace, name))
+}
+
+// registry returns what is registered in the namespace, by service name. A registry that
+// does not answer leaves endpoints empty rather than failing the listing.
+func (p *Plane) registry(ctx context.Context, ns, service string) map[string]*platform.RegisteredService {
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	list, err := p.opts.Mesh.Services(qctx, ns, service)
+	out := map[string]*platform.RegisteredService{}
+	if err != nil {
+		return out
+	}
+	for _, s := range list {
+		out[s.Name] = s
+	}
+	return out
+}
+
+func (p *Plane) view(ctx context.Context, s *platform.Service, registered map[string]*platform.RegisteredService) (*platform.ServiceView, error) {
+	v := &platform.ServiceView{Service: *s, Instances: []*platform.Instance{}, Endpoints: []platform.Endpoint{}}
+	relID := s.CurrentRelease
+	if relID == "" {
+		relID = s.DesiredRelease
+	}
+	if relID != "" {
+		r, err := p.store.GetRelease(ctx, relID)
+		if err != nil {
+			return nil, err
+		}
+		v.Release, v.Version = r, r.Version
+	}
+	instances, err := p.store.ListInstances(ctx, s.Namespace, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	if reg := registered[s.Name]; reg != nil {
+		v.Nodes = reg.Nodes
+		v.Endpoints = reg.Endpoints
+	}
+	p.addStats(ctx, instances, v.Nodes)
+	v.Instances = instances
+	return v, nil
+}
+
+// addStats fills each instance's registration and resource use from the live sources.
+func (p *Plane) addStats(ctx context.Context, instances []*platform.Instance, nodes []platform.RegistryNode) {
+	byRelease := map[string][]runtime.InstanceStats{}
+	for _, i := range instances {
+		for _, n := range nodes {
+			if n.ID == i.Service+"-"+i.ID {
+				i.Registered = true
+			}
+		}
+		stats, ok := byRelease[i.ReleaseID]
+		if !ok {
+			stats, _ = p.opts.Driver.Stats(ctx, i.ReleaseID)
+			byRelease[i.ReleaseID] = stats
+		}
+		for _, st := range stats {
+			if st.InstanceID == i.ID {
+				i.CPUPercent, i.MemoryBytes = st.CPUPercent, st.MemoryBytes
+			}
+		}
+	}
+}
+
+// DeleteService implements platform.ControlPlane.
+func (p *Plane) DeleteService(ctx context.Context, namespace, name string) error {
+	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+		return err
+	}
+	s, err := p.store.GetService(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	if s.Deleted {
+		return nil
+	}
+	s.Deleted = true
+	s.Status = platform.ServiceDeleting
+	if err := p.store.UpdateService(ctx, s); err != nil {
+		return err
+	}
+	p.queue.Add(key(namespace, name))
+	return nil
+}
+
+// GetRelease implements platform.ControlPlane.
+func (p *Plane) GetRelease(ctx context.Context, namespace, id string) (*platform.Release, error) {
+	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+		return nil, err
+	}
+	r, err := p.store.GetRelease(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Namespace != namespace {
+		return nil, platform.Errorf(platform.ENOTFOUND, "release %q not found in namespace %q", id, namespace)
+	}
+	return r, nil
+}
+
+// ListReleases implements platform.ControlPlane.
+func (p *Plane) ListReleases(ctx context.Context, namespace, service string) ([]*platform.Release, error) {
+	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+		return nil, err
+	}
+	if _, err := p.store.GetService(ctx, namespace, service); err != nil {
+		return nil, err
+	}
+	return p.store.ListReleases(ctx, namespace, service, 100)
+}
+
+// GetBuild implements platform.ControlPlane.
+func (p *Plane) GetBuild(ctx context.Context, namespace, id string) (*platform.Build, error) {
+	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+		return nil, err
+	}
+	b, err := p.store.GetBuild(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if b.Namespace != namespace {
+		return nil, platform.Errorf(platform.ENOTFOUND, "build %q not found in namespace %q", id, namespace)
+	}
+	return b, nil
+}
+
+// BuildLog implements platform.ControlPlane.
+func (p *Plane) BuildLog(ctx context.Context, namespace, id string, follow bool) (<-chan string, error) {
+	b, err := p.GetBuild(ctx, namespace, id)
+	if err != nil {
+		return nil, err
+	}
+	if follow && b.Status == platform.BuildQueued {
+		// The build has not opened its log yet: wait for it so the follower sees it all.
+		if err := p.waitBuildStarted(ctx, b.ID); err != nil {
+			return nil, err
+		}
+	}
+	return p.logs.Stream(ctx, id, follow)
+}
+
+func (p *Plane) waitBuildStarted(ctx context.Context, id string) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		b, err := p.store.GetBuild(ctx, id)
+		if err != nil {
+			return err
+		}
+		if b.Status != platform.BuildQueued {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Call implements platform.ControlPlane.
+func (p *Plane) Call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
+	if err := p.authorizeNamespace(ctx, req.Namespace); err != nil {
+		return nil, err
+	}
+	return p.opts.Mesh.Call(ctx, req)
+}
+
+// Logs implements platform.ControlPlane.
+func (p *Plane) Logs(ctx context.Context, q platform.LogQuery) (<-chan platform.LogEntry, error) {
+	if err := p.authorizeNamespace(ctx, q.Namespace); err != nil {
+		return nil, err
+	}
+	if _, err := p.store.GetService(ctx, q.Namespace, q.Service); err != nil {
+		return nil, err
+	}
+	return p.opts.Driver.Logs(ctx, q)
+}
+
+// Events implements platform.ControlPlane.
+func (p *Plane) Events(ctx context.Context, f platform.EventFilter) ([]*platform.Event, error) {
+	if err := p.authorizeNamespace(ctx, f.Namespace); err != nil {
+		return nil, err
+	}
+	return p.store.ListEvents(ctx, f)
+}
+
+// SubscribeEvents implements platform.ControlPlane.
+func (p *Plane) SubscribeEvents(ctx context.Context, f platform.EventFilter) (<-chan *platform.Event, error) {
+	if err := p.authorizeNamespace(ctx, f.Namespace); err != nil {
+		return nil, err
+	}
+	return p.events.Subscribe(ctx, f)
+}
+
+// CreateToken implements platform.ControlPlane.
+func (p *Plane) CreateToken(ctx context.Context, req platform.CreateTokenRequest) (*platform.Token, string, error) {
+	if err := platform.Authorize(ctx, ""); err != nil {
+		return nil, "", err
+	}
+	var problems []string
+	if req.Name == "" || len(req.Name) > 64 {
+		problems = append(problems, "name: 1 to 64 characters")
+	}
+	if !req.Admin && len(req.Namespaces) == 0 {
+		problems = append(problems, "a non-admin token needs at least one namespace")
+	}
+	for _, ns := range req.Namespaces {
+		if _, err := p.store.GetNamespace(ctx, ns); err != nil {
+			problems = append(problems, fmt.Sprintf("namespace %q: %s", ns, platform.ErrorMessage(err)))
+		}
+	}
+	if req.TTL < 0 {
+		problems = append(problems, "ttl must not be negative")
+	}
+	if len(problems) > 0 {
+		return nil, "", platform.Errorf(platform.EINVALID, "invalid token: %s", strings.Join(problems, "; "))
+	}
+	secret, hash := auth.NewSecret()
+	now := p.opts.Clock.Now().UTC()
+	t := &platform.Token{ID: platform.NewID("t"), Name: req.Name, Hash: hash, Admin: req.Admin, Namespaces: req.Namespaces, CreatedAt: now}
+	if req.TTL > 0 {
+		exp := now.Add(req.TTL)
+		t.ExpiresAt = &exp
+	}
+	if err := p.store.CreateToken(ctx, t); err != nil {
+		return nil, "", err
+	}
+	return t, secret, nil
+}
+
+// ListTokens implements platform.ControlPlane.
+func (p *Plane) ListTokens(ctx context.Context) ([]*platform.Token, error) {
+	if err := platform.Authorize(ctx, ""); err != nil {
+		return nil, err
+	}
+	return p.store.ListTokens(ctx)
+}
+
+// DeleteToken implements platform.ControlPlane. The token stops working at once.
+func (p *Plane) DeleteToken(ctx context.Context, id string) error {
+	if err := platform.Authorize(ctx, ""); err != nil {
+		return err
+	}
+	if err := p.store.DeleteToken(ctx, id); err != nil {
+		return err
+	}
+	if p.opts.Auth != nil {
+		p.opts.Auth.InvalidateID(id)
+	}
+	return nil
+}
+
+// authorizeNamespace checks the caller may act in ns and that ns exists. A caller who
+// may not see ns gets EFORBIDDEN whether or not it exists, so nothing leaks.
+func (p *Plane) authorizeNamespace(ctx context.Context, ns string) error {
+	if ns == "" {
+		return platform.Errorf(platform.EINVALID, "namespace is required").WithHint("pass -n NAMESPACE")
+	}
+	if err := platform.Authorize(ctx, ns); err != nil {
+		return err
+	}
+	if _, err := p.store.GetNamespace(ctx, ns); err != nil {
+		if platform.IsNotFound(err) {
+			return platform.Errorf(platform.ENOTFOUND, "namespace %q not found", ns).WithHint("create it with `platform namespaces create %s`", ns)
+		}
+		return err
+	}
+	return nil
+}

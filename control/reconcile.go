@@ -1,0 +1,411 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/runtime"
+)
+
+// rollout is what this process has seen of a release that is rolling out. Deadlines
+// count from when this process first saw it, so a restart never fails a rollout that had
+// no chance to finish.
+type rollout struct {
+	started            time.Time
+	reportedUnregister bool
+}
+
+// pollInterval is how soon a rolling-out service is looked at again.
+const pollInterval = 250 * time.Millisecond
+
+// reconcile converges one service:
+//
+//	desired release pending/building  → make sure its build runs (reconcileBuild)
+//	desired release rolling_out       → run it, wait for registration + health, promote or fail
+//	always                            → keep the current release running, stop every other
+//	                                    workload of the service, record instances and status
+//
+// Every step reads state from the store and the driver and is safe to repeat after a
+// crash. It returns how soon to look again (0: when something changes).
+func (p *Plane) reconcile(ctx context.Context, ns, name string) (time.Duration, error) {
+	svc, err := p.store.GetService(ctx, ns, name)
+	if platform.IsNotFound(err) {
+		return 0, p.stopAll(ctx, ns, name, "")
+	} else if err != nil {
+		return 0, err
+	}
+	if svc.Deleted {
+		return 0, p.finishDelete(ctx, svc)
+	}
+	p.cancelStaleBuilds(svc)
+
+	var after time.Duration
+	desired, err := p.desiredRelease(ctx, svc)
+	if err != nil {
+		return 0, err
+	}
+	if desired != nil {
+		switch desired.Status {
+		case platform.ReleasePending, platform.ReleaseBuilding:
+			after, err = p.reconcileBuild(ctx, svc, desired)
+		case platform.ReleaseRollingOut:
+			after, err = p.reconcileRollout(ctx, svc, desired)
+		case platform.ReleaseLive:
+			if svc.CurrentRelease != desired.ID {
+				// Crashed between marking the release live and the service current.
+				err = p.promote(ctx, svc, desired)
+			}
+		}
+		if err != nil {
+			return after, err
+		}
+	}
+
+	keep, err := p.keepRunning(ctx, svc, desired)
+	if err != nil {
+		return after, err
+	}
+	if err := p.stopAll(ctx, ns, name, keep...); err != nil {
+		return after, err
+	}
+	return after, p.recordStatus(ctx, svc, desired, keep)
+}
+
+func (p *Plane) desiredRelease(ctx context.Context, svc *platform.Service) (*platform.Release, error) {
+	if svc.DesiredRelease == "" {
+		return nil, nil
+	}
+	r, err := p.store.GetRelease(ctx, svc.DesiredRelease)
+	if err != nil {
+		return nil, fmt.Errorf("desired release: %w", err)
+	}
+	return r, nil
+}
+
+// keepRunning makes sure the current release runs and returns the workloads to keep.
+func (p *Plane) keepRunning(ctx context.Context, svc *platform.Service, desired *platform.Release) ([]string, error) {
+	var keep []string
+	if desired != nil && desired.Status == platform.ReleaseRollingOut {
+		keep = append(keep, desired.ID)
+	}
+	if svc.CurrentRelease == "" {
+		return keep, nil
+	}
+	cur, err := p.store.GetRelease(ctx, svc.CurrentRelease)
+	if err != nil {
+		return keep, fmt.Errorf("current release: %w", err)
+	}
+	spec, err := p.spec(cur)
+	if err != nil {
+		return keep, err
+	}
+	if err := p.opts.Driver.Start(ctx, spec); err != nil {
+		return keep, fmt.Errorf("start %s %s: %w", svc.Name, cur.Version, err)
+	}
+	return append(keep, cur.ID), nil
+}
+
+// spec is the workload of release r.
+func (p *Plane) spec(r *platform.Release) (runtime.WorkloadSpec, error) {
+	meshEnv, err := p.opts.Mesh.InstanceEnv(r.Namespace)
+	if err != nil {
+		return runtime.WorkloadSpec{}, fmt.Errorf("instance env: %w", err)
+	}
+	env := maps.Clone(r.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	maps.Copy(env, p.opts.InstanceEnv)
+	maps.Copy(env, meshEnv)
+	env["MICRO_SERVER_NAME"] = r.Service
+	env["MICRO_SERVER_VERSION"] = r.Version
+	replicas := r.Replicas
+	if replicas < 1 {
+		replicas = 1
+	}
+	return runtime.WorkloadSpec{
+		ID:        r.ID,
+		Namespace: r.Namespace,
+		Service:   r.Service,
+		Version:   r.Version,
+		Artifact:  r.Artifact,
+		Replicas:  replicas,
+		Env:       env,
+	}, nil
+}
+
+// reconcileBuild makes sure the build of release r runs, and moves r on when it ended.
+func (p *Plane) reconcileBuild(ctx context.Context, svc *platform.Service, r *platform.Release) (time.Duration, error) {
+	b, err := p.store.GetBuild(ctx, r.BuildID)
+	if err != nil {
+		return 0, fmt.Errorf("build of %s: %w", r.ID, err)
+	}
+	switch b.Status {
+	case platform.BuildQueued, platform.BuildRunning:
+		p.startBuild(ctx, b, r)
+		if r.Status == platform.ReleasePending {
+			r.Status = platform.ReleaseBuilding
+			if err := p.store.UpdateRelease(ctx, r); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	case platform.BuildSucceeded:
+		r.Artifact = b.Artifact
+		r.Status = platform.ReleaseRollingOut
+		if err := p.store.UpdateRelease(ctx, r); err != nil {
+			return 0, err
+		}
+		p.publish(ctx, r, platform.EventReleaseRollingOut, fmt.Sprintf("rolling out %s %s (%d instances)", r.Service, r.Version, max(r.Replicas, 1)))
+		return p.reconcileRollout(ctx, svc, r)
+	default:
+		return 0, p.failRelease(ctx, svc, r, "build failed: "+b.Error)
+	}
+}
+
+// reconcileRollout runs release r and promotes it once every instance is registered in
+// the namespace and healthy, or fails it after the rollout timeout.
+func (p *Plane) reconcileRollout(ctx context.Context, svc *platform.Service, r *platform.Release) (time.Duration, error) {
+	ro := p.rolloutOf(r.ID)
+	spec, err := p.spec(r)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.opts.Driver.Start(ctx, spec); err != nil {
+		if platform.ErrorCode(err) == platform.EINVALID {
+			return 0, p.failRelease(ctx, svc, r, platform.ErrorMessage(err))
+		}
+		return 0, fmt.Errorf("start %s %s: %w", r.Service, r.Version, err)
+	}
+	st, err := p.opts.Driver.Inspect(ctx, r.ID)
+	if err != nil {
+		return 0, fmt.Errorf("inspect %s: %w", r.ID, err)
+	}
+	nodes := p.registeredNodes(ctx, r)
+	want := spec.Replicas
+	if st.Running() >= want && len(nodes) >= want && p.healthy(ctx, r.Namespace, nodes) {
+		return 0, p.promote(ctx, svc, r)
+	}
+
+	elapsed := p.opts.Clock.Now().Sub(ro.started)
+	unregistered := st.Running() >= want && len(nodes) == 0
+	if unregistered && !ro.reportedUnregister && elapsed > min(10*time.Second, p.opts.RolloutTimeout/2) {
+		ro.reportedUnregister = true
+		p.publish(ctx, r, platform.EventInstanceUnregistered, unregisteredMessage(r))
+	}
+	if elapsed < p.opts.RolloutTimeout {
+		return pollInterval, nil
+	}
+	return 0, p.failRelease(ctx, svc, r, rolloutFailure(r, st, len(nodes), want, p.opts.RolloutTimeout))
+}
+
+func unregisteredMessage(r *platform.Release) string {
+	return fmt.Sprintf("%s %s is running but has not registered in namespace %q's registry: the service must call service.Init() so it picks up the platform's MICRO_* environment (registry, broker and transport over the namespace's NATS account); without it go-micro falls back to mDNS and nothing can reach it", r.Service, r.Version, r.Namespace)
+}
+
+func rolloutFailure(r *platform.Release, st *runtime.WorkloadStatus, registered, want int, timeout time.Duration) string {
+	for _, i := range st.Instances {
+		if i.State == platform.InstanceCrashLoop || i.State == platform.InstanceBackoff || i.State == platform.InstanceExited {
+			msg := i.Message
+			if msg == "" {
+				msg = fmt.Sprintf("exit code %d", i.ExitCode)
+			}
+			return fmt.Sprintf("%s %s did not stay up: instance %s %s (%s); the previous release keeps serving", r.Service, r.Version, i.ID, i.State, msg)
+		}
+	}
+	if st.Running() >= want && registered == 0 {
+		return unregisteredMessage(r)
+	}
+	return fmt.Sprintf("%s %s was not healthy within %s: %d of %d instances running, %d registered; the previous release keeps serving", r.Service, r.Version, timeout, st.Running(), want, registered)
+}
+
+// registeredNodes returns the registry nodes of release r's version.
+func (p *Plane) registeredNodes(ctx context.Context, r *platform.Release) []platform.RegistryNode {
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	svcs, err := p.opts.Mesh.Services(qctx, r.Namespace, r.Service)
+	if err != nil {
+		if !platform.IsNotFound(err) {
+			p.logger.Warn("registry lookup", "namespace", r.Namespace, "service", r.Service, "err", err)
+		}
+		return nil
+	}
+	var nodes []platform.RegistryNode
+	for _, s := range svcs {
+		for _, n := range s.Nodes {
+			if n.Version == r.Version {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	return nodes
+}
+
+func (p *Plane) healthy(ctx context.Context, ns string, nodes []platform.RegistryNode) bool {
+	for _, n := range nodes {
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := p.opts.Mesh.Health(hctx, ns, n)
+		cancel()
+		if err != nil {
+			p.logger.Debug("health check", "namespace", ns, "node", n.ID, "err", err)
+			return false
+		}
+	}
+	return true
+}
+
+// promote makes r the serving release. The old workload is stopped by the caller's
+// stopAll, after r serves, so the gateway always has somewhere to send requests.
+func (p *Plane) promote(ctx context.Context, svc *platform.Service, r *platform.Release) error {
+	if r.Status != platform.ReleaseLive {
+		r.Status = platform.ReleaseLive
+		r.Reason = ""
+		if err := p.store.UpdateRelease(ctx, r); err != nil {
+			return err
+		}
+	}
+	old := svc.CurrentRelease
+	svc.CurrentRelease = r.ID
+	svc.Status = platform.ServiceRunning
+	svc.Reason = ""
+	if err := p.store.UpdateService(ctx, svc); err != nil {
+		return err
+	}
+	if old != "" && old != r.ID {
+		if prev, err := p.store.GetRelease(ctx, old); err == nil && prev.Status == platform.ReleaseLive {
+			prev.Status = platform.ReleaseSuperseded
+			if err := p.store.UpdateRelease(ctx, prev); err != nil {
+				return err
+			}
+		}
+	}
+	p.forgetRollout(r.ID)
+	p.publish(ctx, r, platform.EventReleaseRolledOut, fmt.Sprintf("%s %s is serving (%d instances)", r.Service, r.Version, max(r.Replicas, 1)))
+	return nil
+}
+
+// failRelease marks r failed; the current release, if any, keeps serving.
+func (p *Plane) failRelease(ctx context.Context, svc *platform.Service, r *platform.Release, reason string) error {
+	r.Status = platform.ReleaseFailed
+	r.Reason = reason
+	if err := p.store.UpdateRelease(ctx, r); err != nil {
+		return err
+	}
+	p.forgetRollout(r.ID)
+	if err := p.opts.Driver.Stop(ctx, r.ID, p.opts.StopGrace); err != nil {
+		return fmt.Errorf("stop failed release %s: %w", r.ID, err)
+	}
+	p.publish(ctx, r, platform.EventReleaseFailed, fmt.Sprintf("release %s of %s failed: %s", r.Version, r.Service, reason))
+	return nil
+}
+
+// stopAll stops every workload of the service except keep.
+func (p *Plane) stopAll(ctx context.Context, ns, name string, keep ...string) error {
+	workloads, err := p.opts.Driver.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list workloads: %w", err)
+	}
+	var errs []error
+	for _, w := range workloads {
+		if w.Spec.Namespace != ns || w.Spec.Service != name || slices.Contains(keep, w.Spec.ID) {
+			continue
+		}
+		if err := p.opts.Driver.Stop(ctx, w.Spec.ID, p.opts.StopGrace); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", w.Spec.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// finishDelete stops everything of a deleted service and removes it from the store.
+func (p *Plane) finishDelete(ctx context.Context, svc *platform.Service) error {
+	if err := p.stopAll(ctx, svc.Namespace, svc.Name); err != nil {
+		return err
+	}
+	if err := p.store.DeleteService(ctx, svc.Namespace, svc.Name); err != nil && !platform.IsNotFound(err) {
+		return err
+	}
+	p.events.Publish(ctx, &platform.Event{
+		Namespace: svc.Namespace, Service: svc.Name, Type: platform.EventServiceDeleted,
+		Message: fmt.Sprintf("service %s deleted; all its instances are stopped", svc.Name),
+	})
+	return nil
+}
+
+// recordStatus stores the service's instances and status as observed now.
+func (p *Plane) recordStatus(ctx context.Context, svc *platform.Service, desired *platform.Release, keep []string) error {
+	var instances []*platform.Instance
+	for _, id := range keep {
+		st, err := p.opts.Driver.Inspect(ctx, id)
+		if platform.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		for _, i := range st.Instances {
+			instances = append(instances, &platform.Instance{
+				ID: i.ID, Namespace: svc.Namespace, Service: svc.Name, ReleaseID: id, Version: st.Spec.Version,
+				State: i.State, Restarts: i.Restarts, ExitCode: i.ExitCode, Message: i.Message, StartedAt: i.StartedAt,
+			})
+		}
+	}
+	if err := p.store.ReplaceInstances(ctx, svc.Namespace, svc.Name, instances); err != nil {
+		return err
+	}
+
+	status, reason := serviceStatus(svc, desired, instances)
+	if status == svc.Status && reason == svc.Reason {
+		return nil
+	}
+	svc.Status, svc.Reason = status, reason
+	return p.store.UpdateService(ctx, svc)
+}
+
+func serviceStatus(svc *platform.Service, desired *platform.Release, instances []*platform.Instance) (platform.ServiceStatus, string) {
+	if desired != nil && !desired.Status.Terminal() && desired.Status != platform.ReleaseLive {
+		return platform.ServiceDeploying, ""
+	}
+	if svc.CurrentRelease == "" {
+		if desired != nil && desired.Status == platform.ReleaseFailed {
+			return platform.ServiceFailed, desired.Reason
+		}
+		return platform.ServiceDeploying, ""
+	}
+	for _, i := range instances {
+		if i.ReleaseID == svc.CurrentRelease && i.State == platform.InstanceCrashLoop {
+			return platform.ServiceCrashLoop, strings.TrimSpace("instance " + i.ID + " keeps crashing: " + i.Message)
+		}
+	}
+	return platform.ServiceRunning, ""
+}
+
+func (p *Plane) rolloutOf(id string) *rollout {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ro, ok := p.rollouts[id]
+	if !ok {
+		ro = &rollout{started: p.opts.Clock.Now()}
+		p.rollouts[id] = ro
+	}
+	return ro
+}
+
+func (p *Plane) forgetRollout(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.rollouts, id)
+}
+
+// publish records an event about release r.
+func (p *Plane) publish(ctx context.Context, r *platform.Release, typ, msg string) {
+	p.events.Publish(ctx, &platform.Event{
+		Namespace: r.Namespace, Service: r.Service, Type: typ, Message: msg,
+		Data: map[string]string{"release": r.ID, "build": r.BuildID, "version": r.Version},
+	})
+}
