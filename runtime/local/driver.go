@@ -43,7 +43,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -217,13 +216,19 @@ func (d *Driver) converge(wl *workload) (added, removed []*instance) {
 		added = append(added, inst)
 	}
 	if excess := len(wl.instances) - wl.spec.Replicas; excess > 0 {
+		// Newest first, then stable-sort the running ones last.
 		order := slices.Clone(wl.instances)
-		sort.SliceStable(order, func(i, j int) bool {
-			ri, rj := order[i].status().State == platform.InstanceRunning, order[j].status().State == platform.InstanceRunning
-			if ri != rj {
-				return !ri
+		slices.Reverse(order)
+		slices.SortStableFunc(order, func(a, b *instance) int {
+			ra, rb := a.status().State == platform.InstanceRunning, b.status().State == platform.InstanceRunning
+			switch {
+			case ra == rb:
+				return 0
+			case rb:
+				return -1
+			default:
+				return 1
 			}
-			return i > j
 		})
 		removed = order[:excess]
 		wl.instances = slices.DeleteFunc(wl.instances, func(in *instance) bool { return slices.Contains(removed, in) })
@@ -263,6 +268,10 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 		grace = d.opts.StopGrace
 	}
 	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return platform.Errorf(platform.EUNAVAILABLE, "local driver is closed")
+	}
 	wl, ok := d.workloads[id]
 	if ok {
 		wl.spec.Replicas = 0
@@ -341,8 +350,8 @@ func (d *Driver) Stats(_ context.Context, id string) ([]runtime.InstanceStats, e
 // PID returns the process ID of a running instance, for tests and diagnostics.
 func (d *Driver) PID(workloadID, instanceID string) (int, bool) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	wl, ok := d.workloads[workloadID]
-	d.mu.Unlock()
 	if !ok {
 		return 0, false
 	}

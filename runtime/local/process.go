@@ -133,7 +133,7 @@ func (p *proc) describe() string {
 	case p.signal != 0:
 		return "killed by signal " + p.signal.String()
 	case p.adopted:
-		return "exited while the platform was restarting (exit code unknown)"
+		return "exited (exit code unknown: the process was re-adopted after a platform restart)"
 	default:
 		return "exited with code " + strconv.Itoa(p.code)
 	}
