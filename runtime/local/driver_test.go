@@ -183,6 +183,66 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
+// startLoose starts the serve program as instance id outside any driver, in its own
+// process group, killed at cleanup.
+func startLoose(t *testing.T, id string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "serve"))
+	cmd.Env = []string{"MICRO_SERVER_ID=" + id}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	return cmd
+}
+
+// writeState writes a workload state file as an earlier platform run would have.
+func writeState(t *testing.T, dir string, spec runtime.WorkloadSpec, instances []map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"spec": spec, "instances": instances})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "workloads"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "workloads", spec.ID+".json"), b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecoverFinishesScaleDown shows that an instance the platform was stopping when it
+// died is stopped by Recover, not adopted.
+func TestRecoverFinishesScaleDown(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	dir := t.TempDir()
+	spec := runtime.WorkloadSpec{ID: "r-down", Namespace: "acme", Service: "down",
+		Artifact: filepath.Join(binDir, "serve"), Replicas: 1}
+	keep, drop := startLoose(t, "down-keep"), startLoose(t, "down-drop")
+	writeState(t, dir, spec, []map[string]any{
+		{"id": "down-keep", "started_at": time.Now()},
+		{"id": "down-drop", "started_at": time.Now(), "stopping": true},
+	})
+	d := newDriver(t, dir, nil)
+	if err := d.Recover(t.Context()); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Stop(context.Background(), spec.ID, time.Second) })
+	if alive(drop.Process.Pid) {
+		t.Errorf("instance being stopped is alive after Recover")
+	}
+	st, err := d.Inspect(t.Context(), spec.ID)
+	if err != nil || len(st.Instances) != 1 || st.Instances[0].ID != "down-keep" {
+		t.Fatalf("Inspect = %+v, %v; want only down-keep", st, err)
+	}
+	if pid, ok := d.PID(spec.ID, "down-keep"); !ok || pid != keep.Process.Pid {
+		t.Fatalf("PID(down-keep) = %d, %v; want the adopted %d", pid, ok, keep.Process.Pid)
+	}
+}
+
 // TestRecoverFindsUnrecordedProcess shows that an instance whose PID never reached the
 // state file (the platform died right after starting it) is adopted, not started twice.
 func TestRecoverFindsUnrecordedProcess(t *testing.T) {
@@ -191,22 +251,8 @@ func TestRecoverFindsUnrecordedProcess(t *testing.T) {
 	dir := t.TempDir()
 	spec := runtime.WorkloadSpec{ID: "r-lost", Namespace: "acme", Service: "lost",
 		Artifact: filepath.Join(binDir, "serve"), Replicas: 1}
-	state := map[string]any{"spec": spec, "instances": []map[string]any{{"id": "lost-1", "started_at": time.Now()}}}
-	b, _ := json.Marshal(state)
-	if err := os.MkdirAll(filepath.Join(dir, "workloads"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "workloads", "r-lost.json"), b, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(spec.Artifact)
-	cmd.Env = []string{"MICRO_SERVER_ID=lost-1"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait() }()
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	writeState(t, dir, spec, []map[string]any{{"id": "lost-1", "started_at": time.Now()}})
+	cmd := startLoose(t, "lost-1")
 
 	d := newDriver(t, dir, nil)
 	if err := d.Recover(t.Context()); err != nil {
