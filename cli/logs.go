@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	platform "github.com/micro/platform"
+)
+
+func (a *app) logsCmd() *cobra.Command {
+	var (
+		ns     string
+		follow bool
+		tail   int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs SERVICE",
+		Short: "Print the output of a service's instances",
+		Long: "logs prints the most recent lines of every instance of a service, each prefixed with\n" +
+			"the instance and the stream it came from; with -f it keeps printing new lines.",
+		Args: args(1, 1, "SERVICE"),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			if tail < -1 {
+				return usageErrorf("--tail %d: use a number of lines, 0 for the server's default or -1 for all", tail)
+			}
+			c, ns, err := a.connectNS(cmd, ns)
+			if err != nil {
+				return err
+			}
+			s, err := c.Logs(cmd.Context(), platform.LogQuery{Namespace: ns, Service: args[0], Tail: tail, Follow: follow})
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			for s.Next() {
+				e := s.Value()
+				if a.jsonOutput() {
+					err = a.printJSONLine(e)
+				} else {
+					_, err = fmt.Fprintf(a.stdout, "[%s %s] %s\n", shortID(e.InstanceID), e.Stream, e.Line)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return ignoreCancel(cmd, s.Err())
+		}),
+	}
+	addNamespaceFlag(cmd, &ns)
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
+	cmd.Flags().IntVar(&tail, "tail", 0, "how many recent lines to print first (0: the server's default of 100, -1: all)")
+	return cmd
+}
+
+// shortID shortens an instance ID for log prefixes: IDs are unique in their first 12
+// characters.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// ignoreCancel returns nil for an error caused by the command's context ending (Ctrl-C
+// during -f), which is how a followed stream is meant to stop.
+func ignoreCancel(cmd *cobra.Command, err error) error {
+	if err != nil && cmd.Context().Err() != nil {
+		return nil
+	}
+	return err
+}
