@@ -142,7 +142,7 @@ func (d *Driver) Recover(context.Context) error {
 			d.mu.Unlock()
 			continue
 		}
-		wl := &workload{spec: st.spec}
+		wl := &workload{spec: st.spec, replicas: st.spec.Replicas}
 		d.workloads[st.spec.ID] = wl
 		type run struct {
 			in *instance
@@ -203,7 +203,7 @@ func (d *Driver) Start(_ context.Context, spec runtime.WorkloadSpec) error {
 		wl = &workload{spec: spec}
 		d.workloads[spec.ID] = wl
 	}
-	wl.spec.Replicas = spec.Replicas
+	wl.replicas = spec.Replicas
 	var added, removed []*instance
 	for len(wl.instances) < spec.Replicas {
 		in := newInstance(wl, platform.NewID(spec.Service), d.opts.Clock.Now())
@@ -317,6 +317,7 @@ func (d *Driver) save(wl *workload) {
 		return
 	}
 	st := stored{spec: wl.spec}
+	st.spec.Replicas = wl.replicas
 	for _, in := range wl.instances {
 		in.mu.Lock()
 		si := storedInstance{id: in.id, restarts: in.restarts, startedAt: in.startedAt}

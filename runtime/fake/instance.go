@@ -18,12 +18,14 @@ type logKey struct {
 
 // workload is one started spec; guarded by Driver.mu.
 type workload struct {
-	spec      runtime.WorkloadSpec
+	spec      runtime.WorkloadSpec // as first started; never written afterwards
+	replicas  int                  // wanted now
 	instances []*instance
 }
 
 func (wl *workload) status() *runtime.WorkloadStatus {
 	st := &runtime.WorkloadStatus{Spec: wl.spec}
+	st.Spec.Replicas = wl.replicas
 	for _, in := range wl.instances {
 		in.mu.Lock()
 		st.Instances = append(st.Instances, runtime.InstanceStatus{

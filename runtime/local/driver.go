@@ -194,7 +194,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.WorkloadSpec) error {
 		wl.spec.Env = maps.Clone(spec.Env)
 		d.workloads[spec.ID] = wl
 	}
-	wl.spec.Replicas = spec.Replicas
+	wl.replicas = spec.Replicas
 	added, removed := d.converge(wl)
 	d.mu.Unlock()
 
@@ -207,15 +207,15 @@ func (d *Driver) Start(ctx context.Context, spec runtime.WorkloadSpec) error {
 	return d.stopInstances(ctx, wl, removed, d.opts.StopGrace)
 }
 
-// converge adds or picks instances to match wl.spec.Replicas. Instances to remove move to
+// converge adds or picks instances to match wl.replicas. Instances to remove move to
 // wl.stopping, preferring those not running, then the newest. Called with d.mu held.
 func (d *Driver) converge(wl *workload) (added, removed []*instance) {
-	for len(wl.instances) < wl.spec.Replicas {
+	for len(wl.instances) < wl.replicas {
 		inst := newInstance(wl, platform.NewID(wl.spec.Service), d.opts.Clock.Now())
 		wl.instances = append(wl.instances, inst)
 		added = append(added, inst)
 	}
-	if excess := len(wl.instances) - wl.spec.Replicas; excess > 0 {
+	if excess := len(wl.instances) - wl.replicas; excess > 0 {
 		// Newest first, then stable-sort the running ones last.
 		order := slices.Clone(wl.instances)
 		slices.Reverse(order)
@@ -274,7 +274,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	}
 	wl, ok := d.workloads[id]
 	if ok {
-		wl.spec.Replicas = 0
+		wl.replicas = 0
 		d.converge(wl)
 	}
 	d.mu.Unlock()

@@ -45,6 +45,7 @@ func (d *Driver) persist(wl *workload) error {
 		return nil
 	}
 	sf := stateFile{Spec: wl.spec}
+	sf.Spec.Replicas = wl.replicas
 	for _, inst := range wl.instances {
 		sf.Instances = append(sf.Instances, inst.persisted(false))
 	}
@@ -158,7 +159,7 @@ func (d *Driver) recoverWorkload(ctx context.Context, sf stateFile, live map[str
 		d.mu.Unlock()
 		return nil
 	}
-	wl := &workload{spec: sf.Spec}
+	wl := &workload{spec: sf.Spec, replicas: sf.Spec.Replicas}
 	d.workloads[sf.Spec.ID] = wl
 	var adopted, restart, stop []*instance
 	now := d.opts.Clock.Now()

@@ -13,16 +13,18 @@ import (
 
 // workload is one started spec. Its fields are guarded by Driver.mu.
 type workload struct {
-	spec      runtime.WorkloadSpec
-	instances []*instance // wanted, in creation order
-	stopping  []*instance // being stopped by a scale-down or Stop
-	removed   bool        // stopped and forgotten: never persist again
+	spec      runtime.WorkloadSpec // as first started; never written afterwards
+	replicas  int                  // wanted now
+	instances []*instance          // wanted, in creation order
+	stopping  []*instance          // being stopped by a scale-down or Stop
+	removed   bool                 // stopped and forgotten: never persist again
 
 	stateMu sync.Mutex // orders state file writes
 }
 
 func (wl *workload) status() *runtime.WorkloadStatus {
 	st := &runtime.WorkloadStatus{Spec: wl.spec, Instances: make([]runtime.InstanceStatus, 0, len(wl.instances))}
+	st.Spec.Replicas = wl.replicas
 	for _, inst := range wl.instances {
 		st.Instances = append(st.Instances, inst.status())
 	}
