@@ -98,6 +98,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.WarnContext(r.Context(), "error after the response started", "request_id", reqID, "code", code, "error", err)
 		return
 	}
+	if code == platform.EUNAUTHENTICATED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="platform"`) // RFC 6750
+	}
 	writeJSON(w, StatusFor(code), body)
 }
 

@@ -119,6 +119,9 @@ func TestAuthentication(t *testing.T) {
 					t.Fatalf("code = %q, want %q", got.Code, tt.wantCode)
 				}
 			}
+			if wa := resp.Header.Get("WWW-Authenticate"); (tt.wantStatus == 401) != strings.HasPrefix(wa, "Bearer") {
+				t.Errorf("status %d with WWW-Authenticate %q", resp.StatusCode, wa)
+			}
 			if called := len(cp.Calls()) > 0; called != tt.wantCalled {
 				t.Fatalf("ControlPlane called = %v, want %v", called, tt.wantCalled)
 			}

@@ -20,6 +20,7 @@ const anyNamespace = "*"
 type fakeControlPlane struct {
 	err         error // returned by every method once authorised
 	getBuildErr error // returned by GetBuild only
+	panicWith   any   // every method panics with it when set
 
 	// Streams: when a channel is set it is returned as is; otherwise the canned slice is
 	// sent and the channel closed.
@@ -47,6 +48,9 @@ func (f *fakeControlPlane) record(ctx context.Context, method, ns string, arg an
 	f.calls = append(f.calls, method)
 	f.lastArg = arg
 	f.mu.Unlock()
+	if f.panicWith != nil {
+		panic(f.panicWith)
+	}
 	if ns == anyNamespace {
 		if platform.TokenFromContext(ctx) == nil {
 			return platform.Authorize(ctx, ns)
