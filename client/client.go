@@ -136,7 +136,7 @@ func (c *Client) do(ctx context.Context, method, p string, query url.Values, in,
 		}
 		body, contentType = bytes.NewReader(b), "application/json"
 	}
-	if query != nil && len(query) > 0 {
+	if len(query) > 0 {
 		p += "?" + query.Encode()
 	}
 	resp, err := c.send(ctx, method, p, body, nil, contentType)

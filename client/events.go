@@ -34,17 +34,12 @@ func (c *Client) Events(ctx context.Context, f platform.EventFilter) ([]*platfor
 func (c *Client) FollowEvents(ctx context.Context, f platform.EventFilter) (*Stream[*platform.Event], error) {
 	ctx, cancel := context.WithCancel(ctx)
 	ef := &eventFollower{c: c, ctx: ctx, filter: f, lastID: f.AfterID}
-	if err := ef.connect(); err != nil {
+	if err := ef.dial(ctx); err != nil {
 		cancel()
 		return nil, err
 	}
-	return newStream(ef.next, func() error {
-		cancel()
-		if ef.resp != nil {
-			return ef.resp.Body.Close()
-		}
-		return nil
-	}), nil
+	// Cancelling the request's context also ends a read blocked on its body.
+	return newStream(ef.next, func() error { cancel(); return nil }), nil
 }
 
 // eventQuery encodes f as the query of GET /v1/namespaces/{ns}/events.
@@ -87,34 +82,41 @@ func (ef *eventFollower) newBackoff() retry.Backoff {
 	return retry.WithMaxDuration(ef.c.reconnectMax, b)
 }
 
-// connect opens the stream after ef.lastID, retrying while the server is unavailable.
+// dial opens the stream after ef.lastID, once.
+func (ef *eventFollower) dial(ctx context.Context) error {
+	f := ef.filter
+	f.AfterID = ef.lastID
+	var h http.Header
+	if ef.lastID > 0 {
+		h = http.Header{"Last-Event-ID": {strconv.FormatInt(ef.lastID, 10)}}
+	}
+	resp, err := ef.c.openStream(ctx, nsPath(f.Namespace, "events"), eventQuery(f, true), h)
+	if err != nil {
+		return err
+	}
+	ef.resp, ef.r, ef.received = resp, newSSEReader(resp.Body), false
+	return nil
+}
+
+// connect dials again after a dropped connection, retrying while the server is
+// unavailable, until the reconnect timeout.
 func (ef *eventFollower) connect() error {
 	if ef.backoff == nil {
 		ef.backoff = ef.newBackoff()
 	}
 	err := retry.Do(ef.ctx, ef.backoff, func(ctx context.Context) error {
-		f := ef.filter
-		f.AfterID = ef.lastID
-		var h http.Header
-		if ef.lastID > 0 {
-			h = http.Header{"Last-Event-ID": {strconv.FormatInt(ef.lastID, 10)}}
+		err := ef.dial(ctx)
+		if err != nil && retryable(err) {
+			return retry.RetryableError(err)
 		}
-		resp, err := ef.c.openStream(ctx, nsPath(f.Namespace, "events"), eventQuery(f, true), h)
-		if err != nil {
-			if retryable(err) {
-				return retry.RetryableError(err)
-			}
-			return err
-		}
-		ef.resp, ef.r, ef.received = resp, newSSEReader(resp.Body), false
-		return nil
+		return err
 	})
-	if err != nil && ef.ctx.Err() == nil && retryable(err) {
-		return platform.Errorf(platform.EUNAVAILABLE, "lost the event stream from %s: %s", ef.c.server, platform.ErrorMessage(err)).
-			WithHint("is the server running at %s? start it with `platform server`", ef.c.server)
-	}
 	if ef.ctx.Err() != nil {
 		return ef.ctx.Err()
+	}
+	if err != nil && retryable(err) {
+		return platform.Errorf(platform.EUNAVAILABLE, "lost the event stream from %s: %s", ef.c.server, platform.ErrorMessage(err)).
+			WithHint("is the server running at %s? start it with `platform server`", ef.c.server)
 	}
 	return err
 }

@@ -322,3 +322,15 @@ func TestStreamCloseEndsBlockedNext(t *testing.T) {
 		t.Errorf("Err() after Close = %v, want nil", err)
 	}
 }
+
+func TestFollowEventsUnreachableFailsFast(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	_, err := New("http://127.0.0.1:1").FollowEvents(context.Background(), platform.EventFilter{Namespace: "acme"})
+	if platform.ErrorCode(err) != platform.EUNAVAILABLE {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to report an unreachable server", d)
+	}
+}
