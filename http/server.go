@@ -1,3 +1,12 @@
+// Package http serves the platform's versioned JSON API (docs/api.md) over net/http.
+//
+// The server holds no business logic: it authenticates the bearer token, decodes the
+// request, calls platform.ControlPlane and encodes the answer. Authorisation happens
+// inside the ControlPlane methods (platform.Authorize), so no route can forget it.
+//
+// Every handler returns an error; one adapter turns it into the error JSON of docs/api.md
+// with the status from StatusFor, logs uncoded errors with the request id and shows them
+// as "internal error". Streams are Server-Sent Events (see sse.go).
 package http
 
 import (
