@@ -213,11 +213,12 @@ func uptimeTicks() (uint64, error) {
 	return uint64(secs * clockTicks), nil
 }
 
-// findLeaders scans /proc for live process-group leaders started with
-// MICRO_SERVER_ID set to one of ids, and returns them by instance ID. It finds an instance
-// whose PID was never recorded because the platform died right after starting it. Only a
-// group leader counts: processes an instance forks inherit its environment.
-func findLeaders(ids map[string]bool) map[string]procStatPID {
+// findLeaders scans /proc for live process-group leaders running the artifact
+// ids[instance ID] with MICRO_SERVER_ID set to that ID, and returns them by instance ID. It
+// finds an instance whose PID was never recorded because the platform died right after
+// starting it. Only a group leader counts: processes an instance forks inherit its
+// environment.
+func findLeaders(ids map[string]string) map[string]procStatPID {
 	found := map[string]procStatPID{}
 	if len(ids) == 0 {
 		return found
@@ -239,8 +240,10 @@ func findLeaders(ids map[string]bool) map[string]procStatPID {
 		if err != nil {
 			continue
 		}
+		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
 		for _, kv := range bytes.Split(env, []byte{0}) {
-			if id, ok := bytes.CutPrefix(kv, []byte(envServerID+"=")); ok && ids[string(id)] {
+			id, ok := bytes.CutPrefix(kv, []byte(envServerID+"="))
+			if artifact, want := ids[string(id)]; ok && want && exe == artifact {
 				found[string(id)] = procStatPID{pid: pid, startTicks: st.startTicks}
 			}
 		}

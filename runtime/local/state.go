@@ -136,13 +136,17 @@ func (d *Driver) Recover(ctx context.Context) error {
 // recorded PID and start time, else by its MICRO_SERVER_ID among group leaders.
 func (d *Driver) findLive(states []stateFile) map[string]procStatPID {
 	live := map[string]procStatPID{}
-	missing := map[string]bool{}
+	missing := map[string]string{} // instance ID → artifact
 	for _, sf := range states {
 		for _, is := range sf.Instances {
 			if alive(is.PID, is.StartTicks) {
 				live[is.ID] = procStatPID{pid: is.PID, startTicks: is.StartTicks}
 			} else {
-				missing[is.ID] = true
+				artifact := sf.Spec.Artifact
+				if real, err := filepath.EvalSymlinks(artifact); err == nil {
+					artifact = real // /proc/<pid>/exe names the resolved file
+				}
+				missing[is.ID] = artifact
 			}
 		}
 	}

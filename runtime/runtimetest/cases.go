@@ -70,6 +70,16 @@ func testReplicas(t *testing.T, s *suite) {
 	})
 }
 
+func countOf(lines []string, want string) int {
+	n := 0
+	for _, l := range lines {
+		if l == want {
+			n++
+		}
+	}
+	return n
+}
+
 func mapsEqual(a, b map[string]int) bool {
 	if len(a) != len(b) {
 		return false
@@ -307,6 +317,13 @@ func testRecoverLive(t *testing.T, s *suite) {
 	}
 	if err := d2.Recover(t.Context()); err != nil {
 		t.Fatalf("second Recover: %v", err)
+	}
+	lines := s.collect(t, d2, platform.LogQuery{Namespace: spec.Namespace, Service: spec.Service, Tail: -1}, func([]string) bool { return false })
+	for id := range before {
+		want := id + " stdout started " + id
+		if n := countOf(lines, want); n != 1 {
+			t.Errorf("logs after recovery hold %q %d times, want once: %q", want, n, lines)
+		}
 	}
 	if after := s.pids(t, d2, s.waitRunning(t, d2, spec.ID, 2)); !mapsEqual(after, before) {
 		t.Fatalf("second Recover changed pids to %v, want %v", after, before)
