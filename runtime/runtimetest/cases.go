@@ -303,6 +303,11 @@ func testRecoverLive(t *testing.T, s *suite) {
 		t.Fatalf("Start: %v", err)
 	}
 	before := s.pids(t, d1, s.waitRunning(t, d1, spec.ID, 2))
+	q := platform.LogQuery{Namespace: spec.Namespace, Service: spec.Service, Tail: -1}
+	s.waitFor(t, "both instances to print their first line", func() bool {
+		lines := s.collect(t, d1, q, func([]string) bool { return false })
+		return len(slices.DeleteFunc(lines, func(l string) bool { return !strings.Contains(l, " stdout started ") })) == 2
+	})
 	s.h.Abandon(t, d1)
 	for _, pid := range before {
 		if !s.h.Alive(pid) {
@@ -318,7 +323,7 @@ func testRecoverLive(t *testing.T, s *suite) {
 	if err := d2.Recover(t.Context()); err != nil {
 		t.Fatalf("second Recover: %v", err)
 	}
-	lines := s.collect(t, d2, platform.LogQuery{Namespace: spec.Namespace, Service: spec.Service, Tail: -1}, func([]string) bool { return false })
+	lines := s.collect(t, d2, q, func([]string) bool { return false })
 	for id := range before {
 		want := id + " stdout started " + id
 		if n := countOf(lines, want); n != 1 {
