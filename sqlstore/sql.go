@@ -22,6 +22,7 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // conn runs statements written with '?' placeholders on either engine.
@@ -40,6 +41,11 @@ func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return c.q.QueryRowContext(ctx, c.rebind(query), args...)
+}
+
+// prepare prepares a statement to run many times, as in a batch.
+func (c conn) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	return c.q.PrepareContext(ctx, c.rebind(query))
 }
 
 // execOne runs a statement that must change exactly one row, returning notFound when it

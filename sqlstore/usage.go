@@ -32,8 +32,7 @@ func (s *Store) AddRequestUsage(ctx context.Context, records []*platform.Request
 		return err
 	}
 	err := s.inTx(ctx, func(tx conn) error {
-		for _, u := range records {
-			_, err := tx.exec(ctx, `INSERT INTO request_usage (namespace, service, minute, requests, errors,
+		stmt, err := tx.prepare(ctx, `INSERT INTO request_usage (namespace, service, minute, requests, errors,
 					client_errors, latency_micros, max_latency_micros)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (namespace, minute, service) DO UPDATE SET
@@ -42,8 +41,13 @@ func (s *Store) AddRequestUsage(ctx context.Context, records []*platform.Request
 					client_errors = request_usage.client_errors + excluded.client_errors,
 					latency_micros = request_usage.latency_micros + excluded.latency_micros,
 					max_latency_micros = CASE WHEN excluded.max_latency_micros > request_usage.max_latency_micros
-						THEN excluded.max_latency_micros ELSE request_usage.max_latency_micros END`,
-				u.Namespace, u.Service, micros(minuteOf(u.Minute)), u.Requests, u.Errors, u.ClientErrors,
+						THEN excluded.max_latency_micros ELSE request_usage.max_latency_micros END`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, u := range records {
+			_, err := stmt.ExecContext(ctx, u.Namespace, u.Service, micros(minuteOf(u.Minute)), u.Requests, u.Errors, u.ClientErrors,
 				u.LatencyMicros, u.MaxLatencyMicros)
 			if err != nil {
 				return err
