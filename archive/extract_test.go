@@ -275,7 +275,7 @@ func FuzzExtract(f *testing.F) {
 		{{name: "f", body: "x"}, {name: "h", typ: tar.TypeLink, linkname: "../f"}},
 		{{name: "d", typ: tar.TypeDir}, {name: "d", typ: tar.TypeSymlink, linkname: ".."}},
 		{{name: "dev", typ: tar.TypeChar}, {name: "fifo", typ: tar.TypeFifo}},
-		{{name: "big", size: 1 << 16}},
+		{{name: "big", size: 4 << 10}},
 	}
 	for _, s := range seeds {
 		f.Add(rawTar(f, s...))
