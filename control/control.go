@@ -43,6 +43,9 @@ type Options struct {
 	Clock       platform.Clock
 	// RolloutTimeout bounds how long a new release may take to become healthy.
 	RolloutTimeout time.Duration
+	// MinReady is how long a new release must stay registered and healthy, without
+	// restarts, before it replaces the current one.
+	MinReady time.Duration
 	// StopGrace is the time between SIGTERM and SIGKILL when stopping instances.
 	StopGrace time.Duration
 	// BuildConcurrency bounds concurrent builds.
@@ -69,6 +72,9 @@ func (o *Options) setDefaults() {
 	if o.StopGrace <= 0 {
 		o.StopGrace = 10 * time.Second
 	}
+	if o.MinReady <= 0 {
+		o.MinReady = 300 * time.Millisecond
+	}
 	if o.BuildConcurrency <= 0 {
 		o.BuildConcurrency = 2
 	}
@@ -92,7 +98,7 @@ type Plane struct {
 
 	mu       sync.Mutex
 	inflight map[string]*inflightBuild // build ID → the build running in this process
-	rollouts map[string]*rollout           // release ID → progress seen by this process
+	rollouts map[string]*rollout       // release ID → progress seen by this process
 	ready    bool
 }
 

@@ -19,6 +19,10 @@ import (
 type rollout struct {
 	started            time.Time
 	reportedUnregister bool
+	// healthySince is when the release was first seen healthy with restarts restarts;
+	// it must stay so for MinReady before it is promoted.
+	healthySince time.Time
+	restarts     int
 }
 
 // pollInterval is how soon a rolling-out service is looked at again.
@@ -189,11 +193,26 @@ func (p *Plane) reconcileRollout(ctx context.Context, svc *platform.Service, r *
 	}
 	nodes := p.registeredNodes(ctx, r)
 	want := spec.Replicas
+	now := p.opts.Clock.Now()
 	if st.Running() >= want && len(nodes) >= want && p.healthy(ctx, r.Namespace, nodes) {
-		return 0, p.promote(ctx, svc, r)
+		// Promote only what stays up: a process that registers and then crashes must not
+		// replace a working release.
+		restarts := 0
+		for _, i := range st.Instances {
+			restarts += i.Restarts
+		}
+		if ro.healthySince.IsZero() || restarts != ro.restarts {
+			ro.healthySince, ro.restarts = now, restarts
+		}
+		ready := now.Sub(ro.healthySince)
+		if ready >= p.opts.MinReady {
+			return 0, p.promote(ctx, svc, r)
+		}
+		return p.opts.MinReady - ready, nil
 	}
+	ro.healthySince = time.Time{}
 
-	elapsed := p.opts.Clock.Now().Sub(ro.started)
+	elapsed := now.Sub(ro.started)
 	unregistered := st.Running() >= want && len(nodes) == 0
 	if unregistered && !ro.reportedUnregister && elapsed > min(10*time.Second, p.opts.RolloutTimeout/2) {
 		ro.reportedUnregister = true

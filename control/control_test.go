@@ -1,0 +1,510 @@
+package control_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/control"
+	"github.com/micro/platform/runtime"
+	"github.com/micro/platform/runtime/fake"
+	"github.com/micro/platform/sqlstore"
+)
+
+// fakeMesh registers every running instance of the fake driver in its namespace, unless
+// told that a service never registers, the way a go-micro service that skips
+// service.Init() never shows up.
+type fakeMesh struct {
+	driver *fake.Driver
+
+	mu       sync.Mutex
+	silent   map[string]bool // artifact → never registers
+	removed  []string
+	ensured  []string
+	callResp []byte
+}
+
+func (m *fakeMesh) EnsureNamespace(_ context.Context, ns string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ensured = append(m.ensured, ns)
+	return nil
+}
+
+func (m *fakeMesh) RemoveNamespace(_ context.Context, ns string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.removed = append(m.removed, ns)
+	return nil
+}
+
+func (m *fakeMesh) InstanceEnv(ns string) (map[string]string, error) {
+	return map[string]string{"MICRO_REGISTRY": "nats", "MICRO_REGISTRY_ADDRESS": "nats://ns-" + ns + ":secret@127.0.0.1:1"}, nil
+}
+
+func (m *fakeMesh) Services(ctx context.Context, ns, service string) ([]*platform.RegisteredService, error) {
+	ws, err := m.driver.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byName := map[string]*platform.RegisteredService{}
+	for _, w := range ws {
+		if w.Spec.Namespace != ns || (service != "" && w.Spec.Service != service) || m.silent[w.Spec.Artifact] {
+			continue
+		}
+		s := byName[w.Spec.Service]
+		if s == nil {
+			s = &platform.RegisteredService{Name: w.Spec.Service, Endpoints: []platform.Endpoint{{Name: "Helloworld.Call"}}}
+			byName[w.Spec.Service] = s
+		}
+		for _, i := range w.Instances {
+			if i.State == platform.InstanceRunning {
+				s.Nodes = append(s.Nodes, platform.RegistryNode{ID: w.Spec.Service + "-" + i.ID, Version: w.Spec.Version})
+			}
+		}
+	}
+	if service != "" && byName[service] == nil {
+		return nil, platform.Errorf(platform.ENOTFOUND, "service %s not found", service)
+	}
+	var out []*platform.RegisteredService
+	for _, s := range byName {
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (m *fakeMesh) Call(_ context.Context, req platform.CallRequest) ([]byte, error) {
+	return m.callResp, nil
+}
+
+func (m *fakeMesh) Health(context.Context, string, platform.RegistryNode) error { return nil }
+
+// fakeBuilder "compiles" instantly: the artifact is the archive digest, and an archive
+// digest starting with "bad" fails like a compile error.
+type fakeBuilder struct{}
+
+func (fakeBuilder) Build(_ context.Context, b *platform.Build, log platform.LogWriter) (string, string, error) {
+	log.WriteLine("compiling " + b.Service)
+	if strings.HasPrefix(b.Source.Archive, "bad") {
+		log.WriteLine("./main.go:3:2: undefined: foo")
+		return "", "", platform.Errorf(platform.EINVALID, "compile error:\n./main.go:3:2: undefined: foo")
+	}
+	return "bin-" + b.Source.Archive[:8], "", nil
+}
+
+func (fakeBuilder) StoreArchive(r io.Reader) (string, error) { return "", errors.New("unused") }
+
+type harness struct {
+	t      *testing.T
+	store  platform.Store
+	host   *fake.Host
+	mesh   *fakeMesh
+	plane  *control.Plane
+	driver *fake.Driver
+	cancel context.CancelFunc
+	done   chan error
+	admin  context.Context
+}
+
+func newHarness(t *testing.T, dir string, host *fake.Host, rollout time.Duration) *harness {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), filepath.Join(dir, "platform.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: st, host: host}
+	var plane *control.Plane
+	h.driver = fake.New(fake.Options{Host: host, OnEvent: func(e runtime.Event) {
+		if plane != nil {
+			plane.HandleRuntimeEvent(e)
+		}
+	}})
+	h.mesh = &fakeMesh{driver: h.driver, silent: map[string]bool{}, callResp: []byte(`{"message":"Hello Alice"}`)}
+	plane, err = control.New(control.Options{
+		Store: st, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{},
+		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: rollout, StopGrace: 200 * time.Millisecond,
+		ResyncInterval: 200 * time.Millisecond, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.plane = plane
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.done = make(chan error, 1)
+	go func() { h.done <- plane.Start(ctx) }()
+	h.admin = platform.NewContextWithToken(context.Background(), &platform.Token{Name: "admin", Admin: true})
+	t.Cleanup(h.stop)
+	h.eventually("plane ready", plane.Ready)
+	return h
+}
+
+// stop ends the plane and leaves the simulated processes running, like kill -9.
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	if err := <-h.done; err != nil {
+		h.t.Errorf("plane: %v", err)
+	}
+	h.driver.Close()
+	h.store.Close()
+	h.cancel = nil
+}
+
+func (h *harness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (h *harness) deploy(ns, svc, archive string) *platform.Release {
+	h.t.Helper()
+	r, err := h.plane.Deploy(h.admin, platform.DeployRequest{Namespace: ns, Service: svc, Source: platform.Source{Kind: platform.SourceArchive, Archive: archive}})
+	if err != nil {
+		h.t.Fatalf("deploy: %v", err)
+	}
+	return r
+}
+
+func (h *harness) waitRelease(id string, want platform.ReleaseStatus) *platform.Release {
+	h.t.Helper()
+	var r *platform.Release
+	h.eventually(fmt.Sprintf("release %s %s", id, want), func() bool {
+		var err error
+		r, err = h.store.GetRelease(context.Background(), id)
+		return err == nil && r.Status == want
+	})
+	return r
+}
+
+func (h *harness) eventTypes(ns, svc string) []string {
+	h.t.Helper()
+	evs, err := h.plane.Events(h.admin, platform.EventFilter{Namespace: ns, Service: svc, Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	return types
+}
+
+func (h *harness) runningWorkloads(ns, svc string) map[string][]string {
+	h.t.Helper()
+	ws, err := h.driver.List(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, w := range ws {
+		if w.Spec.Namespace == ns && w.Spec.Service == svc {
+			for _, i := range w.Instances {
+				out[w.Spec.ID] = append(out[w.Spec.ID], i.ID)
+			}
+		}
+	}
+	return out
+}
+
+func digest(prefix string) string { return (prefix + strings.Repeat("0", 64))[:64] }
+
+func TestDeployRollsOutAndReplaces(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	if _, err := h.plane.CreateNamespace(h.admin, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	r1 := h.deploy("acme", "helloworld", digest("aaaa1111"))
+	h.waitRelease(r1.ID, platform.ReleaseLive)
+
+	v, err := h.plane.GetService(h.admin, "acme", "helloworld")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != platform.ServiceRunning || v.Version != "v1" || v.CurrentRelease != r1.ID {
+		t.Fatalf("service = %s %s %s, want running v1 %s", v.Status, v.Version, v.CurrentRelease, r1.ID)
+	}
+	if len(v.Endpoints) != 1 || v.Endpoints[0].Name != "Helloworld.Call" {
+		t.Errorf("endpoints = %+v", v.Endpoints)
+	}
+
+	r2 := h.deploy("acme", "helloworld", digest("bbbb2222"))
+	h.waitRelease(r2.ID, platform.ReleaseLive)
+	h.waitRelease(r1.ID, platform.ReleaseSuperseded)
+	h.eventually("only v2 runs", func() bool {
+		w := h.runningWorkloads("acme", "helloworld")
+		return len(w) == 1 && len(w[r2.ID]) == 1
+	})
+
+	want := []string{"release.created", "build.started", "build.succeeded", "release.rolling_out", "instance.started", "release.rolled_out"}
+	got := h.eventTypes("acme", "helloworld")
+	if !isSubsequence(want, got) {
+		t.Errorf("events = %v, want in order %v", got, want)
+	}
+}
+
+func TestBuildFailureKeepsCurrentRelease(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	r1 := h.deploy("acme", "helloworld", digest("aaaa1111"))
+	h.waitRelease(r1.ID, platform.ReleaseLive)
+
+	r2 := h.deploy("acme", "helloworld", digest("bad"))
+	failed := h.waitRelease(r2.ID, platform.ReleaseFailed)
+	if !strings.Contains(failed.Reason, "undefined: foo") {
+		t.Errorf("reason = %q, want the compiler error", failed.Reason)
+	}
+	evs, _ := h.plane.Events(h.admin, platform.EventFilter{Namespace: "acme", Type: "build.failed"})
+	if len(evs) != 1 || !strings.Contains(evs[0].Message, "undefined: foo") {
+		t.Errorf("build.failed events = %+v", evs)
+	}
+	h.eventually("service running "+r1.ID, func() bool {
+		v, err := h.plane.GetService(h.admin, "acme", "helloworld")
+		return err == nil && v.CurrentRelease == r1.ID && v.Status == platform.ServiceRunning
+	})
+	if w := h.runningWorkloads("acme", "helloworld"); len(w[r1.ID]) != 1 || len(w) != 1 {
+		t.Errorf("workloads = %v, want only %s", w, r1.ID)
+	}
+	lines := collect(t, h.plane, "acme", failed.BuildID)
+	if !slices.Contains(lines, "./main.go:3:2: undefined: foo") {
+		t.Errorf("build log = %q", lines)
+	}
+}
+
+func collect(t *testing.T, p *control.Plane, ns, build string) []string {
+	t.Helper()
+	ctx := platform.NewContextWithToken(context.Background(), &platform.Token{Admin: true})
+	ch, err := p.BuildLog(ctx, ns, build, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for l := range ch {
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+func TestFailedRolloutKeepsOldServing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		setup      func(h *harness, artifact string)
+		wantReason string
+		wantEvent  string
+	}{
+		{
+			name: "exits at once",
+			setup: func(h *harness, artifact string) {
+				h.host.SetScript(artifact, fake.Script{Exit: true, ExitCode: 2, Output: []fake.Line{{Stream: platform.Stderr, Text: "panic: boom"}}})
+			},
+			wantReason: "did not stay up",
+			wantEvent:  "instance.crashed",
+		},
+		{
+			name: "never registers",
+			setup: func(h *harness, artifact string) {
+				h.mesh.mu.Lock()
+				h.mesh.silent[artifact] = true
+				h.mesh.mu.Unlock()
+			},
+			wantReason: "service.Init()",
+			wantEvent:  "instance.unregistered",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, t.TempDir(), fake.NewHost(), 1500*time.Millisecond)
+			h.plane.CreateNamespace(h.admin, "acme")
+			r1 := h.deploy("acme", "helloworld", digest("aaaa1111"))
+			h.waitRelease(r1.ID, platform.ReleaseLive)
+
+			tt.setup(h, "bin-bbbb2222")
+			r2 := h.deploy("acme", "helloworld", digest("bbbb2222"))
+			failed := h.waitRelease(r2.ID, platform.ReleaseFailed)
+			if !strings.Contains(failed.Reason, tt.wantReason) {
+				t.Errorf("reason = %q, want it to mention %q", failed.Reason, tt.wantReason)
+			}
+			types := h.eventTypes("acme", "helloworld")
+			if !slices.Contains(types, tt.wantEvent) || !slices.Contains(types, "release.failed") {
+				t.Errorf("events = %v, want %s and release.failed", types, tt.wantEvent)
+			}
+			h.eventually("only v1 runs", func() bool {
+				w := h.runningWorkloads("acme", "helloworld")
+				return len(w) == 1 && len(w[r1.ID]) == 1
+			})
+			v, _ := h.plane.GetService(h.admin, "acme", "helloworld")
+			if v.CurrentRelease != r1.ID {
+				t.Errorf("current = %s, want %s", v.CurrentRelease, r1.ID)
+			}
+		})
+	}
+}
+
+func TestRestartReadoptsWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	dir, host := t.TempDir(), fake.NewHost()
+	h := newHarness(t, dir, host, 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	r1 := h.deploy("acme", "helloworld", digest("aaaa1111"))
+	h.waitRelease(r1.ID, platform.ReleaseLive)
+	before := h.runningWorkloads("acme", "helloworld")
+
+	// Crash mid-rollout: v2 is deployed and the plane dies before it is promoted.
+	host.SetScript("bin-bbbb2222", fake.Script{})
+	h.mesh.mu.Lock()
+	h.mesh.silent["bin-bbbb2222"] = true
+	h.mesh.mu.Unlock()
+	r2 := h.deploy("acme", "helloworld", digest("bbbb2222"))
+	h.waitRelease(r2.ID, platform.ReleaseRollingOut)
+	h.stop()
+
+	h2 := newHarness(t, dir, host, 5*time.Second)
+	h2.waitRelease(r2.ID, platform.ReleaseLive)
+	h2.eventually("only v2 runs, once", func() bool {
+		w := h2.runningWorkloads("acme", "helloworld")
+		return len(w) == 1 && len(w[r2.ID]) == 1
+	})
+	if w := h2.runningWorkloads("acme", "helloworld"); slices.Equal(w[r2.ID], before[r1.ID]) {
+		t.Errorf("v2 instances %v reuse v1's ids %v", w[r2.ID], before[r1.ID])
+	}
+}
+
+func TestRestartKeepsRunningInstances(t *testing.T) {
+	t.Parallel()
+	dir, host := t.TempDir(), fake.NewHost()
+	h := newHarness(t, dir, host, 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	r1 := h.deploy("acme", "helloworld", digest("aaaa1111"))
+	h.waitRelease(r1.ID, platform.ReleaseLive)
+	before := h.runningWorkloads("acme", "helloworld")[r1.ID]
+	pid, ok := h.driver.PID(r1.ID, before[0])
+	if !ok {
+		t.Fatal("no pid")
+	}
+	h.stop()
+
+	h2 := newHarness(t, dir, host, 5*time.Second)
+	time.Sleep(500 * time.Millisecond) // a few reconcile rounds
+	after := h2.runningWorkloads("acme", "helloworld")
+	if len(after) != 1 || !slices.Equal(after[r1.ID], before) {
+		t.Fatalf("after restart workloads = %v, want %s: %v", after, r1.ID, before)
+	}
+	if pid2, _ := h2.driver.PID(r1.ID, before[0]); pid2 != pid {
+		t.Errorf("pid after restart = %d, want the same process %d", pid2, pid)
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	h.plane.CreateNamespace(h.admin, "globex")
+	acme := platform.NewContextWithToken(context.Background(), &platform.Token{Name: "acme-dev", Namespaces: []string{"acme"}})
+	good := platform.Source{Kind: platform.SourceArchive, Archive: digest("aaaa")}
+
+	tests := []struct {
+		name string
+		ctx  context.Context
+		req  platform.DeployRequest
+		code string
+	}{
+		{"no token", context.Background(), platform.DeployRequest{Namespace: "acme", Service: "hello", Source: good}, platform.EUNAUTHENTICATED},
+		{"other namespace", acme, platform.DeployRequest{Namespace: "globex", Service: "hello", Source: good}, platform.EFORBIDDEN},
+		{"unknown namespace", h.admin, platform.DeployRequest{Namespace: "nope", Service: "hello", Source: good}, platform.ENOTFOUND},
+		{"bad service name", acme, platform.DeployRequest{Namespace: "acme", Service: "Hello_World", Source: good}, platform.EINVALID},
+		{"bad source kind", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: platform.Source{Kind: "ftp"}}, platform.EINVALID},
+		{"git without url", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: platform.Source{Kind: platform.SourceGit}}, platform.EINVALID},
+		{"reserved env", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: good, Env: map[string]string{"MICRO_REGISTRY": "mdns"}}, platform.EINVALID},
+		{"too many replicas", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: good, Replicas: 1000}, platform.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.plane.Deploy(tt.ctx, tt.req)
+			if got := platform.ErrorCode(err); got != tt.code {
+				t.Fatalf("code = %q (%v), want %q", got, err, tt.code)
+			}
+		})
+	}
+	for _, ns := range []string{"acme", "globex"} {
+		svcs, err := h.plane.ListServices(h.admin, ns)
+		if err != nil || len(svcs) != 0 {
+			t.Errorf("services in %s = %v, %v; want none", ns, svcs, err)
+		}
+	}
+	if _, err := h.plane.CreateNamespace(h.admin, "Bad Name"); platform.ErrorCode(err) != platform.EINVALID {
+		t.Errorf("bad namespace name: %v", err)
+	}
+	if _, err := h.plane.CreateNamespace(acme, "third"); platform.ErrorCode(err) != platform.EFORBIDDEN {
+		t.Errorf("non-admin create namespace: %v", err)
+	}
+	nss, _ := h.plane.ListNamespaces(acme)
+	if len(nss) != 1 || nss[0].Name != "acme" {
+		t.Errorf("acme token sees namespaces %v, want only acme", nss)
+	}
+}
+
+func TestDeleteServiceStopsEverything(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	r1 := h.deploy("acme", "helloworld", digest("aaaa1111"))
+	h.waitRelease(r1.ID, platform.ReleaseLive)
+	if err := h.plane.DeleteService(h.admin, "acme", "helloworld"); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("service gone", func() bool {
+		_, err := h.store.GetService(context.Background(), "acme", "helloworld")
+		return platform.IsNotFound(err)
+	})
+	if w := h.runningWorkloads("acme", "helloworld"); len(w) != 0 {
+		t.Errorf("workloads after delete = %v", w)
+	}
+	evs, _ := h.plane.Events(h.admin, platform.EventFilter{Namespace: "acme", Type: platform.EventServiceDeleted})
+	if len(evs) != 1 {
+		t.Errorf("service.deleted events = %d, want 1", len(evs))
+	}
+}
+
+// isSubsequence reports whether want appears in got in order (other items may interleave).
+func isSubsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
