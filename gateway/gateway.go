@@ -41,7 +41,10 @@ const pathPrefix = "/api/"
 
 // Options configure a Gateway. Mesh, Auth and Usage are required.
 type Options struct {
-	// Mesh carries the calls; only Mesh.Call is used.
+	// Mesh carries the calls; only Mesh.Call is used. The request body lives in a pooled
+	// buffer: Call must not keep req.Body once it returns, except when it returns
+	// ETIMEOUT or the context has ended (an RPC client may still be sending it then, so
+	// the gateway does not reuse that buffer).
 	Mesh platform.Mesh
 	// Auth resolves bearer secrets to tokens on every request, so it must cache.
 	Auth platform.Authenticator

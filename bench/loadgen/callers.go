@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"go-micro.dev/v5/client"
+	raw "go-micro.dev/v5/codec/bytes"
 	"go-micro.dev/v5/registry"
 	natsreg "go-micro.dev/v5/registry/nats"
 	"go-micro.dev/v5/selector"
@@ -80,10 +80,11 @@ func newMicroCaller(c *config) (caller, error) {
 		client.PoolSize(c.concurrency),
 		client.RequestTimeout(c.timeout),
 	)
-	body := json.RawMessage(c.body)
+	// Raw frames pass the JSON through without encoding, as go-micro's own gateway does.
+	body := &raw.Frame{Data: []byte(c.body)}
 	return func(ctx context.Context) error {
-		req := cl.NewRequest(c.service, c.endpoint, &body, client.WithContentType("application/json"))
-		var rsp json.RawMessage
+		req := cl.NewRequest(c.service, c.endpoint, body, client.WithContentType("application/json"))
+		var rsp raw.Frame
 		return cl.Call(ctx, req, &rsp)
 	}, nil
 }
