@@ -17,8 +17,8 @@ const defaultEventLimit = 100
 // AppendEvent stores e, setting its ID from the database's identity column (and Time to
 // now when zero). Returns EINVALID without a namespace or type.
 //
-// IDs increase in commit order as long as appends are single statements, which they are;
-// a client resuming after an ID therefore sees every later event.
+// Appends commit in the order of their IDs, even on PostgreSQL where writers run
+// concurrently, so a client that resumes after the last ID it saw misses no event.
 func (s *Store) AppendEvent(ctx context.Context, e *platform.Event) error {
 	var problems []string
 	if e.Namespace == "" {
@@ -36,9 +36,15 @@ func (s *Store) AppendEvent(ctx context.Context, e *platform.Event) error {
 	}
 	at := orNow(e.Time)
 	var id int64
-	err = s.w.queryRow(ctx, `INSERT INTO events (namespace, service, type, message, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.Namespace, e.Service, e.Type, e.Message, data, micros(at)).Scan(&id)
+	err = s.inTx(ctx, func(tx conn) error {
+		// Taking the append lock first makes appends commit in ID order (migration 00002).
+		if _, err := tx.exec(ctx, `UPDATE event_append_lock SET appended = appended + 1 WHERE id = 1`); err != nil {
+			return err
+		}
+		return tx.queryRow(ctx, `INSERT INTO events (namespace, service, type, message, data, created_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			e.Namespace, e.Service, e.Type, e.Message, data, micros(at)).Scan(&id)
+	})
 	if err != nil {
 		return wrap("append event", err)
 	}

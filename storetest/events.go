@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,4 +127,60 @@ func testEventPaging(t *testing.T, h *harness) {
 		}
 		sameJSON(t, "paged IDs", seen, ids)
 	})
+}
+
+// testEventStream follows events with AfterID, as `platform events --follow` does, while
+// several goroutines append: the follower must see every event exactly once, which holds
+// only if appends become visible in ID order.
+func testEventStream(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	start := &platform.Event{Namespace: "acme", Type: platform.EventNamespaceCreated}
+	must(t, s.AppendEvent(ctx, start))
+	const writers, each = 4, 40
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		appended []int64
+	)
+	errc := make(chan error, writers*each)
+	for range writers {
+		wg.Go(func() {
+			for range each {
+				e := &platform.Event{Namespace: "acme", Type: platform.EventInstanceStarted}
+				err := s.AppendEvent(ctx, e)
+				errc <- err
+				mu.Lock()
+				appended = append(appended, e.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	var seen []int64
+	after := start.ID
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		got, err := s.ListEvents(ctx, platform.EventFilter{Namespace: "acme", AfterID: after, Limit: 1000})
+		must(t, err)
+		for _, e := range got {
+			seen = append(seen, e.ID)
+			after = e.ID
+		}
+		if finished && len(got) == 0 {
+			break
+		}
+	}
+	close(errc)
+	for err := range errc {
+		must(t, err)
+	}
+	slices.Sort(appended)
+	sameJSON(t, "IDs seen by the follower", seen, appended)
 }

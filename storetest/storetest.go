@@ -55,6 +55,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Instances", testInstances},
 		{"Events", testEvents},
 		{"EventPaging", testEventPaging},
+		{"EventStream", testEventStream},
 		{"Tokens", testTokens},
 		{"Usage", testUsage},
 		{"Reopen", testReopen},
