@@ -27,7 +27,11 @@ const (
 	DefaultFlushInterval = 10 * time.Second
 	DefaultMaxBodyBytes  = 1 << 20
 	DefaultTimeout       = 30 * time.Second
+	DefaultMaxSeries     = 10_000
 )
+
+// OtherService is the service label of requests to services beyond Options.MaxSeries.
+const OtherService = "_other"
 
 // Headers the gateway reads.
 const (
@@ -65,6 +69,11 @@ type Options struct {
 	Timeout time.Duration
 	// Clock stamps usage minutes and measures latency. Default platform.SystemClock.
 	Clock platform.Clock
+	// MaxSeries bounds the (namespace, service) label pairs of the Prometheus metrics, so
+	// callers inventing service names cannot explode their cardinality; requests to
+	// further services are labelled service="_other". Usage records stay exact.
+	// Default 10000.
+	MaxSeries int
 }
 
 func (o Options) withDefaults() Options {
@@ -82,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Clock == nil {
 		o.Clock = platform.SystemClock{}
+	}
+	if o.MaxSeries <= 0 {
+		o.MaxSeries = DefaultMaxSeries
 	}
 	return o
 }
@@ -109,7 +121,7 @@ func New(opts Options) *Gateway {
 	if opts.Domain != "" {
 		g.domain = "." + strings.TrimPrefix(strings.ToLower(opts.Domain), ".")
 	}
-	g.meter = newMeter(g.metrics)
+	g.meter = newMeter(g.metrics, opts.MaxSeries)
 	g.bufs.New = func() any { return new(buffer) }
 	return g
 }

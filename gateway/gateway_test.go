@@ -549,3 +549,62 @@ func TestConcurrentRequestsAndFlushes(t *testing.T) {
 		t.Fatalf("metered %d requests with %d errors, want %d with %d", requests, errs, workers*perWorker, workers*perWorker/2)
 	}
 }
+
+func TestMaxSeries(t *testing.T) {
+	t.Parallel()
+	tg := newTestGateway(t, func(o *Options) { o.MaxSeries = 2 })
+	for _, svc := range []string{"one", "two", "three", "four", "one"} {
+		tg.do(req{path: "/api/" + svc + "/X.Call", headers: acme()})
+	}
+	if err := tg.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"200,acme,one": 2, "200,acme,two": 1, "200,acme,_other": 2}
+	if got := gather(t, tg, "platform_gateway_requests_total"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("requests_total %v, want %v", got, want)
+	}
+	if rows := tg.usage.Rows(); len(rows) != 4 {
+		t.Fatalf("usage rows %+v, want one per service, beyond the metrics' limit too", rows)
+	}
+}
+
+// keepingMesh keeps the body it is given without copying it, and times out the first
+// call, as an RPC client still sending the body in the background would.
+type keepingMesh struct {
+	platform.Mesh
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (m *keepingMesh) Call(_ context.Context, req platform.CallRequest) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bodies = append(m.bodies, req.Body)
+	if len(m.bodies) == 1 {
+		return nil, platform.Errorf(platform.ETIMEOUT, "no answer within %v", req.Timeout)
+	}
+	return []byte("{}"), nil
+}
+
+func TestTimedOutBodyIsNotReused(t *testing.T) {
+	t.Parallel()
+	mesh := &keepingMesh{}
+	tg := newTestGateway(t, func(o *Options) { o.Mesh = mesh })
+	first, second := `{"name":"first caller"}`, `{"name":"2nd"}`
+	if w := tg.do(req{body: first, headers: acme()}); w.Code != http.StatusGatewayTimeout {
+		t.Fatalf("status %d, want 504", w.Code)
+	}
+	for range 50 {
+		if w := tg.do(req{body: second, headers: acme()}); w.Code != 200 {
+			t.Fatalf("status %d", w.Code)
+		}
+	}
+	mesh.mu.Lock()
+	defer mesh.mu.Unlock()
+	if string(mesh.bodies[0]) != first {
+		t.Fatalf("the timed-out call's body became %q: its buffer was reused", mesh.bodies[0])
+	}
+	if last := mesh.bodies[len(mesh.bodies)-1]; string(last) != second {
+		t.Fatalf("last body %q, want %q", last, second)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -54,14 +55,17 @@ type meter struct {
 	seed       maphash.Seed
 	shards     [meterShards]meterShard
 	unassigned *series // requests that were never authorised: metrics only
+	maxSeries  int64
+	nseries    atomic.Int64
 
 	flushMu sync.Mutex
 	pending map[usageKey]*platform.RequestUsage // taken from series, not yet accepted
 }
 
-func newMeter(m *metrics) *meter {
+func newMeter(m *metrics, maxSeries int) *meter {
 	mt := &meter{
 		metrics:    m,
+		maxSeries:  int64(maxSeries),
 		seed:       maphash.MakeSeed(),
 		unassigned: &series{metrics: m.series("", "")},
 		pending:    make(map[usageKey]*platform.RequestUsage),
@@ -119,7 +123,11 @@ func (mt *meter) series(k seriesKey) *series {
 	if s = sh.m[k]; s == nil {
 		// The request's strings point into its header and URL; keep copies only.
 		k = seriesKey{strings.Clone(k.ns), strings.Clone(k.service)}
-		s = &series{key: k, billed: true, metrics: mt.metrics.series(k.ns, k.service)}
+		label := k.service
+		if mt.nseries.Add(1) > mt.maxSeries {
+			label = OtherService
+		}
+		s = &series{key: k, billed: true, metrics: mt.metrics.series(k.ns, label)}
 		sh.m[k] = s
 	}
 	return s
