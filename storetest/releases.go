@@ -18,12 +18,10 @@ func testDeploy(t *testing.T, h *harness) {
 	ctx := t.Context()
 	mustNamespace(t, s, "acme")
 
-	var first *platform.Release
 	t.Run("creates the service", func(t *testing.T) {
 		b, r := newDeploy("acme", "api", "")
 		b.Source = platform.Source{Kind: platform.SourceGit, URL: "https://example.com/api.git", Ref: "main", Path: "cmd/api"}
 		must(t, s.Deploy(ctx, b, r))
-		first = r
 		if r.Version != "v1" || b.Status != platform.BuildQueued || r.Status != platform.ReleasePending {
 			t.Fatalf("deploy wrote back version %q, build %q, release %q; want v1, queued, pending", r.Version, b.Status, r.Status)
 		}
@@ -71,14 +69,27 @@ func testDeploy(t *testing.T, h *harness) {
 		must(t, err)
 		sameJSON(t, "GetBuild", got, b)
 	})
+}
+
+// testDeployServiceState checks what a deploy does to an existing service: it revives a
+// deleted one and leaves the serving release of a live one alone.
+func testDeployServiceState(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	for range 2 {
+		deploy(t, s, "acme", "api", "")
+	}
+	deploy(t, s, "acme", "web", "")
+
 	t.Run("revives a deleted service", func(t *testing.T) {
 		svc, err := s.GetService(ctx, "acme", "api")
 		must(t, err)
-		svc.CurrentRelease, svc.Status, svc.Deleted = first.ID, platform.ServiceDeleting, true
+		svc.CurrentRelease, svc.Status, svc.Deleted = svc.DesiredRelease, platform.ServiceDeleting, true
 		must(t, s.UpdateService(ctx, svc))
 		_, r := deploy(t, s, "acme", "api", "")
-		if r.Version != "v13" {
-			t.Fatalf("version after revival = %q, want v13: versions must not repeat", r.Version)
+		if r.Version != "v3" {
+			t.Fatalf("version after revival = %q, want v3: versions must not repeat", r.Version)
 		}
 		svc, err = s.GetService(ctx, "acme", "api")
 		must(t, err)

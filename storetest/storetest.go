@@ -44,6 +44,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Namespaces", testNamespaces},
 		{"DeleteNamespaceCascades", testDeleteNamespaceCascades},
 		{"Deploy", testDeploy},
+		{"DeployServiceState", testDeployServiceState},
 		{"DeploySupersedes", testDeploySupersedes},
 		{"DeployErrors", testDeployErrors},
 		{"ConcurrentDeploys", testConcurrentDeploys},
