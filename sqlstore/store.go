@@ -62,17 +62,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s *Store
-	switch engine {
-	case Postgres:
-		s, err = openPostgres(ctx, target)
-	default:
-		s, err = openSQLite(ctx, target)
+	if engine == Postgres {
+		return openPostgres(ctx, target)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return openSQLite(ctx, target)
 }
 
 // parseDSN tells the engine of dsn and returns what that engine's driver takes.
