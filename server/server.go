@@ -2,3 +2,277 @@
 // builder, runtime driver, reconciler, gateway and HTTP API. `platform server` is a thin
 // wrapper over it, and end-to-end tests start it on :0 with a temp data dir.
 package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/auth"
+	"github.com/micro/platform/builder"
+	"github.com/micro/platform/control"
+	"github.com/micro/platform/gateway"
+	platformhttp "github.com/micro/platform/http"
+	"github.com/micro/platform/natsbus"
+	"github.com/micro/platform/runtime"
+	"github.com/micro/platform/runtime/local"
+	"github.com/micro/platform/sqlstore"
+)
+
+// Run starts the platform with cfg and serves until ctx ends. At first start it prints
+// the admin token to stdout once (and keeps it in DataDir/admin.token, mode 0600). Logs
+// go to stdout too.
+func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
+	app, err := New(ctx, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}
+
+// App is a configured platform process.
+type App struct {
+	cfg    Config
+	logger *slog.Logger
+	out    io.Writer
+
+	store  *sqlstore.Store
+	bus    *natsbus.Bus
+	plane  *control.Plane
+	gw     *gateway.Gateway
+	api    *platformhttp.Server
+	driver *local.Driver
+	auth   *auth.Authenticator
+}
+
+// New opens the store and builds every component; nothing is served until Run.
+func New(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, platform.Errorf(platform.EINVALID, "data dir %s: %v", cfg.DataDir, err)
+	}
+	logger, err := newLogger(cfg, stdout)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, logger: logger, out: stdout}
+	if err := a.build(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	cfg := a.cfg
+	secret, err := loadOrCreate(filepath.Join(cfg.DataDir, "secret.key"), func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+
+	dsn := cfg.Store
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "platform.db")
+	}
+	if a.store, err = sqlstore.Open(ctx, dsn); err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+
+	natsPort, err := a.natsPort()
+	if err != nil {
+		return err
+	}
+	if a.bus, err = natsbus.New(natsbus.Options{
+		Dir: filepath.Join(cfg.DataDir, "nats"), Host: cfg.NATSHost, Port: natsPort,
+		Secret: secret, Logger: a.logger.With("component", "nats"),
+	}); err != nil {
+		return err
+	}
+
+	bopts := builder.DefaultOptions(filepath.Join(cfg.DataDir, "builds"))
+	if cfg.GoCache != "" {
+		bopts.GoCache = cfg.GoCache
+	}
+	if cfg.GoModCache != "" {
+		bopts.GoModCache = cfg.GoModCache
+	}
+	bopts.MaxArchiveBytes = cfg.MaxArchiveBytes
+	bopts.Logger = a.logger.With("component", "builder")
+	b, err := builder.New(bopts)
+	if err != nil {
+		return fmt.Errorf("builder: %w", err)
+	}
+
+	var plane *control.Plane
+	if a.driver, err = local.New(local.Options{
+		Dir:       filepath.Join(cfg.DataDir, "runtime"),
+		StopGrace: cfg.StopGrace,
+		Logger:    a.logger.With("component", "runtime"),
+		OnEvent: func(e runtime.Event) {
+			if plane != nil {
+				plane.HandleRuntimeEvent(e)
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+
+	a.auth = auth.NewAuthenticator(a.store, auth.Options{})
+	if plane, err = control.New(control.Options{
+		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: b, Sources: b, Auth: a.auth,
+		BuildLogDir:      filepath.Join(cfg.DataDir, "buildlogs"),
+		Logger:           a.logger.With("component", "control"),
+		RolloutTimeout:   cfg.RolloutTimeout,
+		StopGrace:        cfg.StopGrace,
+		BuildConcurrency: cfg.BuildConcurrency,
+		InstanceEnv:      map[string]string{"MICRO_SERVER_ADDRESS": "127.0.0.1:0"},
+	}); err != nil {
+		return err
+	}
+	a.plane = plane
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.gw = gateway.New(gateway.Options{
+		Mesh: a.bus, Auth: a.auth, Usage: a.store, Domain: cfg.GatewayDomain,
+		Metrics: reg, Logger: a.logger.With("component", "gateway"),
+	})
+	a.api = platformhttp.NewServer(platformhttp.Options{
+		Addr: cfg.Addr, ControlPlane: plane, Auth: a.auth, Gateway: a.gw,
+		Ready: plane.Ready, Metrics: reg, Logger: a.logger.With("component", "http"),
+		MaxUploadBytes: cfg.MaxArchiveBytes,
+	})
+	return nil
+}
+
+// natsPort returns the configured NATS port or, for 0, the one chosen at first start:
+// running instances carry the NATS URL in their environment, so it must not change.
+func (a *App) natsPort() (int, error) {
+	if a.cfg.NATSPort != 0 {
+		return a.cfg.NATSPort, nil
+	}
+	b, err := loadOrCreate(filepath.Join(a.cfg.DataDir, "nats.port"), func() ([]byte, error) {
+		l, err := net.Listen("tcp", net.JoinHostPort(a.cfg.NATSHost, "0"))
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		return []byte(strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("nats port: %w", err)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("nats port file: %w", err)
+	}
+	return port, nil
+}
+
+// Run serves until ctx ends and then stops every component. Instances keep running
+// across a restart of the server and are re-adopted at the next start.
+func (a *App) Run(ctx context.Context) error {
+	defer a.close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.bus.Start(ctx) })
+	if err := a.bus.WaitReady(ctx); err != nil {
+		_ = g.Wait()
+		return fmt.Errorf("nats: %w", err)
+	}
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+	if err := a.api.Listen(); err != nil {
+		return platform.Errorf(platform.EUNAVAILABLE, "listen on %s: %v", a.cfg.Addr, err).WithHint("another process uses the address; pass --addr HOST:PORT")
+	}
+	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
+	g.Go(func() error { return a.plane.Start(ctx) })
+	g.Go(func() error { return a.gw.Start(ctx) })
+	g.Go(func() error { return a.api.Serve(ctx) })
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// Addr is the address the API listens on, once Run has started listening.
+func (a *App) Addr() string { return a.api.Addr() }
+
+// Ready reports whether the server takes deploys.
+func (a *App) Ready() bool { return a.plane.Ready() }
+
+func (a *App) close() {
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+}
+
+// bootstrapAdmin creates the admin token at first start, prints it once and keeps it in
+// DataDir/admin.token for scripts.
+func (a *App) bootstrapAdmin(ctx context.Context) error {
+	path := filepath.Join(a.cfg.DataDir, "admin.token")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	secret, hash := auth.NewSecret()
+	t := &platform.Token{ID: platform.NewID("t"), Name: "admin", Hash: hash, Admin: true, CreatedAt: platform.SystemClock{}.Now().UTC()}
+	if err := a.store.CreateToken(ctx, t); err != nil {
+		return fmt.Errorf("create admin token: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin token: %w", err)
+	}
+	fmt.Fprintf(a.out, "\nAdmin token (shown once; also saved to %s):\n\n    %s\n\nLog in with:\n\n    platform login --server http://%s --token %s\n\n", path, secret, a.cfg.Addr, secret)
+	return nil
+}
+
+// loadOrCreate returns the content of path, creating it (mode 0600) with make() first.
+func loadOrCreate(path string, make func() ([]byte, error)) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if b, err = make(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, platform.Errorf(platform.EINVALID, "log level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
