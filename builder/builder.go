@@ -244,6 +244,12 @@ func validate(bd *platform.Build) error {
 // compiles the main package at the source's path. It returns the absolute path of the
 // binary and, for git sources, the resolved commit.
 func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.LogWriter) (artifact, commit string, err error) {
+	defer func() {
+		// The log is what a user follows: end it with why the build failed.
+		if err != nil && platform.ErrorCode(err) != platform.EINTERNAL {
+			log.WriteLine("build failed: " + platform.ErrorMessage(err))
+		}
+	}()
 	if err := validate(bd); err != nil {
 		return "", "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/archive"
@@ -211,6 +212,9 @@ func TestBuildFailures(t *testing.T) {
 			if strings.Contains(msg, b.Options().Dir) {
 				t.Errorf("message leaks the server path %s: %q", b.Options().Dir, msg)
 			}
+			if !log.has("build failed: " + tt.contains[0]) {
+				t.Errorf("build log does not end with the failure:\n%s", log.String())
+			}
 			if got := platform.ErrorHint(err); got != tt.hint {
 				t.Errorf("hint = %q, want %q", got, tt.hint)
 			}
@@ -305,7 +309,8 @@ func TestBuildHelloworldExample(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "main.go")); err != nil {
 		t.Skipf("examples/helloworld is not there yet (%v)", err)
 	}
-	b := newBuilder(t)
+	// A cold build downloads and compiles go-micro; bound it below the test timeout.
+	b := newBuilder(t, func(o *builder.Options) { o.BuildTimeout = 5 * time.Minute })
 	var log lines
 	art, _, err := b.Build(context.Background(), archiveBuild("hw1", store(t, b, dir)), &log)
 	if err != nil {

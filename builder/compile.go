@@ -51,6 +51,7 @@ func (b *Builder) compile(ctx context.Context, src, work, artifact string, log p
 	cmd.Env = b.env()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
+	killGroupOnCancel(cmd)
 	runErr := cmd.Run()
 	out.Flush()
 	if runErr != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -75,7 +76,7 @@ func subdirIn(root, sub string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("resolve checkout: %w", err)
 	}
-	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if !within(realRoot, real) {
 		return "", platform.Errorf(platform.EINVALID, "path %q leads outside the repository", sub)
 	}
 	return dir, nil
@@ -122,7 +123,44 @@ func (b *Builder) clone(ctx context.Context, src platform.Source, dir string, lo
 	}
 	commit := hash.String()
 	log.WriteLine(fmt.Sprintf("resolved commit %s", commit))
-	return commit, nil
+	return commit, checkSymlinks(dir)
+}
+
+// checkSymlinks refuses a checkout holding a symlink that resolves outside it: go build
+// would follow it and could read, and quote in its errors, files of the server.
+func checkSymlinks(root string) error {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("resolve checkout: %w", err)
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			return fmt.Errorf("read symlink: %w", err)
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if filepath.IsAbs(target) || err == nil && !within(realRoot, real) {
+			rel, _ := filepath.Rel(root, p)
+			return platform.Errorf(platform.EINVALID, "symlink %s in the repository points outside it (to %s)", filepath.ToSlash(rel), target).
+				WithHint("the platform builds only files inside the repository; replace the link with a copy")
+		}
+		return nil
+	})
+}
+
+// within reports whether p is root or below it; both must be clean absolute paths.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // resolveRef finds ref among the remote's refs: a branch, a tag, a full ref name, or a

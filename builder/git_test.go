@@ -16,7 +16,7 @@ import (
 
 // gitRepo is a local repository with history:
 //
-//	A (tag v1, "release v1") ── C (main, "main", symlink "outside" → ../..)
+//	A (tag v1, "release v1") ── C (main, "main") ── D (escape: symlink "outside" → ../..)
 //	 └── B (dev, "dev")
 type gitRepo struct {
 	base, dir string
@@ -57,12 +57,16 @@ func newGitRepo(tb testing.TB) *gitRepo {
 
 	gitCmd(tb, r.dir, "checkout", "-q", "main")
 	writeService(tb, svc, "main")
+	gitCmd(tb, r.dir, "commit", "-q", "-am", "C")
+	r.c = gitCmd(tb, r.dir, "rev-parse", "HEAD")
+
+	gitCmd(tb, r.dir, "checkout", "-q", "-b", "escape")
 	if err := os.Symlink("../..", filepath.Join(r.dir, "outside")); err != nil {
 		tb.Fatal(err)
 	}
 	gitCmd(tb, r.dir, "add", ".")
-	gitCmd(tb, r.dir, "commit", "-q", "-m", "C")
-	r.c = gitCmd(tb, r.dir, "rev-parse", "HEAD")
+	gitCmd(tb, r.dir, "commit", "-q", "-m", "D")
+	gitCmd(tb, r.dir, "checkout", "-q", "main")
 	return r
 }
 
@@ -177,7 +181,7 @@ func TestBuildGitRefused(t *testing.T) {
 			wantMsg: "cannot read git repository " + strings.TrimSuffix(daemonURL, "repo") + "missing: ..."},
 		{name: "unknown ref", url: daemonURL, ref: "nope", path: "services/hello",
 			wantMsg:  `ref "nope" is not a branch, tag or commit of the repository`,
-			wantHint: "branches: dev, main; tags: v1"},
+			wantHint: "branches: dev, escape, main; tags: v1"},
 		{name: "unknown commit", url: daemonURL, ref: "deadbeef", path: "services/hello",
 			wantMsg: `ref "deadbeef" is not a branch, tag or commit of the repository`},
 		{name: "path escaping the repo", url: daemonURL, path: "../x",
@@ -186,8 +190,8 @@ func TestBuildGitRefused(t *testing.T) {
 			wantMsg: `path "/etc" must be a directory inside the repository, like "services/hello"`},
 		{name: "missing path", url: daemonURL, path: "services/none",
 			wantMsg: `path "services/none" does not exist in the repository`},
-		{name: "path through a symlink out of the repo", url: daemonURL, path: "outside",
-			wantMsg: `path "outside" leads outside the repository`},
+		{name: "symlink out of the repo", url: daemonURL, ref: "escape", path: "services/hello",
+			wantMsg: "symlink outside in the repository points outside it (to ../..)"},
 		{name: "no go.mod", url: daemonURL, path: "services",
 			wantMsg: "no go.mod found in services or above it: the service must be a Go module"},
 	}
