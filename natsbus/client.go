@@ -1,102 +1,95 @@
 package natsbus
 
 import (
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go-micro.dev/v5/client"
 	"go-micro.dev/v5/registry"
 	"go-micro.dev/v5/registry/cache"
 	natsreg "go-micro.dev/v5/registry/nats"
-	"go-micro.dev/v5/selector"
-	"go-micro.dev/v5/transport"
-	natstr "go-micro.dev/v5/transport/nats"
 
 	"github.com/micro/platform"
 )
 
-// nsClient is the platform's long-lived go-micro client inside one namespace.
+// nsClient is the platform's long-lived client inside one namespace: go-micro's NATS
+// registry behind a watch-updated cache for discovery and round-robin node choice, and
+// one NATS connection for requests.
 type nsClient struct {
-	reg    registry.Registry // the namespace's NATS registry (broadcast queries)
-	cache  cache.Cache       // reg behind a watch-updated cache, for lookups
-	tr     transport.Transport
-	sel    selector.Selector
-	client client.Client
-	drain  drainSet
+	reg   registry.Registry // the namespace's NATS registry (broadcast queries)
+	cache cache.Cache       // reg behind a watch-updated cache, for lookups
+	conn  *nats.Conn
+	seq   atomic.Uint64 // request IDs
+	rr    atomic.Uint64 // round-robin position
+	drain drainSet
 }
 
-// natsOptions are the NATS connection settings of the platform's namespace clients. A
+// natsOptions are the NATS connection settings of the platform's namespace clients: a
 // revoked namespace stops reconnecting quickly.
-func natsOptions() nats.Options {
+func natsOptions(u string) nats.Options {
 	o := nats.GetDefaultOptions()
+	o.Url = u
 	o.Name = "platform"
 	o.MaxReconnect = 10
 	o.ReconnectWait = 500 * time.Millisecond
 	return o
 }
 
-// newNSClient builds a go-micro client bound to the namespace URL u (with credentials).
-// Nothing connects until first use.
-func newNSClient(u string, opts Options) *nsClient {
+// newNSClient connects to the namespace URL u (with credentials).
+func newNSClient(u string, opts Options) (*nsClient, error) {
+	no := natsOptions(u)
+	conn, err := no.Connect()
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: connect to namespace: %w", err)
+	}
 	reg := natsreg.NewNatsRegistry(
 		registry.Addrs(u),
 		registry.Timeout(opts.RegistryTimeout),
-		natsreg.NatsOptions(natsOptions()),
+		natsreg.NatsOptions(natsOptions(u)),
 	)
-	tr := natstr.NewTransport(transport.Addrs(u), natstr.Options(natsOptions()))
-	sel := selector.NewSelector(
-		selector.Registry(reg),
-		selector.SetStrategy(selector.RoundRobin),
-	)
-	c := client.NewClient(
-		client.Registry(reg),
-		client.Transport(tr),
-		client.Selector(sel),
-		client.ContentType("application/json"),
-		client.Retries(2),
-		client.Retry(retryOnTransportError),
-		client.RequestTimeout(opts.CallTimeout),
-		// go-micro bounds each attempt by the connection timeout (5s by default), not by
-		// the request's: a slow handler within the call's timeout must not fail.
-		client.ConnectionTimeout(opts.CallTimeout),
-		client.PoolSize(256),
-		client.PoolTTL(5*time.Minute),
-	)
-	return &nsClient{reg: reg, cache: cache.New(reg), tr: tr, sel: sel, client: c}
+	return &nsClient{reg: reg, cache: cache.New(reg), conn: conn}, nil
 }
 
-// close stops the client's watchers. Pooled transport connections are closed by the
-// server when the namespace is revoked or the server stops.
+// close stops the client's watchers and closes its request connection. The registry's
+// own connection is closed by the server when the namespace is revoked or the server
+// stops: go-micro's registry has no Close.
 func (c *nsClient) close() {
 	c.cache.Stop()
-	_ = c.sel.Close()
+	c.conn.Close()
 }
 
-// nsClient returns the platform's client in ns, creating it on first use. ENOTFOUND
+// nsClient returns the platform's client in ns, connecting it on first use. ENOTFOUND
 // for a namespace not ensured, EUNAVAILABLE before the server is ready.
 func (b *Bus) nsClient(ns string) (*nsClient, error) {
 	b.mu.RLock()
-	c := b.clients[ns]
+	c, known, srv := b.clients[ns], b.namespaces[ns], b.srv
 	b.mu.RUnlock()
 	if c != nil {
 		return c, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if c := b.clients[ns]; c != nil {
-		return c, nil
-	}
-	if !b.namespaces[ns] {
+	if !known {
 		return nil, platform.Errorf(platform.ENOTFOUND, "namespace %q not found", ns)
 	}
-	if b.srv == nil {
-		return nil, platform.Errorf(platform.EUNAVAILABLE, "nats server is not running")
-	}
-	u, err := b.namespaceURL(b.srv, ns)
+	u, err := b.namespaceURL(srv, ns)
 	if err != nil {
 		return nil, err
 	}
-	c = newNSClient(u, b.opts)
+	// Connect without the lock: the server's authenticator takes it.
+	c, err = newNSClient(u, b.opts)
+	if err != nil {
+		return nil, platform.Errorf(platform.EUNAVAILABLE, "connect to namespace %q: %v", ns, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if existing := b.clients[ns]; existing != nil {
+		c.close()
+		return existing, nil
+	}
+	if !b.namespaces[ns] || b.srv != srv {
+		c.close()
+		return nil, platform.Errorf(platform.ENOTFOUND, "namespace %q not found", ns)
+	}
 	b.clients[ns] = c
 	return c, nil
 }

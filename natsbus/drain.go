@@ -4,9 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go-micro.dev/v5/registry"
-	"go-micro.dev/v5/selector"
 )
 
 // DrainTTL is how long DrainNode keeps a node out of the platform's calls.
@@ -30,37 +27,20 @@ func (d *drainSet) add(id string, now time.Time) {
 	d.n.Store(int32(len(d.nodes)))
 }
 
-// filter returns a selector filter dropping drained nodes, nil when none is drained.
-func (d *drainSet) filter() selector.Filter {
+// has reports whether node id is draining. It takes no lock while nothing drains.
+func (d *drainSet) has(id string) bool {
 	if d.n.Load() == 0 {
-		return nil
+		return false
 	}
-	now := time.Now()
 	d.mu.Lock()
-	drained := make(map[string]bool, len(d.nodes))
-	for id, until := range d.nodes {
-		if now.After(until) {
-			delete(d.nodes, id)
-			continue
-		}
-		drained[id] = true
+	defer d.mu.Unlock()
+	until, ok := d.nodes[id]
+	if ok && time.Now().After(until) {
+		delete(d.nodes, id)
+		d.n.Store(int32(len(d.nodes)))
+		return false
 	}
-	d.n.Store(int32(len(d.nodes)))
-	d.mu.Unlock()
-	return func(in []*registry.Service) []*registry.Service {
-		out := make([]*registry.Service, 0, len(in))
-		for _, s := range in {
-			c := *s
-			c.Nodes = make([]*registry.Node, 0, len(s.Nodes))
-			for _, n := range s.Nodes {
-				if !drained[n.Id] {
-					c.Nodes = append(c.Nodes, n)
-				}
-			}
-			out = append(out, &c)
-		}
-		return out
-	}
+	return ok
 }
 
 // DrainNode stops the platform's calls (Call, the HTTP gateway) from choosing the node

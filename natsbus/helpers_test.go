@@ -206,15 +206,24 @@ func MustStartService(tb testing.TB, u, name, version string, handlers ...any) (
 	return srv, stop
 }
 
-// MustCall calls Greeter.Hello with name in ns and returns the message.
+// MustCall calls Greeter.Hello with name in ns and returns the message. It retries
+// while the service is not found for up to 10s: a service registered an instant ago may
+// not have answered the platform's first registry query in time.
 func MustCall(tb testing.TB, b *Bus, ns, service, name string) string {
 	tb.Helper()
-	out, err := b.Call(context.Background(), platform.CallRequest{
-		Namespace: ns, Service: service, Endpoint: "Greeter.Hello",
-		Body: []byte(fmt.Sprintf(`{"name":%q}`, name)), Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		tb.Fatalf("call %s/%s: %v", ns, service, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := b.Call(context.Background(), platform.CallRequest{
+			Namespace: ns, Service: service, Endpoint: "Greeter.Hello",
+			Body: []byte(fmt.Sprintf(`{"name":%q}`, name)), Timeout: 10 * time.Second,
+		})
+		if platform.IsNotFound(err) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			tb.Fatalf("call %s/%s: %v", ns, service, err)
+		}
+		return decodeMessage(tb, out)
 	}
-	return decodeMessage(tb, out)
 }

@@ -9,11 +9,8 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
-	"go-micro.dev/v5/client"
-	"go-micro.dev/v5/codec/bytes"
 	merrors "go-micro.dev/v5/errors"
 	"go-micro.dev/v5/registry"
-	"go-micro.dev/v5/selector"
 
 	"github.com/micro/platform"
 )
@@ -110,68 +107,45 @@ func toRegistered(name string, svcs []*registry.Service) *platform.RegisteredSer
 }
 
 // Call makes one RPC into req.Namespace, passing the JSON body through undecoded, to
-// the service's nodes in round-robin (only those of req.Version when set). A call that
-// finds its node gone (NATS "no responders", e.g. during a rolling update) is retried on
-// another node. Errors are mapped from go-micro's codes (see callError).
+// the service's nodes in round-robin (only those of req.Version when set, never a
+// drained one). A call that finds its node gone (NATS "no responders", e.g. during a
+// rolling update) is retried on another node. Errors are mapped from go-micro's codes
+// (see callError).
 func (b *Bus) Call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
 	nc, err := b.nsClient(req.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	if req.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
-		defer cancel()
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = b.opts.CallTimeout
 	}
-	r := nc.client.NewRequest(req.Service, req.Endpoint, &bytes.Frame{Data: req.Body},
-		client.WithContentType("application/json"))
-	var opts []client.CallOption
-	if req.Timeout > 0 {
-		opts = append(opts, client.WithConnectionTimeout(req.Timeout))
-	}
-	if req.Version != "" {
-		opts = append(opts, client.WithSelectOption(selector.WithFilter(selector.FilterVersion(req.Version))))
-	}
-	if f := nc.drain.filter(); f != nil {
-		opts = append(opts, client.WithSelectOption(selector.WithFilter(f)))
-	}
-	var rsp bytes.Frame
-	if err := nc.client.Call(ctx, r, &rsp, opts...); err != nil {
-		return nil, nc.callError(req, err)
-	}
-	return rsp.Data, nil
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return nc.call(ctx, req)
 }
 
-// retryOnTransportError retries a call only when it never reached a handler: the node's
-// subject had no subscriber (the node went away) or no connection could be made.
-func retryOnTransportError(_ context.Context, _ client.Request, _ int, err error) (bool, error) {
-	return isTransportError(merrors.FromError(err)), nil
-}
-
-func isTransportError(e *merrors.Error) bool {
-	switch {
-	case e == nil:
-		return false
-	case e.Id == "go.micro.client.transport":
-		return strings.Contains(e.Detail, nats.ErrNoResponders.Error())
-	case e.Id == "go.micro.client":
-		return strings.HasPrefix(e.Detail, "connection error")
-	}
-	return false
-}
-
-// callError maps a go-micro call error to a platform error, keeping the handler's
+// callError maps the error of a request to a platform error, keeping the handler's
 // detail as the message:
 //
 //	400 EINVALID, 401 EUNAUTHENTICATED, 403 EFORBIDDEN, 404 ENOTFOUND, 408 ETIMEOUT,
 //	409 ECONFLICT, 429 EQUOTA, 502/503 EUNAVAILABLE, anything else EINTERNAL.
 //
-// go-micro reports an unknown service, an unknown endpoint and an unreachable node as
-// 500s, told apart by their text, which become ENOTFOUND, ENOTFOUND and EUNAVAILABLE.
-func (c *nsClient) callError(req platform.CallRequest, err error) error {
-	e := merrors.FromError(err)
-	if e == nil {
-		return platform.Errorf(platform.EINTERNAL, "call %s %s: %v", req.Service, req.Endpoint, err)
+// A go-micro server reports an unknown endpoint as a bare "rpc: can't find ..." text;
+// as a handler may relay such an error from its own calls, it becomes ENOTFOUND only if
+// the service did not register the endpoint. A deadline is ETIMEOUT, and a node that
+// went away (after retries) or a lost connection EUNAVAILABLE.
+func (c *nsClient) callError(ctx context.Context, req platform.CallRequest, err error) error {
+	var e *merrors.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		return platform.Errorf(platform.ETIMEOUT, "call to %s %s timed out", req.Service, req.Endpoint)
+	case errors.Is(err, context.Canceled):
+		return platform.Errorf(platform.EUNAVAILABLE, "call to %s %s canceled", req.Service, req.Endpoint)
+	case errors.Is(err, nats.ErrNoResponders):
+		return platform.Errorf(platform.EUNAVAILABLE, "service %q unreachable: its nodes are gone", req.Service)
+	case !errors.As(err, &e):
+		return platform.Errorf(platform.EUNAVAILABLE, "service %q unreachable: %v", req.Service, err)
 	}
 	msg := e.Detail
 	if msg == "" {
@@ -187,9 +161,6 @@ func (c *nsClient) callError(req platform.CallRequest, err error) error {
 	case 404:
 		return platform.Errorf(platform.ENOTFOUND, "%s", msg)
 	case 408:
-		if strings.HasPrefix(e.Id, "go.micro.client") {
-			return platform.Errorf(platform.ETIMEOUT, "call to %s %s timed out", req.Service, req.Endpoint)
-		}
 		return platform.Errorf(platform.ETIMEOUT, "%s", msg)
 	case 409:
 		return platform.Errorf(platform.ECONFLICT, "%s", msg)
@@ -198,19 +169,20 @@ func (c *nsClient) callError(req platform.CallRequest, err error) error {
 	case 502, 503:
 		return platform.Errorf(platform.EUNAVAILABLE, "%s", msg)
 	}
-	switch {
-	case strings.HasPrefix(msg, "rpc: can't find service"), strings.HasPrefix(msg, "rpc: can't find method"):
+	if (strings.HasPrefix(msg, "rpc: can't find service") || strings.HasPrefix(msg, "rpc: can't find method")) &&
+		!c.hasEndpoint(req.Service, req.Endpoint) {
 		return platform.Errorf(platform.ENOTFOUND, "service %q has no endpoint %q", req.Service, req.Endpoint)
-	case e.Id == "go.micro.client" && (strings.Contains(msg, selector.ErrNotFound.Error()) ||
-		strings.Contains(msg, selector.ErrNoneAvailable.Error())):
-		if req.Version != "" {
-			return platform.Errorf(platform.ENOTFOUND, "service %q has no node of version %q in namespace %q", req.Service, req.Version, req.Namespace)
-		}
-		return platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", req.Service, req.Namespace)
-	case isTransportError(e) || e.Id == "go.micro.client.transport":
-		return platform.Errorf(platform.EUNAVAILABLE, "service %q unreachable: %s", req.Service, msg)
 	}
 	return platform.Errorf(platform.EINTERNAL, "%s", msg)
+}
+
+// hasEndpoint reports whether service registered endpoint.
+func (c *nsClient) hasEndpoint(service, endpoint string) bool {
+	rs, err := c.lookup(service)
+	if err != nil || rs == nil {
+		return false
+	}
+	return slices.ContainsFunc(rs.Endpoints, func(e platform.Endpoint) bool { return e.Name == endpoint })
 }
 
 // Health calls the node's Debug.Health endpoint through the namespace's transport when
@@ -231,19 +203,16 @@ func (b *Bus) Health(ctx context.Context, ns string, node platform.RegistryNode)
 	if !slices.ContainsFunc(rs.Endpoints, func(e platform.Endpoint) bool { return e.Name == HealthEndpoint }) {
 		return nil
 	}
-	addr := node.Address
+	target := &registry.Node{Id: node.ID, Address: node.Address}
 	for _, n := range rs.Nodes {
 		if n.ID == node.ID {
-			addr = n.Address
+			target.Address = n.Address
 		}
 	}
-	r := nc.client.NewRequest(rs.Name, HealthEndpoint, &bytes.Frame{Data: []byte("{}")},
-		client.WithContentType("application/json"))
-	var rsp bytes.Frame
-	if err := nc.client.Call(ctx, r, &rsp, client.WithAddress(addr), client.WithRetries(0)); err != nil {
-		e := merrors.FromError(err)
+	if _, err := nc.request(ctx, target, rs.Name, HealthEndpoint, []byte("{}")); err != nil {
 		detail := err.Error()
-		if e != nil && e.Detail != "" {
+		var e *merrors.Error
+		if errors.As(err, &e) && e.Detail != "" {
 			detail = e.Detail
 		}
 		return platform.Errorf(platform.EUNAVAILABLE, "node %q of service %q is unhealthy: %s", node.ID, rs.Name, detail)
