@@ -346,10 +346,10 @@ func TestFailedRolloutKeepsOldServing(t *testing.T) {
 			if !strings.Contains(failed.Reason, tt.wantReason) {
 				t.Errorf("reason = %q, want it to mention %q", failed.Reason, tt.wantReason)
 			}
-			types := h.eventTypes("acme", "helloworld")
-			if !slices.Contains(types, tt.wantEvent) || !slices.Contains(types, "release.failed") {
-				t.Errorf("events = %v, want %s and release.failed", types, tt.wantEvent)
-			}
+			h.eventually(tt.wantEvent+" and release.failed events", func() bool {
+				types := h.eventTypes("acme", "helloworld")
+				return slices.Contains(types, tt.wantEvent) && slices.Contains(types, "release.failed")
+			})
 			h.eventually("only v1 runs", func() bool {
 				w := h.runningWorkloads("acme", "helloworld")
 				return len(w) == 1 && len(w[r1.ID]) == 1
@@ -474,16 +474,13 @@ func TestDeleteServiceStopsEverything(t *testing.T) {
 	if err := h.plane.DeleteService(h.admin, "acme", "helloworld"); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("service gone", func() bool {
+	h.eventually("service gone and service.deleted", func() bool {
 		_, err := h.store.GetService(context.Background(), "acme", "helloworld")
-		return platform.IsNotFound(err)
+		evs, _ := h.plane.Events(h.admin, platform.EventFilter{Namespace: "acme", Type: platform.EventServiceDeleted})
+		return platform.IsNotFound(err) && len(evs) == 1
 	})
 	if w := h.runningWorkloads("acme", "helloworld"); len(w) != 0 {
 		t.Errorf("workloads after delete = %v", w)
-	}
-	evs, _ := h.plane.Events(h.admin, platform.EventFilter{Namespace: "acme", Type: platform.EventServiceDeleted})
-	if len(evs) != 1 {
-		t.Errorf("service.deleted events = %d, want 1", len(evs))
 	}
 }
 

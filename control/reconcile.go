@@ -317,10 +317,10 @@ func (p *Plane) failRelease(ctx context.Context, svc *platform.Service, r *platf
 		return err
 	}
 	p.forgetRollout(r.ID)
+	p.publish(ctx, r, platform.EventReleaseFailed, fmt.Sprintf("release %s of %s failed: %s", r.Version, r.Service, reason))
 	if err := p.opts.Driver.Stop(ctx, r.ID, p.opts.StopGrace); err != nil {
 		return fmt.Errorf("stop failed release %s: %w", r.ID, err)
 	}
-	p.publish(ctx, r, platform.EventReleaseFailed, fmt.Sprintf("release %s of %s failed: %s", r.Version, r.Service, reason))
 	return nil
 }
 
