@@ -34,3 +34,20 @@ func TestCall(t *testing.T) {
 		})
 	}
 }
+
+func TestShortID(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ id, want string }{
+		{"helloworld-b7fde2c7699f1e96", "b7fde2c7"},
+		{"r-1-0a1b2c3d4e5f", "0a1b2c3d"},
+		{"r-abc-0", "r-abc-0"},
+		{"plain", "plain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			if got := shortID(tt.id); got != tt.want {
+				t.Errorf("shortID(%q) = %q, want %q", tt.id, got, tt.want)
+			}
+		})
+	}
+}

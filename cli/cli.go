@@ -182,6 +182,9 @@ func (a *app) printError(err error, cmdPath string) {
 // an uncoded error in the CLI comes from the user's own machine (a file, a flag) and its
 // details are theirs to see.
 func errorText(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "interrupted"
+	}
 	var pe *platform.Error
 	if errors.As(err, &pe) {
 		return pe.Message

@@ -29,6 +29,7 @@ type deployFollower struct {
 // until an event ends the release: nil once it is live, an error when it failed or was
 // superseded.
 func (a *app) followDeploy(ctx context.Context, c *client.Client, rel *platform.Release, afterID int64) error {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events, err := c.FollowEvents(ctx, platform.EventFilter{Namespace: rel.Namespace, Service: rel.Service, AfterID: afterID})
@@ -56,11 +57,18 @@ func (a *app) followDeploy(ctx context.Context, c *client.Client, rel *platform.
 		}
 		cancel()
 		<-logDone
-		f.printEvent(e)
+		// The verdict repeats a failure's full reason: print the event's first line only.
+		short := *e
+		short.Message, _, _ = strings.Cut(e.Message, "\n")
+		f.printEvent(&short)
 		return f.outcome(context.WithoutCancel(ctx), e)
 	}
 	cancel()
 	<-logDone
+	if parent.Err() != nil {
+		return platform.Errorf(platform.EUNAVAILABLE, "stopped following release %s of %s; the deploy goes on on the server", rel.Version, rel.Service).
+			WithHint("follow it again with `platform events -n %s --service %s -f`", rel.Namespace, rel.Service)
+	}
 	if err := events.Err(); err != nil {
 		return err
 	}
@@ -89,7 +97,8 @@ func (f *deployFollower) outcome(ctx context.Context, e *platform.Event) error {
 		return platform.Errorf(platform.ECONFLICT, "release %s of %s was superseded by a newer deploy", rel.Version, rel.Service).
 			WithHint("follow the newer release with `platform events -n %s --service %s -f`", ns, rel.Service)
 	case platform.EventBuildFailed:
-		return platform.Errorf(platform.EINVALID, "build of %s %s failed: %s", rel.Service, rel.Version, f.reason(ctx, e)).
+		reason := strings.TrimPrefix(f.reason(ctx, e), "build failed: ")
+		return platform.Errorf(platform.EINVALID, "build of %s %s failed: %s", rel.Service, rel.Version, reason).
 			WithHint("fix the error and deploy again; the previous release keeps serving")
 	default:
 		return platform.Errorf(platform.EUNAVAILABLE, "release %s of %s failed: %s", rel.Version, rel.Service, f.reason(ctx, e)).

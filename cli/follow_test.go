@@ -65,7 +65,7 @@ func TestFollowUntilInterrupted(t *testing.T) {
 		name, want string
 		args       []string
 	}{
-		{name: "logs", args: []string{"logs", "hello", "-n", "acme", "-f"}, want: "[r-1-6a7b8c9d stderr] panic: boom\n"},
+		{name: "logs", args: []string{"logs", "hello", "-n", "acme", "-f"}, want: "[6a7b8c9d stderr] panic: boom\n"},
 		{name: "events", args: []string{"events", "-n", "acme", "-f", "--limit", "1"},
 			want: "2026-03-04 10:22:00   release.rolled_out      hello              hello v1 is live with 2 instances\n" +
 				"2026-03-04 10:22:00   instance.crashed        hello              instance r-1-aa crashed: exit status 2\n"},
@@ -78,5 +78,29 @@ func TestFollowUntilInterrupted(t *testing.T) {
 				t.Errorf("exit %d after interrupt, want 0:\n%s", code, out)
 			}
 		})
+	}
+}
+
+func TestDeployInterrupted(t *testing.T) {
+	t.Parallel()
+	f := newDeployFake(t, []*platform.Event{ev(4, platform.EventBuildStarted, "building hello v2", "r-2")}, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	env := []string{"HOME=" + t.TempDir(), "TZ=UTC", "PLATFORM_SERVER=" + f.URL, "PLATFORM_TOKEN=" + adminSecret}
+	go func() {
+		done <- Run(ctx, []string{"deploy", serviceDir(t), "-n", "acme"}, strings.NewReader(""), out, errb, env)
+	}()
+	for !strings.Contains(out.String(), "build.started") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	want := "error: stopped following release v2 of hello; the deploy goes on on the server\n" +
+		"hint: follow it again with `platform events -n acme --service hello -f`\n"
+	if errb.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errb.String(), want)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -53,13 +54,15 @@ func (a *app) logsCmd() *cobra.Command {
 	return cmd
 }
 
-// shortID shortens an instance ID for log prefixes: IDs are unique in their first 12
-// characters.
+// shortID shortens an instance ID for log prefixes: IDs end in a random hex suffix
+// ("helloworld-b7fde2c7699f1e96"), whose first 8 characters tell the instances of one
+// service apart. Other IDs are kept whole.
 func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
+	suffix := id[strings.LastIndex(id, "-")+1:]
+	if len(suffix) < 8 {
+		return id
 	}
-	return id
+	return suffix[:8]
 }
 
 // ignoreCancel returns nil for an error caused by the command's context ending (Ctrl-C

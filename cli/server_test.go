@@ -30,7 +30,9 @@ func TestServerConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", args: []string{"--data", dir},
-			check: func(c server.Config) bool { return c.Addr == "127.0.0.1:8080" && c.LogLevel == "info" && c.Runtime == "local" }},
+			check: func(c server.Config) bool {
+				return c.Addr == "127.0.0.1:8080" && c.LogLevel == "info" && c.Runtime == "local"
+			}},
 		{name: "file over defaults", args: []string{"--config", file},
 			check: func(c server.Config) bool {
 				return c.Addr == "127.0.0.1:7001" && c.LogLevel == "debug" && c.NATSPort == 4333 && c.RolloutTimeout == 30*time.Second && c.DataDir == dir
