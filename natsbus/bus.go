@@ -10,6 +10,13 @@
 // derived from the master secret (base64url(HMAC-SHA256(secret, "nats:"+name))). Nothing
 // is stored: credentials are stable across restarts and rotate with the secret. The
 // platform connects to a namespace with the same credentials.
+//
+// The platform's calls into a namespace (Call, Health) speak go-micro's NATS transport
+// protocol over one shared connection per namespace and pick nodes round-robin from
+// go-micro's registry cache, kept current by the registry's watch; a node that has
+// gone ("no responders") is skipped for the next one. A node is healthy when its
+// Debug.Health endpoint answers, or, if its service registered none, while it is
+// registered.
 package natsbus
 
 import (
@@ -114,6 +121,7 @@ type Bus struct {
 	ready chan struct{}
 
 	mu         sync.RWMutex
+	started    bool
 	srv        *server.Server       // set once ready
 	namespaces map[string]bool      // namespaces allowed to connect
 	clients    map[string]*nsClient // the platform's go-micro client per namespace
@@ -139,6 +147,13 @@ func New(opts Options) (*Bus, error) {
 // Start runs the NATS server until ctx ends, then closes the platform's connections and
 // shuts the server down. It returns an error if the server cannot start.
 func (b *Bus) Start(ctx context.Context) error {
+	b.mu.Lock()
+	started := b.started
+	b.started = true
+	b.mu.Unlock()
+	if started {
+		return errors.New("natsbus: Start called twice")
+	}
 	port := b.opts.Port
 	if port == 0 {
 		port = server.RANDOM_PORT
@@ -341,6 +356,12 @@ func (b *Bus) allowed(ns string) (*server.Account, bool) {
 // service.Init() into ns: registry, broker and transport all over ns's NATS account.
 // The values hold credentials: never log them. ENOTFOUND for a namespace not ensured,
 // EUNAVAILABLE before the server is ready.
+//
+// Instances should not be given a fixed MICRO_SERVER_ADDRESS: with the NATS transport
+// the server address is the NATS subject the instance listens on, a unique inbox when
+// left unset. Instances sharing one (e.g. "127.0.0.1:0") all receive every request sent
+// to any of them, and the first answer wins, often "can't find service" from the wrong
+// one.
 func (b *Bus) InstanceEnv(ns string) (map[string]string, error) {
 	b.mu.RLock()
 	known, srv := b.namespaces[ns], b.srv

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +248,42 @@ func TestRestartKeepsAccounts(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("run %d: Start: %v", run, err)
 		}
+	}
+}
+
+func TestLogsHoldNoCredentials(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	var logs syncBuffer
+	b, err := New(Options{Dir: t.TempDir(), Secret: testSecret, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Start(ctx) }()
+	if err := b.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureNamespace(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	MustStartService(t, MustNamespaceURL(t, b, "acme"), "greeter", "v1", &Greeter{Tag: "acme"})
+	MustCall(t, b, "acme", "greeter", "x")
+	if err := b.RemoveNamespace(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "namespace revoked") {
+		t.Fatalf("bus logged nothing about its work:\n%s", out)
+	}
+	if pw := b.password("acme"); strings.Contains(out, pw) {
+		t.Fatalf("bus logs hold acme's password:\n%s", out)
 	}
 }

@@ -171,5 +171,9 @@ func TestExamplesEndToEnd(t *testing.T) {
 		if want := `name="Alice"`; !strings.Contains(logs.String(), want) {
 			t.Errorf("%s logs lack the request line %s:\n%s", name, want, logs)
 		}
+		// The platform's requests must not leave server sockets behind to time out.
+		if bad := "error while serving connection"; strings.Contains(logs.String(), bad) {
+			t.Errorf("%s logs %q:\n%s", name, bad, logs)
+		}
 	}
 }
