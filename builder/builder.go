@@ -85,17 +85,17 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultOptions returns options for a builder under dir that passes the server's
-// PATH, HOME, proxy and Go module settings through to the go command. It is the only
-// place this package reads the process environment.
-func DefaultOptions(dir string) Options {
+// DefaultOptions returns options that pass the server's PATH, HOME, proxy and Go module
+// settings through to the go command; the caller sets Dir. It is the only place this
+// package reads the process environment.
+func DefaultOptions() Options {
 	var env []string
 	for _, k := range passthroughEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
-	return Options{Dir: dir, GoBinary: "go", Env: env}
+	return Options{GoBinary: "go", Env: env}
 }
 
 // Builder builds services with the Go toolchain. It is safe for concurrent use.
@@ -206,7 +206,7 @@ func lookGo(name string, env []string) (string, error) {
 // Options returns the builder's options with defaults and caches resolved.
 func (b *Builder) Options() Options { return b.opts }
 
-// safeName matches build IDs and service names usable as one path element.
+// safeName matches build IDs usable as one path element.
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // validate reports every problem of a build request at once.
@@ -215,8 +215,8 @@ func validate(bd *platform.Build) error {
 	if !safeName.MatchString(bd.ID) {
 		problems = append(problems, fmt.Sprintf("build id %q is not a valid name", bd.ID))
 	}
-	if !safeName.MatchString(bd.Service) {
-		problems = append(problems, fmt.Sprintf("service name %q is not a valid file name", bd.Service))
+	if err := platform.ValidateName("service", bd.Service); err != nil {
+		problems = append(problems, platform.ErrorMessage(err))
 	}
 	switch bd.Source.Kind {
 	case platform.SourceArchive:

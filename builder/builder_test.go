@@ -52,7 +52,8 @@ func (w *lines) has(prefix string) bool {
 // newBuilder returns a builder under a temp dir using the host's Go caches.
 func newBuilder(tb testing.TB, mutate ...func(*builder.Options)) *builder.Builder {
 	tb.Helper()
-	opts := builder.DefaultOptions(tb.TempDir())
+	opts := builder.DefaultOptions()
+	opts.Dir = tb.TempDir()
 	for _, m := range mutate {
 		m(&opts)
 	}
@@ -230,7 +231,7 @@ func TestBuildValidation(t *testing.T) {
 	b := newBuilder(t)
 	bad := &platform.Build{ID: "../x", Service: "a/b", Source: platform.Source{Kind: platform.SourceArchive, Archive: "../../etc"}}
 	_, _, err := b.Build(context.Background(), bad, &lines{})
-	want := `build id "../x" is not a valid name; service name "a/b" is not a valid file name; archive "../../etc" is not a sha256 digest`
+	want := `build id "../x" is not a valid name; invalid service name "a/b": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'; archive "../../etc" is not a sha256 digest`
 	if platform.ErrorCode(err) != platform.EINVALID || platform.ErrorMessage(err) != want {
 		t.Errorf("Build error = %v\nwant EINVALID %s", err, want)
 	}
@@ -342,4 +343,41 @@ func evilArchive(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	t.Run("caches relative to Dir", func(t *testing.T) {
+		t.Parallel()
+		b := newBuilder(t, func(o *builder.Options) { o.GoCache, o.GoModCache = "cache/build", "cache/mod" })
+		o := b.Options()
+		if want := filepath.Join(o.Dir, "cache", "build"); o.GoCache != want || !isDir(want) {
+			t.Errorf("GoCache = %q, want existing %q", o.GoCache, want)
+		}
+		if want := filepath.Join(o.Dir, "cache", "mod"); o.GoModCache != want || !isDir(want) {
+			t.Errorf("GoModCache = %q, want existing %q", o.GoModCache, want)
+		}
+		if o.MaxArchiveBytes != builder.DefaultMaxArchiveBytes || o.BuildTimeout != builder.DefaultBuildTimeout {
+			t.Errorf("defaults not applied: %+v", o)
+		}
+	})
+	t.Run("go not in the PATH of Env", func(t *testing.T) {
+		t.Parallel()
+		_, err := builder.New(builder.Options{Dir: t.TempDir(), Env: []string{"PATH=" + t.TempDir()}})
+		if err == nil || !strings.Contains(err.Error(), `"go" not found in the PATH of Options.Env`) {
+			t.Errorf("New error = %v, want go not found", err)
+		}
+	})
+	t.Run("Dir is required", func(t *testing.T) {
+		t.Parallel()
+		_, err := builder.New(builder.Options{})
+		if platform.ErrorCode(err) != platform.EINVALID {
+			t.Errorf("New error = %v, want EINVALID", err)
+		}
+	})
+}
+
+func isDir(p string) bool {
+	info, err := os.Stat(p)
+	return err == nil && info.IsDir()
 }
