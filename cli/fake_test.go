@@ -301,7 +301,7 @@ func runCLI(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
 	base := []string{"HOME=" + t.TempDir(), "TZ=UTC"}
 	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	code := Run(ctx, args, strings.NewReader(stdin), &out, &errb, append(base, env...))
 	return result{stdout: out.String(), stderr: errb.String(), code: code}

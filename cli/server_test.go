@@ -130,6 +130,7 @@ func TestServerEndToEnd(t *testing.T) {
 	if r := runCLI(t, env, "", "services", "get", "nope", "-n", "acme"); r.code != 1 || !strings.HasPrefix(r.stderr, "error: ") {
 		t.Errorf("services get nope: exit %d, stderr %s", r.code, r.stderr)
 	}
+	deployAndCall(t, env)
 	cancel()
 	select {
 	case code := <-done:
@@ -156,4 +157,29 @@ func adminTokenFrom(t *testing.T, out string) string {
 	}
 	t.Fatalf("no admin token in output:\n%s", out)
 	return ""
+}
+
+// deployAndCall deploys examples/helloworld through the CLI, calls it, reads its logs and
+// deletes it.
+func deployAndCall(t *testing.T, env []string) {
+	t.Helper()
+	r := runCLI(t, env, "", "deploy", filepath.Join("..", "examples", "helloworld"), "-n", "acme")
+	if r.code != 0 || !strings.Contains(r.stdout, "Release v1 of helloworld is live.") || !strings.Contains(r.stdout, "build.succeeded") {
+		t.Fatalf("deploy: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"services", "-n", "acme"}, "helloworld   v1        running   1/1         Helloworld.Call"},
+		{[]string{"call", "helloworld", "Helloworld.Call", `{"name":"Alice"}`, "-n", "acme"}, "{\n  \"message\": \"Hello Alice\"\n}\n"},
+		{[]string{"logs", "helloworld", "-n", "acme"}, `stderr] `},
+		{[]string{"delete", "helloworld", "-n", "acme"}, "Deleting service helloworld in acme"},
+	}
+	for _, s := range steps {
+		r := runCLI(t, env, "", s.args...)
+		if r.code != 0 || !strings.Contains(r.stdout, s.want) {
+			t.Errorf("platform %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant %q", strings.Join(s.args, " "), r.code, r.stdout, r.stderr, s.want)
+		}
+	}
 }
