@@ -109,7 +109,8 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 
-	bopts := builder.DefaultOptions(filepath.Join(cfg.DataDir, "builds"))
+	bopts := builder.DefaultOptions()
+	bopts.Dir = filepath.Join(cfg.DataDir, "builds")
 	if cfg.GoCache != "" {
 		bopts.GoCache = cfg.GoCache
 	}
@@ -145,7 +146,6 @@ func (a *App) build(ctx context.Context) error {
 		RolloutTimeout:   cfg.RolloutTimeout,
 		StopGrace:        cfg.StopGrace,
 		BuildConcurrency: cfg.BuildConcurrency,
-		InstanceEnv:      map[string]string{"MICRO_SERVER_ADDRESS": "127.0.0.1:0"},
 	}); err != nil {
 		return err
 	}
@@ -199,11 +199,11 @@ func (a *App) Run(ctx context.Context) error {
 		_ = g.Wait()
 		return fmt.Errorf("nats: %w", err)
 	}
-	if err := a.bootstrapAdmin(ctx); err != nil {
-		return err
-	}
 	if err := a.api.Listen(); err != nil {
 		return platform.Errorf(platform.EUNAVAILABLE, "listen on %s: %v", a.cfg.Addr, err).WithHint("another process uses the address; pass --addr HOST:PORT")
+	}
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		return err
 	}
 	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
 	g.Go(func() error { return a.plane.Start(ctx) })
@@ -243,7 +243,7 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write admin token: %w", err)
 	}
-	fmt.Fprintf(a.out, "\nAdmin token (shown once; also saved to %s):\n\n    %s\n\nLog in with:\n\n    platform login --server http://%s --token %s\n\n", path, secret, a.cfg.Addr, secret)
+	fmt.Fprintf(a.out, "\nAdmin token (shown once; also saved to %s):\n\n    %s\n\nLog in with:\n\n    platform login --server http://%s --token %s\n\n", path, secret, a.api.Addr(), secret)
 	return nil
 }
 
