@@ -223,8 +223,10 @@ func TestRestartKeepsAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := b.EnsureNamespace(ctx, "acme"); err != nil {
-			t.Fatal(err)
+		for _, ns := range []string{"acme", "globex"} {
+			if err := b.EnsureNamespace(ctx, ns); err != nil {
+				t.Fatal(err)
+			}
 		}
 		bctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
@@ -244,6 +246,18 @@ func TestRestartKeepsAccounts(t *testing.T) {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		nc.Close()
+		other, err := nats.Connect(MustNamespaceURL(t, b, "globex"), nats.NoReconnect())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ojs, err := jetstream.New(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ojs.Stream(ctx, "ORDERS"); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Fatalf("run %d: globex looking up acme's stream: %v, want %v", run, err, jetstream.ErrStreamNotFound)
+		}
+		other.Close()
 		stop()
 		if err := <-done; err != nil {
 			t.Fatalf("run %d: Start: %v", run, err)

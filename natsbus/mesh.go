@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	merrors "go-micro.dev/v5/errors"
@@ -18,6 +19,9 @@ import (
 // HealthEndpoint is the endpoint Health calls on a node that registered it. A node
 // without it counts as healthy while it is registered.
 const HealthEndpoint = "Debug.Health"
+
+// HealthTimeout bounds a health check whose context has no deadline.
+const HealthTimeout = 5 * time.Second
 
 // Services lists what is registered in ns; with service set, only that service, and
 // ENOTFOUND when no node of it is registered. A full listing waits for the registry's
@@ -202,6 +206,11 @@ func (b *Bus) Health(ctx context.Context, ns string, node platform.RegistryNode)
 	}
 	if !slices.ContainsFunc(rs.Endpoints, func(e platform.Endpoint) bool { return e.Name == HealthEndpoint }) {
 		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, HealthTimeout)
+		defer cancel()
 	}
 	target := &registry.Node{Id: node.ID, Address: node.Address}
 	for _, n := range rs.Nodes {
