@@ -15,8 +15,8 @@
 // protocol over one shared connection per namespace and pick nodes round-robin from
 // go-micro's registry cache, kept current by the registry's watch; a node that has
 // gone ("no responders") is skipped for the next one. A node is healthy when its
-// Debug.Health endpoint answers, or, if its service registered none, while it is
-// registered.
+// Debug.Health endpoint answers, or, if its service registered none, when the node
+// answers at all.
 package natsbus
 
 import (

@@ -189,44 +189,52 @@ func (c *nsClient) hasEndpoint(service, endpoint string) bool {
 	return slices.ContainsFunc(rs.Endpoints, func(e platform.Endpoint) bool { return e.Name == endpoint })
 }
 
-// Health calls the node's Debug.Health endpoint through the namespace's transport when
-// its service registered one; otherwise a node that is registered counts as healthy.
-// ENOTFOUND when the node is not registered, EUNAVAILABLE when its check fails.
+// Health asks the node itself, through the namespace's transport: it calls the node's
+// Debug.Health endpoint, and a node whose service registered none counts as healthy as
+// long as it answers (with go-micro's "unknown endpoint" error). node.Address is used
+// when set (as Services returns it); otherwise the node is looked up by ID, and
+// ENOTFOUND returned if it is not registered. EUNAVAILABLE when the check fails, the
+// node does not answer within HealthTimeout (or ctx's deadline), or it is gone.
 func (b *Bus) Health(ctx context.Context, ns string, node platform.RegistryNode) error {
 	nc, err := b.nsClient(ns)
 	if err != nil {
 		return err
 	}
-	rs, err := nc.findNode(node.ID)
-	if err != nil {
-		return err
-	}
-	if rs == nil {
-		return platform.Errorf(platform.ENOTFOUND, "node %q is not registered in namespace %q", node.ID, ns)
-	}
-	if !slices.ContainsFunc(rs.Endpoints, func(e platform.Endpoint) bool { return e.Name == HealthEndpoint }) {
-		return nil
+	if node.Address == "" {
+		rs, err := nc.findNode(node.ID)
+		if err != nil {
+			return err
+		}
+		if rs == nil {
+			return platform.Errorf(platform.ENOTFOUND, "node %q is not registered in namespace %q", node.ID, ns)
+		}
+		for _, n := range rs.Nodes {
+			if n.ID == node.ID {
+				node.Address = n.Address
+			}
+		}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, HealthTimeout)
 		defer cancel()
 	}
-	target := &registry.Node{Id: node.ID, Address: node.Address}
-	for _, n := range rs.Nodes {
-		if n.ID == node.ID {
-			target.Address = n.Address
-		}
+	// A go-micro server routes by endpoint alone, so the service name is not needed.
+	_, err = nc.request(ctx, &registry.Node{Id: node.ID, Address: node.Address}, "", HealthEndpoint, []byte("{}"))
+	var e *merrors.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e) && strings.HasPrefix(e.Detail, "rpc: can't find service Debug"):
+		return nil
+	case errors.Is(err, nats.ErrNoResponders):
+		return platform.Errorf(platform.EUNAVAILABLE, "node %q is gone", node.ID)
+	case errors.Is(err, context.DeadlineExceeded):
+		return platform.Errorf(platform.EUNAVAILABLE, "node %q did not answer its health check in time", node.ID)
+	case e != nil && e.Detail != "":
+		return platform.Errorf(platform.EUNAVAILABLE, "node %q is unhealthy: %s", node.ID, e.Detail)
 	}
-	if _, err := nc.request(ctx, target, rs.Name, HealthEndpoint, []byte("{}")); err != nil {
-		detail := err.Error()
-		var e *merrors.Error
-		if errors.As(err, &e) && e.Detail != "" {
-			detail = e.Detail
-		}
-		return platform.Errorf(platform.EUNAVAILABLE, "node %q of service %q is unhealthy: %s", node.ID, rs.Name, detail)
-	}
-	return nil
+	return platform.Errorf(platform.EUNAVAILABLE, "node %q is unhealthy: %v", node.ID, err)
 }
 
 // findNode returns the service holding the node with the given ID, nil if none. go-micro

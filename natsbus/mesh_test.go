@@ -289,7 +289,10 @@ func TestServicesAndHealth(t *testing.T) {
 		{name: "registered without health endpoint", node: node("greeter")},
 		{name: "health endpoint ok", node: node("checked")},
 		{name: "health endpoint failing", node: node("sick"), wantCode: platform.EUNAVAILABLE},
+		{name: "found by ID alone", node: platform.RegistryNode{ID: node("checked").ID}},
+		{name: "failing, found by ID alone", node: platform.RegistryNode{ID: node("sick").ID}, wantCode: platform.EUNAVAILABLE},
 		{name: "unknown node", node: platform.RegistryNode{ID: "greeter-00000000-0000-0000-0000-000000000000"}, wantCode: platform.ENOTFOUND},
+		{name: "gone node", node: platform.RegistryNode{ID: "greeter-gone", Address: "_INBOX.gone"}, wantCode: platform.EUNAVAILABLE},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
