@@ -44,6 +44,10 @@ var _ platform.Mesh = (*Bus)(nil)
 // userPrefix prefixes the NATS user name of a namespace.
 const userPrefix = "ns-"
 
+// MaxPayload is the largest NATS message the server accepts: a call's body travels
+// base64-encoded in one message, so it may be about 3/4 of this.
+const MaxPayload = 8 << 20
+
 // Default limits of a namespace's JetStream account.
 const (
 	DefaultJetStreamMaxMemory = 256 << 20 // 256 MiB
@@ -166,6 +170,7 @@ func (b *Bus) Start(ctx context.Context) error {
 		StoreDir:                   b.opts.Dir,
 		NoSigs:                     true,
 		NoLog:                      true,
+		MaxPayload:                 MaxPayload,
 		CustomClientAuthentication: &authenticator{bus: b},
 	})
 	if err != nil {

@@ -148,6 +148,8 @@ func (c *nsClient) callError(ctx context.Context, req platform.CallRequest, err 
 		return platform.Errorf(platform.EUNAVAILABLE, "call to %s %s canceled", req.Service, req.Endpoint)
 	case errors.Is(err, nats.ErrNoResponders):
 		return platform.Errorf(platform.EUNAVAILABLE, "service %q unreachable: its nodes are gone", req.Service)
+	case errors.Is(err, nats.ErrMaxPayload):
+		return platform.Errorf(platform.EINVALID, "request body of %d bytes is too large (at most about %d)", len(req.Body), MaxPayload*3/4)
 	case !errors.As(err, &e):
 		return platform.Errorf(platform.EUNAVAILABLE, "service %q unreachable: %v", req.Service, err)
 	}

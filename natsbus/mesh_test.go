@@ -102,6 +102,8 @@ func TestCallErrors(t *testing.T) {
 			wantCode: platform.ENOTFOUND, wantMsg: `namespace "globex" not found`},
 		{name: "call timeout", req: func() platform.CallRequest { r := hello("sleepy", "x"); r.Timeout = 200 * time.Millisecond; return r }(),
 			wantCode: platform.ETIMEOUT, wantMsg: `call to sleepy Greeter.Hello timed out`},
+		{name: "body too large", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Hello", Body: make([]byte, MaxPayload)},
+			wantCode: platform.EINVALID, wantMsg: "too large"},
 		{name: "invalid json body", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":`)},
 			wantCode: platform.EINTERNAL, wantMsg: "unexpected EOF"},
 	}
