@@ -139,7 +139,7 @@ func (b *Bus) Call(ctx context.Context, req platform.CallRequest) ([]byte, error
 // as a handler may relay such an error from its own calls, it becomes ENOTFOUND only if
 // the service did not register the endpoint. A deadline is ETIMEOUT, and a node that
 // went away (after retries) or a lost connection EUNAVAILABLE.
-func (c *nsClient) callError(ctx context.Context, req platform.CallRequest, err error) error {
+func (c *nsClient) callError(req platform.CallRequest, err error) error {
 	var e *merrors.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):

@@ -77,7 +77,7 @@ func (c *nsClient) call(ctx context.Context, req platform.CallRequest) ([]byte, 
 			continue
 		}
 		if err != nil {
-			return nil, c.callError(ctx, req, err)
+			return nil, c.callError(req, err)
 		}
 		return out, nil
 	}
