@@ -28,6 +28,13 @@ type TokenInvalidator interface {
 	InvalidateID(id string)
 }
 
+// Drainer is implemented by meshes that can stop sending calls to a node before it is
+// stopped, so a rollout loses no request in the moment between an instance's
+// deregistration and its exit.
+type Drainer interface {
+	DrainNode(ns, nodeID string)
+}
+
 // Options configure a Plane.
 type Options struct {
 	Store   platform.Store
@@ -43,6 +50,9 @@ type Options struct {
 	Clock       platform.Clock
 	// RolloutTimeout bounds how long a new release may take to become healthy.
 	RolloutTimeout time.Duration
+	// DrainDelay is how long calls are steered away from a running instance before it
+	// is stopped, when the mesh is a Drainer.
+	DrainDelay time.Duration
 	// MinReady is how long a new release must stay registered and healthy, without
 	// restarts, before it replaces the current one.
 	MinReady time.Duration
@@ -71,6 +81,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.StopGrace <= 0 {
 		o.StopGrace = 10 * time.Second
+	}
+	if o.DrainDelay <= 0 {
+		o.DrainDelay = 300 * time.Millisecond
 	}
 	if o.MinReady <= 0 {
 		o.MinReady = 300 * time.Millisecond

@@ -330,16 +330,41 @@ func (p *Plane) stopAll(ctx context.Context, ns, name string, keep ...string) er
 	if err != nil {
 		return fmt.Errorf("list workloads: %w", err)
 	}
-	var errs []error
+	var stop []*runtime.WorkloadStatus
 	for _, w := range workloads {
-		if w.Spec.Namespace != ns || w.Spec.Service != name || slices.Contains(keep, w.Spec.ID) {
-			continue
+		if w.Spec.Namespace == ns && w.Spec.Service == name && !slices.Contains(keep, w.Spec.ID) {
+			stop = append(stop, w)
 		}
+	}
+	p.drain(ns, name, stop)
+	var errs []error
+	for _, w := range stop {
 		if err := p.opts.Driver.Stop(ctx, w.Spec.ID, p.opts.StopGrace); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s: %w", w.Spec.ID, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// drain steers calls away from the running instances of workloads and gives callers
+// DrainDelay to notice, so stopping them fails no request.
+func (p *Plane) drain(ns, name string, workloads []*runtime.WorkloadStatus) {
+	d, ok := p.opts.Mesh.(Drainer)
+	if !ok {
+		return
+	}
+	drained := false
+	for _, w := range workloads {
+		for _, i := range w.Instances {
+			if i.State == platform.InstanceRunning {
+				d.DrainNode(ns, name+"-"+i.ID)
+				drained = true
+			}
+		}
+	}
+	if drained {
+		time.Sleep(p.opts.DrainDelay)
+	}
 }
 
 // finishDelete stops everything of a deleted service and removes it from the store.

@@ -37,6 +37,10 @@ func natsOptions(u string) nats.Options {
 }
 
 // newNSClient connects to the namespace URL u (with credentials).
+// lookupRetryInterval bounds how often a lookup of a service that is not (yet)
+// registered reaches the NATS registry.
+const lookupRetryInterval = 200 * time.Millisecond
+
 func newNSClient(u string, opts Options) (*nsClient, error) {
 	no := natsOptions(u)
 	conn, err := no.Connect()
@@ -48,7 +52,11 @@ func newNSClient(u string, opts Options) (*nsClient, error) {
 		registry.Timeout(opts.RegistryTimeout),
 		natsreg.NatsOptions(natsOptions(u)),
 	)
-	return &nsClient{reg: reg, cache: cache.New(reg), conn: conn}, nil
+	// go-micro's cache waits 5s by default before asking the registry again about a
+	// service it did not find; a service that registers a moment after its first lookup
+	// (every new deploy) would stay unreachable that long.
+	c := cache.New(reg, cache.WithMinimumRetryInterval(lookupRetryInterval))
+	return &nsClient{reg: reg, cache: c, conn: conn}, nil
 }
 
 // close stops the client's watchers and closes its request connection. The registry's

@@ -16,6 +16,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/archive"
 	"github.com/micro/platform/client"
+	"github.com/micro/platform/internal/testenv"
 	"github.com/micro/platform/server"
 )
 
@@ -54,6 +55,7 @@ func startServer(t *testing.T, dataDir string) (*server.App, *client.Client, *sy
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
 	t.Cleanup(func() {
+		defer testenv.KillInstances(t, dataDir)
 		cancel()
 		select {
 		case err := <-done:

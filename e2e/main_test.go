@@ -1,0 +1,264 @@
+// Package e2e drives the real `platform` binary through what a user does: start the
+// server, log in, create namespaces, deploy from a directory and from git, call through
+// the CLI and the gateway, read logs and events, roll out under load, and survive
+// `kill -9`. Everything runs on 127.0.0.1 with :0 ports and temp data dirs.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/micro/platform/client"
+	"github.com/micro/platform/internal/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "platform-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "platform")
+	cmd := exec.Command("go", "build", "-o", binary, "../cmd/platform")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build platform:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: runs the real server and builds services")
+	}
+}
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serverProc is a running `platform server`.
+type serverProc struct {
+	t      *testing.T
+	dir    string
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	addr   string
+	token  string
+	exited chan struct{}
+}
+
+var addrRE = regexp.MustCompile(`msg="platform server started" addr=(\S+)`)
+
+// startServer starts the binary on 127.0.0.1:0 with dataDir and waits until /readyz is
+// 200. Instances the server started are killed when the test ends.
+func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
+	t.Helper()
+	args := append([]string{"server", "--data", dataDir, "--addr", "127.0.0.1:0", "--rollout-timeout", "60s"}, extra...)
+	cmd := exec.Command(binary, args...)
+	// The server keeps HOME: its builds use the host's Go caches, as a user's would.
+	cmd.Env = os.Environ()
+	pr, pw := io.Pipe()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &serverProc{t: t, dir: dataDir, cmd: cmd, out: out, exited: make(chan struct{})}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(out, line)
+			if m := addrRE.FindStringSubmatch(line); m != nil {
+				select {
+				case addrc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		s.stop()
+		testenv.KillInstances(t, dataDir)
+		if t.Failed() {
+			t.Logf("server output:\n%s", out)
+		}
+	})
+	select {
+	case s.addr = <-addrc:
+	case <-s.exited:
+		t.Fatalf("server exited at start:\n%s", out)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not start:\n%s", out)
+	}
+	tok, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.token = strings.TrimSpace(string(tok))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + s.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends the server with SIGTERM (instances keep running, as designed).
+func (s *serverProc) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		s.t.Error("server did not stop within 30s of SIGTERM")
+	}
+}
+
+// kill9 kills the server the hard way.
+func (s *serverProc) kill9() {
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+}
+
+func (s *serverProc) url() string { return "http://" + s.addr }
+
+func (s *serverProc) client() *client.Client {
+	return client.New(s.url(), client.WithToken(s.token))
+}
+
+// result of a CLI run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// platform runs the CLI against s with its admin token from the environment.
+func (s *serverProc) platform(t *testing.T, args ...string) result {
+	t.Helper()
+	return s.platformAs(t, s.token, args...)
+}
+
+func (s *serverProc) platformAs(t *testing.T, token string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "PLATFORM_SERVER="+s.url(), "PLATFORM_TOKEN="+token,
+		"HOME="+s.dir, "XDG_CONFIG_HOME="+filepath.Join(s.dir, "cfg"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run platform %v: %v", args, err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// must runs the CLI and fails the test unless it exits 0.
+func (s *serverProc) must(t *testing.T, args ...string) string {
+	t.Helper()
+	r := s.platform(t, args...)
+	if r.code != 0 {
+		t.Fatalf("platform %s: %s", strings.Join(args, " "), r)
+	}
+	return r.stdout
+}
+
+// gateway posts body to /api/{service}/{endpoint} in ns with token.
+func (s *serverProc) gateway(token, ns, service, endpoint, body string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, s.url()+"/api/"+service+"/"+endpoint, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Micro-Namespace", ns)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// decode parses JSON CLI output.
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+	return v
+}
