@@ -218,10 +218,21 @@ func (p *Plane) reconcileRollout(ctx context.Context, svc *platform.Service, r *
 		ro.reportedUnregister = true
 		p.publish(ctx, r, platform.EventInstanceUnregistered, unregisteredMessage(r))
 	}
-	if elapsed < p.opts.RolloutTimeout {
+	if elapsed < p.opts.RolloutTimeout && !crashLooping(st) {
 		return pollInterval, nil
 	}
 	return 0, p.failRelease(ctx, svc, r, rolloutFailure(r, st, len(nodes), want, p.opts.RolloutTimeout))
+}
+
+// crashLooping reports whether an instance of the workload is in crashloop: waiting for
+// the timeout would only delay the verdict.
+func crashLooping(st *runtime.WorkloadStatus) bool {
+	for _, i := range st.Instances {
+		if i.State == platform.InstanceCrashLoop {
+			return true
+		}
+	}
+	return false
 }
 
 func unregisteredMessage(r *platform.Release) string {
