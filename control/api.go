@@ -169,7 +169,9 @@ func (p *Plane) ListServices(ctx context.Context, namespace string) ([]*platform
 	views := make([]*platform.ServiceView, 0, len(svcs))
 	for _, s := range svcs {
 		v, err := p.view(ctx, s, registered)
-		if err != nil {
+		if platform.IsNotFound(err) {
+			continue // deleted while we listed
+		} else if err != nil {
 			return nil, err
 		}
 		views = append(views, v)
