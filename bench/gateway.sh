@@ -1,137 +1,145 @@
 #!/usr/bin/env bash
-# gateway.sh compares the platform gateway with go-micro's own `micro api` gateway and
-# with direct go-micro client calls, against one service running in a platform
-# namespace, and prints a markdown table.
+# gateway.sh compares the platform gateway with go-micro's own `micro api` gateway and with
+# direct go-micro client calls (the floor), against examples/helloworld running in a
+# platform namespace, and prints markdown tables.
 #
-# Inputs (environment):
-#   GATEWAY_URL             required  base URL of the platform API server, e.g.
-#                                     http://127.0.0.1:8080 (the gateway is its /api/)
-#   PLATFORM_TOKEN          required  a token that may call NAMESPACE
-#   NAMESPACE               required  the namespace the service runs in
-#   MICRO_REGISTRY, MICRO_REGISTRY_ADDRESS, MICRO_TRANSPORT, MICRO_TRANSPORT_ADDRESS,
-#   MICRO_BROKER, MICRO_BROKER_ADDRESS
-#                           required  the namespace's go-micro environment (what the
-#                                     platform hands its instances, Mesh.InstanceEnv);
-#                                     used by `micro api` and by the direct calls
-#   SERVICE                 default helloworld
-#   ENDPOINT                default Helloworld.Call
-#   BODY                    default {"name":"Alice"}
-#   CONCURRENCY             default 16 concurrent callers
-#   DURATION                default 10s per measurement
-#   WARMUP                  default 2s per target, not reported
-#   CACHE_DIR               default ${XDG_CACHE_HOME:-$HOME/.cache}/micro-platform-bench:
-#                           holds the built loadgen, the `micro` CLI and its scratch module
-#   GO_MICRO_VERSION        default v5.30.0 (the version the platform requires)
+# It starts a real `platform server` in a temp data dir, creates namespace acme, deploys
+# examples/helloworld, reads the namespace's MICRO_* environment from the running instance
+# (/proc/PID/environ), starts `micro api` with that environment, and then, RUNS times, warms
+# up and measures each target with the loadgen binary (a separate process) at CONCURRENCY
+# callers for DURATION. The order of the targets rotates between runs so drift in machine
+# load does not always favour the same one.
 #
-# Output: a markdown table with one row per target (requests, errors, req/s, p50, p99)
-# and the gateway's throughput relative to `micro api`. Logs go to stderr.
-set -euo pipefail
+# Environment (see also lib.sh):
+#   RUNS         default 3 runs of all three targets
+#   CONCURRENCY  default 16 concurrent callers
+#   DURATION     default 10s per measurement
+#   WARMUP       default 2s per target before each measurement, not reported
+#   BODY         default {"name":"Alice"}
+#   PROFILE      set to a file name to record a CPU profile of the platform server with
+#                `perf record -g` during one extra gateway measurement and write the top
+#                of its report there
+#
+# Output (stdout): every run's rows, then the median of each figure over the runs with its
+# spread (min–max), and the gateway's throughput relative to `micro api` (target >= 1.2x
+# with p99 no worse). Progress goes to stderr.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-: "${GATEWAY_URL:?set GATEWAY_URL to the platform API server URL}"
-: "${PLATFORM_TOKEN:?set PLATFORM_TOKEN to a token for NAMESPACE}"
-: "${NAMESPACE:?set NAMESPACE}"
-: "${MICRO_REGISTRY_ADDRESS:?set the namespace MICRO_* environment (MICRO_REGISTRY_ADDRESS missing)}"
-export MICRO_REGISTRY="${MICRO_REGISTRY:-nats}"
-export MICRO_TRANSPORT="${MICRO_TRANSPORT:-nats}"
-export MICRO_TRANSPORT_ADDRESS="${MICRO_TRANSPORT_ADDRESS:-$MICRO_REGISTRY_ADDRESS}"
-
-SERVICE="${SERVICE:-helloworld}"
-ENDPOINT="${ENDPOINT:-Helloworld.Call}"
-DEFAULT_BODY='{"name":"Alice"}'
-BODY="${BODY:-$DEFAULT_BODY}"
+RUNS="${RUNS:-3}"
 CONCURRENCY="${CONCURRENCY:-16}"
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-2s}"
-CACHE_DIR="${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/micro-platform-bench}"
-GO_MICRO_VERSION="${GO_MICRO_VERSION:-v5.30.0}"
+DEFAULT_BODY='{"name":"Alice"}'
+BODY="${BODY:-$DEFAULT_BODY}"
+SERVICE=helloworld
+ENDPOINT=Helloworld.Call
+NAMESPACE=acme
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$CACHE_DIR/bin"
-mkdir -p "$BIN"
-log() { echo "gateway.sh: $*" >&2; }
+build_tools
+MICRO="$(build_micro)"
 
-log "building loadgen"
-(cd "$ROOT" && go build -o "$BIN/loadgen" ./bench/loadgen)
-
-# go-micro's CLI is built in a scratch module so the project's go.mod never depends on it.
-if [[ ! -x "$BIN/micro-$GO_MICRO_VERSION" ]]; then
-	log "building go-micro's micro CLI $GO_MICRO_VERSION (first run only)"
-	MOD="$CACHE_DIR/micro-cli"
-	mkdir -p "$MOD"
-	(
-		cd "$MOD"
-		[[ -f go.mod ]] || go mod init micro-platform-bench/micro-cli >/dev/null 2>&1
-		go get "go-micro.dev/v5@$GO_MICRO_VERSION" "go-micro.dev/v5/cmd/micro@$GO_MICRO_VERSION" >&2
-		go build -o "$BIN/micro-$GO_MICRO_VERSION" go-micro.dev/v5/cmd/micro
-	)
-fi
-
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	log "no free port found"
-	exit 1
-}
+DATA="$WORK/data"
+start_server "$DATA"
+log "platform server at $SERVER_URL (NATS port $NATS_PORT)"
+pf namespaces create "$NAMESPACE" >&2
+pf deploy "$ROOT/examples/helloworld" -n "$NAMESPACE" >&2
+PID="$(instance_of "$DATA" "$SERVICE")" || die "no running $SERVICE instance of this server"
+mapfile -t MESH_ENV < <(mesh_env "$PID")
 
 API_PORT="$(free_port)"
-API_LOG="$CACHE_DIR/micro-api.log"
-log "starting micro api on 127.0.0.1:$API_PORT (log: $API_LOG)"
-"$BIN/micro-$GO_MICRO_VERSION" api --address "127.0.0.1:$API_PORT" >"$API_LOG" 2>&1 &
-API_PID=$!
-trap 'kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true' EXIT
-for i in $(seq 150); do
-	if curl -fsS "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1; then
-		break
-	fi
-	if ! kill -0 "$API_PID" 2>/dev/null || [[ $i == 150 ]]; then
-		log "micro api did not come up:"
-		cat "$API_LOG" >&2
-		exit 1
-	fi
-	sleep 0.2
+log "starting micro api on 127.0.0.1:$API_PORT with the namespace's environment"
+env "${MESH_ENV[@]}" "$MICRO" api --address "127.0.0.1:$API_PORT" >"$WORK/micro-api.log" 2>&1 &
+PIDS+=($!)
+for i in $(seq 300); do
+	curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/" 2>/dev/null && break
+	[[ $i != 300 ]] || {
+		cat "$WORK/micro-api.log" >&2
+		die "micro api did not come up"
+	}
+	sleep 0.1
 done
 
-# measure LABEL DURATION MODE-ARGS... runs loadgen once and prints its row.
+# measure LABEL DURATION TARGET runs loadgen once against TARGET (direct, api or gateway)
+# and prints its row; a failed run still prints its row, with its errors.
 measure() {
-	local label="$1" duration="$2"
-	shift 2
-	# A failed run still prints its row (with its errors); keep going to show the rest.
-	"$BIN/loadgen" -label "$label" -body "$BODY" -c "$CONCURRENCY" -d "$duration" "$@" || true
+	local label="$1" duration="$2" args
+	case "$3" in
+	direct) args=(-mode micro -service "$SERVICE" -endpoint "$ENDPOINT") ;;
+	api) args=(-mode http -url "http://127.0.0.1:$API_PORT/$SERVICE/$ENDPOINT") ;;
+	gateway) args=(-mode http -url "$SERVER_URL/api/$SERVICE/$ENDPOINT"
+		-H "Authorization: Bearer $TOKEN" -H "Micro-Namespace: $NAMESPACE") ;;
+	esac
+	env "${MESH_ENV[@]}" "$BIN/loadgen" -label "$label" -body "$BODY" -c "$CONCURRENCY" -d "$duration" \
+		"${args[@]}" 2> >(grep -v 'SECURITY WARNING' >&2) || true
 }
 
-DIRECT=(-mode micro -service "$SERVICE" -endpoint "$ENDPOINT")
-MICRO_API=(-mode http -url "http://127.0.0.1:$API_PORT/$SERVICE/$ENDPOINT")
-GATEWAY=(-mode http -url "${GATEWAY_URL%/}/api/$SERVICE/$ENDPOINT"
-	-H "Authorization: Bearer $PLATFORM_TOKEN" -H "Micro-Namespace: $NAMESPACE")
-
-log "warming up ($WARMUP each)"
-for target in DIRECT MICRO_API GATEWAY; do
-	declare -n args="$target"
-	measure warmup "$WARMUP" "${args[@]}" >/dev/null
-	unset -n args
+declare -A LABEL=([direct]="go-micro client (direct)" [api]="micro api" [gateway]="platform gateway")
+ORDERS=("direct api gateway" "api gateway direct" "gateway direct api")
+ALL=""
+LOADS=()
+for ((run = 1; run <= RUNS; run++)); do
+	LOADS+=("$(loadavg)")
+	log "run $run/$RUNS: load average $(loadavg); $DURATION per target, $CONCURRENCY callers"
+	for target in ${ORDERS[$(((run - 1) % 3))]}; do
+		measure warmup "$WARMUP" "$target" >/dev/null
+		row="$(measure "${LABEL[$target]}" "$DURATION" "$target")"
+		ALL+="${row/#| /| $run | }"$'\n'
+	done
 done
 
-log "measuring ($DURATION each, $CONCURRENCY callers)"
-ROWS="$(
-	measure "go-micro client (direct)" "$DURATION" "${DIRECT[@]}"
-	measure "micro api" "$DURATION" "${MICRO_API[@]}"
-	measure "platform gateway" "$DURATION" "${GATEWAY[@]}"
-)"
+# The gateway meters every call; show that it counted them (metering was on).
+METERED="$(curl -fsS -H "Authorization: Bearer $TOKEN" "$SERVER_URL/metrics" 2>/dev/null |
+	awk '/^platform_gateway_requests_total/ { n += $NF } END { printf "%d", n }')"
 
-echo "| target | requests | errors | req/s | p50 | p99 |"
-echo "|---|---:|---:|---:|---:|---:|"
-echo "$ROWS"
+echo "### Gateway throughput: $CONCURRENCY callers, $DURATION per target, $RUNS runs"
 echo
-echo "$ROWS" | awk -F'|' '
-	{ gsub(/^ +| +$/, "", $2); rate[$2] = $5 + 0 }
-	END {
-		if (rate["micro api"] > 0)
-			printf "platform gateway / micro api throughput: %.2fx (target >= 1.2x)\n", rate["platform gateway"] / rate["micro api"]
-	}'
+echo "Load average (1/5/15 min) at the start of each run: $(printf '%s; ' "${LOADS[@]}")"
+echo
+echo "| run | target | requests | errors | req/s | p50 | p99 |"
+echo "|---:|---|---:|---:|---:|---:|---:|"
+printf '%s' "$ALL"
+echo
+echo "Median over $RUNS runs (spread min–max):"
+echo
+echo "| target | req/s | p50 (ms) | p99 (ms) |"
+echo "|---|---:|---:|---:|"
+for target in direct api gateway; do
+	label="${LABEL[$target]}"
+	mapfile -t rate < <(awk -F'|' -v l="$label" '{ gsub(/^ +| +$/, "", $3) } $3 == l { print $6 + 0 }' <<<"$ALL")
+	mapfile -t p50 < <(awk -F'|' -v l="$label" '{ gsub(/^ +| +$/, "", $3) } $3 == l { print $7 + 0 }' <<<"$ALL")
+	mapfile -t p99 < <(awk -F'|' -v l="$label" '{ gsub(/^ +| +$/, "", $3) } $3 == l { print $8 + 0 }' <<<"$ALL")
+	echo "| $label | $(median "${rate[@]}") ($(spread "${rate[@]}")) | $(median "${p50[@]}") ($(spread "${p50[@]}")) | $(median "${p99[@]}") ($(spread "${p99[@]}")) |"
+done
+echo
+mapfile -t RATIOS < <(awk -F'|' '
+	{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3) }
+	$3 == "micro api" { api[$2] = $6 + 0; apip99[$2] = $8 + 0 }
+	$3 == "platform gateway" { gw[$2] = $6 + 0; gwp99[$2] = $8 + 0 }
+	END { for (r in gw) if (api[r] > 0 && apip99[r] > 0) printf "%.2f %.2f\n", gw[r] / api[r], gwp99[r] / apip99[r] }' <<<"$ALL")
+if ((${#RATIOS[@]})); then
+	mapfile -t TPUT < <(printf '%s\n' "${RATIOS[@]}" | cut -d' ' -f1)
+	mapfile -t P99R < <(printf '%s\n' "${RATIOS[@]}" | cut -d' ' -f2)
+	echo "platform gateway / micro api: throughput $(median "${TPUT[@]}")x (runs $(spread "${TPUT[@]}"); target >= 1.2x)," \
+		"p99 $(median "${P99R[@]}")x of micro api's (runs $(spread "${P99R[@]}"); target <= 1.00x)"
+fi
+echo
+echo "Gateway calls metered (platform_gateway_requests_total): $METERED"
+
+if [[ -n "${PROFILE:-}" ]]; then
+	command -v perf >/dev/null || die "PROFILE set but perf is not installed"
+	log "profiling the platform server with perf during one more gateway measurement"
+	perf record -F 999 -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+	PERF=$!
+	PIDS+=("$PERF")
+	measure "platform gateway (profiled)" "$DURATION" gateway >&2
+	wait "$PERF" || true
+	forget "$PERF"
+	{
+		echo "## perf: platform server, self time by symbol"
+		perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+		echo
+		echo "## perf: platform server, time including callees, by symbol"
+		perf report -i "$WORK/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+	} >"$PROFILE"
+	log "profile report written to $PROFILE"
+fi

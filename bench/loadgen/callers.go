@@ -97,6 +97,28 @@ func splitAddrs(s string) []string {
 	return strings.Split(s, ",")
 }
 
+// waitReady retries call every 10ms until it succeeds, and returns the last error if none
+// did within wait.
+func waitReady(ctx context.Context, call caller, wait, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, timeout)
+		err := call(rctx)
+		rcancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
 // load runs call from concurrency workers until d has passed or max requests were made.
 func load(ctx context.Context, call caller, concurrency int, d time.Duration, max int64, timeout time.Duration) result {
 	ctx, cancel := context.WithTimeout(ctx, d)

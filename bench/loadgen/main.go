@@ -9,6 +9,10 @@
 // -header, the table header first). Micro mode configures go-micro's registry and
 // transport from the -registry, -registry-address, -transport and -transport-address
 // flags, which default to the MICRO_* environment a platform namespace hands out.
+//
+// With -wait, loadgen first retries one call every 10ms until it succeeds (a service has
+// just registered, a gateway has just come up) and fails if none did within -wait; the
+// retries are not part of the measurement.
 package main
 
 import (
@@ -51,6 +55,7 @@ type config struct {
 	duration            time.Duration
 	maxRequests         int64
 	timeout             time.Duration
+	wait                time.Duration
 	header              bool
 	url                 string
 	headers             headerFlags
@@ -76,6 +81,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to run")
 	fs.Int64Var(&c.maxRequests, "n", 5_000_000, "stop after this many requests")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.DurationVar(&c.wait, "wait", 0, "retry one call until it succeeds, for at most this long, before measuring")
 	fs.BoolVar(&c.header, "header", false, "print the markdown table header before the row")
 	fs.StringVar(&c.url, "url", "", "http mode: URL to POST to")
 	fs.Var(&c.headers, "H", "http mode: request header 'Name: value' (repeatable)")
@@ -118,6 +124,9 @@ func (c *config) validate() error {
 	if c.maxRequests < 1 {
 		errs = append(errs, errors.New("-n must be at least 1"))
 	}
+	if c.wait < 0 {
+		errs = append(errs, errors.New("-wait must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -140,6 +149,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 1
+	}
+	if c.wait > 0 {
+		if err := waitReady(ctx, call, c.wait, c.timeout); err != nil {
+			fmt.Fprintf(stderr, "loadgen: no successful call within -wait %s: %v\n", c.wait, err)
+			return 1
+		}
 	}
 	res := load(ctx, call, c.concurrency, c.duration, c.maxRequests, c.timeout)
 	if c.header {

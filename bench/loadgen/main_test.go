@@ -85,6 +85,49 @@ func TestRunStopsAtDuration(t *testing.T) {
 	}
 }
 
+func TestRunWait(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		failFirst int64 // calls answered 503 before the server is "up"
+		wait      string
+		wantCode  int
+		wantErr   string
+	}{
+		{name: "comes up within wait", failFirst: 5, wait: "5s", wantCode: 0},
+		{name: "never comes up", failFirst: 1 << 40, wait: "200ms", wantCode: 1, wantErr: "no successful call within -wait 200ms: HTTP 503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) <= tt.failFirst {
+					http.Error(w, "starting", http.StatusServiceUnavailable)
+				}
+			}))
+			defer srv.Close()
+			code, out, errOut := runLoadgen(t, []string{"-url", srv.URL, "-c", "1", "-n", "3", "-wait", tt.wait}, nil)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d: %s", code, tt.wantCode, errOut)
+			}
+			if tt.wantErr != "" {
+				if !strings.Contains(errOut, tt.wantErr) || out != "" {
+					t.Fatalf("stdout %q, stderr %q: want no row and %q", out, errOut, tt.wantErr)
+				}
+				return
+			}
+			// The failed tries while waiting are not measured: 3 requests, 0 errors.
+			if m := rowRE.FindStringSubmatch(strings.TrimSpace(out)); m == nil || m[2] != "3" || m[3] != "0" {
+				t.Fatalf("row %q: want 3 requests and 0 errors after waiting", out)
+			}
+			if got := calls.Load(); got != tt.failFirst+1+3 {
+				t.Fatalf("server saw %d calls, want %d: %d failed tries, 1 success and 3 measured", got, tt.failFirst+4, tt.failFirst)
+			}
+		})
+	}
+}
+
 func TestRunInvalidFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -96,6 +139,7 @@ func TestRunInvalidFlags(t *testing.T) {
 		{name: "micro without endpoint", args: []string{"-mode", "micro", "-service", "x", "-d", "0s"}, want: []string{"-service and -endpoint are required", "-d must be positive"}},
 		{name: "unknown mode", args: []string{"-mode", "grpc"}, want: []string{`-mode "grpc"`}},
 		{name: "bad header", args: []string{"-url", "http://x", "-H", "nocolon"}, want: []string{"not 'Name: value'"}},
+		{name: "negative wait", args: []string{"-url", "http://x", "-wait", "-1s"}, want: []string{"-wait must not be negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
