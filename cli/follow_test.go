@@ -4,37 +4,19 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // runUntil runs the CLI until the output contains want, then cancels it as Ctrl-C would.
 func runUntil(t *testing.T, f *fakeAPI, want string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	var errb bytes.Buffer
 	done := make(chan int, 1)
 	env := []string{"HOME=" + t.TempDir(), "TZ=UTC", "PLATFORM_SERVER=" + f.URL, "PLATFORM_TOKEN=" + adminSecret}
@@ -85,7 +67,7 @@ func TestDeployInterrupted(t *testing.T) {
 	t.Parallel()
 	f := newDeployFake(t, []*platform.Event{ev(4, platform.EventBuildStarted, "building hello v2", "r-2")}, "")
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errb := &syncBuffer{}, &syncBuffer{}
+	out, errb := &testenv.Buffer{}, &testenv.Buffer{}
 	done := make(chan int, 1)
 	env := []string{"HOME=" + t.TempDir(), "TZ=UTC", "PLATFORM_SERVER=" + f.URL, "PLATFORM_TOKEN=" + adminSecret}
 	go func() {

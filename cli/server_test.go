@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"github.com/micro/platform/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -84,8 +85,8 @@ func TestServerEndToEnd(t *testing.T) {
 	data, cfgHome := t.TempDir(), t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
-	var errb syncBuffer
+	out := &testenv.Buffer{}
+	var errb testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"server", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "text"}, strings.NewReader(""), out, &errb, []string{"HOME=" + cfgHome})

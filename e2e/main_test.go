@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,30 +57,12 @@ func skipShort(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serverProc is a running `platform server`.
 type serverProc struct {
 	t      *testing.T
 	dir    string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testenv.Buffer
 	addr   string
 	token  string
 	exited chan struct{}
@@ -98,7 +79,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	// The server keeps HOME: its builds use the host's Go caches, as a user's would.
 	cmd.Env = os.Environ()
 	pr, pw := io.Pipe()
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

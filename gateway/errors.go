@@ -6,40 +6,8 @@ import (
 	"net/http"
 
 	platform "github.com/micro/platform"
+	platformhttp "github.com/micro/platform/http"
 )
-
-// statusFor maps platform error codes to HTTP statuses, the table in docs/api.md.
-var statusFor = map[string]int{
-	platform.EINVALID:         http.StatusBadRequest,
-	platform.EUNAUTHENTICATED: http.StatusUnauthorized,
-	platform.EFORBIDDEN:       http.StatusForbidden,
-	platform.ENOTFOUND:        http.StatusNotFound,
-	platform.ECONFLICT:        http.StatusConflict,
-	platform.EQUOTA:           http.StatusTooManyRequests,
-	platform.EINTERNAL:        http.StatusInternalServerError,
-	platform.EUNAVAILABLE:     http.StatusServiceUnavailable,
-	platform.ETIMEOUT:         http.StatusGatewayTimeout,
-}
-
-// StatusFor returns the HTTP status of a platform error code; unknown codes are 500.
-func StatusFor(code string) int {
-	if s, ok := statusFor[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-// errorBody is the platform's error JSON shape (docs/api.md).
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Hint      string `json:"hint,omitempty"`
-	RequestID string `json:"request_id"`
-}
 
 // writeError writes err as the platform error JSON and returns the status written.
 // Uncoded errors are logged with the request id and shown as "internal error".
@@ -49,7 +17,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		return statusClientClosed
 	}
 	code := platform.ErrorCode(err)
-	status := StatusFor(code)
+	status := platformhttp.StatusFor(code)
 	var se *statusError
 	if errors.As(err, &se) {
 		status = se.status
@@ -58,7 +26,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if code == platform.EINTERNAL {
 		g.opts.Logger.Error("gateway: internal error", "request_id", id, "path", r.URL.Path, "err", err)
 	}
-	body, _ := json.Marshal(errorBody{Error: errorDetail{
+	body, _ := json.Marshal(platformhttp.ErrorResponse{Error: platformhttp.ErrorBody{
 		Code:      code,
 		Message:   platform.ErrorMessage(err),
 		Hint:      platform.ErrorHint(err),

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	platform "github.com/micro/platform"
+	platformhttp "github.com/micro/platform/http"
 )
 
 const (
@@ -101,9 +102,9 @@ func acme() map[string]string {
 }
 
 // errorOf decodes the platform error JSON of w, failing unless it has that shape.
-func errorOf(t *testing.T, w *httptest.ResponseRecorder) errorDetail {
+func errorOf(t *testing.T, w *httptest.ResponseRecorder) platformhttp.ErrorBody {
 	t.Helper()
-	var b errorBody
+	var b platformhttp.ErrorResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil || b.Error.Code == "" || b.Error.RequestID == "" {
 		t.Fatalf("body %q is not the platform error shape (%v)", w.Body.String(), err)
 	}

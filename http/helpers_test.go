@@ -9,42 +9,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	platformhttp "github.com/micro/platform/http"
+	"github.com/micro/platform/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testServer is a Server behind httptest, with its fake ControlPlane and captured logs.
 type testServer struct {
 	*httptest.Server
 	api  *platformhttp.Server
 	cp   *fakeControlPlane
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 // newTestServer starts a server over cp; edit changes the options before NewServer.
 func newTestServer(tb testing.TB, cp *fakeControlPlane, edit func(*platformhttp.Options)) *testServer {
 	tb.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	opts := platformhttp.Options{
 		Addr:         "127.0.0.1:0",
 		ControlPlane: cp,

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,33 +19,15 @@ import (
 	"github.com/micro/platform/server"
 )
 
-// syncBuffer collects the server's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServer runs the whole platform in-process on 127.0.0.1:0 with a temp data dir.
-func startServer(t *testing.T, dataDir string) (*server.App, *client.Client, *syncBuffer) {
+func startServer(t *testing.T, dataDir string) (*server.App, *client.Client, *testenv.Buffer) {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dataDir
 	cfg.Addr = "127.0.0.1:0"
 	cfg.RolloutTimeout = 45 * time.Second
 	cfg.StopGrace = 3 * time.Second
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := server.New(ctx, cfg, out)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -71,4 +72,25 @@ func KillInstances(tb testing.TB, dataDir string) {
 		_ = syscall.Kill(-p.PID, syscall.SIGKILL) // its process group
 		_ = syscall.Kill(p.PID, syscall.SIGKILL)
 	}
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers and readers, for capturing the
+// output of servers and CLIs in tests.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
