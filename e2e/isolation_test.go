@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -106,6 +107,21 @@ func TestNamespacesAreIsolated(t *testing.T) {
 		return strings.Contains(acme, "acme token in acme") && !strings.Contains(acme, "globex token in globex") &&
 			strings.Contains(globex, "globex token in globex") && !strings.Contains(globex, "acme token in acme")
 	})
+	// Secrets stay out of the server's own output: the tokens created above and each
+	// namespace's NATS password.
+	out := s.out.String()
+	for ns, procs := range byNS {
+		u, err := url.Parse(procs[0].Env["MICRO_REGISTRY_ADDRESS"])
+		must(t, err)
+		pass, _ := u.User.Password()
+		if pass == "" || strings.Contains(out, pass) {
+			t.Errorf("server output shows %s's NATS password (or it has none)", ns)
+		}
+		if strings.Contains(out, tokens[ns]) {
+			t.Errorf("server output shows %s's token", ns)
+		}
+	}
+
 	evs, err := c.Events(ctx, platform.EventFilter{Namespace: "acme", Limit: 1000})
 	must(t, err)
 	if i := slices.IndexFunc(evs, func(e *platform.Event) bool { return e.Namespace != "acme" }); i >= 0 {
