@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,46 +20,67 @@ import (
 	"github.com/micro/platform/server"
 )
 
-// startServer runs the whole platform in-process on 127.0.0.1:0 with a temp data dir.
-func startServer(t *testing.T, dataDir string) (*server.App, *client.Client, *testenv.Buffer) {
+// startServer runs the whole platform in-process on 127.0.0.1:0 with a temp data dir and
+// stops it when the test ends. Instances it started are killed then too.
+func startServer(t *testing.T, dataDir string, configure ...func(*server.Config)) (*server.App, *client.Client, *testenv.Buffer) {
+	t.Helper()
+	app, c, out, stop := runServer(t, dataDir, configure...)
+	t.Cleanup(func() {
+		stop()
+		testenv.KillInstances(t, dataDir)
+	})
+	return app, c, out
+}
+
+// runServer starts the platform and returns a func that stops it (instances keep running,
+// as they do when a real server stops).
+func runServer(t *testing.T, dataDir string, configure ...func(*server.Config)) (*server.App, *client.Client, *testenv.Buffer, func()) {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dataDir
 	cfg.Addr = "127.0.0.1:0"
 	cfg.RolloutTimeout = 45 * time.Second
 	cfg.StopGrace = 3 * time.Second
+	for _, f := range configure {
+		f(&cfg)
+	}
 	out := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := server.New(ctx, cfg, out)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() {
-		defer testenv.KillInstances(t, dataDir)
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("server: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("server did not stop")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
+		})
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !app.Ready() || app.Addr() == "" {
 		if time.Now().After(deadline) {
+			stop()
 			t.Fatalf("server not ready; output:\n%s", out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	tok, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
-	return app, client.New("http://"+app.Addr(), client.WithToken(strings.TrimSpace(string(tok)))), out
+	return app, client.New("http://"+app.Addr(), client.WithToken(strings.TrimSpace(string(tok)))), out, stop
 }
 
 func examplesDir(t *testing.T, name string) string {
@@ -174,5 +196,57 @@ func TestServerDeploysCallsAndIsolates(t *testing.T) {
 	}
 	if strings.Contains(out.String(), globexSecret) {
 		t.Error("server output contains a token secret")
+	}
+}
+
+// TestServerOnPostgres runs the platform on its at-scale store: deploy, call, restart the
+// server, and find everything as it was.
+func TestServerOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and builds a go-micro service")
+	}
+	dsn := testenv.PostgresDatabase(t, testenv.PostgresAdmin(t))
+	dir := t.TempDir()
+	onPostgres := func(c *server.Config) { c.Store = dsn }
+	t.Cleanup(func() { testenv.KillInstances(t, dir) })
+
+	_, c, _, stop := runServer(t, dir, onPostgres)
+	ctx := context.Background()
+	if _, err := c.CreateNamespace(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	r := deployDir(t, c, "acme", "helloworld", examplesDir(t, "helloworld"))
+	if r.Status != platform.ReleaseLive {
+		t.Fatalf("release %s: %s", r.Status, r.Reason)
+	}
+	stop()
+	if _, err := os.Stat(filepath.Join(dir, "platform.db")); err == nil {
+		t.Error("a SQLite file was created although the store is PostgreSQL")
+	}
+
+	_, c, _, stop = runServer(t, dir, onPostgres)
+	defer stop()
+	svc, err := c.GetService(ctx, "acme", "helloworld")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.CurrentRelease != r.ID || svc.Version != "v1" {
+		t.Errorf("after restart: current %s %s, want %s v1", svc.CurrentRelease, svc.Version, r.ID)
+	}
+	// The instance kept running; it reconnects to the restarted embedded NATS server
+	// within nats.go's reconnect wait (2s).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := c.Call(ctx, "acme", "helloworld", "Helloworld.Call", json.RawMessage(`{"name":"Postgres"}`), "")
+		if err == nil && strings.Contains(string(out), "Hello Postgres") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call after restart: %s %v", out, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := len(testenv.Instances(t, dir)); n != 1 {
+		t.Errorf("%d instances after restart, want the one re-adopted", n)
 	}
 }

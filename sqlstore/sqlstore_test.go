@@ -2,24 +2,17 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/micro/platform"
+	"github.com/micro/platform/internal/testenv"
 	"github.com/micro/platform/sqlstore"
 	"github.com/micro/platform/storetest"
 )
-
-// defaultTestPostgres is the server the PostgreSQL tests use unless
-// PLATFORM_TEST_POSTGRES names another. Each test creates and drops its own database.
-const defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 func TestSQLite(t *testing.T) {
 	t.Parallel()
@@ -33,7 +26,7 @@ func TestPostgres(t *testing.T) {
 		t.Skip("PostgreSQL tests skipped under -short")
 	}
 	t.Parallel()
-	admin := postgresAdmin(t)
+	admin := testenv.PostgresAdmin(t)
 	storetest.Run(t, func(t *testing.T) (platform.Store, storetest.Reopen) {
 		return openPostgres(t, admin)
 	})
@@ -54,63 +47,13 @@ func mustOpen(t testing.TB, dsn string) *sqlstore.Store {
 	return s
 }
 
-// postgresAdmin returns the URL of the test server, failing t with what to do when the
-// server does not answer.
-func postgresAdmin(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("PLATFORM_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = defaultTestPostgres
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-		db.Close()
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\n"+
-			"Start one with trust auth for user postgres (for example `apt-get install -y postgresql && "+
-			"pg_ctlcluster 15 main start`), or point PLATFORM_TEST_POSTGRES at a server where the "+
-			"user may create databases, or run `go test -short` to skip these tests.", dsn, err)
-	}
-	return dsn
-}
-
-// openPostgres creates a uniquely named database on the admin server, dropped when t
-// ends, and opens a store on it.
+// openPostgres creates a uniquely named database, dropped when t ends, and opens a store
+// on it.
 func openPostgres(t *testing.T, admin string) (platform.Store, storetest.Reopen) {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "platform_test_" + hex.EncodeToString(b[:])
-	adminExec(t, admin, "CREATE DATABASE "+name)
-	t.Cleanup(func() { adminExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("parse %s: %v", admin, err)
-	}
-	u.Path = "/" + name
-	dsn := u.String()
+	dsn := testenv.PostgresDatabase(t, admin)
 	open := func(t *testing.T) platform.Store { return mustOpen(t, dsn) }
 	return mustOpen(t, dsn), open
-}
-
-// adminExec runs one statement on the admin database.
-func adminExec(t *testing.T, admin, stmt string) {
-	t.Helper()
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatalf("open %s: %v", admin, err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, stmt); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
 }
 
 func TestOpenRejects(t *testing.T) {
