@@ -53,7 +53,11 @@ func newHTTPCaller(c *config) (caller, error) {
 	}, nil
 }
 
-func newMicroCaller(c *config) (caller, error) {
+// newMicroCaller returns the go-micro call and its readiness probe. The probe asks the
+// registry itself before calling: the client's registry cache looks a missing service up
+// again at most every 5s (go-micro's cache.DefaultMinimumRetryInterval), which would make
+// -wait see a newly registered service up to 5s late.
+func newMicroCaller(c *config) (call, probe caller, err error) {
 	var reg registry.Registry
 	switch c.registry {
 	case "nats":
@@ -61,7 +65,7 @@ func newMicroCaller(c *config) (caller, error) {
 	case "mdns":
 		reg = registry.NewMDNSRegistry()
 	default:
-		return nil, fmt.Errorf("-registry %q: use nats or mdns", c.registry)
+		return nil, nil, fmt.Errorf("-registry %q: use nats or mdns", c.registry)
 	}
 	var tr transport.Transport
 	switch c.transport {
@@ -70,7 +74,7 @@ func newMicroCaller(c *config) (caller, error) {
 	case "http":
 		tr = transport.NewHTTPTransport(transport.Addrs(splitAddrs(c.trnsAddr)...))
 	default:
-		return nil, fmt.Errorf("-transport %q: use nats or http", c.transport)
+		return nil, nil, fmt.Errorf("-transport %q: use nats or http", c.transport)
 	}
 	cl := client.NewClient(
 		client.Selector(selector.NewSelector(selector.Registry(reg))),
@@ -82,11 +86,18 @@ func newMicroCaller(c *config) (caller, error) {
 	)
 	// Raw frames pass the JSON through without encoding, as go-micro's own gateway does.
 	body := &raw.Frame{Data: []byte(c.body)}
-	return func(ctx context.Context) error {
+	call = func(ctx context.Context) error {
 		req := cl.NewRequest(c.service, c.endpoint, body, client.WithContentType("application/json"))
 		var rsp raw.Frame
 		return cl.Call(ctx, req, &rsp)
-	}, nil
+	}
+	probe = func(ctx context.Context) error {
+		if _, err := reg.GetService(c.service); err != nil {
+			return fmt.Errorf("registry lookup of %s: %w", c.service, err)
+		}
+		return call(ctx)
+	}
+	return call, probe, nil
 }
 
 // splitAddrs splits a comma-separated address list, as go-micro's flags do.
@@ -97,13 +108,14 @@ func splitAddrs(s string) []string {
 	return strings.Split(s, ",")
 }
 
-// waitReady retries call every 10ms until it succeeds, and returns the last error if none
+// waitReady retries call (a readiness probe) every 10ms until it succeeds, and returns the last error if none
 // did within wait.
 func waitReady(ctx context.Context, call caller, wait, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	var last error
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, timeout)
 		err := call(rctx)
@@ -111,9 +123,13 @@ func waitReady(ctx context.Context, call caller, wait, timeout time.Duration) er
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil && last != nil {
+			return last // the call cut short by the end of the wait says less than the one before
+		}
+		last = err
 		select {
 		case <-ctx.Done():
-			return err
+			return last
 		case <-tick.C:
 		}
 	}

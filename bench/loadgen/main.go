@@ -139,19 +139,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 2
 	}
-	var call caller
+	var call, probe caller
 	switch c.mode {
 	case "http":
 		call, err = newHTTPCaller(c)
+		probe = call
 	case "micro":
-		call, err = newMicroCaller(c)
+		call, probe, err = newMicroCaller(c)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 1
 	}
 	if c.wait > 0 {
-		if err := waitReady(ctx, call, c.wait, c.timeout); err != nil {
+		if err := waitReady(ctx, probe, c.wait, c.timeout); err != nil {
 			fmt.Fprintf(stderr, "loadgen: no successful call within -wait %s: %v\n", c.wait, err)
 			return 1
 		}

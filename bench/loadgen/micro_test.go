@@ -95,6 +95,50 @@ func TestRunMicro(t *testing.T) {
 	})
 }
 
+// TestRunMicroWait starts loadgen -wait before the service exists and checks that it
+// measures once the service registers, and soon after.
+func TestRunMicroWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NATS and a go-micro server")
+	}
+	url := startNATS(t)
+	env := map[string]string{"MICRO_REGISTRY": "nats", "MICRO_REGISTRY_ADDRESS": url,
+		"MICRO_TRANSPORT": "nats", "MICRO_TRANSPORT_ADDRESS": url}
+	type outcome struct {
+		code     int
+		out, err string
+		at       time.Time
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		code, out, errOut := runLoadgen(t, []string{"-mode", "micro", "-service", "late", "-endpoint", "Helloworld.Call",
+			"-body", `{"name":"Alice"}`, "-c", "1", "-n", "3", "-d", "20s", "-timeout", "2s", "-wait", "20s"}, env)
+		done <- outcome{code, out, errOut, time.Now()}
+	}()
+	time.Sleep(time.Second) // loadgen has asked for "late" and found nothing
+	srv := microserver.NewRPCServer(
+		microserver.Name("late"),
+		microserver.Registry(natsreg.NewNatsRegistry(registry.Addrs(url))),
+		microserver.Transport(natstr.NewTransport(transport.Addrs(url))),
+		microserver.Broker(broker.NewMemoryBroker()),
+	)
+	if err := srv.Handle(srv.NewHandler(&Helloworld{})); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	o := <-done
+	if o.code != 0 || !strings.Contains(o.out, "| micro | 3 | 0 |") {
+		t.Fatalf("exit %d, output %q, stderr %q: want 3 calls without errors once the service is up", o.code, o.out, o.err)
+	}
+	if took := o.at.Sub(started); took > 3*time.Second {
+		t.Fatalf("loadgen finished %v after the service started", took)
+	}
+}
+
 // waitRegistered waits until service answers registry queries: the nats registry
 // subscribes asynchronously, so a query right after Start may find nothing.
 func waitRegistered(t *testing.T, url, service string) {
