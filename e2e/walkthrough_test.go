@@ -245,9 +245,10 @@ func containsRow(table string, fields ...string) bool {
 	return false
 }
 
+// eventually waits up to 3 minutes (builds on a loaded 2-core machine are slow) for cond.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)
