@@ -94,6 +94,12 @@ func TestRolloutUnderLoad(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "cannot connect to the database") {
 		t.Errorf("deploying a crashing version: want a failure with the crash output, got %s", r)
 	}
+	broken := crashingService(t)
+	must(t, os.WriteFile(filepath.Join(broken, "main.go"), []byte("package main\n\nfunc main() { undefinedThing() }\n"), 0o644))
+	r = s.platform(t, "deploy", broken, "-n", "acme", "--name", "helloworld")
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "undefined: undefinedThing") {
+		t.Errorf("deploying a version that does not compile: want the compiler's error, got %s", r)
+	}
 	time.Sleep(time.Second)
 	ok, failed := l.stop()
 	if len(failed) > 0 {
@@ -102,14 +108,17 @@ func TestRolloutUnderLoad(t *testing.T) {
 	if ok < 50 {
 		t.Errorf("only %d calls succeeded", ok)
 	}
-	t.Logf("%d calls, none failed, across a rollout and a failed release", ok)
+	t.Logf("%d calls, none failed, across a rollout, a crashing release and a broken build", ok)
 
 	views := decode[[]platform.ServiceView](t, s.must(t, "services", "-n", "acme", "-o", "json"))
 	if len(views) != 1 || views[0].Version != "v2" || views[0].Status != platform.ServiceRunning {
 		t.Fatalf("after the failed release: %+v", views)
 	}
-	if events := s.must(t, "events", "-n", "acme", "--type", "release.failed"); !strings.Contains(events, "v3") {
+	if events := s.must(t, "events", "-n", "acme", "--type", "release.failed"); !strings.Contains(events, "v3") || !strings.Contains(events, "v4") {
 		t.Errorf("release.failed events:\n%s", events)
+	}
+	if events := s.must(t, "events", "-n", "acme", "--type", "build.failed"); !strings.Contains(events, "undefinedThing") {
+		t.Errorf("build.failed events:\n%s", events)
 	}
 	eventually(t, "exactly the two v2 instances run", func() bool {
 		return countVersions(t, s.dir)["v2"] == 2 && len(testenv.Instances(t, s.dir)) == 2
