@@ -134,14 +134,6 @@ if [[ -n "${PROFILE:-}" ]]; then
 	measure "platform gateway (profiled)" "$DURATION" gateway >&2
 	wait "$PERF" || true
 	forget "$PERF"
-	(
-		set +o pipefail # head closes the pipe early
-		report() { perf report -i "$WORK/perf.data" --sort symbol --stdio -g none "$@" 2>/dev/null | grep -v '^#' | grep -v '^$'; }
-		echo "## perf: platform server during a gateway run, self time by symbol (top 30)"
-		report --no-children | head -30
-		echo
-		echo "## perf: the same, time including callees, project and library frames (top 60)"
-		report --children | grep -E 'micro/platform|net/http|nats|encoding/json|sqlite|prometheus|gcBgMarkWorker|mallocgc|syscall\.|\[k\] (entry_SYSCALL|do_syscall)' | head -60
-	) >"$PROFILE"
+	perf_report "$WORK/perf.data" "platform server during a gateway run" >"$PROFILE"
 	log "profile report written to $PROFILE"
 fi

@@ -14,15 +14,17 @@
 # Environment (see also lib.sh):
 #   SERVICES    default 50
 #   NAMESPACES  default 5
-#   SETTLE      default 5s: how long the server idles before memory and CPU are read; CPU
+#   SETTLE      default 10s: how long the server idles before memory and CPU are read; CPU
 #               use is the server's CPU time over that window
+#   PROFILE     set to a file name to record the server with `perf record -g` during the
+#               idle window after the last restart and write the top of the report there
 #
 # Output (stdout): a markdown table. Progress goes to stderr.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVICES="${SERVICES:-50}"
 NAMESPACES="${NAMESPACES:-5}"
-SETTLE="${SETTLE:-5s}"
+SETTLE="${SETTLE:-10s}"
 HZ="$(getconf CLK_TCK)"
 
 build_tools
@@ -36,7 +38,12 @@ idle_row() {
 	local t0 c0 cpu rss n=0 total=0 pid r
 	c0="$(cpu_ticks "$SERVER_PID")"
 	t0="$(now)"
-	sleep "${SETTLE%s}"
+	if [[ -n "${PROFILE:-}" && "$1" == restart\ with* ]]; then
+		perf record -F 999 -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep "${SETTLE%s}" >/dev/null 2>&1 || true
+		perf_report "$WORK/perf.data" "idle platform server: $1" >"$PROFILE"
+	else
+		sleep "${SETTLE%s}"
+	fi
 	cpu="$(awk -v c="$(($(cpu_ticks "$SERVER_PID") - c0))" -v hz="$HZ" -v t="$(since "$t0")" \
 		'BEGIN { printf "%.1f%%", 100 * c / hz / t }')"
 	rss="$(rss_kb "$SERVER_PID")"
@@ -101,10 +108,12 @@ TOTAL_DEPLOY="$(since "$t0")"
 ARTIFACTS="$(jq length "$DATA/builds/artifacts/index.json")"
 idle_row "$SERVICES services running" "$SERVICES" -
 
+BEFORE="$(instance_pids "$DATA" | sort)"
 stop_server
 log "restarting with $SERVICES services"
 start_server "$DATA" "${SERVER_FLAGS[@]}"
 READOPT="$(wait_running "$SERVICES" 120)"
+KEPT="$(comm -12 <(echo "$BEFORE") <(instance_pids "$DATA" | sort) | wc -l)"
 idle_row "restart with $SERVICES services" "$SERVICES" started
 
 echo "### Idle server: memory and start-up, $SERVICES services over $NAMESPACES namespaces"
@@ -118,4 +127,5 @@ echo
 echo "Deploying: the first service (compiled, CLI following) took $FIRST_DEPLOY s;" \
 	"the other $((SERVICES - 1)) were submitted with --detach in $DETACHED s and all $SERVICES were" \
 	"running $ALL_LIVE s later ($TOTAL_DEPLOY s in all), from $ARTIFACTS artifact(s)." \
-	"After the last restart, all $SERVICES services were reported running again $READOPT s after /readyz."
+	"After the last restart, all $SERVICES services were reported running again $READOPT s after /readyz;" \
+	"$KEPT of the $SERVICES instance processes were the same processes as before (re-adopted, not restarted)."

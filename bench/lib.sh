@@ -225,3 +225,17 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
 # mib KIB prints KIB in MiB with one decimal.
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+# perf_report DATA TITLE prints the top of a `perf record -g` profile: self time by symbol,
+# then time including callees for the project's and its main libraries' frames.
+perf_report() (
+	set +o pipefail # head closes the pipe early
+	report() { perf report -i "$1" --sort symbol --stdio -g none "${@:2}" 2>/dev/null | grep -v '^#' | grep -v '^$'; }
+	echo "## perf: $2, self time by symbol (top 30)"
+	report "$1" --no-children | head -30
+	echo
+	echo "## perf: $2, time including callees, project and library frames (top 60)"
+	report "$1" --children |
+		grep -E 'micro/platform|net/http|nats|encoding/json|sqlite|prometheus|gcBgMarkWorker|mallocgc|syscall\.|\[k\] (entry_SYSCALL|do_syscall)' |
+		head -60
+)
