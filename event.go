@@ -8,7 +8,6 @@ import (
 // Event types. Every failure a user must know about is an event with a reason.
 const (
 	EventNamespaceCreated     = "namespace.created"
-	EventNamespaceDeleted     = "namespace.deleted"
 	EventBuildStarted         = "build.started"
 	EventBuildSucceeded       = "build.succeeded"
 	EventBuildFailed          = "build.failed"
@@ -18,12 +17,11 @@ const (
 	EventReleaseFailed        = "release.failed"
 	EventReleaseSuperseded    = "release.superseded"
 	EventInstanceStarted      = "instance.started"
-	EventInstanceExited       = "instance.exited"
 	EventInstanceCrashed      = "instance.crashed"
 	EventInstanceCrashLoop    = "instance.crashloop"
-	EventInstanceRegistered   = "instance.registered"
 	EventInstanceUnregistered = "instance.unregistered" // never appeared in the namespace registry
 	EventInstanceStopped      = "instance.stopped"
+	EventInstanceRestarted    = "instance.restarted" // restarted in place by the platform
 	EventServiceDeleted       = "service.deleted"
 )
 

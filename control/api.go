@@ -100,8 +100,19 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		BuildID: b.ID, Replicas: max(req.Replicas, 1), Env: req.Env, Status: platform.ReleasePending,
 		CreatedAt: now, UpdatedAt: now,
 	}
+	// Unfinished releases of the service are superseded by this one (in the store's
+	// transaction); tell whoever follows them.
+	earlier, err := p.store.ListReleases(ctx, req.Namespace, req.Service, 10)
+	if err != nil {
+		return nil, err
+	}
 	if err := p.store.Deploy(ctx, b, r); err != nil {
 		return nil, err
+	}
+	for _, e := range earlier {
+		if !e.Status.Terminal() && e.Status != platform.ReleaseLive {
+			p.publish(ctx, e, platform.EventReleaseSuperseded, fmt.Sprintf("release %s of %s was replaced by %s before it went live", e.Version, e.Service, r.Version))
+		}
 	}
 	p.publish(ctx, r, platform.EventReleaseCreated, fmt.Sprintf("release %s of %s created from %s", r.Version, r.Service, describeSource(req.Source)))
 	p.queue.Add(key(r.Namespace, r.Service))

@@ -53,6 +53,11 @@ type Options struct {
 	// DrainDelay is how long calls are steered away from a running instance before it
 	// is stopped, when the mesh is a Drainer.
 	DrainDelay time.Duration
+	// ReviveAfter is how long an instance of the serving release may run without being
+	// registered in its namespace before it is restarted in place (drivers that implement
+	// runtime.Restarter): an instance whose NATS connection gave up during a long outage
+	// of the platform runs on but serves nothing.
+	ReviveAfter time.Duration
 	// MinReady is how long a new release must stay registered and healthy, without
 	// restarts, before it replaces the current one.
 	MinReady time.Duration
@@ -85,6 +90,9 @@ func (o *Options) setDefaults() {
 	if o.DrainDelay <= 0 {
 		o.DrainDelay = 300 * time.Millisecond
 	}
+	if o.ReviveAfter <= 0 {
+		o.ReviveAfter = time.Minute
+	}
 	if o.MinReady <= 0 {
 		o.MinReady = 300 * time.Millisecond
 	}
@@ -112,6 +120,7 @@ type Plane struct {
 	mu       sync.Mutex
 	inflight map[string]*inflightBuild // build ID → the build running in this process
 	rollouts map[string]*rollout       // release ID → progress seen by this process
+	missing  map[string]time.Time      // instance ID → first seen running but unregistered
 	ready    bool
 }
 
@@ -137,6 +146,7 @@ func New(opts Options) (*Plane, error) {
 		builds:   make(chan struct{}, opts.BuildConcurrency),
 		inflight: map[string]*inflightBuild{},
 		rollouts: map[string]*rollout{},
+		missing:  map[string]time.Time{},
 	}, nil
 }
 

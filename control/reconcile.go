@@ -78,7 +78,70 @@ func (p *Plane) reconcile(ctx context.Context, ns, name string) (time.Duration, 
 	if err := p.stopAll(ctx, ns, name, keep...); err != nil {
 		return after, err
 	}
+	if err := p.reviveUnregistered(ctx, svc); err != nil {
+		return after, err
+	}
 	return after, p.recordStatus(ctx, svc, desired, keep)
+}
+
+// reviveUnregistered restarts instances of the serving release that have run without
+// being registered in the namespace for ReviveAfter.
+func (p *Plane) reviveUnregistered(ctx context.Context, svc *platform.Service) error {
+	restarter, ok := p.opts.Driver.(runtime.Restarter)
+	if !ok || svc.CurrentRelease == "" {
+		return nil
+	}
+	cur, err := p.store.GetRelease(ctx, svc.CurrentRelease)
+	if err != nil {
+		return err
+	}
+	st, err := p.opts.Driver.Inspect(ctx, cur.ID)
+	if platform.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	registered := map[string]bool{}
+	for _, n := range p.registeredNodes(ctx, cur) {
+		registered[n.ID] = true
+	}
+	now := p.opts.Clock.Now()
+	for _, i := range st.Instances {
+		if i.State != platform.InstanceRunning || registered[svc.Name+"-"+i.ID] {
+			p.setMissing(i.ID, time.Time{})
+			continue
+		}
+		since := p.setMissing(i.ID, now)
+		if now.Sub(since) < p.opts.ReviveAfter || now.Sub(i.StartedAt) < p.opts.ReviveAfter {
+			continue
+		}
+		p.setMissing(i.ID, time.Time{})
+		if err := restarter.Restart(ctx, cur.ID, i.ID, p.opts.StopGrace); err != nil {
+			return fmt.Errorf("restart %s: %w", i.ID, err)
+		}
+		p.events.Publish(ctx, &platform.Event{
+			Namespace: svc.Namespace, Service: svc.Name, Type: platform.EventInstanceRestarted,
+			Message: fmt.Sprintf("instance %s ran for %s without being registered in namespace %q (its connection to the namespace may have given up during an outage); restarted it", i.ID, p.opts.ReviveAfter, svc.Namespace),
+			Data:    map[string]string{"release": cur.ID, "instance": i.ID, "version": cur.Version},
+		})
+	}
+	return nil
+}
+
+// setMissing records when instance id was first seen unregistered (now) and returns that
+// time; a zero now forgets it.
+func (p *Plane) setMissing(id string, now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.IsZero() {
+		delete(p.missing, id)
+		return now
+	}
+	if since, ok := p.missing[id]; ok {
+		return since
+	}
+	p.missing[id] = now
+	return now
 }
 
 func (p *Plane) desiredRelease(ctx context.Context, svc *platform.Service) (*platform.Release, error) {
@@ -313,6 +376,7 @@ func (p *Plane) promote(ctx context.Context, svc *platform.Service, r *platform.
 			if err := p.store.UpdateRelease(ctx, prev); err != nil {
 				return err
 			}
+			p.publish(ctx, prev, platform.EventReleaseSuperseded, fmt.Sprintf("%s %s is replaced by %s", prev.Service, prev.Version, r.Version))
 		}
 	}
 	p.forgetRollout(r.ID)

@@ -248,13 +248,17 @@ func (b *Bus) advertiseFor(srv *server.Server) string {
 	if srv == nil {
 		return ""
 	}
+	// A server that is shutting down has no address any more.
+	tcp, ok := srv.Addr().(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
 	if a := b.opts.Advertise; a != "" {
 		if _, _, err := net.SplitHostPort(a); err == nil {
 			return a
 		}
-		return net.JoinHostPort(a, strconv.Itoa(srv.Addr().(*net.TCPAddr).Port))
+		return net.JoinHostPort(a, strconv.Itoa(tcp.Port))
 	}
-	tcp := srv.Addr().(*net.TCPAddr)
 	host := tcp.IP.String()
 	if tcp.IP.IsUnspecified() {
 		host = "127.0.0.1"

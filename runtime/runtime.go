@@ -128,3 +128,12 @@ type Driver interface {
 
 // EventFunc receives instance events from a driver. It must not block for long.
 type EventFunc func(Event)
+
+// Restarter is an optional capability of a driver: restart one instance in place (same
+// instance ID, a new process or container), for an instance that runs but no longer
+// serves — e.g. one whose connection to its namespace gave up during a long outage of the
+// platform. Stop with grace, start again at once, no backoff. ENOTFOUND for an unknown
+// workload or instance.
+type Restarter interface {
+	Restart(ctx context.Context, workloadID, instanceID string, grace time.Duration) error
+}

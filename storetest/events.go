@@ -40,7 +40,7 @@ func testEvents(t *testing.T, h *harness) {
 		}
 	})
 	t.Run("append keeps a given time and data", func(t *testing.T) {
-		e := &platform.Event{Namespace: "data", Type: platform.EventInstanceExited, Message: "exited",
+		e := &platform.Event{Namespace: "data", Type: platform.EventInstanceCrashed, Message: "exited",
 			Data: map[string]string{"exit_code": "2", "instance": "i-1"}, Time: testTime}
 		must(t, s.AppendEvent(ctx, e))
 		sameTime(t, "written back Time", e.Time, testTime)

@@ -61,7 +61,10 @@ type Driver struct {
 	calls     []Call
 }
 
-var _ runtime.Driver = (*Driver)(nil)
+var (
+	_ runtime.Driver    = (*Driver)(nil)
+	_ runtime.Restarter = (*Driver)(nil)
+)
 
 // New returns a fake driver.
 func New(opts Options) *Driver {
@@ -106,6 +109,29 @@ func (d *Driver) record(method, id string, replicas int) {
 func (d *Driver) Close() error {
 	d.cancel()
 	d.wg.Wait()
+	return nil
+}
+
+// Restart implements runtime.Restarter.
+func (d *Driver) Restart(_ context.Context, workloadID, instanceID string, grace time.Duration) error {
+	d.record("Restart", workloadID, 0)
+	d.mu.Lock()
+	var target *instance
+	if wl, ok := d.workloads[workloadID]; ok {
+		for _, in := range wl.instances {
+			if in.id == instanceID {
+				target = in
+			}
+		}
+	}
+	d.mu.Unlock()
+	if target == nil {
+		return platform.Errorf(platform.ENOTFOUND, "instance %q of workload %q not found", instanceID, workloadID)
+	}
+	select {
+	case target.restartCh <- grace:
+	default: // a restart is already pending
+	}
 	return nil
 }
 

@@ -39,11 +39,12 @@ func (wl *workload) status() *runtime.WorkloadStatus {
 
 // instance is one replica, its ID kept across restarts.
 type instance struct {
-	id       string
-	wl       *workload
-	done     chan struct{}
-	stopOnce sync.Once
-	stopCh   chan time.Duration
+	id        string
+	wl        *workload
+	done      chan struct{}
+	stopOnce  sync.Once
+	stopCh    chan time.Duration
+	restartCh chan time.Duration
 
 	mu        sync.Mutex
 	state     platform.InstanceState
@@ -55,7 +56,7 @@ type instance struct {
 }
 
 func newInstance(wl *workload, id string, now time.Time) *instance {
-	return &instance{id: id, wl: wl, done: make(chan struct{}), stopCh: make(chan time.Duration, 1),
+	return &instance{id: id, wl: wl, done: make(chan struct{}), stopCh: make(chan time.Duration, 1), restartCh: make(chan time.Duration, 1),
 		state: platform.InstanceStarting, startedAt: now}
 }
 
@@ -83,6 +84,10 @@ func (d *Driver) supervise(in *instance, adopted *proc) {
 				d.stopProc(p, grace)
 				d.stopped(in)
 				return
+			case grace := <-in.restartCh:
+				d.stopProc(p, grace)
+				p = nil
+				continue
 			case <-d.ctx.Done():
 				return
 			}

@@ -89,7 +89,10 @@ type Driver struct {
 	closed    bool
 }
 
-var _ runtime.Driver = (*Driver)(nil)
+var (
+	_ runtime.Driver    = (*Driver)(nil)
+	_ runtime.Restarter = (*Driver)(nil)
+)
 
 // New returns a driver keeping its state in opts.Dir. Call Recover before anything else.
 func New(opts Options) (*Driver, error) {
@@ -345,6 +348,29 @@ func (d *Driver) Stats(_ context.Context, id string) ([]runtime.InstanceStats, e
 		out = append(out, inst.sample(now))
 	}
 	return out, nil
+}
+
+// Restart implements runtime.Restarter: the instance's process is stopped with grace and
+// started again at once, keeping its ID.
+func (d *Driver) Restart(_ context.Context, workloadID, instanceID string, grace time.Duration) error {
+	d.mu.Lock()
+	var target *instance
+	if wl, ok := d.workloads[workloadID]; ok {
+		for _, inst := range wl.instances {
+			if inst.id == instanceID {
+				target = inst
+			}
+		}
+	}
+	d.mu.Unlock()
+	if target == nil {
+		return platform.Errorf(platform.ENOTFOUND, "instance %q of workload %q not found", instanceID, workloadID)
+	}
+	select {
+	case target.restartCh <- grace:
+	default: // a restart is already pending
+	}
+	return nil
 }
 
 // PID returns the process ID of a running instance, for tests and diagnostics.

@@ -37,8 +37,9 @@ type instance struct {
 	wl   *workload
 	done chan struct{} // closed when its supervisor returns
 
-	stopOnce sync.Once
-	stopCh   chan time.Duration // receives the grace of a stop request
+	stopOnce  sync.Once
+	stopCh    chan time.Duration // receives the grace of a stop request
+	restartCh chan time.Duration // receives the grace of a restart request
 
 	mu        sync.Mutex
 	state     platform.InstanceState
@@ -53,7 +54,7 @@ type instance struct {
 
 func newInstance(wl *workload, id string, now time.Time) *instance {
 	return &instance{
-		id: id, wl: wl, done: make(chan struct{}), stopCh: make(chan time.Duration, 1),
+		id: id, wl: wl, done: make(chan struct{}), stopCh: make(chan time.Duration, 1), restartCh: make(chan time.Duration, 1),
 		state: platform.InstanceStarting, startedAt: now,
 	}
 }
@@ -96,12 +97,14 @@ func (d *Driver) supervise(inst *instance, adopted *proc) {
 				p = d.startProcess(inst)
 			}
 			var grace time.Duration
-			stopped := false
+			stopped, restart := false, false
 			if p != nil {
 				select {
 				case <-p.exited:
 				case grace = <-inst.stopCh:
 					stopped = true
+				case grace = <-inst.restartCh:
+					restart = true
 				case <-d.ctx.Done():
 					return // closed: the process keeps running, to be re-adopted
 				}
@@ -109,6 +112,13 @@ func (d *Driver) supervise(inst *instance, adopted *proc) {
 			if stopped {
 				d.stopProcess(inst, p, grace)
 				return
+			}
+			if restart {
+				if err := p.stop(grace); err != nil {
+					d.opts.Logger.Error("restart instance", "instance", inst.id, "err", err)
+				}
+				p = nil
+				continue
 			}
 			delay, crash := d.exited(inst, p, tracker, looping)
 			looping = crash

@@ -380,3 +380,35 @@ func testRecoverDead(t *testing.T, s *suite) {
 		t.Errorf("Restarts = %d after restarting a dead instance, want ≥ 1", st.Instances[0].Restarts)
 	}
 }
+
+// testRestart checks the optional runtime.Restarter: the instance keeps its ID, gets a
+// new process at once, and the old one is gone.
+func testRestart(t *testing.T, s *suite) {
+	d := s.driver(t)
+	r, ok := d.(runtime.Restarter)
+	if !ok {
+		t.Skip("driver does not implement runtime.Restarter")
+	}
+	spec := s.spec(t, Serve, "restart", 1)
+	if err := d.Start(t.Context(), spec); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	st := s.waitRunning(t, d, spec.ID, 1)
+	id := st.Instances[0].ID
+	old := s.pids(t, d, st)[id]
+	if err := r.Restart(t.Context(), spec.ID, id, time.Second); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	s.waitDead(t, old)
+	s.waitFor(t, "a new process for the same instance", func() bool {
+		pid, ok := s.h.PID(d, spec.ID, id)
+		return ok && pid != old
+	})
+	st = s.waitRunning(t, d, spec.ID, 1)
+	if st.Instances[0].ID != id || st.Instances[0].Restarts != 1 {
+		t.Errorf("after Restart: instance %s restarts %d, want %s restarted once", st.Instances[0].ID, st.Instances[0].Restarts, id)
+	}
+	if err := r.Restart(t.Context(), spec.ID, "nope", time.Second); platform.ErrorCode(err) != platform.ENOTFOUND {
+		t.Errorf("Restart of an unknown instance = %v, want not_found", err)
+	}
+}

@@ -75,6 +75,7 @@ func Run(t *testing.T, h Harness) {
 		{"sigkill after grace", testGrace},
 		{"recover live instances", testRecoverLive},
 		{"recover dead instances", testRecoverDead},
+		{"restart in place", testRestart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
