@@ -134,7 +134,7 @@ func newHarness(t *testing.T, dir string, host *fake.Host, rollout time.Duration
 	plane, err = control.New(control.Options{
 		Store: st, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{},
 		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: rollout, StopGrace: 200 * time.Millisecond,
-		ResyncInterval: 200 * time.Millisecond, Logger: testLogger(t),
+		ResyncInterval: 200 * time.Millisecond, Logger: testLogger(t), ReviveAfter: 700 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -504,4 +504,31 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+func TestUnregisteredInstanceIsRestarted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	r1 := h.deploy("acme", "helloworld", digest("aaaa1111"))
+	h.waitRelease(r1.ID, platform.ReleaseLive)
+
+	// The instance runs on but vanishes from the registry, as one whose NATS
+	// connection gave up would.
+	h.mesh.mu.Lock()
+	h.mesh.silent["bin-aaaa1111"] = true
+	h.mesh.mu.Unlock()
+	h.eventually("instance.restarted", func() bool {
+		return slices.Contains(h.eventTypes("acme", "helloworld"), platform.EventInstanceRestarted)
+	})
+	st, err := h.driver.Inspect(context.Background(), r1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Instances[0].Restarts < 1 {
+		t.Errorf("restarts = %d, want the instance restarted in place", st.Instances[0].Restarts)
+	}
+	if !slices.ContainsFunc(h.driver.Calls(), func(c fake.Call) bool { return c.Method == "Restart" && c.WorkloadID == r1.ID }) {
+		t.Error("no Restart call reached the driver")
+	}
 }
