@@ -197,12 +197,17 @@ func (d *Driver) Start(ctx context.Context, spec runtime.WorkloadSpec) error {
 		wl.spec.Env = maps.Clone(spec.Env)
 		d.workloads[spec.ID] = wl
 	}
+	changed := !ok || wl.replicas != spec.Replicas
 	wl.replicas = spec.Replicas
 	added, removed := d.converge(wl)
 	d.mu.Unlock()
 
-	if err := d.persist(wl); err != nil {
-		return err
+	// The reconciler calls Start for every serving workload at each resync; only a
+	// change is worth a write.
+	if changed || len(added) > 0 || len(removed) > 0 {
+		if err := d.persist(wl); err != nil {
+			return err
+		}
 	}
 	for _, inst := range added {
 		d.supervise(inst, nil)

@@ -20,7 +20,7 @@ const clockTicks = 100
 
 // adoptPoll is how often a re-adopted process, which is not our child and cannot be
 // waited for, is checked for liveness.
-const adoptPoll = 200 * time.Millisecond
+const adoptPoll = time.Second
 
 // proc is one OS process of an instance: a child we started, or a process adopted after a
 // platform restart. exited is closed once it is gone; code and signal are then final.
