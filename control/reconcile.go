@@ -474,8 +474,15 @@ func (p *Plane) recordStatus(ctx context.Context, svc *platform.Service, desired
 			})
 		}
 	}
-	if err := p.store.ReplaceInstances(ctx, svc.Namespace, svc.Name, instances); err != nil {
+	stored, err := p.store.ListInstances(ctx, svc.Namespace, svc.Name)
+	if err != nil {
 		return err
+	}
+	// Every resync passes here for every service; write only what changed.
+	if !sameInstances(stored, instances) {
+		if err := p.store.ReplaceInstances(ctx, svc.Namespace, svc.Name, instances); err != nil {
+			return err
+		}
 	}
 
 	status, reason := serviceStatus(svc, desired, instances)
@@ -484,6 +491,27 @@ func (p *Plane) recordStatus(ctx context.Context, svc *platform.Service, desired
 	}
 	svc.Status, svc.Reason = status, reason
 	return p.store.UpdateService(ctx, svc)
+}
+
+// sameInstances reports whether two snapshots of a service's instances are equal, in any
+// order, up to what the store keeps (times to the microsecond).
+func sameInstances(a, b []*platform.Instance) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	byID := make(map[string]*platform.Instance, len(a))
+	for _, i := range a {
+		byID[i.ID] = i
+	}
+	for _, j := range b {
+		i, ok := byID[j.ID]
+		if !ok || i.ReleaseID != j.ReleaseID || i.Version != j.Version || i.State != j.State ||
+			i.Restarts != j.Restarts || i.ExitCode != j.ExitCode || i.Message != j.Message ||
+			!i.StartedAt.Truncate(time.Microsecond).Equal(j.StartedAt.Truncate(time.Microsecond)) {
+			return false
+		}
+	}
+	return true
 }
 
 func serviceStatus(svc *platform.Service, desired *platform.Release, instances []*platform.Instance) (platform.ServiceStatus, string) {

@@ -222,7 +222,12 @@ func (a *App) Addr() string { return a.api.Addr() }
 // Ready reports whether the server takes deploys.
 func (a *App) Ready() bool { return a.plane.Ready() }
 
+// close releases what the App holds. The driver stops supervising but leaves instances
+// running, as a server that exits does, to be re-adopted at the next start.
 func (a *App) close() {
+	if a.driver != nil {
+		_ = a.driver.Close()
+	}
 	if a.store != nil {
 		_ = a.store.Close()
 	}
