@@ -40,7 +40,7 @@ const pollInterval = 250 * time.Millisecond
 func (p *Plane) reconcile(ctx context.Context, ns, name string) (time.Duration, error) {
 	svc, err := p.store.GetService(ctx, ns, name)
 	if platform.IsNotFound(err) {
-		return 0, p.stopAll(ctx, ns, name, "")
+		return 0, p.stopAll(ctx, ns, name)
 	} else if err != nil {
 		return 0, err
 	}
