@@ -83,6 +83,7 @@ func TestServerEndToEnd(t *testing.T) {
 		t.Skip("starts the whole platform")
 	}
 	data, cfgHome := t.TempDir(), t.TempDir()
+	t.Cleanup(func() { testenv.KillInstances(t, data) }) // instances outlive the server by design
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &testenv.Buffer{}
