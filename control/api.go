@@ -46,8 +46,8 @@ func (p *Plane) ListNamespaces(ctx context.Context) ([]*platform.Namespace, erro
 	return slices.DeleteFunc(all, func(n *platform.Namespace) bool { return !tok.CanAccess(n.Name) }), nil
 }
 
-// DeleteNamespace implements platform.ControlPlane. Everything in the namespace is
-// stopped before its state and its messaging account go.
+// DeleteNamespace implements platform.ControlPlane. The namespace's state goes, then its
+// instances are stopped, then its messaging account.
 func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	if err := platform.Authorize(ctx, ""); err != nil {
 		return err
@@ -59,13 +59,15 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// Desired state goes first: from then on every reconcile (and, after a crash, the
+	// first resync) stops what is left of the namespace.
+	if err := p.store.DeleteNamespace(ctx, name); err != nil {
+		return err
+	}
 	for _, s := range svcs {
 		if err := p.stopAll(ctx, name, s.Name); err != nil {
 			return fmt.Errorf("delete namespace %s: %w", name, err)
 		}
-	}
-	if err := p.store.DeleteNamespace(ctx, name); err != nil {
-		return err
 	}
 	return p.opts.Mesh.RemoveNamespace(ctx, name)
 }

@@ -532,3 +532,40 @@ func TestUnregisteredInstanceIsRestarted(t *testing.T) {
 		t.Error("no Restart call reached the driver")
 	}
 }
+
+func TestDeleteNamespace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	h.plane.CreateNamespace(h.admin, "globex")
+	r := h.deploy("acme", "helloworld", digest("aaaa1111"))
+	g := h.deploy("globex", "helloworld", digest("aaaa1111"))
+	h.waitRelease(r.ID, platform.ReleaseLive)
+	h.waitRelease(g.ID, platform.ReleaseLive)
+
+	acme := platform.NewContextWithToken(context.Background(), &platform.Token{Name: "acme-dev", Namespaces: []string{"acme"}})
+	if err := h.plane.DeleteNamespace(acme, "acme"); platform.ErrorCode(err) != platform.EFORBIDDEN {
+		t.Fatalf("non-admin delete = %v, want forbidden", err)
+	}
+	if err := h.plane.DeleteNamespace(h.admin, "nope"); platform.ErrorCode(err) != platform.ENOTFOUND {
+		t.Fatalf("delete unknown = %v, want not_found", err)
+	}
+	if err := h.plane.DeleteNamespace(h.admin, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	// A reconcile that read acme's service just before the delete may start it once
+	// more; the next round stops it.
+	h.eventually("acme's workloads stopped", func() bool { return len(h.runningWorkloads("acme", "helloworld")) == 0 })
+	if w := h.runningWorkloads("globex", "helloworld"); len(w[g.ID]) != 1 {
+		t.Errorf("globex workloads after deleting acme: %v", w)
+	}
+	if _, err := h.store.GetNamespace(context.Background(), "acme"); !platform.IsNotFound(err) {
+		t.Errorf("acme still stored: %v", err)
+	}
+	h.mesh.mu.Lock()
+	removed := slices.Clone(h.mesh.removed)
+	h.mesh.mu.Unlock()
+	if !slices.Equal(removed, []string{"acme"}) {
+		t.Errorf("mesh accounts removed = %v, want [acme]", removed)
+	}
+}
