@@ -122,6 +122,21 @@ func TestNamespacesAreIsolated(t *testing.T) {
 		}
 	}
 
+	// A revoked token stops working at once, on the gateway and the API.
+	toks, err := c.ListTokens(ctx)
+	must(t, err)
+	for _, tok := range toks {
+		if tok.Name == "globex-dev" {
+			must(t, c.DeleteToken(ctx, tok.ID))
+		}
+	}
+	if status, body, _ := s.gateway(tokens["globex"], "globex", "helloworld", "Helloworld.Call", `{}`); status != 401 {
+		t.Errorf("gateway with a revoked token = %d %s, want 401", status, body)
+	}
+	if r := s.platformAs(t, tokens["globex"], "services", "-n", "globex"); r.code == 0 {
+		t.Errorf("API with a revoked token: %s", r)
+	}
+
 	evs, err := c.Events(ctx, platform.EventFilter{Namespace: "acme", Limit: 1000})
 	must(t, err)
 	if i := slices.IndexFunc(evs, func(e *platform.Event) bool { return e.Namespace != "acme" }); i >= 0 {
