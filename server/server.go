@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/auth"
@@ -57,6 +58,7 @@ type App struct {
 	api    *platformhttp.Server
 	driver *local.Driver
 	auth   *auth.Authenticator
+	lock   *os.File // held while the App owns DataDir
 }
 
 // New opens the store and builds every component; nothing is served until Run.
@@ -71,7 +73,11 @@ func New(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: logger, out: stdout}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, logger: logger, out: stdout, lock: lock}
 	if err := a.build(ctx); err != nil {
 		a.close()
 		return nil, err
@@ -231,6 +237,24 @@ func (a *App) close() {
 	if a.store != nil {
 		_ = a.store.Close()
 	}
+	if a.lock != nil {
+		_ = a.lock.Close() // releases the flock
+	}
+}
+
+// lockDataDir takes an exclusive lock on dir, so two servers never supervise the same
+// instances. The kernel drops the lock when the process dies, even by kill -9.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, platform.Errorf(platform.ECONFLICT, "another platform server uses the data dir %s", dir).
+			WithHint("stop it first, or start this one with --data pointing elsewhere")
+	}
+	return f, nil
 }
 
 // bootstrapAdmin creates the admin token at first start, prints it once and keeps it in

@@ -250,3 +250,16 @@ func TestServerOnPostgres(t *testing.T) {
 		t.Errorf("%d instances after restart, want the one re-adopted", n)
 	}
 }
+
+func TestOneServerPerDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	startServer(t, dir)
+	cfg := server.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.Addr = "127.0.0.1:0"
+	_, err := server.New(context.Background(), cfg, io.Discard)
+	if platform.ErrorCode(err) != platform.ECONFLICT || !strings.Contains(err.Error(), "another platform server") {
+		t.Fatalf("second server on the same data dir: %v, want a conflict", err)
+	}
+}
