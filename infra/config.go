@@ -1,0 +1,226 @@
+package infra
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/micro/platform"
+)
+
+// Config is the content of platform.yaml: the platform as a whole and its regions.
+type Config struct {
+	Platform Platform
+	Regions  []Region
+}
+
+// Platform holds the settings shared by every region.
+type Platform struct {
+	// Name names the platform; it prefixes state keys and cloud resources.
+	Name string
+	// Domain is the public domain the gateway answers on.
+	Domain string
+	// Chart is the path of the Helm chart that installs the platform onto a cluster.
+	Chart string
+	// State says where the engine keeps each region's state.
+	State State
+	// DNS, when set, adds global DNS and load balancing across regions.
+	DNS *DNS
+}
+
+// State configures the engine's state backend. Which fields apply depends on Backend.
+type State struct {
+	Backend        string // s3, gcs, azurerm, pg or local
+	Bucket         string // s3, gcs
+	Region         string // s3: the bucket's AWS region
+	Prefix         string // s3, gcs, azurerm: prefix of each region's key
+	ResourceGroup  string // azurerm
+	StorageAccount string // azurerm
+	Container      string // azurerm
+	Schema         string // pg: prefix of each region's schema
+	Path           string // local: directory holding each region's state file
+}
+
+// DNS configures global DNS and load balancing.
+type DNS struct {
+	Provider string // cloudflare
+	Zone     string
+}
+
+// Region is one cluster of the platform on one provider.
+type Region struct {
+	Name              string
+	Provider          string // digitalocean, aws, azure, gcp or local
+	Location          string // the provider's region, e.g. lon1, eu-central-1
+	Nodes             Nodes
+	Network           string // IPv4 CIDR of the region's network
+	KubernetesVersion string // minor version, e.g. 1.31
+}
+
+// Nodes sizes a region's autoscaling node pool.
+type Nodes struct {
+	Size string
+	Min  int
+	Max  int
+}
+
+// Region returns the region called name.
+func (c Config) Region(name string) (Region, bool) {
+	i := slices.IndexFunc(c.Regions, func(r Region) bool { return r.Name == name })
+	if i < 0 {
+		return Region{}, false
+	}
+	return c.Regions[i], true
+}
+
+// Providers lists the provider kinds a region may use, sorted.
+func Providers() []string { return sortedKeys(DefaultNodeSize) }
+
+// Backends lists the state backends, sorted.
+func Backends() []string {
+	return []string{BackendAzureRM, BackendGCS, BackendLocal, BackendPG, BackendS3}
+}
+
+// Load reads and parses the configuration file at path. See [Parse].
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return Config{}, platform.Errorf(platform.EINVALID, "%s: no such file", path)
+		}
+		return Config{}, fmt.Errorf("read infra config: %w", err)
+	}
+	return Parse(data, filepath.Base(path))
+}
+
+// Parse decodes a platform.yaml, applies the defaults and validates it. filename prefixes
+// every message. It returns EINVALID listing every problem, one a line, each as
+// "filename:line: message", sorted by line.
+func Parse(data []byte, filename string) (Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		msg := yamlLineRE.ReplaceAllString(err.Error(), filename+":$1:")
+		return Config{}, platform.Errorf(platform.EINVALID, "%s", strings.TrimPrefix(msg, "yaml: "))
+	}
+	d := &decoder{file: filename}
+	var cfg Config
+	if len(root.Content) == 0 {
+		d.errorf(&root, "empty file: want platform and regions")
+	} else {
+		d.config(root.Content[0], &cfg)
+	}
+	if err := d.err(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// yamlLineRE matches the position in yaml.v3's syntax errors.
+var yamlLineRE = regexp.MustCompile(`^yaml: line ([0-9]+):`)
+
+// problem is one validation failure at a line of the file.
+type problem struct {
+	line int
+	msg  string
+}
+
+// decoder walks the YAML node tree, decoding what it can and collecting every problem.
+type decoder struct {
+	file     string
+	problems []problem
+	secrets  bool
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.problems = append(d.problems, problem{line: n.Line, msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) err() error {
+	if len(d.problems) == 0 {
+		return nil
+	}
+	sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].line < d.problems[j].line })
+	lines := make([]string, len(d.problems))
+	for i, p := range d.problems {
+		lines[i] = fmt.Sprintf("%s:%d: %s", d.file, p.line, p.msg)
+	}
+	e := platform.Errorf(platform.EINVALID, "%s", strings.Join(lines, "\n"))
+	if d.secrets {
+		e = e.WithHint("credentials come from the environment; see the Secrets section of the infra package documentation")
+	}
+	return e
+}
+
+// fields decodes the mapping n, whose keys must be among known. It returns the value node
+// of each key present. where prefixes messages; secretHint names the environment variables
+// that replace a refused secret key.
+func (d *decoder) fields(n *yaml.Node, where string, known []string, secretHint string) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: want a mapping", where)
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case isSecretKey(k.Value):
+			d.secrets = true
+			d.errorf(k, "%s: %q looks like a secret and is not accepted in the file: %s", where, k.Value, secretHint)
+		case !slices.Contains(known, k.Value):
+			d.errorf(k, "%s: unknown key %q (want one of %s)", where, k.Value, strings.Join(known, ", "))
+		case out[k.Value] != nil:
+			d.errorf(k, "%s: key %q given twice", where, k.Value)
+		default:
+			out[k.Value] = v
+		}
+	}
+	return out
+}
+
+// str decodes a scalar string; a missing node leaves dst unchanged.
+func (d *decoder) str(n *yaml.Node, where string, dst *string) {
+	if n == nil {
+		return
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, "%s: want a string", where)
+		return
+	}
+	*dst = n.Value
+}
+
+// integer decodes a scalar integer; a missing node leaves dst unchanged.
+func (d *decoder) integer(n *yaml.Node, where string, dst *int) {
+	if n == nil {
+		return
+	}
+	var v int
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || n.Decode(&v) != nil {
+		d.errorf(n, "%s: want a whole number, got %q", where, n.Value)
+		return
+	}
+	*dst = v
+}
+
+// secretWords are the key fragments that mark a credential.
+var secretWords = []string{"token", "secret", "password", "passwd", "access_key", "private_key", "credentials", "conn_str", "api_key"}
+
+func isSecretKey(k string) bool {
+	k = strings.ToLower(k)
+	return slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(k, w) })
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

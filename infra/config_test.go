@@ -1,0 +1,159 @@
+package infra
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/micro/platform"
+)
+
+const validYAML = `platform:
+  name: micro
+  domain: example.dev
+  state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
+  dns: { provider: cloudflare }
+regions:
+  - name: lon1
+    provider: digitalocean
+    location: lon1
+    nodes: { size: s-4vcpu-8gb, min: 3, max: 6 }
+  - name: dev
+    provider: local
+`
+
+func TestParseValid(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(validYAML), "platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Platform: Platform{
+			Name: "micro", Domain: "example.dev", Chart: DefaultChart,
+			State: State{Backend: BackendS3, Bucket: "micro-tf-state", Region: "eu-west-2", Prefix: "platform/micro"},
+			DNS:   &DNS{Provider: DNSCloudflare, Zone: "example.dev"},
+		},
+		Regions: []Region{
+			{Name: "lon1", Provider: ProviderDigitalOcean, Location: "lon1", Nodes: Nodes{Size: "s-4vcpu-8gb", Min: 3, Max: 6}, Network: DefaultNetwork, KubernetesVersion: DefaultKubernetesVersion},
+			{Name: "dev", Provider: ProviderLocal, Location: DefaultLocalLocation, Nodes: Nodes{Size: "local", Min: DefaultNodesMin, Max: DefaultNodesMax}, Network: DefaultNetwork, KubernetesVersion: DefaultKubernetesVersion},
+		},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("Parse:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	const head = "platform:\n  name: micro\n  state: { backend: local }\nregions:\n"
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every line of the message, in order
+	}{
+		{"unknown provider", head + "  - name: fra1\n    provider: awz\n    location: eu-central-1\n",
+			[]string{`platform.yaml:6: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`}},
+		{"duplicate region", head + "  - { name: dev, provider: local }\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:6: region "dev": duplicate name (first defined at line 5)`}},
+		{"bad region name", head + "  - { name: Lon_1, provider: local }\n",
+			[]string{`platform.yaml:5: invalid region name "Lon_1": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'`}},
+		{"bad cidr", head + "  - { name: dev, provider: local, network: 10.0.0.0/33 }\n",
+			[]string{`platform.yaml:5: region "dev": network "10.0.0.0/33" is not an IPv4 CIDR such as 10.10.0.0/16`}},
+		{"cidr host bits", head + "  - { name: dev, provider: local, network: 10.0.0.1/16 }\n",
+			[]string{`platform.yaml:5: region "dev": network "10.0.0.1/16" has host bits set (did you mean 10.0.0.0/16?)`}},
+		{"min above max", head + "  - name: dev\n    provider: local\n    nodes:\n      min: 5\n      max: 2\n",
+			[]string{`platform.yaml:8: region "dev": nodes.min 5 is greater than nodes.max 2`}},
+		{"min not a number", head + "  - { name: dev, provider: local, nodes: { min: two } }\n",
+			[]string{`platform.yaml:5: region "dev": nodes.min: want a whole number, got "two"`}},
+		{"missing state", "platform:\n  name: micro\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`}},
+		{"missing location", head + "  - name: lon1\n    provider: digitalocean\n",
+			[]string{`platform.yaml:5: region "lon1": missing location (the digitalocean region to run in)`}},
+		{"unknown key", head + "  - { name: dev, provider: local, zone: a }\n",
+			[]string{`platform.yaml:5: region "dev": unknown key "zone" (want one of kubernetes_version, location, name, network, nodes, provider)`}},
+		{"secret in region", head + "  - name: lon1\n    provider: digitalocean\n    location: lon1\n    token: dop_v1_abc\n",
+			[]string{`platform.yaml:8: region "lon1": "token" looks like a secret and is not accepted in the file: set DIGITALOCEAN_TOKEN in the environment`}},
+		{"secret in state", "platform:\n  name: micro\n  state:\n    backend: pg\n    password: hunter2\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:5: platform.state: "password" looks like a secret and is not accepted in the file: set the backend's credentials in the environment (PLATFORM_INFRA_PG_CONN)`}},
+		{"state key of another backend", "platform:\n  name: micro\n  state: { backend: s3, bucket: b, region: r, container: c }\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:3: platform.state: key "container" does not apply to backend "s3"`}},
+		{"state missing required", "platform:\n  name: micro\n  state: { backend: azurerm, resource_group: rg }\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:3: platform.state: backend "azurerm" needs storage_account`, `platform.yaml:3: platform.state: backend "azurerm" needs container`}},
+		{"no regions", "platform:\n  name: micro\n  state: { backend: local }\n",
+			[]string{`platform.yaml:1: missing regions: describe at least one region`}},
+		{"yaml syntax", "platform: [\n", []string{`platform.yaml:1: did not find expected node content`}},
+		{"many problems", `platform:
+  name: Micro
+  dns: { provider: route53 }
+  colour: blue
+regions:
+  - name: fra1
+    provider: awz
+    location: eu-central-1
+  - name: lon1
+    provider: digitalocean
+    network: 10.0.0.0/40
+    nodes: { min: 4, max: 2 }
+  - name: fra1
+    provider: aws
+    location: eu-central-1
+`, []string{
+			`platform.yaml:2: platform: invalid platform name "Micro": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'`,
+			`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`,
+			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare)`,
+			`platform.yaml:3: platform.dns: missing zone (or set platform.domain)`,
+			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, chart, state, dns)`,
+			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`,
+			`platform.yaml:9: region "lon1": missing location (the digitalocean region to run in)`,
+			`platform.yaml:11: region "lon1": network "10.0.0.0/40" is not an IPv4 CIDR such as 10.10.0.0/16`,
+			`platform.yaml:12: region "lon1": nodes.min 4 is greater than nodes.max 2`,
+			`platform.yaml:13: region "fra1": duplicate name (first defined at line 6)`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tt.yaml), "platform.yaml")
+			if code := platform.ErrorCode(err); code != platform.EINVALID {
+				t.Fatalf("code = %q (err %v), want %q", code, err, platform.EINVALID)
+			}
+			got := strings.Split(platform.ErrorMessage(err), "\n")
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("message:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestParseSecretHint(t *testing.T) {
+	t.Parallel()
+	_, err := Parse([]byte("platform:\n  name: micro\n  state: { backend: local }\n  dns: { provider: cloudflare, zone: a.dev, api_token: x }\nregions:\n  - { name: dev, provider: local }\n"), "p.yaml")
+	if want := `p.yaml:4: platform.dns: "api_token" looks like a secret and is not accepted in the file: set CLOUDFLARE_API_TOKEN in the environment`; platform.ErrorMessage(err) != want {
+		t.Errorf("message = %q, want %q", platform.ErrorMessage(err), want)
+	}
+	if platform.ErrorHint(err) == "" {
+		t.Error("no hint for a refused secret")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "platform.yaml")
+	if err := os.WriteFile(path, []byte(validYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := cfg.Region("lon1"); !ok || r.Nodes.Max != 6 {
+		t.Errorf("Region(lon1) = %+v, %v", r, ok)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); platform.ErrorCode(err) != platform.EINVALID {
+		t.Errorf("Load(missing) = %v, want EINVALID", err)
+	}
+}

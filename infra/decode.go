@@ -1,0 +1,304 @@
+package infra
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/micro/platform"
+)
+
+// config decodes the document root.
+func (d *decoder) config(n *yaml.Node, cfg *Config) {
+	f := d.fields(n, "platform.yaml", []string{"platform", "regions"}, "set credentials in the environment")
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	if f["platform"] == nil {
+		d.errorf(n, "missing platform section")
+	} else {
+		d.platform(f["platform"], &cfg.Platform)
+	}
+	if f["regions"] == nil {
+		d.errorf(n, "missing regions: describe at least one region")
+		return
+	}
+	d.regions(f["regions"], cfg)
+}
+
+// platform decodes the platform section.
+func (d *decoder) platform(n *yaml.Node, p *Platform) {
+	f := d.fields(n, "platform", []string{"name", "domain", "chart", "state", "dns"}, "set credentials in the environment")
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	d.str(f["name"], "platform.name", &p.Name)
+	d.str(f["domain"], "platform.domain", &p.Domain)
+	d.str(f["chart"], "platform.chart", &p.Chart)
+	switch {
+	case f["name"] == nil:
+		d.errorf(n, "platform: missing name")
+	case p.Name != "":
+		if err := platform.ValidateName("platform", p.Name); err != nil {
+			d.errorf(f["name"], "platform: %s", platform.ErrorMessage(err))
+		}
+	}
+	if p.Domain != "" && !domainRE.MatchString(p.Domain) {
+		d.errorf(f["domain"], "platform: invalid domain %q", p.Domain)
+	}
+	if p.Chart == "" {
+		p.Chart = DefaultChart
+	}
+	if f["state"] == nil {
+		d.errorf(n, "platform: missing state backend (set platform.state.backend to one of %s)", strings.Join(Backends(), ", "))
+	} else {
+		d.state(f["state"], p)
+	}
+	if f["dns"] != nil {
+		p.DNS = &DNS{}
+		d.dns(f["dns"], p)
+	}
+}
+
+var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+
+// stateKeys lists, per backend, the keys besides "backend" that apply to it, and which of
+// them are required.
+var stateKeys = map[string]struct{ allowed, required []string }{
+	BackendS3:      {[]string{"bucket", "region", "prefix"}, []string{"bucket", "region"}},
+	BackendGCS:     {[]string{"bucket", "prefix"}, []string{"bucket"}},
+	BackendAzureRM: {[]string{"resource_group", "storage_account", "container", "prefix"}, []string{"resource_group", "storage_account", "container"}},
+	BackendPG:      {[]string{"schema"}, nil},
+	BackendLocal:   {[]string{"path"}, nil},
+}
+
+// state decodes platform.state and checks the keys against the chosen backend.
+func (d *decoder) state(n *yaml.Node, p *Platform) {
+	known := []string{"backend", "bucket", "container", "path", "prefix", "region", "resource_group", "schema", "storage_account"}
+	f := d.fields(n, "platform.state", known, "set the backend's credentials in the environment ("+d.stateHint(n)+")")
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	s := &p.State
+	targets := map[string]*string{
+		"backend": &s.Backend, "bucket": &s.Bucket, "container": &s.Container, "path": &s.Path, "prefix": &s.Prefix,
+		"region": &s.Region, "resource_group": &s.ResourceGroup, "schema": &s.Schema, "storage_account": &s.StorageAccount,
+	}
+	for _, k := range known {
+		d.str(f[k], "platform.state."+k, targets[k])
+	}
+	keys, ok := stateKeys[s.Backend]
+	switch {
+	case f["backend"] == nil:
+		d.errorf(n, "platform.state: missing backend (want one of %s)", strings.Join(Backends(), ", "))
+		return
+	case !ok:
+		d.errorf(f["backend"], "platform.state: unknown backend %q (want one of %s)", s.Backend, strings.Join(Backends(), ", "))
+		return
+	}
+	for _, k := range known[1:] {
+		if f[k] != nil && !slices.Contains(keys.allowed, k) {
+			d.errorf(f[k], "platform.state: key %q does not apply to backend %q", k, s.Backend)
+		}
+	}
+	for _, k := range keys.required {
+		if *targets[k] == "" {
+			d.errorf(n, "platform.state: backend %q needs %s", s.Backend, k)
+		}
+	}
+	d.stateDefaults(p)
+}
+
+// stateHint names the environment variables of the backend n declares, if any.
+func (d *decoder) stateHint(n *yaml.Node) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "backend" {
+			if env := StateEnv(n.Content[i+1].Value); len(env) > 0 {
+				return strings.Join(env, ", ")
+			}
+		}
+	}
+	return "see the infra package documentation"
+}
+
+func (d *decoder) stateDefaults(p *Platform) {
+	s := &p.State
+	switch s.Backend {
+	case BackendS3, BackendGCS, BackendAzureRM:
+		if s.Prefix == "" {
+			s.Prefix = fmt.Sprintf(defaultStatePrefixPattern, p.Name)
+		}
+		s.Prefix = strings.Trim(s.Prefix, "/")
+	case BackendPG:
+		if s.Schema == "" {
+			s.Schema = fmt.Sprintf(defaultPGSchemaPattern, strings.ReplaceAll(p.Name, "-", "_"))
+		}
+	case BackendLocal:
+		if s.Path == "" {
+			s.Path = DefaultLocalStatePath
+		}
+	}
+}
+
+// dns decodes platform.dns.
+func (d *decoder) dns(n *yaml.Node, p *Platform) {
+	f := d.fields(n, "platform.dns", []string{"provider", "zone"}, "set CLOUDFLARE_API_TOKEN in the environment")
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	d.str(f["provider"], "platform.dns.provider", &p.DNS.Provider)
+	d.str(f["zone"], "platform.dns.zone", &p.DNS.Zone)
+	switch {
+	case f["provider"] == nil:
+		d.errorf(n, "platform.dns: missing provider (want %s)", DNSCloudflare)
+	case p.DNS.Provider != DNSCloudflare:
+		d.errorf(f["provider"], "platform.dns: unknown provider %q (want %s)", p.DNS.Provider, DNSCloudflare)
+	}
+	if p.DNS.Zone == "" {
+		p.DNS.Zone = p.Domain
+	}
+	if p.DNS.Zone == "" {
+		d.errorf(n, "platform.dns: missing zone (or set platform.domain)")
+	}
+}
+
+// regions decodes the regions list and checks names are unique.
+func (d *decoder) regions(n *yaml.Node, cfg *Config) {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		d.errorf(n, "regions: want a list of at least one region")
+		return
+	}
+	seen := map[string]int{}
+	for i, rn := range n.Content {
+		var r Region
+		nameNode := d.region(rn, i, &r)
+		if r.Name != "" {
+			if first, dup := seen[r.Name]; dup {
+				d.errorf(nameNode, "region %q: duplicate name (first defined at line %d)", r.Name, first)
+				continue
+			}
+			seen[r.Name] = nameNode.Line
+		}
+		cfg.Regions = append(cfg.Regions, r)
+	}
+}
+
+var regionKeys = []string{"kubernetes_version", "location", "name", "network", "nodes", "provider"}
+
+var k8sVersionRE = regexp.MustCompile(`^1\.[0-9]{2}$`)
+
+// region decodes one region, applies its defaults and returns the node of its name (or of
+// the region itself when it has none), where a duplicate is reported.
+func (d *decoder) region(n *yaml.Node, i int, r *Region) *yaml.Node {
+	where := fmt.Sprintf("regions[%d]", i)
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == "name" && n.Content[j+1].Kind == yaml.ScalarNode && n.Content[j+1].Value != "" {
+				where = fmt.Sprintf("region %q", n.Content[j+1].Value)
+			}
+		}
+	}
+	f := d.fields(n, where, regionKeys, d.regionHint(n))
+	if n.Kind != yaml.MappingNode {
+		return n
+	}
+	d.str(f["name"], where+": name", &r.Name)
+	d.str(f["provider"], where+": provider", &r.Provider)
+	d.str(f["location"], where+": location", &r.Location)
+	d.str(f["network"], where+": network", &r.Network)
+	d.str(f["kubernetes_version"], where+": kubernetes_version", &r.KubernetesVersion)
+	nameNode := n
+	if f["name"] == nil {
+		d.errorf(n, "%s: missing name", where)
+	} else if err := platform.ValidateName("region", r.Name); err != nil {
+		d.errorf(f["name"], "%s", platform.ErrorMessage(err))
+		r.Name = ""
+	} else {
+		nameNode = f["name"]
+	}
+	_, known := DefaultNodeSize[r.Provider]
+	switch {
+	case f["provider"] == nil:
+		d.errorf(n, "%s: missing provider (want one of %s)", where, strings.Join(Providers(), ", "))
+	case !known:
+		d.errorf(f["provider"], "%s: unknown provider %q (want one of %s)", where, r.Provider, strings.Join(Providers(), ", "))
+	}
+	if r.Location == "" && known && r.Provider != ProviderLocal {
+		d.errorf(n, "%s: missing location (the %s region to run in)", where, r.Provider)
+	}
+	d.regionNetwork(f, where, r)
+	d.nodes(f["nodes"], where, r)
+	d.regionDefaults(r)
+	return nameNode
+}
+
+// regionHint names the environment variables of the provider the region n declares.
+func (d *decoder) regionHint(n *yaml.Node) string {
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		if n.Content[j].Value == "provider" {
+			if env := ProviderEnv(n.Content[j+1].Value); len(env) > 0 {
+				return "set " + strings.Join(env, ", ") + " in the environment"
+			}
+		}
+	}
+	return "set the provider's credentials in the environment"
+}
+
+// regionNetwork checks the region's CIDR and Kubernetes version.
+func (d *decoder) regionNetwork(f map[string]*yaml.Node, where string, r *Region) {
+	if r.Network != "" {
+		p, err := netip.ParsePrefix(r.Network)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			d.errorf(f["network"], "%s: network %q is not an IPv4 CIDR such as 10.10.0.0/16", where, r.Network)
+		case p.Masked() != p:
+			d.errorf(f["network"], "%s: network %q has host bits set (did you mean %s?)", where, r.Network, p.Masked())
+		case p.Bits() < 8 || p.Bits() > 24:
+			d.errorf(f["network"], "%s: network %q must have a prefix length between /8 and /24", where, r.Network)
+		}
+	}
+	if r.KubernetesVersion != "" && !k8sVersionRE.MatchString(r.KubernetesVersion) {
+		d.errorf(f["kubernetes_version"], "%s: kubernetes_version %q is not a minor version such as %s", where, r.KubernetesVersion, DefaultKubernetesVersion)
+	}
+}
+
+// nodes decodes a region's node pool and checks its bounds.
+func (d *decoder) nodes(n *yaml.Node, where string, r *Region) {
+	r.Nodes = Nodes{Min: DefaultNodesMin, Max: DefaultNodesMax}
+	if n == nil {
+		return
+	}
+	f := d.fields(n, where+": nodes", []string{"max", "min", "size"}, "nodes take no credentials")
+	d.str(f["size"], where+": nodes.size", &r.Nodes.Size)
+	d.integer(f["min"], where+": nodes.min", &r.Nodes.Min)
+	d.integer(f["max"], where+": nodes.max", &r.Nodes.Max)
+	switch {
+	case r.Nodes.Min < 1:
+		d.errorf(f["min"], "%s: nodes.min must be at least 1, got %d", where, r.Nodes.Min)
+	case r.Nodes.Min > r.Nodes.Max:
+		at := f["min"]
+		if at == nil {
+			at = f["max"]
+		}
+		d.errorf(at, "%s: nodes.min %d is greater than nodes.max %d", where, r.Nodes.Min, r.Nodes.Max)
+	}
+}
+
+func (d *decoder) regionDefaults(r *Region) {
+	if r.Location == "" && r.Provider == ProviderLocal {
+		r.Location = DefaultLocalLocation
+	}
+	if r.Nodes.Size == "" {
+		r.Nodes.Size = DefaultNodeSize[r.Provider]
+	}
+	if r.Network == "" {
+		r.Network = DefaultNetwork
+	}
+	if r.KubernetesVersion == "" {
+		r.KubernetesVersion = DefaultKubernetesVersion
+	}
+}

@@ -1,0 +1,73 @@
+// Package infra describes the infrastructure of a Micro Platform deployment and renders it
+// into Terraform/OpenTofu root modules, one per region.
+//
+// An operator describes the platform in one file, platform.yaml:
+//
+//	platform:
+//	  name: micro
+//	  domain: example.dev
+//	  state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
+//	  dns: { provider: cloudflare, zone: example.dev }
+//	regions:
+//	  - name: lon1
+//	    provider: digitalocean
+//	    location: lon1
+//	    nodes: { size: s-4vcpu-8gb, min: 3, max: 6 }
+//
+// [Load] and [Parse] decode the file and report every problem at once, each with its line,
+// as one *platform.Error with code EINVALID. [RenderRegion] turns one region into a root
+// module (main.tf, versions.tf, backend.tf, providers.tf) that calls the modules shipped in
+// [Modules]: doks, eks, aks and gke for managed Kubernetes, platform to install the platform
+// onto a cluster, dns-cloudflare for global load balancing, and local, which models a
+// region with the built-in terraform_data resource so the real engine can plan, apply and
+// destroy without a cloud.
+//
+// # Defaults
+//
+// Every default lives in defaults.go; this table is its documentation.
+//
+//	key                          default
+//	platform.state.prefix        platform/<platform.name>
+//	platform.state.path (local)  .platform/state
+//	platform.state.schema (pg)   platform_<platform.name>
+//	platform.dns.zone            platform.domain
+//	platform.chart               deploy/kubernetes
+//	regions[].location (local)   local
+//	regions[].nodes.size         digitalocean s-2vcpu-4gb, aws t3.large, azure Standard_D4s_v5,
+//	                             gcp e2-standard-4, local local
+//	regions[].nodes.min          1
+//	regions[].nodes.max          3
+//	regions[].network            10.10.0.0/16
+//	regions[].kubernetes_version 1.31
+//
+// Each region keeps its own state and lock: the state key (s3, azurerm), prefix (gcs),
+// schema (pg) or path (local) ends in the region's name.
+//
+// # Secrets
+//
+// The file never holds credentials; keys such as token, secret, password or access_key are
+// refused. The engine and its providers read them from the environment of the process that
+// runs it:
+//
+//	digitalocean  DIGITALOCEAN_TOKEN
+//	aws           AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), AWS_SESSION_TOKEN
+//	azure         ARM_SUBSCRIPTION_ID, ARM_TENANT_ID, ARM_CLIENT_ID, ARM_CLIENT_SECRET
+//	gcp           GOOGLE_CREDENTIALS, GOOGLE_PROJECT
+//	cloudflare    CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID (DNS and load balancing)
+//	local         none
+//	state s3      the AWS_* variables above
+//	state gcs     GOOGLE_CREDENTIALS
+//	state azurerm ARM_* above (or ARM_ACCESS_KEY)
+//	state pg      PLATFORM_INFRA_PG_CONN, handed to the engine as PG_CONN_STR
+//	platform DB   TF_VAR_database_url (optional; without it PostgreSQL runs in the cluster)
+//
+// [ProviderEnv] and [StateEnv] return these lists for the driver to check before it runs.
+//
+// # What comes next
+//
+// This package is the first slice of issue 5. Later slices add the engine driver (running
+// tofu or terraform through terraform-exec with per-region state and locking, plans shown
+// as per-resource summaries, regions applied in parallel), registration of applied regions
+// with the control plane, the root module for global DNS that reads each region's outputs,
+// and the CLI verbs platform infra plan|apply|destroy|status.
+package infra
