@@ -99,7 +99,7 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 	}
 	r := &platform.Release{
 		ID: platform.NewID("r"), Namespace: req.Namespace, Service: req.Service, Version: req.Version,
-		BuildID: b.ID, Replicas: max(req.Replicas, 1), Env: req.Env, Status: platform.ReleasePending,
+		BuildID: b.ID, Replicas: max(req.Replicas, 1), Env: p.sealEnv(req.Env), Status: platform.ReleasePending,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	// Unfinished releases of the service are superseded by this one (in the store's
@@ -118,7 +118,49 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 	}
 	p.publish(ctx, r, platform.EventReleaseCreated, fmt.Sprintf("release %s of %s created from %s", r.Version, r.Service, describeSource(req.Source)))
 	p.queue.Add(key(r.Namespace, r.Service))
-	return r, nil
+	return redacted(r), nil
+}
+
+// sealEnv seals every value of env for the store.
+func (p *Plane) sealEnv(env map[string]string) map[string]string {
+	if len(env) == 0 {
+		return nil
+	}
+	sealed := make(map[string]string, len(env))
+	for k, v := range env {
+		sealed[k] = p.opts.Secrets.Seal(v)
+	}
+	return sealed
+}
+
+// openEnv opens the sealed values of a release's environment.
+func (p *Plane) openEnv(env map[string]string) (map[string]string, error) {
+	open := make(map[string]string, len(env))
+	for k, v := range env {
+		pt, err := p.opts.Secrets.Open(v)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", k, err)
+		}
+		open[k] = pt
+	}
+	return open, nil
+}
+
+// redactedValue stands for every environment value the API shows.
+const redactedValue = "(sealed)"
+
+// redacted returns a copy of r whose environment shows names only: values may be
+// secrets, and are never shown back.
+func redacted(r *platform.Release) *platform.Release {
+	if r == nil || len(r.Env) == 0 {
+		return r
+	}
+	c := *r
+	c.Env = make(map[string]string, len(r.Env))
+	for k := range r.Env {
+		c.Env[k] = redactedValue
+	}
+	return &c
 }
 
 func validateDeploy(req platform.DeployRequest) error {
@@ -231,7 +273,7 @@ func (p *Plane) view(ctx context.Context, s *platform.Service, registered map[st
 		if err != nil {
 			return nil, err
 		}
-		v.Release, v.Version = r, r.Version
+		v.Release, v.Version = redacted(r), r.Version
 	}
 	instances, err := p.store.ListInstances(ctx, s.Namespace, s.Name)
 	if err != nil {
@@ -301,7 +343,7 @@ func (p *Plane) GetRelease(ctx context.Context, namespace, id string) (*platform
 	if r.Namespace != namespace {
 		return nil, platform.Errorf(platform.ENOTFOUND, "release %q not found in namespace %q", id, namespace)
 	}
-	return r, nil
+	return redacted(r), nil
 }
 
 // ListReleases implements platform.ControlPlane.
@@ -312,7 +354,11 @@ func (p *Plane) ListReleases(ctx context.Context, namespace, service string) ([]
 	if _, err := p.store.GetService(ctx, namespace, service); err != nil {
 		return nil, err
 	}
-	return p.store.ListReleases(ctx, namespace, service, 100)
+	list, err := p.store.ListReleases(ctx, namespace, service, 100)
+	for i, r := range list {
+		list[i] = redacted(r)
+	}
+	return list, err
 }
 
 // GetBuild implements platform.ControlPlane.

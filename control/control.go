@@ -13,6 +13,7 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime"
 )
 
@@ -44,6 +45,9 @@ type Options struct {
 	Sources SourceStore
 	// Auth, if it caches, is told about deleted tokens.
 	Auth TokenInvalidator
+	// Secrets seals the values of release environments at rest; they are opened only to
+	// start instances and never shown back.
+	Secrets *seal.Box
 	// BuildLogDir keeps build output, one file per build.
 	BuildLogDir string
 	Logger      *slog.Logger
@@ -129,8 +133,8 @@ var _ platform.ControlPlane = (*Plane)(nil)
 // New returns a Plane. Call Start to run its reconciler.
 func New(opts Options) (*Plane, error) {
 	opts.setDefaults()
-	if opts.Store == nil || opts.Mesh == nil || opts.Driver == nil || opts.Builder == nil || opts.Sources == nil {
-		return nil, fmt.Errorf("control: Store, Mesh, Driver, Builder and Sources are required")
+	if opts.Store == nil || opts.Mesh == nil || opts.Driver == nil || opts.Builder == nil || opts.Sources == nil || opts.Secrets == nil {
+		return nil, fmt.Errorf("control: Store, Mesh, Driver, Builder, Sources and Secrets are required")
 	}
 	logs, err := newBuildLogs(opts.BuildLogDir)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/control"
+	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtime/fake"
 	"github.com/micro/platform/sqlstore"
@@ -131,8 +132,12 @@ func newHarness(t *testing.T, dir string, host *fake.Host, rollout time.Duration
 		}
 	}})
 	h.mesh = &fakeMesh{driver: h.driver, silent: map[string]bool{}, callResp: []byte(`{"message":"Hello Alice"}`)}
+	box, err := seal.New([]byte("test secret key, 32 bytes long!!"), "release-env")
+	if err != nil {
+		t.Fatal(err)
+	}
 	plane, err = control.New(control.Options{
-		Store: st, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{},
+		Store: st, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{}, Secrets: box,
 		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: rollout, StopGrace: 200 * time.Millisecond,
 		ResyncInterval: 200 * time.Millisecond, Logger: testLogger(t), ReviveAfter: 700 * time.Millisecond,
 	})
@@ -567,5 +572,47 @@ func TestDeleteNamespace(t *testing.T) {
 	h.mesh.mu.Unlock()
 	if !slices.Equal(removed, []string{"acme"}) {
 		t.Errorf("mesh accounts removed = %v, want [acme]", removed)
+	}
+}
+
+func TestEnvIsSealedAtRestAndNeverShown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	r, err := h.plane.Deploy(h.admin, platform.DeployRequest{
+		Namespace: "acme", Service: "helloworld", Env: map[string]string{"DB_PASSWORD": "hunter2"},
+		Source: platform.Source{Kind: platform.SourceArchive, Archive: digest("aaaa1111")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitRelease(r.ID, platform.ReleaseLive)
+
+	stored, err := h.store.GetRelease(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := stored.Env["DB_PASSWORD"]; v == "" || strings.Contains(v, "hunter2") {
+		t.Errorf("stored env value %q: want it sealed", v)
+	}
+	shown, err := h.plane.GetRelease(h.admin, "acme", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := h.plane.GetService(h.admin, "acme", "helloworld")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range map[string]map[string]string{"deploy": r.Env, "release": shown.Env, "service": view.Release.Env} {
+		if env["DB_PASSWORD"] != "(sealed)" {
+			t.Errorf("%s shows DB_PASSWORD=%q, want (sealed)", name, env["DB_PASSWORD"])
+		}
+	}
+	st, err := h.driver.Inspect(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Spec.Env["DB_PASSWORD"] != "hunter2" {
+		t.Errorf("instances get DB_PASSWORD=%q, want the value", st.Spec.Env["DB_PASSWORD"])
 	}
 }

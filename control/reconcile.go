@@ -184,9 +184,9 @@ func (p *Plane) spec(r *platform.Release) (runtime.WorkloadSpec, error) {
 	if err != nil {
 		return runtime.WorkloadSpec{}, fmt.Errorf("instance env: %w", err)
 	}
-	env := maps.Clone(r.Env)
-	if env == nil {
-		env = map[string]string{}
+	env, err := p.openEnv(r.Env)
+	if err != nil {
+		return runtime.WorkloadSpec{}, fmt.Errorf("release %s: %w", r.ID, err)
 	}
 	maps.Copy(env, p.opts.InstanceEnv)
 	maps.Copy(env, meshEnv)

@@ -28,6 +28,7 @@ import (
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/gateway"
 	platformhttp "github.com/micro/platform/http"
+	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/natsbus"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtime/local"
@@ -144,9 +145,13 @@ func (a *App) build(ctx context.Context) error {
 		return fmt.Errorf("runtime: %w", err)
 	}
 
+	box, err := seal.New(secret, "release-env")
+	if err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
 	a.auth = auth.NewAuthenticator(a.store, auth.Options{})
 	if plane, err = control.New(control.Options{
-		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: b, Sources: b, Auth: a.auth,
+		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: b, Sources: b, Auth: a.auth, Secrets: box,
 		BuildLogDir:      filepath.Join(cfg.DataDir, "buildlogs"),
 		Logger:           a.logger.With("component", "control"),
 		RolloutTimeout:   cfg.RolloutTimeout,
