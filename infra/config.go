@@ -87,7 +87,8 @@ func Backends() []string {
 	return []string{BackendAzureRM, BackendGCS, BackendLocal, BackendPG, BackendS3}
 }
 
-// Load reads and parses the configuration file at path. See [Parse].
+// Load reads and parses the configuration file at path. See [Parse]. Unlike Parse, it
+// makes platform.chart and the local state path absolute, relative to the file's directory.
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -96,7 +97,21 @@ func Load(path string) (Config, error) {
 		}
 		return Config{}, fmt.Errorf("read infra config: %w", err)
 	}
-	return Parse(data, filepath.Base(path))
+	cfg, err := Parse(data, filepath.Base(path))
+	if err != nil {
+		return Config{}, err
+	}
+	// Relative paths in the file are relative to the file, not to where the engine runs.
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return Config{}, fmt.Errorf("resolve infra config directory: %w", err)
+	}
+	for _, p := range []*string{&cfg.Platform.Chart, &cfg.Platform.State.Path} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return cfg, nil
 }
 
 // Parse decodes a platform.yaml, applies the defaults and validates it. filename prefixes

@@ -82,6 +82,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`platform.yaml:3: platform.state: key "container" does not apply to backend "s3"`}},
 		{"state missing required", "platform:\n  name: micro\n  state: { backend: azurerm, resource_group: rg }\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:3: platform.state: backend "azurerm" needs storage_account`, `platform.yaml:3: platform.state: backend "azurerm" needs container`}},
+		{"cluster name too long", "platform:\n  name: micro-platform-production\n  state: { backend: local }\nregions:\n  - { name: europe-west-london, provider: gcp, location: europe-west2 }\n",
+			[]string{`platform.yaml:5: region "europe-west-london": cluster name "micro-platform-production-europe-west-london" is longer than 40 characters: shorten the platform or region name`}},
 		{"no regions", "platform:\n  name: micro\n  state: { backend: local }\n",
 			[]string{`platform.yaml:1: missing regions: describe at least one region`}},
 		{"yaml syntax", "platform: [\n", []string{`platform.yaml:1: did not find expected node content`}},
@@ -152,6 +154,9 @@ func TestLoad(t *testing.T) {
 	}
 	if r, ok := cfg.Region("lon1"); !ok || r.Nodes.Max != 6 {
 		t.Errorf("Region(lon1) = %+v, %v", r, ok)
+	}
+	if want := filepath.Join(dir, DefaultChart); cfg.Platform.Chart != want {
+		t.Errorf("Chart = %q, want %q (relative to the file)", cfg.Platform.Chart, want)
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); platform.ErrorCode(err) != platform.EINVALID {
 		t.Errorf("Load(missing) = %v, want EINVALID", err)

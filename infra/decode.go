@@ -182,10 +182,16 @@ func (d *decoder) regions(n *yaml.Node, cfg *Config) {
 				continue
 			}
 			seen[r.Name] = nameNode.Line
+			if name := ClusterName(cfg.Platform, r); cfg.Platform.Name != "" && r.Provider != ProviderLocal && len(name) > maxClusterName {
+				d.errorf(nameNode, "region %q: cluster name %q is longer than %d characters: shorten the platform or region name", r.Name, name, maxClusterName)
+			}
 		}
 		cfg.Regions = append(cfg.Regions, r)
 	}
 }
+
+// maxClusterName is the longest cluster name every provider accepts (GKE's limit).
+const maxClusterName = 40
 
 var regionKeys = []string{"kubernetes_version", "location", "name", "network", "nodes", "provider"}
 

@@ -1,0 +1,37 @@
+output "cluster_id" {
+  description = "Provider identifier of the cluster."
+  value       = google_container_cluster.this.id
+}
+
+output "host" {
+  description = "URL of the cluster's Kubernetes API server."
+  value       = "https://${google_container_cluster.this.endpoint}"
+}
+
+output "cluster_ca_certificate" {
+  description = "PEM certificate of the API server's certificate authority."
+  value       = base64decode(google_container_cluster.this.master_auth[0].cluster_ca_certificate)
+}
+
+output "token" {
+  description = "Bearer token for the Kubernetes API, or null when client certificates are used."
+  value       = data.google_client_config.this.access_token
+  sensitive   = true
+}
+
+output "client_certificate" {
+  description = "PEM client certificate for the Kubernetes API, or null when a token is used."
+  value       = null
+  sensitive   = true
+}
+
+output "client_key" {
+  description = "PEM client key for the Kubernetes API, or null when a token is used."
+  value       = null
+  sensitive   = true
+}
+
+output "kubeconfig_ref" {
+  description = "Reference the control plane uses to fetch credentials for this cluster; never the credentials themselves."
+  value       = "gcp:${google_container_cluster.this.id}"
+}
