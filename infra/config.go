@@ -126,7 +126,7 @@ func Parse(data []byte, filename string) (Config, error) {
 	d := &decoder{file: filename}
 	var cfg Config
 	if len(root.Content) == 0 {
-		d.errorf(&root, "empty file: want platform and regions")
+		d.problems = append(d.problems, problem{line: 1, msg: "empty file: want platform and regions"})
 	} else {
 		d.config(root.Content[0], &cfg)
 	}

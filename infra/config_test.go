@@ -84,6 +84,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`platform.yaml:3: platform.state: backend "azurerm" needs storage_account`, `platform.yaml:3: platform.state: backend "azurerm" needs container`}},
 		{"cluster name too long", "platform:\n  name: micro-platform-production\n  state: { backend: local }\nregions:\n  - { name: europe-west-london, provider: gcp, location: europe-west2 }\n",
 			[]string{`platform.yaml:5: region "europe-west-london": cluster name "micro-platform-production-europe-west-london" is longer than 40 characters: shorten the platform or region name`}},
+		{"not a mapping", "- a\n", []string{`platform.yaml:1: document: want a mapping`}},
+		{"empty file", "", []string{`platform.yaml:1: empty file: want platform and regions`}},
 		{"no regions", "platform:\n  name: micro\n  state: { backend: local }\n",
 			[]string{`platform.yaml:1: missing regions: describe at least one region`}},
 		{"yaml syntax", "platform: [\n", []string{`platform.yaml:1: did not find expected node content`}},

@@ -14,7 +14,7 @@ import (
 
 // config decodes the document root.
 func (d *decoder) config(n *yaml.Node, cfg *Config) {
-	f := d.fields(n, "platform.yaml", []string{"platform", "regions"}, "set credentials in the environment")
+	f := d.fields(n, "document", []string{"platform", "regions"}, "set credentials in the environment")
 	if n.Kind != yaml.MappingNode {
 		return
 	}

@@ -63,6 +63,17 @@
 //
 // [ProviderEnv] and [StateEnv] return these lists for the driver to check before it runs.
 //
+// # How the modules are checked
+//
+// Every shipped module and every rendered root module is parsed with hcl/v2 in the tests,
+// which check that each variable has a type and a description, each output a description,
+// each required provider a source and a pinned version (and local none), that no module
+// configures a provider, and that rendered roots pin providers as the modules do. Golden
+// files in testdata/golden hold the rendered root of a region of every provider kind
+// (go test ./infra -update rewrites them). The local module and its rendered root were
+// also run by Terraform 1.11.4 (init, validate, apply, a plan with no changes, destroy);
+// the cloud modules are only parsed, as their providers cannot be installed offline.
+//
 // # What comes next
 //
 // This package is the first slice of issue 5. Later slices add the engine driver (running
