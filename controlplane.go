@@ -43,6 +43,14 @@ type ControlPlane interface {
 	// SubscribeEvents sends stored events after f.AfterID, then live ones, until ctx ends.
 	SubscribeEvents(ctx context.Context, f EventFilter) (<-chan *Event, error)
 
+	// RegisterRegion creates or updates a region (what `platform infra apply` does for
+	// each region it creates); admin only. EINVALID for a bad region.
+	RegisterRegion(ctx context.Context, r *Region) (*Region, error)
+	// ListRegions returns every region; any authenticated caller may list them.
+	ListRegions(ctx context.Context) ([]*Region, error)
+	// DeleteRegion unregisters a region; admin only. ENOTFOUND if absent.
+	DeleteRegion(ctx context.Context, name string) error
+
 	// CreateToken creates a token and returns its secret, shown once; admin only.
 	CreateToken(ctx context.Context, req CreateTokenRequest) (*Token, string, error)
 	ListTokens(ctx context.Context) ([]*Token, error)

@@ -11,5 +11,6 @@ type Store interface {
 	EventStore
 	TokenStore
 	UsageStore
+	RegionStore
 	Close() error
 }

@@ -124,6 +124,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.eventsCmd(),
 		a.deleteCmd(),
 		a.tokensCmd(),
+		a.regionsCmd(),
 		a.serverCmd(),
 		a.versionCmd(),
 	)

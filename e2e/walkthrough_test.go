@@ -30,6 +30,9 @@ func TestWalkthrough(t *testing.T) {
 		}
 	})
 	s.must(t, "namespaces", "create", "acme")
+	if regions := s.must(t, "regions"); !containsRow(regions, "local", "local", s.url()) {
+		t.Errorf("regions:\n%s", regions)
+	}
 
 	deploy := s.must(t, "deploy", "./examples/helloworld", "-n", "acme")
 	for _, want := range []string{"build.started", "build.succeeded", "release.rolled_out", "is live"} {

@@ -259,6 +259,26 @@ func (f *fakeControlPlane) DeleteToken(ctx context.Context, id string) error {
 	return f.record(ctx, "DeleteToken", "", id)
 }
 
+func (f *fakeControlPlane) RegisterRegion(ctx context.Context, r *platform.Region) (*platform.Region, error) {
+	if err := f.record(ctx, "RegisterRegion", "", *r); err != nil {
+		return nil, err
+	}
+	c := *r
+	c.CreatedAt, c.UpdatedAt = t0, t0
+	return &c, nil
+}
+
+func (f *fakeControlPlane) ListRegions(ctx context.Context) ([]*platform.Region, error) {
+	if err := f.record(ctx, "ListRegions", "", nil); err != nil {
+		return nil, err
+	}
+	return []*platform.Region{{Name: "local", Provider: "local", GatewayEndpoint: "http://127.0.0.1:8080", CreatedAt: t0, UpdatedAt: t0}}, nil
+}
+
+func (f *fakeControlPlane) DeleteRegion(ctx context.Context, name string) error {
+	return f.record(ctx, "DeleteRegion", "", name)
+}
+
 func sendAll[T any](list []T) <-chan T {
 	ch := make(chan T, len(list))
 	for _, v := range list {

@@ -229,6 +229,7 @@ func (s *Server) routes() chi.Router {
 			s.serviceRoutes(r)
 			s.streamRoutes(r)
 			s.tokenRoutes(r)
+			s.regionRoutes(r)
 		})
 	})
 	return r

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -216,6 +217,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
+	if err := a.registerLocalRegion(ctx); err != nil {
+		return err
+	}
 	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
 	g.Go(func() error { return a.plane.Start(ctx) })
 	g.Go(func() error { return a.gw.Start(ctx) })
@@ -278,6 +282,18 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 		return fmt.Errorf("write admin token: %w", err)
 	}
 	fmt.Fprintf(a.out, "\nAdmin token (shown once; also saved to %s):\n\n    %s\n\nLog in with:\n\n    platform login --server http://%s --token %s\n\n", path, secret, a.api.Addr(), secret)
+	return nil
+}
+
+// registerLocalRegion records the region this process runs, so `platform regions` and
+// placement see it beside the regions `platform infra apply` registers.
+func (a *App) registerLocalRegion(ctx context.Context) error {
+	host, _ := os.Hostname()
+	now := time.Now().UTC()
+	r := &platform.Region{Name: "local", Provider: "local", Location: host, GatewayEndpoint: "http://" + a.api.Addr(), UpdatedAt: now}
+	if err := a.store.PutRegion(ctx, r); err != nil {
+		return fmt.Errorf("register the local region: %w", err)
+	}
 	return nil
 }
 

@@ -59,6 +59,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"EventStream", testEventStream},
 		{"Tokens", testTokens},
 		{"Usage", testUsage},
+		{"Regions", testRegions},
 		{"Reopen", testReopen},
 	}
 	for _, tc := range tests {
