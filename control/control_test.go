@@ -616,3 +616,33 @@ func TestEnvIsSealedAtRestAndNeverShown(t *testing.T) {
 		t.Errorf("instances get DB_PASSWORD=%q, want the value", st.Spec.Env["DB_PASSWORD"])
 	}
 }
+
+func TestRegionsNeedAdmin(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	dev := platform.NewContextWithToken(context.Background(), &platform.Token{Name: "dev", Namespaces: []string{"acme"}})
+	lon := &platform.Region{Name: "lon1", Provider: "digitalocean", Location: "lon1", GatewayEndpoint: "https://lon1.example.dev"}
+	if _, err := h.plane.RegisterRegion(dev, lon); platform.ErrorCode(err) != platform.EFORBIDDEN {
+		t.Fatalf("non-admin register = %v, want forbidden", err)
+	}
+	if _, err := h.plane.RegisterRegion(h.admin, &platform.Region{Name: "lon1", Provider: "nimbus"}); platform.ErrorCode(err) != platform.EINVALID {
+		t.Fatalf("bad provider = %v, want invalid", err)
+	}
+	got, err := h.plane.RegisterRegion(h.admin, lon)
+	if err != nil || got.CreatedAt.IsZero() || got.UpdatedAt.IsZero() {
+		t.Fatalf("register = %+v, %v", got, err)
+	}
+	if _, err := h.plane.ListRegions(context.Background()); platform.ErrorCode(err) != platform.EUNAUTHENTICATED {
+		t.Errorf("anonymous list = %v, want unauthenticated", err)
+	}
+	list, err := h.plane.ListRegions(dev)
+	if err != nil || len(list) != 1 || list[0].Name != "lon1" {
+		t.Errorf("list = %v, %v", list, err)
+	}
+	if err := h.plane.DeleteRegion(dev, "lon1"); platform.ErrorCode(err) != platform.EFORBIDDEN {
+		t.Errorf("non-admin delete = %v, want forbidden", err)
+	}
+	if err := h.plane.DeleteRegion(h.admin, "lon1"); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+}
