@@ -125,6 +125,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.deleteCmd(),
 		a.tokensCmd(),
 		a.regionsCmd(),
+		a.infraCmd(),
 		a.serverCmd(),
 		a.versionCmd(),
 	)

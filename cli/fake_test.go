@@ -49,6 +49,7 @@ type fakeAPI struct {
 	buildLog  []string
 	follow    []*platform.Event // events the follow stream sends after the deploy
 	deployRel *platform.Release // what POST deploys answers
+	regions   []platform.Region // registered with PUT /v1/regions/{name}
 }
 
 // newFakeAPI starts a fake with fixtures for namespace "acme".
@@ -181,6 +182,19 @@ func (f *fakeAPI) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/tokens/{id}", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, platform.ENOTFOUND, fmt.Sprintf("token %q not found", r.PathValue("id")), "list tokens with `platform tokens list`")
 	})
+	mux.HandleFunc("PUT /v1/regions/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var reg platform.Region
+		if err := json.NewDecoder(r.Body).Decode(&reg); err != nil {
+			writeError(w, 400, platform.EINVALID, err.Error(), "")
+			return
+		}
+		reg.Name, reg.CreatedAt, reg.UpdatedAt = r.PathValue("name"), t0, t0
+		f.mu.Lock()
+		f.regions = append(f.regions, reg)
+		f.mu.Unlock()
+		writeJSON(w, 200, reg)
+	})
+	mux.HandleFunc("DELETE /v1/regions/{name}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
