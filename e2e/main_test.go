@@ -187,12 +187,18 @@ func (s *serverProc) platform(t *testing.T, args ...string) result {
 
 func (s *serverProc) platformAs(t *testing.T, token string, args ...string) result {
 	t.Helper()
+	return s.platformEnv(t, []string{"PLATFORM_TOKEN=" + token}, args...)
+}
+
+// platformEnv runs the CLI against s with extra environment.
+func (s *serverProc) platformEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "PLATFORM_SERVER="+s.url(), "PLATFORM_TOKEN="+token,
-		"HOME="+s.dir, "XDG_CONFIG_HOME="+filepath.Join(s.dir, "cfg"))
+	cmd.Env = append(append(os.Environ(), "PLATFORM_SERVER="+s.url(), "PLATFORM_TOKEN="+s.token,
+		"HOME="+s.dir, "XDG_CONFIG_HOME="+filepath.Join(s.dir, "cfg")), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
