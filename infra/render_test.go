@@ -89,7 +89,7 @@ func TestRenderRegionFiles(t *testing.T) {
 		region string
 		want   []string
 	}{
-		{"dev", []string{"backend.tf", "main.tf", "outputs.tf", "versions.tf"}},
+		{"dev", []string{"backend.tf", "main.tf", "outputs.tf", "variables.tf", "versions.tf"}},
 		{"lon1", []string{"backend.tf", "main.tf", "outputs.tf", "providers.tf", "variables.tf", "versions.tf"}},
 	}
 	for _, tt := range tests {

@@ -26,3 +26,17 @@ resource "terraform_data" "platform" {
 
   triggers_replace = [terraform_data.cluster.id]
 }
+
+# A resource that fails at apply time (not at plan time) when fail_apply is set, the way a
+# cloud API error would, so that tests can show one region failing while others complete.
+# Provisioners are built into the engine: no provider is needed. The failed resource is
+# left tainted; the next apply without fail_apply removes it.
+resource "terraform_data" "fault" {
+  count = var.fail_apply ? 1 : 0
+
+  triggers_replace = [terraform_data.platform.id]
+
+  provisioner "local-exec" {
+    command = "echo 'fail_apply is set: failing this apply on purpose' >&2; exit 1"
+  }
+}

@@ -56,3 +56,9 @@ variable "network_cidr" {
     error_message = "network_cidr must be an IPv4 CIDR such as 10.10.0.0/16."
   }
 }
+
+variable "fail_apply" {
+  type        = bool
+  description = "For tests of failure handling: when true, the apply fails on purpose after creating the other resources."
+  default     = false
+}

@@ -14,4 +14,5 @@ module "region" {
     min  = 1
     size = "local"
   }
+  fail_apply = var.fail_apply
 }
