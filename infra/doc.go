@@ -74,11 +74,28 @@
 // also run by Terraform 1.11.4 (init, validate, apply, a plan with no changes, destroy);
 // the cloud modules are only parsed, as their providers cannot be installed offline.
 //
+// # Running the engine
+//
+// [Engine] runs tofu (preferred) or terraform through terraform-exec on the rendered root
+// modules. Its work directory holds <work>/modules, a copy of [Modules], and
+// <work>/<region>, each region's rendered root. [Engine.Plan] summarises each region's plan
+// per resource (create, update, replace, delete, no-op); [Engine.Apply] applies regions in
+// parallel up to a limit and returns their outputs (gateway_endpoint, kubeconfig_ref, ...);
+// [Engine.Destroy] destroys one region; [Engine.Status] reads each region's state. One
+// region's failure never stops the others: it is reported in that region's result and
+// joined in the returned error, and running again continues from the state it left. Each
+// region has its own state lock; a lock held by another run is reported as ECONFLICT with
+// its ID and is never broken (no -lock=false, no force-unlock).
+//
+// The local region kind declares one root variable, fail_apply, which tests set through
+// [EngineOptions].ExtraVars to make a region's apply fail on purpose.
+//
+// scripts/build-tofu builds OpenTofu from the Go module proxy and writes a CLI configuration
+// that installs providers only from a filesystem mirror, so the engine tests run offline.
+//
 // # What comes next
 //
-// This package is the first slice of issue 5. Later slices add the engine driver (running
-// tofu or terraform through terraform-exec with per-region state and locking, plans shown
-// as per-resource summaries, regions applied in parallel), registration of applied regions
-// with the control plane, the root module for global DNS that reads each region's outputs,
-// and the CLI verbs platform infra plan|apply|destroy|status.
+// Later slices of issue 5 register applied regions with the control plane, add the root
+// module for global DNS that reads each region's outputs, and the CLI verbs platform infra
+// plan|apply|destroy|status.
 package infra
