@@ -126,10 +126,7 @@ func (e *Engine) forEachRegion(regions []string, fn func(i int, region string)) 
 // ENOTFOUND naming every region cfg does not have.
 func checkRegions(cfg Config, regions []string) ([]string, error) {
 	if len(regions) == 0 {
-		for _, r := range cfg.Regions {
-			regions = append(regions, r.Name)
-		}
-		return regions, nil
+		return regionNames(cfg), nil
 	}
 	var missing []string
 	seen := map[string]bool{}

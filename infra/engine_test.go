@@ -200,6 +200,9 @@ func TestEngineLifecycle(t *testing.T) {
 		if got := plans[0].String(); got != "one: 3 to create, 0 to update, 0 to replace, 0 to delete" {
 			t.Errorf("summary = %q", got)
 		}
+		if left, _ := filepath.Glob(filepath.Join(f.dir, "work", "*", "*.tfplan")); len(left) > 0 {
+			t.Errorf("plan files, which hold variables' values, left behind: %v", left)
+		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, r := range []string{"one", "two"} {

@@ -107,7 +107,10 @@ func (e *Engine) planRegion(ctx context.Context, cfg Config, region string) ([]R
 		return nil, err
 	}
 	defer flush()
+	// The plan file holds the variables' values, secrets included: it lives only as long
+	// as it takes to read it back.
 	planFile := filepath.Join(tf.WorkingDir(), "platform.tfplan")
+	defer os.Remove(planFile)
 	vars, cleanup, err := e.variables(tf.WorkingDir(), region)
 	if err != nil {
 		return nil, err
@@ -251,7 +254,7 @@ func (e *Engine) Destroy(ctx context.Context, cfg Config, region string) error {
 // its outputs and, for the local backend, when it was last written.
 func (e *Engine) Status(ctx context.Context, cfg Config) ([]RegionStatus, error) {
 	out := make([]RegionStatus, len(cfg.Regions))
-	e.forEachRegion(mustRegions(cfg), func(i int, region string) {
+	e.forEachRegion(regionNames(cfg), func(i int, region string) {
 		r := cfg.Regions[i]
 		out[i] = RegionStatus{Region: region, Provider: r.Provider, Location: r.Location}
 		out[i].Err = e.statusRegion(ctx, cfg, &out[i])
@@ -263,7 +266,8 @@ func (e *Engine) Status(ctx context.Context, cfg Config) ([]RegionStatus, error)
 	return out, errors.Join(errs...)
 }
 
-func mustRegions(cfg Config) []string {
+// regionNames lists the names of cfg's regions in order.
+func regionNames(cfg Config) []string {
 	names := make([]string, len(cfg.Regions))
 	for i, r := range cfg.Regions {
 		names[i] = r.Name
