@@ -518,3 +518,36 @@ func TestProgressWriter(t *testing.T) {
 		t.Errorf("progress = %q, want %q", out.String(), want)
 	}
 }
+
+// TestForEachRegionLimit checks regions run in parallel up to Parallelism and no further.
+func TestForEachRegionLimit(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int{1, 2, 4} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			t.Parallel()
+			e := &Engine{opts: EngineOptions{Parallelism: limit}}
+			var mu sync.Mutex
+			running, peak := 0, 0
+			done := make([]bool, 6)
+			e.forEachRegion([]string{"a", "b", "c", "d", "e", "f"}, func(i int, _ string) {
+				mu.Lock()
+				running++
+				peak = max(peak, running)
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+				mu.Lock()
+				running--
+				done[i] = true
+				mu.Unlock()
+			})
+			if peak != limit {
+				t.Errorf("peak concurrency = %d, want %d", peak, limit)
+			}
+			for i, d := range done {
+				if !d {
+					t.Errorf("region %d did not run", i)
+				}
+			}
+		})
+	}
+}
