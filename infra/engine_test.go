@@ -534,7 +534,7 @@ func TestForEachRegionLimit(t *testing.T) {
 				running++
 				peak = max(peak, running)
 				mu.Unlock()
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond)
 				mu.Lock()
 				running--
 				done[i] = true
