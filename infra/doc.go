@@ -70,9 +70,12 @@
 // each required provider a source and a pinned version (and local none), that no module
 // configures a provider, and that rendered roots pin providers as the modules do. Golden
 // files in testdata/golden hold the rendered root of a region of every provider kind
-// (go test ./infra -update rewrites them). The local module and its rendered root were
-// also run by Terraform 1.11.4 (init, validate, apply, a plan with no changes, destroy);
-// the cloud modules are only parsed, as their providers cannot be installed offline.
+// (go test ./infra -update rewrites them). The local module is validated by OpenTofu in
+// the tests (TestValidateWithTheEngine) and its rendered roots are planned, applied and
+// destroyed for real (engine_test.go, e2e); it was also run by Terraform 1.11.4 by hand.
+// The cloud modules (doks, eks, aks, gke), dns-cloudflare and platform are only parsed and
+// golden-tested: their providers cannot be installed offline, so `tofu validate` cannot
+// run on them here.
 //
 // # Running the engine
 //
