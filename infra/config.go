@@ -51,6 +51,10 @@ type State struct {
 type DNS struct {
 	Provider string // cloudflare
 	Zone     string
+	// AccountID is the Cloudflare account that owns the load balancer's monitor and pools:
+	// 32 lowercase hexadecimal characters. It identifies the account and is not a secret;
+	// the API token comes from CLOUDFLARE_API_TOKEN.
+	AccountID string
 }
 
 // Region is one cluster of the platform on one provider.

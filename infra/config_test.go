@@ -14,7 +14,7 @@ const validYAML = `platform:
   name: micro
   domain: example.dev
   state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
-  dns: { provider: cloudflare }
+  dns: { provider: cloudflare, account_id: 0123456789abcdef0123456789abcdef }
 regions:
   - name: lon1
     provider: digitalocean
@@ -34,7 +34,7 @@ func TestParseValid(t *testing.T) {
 		Platform: Platform{
 			Name: "micro", Domain: "example.dev", Chart: DefaultChart,
 			State: State{Backend: BackendS3, Bucket: "micro-tf-state", Region: "eu-west-2", Prefix: "platform/micro"},
-			DNS:   &DNS{Provider: DNSCloudflare, Zone: "example.dev"},
+			DNS:   &DNS{Provider: DNSCloudflare, Zone: "example.dev", AccountID: "0123456789abcdef0123456789abcdef"},
 		},
 		Regions: []Region{
 			{Name: "lon1", Provider: ProviderDigitalOcean, Location: "lon1", Nodes: Nodes{Size: "s-4vcpu-8gb", Min: 3, Max: 6}, Network: DefaultNetwork, KubernetesVersion: DefaultKubernetesVersion},
@@ -89,6 +89,17 @@ func TestParseErrors(t *testing.T) {
 		{"no regions", "platform:\n  name: micro\n  state: { backend: local }\n",
 			[]string{`platform.yaml:1: missing regions: describe at least one region`}},
 		{"yaml syntax", "platform: [\n", []string{`platform.yaml:1: did not find expected node content`}},
+		{"dns account_id not hex", "platform:\n  name: micro\n  domain: example.dev\n  state: { backend: local }\n  dns:\n    provider: cloudflare\n    account_id: 0123456789ABCDEF0123456789abcdef\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:7: platform.dns: account_id "0123456789ABCDEF0123456789abcdef" is not a Cloudflare account identifier (32 lowercase hexadecimal characters)`}},
+		{"dns account_id short", "platform:\n  name: micro\n  domain: example.dev\n  state: { backend: local }\n  dns: { provider: cloudflare, account_id: \"0123\" }\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:5: platform.dns: account_id "0123" is not a Cloudflare account identifier (32 lowercase hexadecimal characters)`}},
+		{"domain outside dns zone", "platform:\n  name: micro\n  domain: example.dev\n  state: { backend: local }\n  dns:\n    provider: cloudflare\n    account_id: 0123456789abcdef0123456789abcdef\n    zone: other.dev\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:8: platform.dns: platform.domain "example.dev" is not inside zone "other.dev", so the load balancer's hostname api.example.dev could not live in it`}},
+		{"reserved region names", "platform:\n  name: micro\n  domain: example.dev\n  state: { backend: local }\n  dns: { provider: cloudflare, account_id: 0123456789abcdef0123456789abcdef }\nregions:\n  - { name: global, provider: local }\n  - { name: api, provider: local }\n",
+			[]string{
+				`platform.yaml:7: region "global": the name is reserved: the global DNS root module keeps its state under that name`,
+				`platform.yaml:8: region "api": the name is reserved: its gateway would take api.example.dev, the load balancer's hostname`,
+			}},
 		{"many problems", `platform:
   name: Micro
   dns: { provider: route53 }
@@ -108,6 +119,7 @@ regions:
 			`platform.yaml:2: platform: invalid platform name "Micro": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'`,
 			`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`,
 			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare)`,
+			`platform.yaml:3: platform.dns: missing account_id (the Cloudflare account identifier, 32 hexadecimal characters)`,
 			`platform.yaml:3: platform.dns: missing zone (or set platform.domain)`,
 			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, chart, state, dns)`,
 			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`,
@@ -134,7 +146,7 @@ regions:
 
 func TestParseSecretHint(t *testing.T) {
 	t.Parallel()
-	_, err := Parse([]byte("platform:\n  name: micro\n  state: { backend: local }\n  dns: { provider: cloudflare, zone: a.dev, api_token: x }\nregions:\n  - { name: dev, provider: local }\n"), "p.yaml")
+	_, err := Parse([]byte("platform:\n  name: micro\n  state: { backend: local }\n  dns: { provider: cloudflare, zone: a.dev, account_id: 0123456789abcdef0123456789abcdef, api_token: x }\nregions:\n  - { name: dev, provider: local }\n"), "p.yaml")
 	if want := `p.yaml:4: platform.dns: "api_token" looks like a secret and is not accepted in the file: set CLOUDFLARE_API_TOKEN in the environment`; platform.ErrorMessage(err) != want {
 		t.Errorf("message = %q, want %q", platform.ErrorMessage(err), want)
 	}
@@ -162,5 +174,18 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); platform.ErrorCode(err) != platform.EINVALID {
 		t.Errorf("Load(missing) = %v, want EINVALID", err)
+	}
+}
+
+// TestParseRegionAPIWithoutDNS checks "api" is a region name like any other when the
+// platform has no load balancer to take api.<domain>.
+func TestParseRegionAPIWithoutDNS(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte("platform:\n  name: micro\n  domain: example.dev\n  state: { backend: local }\nregions:\n  - { name: api, provider: local }\n"), "platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Region("api"); !ok {
+		t.Errorf("region api not decoded: %+v", cfg.Regions)
 	}
 }

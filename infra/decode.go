@@ -146,24 +146,52 @@ func (d *decoder) stateDefaults(p *Platform) {
 
 // dns decodes platform.dns.
 func (d *decoder) dns(n *yaml.Node, p *Platform) {
-	f := d.fields(n, "platform.dns", []string{"provider", "zone"}, "set CLOUDFLARE_API_TOKEN in the environment")
+	f := d.fields(n, "platform.dns", []string{"account_id", "provider", "zone"}, "set CLOUDFLARE_API_TOKEN in the environment")
 	if n.Kind != yaml.MappingNode {
 		return
 	}
 	d.str(f["provider"], "platform.dns.provider", &p.DNS.Provider)
 	d.str(f["zone"], "platform.dns.zone", &p.DNS.Zone)
+	d.str(f["account_id"], "platform.dns.account_id", &p.DNS.AccountID)
 	switch {
 	case f["provider"] == nil:
 		d.errorf(n, "platform.dns: missing provider (want %s)", DNSCloudflare)
 	case p.DNS.Provider != DNSCloudflare:
 		d.errorf(f["provider"], "platform.dns: unknown provider %q (want %s)", p.DNS.Provider, DNSCloudflare)
 	}
+	switch {
+	case f["account_id"] == nil:
+		d.errorf(n, "platform.dns: missing account_id (the Cloudflare account identifier, 32 hexadecimal characters)")
+	case !accountIDRE.MatchString(p.DNS.AccountID):
+		d.errorf(f["account_id"], "platform.dns: account_id %q is not a Cloudflare account identifier (32 lowercase hexadecimal characters)", p.DNS.AccountID)
+	}
 	if p.DNS.Zone == "" {
 		p.DNS.Zone = p.Domain
 	}
-	if p.DNS.Zone == "" {
+	switch {
+	case p.DNS.Zone == "":
 		d.errorf(n, "platform.dns: missing zone (or set platform.domain)")
+	case !domainRE.MatchString(p.DNS.Zone):
+		d.errorf(f["zone"], "platform.dns: invalid zone %q", p.DNS.Zone)
+	case p.Domain != "" && p.Domain != p.DNS.Zone && !strings.HasSuffix(p.Domain, "."+p.DNS.Zone):
+		d.errorf(f["zone"], "platform.dns: platform.domain %q is not inside zone %q, so the load balancer's hostname %s could not live in it", p.Domain, p.DNS.Zone, GlobalHostname(*p))
 	}
+}
+
+var accountIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// reservedRegion reports why name cannot be a region's name, or "" when it can: the
+// global root keeps its state and work directory under [GlobalRoot], and with DNS set the
+// load balancer answers on [GlobalHostPrefix].<domain>, which a region's gateway
+// (<region>.<domain>) must not take.
+func reservedRegion(name string, p Platform) string {
+	switch {
+	case name == GlobalRoot:
+		return "the global DNS root module keeps its state under that name"
+	case name == GlobalHostPrefix && p.DNS != nil:
+		return fmt.Sprintf("its gateway would take %s, the load balancer's hostname", GlobalHostname(p))
+	}
+	return ""
 }
 
 // regions decodes the regions list and checks names are unique.
@@ -182,6 +210,9 @@ func (d *decoder) regions(n *yaml.Node, cfg *Config) {
 				continue
 			}
 			seen[r.Name] = nameNode.Line
+			if why := reservedRegion(r.Name, cfg.Platform); why != "" {
+				d.errorf(nameNode, "region %q: the name is reserved: %s", r.Name, why)
+			}
 			if name := ClusterName(cfg.Platform, r); cfg.Platform.Name != "" && r.Provider != ProviderLocal && len(name) > maxClusterName {
 				d.errorf(nameNode, "region %q: cluster name %q is longer than %d characters: shorten the platform or region name", r.Name, name, maxClusterName)
 			}

@@ -50,7 +50,7 @@ var providerEnv = map[string][]string{
 	ProviderAWS:          {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"},
 	ProviderAzure:        {"ARM_SUBSCRIPTION_ID", "ARM_TENANT_ID", "ARM_CLIENT_ID", "ARM_CLIENT_SECRET"},
 	ProviderGCP:          {"GOOGLE_CREDENTIALS", "GOOGLE_PROJECT"},
-	DNSCloudflare:        {"CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"},
+	DNSCloudflare:        {"CLOUDFLARE_API_TOKEN"},
 	ProviderLocal:        nil,
 }
 

@@ -7,7 +7,7 @@
 //	  name: micro
 //	  domain: example.dev
 //	  state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
-//	  dns: { provider: cloudflare, zone: example.dev }
+//	  dns: { provider: cloudflare, zone: example.dev, account_id: 0123456789abcdef0123456789abcdef }
 //	regions:
 //	  - name: lon1
 //	    provider: digitalocean
@@ -21,6 +21,14 @@
 // onto a cluster, dns-cloudflare for global load balancing, and local, which models a
 // region with the built-in terraform_data resource so the real engine can plan, apply and
 // destroy without a cloud.
+//
+// # Global DNS
+//
+// [RenderGlobal] renders one more root module, [GlobalRoot], once the regions are applied:
+// it calls dns-cloudflare with one pool per region, whose origin is the host of the region's
+// gateway_endpoint output, a monitor probing /healthz, and a proxied load balancer on
+// api.<domain> ([GlobalHostname]). Its state has its own key ending in global, so region
+// names "global" (always) and "api" (with platform.dns) are refused.
 //
 // # Defaults
 //
@@ -53,7 +61,8 @@
 //	aws           AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), AWS_SESSION_TOKEN
 //	azure         ARM_SUBSCRIPTION_ID, ARM_TENANT_ID, ARM_CLIENT_ID, ARM_CLIENT_SECRET
 //	gcp           GOOGLE_CREDENTIALS, GOOGLE_PROJECT
-//	cloudflare    CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID (DNS and load balancing)
+//	cloudflare    CLOUDFLARE_API_TOKEN (DNS and load balancing; platform.dns.account_id is
+//	              an identifier, not a secret, and lives in the file)
 //	local         none
 //	state s3      the AWS_* variables above
 //	state gcs     GOOGLE_CREDENTIALS
@@ -98,7 +107,7 @@
 //
 // # What comes next
 //
-// Later slices of issue 5 register applied regions with the control plane, add the root
-// module for global DNS that reads each region's outputs, and the CLI verbs platform infra
+// Later slices of issue 5 register applied regions with the control plane, apply the root
+// module for global DNS from each region's outputs, and the CLI verbs platform infra
 // plan|apply|destroy|status.
 package infra

@@ -181,7 +181,7 @@ func TestShippedModules(t *testing.T) {
 		t.Errorf("shipped modules = %v, want %v", got, want)
 	}
 	// Rendered roots must pin each provider exactly as the modules they call do.
-	for _, pin := range append(platformProviders, cloudProviders[ProviderDigitalOcean], cloudProviders[ProviderAWS], cloudProviders[ProviderAzure], cloudProviders[ProviderGCP]) {
+	for _, pin := range append(platformProviders, cloudProviders[ProviderDigitalOcean], cloudProviders[ProviderAWS], cloudProviders[ProviderAzure], cloudProviders[ProviderGCP], dnsProvider) {
 		if pins[pin.name] != pin.version {
 			t.Errorf("provider %s: roots pin %q, modules pin %q", pin.name, pin.version, pins[pin.name])
 		}
@@ -203,6 +203,21 @@ func TestRenderedRootModules(t *testing.T) {
 			}
 		})
 	}
+	t.Run(GlobalRoot, func(t *testing.T) {
+		t.Parallel()
+		cfg := mustParse(t, globalYAML)
+		files, err := RenderGlobal(cfg, globalEndpoints)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := lintModule(files, true, false)
+		for _, p := range rep.problems {
+			t.Errorf("global root: %s", p)
+		}
+		if rep.pins[dnsProvider.name] != dnsProvider.version {
+			t.Errorf("global root pins %v, want %s %s", rep.pins, dnsProvider.name, dnsProvider.version)
+		}
+	})
 }
 
 // TestLintModule proves the module checks fail on the mistakes they exist to catch.

@@ -167,4 +167,7 @@ func TestModulesReferenced(t *testing.T) {
 			t.Errorf("provider %s: module %s is not shipped: %v", provider, module, err)
 		}
 	}
+	if _, err := fs.Stat(Modules(), "dns-cloudflare/main.tf"); err != nil {
+		t.Errorf("global root: module dns-cloudflare is not shipped: %v", err)
+	}
 }

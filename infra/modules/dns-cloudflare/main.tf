@@ -29,6 +29,16 @@ resource "cloudflare_load_balancer_pool" "region" {
     name    = each.key
     address = each.value.address
     enabled = each.value.enabled
+
+    # The gateway sees, and its certificate names, the region's own hostname rather than
+    # the load balancer's; the monitor probes with the same Host header.
+    dynamic "header" {
+      for_each = each.value.host_header == null ? [] : [each.value.host_header]
+      content {
+        header = "Host"
+        values = [header.value]
+      }
+    }
   }
 }
 

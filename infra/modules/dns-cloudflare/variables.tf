@@ -30,10 +30,11 @@ variable "hostname" {
 
 variable "regions" {
   type = map(object({
-    address = string
-    enabled = optional(bool, true)
+    address     = string
+    enabled     = optional(bool, true)
+    host_header = optional(string)
   }))
-  description = "Gateway address (IP or hostname) of each region, by region name."
+  description = "Gateway of each region, by region name: its address (IP or hostname), whether it takes traffic, and the Host header to send it (null keeps the load balancer's hostname)."
 
   validation {
     condition     = length(var.regions) > 0
