@@ -71,29 +71,25 @@ func (p *Plane) reconcile(ctx context.Context, ns, name string) (time.Duration, 
 		}
 	}
 
-	keep, err := p.keepRunning(ctx, svc, desired)
+	keep, cur, err := p.keepRunning(ctx, svc, desired)
 	if err != nil {
 		return after, err
 	}
 	if err := p.stopAll(ctx, ns, name, keep...); err != nil {
 		return after, err
 	}
-	if err := p.reviveUnregistered(ctx, svc); err != nil {
+	if err := p.reviveUnregistered(ctx, svc, cur); err != nil {
 		return after, err
 	}
 	return after, p.recordStatus(ctx, svc, desired, keep)
 }
 
-// reviveUnregistered restarts instances of the serving release that have run without
-// being registered in the namespace for ReviveAfter.
-func (p *Plane) reviveUnregistered(ctx context.Context, svc *platform.Service) error {
+// reviveUnregistered restarts instances of the serving release cur (nil: none) that have
+// run without being registered in the namespace for ReviveAfter.
+func (p *Plane) reviveUnregistered(ctx context.Context, svc *platform.Service, cur *platform.Release) error {
 	restarter, ok := p.opts.Driver.(runtime.Restarter)
-	if !ok || svc.CurrentRelease == "" {
+	if !ok || cur == nil {
 		return nil
-	}
-	cur, err := p.store.GetRelease(ctx, svc.CurrentRelease)
-	if err != nil {
-		return err
 	}
 	st, err := p.opts.Driver.Inspect(ctx, cur.ID)
 	if platform.IsNotFound(err) {
@@ -155,27 +151,28 @@ func (p *Plane) desiredRelease(ctx context.Context, svc *platform.Service) (*pla
 	return r, nil
 }
 
-// keepRunning makes sure the current release runs and returns the workloads to keep.
-func (p *Plane) keepRunning(ctx context.Context, svc *platform.Service, desired *platform.Release) ([]string, error) {
+// keepRunning makes sure the current release runs and returns the workloads to keep and
+// the current release (nil when nothing serves yet).
+func (p *Plane) keepRunning(ctx context.Context, svc *platform.Service, desired *platform.Release) ([]string, *platform.Release, error) {
 	var keep []string
 	if desired != nil && desired.Status == platform.ReleaseRollingOut {
 		keep = append(keep, desired.ID)
 	}
 	if svc.CurrentRelease == "" {
-		return keep, nil
+		return keep, nil, nil
 	}
 	cur, err := p.store.GetRelease(ctx, svc.CurrentRelease)
 	if err != nil {
-		return keep, fmt.Errorf("current release: %w", err)
+		return keep, nil, fmt.Errorf("current release: %w", err)
 	}
 	spec, err := p.spec(cur)
 	if err != nil {
-		return keep, err
+		return keep, nil, err
 	}
 	if err := p.opts.Driver.Start(ctx, spec); err != nil {
-		return keep, fmt.Errorf("start %s %s: %w", svc.Name, cur.Version, err)
+		return keep, nil, fmt.Errorf("start %s %s: %w", svc.Name, cur.Version, err)
 	}
-	return append(keep, cur.ID), nil
+	return append(keep, cur.ID), cur, nil
 }
 
 // spec is the workload of release r.
