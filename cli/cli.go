@@ -129,8 +129,18 @@ func (a *app) newRoot() *cobra.Command {
 		a.serverCmd(),
 		a.versionCmd(),
 	)
+	for _, c := range commands {
+		root.AddCommand(c(a))
+	}
 	return root
 }
+
+// commands are verbs that register themselves from their own file with register, so that a
+// new verb is one new file (and its test).
+var commands []func(*app) *cobra.Command
+
+// register adds a verb to the command tree; call it from an init function.
+func register(c func(*app) *cobra.Command) { commands = append(commands, c) }
 
 // run adapts a command body to cobra's RunE and records that arguments were accepted.
 func (a *app) run(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
