@@ -8,13 +8,17 @@ import (
 // Namespace is a tenant's isolated space: its services, its own go-micro registry, broker
 // and RPC transport (one NATS account), its events, logs and usage.
 type Namespace struct {
-	Name      string    `json:"name"`
+	Name string `json:"name"`
+	// Org owns the namespace ("" is read as DefaultOrg). Namespace names are unique
+	// across organisations: they name NATS accounts and gateway host prefixes.
+	Org       string    `json:"org,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 // NamespaceStore keeps namespaces.
 type NamespaceStore interface {
-	// CreateNamespace stores ns. Returns EINVALID for a bad name, ECONFLICT if it exists.
+	// CreateNamespace stores ns (in DefaultOrg when ns.Org is ""). Returns EINVALID for a
+	// bad name, ENOTFOUND for an unknown org, ECONFLICT if it exists.
 	CreateNamespace(ctx context.Context, ns *Namespace) error
 	// GetNamespace returns ENOTFOUND if there is no such namespace.
 	GetNamespace(ctx context.Context, name string) (*Namespace, error)

@@ -6,25 +6,94 @@ import (
 	"time"
 )
 
-// Token is an API credential. Only the SHA-256 hash of its secret is stored; the secret
-// is shown once, when the token is created.
+// TokenKind tells API tokens from browser sessions. Both are bearer secrets resolved by
+// the same Authenticator, so one check serves the cookie and the Authorization header.
+type TokenKind string
+
+// Token kinds.
+const (
+	// TokenAPI tokens are created by members for automation and the CLI.
+	TokenAPI TokenKind = "api"
+	// TokenSession tokens are issued at sign-in and carried in the session cookie.
+	TokenSession TokenKind = "session"
+)
+
+// Token is a credential of a user in one organisation, with a role no higher than the
+// user's own when it was created, optionally narrowed to some namespaces. Only the
+// SHA-256 hash of its secret is stored; the secret is shown once, when it is created.
 type Token struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// Hash is the hex SHA-256 of the secret. Never serialised.
-	Hash string `json:"-"`
-	// Admin tokens may do everything, in every namespace.
+	Hash string    `json:"-"`
+	Kind TokenKind `json:"kind,omitempty"`
+	// UserID owns the token; User is their login (filled when the token is read).
+	UserID string `json:"user_id,omitempty"`
+	User   string `json:"user,omitempty"`
+	// Org is the organisation the token acts in ("" means DefaultOrg).
+	Org string `json:"org,omitempty"`
+	// Role is the most the token may do. "" is the legacy form: owner when Admin is set,
+	// developer otherwise.
+	Role Role `json:"role,omitempty"`
+	// Admin marks a token with every namespace of its org and, without a Role, the
+	// owner role. Kept for tokens made before roles; new tokens set Role.
 	Admin bool `json:"admin"`
-	// Namespaces a non-admin token may use.
+	// Namespaces narrows the token to these namespaces of its org; empty means all of
+	// them (for a token with a Role or Admin).
 	Namespaces []string   `json:"namespaces,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+
+	// MemberRole is the owner's current role in Org, read with the token (never
+	// serialised): a user demoted since the token was made acts with the lower role. ""
+	// when the store did not say (tokens built in tests, legacy tokens without a user).
+	MemberRole Role `json:"-"`
+	// UserInactive is set when the token's user is disabled or deleted; such a token is
+	// refused.
+	UserInactive bool `json:"-"`
+}
+
+// OrgName returns the token's organisation, DefaultOrg for a legacy token without one.
+func (t *Token) OrgName() string {
+	if t.Org == "" {
+		return DefaultOrg
+	}
+	return t.Org
+}
+
+// EffectiveRole is the role the token acts with: its Role (or the legacy role), capped
+// by the owner's current role in the org when the store reported it.
+func (t *Token) EffectiveRole() Role {
+	r := t.Role
+	if r == "" {
+		r = RoleDeveloper
+		if t.Admin {
+			r = RoleOwner
+		}
+	}
+	if t.MemberRole != "" {
+		r = MinRole(r, t.MemberRole)
+	}
+	return r
+}
+
+// AllNamespaces reports whether the token reaches every namespace of its org rather than
+// a list. Legacy non-admin tokens always have a list.
+func (t *Token) AllNamespaces() bool {
+	return len(t.Namespaces) == 0 && (t.Admin || t.Role != "")
+}
+
+// InScope reports whether the token's namespace scope includes ns (of the token's org:
+// the organisation check is the policy's).
+func (t *Token) InScope(ns string) bool {
+	return t != nil && (t.AllNamespaces() || slices.Contains(t.Namespaces, ns))
 }
 
 // CanAccess reports whether t may act in namespace ns.
-func (t *Token) CanAccess(ns string) bool {
-	return t != nil && (t.Admin || slices.Contains(t.Namespaces, ns))
-}
+//
+// Deprecated: use the authz package, which also checks the action and the namespace's
+// organisation.
+func (t *Token) CanAccess(ns string) bool { return t.InScope(ns) }
 
 // Expired reports whether t is past its expiry at now.
 func (t *Token) Expired(now time.Time) bool {
@@ -33,9 +102,13 @@ func (t *Token) Expired(now time.Time) bool {
 
 // TokenStore keeps tokens.
 type TokenStore interface {
-	// CreateToken stores t. ECONFLICT if the ID or hash exists.
+	// CreateToken stores t. EINVALID without ID or hash or with a bad role or kind,
+	// ECONFLICT if the ID or hash exists. A token with Admin set and no user is the
+	// bootstrap form (what first start creates): the store gives it to the default
+	// org's first owner with the owner role.
 	CreateToken(ctx context.Context, t *Token) error
-	// GetTokenByHash returns ENOTFOUND for an unknown hash.
+	// GetTokenByHash returns the token with its owner's current role and state
+	// (MemberRole, UserInactive), or ENOTFOUND for an unknown hash.
 	GetTokenByHash(ctx context.Context, hash string) (*Token, error)
 	// ListTokens returns all tokens ordered by creation.
 	ListTokens(ctx context.Context) ([]*Token, error)
@@ -56,21 +129,24 @@ func TokenFromContext(ctx context.Context) *Token {
 	return t
 }
 
-// Authorize is the one policy check of every entry point: it returns EUNAUTHENTICATED
-// without a token, EFORBIDDEN when the token may not act in namespace ns ("" means a
-// platform-wide action, which needs an admin token).
+// Authorize is the coarse check kept for callers written before roles: it returns
+// EUNAUTHENTICATED without a token, EFORBIDDEN when the token may not act in namespace
+// ns ("" means a platform-wide action, which needs an admin or owner token).
+//
+// Deprecated: use authz.Authorize(ctx, action, namespace), which checks the caller's
+// role for the action and the namespace's organisation.
 func Authorize(ctx context.Context, ns string) error {
 	t := TokenFromContext(ctx)
 	if t == nil {
 		return Errorf(EUNAUTHENTICATED, "no valid token").WithHint("log in with `platform login --token TOKEN` or set PLATFORM_TOKEN")
 	}
 	if ns == "" {
-		if !t.Admin {
+		if !t.EffectiveRole().AtLeast(RoleAdmin) || !t.AllNamespaces() {
 			return Errorf(EFORBIDDEN, "this action needs an admin token")
 		}
 		return nil
 	}
-	if !t.CanAccess(ns) {
+	if !t.InScope(ns) {
 		return Errorf(EFORBIDDEN, "token %q may not access namespace %q", t.Name, ns)
 	}
 	return nil
