@@ -100,6 +100,8 @@ func TestParseErrors(t *testing.T) {
 				`platform.yaml:7: region "global": the name is reserved: the global DNS root module keeps its state under that name`,
 				`platform.yaml:8: region "api": the name is reserved: its gateway would take api.example.dev, the load balancer's hostname`,
 			}},
+		{"account id on local dns", "platform:\n  name: micro\n  domain: example.dev\n  state: { backend: local }\n  dns: { provider: local, account_id: 0123456789abcdef0123456789abcdef }\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:5: platform.dns: account_id is only for the cloudflare provider`}},
 		{"many problems", `platform:
   name: Micro
   dns: { provider: route53 }
@@ -118,8 +120,7 @@ regions:
 `, []string{
 			`platform.yaml:2: platform: invalid platform name "Micro": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'`,
 			`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`,
-			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare)`,
-			`platform.yaml:3: platform.dns: missing account_id (the Cloudflare account identifier, 32 hexadecimal characters)`,
+			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare or local)`,
 			`platform.yaml:3: platform.dns: missing zone (or set platform.domain)`,
 			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, chart, state, dns)`,
 			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`,

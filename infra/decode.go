@@ -153,13 +153,18 @@ func (d *decoder) dns(n *yaml.Node, p *Platform) {
 	d.str(f["provider"], "platform.dns.provider", &p.DNS.Provider)
 	d.str(f["zone"], "platform.dns.zone", &p.DNS.Zone)
 	d.str(f["account_id"], "platform.dns.account_id", &p.DNS.AccountID)
+	want := strings.Join(DNSProviders(), " or ")
 	switch {
 	case f["provider"] == nil:
-		d.errorf(n, "platform.dns: missing provider (want %s)", DNSCloudflare)
-	case p.DNS.Provider != DNSCloudflare:
-		d.errorf(f["provider"], "platform.dns: unknown provider %q (want %s)", p.DNS.Provider, DNSCloudflare)
+		d.errorf(n, "platform.dns: missing provider (want %s)", want)
+	case !slices.Contains(DNSProviders(), p.DNS.Provider):
+		d.errorf(f["provider"], "platform.dns: unknown provider %q (want %s)", p.DNS.Provider, want)
 	}
 	switch {
+	case p.DNS.Provider != DNSCloudflare:
+		if f["account_id"] != nil {
+			d.errorf(f["account_id"], "platform.dns: account_id is only for the %s provider", DNSCloudflare)
+		}
 	case f["account_id"] == nil:
 		d.errorf(n, "platform.dns: missing account_id (the Cloudflare account identifier, 32 hexadecimal characters)")
 	case !accountIDRE.MatchString(p.DNS.AccountID):

@@ -18,8 +18,16 @@ const (
 	BackendLocal   = "local"
 )
 
-// DNSCloudflare is the only DNS provider of this slice.
-const DNSCloudflare = "cloudflare"
+// DNS providers that load-balance the platform's hostname across regions.
+const (
+	DNSCloudflare = "cloudflare"
+	// DNSLocal models the load balancer with the engine's built-in terraform_data
+	// resource (module dns-local), for tests and trials without a DNS provider.
+	DNSLocal = "local"
+)
+
+// DNSProviders lists the DNS providers platform.dns.provider may name.
+func DNSProviders() []string { return []string{DNSCloudflare, DNSLocal} }
 
 // Defaults applied by [Parse] to whatever the file leaves out. The package comment holds
 // the same table for readers; keep the two in step.

@@ -146,24 +146,21 @@ func checkRegions(cfg Config, regions []string) ([]string, error) {
 	return out, nil
 }
 
-// prepare refreshes <WorkDir>/modules from [Modules] and renders the region's root module
-// into <WorkDir>/<region>, removing .tf files left over from an earlier rendering. It
-// keeps the engine's own files (.terraform, the dependency lock file).
-func (e *Engine) prepare(cfg Config, region string) (string, error) {
-	files, err := RenderRegion(cfg, region)
-	if err != nil {
-		return "", err
-	}
+// prepare refreshes <WorkDir>/modules from [Modules] and writes the root module files
+// into <WorkDir>/<root> (a region's name or [GlobalRoot]), removing .tf files left over
+// from an earlier rendering. It keeps the engine's own files (.terraform, the dependency
+// lock file).
+func (e *Engine) prepare(root string, files map[string][]byte) (string, error) {
 	if err := e.writeModules(); err != nil {
 		return "", err
 	}
-	dir := filepath.Join(e.opts.WorkDir, region)
+	dir := filepath.Join(e.opts.WorkDir, root)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create region directory: %w", err)
+		return "", fmt.Errorf("create %s directory: %w", root, err)
 	}
 	old, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil {
-		return "", fmt.Errorf("list region directory: %w", err)
+		return "", fmt.Errorf("list %s directory: %w", root, err)
 	}
 	for _, p := range old {
 		if _, ok := files[filepath.Base(p)]; !ok {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -42,6 +43,7 @@ func GlobalHostname(p Platform) string {
 }
 
 // RenderGlobal renders the root module [GlobalRoot], which calls the dns-cloudflare module
+// (or dns-local, for the [DNSLocal] provider, which needs no provider and no credentials)
 // to load-balance [GlobalHostname] across every region of cfg, with one pool per region
 // whose origin is the host of that region's gateway and a monitor probing
 // [GlobalHealthCheckPath] over HTTPS. endpoints maps each region's name to its
@@ -58,8 +60,8 @@ func RenderGlobal(cfg Config, endpoints map[string]string) (map[string][]byte, e
 	if dns == nil {
 		return nil, platform.Errorf(platform.EINVALID, "the config has no platform.dns: global load balancing is off")
 	}
-	if dns.Provider != DNSCloudflare {
-		return nil, platform.Errorf(platform.EINVALID, "platform.dns: unknown provider %q (want %s)", dns.Provider, DNSCloudflare)
+	if !slices.Contains(DNSProviders(), dns.Provider) {
+		return nil, platform.Errorf(platform.EINVALID, "platform.dns: unknown provider %q (want %s)", dns.Provider, strings.Join(DNSProviders(), " or "))
 	}
 	origins, err := globalOrigins(cfg, endpoints)
 	if err != nil {
@@ -69,13 +71,16 @@ func RenderGlobal(cfg Config, endpoints map[string]string) (map[string][]byte, e
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{
-		"versions.tf":  renderGlobalVersions(),
-		"backend.tf":   backend,
-		"providers.tf": renderGlobalProviders(),
-		"main.tf":      renderGlobalMain(cfg.Platform, origins),
-		"outputs.tf":   renderGlobalOutputs(),
-	}, nil
+	files := map[string][]byte{
+		"versions.tf": renderGlobalVersions(dns.Provider),
+		"backend.tf":  backend,
+		"main.tf":     renderGlobalMain(cfg.Platform, origins),
+		"outputs.tf":  renderGlobalOutputs(dns.Provider),
+	}
+	if dns.Provider == DNSCloudflare {
+		files["providers.tf"] = renderGlobalProviders()
+	}
+	return files, nil
 }
 
 // globalOrigins returns the host of each region's gateway, by region name, or EINVALID
@@ -139,10 +144,13 @@ func quoteJoin(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-func renderGlobalVersions() []byte {
+func renderGlobalVersions(provider string) []byte {
 	f := hclwrite.NewEmptyFile()
 	tf := f.Body().AppendNewBlock("terraform", nil).Body()
 	tf.SetAttributeValue("required_version", cty.StringVal(RootRequiredVersion))
+	if provider != DNSCloudflare {
+		return finish(f)
+	}
 	tf.AppendNewline()
 	tf.AppendNewBlock("required_providers", nil).Body().SetAttributeValue(dnsProvider.name, cty.ObjectVal(map[string]cty.Value{
 		"source":  cty.StringVal(dnsProvider.source),
@@ -163,10 +171,12 @@ func renderGlobalProviders() []byte {
 func renderGlobalMain(p Platform, origins map[string]string) []byte {
 	f := hclwrite.NewEmptyFile()
 	m := f.Body().AppendNewBlock("module", []string{"dns"}).Body()
-	m.SetAttributeValue("source", cty.StringVal(ModuleSource+"/dns-cloudflare"))
+	m.SetAttributeValue("source", cty.StringVal(ModuleSource+"/dns-"+p.DNS.Provider))
 	m.AppendNewline()
 	m.SetAttributeValue("name", cty.StringVal(p.Name))
-	m.SetAttributeValue("account_id", cty.StringVal(p.DNS.AccountID))
+	if p.DNS.Provider == DNSCloudflare {
+		m.SetAttributeValue("account_id", cty.StringVal(p.DNS.AccountID))
+	}
 	m.SetAttributeValue("zone", cty.StringVal(p.DNS.Zone))
 	m.SetAttributeValue("hostname", cty.StringVal(GlobalHostname(p)))
 	m.SetAttributeValue("health_check_path", cty.StringVal(GlobalHealthCheckPath))
@@ -184,12 +194,15 @@ func renderGlobalMain(p Platform, origins map[string]string) []byte {
 	return finish(f)
 }
 
-func renderGlobalOutputs() []byte {
+func renderGlobalOutputs(provider string) []byte {
 	f := hclwrite.NewEmptyFile()
 	outputs := []struct{ name, desc, expr string }{
 		{"hostname", "Hostname the load balancer answers on.", "module.dns.hostname"},
 		{"pool_ids", "Identifier of each region's pool, by region name.", "module.dns.pool_ids"},
 		{"monitor_id", "Identifier of the health monitor shared by the pools.", "module.dns.monitor_id"},
+	}
+	if provider == DNSLocal {
+		outputs = append(outputs, struct{ name, desc, expr string }{"origins", "Address of each region's gateway in the load balancer, by region name.", "module.dns.origins"})
 	}
 	for i, o := range outputs {
 		if i > 0 {

@@ -42,12 +42,22 @@ func mustParse(tb testing.TB, src string) Config {
 
 func TestRenderGlobalGolden(t *testing.T) {
 	t.Parallel()
-	cfg := mustParse(t, globalYAML)
+	for _, tt := range []struct{ name, yaml, dir string }{
+		{"cloudflare", globalYAML, "global"},
+		{"local", strings.Replace(globalYAML, "provider: cloudflare, zone: example.dev, account_id: 0123456789abcdef0123456789abcdef", "provider: local", 1), "global-local"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testRenderGlobalGolden(t, mustParse(t, tt.yaml), filepath.Join("testdata", "golden", tt.dir))
+		})
+	}
+}
+
+func testRenderGlobalGolden(t *testing.T, cfg Config, dir string) {
 	files, err := RenderGlobal(cfg, globalEndpoints)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join("testdata", "golden", "global")
 	for name, content := range files {
 		checkGolden(t, filepath.Join(dir, name), content)
 	}
@@ -184,7 +194,7 @@ func TestRenderGlobalErrors(t *testing.T) {
 		want string
 	}{
 		{"no dns", noDNS, "the config has no platform.dns: global load balancing is off"},
-		{"unknown dns provider", otherDNS, `platform.dns: unknown provider "route53" (want cloudflare)`},
+		{"unknown dns provider", otherDNS, `platform.dns: unknown provider "route53" (want cloudflare or local)`},
 		{"unknown state backend", badState, `unknown state backend "consul"`},
 		{"no regions", noRegions, "the config has no regions to load-balance"},
 	}

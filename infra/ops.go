@@ -107,6 +107,11 @@ func (e *Engine) planRegion(ctx context.Context, cfg Config, region string) ([]R
 		return nil, err
 	}
 	defer flush()
+	return e.plan(ctx, region, tf)
+}
+
+// plan plans the initialised root module tf and summarises it.
+func (e *Engine) plan(ctx context.Context, region string, tf *tfexec.Terraform) ([]ResourceChange, error) {
 	// The plan file holds the variables' values, secrets included: it lives only as long
 	// as it takes to read it back.
 	planFile := filepath.Join(tf.WorkingDir(), "platform.tfplan")
@@ -190,6 +195,11 @@ func (e *Engine) applyRegion(ctx context.Context, cfg Config, region string) (ma
 		return nil, err
 	}
 	defer flush()
+	return e.apply(ctx, region, tf)
+}
+
+// apply applies the initialised root module tf and returns its outputs.
+func (e *Engine) apply(ctx context.Context, region string, tf *tfexec.Terraform) (map[string]string, error) {
 	vars, cleanup, err := e.variables(tf.WorkingDir(), region)
 	if err != nil {
 		return nil, err
@@ -330,17 +340,26 @@ func countResources(m *tfjson.StateModule) int {
 
 // initRegion renders the region and initialises its working directory.
 func (e *Engine) initRegion(ctx context.Context, cfg Config, region string) (*tfexec.Terraform, func(), error) {
-	dir, err := e.prepare(cfg, region)
+	files, err := RenderRegion(cfg, region)
 	if err != nil {
 		return nil, nil, err
 	}
-	tf, flush, err := e.terraform(region, dir)
+	return e.initRoot(ctx, region, files)
+}
+
+// initRoot writes a root module's files and initialises its working directory.
+func (e *Engine) initRoot(ctx context.Context, root string, files map[string][]byte) (*tfexec.Terraform, func(), error) {
+	dir, err := e.prepare(root, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	tf, flush, err := e.terraform(root, dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
 		flush()
-		return nil, nil, engineError(region, "init", err)
+		return nil, nil, engineError(root, "init", err)
 	}
 	return tf, flush, nil
 }
