@@ -1,0 +1,99 @@
+package github
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	platform "github.com/micro/platform"
+)
+
+// maxWebhookBody is GitHub's own cap on webhook payloads.
+const maxWebhookBody = 25 << 20
+
+// SignatureHeader carries the webhook's HMAC-SHA256 of the body, "sha256=HEX".
+const SignatureHeader = "X-Hub-Signature-256"
+
+// Sign returns the SignatureHeader value of body under secret, as GitHub computes it.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// validSignature checks sig against body in constant time.
+func validSignature(secret, sig string, body []byte) bool {
+	if secret == "" || !strings.HasPrefix(sig, "sha256=") {
+		return false
+	}
+	got, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
+	if err != nil {
+		return false
+	}
+	want, _ := hex.DecodeString(strings.TrimPrefix(Sign(secret, body), "sha256="))
+	return hmac.Equal(got, want)
+}
+
+// syncEvents are the webhook events that can change who is in a linked team.
+var syncEvents = map[string]bool{"membership": true, "team": true, "organization": true}
+
+// handleWebhook verifies a GitHub webhook and, for membership, team and organization
+// events of a linked organisation, asks the sync loop to run now. It answers 202 once the
+// sync is queued: GitHub wants an answer within 10 s, and a sync of large teams may take
+// longer.
+func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+	if err != nil {
+		writeError(w, platform.Errorf(platform.EINVALID, "webhook body too large or unreadable"))
+		return
+	}
+	if !validSignature(i.cfg.WebhookSecret, r.Header.Get(SignatureHeader), body) {
+		source := remoteAddr(r)
+		i.log.Warn("webhook refused: bad or missing signature", "source", source, "event", r.Header.Get("X-GitHub-Event"))
+		i.audit(r.Context(), AuditEntry{Actor: "anonymous", Action: ActionWebhookRejected, Target: "webhook", Source: source,
+			Detail: "GitHub webhook with a bad or missing " + SignatureHeader + " (event " + r.Header.Get("X-GitHub-Event") + ")"})
+		writeError(w, platform.Errorf(platform.EUNAUTHENTICATED, "webhook signature is missing or wrong").
+			WithHint("the webhook's secret must equal the platform's github webhook secret"))
+		return
+	}
+	event := r.Header.Get("X-GitHub-Event")
+	var payload struct {
+		Action       string `json:"action"`
+		Organization struct {
+			Login string `json:"login"`
+		} `json:"organization"`
+	}
+	if err := json.Unmarshal(body, &payload); err != nil {
+		writeError(w, platform.Errorf(platform.EINVALID, "webhook body is not JSON"))
+		return
+	}
+	if event == "ping" {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "pong"})
+		return
+	}
+	if !syncEvents[event] || !i.linked(payload.Organization.Login) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
+		return
+	}
+	i.log.Info("webhook: sync requested", "event", event, "action", payload.Action, "github_org", payload.Organization.Login,
+		"delivery", r.Header.Get("X-GitHub-Delivery"))
+	select {
+	case i.kick <- struct{}{}:
+	default: // a sync is already queued and will see this change
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "sync queued"})
+}
+
+// linked reports whether githubOrg is linked to a platform organisation.
+func (i *Integration) linked(githubOrg string) bool {
+	for _, o := range i.cfg.Orgs {
+		if strings.EqualFold(o.GitHubOrg, githubOrg) {
+			return true
+		}
+	}
+	return false
+}
