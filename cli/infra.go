@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,8 @@ type infraEngine interface {
 	Apply(ctx context.Context, cfg infra.Config, regions []string) ([]infra.RegionResult, error)
 	Destroy(ctx context.Context, cfg infra.Config, region string) error
 	Status(ctx context.Context, cfg infra.Config) ([]infra.RegionStatus, error)
+	PlanGlobal(ctx context.Context, cfg infra.Config, known map[string]string) (infra.GlobalPlan, error)
+	ApplyGlobal(ctx context.Context, cfg infra.Config, known map[string]string) (infra.GlobalResult, error)
 }
 
 // newInfraEngine builds the engine; tests replace it.
@@ -120,30 +123,51 @@ func (a *app) infraPlan(cmd *cobra.Command, o infraOptions) error {
 		return err
 	}
 	plans, err := eng.Plan(cmd.Context(), cfg, o.regions)
+	var global *infra.GlobalPlan
+	if cfg.Platform.DNS != nil {
+		g, gerr := eng.PlanGlobal(cmd.Context(), cfg, nil)
+		global = &g
+		err = errors.Join(err, gerr)
+	}
 	if a.jsonOutput() {
-		if jerr := a.printJSON(plans); jerr != nil {
+		out := map[string]any{"regions": plans}
+		if global != nil {
+			out["global"] = global
+		}
+		if jerr := a.printJSON(out); jerr != nil {
 			return jerr
 		}
 		return err
 	}
 	for _, p := range plans {
-		if p.Err != nil {
-			fmt.Fprintf(a.stdout, "%s: plan failed: %s\n", p.Region, platform.ErrorMessage(p.Err))
-			continue
-		}
-		if !p.HasChanges() {
-			fmt.Fprintf(a.stdout, "%s: no changes\n", p.Region)
-			continue
-		}
-		fmt.Fprintf(a.stdout, "%s: %d to create, %d to update, %d to replace, %d to delete\n", p.Region,
-			p.Count(infra.ActionCreate), p.Count(infra.ActionUpdate), p.Count(infra.ActionReplace), p.Count(infra.ActionDelete))
-		for _, c := range p.Changes {
-			if c.Action != infra.ActionNoOp && c.Action != infra.ActionRead {
-				fmt.Fprintf(a.stdout, "  %s %s\n", actionSymbol(c.Action), c.Address)
-			}
+		a.printPlan(p)
+	}
+	if global != nil {
+		a.printPlan(global.RegionPlan)
+		if global.Err == nil && len(global.Pending) > 0 {
+			fmt.Fprintf(a.stdout, "  %s: regions %s join the load balancer when they are applied\n", global.Hostname, strings.Join(global.Pending, ", "))
 		}
 	}
 	return err
+}
+
+// printPlan prints one root module's plan: a summary line, then each changing resource.
+func (a *app) printPlan(p infra.RegionPlan) {
+	if p.Err != nil {
+		fmt.Fprintf(a.stdout, "%s: plan failed: %s\n", p.Region, platform.ErrorMessage(p.Err))
+		return
+	}
+	if !p.HasChanges() {
+		fmt.Fprintf(a.stdout, "%s: no changes\n", p.Region)
+		return
+	}
+	fmt.Fprintf(a.stdout, "%s: %d to create, %d to update, %d to replace, %d to delete\n", p.Region,
+		p.Count(infra.ActionCreate), p.Count(infra.ActionUpdate), p.Count(infra.ActionReplace), p.Count(infra.ActionDelete))
+	for _, c := range p.Changes {
+		if c.Action != infra.ActionNoOp && c.Action != infra.ActionRead {
+			fmt.Fprintf(a.stdout, "  %s %s\n", actionSymbol(c.Action), c.Address)
+		}
+	}
 }
 
 func actionSymbol(a infra.Action) string {
@@ -191,11 +215,39 @@ func (a *app) infraApply(cmd *cobra.Command, o infraOptions) error {
 			registered[r.Region] = true
 		}
 	}
+	// Global DNS follows what is applied now, the regions that just failed excepted: their
+	// state may hold an endpoint from an earlier apply that no longer serves.
+	var global *infra.GlobalResult
+	var globalErr error
+	if cfg.Platform.DNS != nil {
+		live, known := cfg, map[string]string{}
+		live.Regions = nil
+		for _, r := range results {
+			if r.Err == nil {
+				known[r.Region] = r.Outputs["gateway_endpoint"]
+			}
+		}
+		for _, reg := range cfg.Regions {
+			if !slices.ContainsFunc(results, func(r infra.RegionResult) bool { return r.Region == reg.Name && r.Err != nil }) {
+				live.Regions = append(live.Regions, reg)
+			}
+		}
+		g, err := eng.ApplyGlobal(cmd.Context(), live, known)
+		global, globalErr = &g, err
+		if err != nil {
+			errs = append(errs, fmt.Errorf("global DNS: %w", err))
+		}
+	}
 	if a.jsonOutput() {
-		if err := a.printJSON(results); err != nil {
+		out := map[string]any{"regions": results}
+		if global != nil {
+			out["global"] = global
+		}
+		if err := a.printJSON(out); err != nil {
 			return err
 		}
 	} else {
+		defer a.printGlobal(global, globalErr)
 		for _, r := range results {
 			switch {
 			case r.Err != nil:
@@ -226,6 +278,14 @@ func (a *app) infraDestroy(cmd *cobra.Command, o infraOptions) error {
 	if err := eng.Destroy(cmd.Context(), cfg, region); err != nil {
 		return err
 	}
+	var global *infra.GlobalResult
+	if cfg.Platform.DNS != nil {
+		g, err := eng.ApplyGlobal(cmd.Context(), cfg, nil)
+		if err != nil {
+			return fmt.Errorf("region %s is destroyed, but global DNS still sends traffic to it: %w", region, err)
+		}
+		global = &g
+	}
 	if o.register {
 		c, err := a.connect(cmd)
 		if err != nil {
@@ -236,10 +296,28 @@ func (a *app) infraDestroy(cmd *cobra.Command, o infraOptions) error {
 		}
 	}
 	if a.jsonOutput() {
-		return a.printJSON(map[string]string{"region": region, "status": "destroyed"})
+		out := map[string]any{"region": region, "status": "destroyed"}
+		if global != nil {
+			out["global"] = global
+		}
+		return a.printJSON(out)
 	}
 	fmt.Fprintf(a.stdout, "%s: destroyed and unregistered\n", region)
+	a.printGlobal(global, nil)
 	return nil
+}
+
+// printGlobal prints what an apply of the global root did.
+func (a *app) printGlobal(g *infra.GlobalResult, err error) {
+	switch {
+	case g == nil:
+	case err != nil:
+		fmt.Fprintf(a.stdout, "global: DNS update failed: %s\n", platform.ErrorMessage(err))
+	case g.Removed:
+		fmt.Fprintf(a.stdout, "global: no region is applied: load balancer for %s removed\n", g.Hostname)
+	default:
+		fmt.Fprintf(a.stdout, "global: %s load-balances %s\n", g.Hostname, strings.Join(g.Regions, ", "))
+	}
 }
 
 func (a *app) infraStatus(cmd *cobra.Command, o infraOptions) error {

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 type fakeEngine struct {
 	opts      infra.EngineOptions
 	destroyed []string
+	global    []string // calls of ApplyGlobal: regions of the config and known endpoints
 }
 
 func (e *fakeEngine) Plan(_ context.Context, cfg infra.Config, regions []string) ([]infra.RegionPlan, error) {
@@ -41,6 +45,20 @@ func (e *fakeEngine) Destroy(_ context.Context, cfg infra.Config, region string)
 
 func (e *fakeEngine) Status(context.Context, infra.Config) ([]infra.RegionStatus, error) {
 	return nil, nil
+}
+
+func (e *fakeEngine) PlanGlobal(_ context.Context, cfg infra.Config, known map[string]string) (infra.GlobalPlan, error) {
+	return infra.GlobalPlan{RegionPlan: infra.RegionPlan{Region: infra.GlobalRoot}, Hostname: "api.example.dev", Pending: []string{"fra1", "lon1"}}, nil
+}
+
+// ApplyGlobal records the regions and endpoints it was given.
+func (e *fakeEngine) ApplyGlobal(_ context.Context, cfg infra.Config, known map[string]string) (infra.GlobalResult, error) {
+	var names []string
+	for _, r := range cfg.Regions {
+		names = append(names, r.Name)
+	}
+	e.global = append(e.global, fmt.Sprintf("%v %v", names, known))
+	return infra.GlobalResult{Hostname: "api.example.dev", Regions: slices.Collect(maps.Keys(known))}, nil
 }
 
 const twoLocalRegions = `platform:
@@ -91,6 +109,39 @@ func TestInfraApplyRegistersWhatApplied(t *testing.T) {
 	}
 	if r := f.run(t, "infra", "destroy", "-c", cfgPath, "--engine", "/bin/true"); r.code != 2 {
 		t.Errorf("destroy without --region: %+v, want a usage error", r)
+	}
+}
+
+// TestInfraGlobalDNS shows apply and destroy update global DNS, leaving out a region whose
+// apply failed, and plan showing the global root.
+func TestInfraGlobalDNS(t *testing.T) {
+	f := newFakeAPI(t)
+	cfgPath := filepath.Join(t.TempDir(), "platform.yaml")
+	withDNS := strings.Replace(twoLocalRegions, "regions:", "  dns: { provider: local }\nregions:", 1)
+	if err := os.WriteFile(cfgPath, []byte(withDNS), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eng := &fakeEngine{}
+	saved := newInfraEngine
+	newInfraEngine = func(o infra.EngineOptions) (infraEngine, error) { eng.opts = o; return eng, nil }
+	t.Cleanup(func() { newInfraEngine = saved })
+
+	r := f.run(t, "infra", "plan", "-c", cfgPath, "--engine", "/bin/true")
+	if r.code != 0 || !strings.Contains(r.stdout, "global: no changes\n  api.example.dev: regions fra1, lon1 join the load balancer when they are applied") {
+		t.Errorf("plan: %+v", r)
+	}
+	r = f.run(t, "infra", "apply", "-c", cfgPath, "--engine", "/bin/true")
+	if r.code != 1 || !strings.Contains(r.stdout, "global: api.example.dev load-balances lon1") {
+		t.Errorf("apply: %+v", r)
+	}
+	r = f.run(t, "infra", "destroy", "-c", cfgPath, "--engine", "/bin/true", "--region", "lon1")
+	if r.code != 0 {
+		t.Errorf("destroy: %+v", r)
+	}
+	// fra1 failed to apply: global DNS must not send traffic to whatever its state holds.
+	want := []string{"[lon1] map[lon1:https://lon1.example.dev]", "[lon1 fra1] map[]"}
+	if !slices.Equal(eng.global, want) {
+		t.Errorf("ApplyGlobal calls = %q, want %q", eng.global, want)
 	}
 }
 

@@ -29,6 +29,7 @@ const infraConfig = `platform:
   name: micro
   domain: example.dev
   state: { backend: local }
+  dns: { provider: local }
 regions:
   - name: lon1
     provider: local
@@ -37,8 +38,8 @@ regions:
     provider: local
 `
 
-// TestInfraTwoLocalRegions runs `platform infra` with the real engine on two local
-// regions against a running control plane.
+// TestInfraTwoLocalRegions runs `platform infra` with the real engine on two local regions
+// and the local global DNS provider against a running control plane.
 func TestInfraTwoLocalRegions(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
@@ -59,7 +60,11 @@ func TestInfraTwoLocalRegions(t *testing.T) {
 	if r.code != 0 || !containsRow(r.stdout, "lon1:", "to create") || !containsRow(r.stdout, "fra1:", "to create") {
 		t.Fatalf("first plan: %s", r)
 	}
-	if r := infra("apply"); r.code != 0 || !containsRow(r.stdout, "lon1: applied", "registered") || !containsRow(r.stdout, "fra1: applied", "registered") {
+	if !strings.Contains(r.stdout, "global: no changes") || !strings.Contains(r.stdout, "regions lon1, fra1 join the load balancer when they are applied") {
+		t.Errorf("first plan does not show global DNS waiting for the regions: %s", r)
+	}
+	if r := infra("apply"); r.code != 0 || !containsRow(r.stdout, "lon1: applied", "registered") || !containsRow(r.stdout, "fra1: applied", "registered") ||
+		!strings.Contains(r.stdout, "global: api.example.dev load-balances lon1, fra1") {
 		t.Fatalf("apply: %s", r)
 	}
 	regions := s.must(t, "regions")
@@ -68,7 +73,7 @@ func TestInfraTwoLocalRegions(t *testing.T) {
 			t.Errorf("regions after apply lack %s:\n%s", name, regions)
 		}
 	}
-	if r := infra("plan"); r.code != 0 || !strings.Contains(r.stdout, "lon1: no changes") || !strings.Contains(r.stdout, "fra1: no changes") {
+	if r := infra("plan"); r.code != 0 || !strings.Contains(r.stdout, "lon1: no changes") || !strings.Contains(r.stdout, "fra1: no changes") || !strings.Contains(r.stdout, "global: no changes") {
 		t.Errorf("plan after apply: %s", r)
 	}
 
@@ -77,7 +82,7 @@ func TestInfraTwoLocalRegions(t *testing.T) {
 		t.Errorf("plan after changing lon1: want changes for lon1 alone, got %s", r)
 	}
 
-	if r := infra("destroy", "--region", "lon1"); r.code != 0 {
+	if r := infra("destroy", "--region", "lon1"); r.code != 0 || !strings.Contains(r.stdout, "global: api.example.dev load-balances fra1\n") {
 		t.Fatalf("destroy: %s", r)
 	}
 	regions = s.must(t, "regions")
