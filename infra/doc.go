@@ -18,9 +18,9 @@
 // as one *platform.Error with code EINVALID. [RenderRegion] turns one region into a root
 // module (main.tf, versions.tf, backend.tf, providers.tf) that calls the modules shipped in
 // [Modules]: doks, eks, aks and gke for managed Kubernetes, platform to install the platform
-// onto a cluster, dns-cloudflare for global load balancing, and local, which models a
-// region with the built-in terraform_data resource so the real engine can plan, apply and
-// destroy without a cloud.
+// onto a cluster, dns-cloudflare for global load balancing, and local and dns-local, which
+// model a region and the load balancer with the built-in terraform_data resource so the
+// real engine can plan, apply and destroy without a cloud.
 //
 // # Global DNS
 //
@@ -28,7 +28,17 @@
 // it calls dns-cloudflare with one pool per region, whose origin is the host of the region's
 // gateway_endpoint output, a monitor probing /healthz, and a proxied load balancer on
 // api.<domain> ([GlobalHostname]). Its state has its own key ending in global, so region
-// names "global" (always) and "api" (with platform.dns) are refused.
+// names "global" (always) and "api" (with platform.dns) are refused. With dns provider
+// local the same root calls dns-local instead (same variables and outputs, plus origins).
+//
+// [Engine.ApplyGlobal] applies it after the regions: with every region whose state holds a
+// gateway endpoint (the endpoints of the regions just applied are passed in; the others are
+// read from their state), so the load balancer always matches what is applied, whichever
+// regions a run touched. Regions not applied yet are reported as pending and join on the
+// apply that creates them; when no region is left the root is applied empty, which removes
+// the load balancer. platform infra apply leaves a region whose apply just failed out of it;
+// platform infra destroy runs it after the region is gone. [Engine.PlanGlobal] plans it the
+// same way.
 //
 // # Defaults
 //
@@ -82,6 +92,7 @@
 // (go test ./infra -update rewrites them). The local module is validated by OpenTofu in
 // the tests (TestValidateWithTheEngine) and its rendered roots are planned, applied and
 // destroyed for real (engine_test.go, e2e); it was also run by Terraform 1.11.4 by hand.
+// dns-local is validated and run the same way (globalops_test.go, e2e).
 // The cloud modules (doks, eks, aks, gke), dns-cloudflare and platform are only parsed and
 // golden-tested: their providers cannot be installed offline, so `tofu validate` cannot
 // run on them here.
@@ -105,9 +116,6 @@
 // scripts/build-tofu builds OpenTofu from the Go module proxy and writes a CLI configuration
 // that installs providers only from a filesystem mirror, so the engine tests run offline.
 //
-// # What comes next
-//
-// Later slices of issue 5 register applied regions with the control plane, apply the root
-// module for global DNS from each region's outputs, and the CLI verbs platform infra
-// plan|apply|destroy|status.
+// The CLI verbs platform infra plan|apply|destroy|status (package cli) drive the engine and
+// register applied regions with the control plane.
 package infra
