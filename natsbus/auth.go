@@ -10,7 +10,8 @@ import (
 var _ server.Authentication = (*authenticator)(nil)
 
 // authenticator admits a client presenting a namespace's derived credentials and binds
-// it to that namespace's account. Being consulted on every connection, it sees
+// it to that namespace's account; on a Node, also the platform's control user, bound to
+// the control account. Being consulted on every connection, it sees
 // namespaces added or removed at runtime without a server reload.
 type authenticator struct {
 	bus *Bus
@@ -22,6 +23,18 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	opts := c.GetOpts()
+	if a.bus.control && opts.Username == controlUser {
+		want := a.bus.controlPassword()
+		if subtle.ConstantTimeCompare([]byte(opts.Password), []byte(want)) != 1 {
+			return false
+		}
+		acc, err := a.bus.server().LookupAccount(controlAccount)
+		if err != nil {
+			return false
+		}
+		c.RegisterUser(&server.User{Username: opts.Username, Account: acc})
+		return true
+	}
 	ns, ok := strings.CutPrefix(opts.Username, userPrefix)
 	if !ok || ns == "" {
 		return false

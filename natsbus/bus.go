@@ -1,4 +1,6 @@
-// Package natsbus implements platform.Mesh on an embedded NATS server with JetStream.
+// Package natsbus implements platform.Mesh on NATS with JetStream: by default on a NATS
+// server embedded in the platform's process, or, with Options.Remote, on a mesh Node
+// running in a process of its own (`platform mesh`, a StatefulSet on Kubernetes).
 //
 // Every platform namespace is its own NATS account, so go-micro's registry, broker and
 // RPC transport (all NATS-based, see InstanceEnv) are confined to the namespace: a
@@ -10,6 +12,14 @@
 // derived from the master secret (base64url(HMAC-SHA256(secret, "nats:"+name))). Nothing
 // is stored: credentials are stable across restarts and rotate with the secret. The
 // platform connects to a namespace with the same credentials.
+//
+// A Node admits the same namespace credentials, derived from the same secret, so a Bus
+// with Options.Remote and the Node it points at share nothing but that secret. The
+// remote Bus tells the Node which namespaces exist over a control connection: user
+// "platform" with a password derived the same way (from "nats-control"), bound to an
+// account of its own that no namespace can reach. The Node keeps the namespace list in
+// its data directory, so instances reconnect after a Node restart before the platform
+// has re-sent it (it re-sends every namespace on each reconnect).
 //
 // The platform's calls into a namespace (Call, Health) speak go-micro's NATS transport
 // protocol over one shared connection per namespace and pick nodes round-robin from
@@ -35,6 +45,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/micro/platform"
 )
@@ -54,9 +65,14 @@ const (
 	DefaultJetStreamMaxStore  = 1 << 30   // 1 GiB
 )
 
-// Options configures a Bus.
+// Options configures a Bus or a Node.
 type Options struct {
-	// Dir holds the server's JetStream data. Required.
+	// Remote is the nats:// URL of a mesh Node the Bus connects to instead of embedding
+	// a server, e.g. "nats://platform-mesh:4222"; "" embeds one. With Remote set, Dir,
+	// Host, Port and the JetStream limits are the Node's business and ignored here, and
+	// Advertise defaults to Remote's host:port. Not valid for a Node.
+	Remote string
+	// Dir holds the server's JetStream data. Required unless Remote is set.
 	Dir string
 	// Host is the interface the server listens on; "" means 127.0.0.1.
 	Host string
@@ -85,7 +101,11 @@ type Options struct {
 
 func (o *Options) validate() error {
 	var errs []error
-	if o.Dir == "" {
+	if o.Remote != "" {
+		if _, err := remoteAddr(o.Remote); err != nil {
+			errs = append(errs, err)
+		}
+	} else if o.Dir == "" {
 		errs = append(errs, platform.Errorf(platform.EINVALID, "natsbus: Dir is required"))
 	}
 	if len(o.Secret) < 16 {
@@ -118,15 +138,21 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// Bus is an embedded NATS server with one account per namespace. It implements
-// platform.Mesh. Create it with New and run it with Start.
+// Bus is the platform's mesh: an embedded NATS server with one account per namespace,
+// or a connection to a remote Node. It implements platform.Mesh. Create it with New and
+// run it with Start.
 type Bus struct {
 	opts  Options
 	ready chan struct{}
+	// control makes the embedded server admit the platform's control user: set by
+	// NewNode.
+	control bool
 
 	mu         sync.RWMutex
 	started    bool
-	srv        *server.Server       // set once ready
+	stopped    bool
+	srv        *server.Server       // embedded: set once ready
+	ctl        *nats.Conn           // remote: the control connection, set once ready
 	namespaces map[string]bool      // namespaces allowed to connect
 	clients    map[string]*nsClient // the platform's go-micro client per namespace
 }
@@ -137,8 +163,10 @@ func New(opts Options) (*Bus, error) {
 		return nil, err
 	}
 	opts.setDefaults()
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("natsbus: create data dir: %w", err)
+	if opts.Remote == "" {
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("natsbus: create data dir: %w", err)
+		}
 	}
 	return &Bus{
 		opts:       opts,
@@ -157,6 +185,9 @@ func (b *Bus) Start(ctx context.Context) error {
 	b.mu.Unlock()
 	if started {
 		return errors.New("natsbus: Start called twice")
+	}
+	if b.opts.Remote != "" {
+		return b.startRemote(ctx)
 	}
 	port := b.opts.Port
 	if port == 0 {
@@ -185,6 +216,11 @@ func (b *Bus) Start(ctx context.Context) error {
 	b.mu.Lock()
 	b.srv = srv
 	var errs []error
+	if b.control {
+		if _, err := srv.RegisterAccount(controlAccount); err != nil {
+			errs = append(errs, fmt.Errorf("natsbus: register control account: %w", err))
+		}
+	}
 	for ns := range b.namespaces {
 		if err := b.registerAccountLocked(ns); err != nil {
 			errs = append(errs, err)
@@ -200,16 +236,23 @@ func (b *Bus) Start(ctx context.Context) error {
 
 	<-ctx.Done()
 
-	b.mu.Lock()
-	for ns, c := range b.clients {
-		c.close()
-		delete(b.clients, ns)
-	}
-	b.mu.Unlock()
+	b.closeClients()
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	b.opts.Logger.Info("nats server stopped")
 	return nil
+}
+
+// closeClients closes the platform's namespace connections for good, at shutdown.
+func (b *Bus) closeClients() {
+	b.mu.Lock()
+	b.stopped = true
+	clients := b.clients
+	b.clients = make(map[string]*nsClient)
+	b.mu.Unlock()
+	for _, c := range clients {
+		c.close()
+	}
 }
 
 // Ready is closed once the server accepts connections.
@@ -225,8 +268,8 @@ func (b *Bus) WaitReady(ctx context.Context) error {
 	}
 }
 
-// ClientURL is the server's client URL, without credentials, e.g.
-// "nats://127.0.0.1:4222"; "" before the server is ready.
+// ClientURL is the URL instances use, without credentials, e.g.
+// "nats://127.0.0.1:4222"; "" before the server is ready (remote: connected).
 func (b *Bus) ClientURL() string {
 	addr := b.advertise()
 	if addr == "" {
@@ -235,12 +278,34 @@ func (b *Bus) ClientURL() string {
 	return "nats://" + addr
 }
 
-// advertise returns the host:port instances and the platform dial, "" before ready.
+// advertise returns the host:port instances dial, "" before ready.
 func (b *Bus) advertise() string {
 	b.mu.RLock()
-	srv := b.srv
-	b.mu.RUnlock()
-	return b.advertiseFor(srv)
+	defer b.mu.RUnlock()
+	_, adv := b.addrsLocked()
+	return adv
+}
+
+// addrsLocked returns the host:port the platform dials and the one instances dial, ""
+// before ready. Embedded, both are the advertised address.
+func (b *Bus) addrsLocked() (dial, advertise string) {
+	if b.opts.Remote == "" {
+		a := b.advertiseFor(b.srv)
+		return a, a
+	}
+	if b.ctl == nil {
+		return "", ""
+	}
+	dial, _ = remoteAddr(b.opts.Remote)
+	advertise = dial
+	if a := b.opts.Advertise; a != "" {
+		advertise = a
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			_, port, _ := net.SplitHostPort(dial)
+			advertise = net.JoinHostPort(a, port)
+		}
+	}
+	return dial, advertise
 }
 
 // advertiseFor is advertise for a given server; it takes no lock.
@@ -273,10 +338,9 @@ func (b *Bus) password(ns string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// namespaceURL returns the namespace's nats:// URL with its credentials, on srv. It
-// must never be logged.
-func (b *Bus) namespaceURL(srv *server.Server, ns string) (string, error) {
-	addr := b.advertiseFor(srv)
+// namespaceURL returns the namespace's nats:// URL with its credentials on addr
+// (host:port, "" when not ready). It must never be logged.
+func (b *Bus) namespaceURL(addr, ns string) (string, error) {
 	if addr == "" {
 		return "", platform.Errorf(platform.EUNAVAILABLE, "nats server is not running")
 	}
@@ -291,8 +355,16 @@ func (b *Bus) EnsureNamespace(ctx context.Context, ns string) error {
 		return err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.namespaces[ns] = true
+	if b.opts.Remote != "" {
+		ctl := b.ctl
+		b.mu.Unlock()
+		if ctl == nil {
+			return nil // sent when the control connection is up
+		}
+		return b.controlRequest(ctx, ctl, opEnsure, ns)
+	}
+	defer b.mu.Unlock()
 	if b.srv == nil {
 		return nil
 	}
@@ -327,10 +399,16 @@ func (b *Bus) RemoveNamespace(ctx context.Context, ns string) error {
 	delete(b.namespaces, ns)
 	c := b.clients[ns]
 	delete(b.clients, ns)
-	srv := b.srv
+	srv, ctl := b.srv, b.ctl
 	b.mu.Unlock()
 	if c != nil {
 		c.close()
+	}
+	if b.opts.Remote != "" {
+		if ctl == nil {
+			return nil
+		}
+		return b.controlRequest(ctx, ctl, opRemove, ns)
 	}
 	if srv == nil {
 		return nil
@@ -373,12 +451,13 @@ func (b *Bus) allowed(ns string) (*server.Account, bool) {
 // one.
 func (b *Bus) InstanceEnv(ns string) (map[string]string, error) {
 	b.mu.RLock()
-	known, srv := b.namespaces[ns], b.srv
+	known := b.namespaces[ns]
+	_, addr := b.addrsLocked()
 	b.mu.RUnlock()
 	if !known {
 		return nil, platform.Errorf(platform.ENOTFOUND, "namespace %q has no mesh account", ns)
 	}
-	u, err := b.namespaceURL(srv, ns)
+	u, err := b.namespaceURL(addr, ns)
 	if err != nil {
 		return nil, err
 	}

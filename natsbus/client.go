@@ -71,15 +71,18 @@ func (c *nsClient) close() {
 // for a namespace not ensured, EUNAVAILABLE before the server is ready.
 func (b *Bus) nsClient(ns string) (*nsClient, error) {
 	b.mu.RLock()
-	c, known, srv := b.clients[ns], b.namespaces[ns], b.srv
+	c, known := b.clients[ns], b.namespaces[ns]
+	dial, _ := b.addrsLocked()
 	b.mu.RUnlock()
-	if c != nil {
+	// A client whose connection gave up reconnecting (the server was away longer than
+	// its reconnect budget, e.g. a mesh node restarting) is replaced.
+	if c != nil && !c.conn.IsClosed() {
 		return c, nil
 	}
 	if !known {
 		return nil, platform.Errorf(platform.ENOTFOUND, "namespace %q not found", ns)
 	}
-	u, err := b.namespaceURL(srv, ns)
+	u, err := b.namespaceURL(dial, ns)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +93,17 @@ func (b *Bus) nsClient(ns string) (*nsClient, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if existing := b.clients[ns]; existing != nil {
+	if existing := b.clients[ns]; existing != nil && !existing.conn.IsClosed() {
 		c.close()
 		return existing, nil
+	} else if existing != nil {
+		existing.close()
 	}
-	if !b.namespaces[ns] || b.srv != srv {
+	if b.stopped {
+		c.close()
+		return nil, platform.Errorf(platform.EUNAVAILABLE, "mesh is stopped")
+	}
+	if !b.namespaces[ns] {
 		c.close()
 		return nil, platform.Errorf(platform.ENOTFOUND, "namespace %q not found", ns)
 	}

@@ -1,0 +1,271 @@
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/micro/platform"
+)
+
+// MustStartNode starts a Node on dir and addr ("127.0.0.1:0" for a free port) with
+// secret, and stops it when the test ends or stop is called. It skips under -short.
+func MustStartNode(tb testing.TB, dir, addr string, secret []byte) (n *Node, stop func()) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts a NATS server")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := net.LookupPort("tcp", port)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, err = NewNode(Options{Dir: dir, Host: host, Port: p, Secret: secret})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Start(ctx) }()
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	if err := n.WaitReady(rctx); err != nil {
+		cancel()
+		tb.Fatalf("node not ready: %v (start: %v)", err, <-done)
+	}
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("node Start returned %v", err)
+		}
+	}
+	tb.Cleanup(stop)
+	return n, stop
+}
+
+// MustStartRemote starts a Bus connected to the node at addr with secret and the given
+// namespaces ensured before it starts, and stops it when the test ends.
+func MustStartRemote(tb testing.TB, addr, advertise string, secret []byte, namespaces ...string) *Bus {
+	tb.Helper()
+	b, err := New(Options{Remote: "nats://" + addr, Advertise: advertise, Secret: secret})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, ns := range namespaces {
+		if err := b.EnsureNamespace(ctx, ns); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Start(ctx) }()
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	if err := b.WaitReady(rctx); err != nil {
+		cancel()
+		tb.Fatalf("remote bus not ready: %v (start: %v)", err, <-done)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("remote bus Start returned %v", err)
+		}
+	})
+	return b
+}
+
+// callUntil calls Greeter.Hello until it answers or 30s pass, for calls that may meet a
+// node that is reconnecting.
+func callUntil(tb testing.TB, b *Bus, ns, service, name string) string {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := b.Call(context.Background(), platform.CallRequest{
+			Namespace: ns, Service: service, Endpoint: "Greeter.Hello",
+			Body: []byte(`{"name":"` + name + `"}`), Timeout: 5 * time.Second,
+		})
+		if err == nil {
+			return decodeMessage(tb, out)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("call %s/%s: %v", ns, service, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestRemoteOptionsValidation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		remote string
+	}{
+		{"not a URL scheme", "http://mesh:4222"},
+		{"credentials in URL", "nats://ns-acme:secret@mesh:4222"},
+		{"no host", "nats://:4222"},
+		{"path", "nats://mesh:4222/x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(Options{Remote: tt.remote, Secret: testSecret})
+			if platform.ErrorCode(err) != platform.EINVALID {
+				t.Fatalf("New(Remote %q) = %v, want %s", tt.remote, err, platform.EINVALID)
+			}
+		})
+	}
+	if _, err := New(Options{Remote: "nats://mesh", Secret: testSecret}); err != nil {
+		t.Errorf("remote without Dir: %v", err)
+	}
+	if _, err := NewNode(Options{Remote: "nats://mesh", Dir: t.TempDir(), Secret: testSecret}); platform.ErrorCode(err) != platform.EINVALID {
+		t.Errorf("NewNode with Remote: %v, want %s", err, platform.EINVALID)
+	}
+}
+
+// TestNodeAndRemoteBus runs what Kubernetes runs as two processes, a mesh node and a
+// platform whose Bus connects to it, over real NATS in one test.
+func TestNodeAndRemoteBus(t *testing.T) {
+	t.Parallel()
+	outer, dir := t, t.TempDir()
+	node, stopNode := MustStartNode(t, dir, "127.0.0.1:0", testSecret)
+	addr := node.Addr()
+	bus := MustStartRemote(t, addr, "", testSecret, "acme", "globex")
+	ctx := context.Background()
+	if err := bus.EnsureNamespace(ctx, "initech"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := node.Namespaces(), []string{"acme", "globex", "initech"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("node admits %v, want %v", got, want)
+	}
+
+	acmeURL, globexURL := MustNamespaceURL(t, bus, "acme"), MustNamespaceURL(t, bus, "globex")
+	if !strings.HasSuffix(acmeURL, "@"+addr) {
+		t.Fatalf("acme URL does not point at the node %s", addr)
+	}
+	MustStartService(t, acmeURL, "greeter", "v1", &Greeter{Tag: "acme"})
+	MustStartService(t, globexURL, "greeter", "v1", &Greeter{Tag: "globex"})
+	MustStartService(t, globexURL, "billing", "v1", &Greeter{Tag: "globex billing"})
+
+	t.Run("calls reach each namespace's own service", func(t *testing.T) {
+		for _, ns := range []string{"acme", "globex"} {
+			if got, want := MustCall(t, bus, ns, "greeter", "x"), "Hello x from "+ns; got != want {
+				t.Errorf("call in %s = %q, want %q", ns, got, want)
+			}
+		}
+	})
+	t.Run("calls between namespaces refused", func(t *testing.T) {
+		_, err := bus.Call(ctx, platform.CallRequest{
+			Namespace: "acme", Service: "billing", Endpoint: "Greeter.Hello", Body: []byte(`{"name":"x"}`),
+		})
+		if platform.ErrorCode(err) != platform.ENOTFOUND {
+			t.Fatalf("Call(acme, billing) = %v, want %s", err, platform.ENOTFOUND)
+		}
+		svcs, err := newMeshParts(acmeURL).reg.GetService("billing")
+		if err != nil || len(svcs) != 0 {
+			t.Fatalf("acme's registry finds globex's billing: %d services, %v", len(svcs), err)
+		}
+	})
+	t.Run("credentials refused", func(t *testing.T) {
+		other := []byte("another-secret-another-secret-xx")
+		wrong := &Bus{opts: Options{Secret: other}}
+		tests := []struct {
+			name, user, pass string
+		}{
+			{"namespace password from another secret", "ns-acme", wrong.password("acme")},
+			{"namespace not ensured", "ns-umbrella", bus.password("umbrella")},
+			{"another namespace's password", "ns-acme", bus.password("globex")},
+			{"control user with a namespace password", controlUser, bus.password("acme")},
+			{"control user from another secret", controlUser, wrong.controlPassword()},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := nats.Connect("nats://"+addr, nats.UserInfo(tt.user, tt.pass), nats.NoReconnect())
+				if !errors.Is(err, nats.ErrAuthorization) {
+					t.Fatalf("connect = %v, want %v", err, nats.ErrAuthorization)
+				}
+			})
+		}
+	})
+	t.Run("platform with another secret refused", func(t *testing.T) {
+		b, err := New(Options{Remote: "nats://" + addr, Secret: []byte("another-secret-another-secret-xx")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := b.Start(sctx); platform.ErrorCode(err) != platform.EUNAUTHENTICATED {
+			t.Fatalf("Start = %v, want %s", err, platform.EUNAUTHENTICATED)
+		}
+	})
+	t.Run("namespace cannot reach the control subjects", func(t *testing.T) {
+		nc, err := nats.Connect(acmeURL, nats.NoReconnect())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_, err = nc.Request(controlSubject+opRemove, []byte("globex"), time.Second)
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("control request from acme = %v, want %v", err, nats.ErrNoResponders)
+		}
+		if got := MustCall(t, bus, "globex", "greeter", "g"); got != "Hello g from globex" {
+			t.Fatalf("globex after acme's attempt: %q", got)
+		}
+	})
+	t.Run("advertised address", func(t *testing.T) {
+		b := MustStartRemote(t, addr, "platform-mesh.micro-platform.svc", testSecret, "acme")
+		_, port, _ := net.SplitHostPort(addr)
+		if got, want := b.ClientURL(), "nats://platform-mesh.micro-platform.svc:"+port; got != want {
+			t.Errorf("ClientURL = %q, want %q", got, want)
+		}
+		if u := MustNamespaceURL(t, b, "acme"); !strings.HasSuffix(u, "@platform-mesh.micro-platform.svc:"+port) {
+			t.Errorf("instance URL does not use the advertised host")
+		}
+	})
+
+	t.Run("node restart keeps namespaces and the platform reconnects", func(t *testing.T) {
+		stopNode()
+		b, err := os.ReadFile(filepath.Join(dir, namespacesFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(b); got != `["acme","globex","initech"]` {
+			t.Fatalf("kept namespace list = %s", got)
+		}
+		// The node outlives this subtest: the next one removes a namespace on it.
+		node2, _ := MustStartNode(outer, dir, addr, testSecret)
+		if got := strings.Join(node2.Namespaces(), ","); got != "acme,globex,initech" {
+			t.Fatalf("restarted node admits %s", got)
+		}
+		if got := callUntil(t, bus, "acme", "greeter", "again"); got != "Hello again from acme" {
+			t.Fatalf("after node restart: %q", got)
+		}
+	})
+
+	t.Run("remove revokes the namespace on the node", func(t *testing.T) {
+		if err := bus.RemoveNamespace(ctx, "globex"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := nats.Connect("nats://"+addr, nats.UserInfo("ns-globex", bus.password("globex")), nats.NoReconnect())
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Fatalf("connect to removed globex = %v, want %v", err, nats.ErrAuthorization)
+		}
+		if got := MustCall(t, bus, "acme", "greeter", "a"); got != "Hello a from acme" {
+			t.Fatalf("acme after globex removal: %q", got)
+		}
+	})
+}
+

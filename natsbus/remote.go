@@ -1,0 +1,172 @@
+package natsbus
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/micro/platform"
+)
+
+// The control protocol between a remote Bus and its Node: a request on subject
+// controlSubject+op with the namespace name as body, answered with a controlReply.
+const (
+	// controlUser is the NATS user of the platform's control connection to a Node.
+	controlUser = "platform"
+	// controlAccount is the Node's account of the control connection. Its name is not a
+	// valid namespace name, so no namespace account can be it.
+	controlAccount = "_platform_control"
+	controlSubject = "platform.mesh.namespace."
+	opEnsure       = "ensure"
+	opRemove       = "remove"
+	// controlTimeout bounds a control request whose context has no deadline.
+	controlTimeout = 10 * time.Second
+	// remoteRetry is how long a remote Bus waits between attempts to reach its Node.
+	remoteRetry = time.Second
+)
+
+// controlReply is a Node's answer to a control request: Code and Message are set when it
+// failed.
+type controlReply struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// controlPassword derives the control user's password from the master secret. Its HMAC
+// input cannot be a namespace's ("nats:" + name).
+func (b *Bus) controlPassword() string {
+	m := hmac.New(sha256.New, b.opts.Secret)
+	m.Write([]byte("nats-control"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// server returns the embedded server, nil before ready.
+func (b *Bus) server() *server.Server {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.srv
+}
+
+// remoteAddr returns the host:port of a nats:// URL, port 4222 when absent.
+func remoteAddr(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "nats" || u.Hostname() == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
+		return "", platform.Errorf(platform.EINVALID, "natsbus: Remote %q is not a nats://HOST[:PORT] URL without credentials", raw).
+			WithHint("e.g. nats://platform-mesh:4222; credentials are derived from the secret")
+	}
+	port := u.Port()
+	if port == "" {
+		port = "4222"
+	}
+	return net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// startRemote connects the control connection to the Node, sends it every namespace
+// ensured so far, and keeps it (reconnecting forever, re-sending the namespaces each
+// time) until ctx ends. A Node that refuses the control credentials (another secret) is
+// an error; an unreachable one is retried until ctx ends.
+func (b *Bus) startRemote(ctx context.Context) error {
+	addr, _ := remoteAddr(b.opts.Remote)
+	o := nats.GetDefaultOptions()
+	o.Url = "nats://" + addr
+	o.Name = "platform-control"
+	o.User, o.Password = controlUser, b.controlPassword()
+	o.MaxReconnect = -1
+	o.ReconnectWait = remoteRetry
+	o.ReconnectedCB = func(*nats.Conn) {
+		b.opts.Logger.Info("mesh node reconnected", "url", o.Url)
+		go b.resync(ctx)
+	}
+	o.DisconnectedErrCB = func(_ *nats.Conn, err error) {
+		if err != nil {
+			b.opts.Logger.Warn("mesh node disconnected", "url", o.Url, "err", err)
+		}
+	}
+	var conn *nats.Conn
+	for {
+		var err error
+		if conn, err = o.Connect(); err == nil {
+			break
+		}
+		if errors.Is(err, nats.ErrAuthorization) {
+			return platform.Errorf(platform.EUNAUTHENTICATED, "natsbus: mesh node %s refused the platform's credentials", o.Url).
+				WithHint("the platform and the mesh node must read the same secret key")
+		}
+		b.opts.Logger.Warn("mesh node unreachable, retrying", "url", o.Url, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(remoteRetry):
+		}
+	}
+
+	b.mu.Lock()
+	b.ctl = conn
+	b.mu.Unlock()
+	if err := b.resync(ctx); err != nil {
+		conn.Close()
+		return err
+	}
+	close(b.ready)
+	b.opts.Logger.Info("mesh node connected", "url", o.Url, "advertise", b.ClientURL())
+
+	<-ctx.Done()
+
+	b.closeClients()
+	conn.Close()
+	b.opts.Logger.Info("mesh node connection closed")
+	return nil
+}
+
+// resync sends the Node every namespace ensured so far: on connect and after each
+// reconnect, as the Node may have restarted without some of them.
+func (b *Bus) resync(ctx context.Context) error {
+	b.mu.RLock()
+	ctl := b.ctl
+	names := make([]string, 0, len(b.namespaces))
+	for ns := range b.namespaces {
+		names = append(names, ns)
+	}
+	b.mu.RUnlock()
+	var errs []error
+	for _, ns := range names {
+		if err := b.controlRequest(ctx, ctl, opEnsure, ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		b.opts.Logger.Error("mesh node resync failed", "namespaces", len(names), "err", err)
+		return err
+	}
+	return nil
+}
+
+// controlRequest asks the Node to apply op to namespace ns.
+func (b *Bus) controlRequest(ctx context.Context, ctl *nats.Conn, op, ns string) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, controlTimeout)
+		defer cancel()
+	}
+	msg, err := ctl.RequestWithContext(ctx, controlSubject+op, []byte(ns))
+	if err != nil {
+		return platform.Errorf(platform.EUNAVAILABLE, "mesh node: %s namespace %s: %v", op, ns, err)
+	}
+	var r controlReply
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return platform.Errorf(platform.EINTERNAL, "mesh node: %s namespace %s: bad reply: %v", op, ns, err)
+	}
+	if r.Code != "" {
+		return platform.Errorf(r.Code, "mesh node: %s", r.Message)
+	}
+	return nil
+}
