@@ -268,4 +268,3 @@ func TestNodeAndRemoteBus(t *testing.T) {
 		}
 	})
 }
-
