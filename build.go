@@ -47,11 +47,15 @@ const (
 
 // Build turns a Source into an Artifact.
 type Build struct {
-	ID        string      `json:"id"`
-	Namespace string      `json:"namespace"`
-	Service   string      `json:"service"`
-	Source    Source      `json:"source"`
-	Status    BuildStatus `json:"status"`
+	ID        string `json:"id"`
+	Namespace string `json:"namespace"`
+	Service   string `json:"service"`
+	Source    Source `json:"source"`
+	// Version is the version of the release the build is for ("v3"), so a builder can
+	// label what it makes. The release holds it: the control plane sets it on the build
+	// before running it, and stores do not keep it.
+	Version string      `json:"version,omitempty"`
+	Status  BuildStatus `json:"status"`
 	// Artifact locates the result: a binary path for the local driver, an image
 	// reference for Kubernetes.
 	Artifact   string     `json:"artifact,omitempty"`

@@ -74,6 +74,7 @@ func (p *Plane) runBuild(ctx, bctx context.Context, b *platform.Build, r *platfo
 		p.logger.Error("open build log", "build", b.ID, "err", err)
 		return
 	}
+	b.Version = r.Version // for builders that label their artifact (oci)
 	artifact, commit, err := p.opts.Builder.Build(bctx, b, log)
 	log.Close()
 	if bctx.Err() != nil {

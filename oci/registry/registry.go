@@ -1,0 +1,471 @@
+// Package registry is the platform's own OCI registry: the embedded default that the
+// image builder (package oci) pushes to and a cluster pulls from, and the registry the
+// tests run against.
+//
+// It serves go-containerregistry's pkg/registry (the OCI distribution API) with two
+// additions that make it fit to hold a platform's images:
+//
+//   - Persistence. Blobs live on disk under Dir/blobs. The upstream handler keeps
+//     manifests in memory only, so every manifest accepted is also written to disk
+//     (its bytes as a blob, and one small index file per tag or digest under
+//     Dir/manifests) and replayed into the handler by New: nothing is lost on restart.
+//   - Authentication. Every write (POST, PUT, PATCH, DELETE) needs the push credential
+//     (HTTP basic auth, compared in constant time). Reads need it too, except from a
+//     client on a loopback address when Options.RequirePullAuth is false: a registry on
+//     127.0.0.1 serves the local machine's pulls without a secret, and one reachable from
+//     a cluster requires the credential (an image pull secret) for pulls as well.
+//
+// # Layout under Options.Dir
+//
+//	blobs/sha256/<hex>              layers, configs and manifests, by digest
+//	manifests/<repo>/<reference>    one JSON file per tag or digest: {"digest", "media_type"}
+//
+// The repository's slashes are written as '+' (which no repository name contains), so
+// one repository is one directory.
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	upstream "github.com/google/go-containerregistry/pkg/registry"
+
+	platform "github.com/micro/platform"
+)
+
+// DefaultAddr is where Start listens when Options.Addr is empty.
+const DefaultAddr = "127.0.0.1:5000"
+
+// maxManifestBytes bounds one manifest; real ones are a few kilobytes.
+const maxManifestBytes = 4 << 20
+
+// Username is the user name of the push credential.
+const Username = "platform"
+
+// Options configure a Registry.
+type Options struct {
+	// Dir holds blobs and manifests. Required.
+	Dir string
+	// Addr is the listen address of Start. Empty means DefaultAddr.
+	Addr string
+	// Username and Password are the push credential. Password is required; Username
+	// empty means the constant Username. DerivePassword makes one from the server's
+	// secret key.
+	Username, Password string
+	// RequirePullAuth makes pulls from loopback clients need the credential too. Pulls
+	// from any other address always need it.
+	RequirePullAuth bool
+	// Logger receives request logs (at debug level) and replay warnings. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Registry is a persisted, authenticated OCI registry. It is an http.Handler serving
+// /v2/, and Start runs it on its own address. It is safe for concurrent use.
+type Registry struct {
+	opts     Options
+	log      *slog.Logger
+	handler  http.Handler // upstream, unauthenticated, manifests in memory
+	blobs    string
+	index    string
+	mu       sync.Mutex // serialises manifest writes with their persistence
+	lnMu     sync.Mutex
+	listener net.Listener
+}
+
+// DerivePassword derives the push password from a server secret, so the platform never
+// stores it: the same secret gives the same password after a restart.
+func DerivePassword(secret []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("micro-platform oci registry push credential v1"))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// New creates the directory layout under opts.Dir and replays the stored manifests. It
+// returns EINVALID for missing options.
+func New(opts Options) (*Registry, error) {
+	var problems []string
+	if opts.Dir == "" {
+		problems = append(problems, "Dir is required")
+	}
+	if opts.Password == "" {
+		problems = append(problems, "Password is required: the registry never accepts anonymous pushes")
+	}
+	if len(problems) > 0 {
+		return nil, platform.Errorf(platform.EINVALID, "registry: %s", strings.Join(problems, "; "))
+	}
+	if opts.Username == "" {
+		opts.Username = Username
+	}
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{
+		opts:  opts,
+		log:   opts.Logger,
+		blobs: filepath.Join(opts.Dir, "blobs"),
+		index: filepath.Join(opts.Dir, "manifests"),
+	}
+	for _, d := range []string{r.blobs, r.index} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
+	}
+	r.handler = upstream.New(
+		upstream.WithBlobHandler(upstream.NewDiskBlobHandler(r.blobs)),
+		upstream.Logger(slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)),
+	)
+	if err := r.replay(); err != nil {
+		return nil, fmt.Errorf("registry: replay manifests: %w", err)
+	}
+	return r, nil
+}
+
+// Listen binds Options.Addr, if not bound yet, and returns the address (useful with
+// port 0). Start calls it.
+func (r *Registry) Listen() (net.Addr, error) {
+	r.lnMu.Lock()
+	defer r.lnMu.Unlock()
+	if r.listener == nil {
+		ln, err := net.Listen("tcp", r.opts.Addr)
+		if err != nil {
+			return nil, platform.Errorf(platform.EUNAVAILABLE, "registry: listen on %s: %v", r.opts.Addr, err)
+		}
+		r.listener = ln
+	}
+	return r.listener.Addr(), nil
+}
+
+// Start serves the registry on Options.Addr until ctx ends, then shuts down gracefully
+// (5 s for requests in flight). It returns nil after a shutdown caused by ctx.
+func (r *Registry) Start(ctx context.Context) error {
+	addr, err := r.Listen()
+	if err != nil {
+		return err
+	}
+	conns := &newConns{m: map[net.Conn]bool{}}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ConnState: conns.track}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(r.listener) }()
+	r.log.Info("registry listening", "addr", addr.String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("registry: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go conns.closeAll() // Shutdown would wait 5 s for connections that never sent a request
+	if err := srv.Shutdown(shutdown); err != nil {
+		srv.Close()
+	}
+	r.lnMu.Lock()
+	r.listener = nil
+	r.lnMu.Unlock()
+	return nil
+}
+
+// newConns tracks connections that have not sent a request yet: a client that opened
+// one and gave up (go-containerregistry tries HTTPS first) would otherwise hold
+// Shutdown for 5 s.
+type newConns struct {
+	mu sync.Mutex
+	m  map[net.Conn]bool
+}
+
+func (c *newConns) track(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st == http.StateNew {
+		c.m[conn] = true
+	} else {
+		delete(c.m, conn)
+	}
+}
+
+func (c *newConns) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.m {
+		conn.Close()
+	}
+}
+
+// ServeHTTP implements http.Handler: authentication, then the distribution API, with
+// manifest writes persisted before they are acknowledged.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !r.authorized(req) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="micro-platform registry"`)
+		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+		return
+	}
+	repo, ref, ok := manifestPath(req.URL.Path)
+	if !ok || (req.Method != http.MethodPut && req.Method != http.MethodDelete) {
+		r.handler.ServeHTTP(w, req)
+		return
+	}
+	if !validRepo.MatchString(repo) || !validRef(ref) {
+		writeError(w, http.StatusBadRequest, "NAME_INVALID", "invalid repository name or reference")
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if req.Method == http.MethodPut {
+		r.putManifest(w, req, repo, ref)
+	} else {
+		r.deleteManifest(w, req, repo, ref)
+	}
+}
+
+// authorized reports whether req may proceed: writes need the credential, and reads
+// too unless they come from loopback and pulls are open there. A wrong credential is
+// refused even where none is needed.
+func (r *Registry) authorized(req *http.Request) bool {
+	user, pass, given := req.BasicAuth()
+	if given {
+		u := subtle.ConstantTimeCompare([]byte(user), []byte(r.opts.Username))
+		p := subtle.ConstantTimeCompare([]byte(pass), []byte(r.opts.Password))
+		return u&p == 1
+	}
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return false
+	}
+	return !r.opts.RequirePullAuth && fromLoopback(req)
+}
+
+func fromLoopback(req *http.Request) bool {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// putManifest hands the manifest to the upstream handler and, once accepted, stores it
+// under both the reference and its digest (as upstream does in memory).
+func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, repo, ref string) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxManifestBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "read manifest: "+err.Error())
+		return
+	}
+	if len(body) > maxManifestBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, "MANIFEST_INVALID", "manifest larger than 4 MiB")
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	r.handler.ServeHTTP(rec, req)
+	if rec.Code == http.StatusCreated {
+		digest, _, _ := v1.SHA256(bytes.NewReader(body))
+		if err := r.persist(repo, ref, digest, req.Header.Get("Content-Type"), body); err != nil {
+			r.log.Error("registry: persist manifest", "repo", repo, "ref", ref, "err", err)
+			writeError(w, http.StatusInternalServerError, "UNKNOWN", "could not store the manifest")
+			return
+		}
+	}
+	copyResponse(w, rec)
+}
+
+// deleteManifest deletes one reference, in memory and on disk.
+func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, repo, ref string) {
+	rec := httptest.NewRecorder()
+	r.handler.ServeHTTP(rec, req)
+	if rec.Code == http.StatusAccepted {
+		if err := os.Remove(r.indexFile(repo, ref)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.log.Error("registry: remove manifest", "repo", repo, "ref", ref, "err", err)
+		}
+	}
+	copyResponse(w, rec)
+}
+
+// indexEntry is the content of one file under manifests/.
+type indexEntry struct {
+	Digest    string `json:"digest"`
+	MediaType string `json:"media_type"`
+}
+
+// persist writes the manifest bytes as a blob and an index file for ref and for the
+// digest, each atomically (written aside, synced, renamed).
+func (r *Registry) persist(repo, ref string, digest v1.Hash, mediaType string, body []byte) error {
+	blob := filepath.Join(r.blobs, digest.Algorithm, digest.Hex)
+	if _, err := os.Stat(blob); errors.Is(err, os.ErrNotExist) {
+		if err := writeAtomic(blob, body); err != nil {
+			return err
+		}
+	}
+	entry, _ := json.Marshal(indexEntry{Digest: digest.String(), MediaType: mediaType})
+	for _, key := range uniq(ref, digest.String()) {
+		if err := writeAtomic(r.indexFile(repo, key), entry); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Registry) indexFile(repo, ref string) string {
+	return filepath.Join(r.index, strings.ReplaceAll(repo, "/", "+"), ref)
+}
+
+// replay puts every stored manifest back into the upstream handler: images before
+// indexes, since an index is accepted only once its manifests are there. An entry whose
+// blob is gone is skipped with a warning.
+func (r *Registry) replay() error {
+	repos, err := os.ReadDir(r.index)
+	if err != nil {
+		return err
+	}
+	type stored struct {
+		repo, ref string
+		entry     indexEntry
+	}
+	var all []stored
+	for _, d := range repos {
+		if !d.IsDir() {
+			continue
+		}
+		refs, err := os.ReadDir(filepath.Join(r.index, d.Name()))
+		if err != nil {
+			return err
+		}
+		repo := strings.ReplaceAll(d.Name(), "+", "/")
+		for _, f := range refs {
+			if strings.HasPrefix(f.Name(), ".tmp-") {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(r.index, d.Name(), f.Name()))
+			if err != nil {
+				return err
+			}
+			var e indexEntry
+			if err := json.Unmarshal(data, &e); err != nil {
+				r.log.Warn("registry: unreadable manifest index entry skipped", "repo", repo, "ref", f.Name(), "err", err)
+				continue
+			}
+			all = append(all, stored{repo, f.Name(), e})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		return !types.MediaType(all[i].entry.MediaType).IsIndex() && types.MediaType(all[j].entry.MediaType).IsIndex()
+	})
+	for _, s := range all {
+		h, err := v1.NewHash(s.entry.Digest)
+		if err != nil {
+			r.log.Warn("registry: bad digest in manifest index skipped", "repo", s.repo, "ref", s.ref, "digest", s.entry.Digest)
+			continue
+		}
+		body, err := os.ReadFile(filepath.Join(r.blobs, h.Algorithm, h.Hex))
+		if err != nil {
+			r.log.Warn("registry: manifest blob missing, reference skipped", "repo", s.repo, "ref", s.ref, "err", err)
+			continue
+		}
+		req := httptest.NewRequest(http.MethodPut, "/v2/"+s.repo+"/manifests/"+s.ref, bytes.NewReader(body))
+		req.Header.Set("Content-Type", s.entry.MediaType)
+		rec := httptest.NewRecorder()
+		r.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			r.log.Warn("registry: stored manifest refused on replay", "repo", s.repo, "ref", s.ref, "status", rec.Code, "body", rec.Body.String())
+		}
+	}
+	return nil
+}
+
+// manifestPath splits /v2/<repo>/manifests/<ref>.
+func manifestPath(p string) (repo, ref string, ok bool) {
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndex(rest, "/manifests/")
+	if i <= 0 {
+		return "", "", false
+	}
+	return rest[:i], rest[i+len("/manifests/"):], true
+}
+
+var (
+	validRepo = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+	validTag  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+)
+
+func validRef(ref string) bool {
+	if validTag.MatchString(ref) {
+		return true
+	}
+	_, err := v1.NewHash(ref)
+	return err == nil
+}
+
+func uniq(a, b string) []string {
+	if a == b {
+		return []string{a}
+	}
+	return []string{a, b}
+}
+
+// writeAtomic writes data to path through a synced temporary file and a rename, so a
+// crash leaves either the old file or the new one.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// writeError writes an error in the distribution API's format.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]string{{"code": code, "message": message}},
+	})
+}
