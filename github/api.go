@@ -130,3 +130,12 @@ func apiError(what string, err error) error {
 	}
 	return fmt.Errorf("%w: %w", platform.Errorf(platform.EUNAVAILABLE, "%s: GitHub could not be reached", what), err)
 }
+
+// Identity is a GitHub account as the API reports it. ID survives renames; Login may
+// change.
+type Identity struct {
+	ID    int64
+	Login string
+	Name  string
+	Email string
+}

@@ -19,8 +19,11 @@
 //     verified), and converges the platform's memberships: a person removed from every
 //     linked team loses the membership and their sessions and tokens at once.
 //
-// The platform's accounts live behind Directory, which the accounts core implements; this
-// package decides who is a member with which role, the Directory records it.
+// Which GitHub teams grant which role in which organisation is the organisations'
+// GitHub links (platform.GitHubLink), read from the Directory at every sign-in and sync,
+// so an owner's change takes effect at once. The platform's accounts live behind
+// Directory; this package decides who is a member with which role, the Directory
+// records it.
 package github
 
 import (
@@ -33,45 +36,6 @@ import (
 
 	platform "github.com/micro/platform"
 )
-
-// Role is a platform role granted through a GitHub team. Roles are ordered: viewer <
-// developer < admin < owner; a person's role in an organisation is the highest role of
-// the linked teams they belong to.
-type Role string
-
-// Roles, lowest first.
-const (
-	RoleViewer    Role = "viewer"
-	RoleDeveloper Role = "developer"
-	RoleAdmin     Role = "admin"
-	RoleOwner     Role = "owner"
-)
-
-// rank orders roles; 0 is not a role.
-func (r Role) rank() int {
-	switch r {
-	case RoleViewer:
-		return 1
-	case RoleDeveloper:
-		return 2
-	case RoleAdmin:
-		return 3
-	case RoleOwner:
-		return 4
-	}
-	return 0
-}
-
-// Valid reports whether r is one of the four roles.
-func (r Role) Valid() bool { return r.rank() > 0 }
-
-// Higher returns the higher of r and o; an invalid role is lower than any valid one.
-func (r Role) Higher(o Role) Role {
-	if o.rank() > r.rank() {
-		return o
-	}
-	return r
-}
 
 // Defaults of Config.
 const (
@@ -102,8 +66,6 @@ type Config struct {
 	// WebhookSecret verifies X-Hub-Signature-256 on webhooks; without it webhooks are
 	// refused.
 	WebhookSecret string
-	// Orgs links platform organisations to GitHub teams.
-	Orgs []OrgLink
 	// SyncInterval is how often the Syncer runs; 0 means DefaultSyncInterval.
 	SyncInterval time.Duration
 	// StateTTL bounds how long a sign-in may take between /login and the callback; 0
@@ -113,29 +75,8 @@ type Config struct {
 	AfterLogin string
 }
 
-// OrgLink grants access to one platform organisation through teams of one GitHub
-// organisation.
-type OrgLink struct {
-	// Org is the platform organisation's name.
-	Org string
-	// GitHubOrg is the GitHub organisation's login.
-	GitHubOrg string
-	// Teams are the linked teams and the role each grants.
-	Teams []TeamLink
-}
-
-// TeamLink maps a GitHub team (by slug) to a platform role.
-type TeamLink struct {
-	Slug string
-	Role Role
-}
-
 // LogValue implements slog.LogValuer without the secrets.
 func (c Config) LogValue() slog.Value {
-	orgs := make([]string, 0, len(c.Orgs))
-	for _, o := range c.Orgs {
-		orgs = append(orgs, o.Org+"="+o.GitHubOrg)
-	}
 	return slog.GroupValue(
 		slog.String("client_id", c.ClientID),
 		slog.String("redirect_url", c.RedirectURL),
@@ -143,7 +84,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("api_url", c.apiURL()),
 		slog.Bool("sync_token_set", c.SyncToken != ""),
 		slog.Bool("webhook_secret_set", c.WebhookSecret != ""),
-		slog.String("orgs", strings.Join(orgs, ",")),
 	)
 }
 
@@ -174,30 +114,6 @@ func (c Config) Validate() error {
 			bad("%s %q is not an absolute http(s) URL", s.name, s.v)
 		}
 	}
-	if len(c.Orgs) == 0 {
-		bad("no organisation is linked to GitHub teams")
-	}
-	seen := map[string]bool{}
-	for i, o := range c.Orgs {
-		if o.Org == "" || o.GitHubOrg == "" {
-			bad("orgs[%d]: both the platform organisation and the GitHub organisation must be named", i)
-		}
-		if seen[o.Org] {
-			bad("orgs[%d]: organisation %q is linked twice", i, o.Org)
-		}
-		seen[o.Org] = true
-		if len(o.Teams) == 0 {
-			bad("orgs[%d] (%s): no team is linked", i, o.Org)
-		}
-		for j, t := range o.Teams {
-			if t.Slug == "" {
-				bad("orgs[%d].teams[%d]: team slug is empty", i, j)
-			}
-			if !t.Role.Valid() {
-				bad("orgs[%d].teams[%d] (%s): role %q is not owner, admin, developer or viewer", i, j, t.Slug, t.Role)
-			}
-		}
-	}
 	if c.SyncInterval < 0 {
 		bad("sync interval %s is negative", c.SyncInterval)
 	}
@@ -225,30 +141,6 @@ func (c Config) stateTTL() time.Duration {
 // over https.
 func (c Config) secureCookies() bool { return strings.HasPrefix(c.RedirectURL, "https://") }
 
-// linkedOrgNames names the GitHub organisations of c for people, e.g. "acme-inc".
-func (c Config) linkedOrgNames() string {
-	var names []string
-	for _, o := range c.Orgs {
-		names = append(names, o.GitHubOrg)
-	}
-	return strings.Join(names, ", ")
-}
-
-// rolesFor computes a person's role in every linked organisation from the teams they
-// belong to, given as "githuborg/slug" keys (lower case). Organisations where no linked
-// team matches are absent.
-func (c Config) rolesFor(teams map[string]bool) map[string]Role {
-	roles := map[string]Role{}
-	for _, o := range c.Orgs {
-		for _, t := range o.Teams {
-			if teams[teamKey(o.GitHubOrg, t.Slug)] {
-				roles[o.Org] = roles[o.Org].Higher(t.Role)
-			}
-		}
-	}
-	return roles
-}
-
 // teamKey is how teams are compared: GitHub logins and slugs are case-insensitive.
 func teamKey(org, slug string) string { return strings.ToLower(org) + "/" + strings.ToLower(slug) }
 
@@ -262,7 +154,5 @@ func withSlash(v, def string) string {
 	return v
 }
 
-// String names a role for messages.
-func (r Role) String() string { return string(r) }
 
 var _ fmt.Stringer = Config{}

@@ -2,62 +2,44 @@ package github
 
 import (
 	"context"
+	"sort"
+	"strings"
 	"time"
+
+	platform "github.com/micro/platform"
 )
 
-// Directory is what this package needs from the platform's accounts: users keyed by
-// their GitHub account, memberships of organisations with a role, tokens, and the audit
-// log. The accounts core implements it; every method returns platform error codes.
+// Directory is what this package needs from the platform's accounts. Most methods are
+// those of platform.OrgStore, platform.UserStore and platform.AuditStore with the same
+// contracts; UpsertGitHubUser and IssueToken are the accounts service's. Every method
+// returns platform error codes.
 type Directory interface {
-	// UpsertGitHubUser returns the platform user ID of the GitHub account id.ID, creating
-	// the user the first time and updating the login (and name and email, when not
-	// empty) afterwards.
-	UpsertGitHubUser(ctx context.Context, id Identity) (userID string, err error)
-	// GitHubMembers returns the members of platform organisation org whose membership
-	// was granted through GitHub (not local accounts). ENOTFOUND if org does not exist.
-	GitHubMembers(ctx context.Context, org string) ([]Member, error)
-	// SetMembership makes the user a member of org with role, creating or updating the
-	// membership, which is recorded as granted through GitHub.
-	SetMembership(ctx context.Context, org, userID string, role Role) error
-	// RemoveMembership removes the user's membership of org; no error if there is none.
-	RemoveMembership(ctx context.Context, org, userID string) error
-	// RevokeUser revokes, with immediate effect, the user's sessions and API tokens that
-	// give access to org.
-	RevokeUser(ctx context.Context, org, userID string) error
-	// IssueToken issues a credential for the user: a browser session (KindSession) or
-	// an API token for the CLI (KindAPI). The secret is returned once.
-	IssueToken(ctx context.Context, userID string, kind TokenKind) (Issued, error)
-	// Audit appends an entry to the audit log.
-	Audit(ctx context.Context, e AuditEntry) error
+	// ListOrgs and ListGitHubLinks are platform.OrgStore's.
+	ListOrgs(ctx context.Context) ([]*platform.Org, error)
+	ListGitHubLinks(ctx context.Context, org string) ([]*platform.GitHubLink, error)
+
+	// ListMembers, ListMemberships, PutMembership, DeleteMembership and
+	// DeleteUserTokens are platform.UserStore's. DeleteUserTokens must take effect at
+	// once (or within the authenticator's cache bound).
+	ListMembers(ctx context.Context, org string) ([]*platform.Member, error)
+	ListMemberships(ctx context.Context, userID string) ([]*platform.Membership, error)
+	PutMembership(ctx context.Context, m *platform.Membership) error
+	DeleteMembership(ctx context.Context, org, userID string) error
+	DeleteUserTokens(ctx context.Context, userID, org string) ([]*platform.Token, error)
+
+	// AppendAudit is platform.AuditStore's.
+	AppendAudit(ctx context.Context, e *platform.AuditEntry) error
+
+	// UpsertGitHubUser returns the platform user of the GitHub account u.GitHubID
+	// (u.Source is platform.UserGitHub), creating it the first time and updating its
+	// login, and its name and email when u's are not empty, afterwards. It returns the
+	// stored user, disabled or deleted ones included (the caller refuses those).
+	UpsertGitHubUser(ctx context.Context, u *platform.User) (*platform.User, error)
+	// IssueToken issues a credential of kind (platform.TokenSession for the browser,
+	// platform.TokenAPI for the CLI) for the user in org, with the user's role there.
+	// The secret is returned once.
+	IssueToken(ctx context.Context, userID, org string, kind platform.TokenKind) (Issued, error)
 }
-
-// Identity is a GitHub account.
-type Identity struct {
-	// ID is GitHub's numeric user ID, which survives renames; Login may change.
-	ID    int64
-	Login string
-	Name  string
-	Email string
-}
-
-// Member is a membership granted through GitHub, as the Directory reports it.
-type Member struct {
-	UserID   string
-	GitHubID int64
-	Login    string
-	Role     Role
-}
-
-// TokenKind says which credential IssueToken issues.
-type TokenKind string
-
-// Token kinds.
-const (
-	// KindSession is a browser session, carried in a cookie.
-	KindSession TokenKind = "session"
-	// KindAPI is an API token for the CLI, stored in its config file.
-	KindAPI TokenKind = "api"
-)
 
 // Issued is a freshly issued credential. Secret is shown once and never logged.
 type Issued struct {
@@ -65,33 +47,52 @@ type Issued struct {
 	ExpiresAt time.Time
 }
 
-// Audit actions this package records.
-const (
-	ActionSignIn           = "auth.github.sign_in"
-	ActionSignInRefused    = "auth.github.sign_in_refused"
-	ActionStateRejected    = "auth.github.state_rejected"
-	ActionCodeRejected     = "auth.github.code_rejected"
-	ActionTokenRejected    = "auth.github.token_rejected"
-	ActionWebhookRejected  = "webhook.github.signature_rejected"
-	ActionMemberAdded      = "member.added"
-	ActionMemberRoleChange = "member.role_changed"
-	ActionMemberRemoved    = "member.removed"
-)
+// ActionWebhookRejected is the audit action of a webhook with a bad signature; the
+// other actions are the platform's (platform.AuditSignIn, platform.AuditSignInRefused,
+// platform.AuditRoleChange, platform.AuditMemberRemove).
+const ActionWebhookRejected = "webhook.github_rejected"
 
-// AuditEntry is one audit record. Org is "" for events that concern no organisation
-// yet (a forged state or a bad webhook signature, before anyone is known).
-type AuditEntry struct {
-	Org string
-	// Actor is who acted: "github:LOGIN" for a person, "github-sync" for the sync,
-	// "anonymous" for an unauthenticated request.
-	Actor string
-	// Action is one of the Action constants.
-	Action string
-	// Target is what was acted on, e.g. "user:ID" or "webhook".
-	Target string
-	// Source is the remote address of the request, "" for the periodic sync.
-	Source string
-	// Detail says why, for people; it never holds a secret.
-	Detail string
-	Time   time.Time
+// grant is what the links give one person in one organisation.
+type grant struct {
+	role  platform.Role
+	teams []string // "github-org/slug" of the linked teams that grant it
+}
+
+// grantsFor computes a person's grant in every organisation from the teams they belong
+// to, as teamKey keys. Organisations where no linked team matches are absent.
+func grantsFor(links []*platform.GitHubLink, teams map[string]bool) map[string]*grant {
+	out := map[string]*grant{}
+	for _, l := range links {
+		if !teams[teamKey(l.GitHubOrg, l.Team)] {
+			continue
+		}
+		g := out[l.Org]
+		if g == nil {
+			g = &grant{}
+			out[l.Org] = g
+		}
+		g.role = platform.MaxRole(g.role, l.Role)
+		g.teams = append(g.teams, l.GitHubOrg+"/"+l.Team)
+	}
+	for _, g := range out {
+		sort.Strings(g.teams)
+	}
+	return out
+}
+
+// linkedNames names the distinct GitHub organisations of links, for people.
+func linkedNames(links []*platform.GitHubLink) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, l := range links {
+		if k := strings.ToLower(l.GitHubOrg); !seen[k] {
+			seen[k] = true
+			names = append(names, l.GitHubOrg)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "this platform (no GitHub team is linked yet)"
+	}
+	return strings.Join(names, ", ")
 }

@@ -66,6 +66,7 @@ type Integration struct {
 type pendingLogin struct {
 	nonce    string // the state cookie's value, which the callback must present
 	verifier string // the PKCE verifier
+	org      string // the organisation asked for, "" for the first
 	cli      *cliLogin
 }
 
@@ -79,9 +80,8 @@ type cliLogin struct {
 
 // handoff is a signed-in CLI login waiting for the CLI to collect its token.
 type handoff struct {
-	userID    string
-	login     string
-	roles     map[string]Role
+	acct      *signedIn
+	org       string
 	challenge string
 }
 
@@ -154,12 +154,12 @@ func (i *Integration) Routes() []string {
 // the HTTP layer to wrap state-changing cookie-authenticated routes with.
 func (i *Integration) CSRF() CSRF { return i.csrf }
 
-// audit records e, logging (never failing the request) when the Directory cannot.
-func (i *Integration) audit(ctx context.Context, e AuditEntry) {
+// audit appends e, logging (never failing the request) when the Directory cannot.
+func (i *Integration) audit(ctx context.Context, e *platform.AuditEntry) {
 	if e.Time.IsZero() {
 		e.Time = i.now()
 	}
-	if err := i.dir.Audit(ctx, e); err != nil {
+	if err := i.dir.AppendAudit(ctx, e); err != nil {
 		i.log.Error("audit entry not written", "action", e.Action, "org", e.Org, "err", err)
 	}
 }

@@ -40,7 +40,7 @@ const maxBody = 64 << 10
 // cli_challenge the sign-in ends at the CLI's loopback listener instead.
 func (i *Integration) handleLogin(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p := pendingLogin{nonce: randomToken(), verifier: oauth2.GenerateVerifier()}
+	p := pendingLogin{nonce: randomToken(), verifier: oauth2.GenerateVerifier(), org: q.Get("org")}
 	if q.Has("cli_port") {
 		port, err := strconv.Atoi(q.Get("cli_port"))
 		if err != nil || port < 1 || port > 65535 || q.Get("cli_state") == "" || len(q.Get("cli_challenge")) != 43 {
@@ -71,8 +71,8 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(stateCookie)
 	if !ok || err != nil || !equal(c.Value, p.nonce) {
 		i.log.Warn("sign-in refused: unknown, expired, reused or unbound state", "source", source)
-		i.audit(ctx, AuditEntry{Actor: "anonymous", Action: ActionStateRejected, Target: "sign-in", Source: source,
-			Detail: "the OAuth state was unknown, expired, already used or not bound to this browser"})
+		i.audit(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			Target: "github/sign-in", Source: source, Detail: "the OAuth state was unknown, expired, already used or not bound to this browser"})
 		i.page(w, http.StatusBadRequest, "Sign-in link is not valid",
 			"This sign-in link is invalid, has expired or was already used. Start again from the sign-in page.")
 		return
@@ -87,8 +87,8 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
 			i.log.Warn("sign-in refused: GitHub rejected the code", "source", source, "error_code", re.ErrorCode)
-			i.audit(ctx, AuditEntry{Actor: "anonymous", Action: ActionCodeRejected, Target: "sign-in", Source: source,
-				Detail: "GitHub rejected the authorisation code (" + re.ErrorCode + "): replayed, expired or forged"})
+			i.audit(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+				Target: "github/sign-in", Source: source, Detail: "GitHub rejected the authorisation code (" + re.ErrorCode + "): replayed, expired or forged"})
 			i.fail(w, r, p.cli, http.StatusBadRequest, "invalid_code", "Sign-in code rejected",
 				"GitHub rejected the sign-in code: it was already used or has expired. Start again.")
 			return
@@ -103,15 +103,20 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 		i.failSignIn(w, r, p.cli, err)
 		return
 	}
+	org, err := acct.org(p.org)
+	if err != nil {
+		i.fail(w, r, p.cli, http.StatusForbidden, "not_member", "Not a member", platform.ErrorMessage(err))
+		return
+	}
 	if p.cli != nil {
 		code := randomToken()
-		i.handoffs.put(code, handoff{userID: acct.userID, login: acct.id.Login, roles: acct.roles, challenge: p.cli.challenge}, handoffTTL)
+		i.handoffs.put(code, handoff{acct: acct, org: org, challenge: p.cli.challenge}, handoffTTL)
 		http.Redirect(w, r, loopbackURL(p.cli.port, url.Values{"code": {code}, "state": {p.cli.state}}), http.StatusFound)
 		return
 	}
-	issued, err := i.dir.IssueToken(ctx, acct.userID, KindSession)
+	issued, err := i.dir.IssueToken(ctx, acct.user.ID, org, platform.TokenSession)
 	if err != nil {
-		i.log.Error("sign-in failed: issue session", "login", acct.id.Login, "err", err)
+		i.log.Error("sign-in failed: issue session", "login", acct.user.Login, "err", err)
 		i.page(w, http.StatusInternalServerError, "Sign-in failed", "The platform could not start your session. Try again.")
 		return
 	}
@@ -129,17 +134,30 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 
 // signedIn is a person who signed in with GitHub and is a member of a linked team.
 type signedIn struct {
-	userID string
-	id     Identity
-	roles  map[string]Role
+	user  *platform.User
+	roles map[string]platform.Role
+}
+
+// org picks the organisation a credential acts in: want when the person is a member,
+// else the first of their organisations by name.
+func (s *signedIn) org(want string) (string, error) {
+	if want != "" {
+		if _, ok := s.roles[want]; !ok {
+			return "", platform.Errorf(platform.EFORBIDDEN, "%s is not a member of organisation %q through a linked GitHub team", s.user.Login, want)
+		}
+		return want, nil
+	}
+	return sortedKeys(s.roles)[0], nil
 }
 
 // errNotMember says the person is in no linked team.
 var errNotMember = errors.New("not a member of a linked team")
 
 // signIn reads the GitHub account of token, and for a member of a linked team records
-// the user and their memberships through the Directory. A non-member gets errNotMember
-// (wrapped in an EFORBIDDEN error) and nothing changes.
+// the user and their memberships through the Directory: a membership for each
+// organisation their teams link to, with the highest role of those teams, and none
+// (with its tokens revoked) where they had one through GitHub but no longer have a
+// team. A non-member gets errNotMember (in an EFORBIDDEN error) and nothing changes.
 func (i *Integration) signIn(ctx context.Context, token, source string) (*signedIn, error) {
 	c, err := newAPIClient(i.cfg, i.hc, token)
 	if err != nil {
@@ -149,30 +167,75 @@ func (i *Integration) signIn(ctx context.Context, token, source string) (*signed
 	if err != nil {
 		return nil, err
 	}
-	roles := i.cfg.rolesFor(teams)
-	actor := "github:" + id.Login
-	if len(roles) == 0 {
+	links, err := i.dir.ListGitHubLinks(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("read GitHub links: %w", err)
+	}
+	grants := grantsFor(links, teams)
+	if len(grants) == 0 {
 		i.log.Info("sign-in refused: not a member of a linked team", "login", id.Login, "source", source)
-		for _, o := range i.cfg.Orgs {
-			i.audit(ctx, AuditEntry{Org: o.Org, Actor: actor, Action: ActionSignInRefused, Target: "github:" + id.Login, Source: source,
-				Detail: "not a member of a team linked to " + o.GitHubOrg})
+		for _, org := range linkedOrgs(links) {
+			i.audit(ctx, &platform.AuditEntry{Org: org, Actor: id.Login, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+				Target: "github/" + id.Login, Source: source, Detail: "not a member of a linked GitHub team"})
 		}
-		return nil, fmt.Errorf("%w: %w", platform.Errorf(platform.EFORBIDDEN, "you are not a member of a team linked to %s", i.cfg.linkedOrgNames()).
+		return nil, fmt.Errorf("%w: %w", platform.Errorf(platform.EFORBIDDEN, "you are not a member of a team linked to %s", linkedNames(links)).
 			WithHint("ask an owner of the GitHub organisation to add you to a linked team"), errNotMember)
 	}
-	userID, err := i.dir.UpsertGitHubUser(ctx, id)
+	u, err := i.dir.UpsertGitHubUser(ctx, &platform.User{Login: id.Login, Name: id.Name, Email: id.Email, Source: platform.UserGitHub, GitHubID: id.ID})
 	if err != nil {
 		return nil, fmt.Errorf("record user %s: %w", id.Login, err)
 	}
-	for _, org := range sortedKeys(roles) {
-		if err := i.dir.SetMembership(ctx, org, userID, roles[org]); err != nil {
-			return nil, fmt.Errorf("record membership of %s in %s: %w", id.Login, org, err)
+	if !u.Active() {
+		i.log.Info("sign-in refused: user disabled or deleted", "login", id.Login, "user", u.ID, "source", source)
+		for _, org := range sortedKeys(grants) {
+			i.audit(ctx, &platform.AuditEntry{Org: org, Actor: u.Login, ActorID: u.ID, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+				Target: "user/" + u.Login, Source: source, Detail: "the platform user is disabled or deleted"})
 		}
-		i.audit(ctx, AuditEntry{Org: org, Actor: actor, Action: ActionSignIn, Target: "user:" + userID, Source: source,
-			Detail: "signed in with GitHub as " + id.Login + ", role " + string(roles[org])})
+		return nil, platform.Errorf(platform.EFORBIDDEN, "your platform account %s is disabled or deleted", u.Login).
+			WithHint("ask an owner of the organisation to enable it")
 	}
-	i.log.Info("signed in with GitHub", "login", id.Login, "user", userID, "roles", rolesString(roles), "source", source)
-	return &signedIn{userID: userID, id: id, roles: roles}, nil
+	current, err := i.dir.ListMemberships(ctx, u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read memberships of %s: %w", u.Login, err)
+	}
+	roles := map[string]platform.Role{}
+	for _, m := range current {
+		if m.Source != platform.MemberGitHubTeam {
+			roles[m.Org] = m.Role // set by an owner: GitHub does not override it
+		}
+	}
+	for _, org := range sortedKeys(grants) {
+		g := grants[org]
+		if _, local := roles[org]; local {
+			continue
+		}
+		roles[org] = g.role
+		if err := i.dir.PutMembership(ctx, &platform.Membership{Org: org, UserID: u.ID, Role: g.role, Source: platform.MemberGitHubTeam, Teams: g.teams, UpdatedAt: i.now()}); err != nil {
+			return nil, fmt.Errorf("record membership of %s in %s: %w", u.Login, org, err)
+		}
+		i.audit(ctx, &platform.AuditEntry{Org: org, Actor: u.Login, ActorID: u.ID, Action: platform.AuditSignIn, Outcome: platform.AuditOK,
+			Target: "user/" + u.Login, Source: source, Detail: "signed in with GitHub, role " + string(g.role) + " from " + strings.Join(g.teams, ", ")})
+	}
+	// Memberships GitHub granted earlier but no team grants now go, as the sync would.
+	for _, m := range current {
+		if m.Source != platform.MemberGitHubTeam || grants[m.Org] != nil {
+			continue
+		}
+		if err := i.removeMember(ctx, m.Org, u.ID, u.Login, "no longer in a linked GitHub team (seen at sign-in)"); err != nil {
+			return nil, err
+		}
+	}
+	i.log.Info("signed in with GitHub", "login", u.Login, "user", u.ID, "roles", rolesString(roles), "source", source)
+	return &signedIn{user: u, roles: roles}, nil
+}
+
+// linkedOrgs are the distinct platform organisations of links, sorted.
+func linkedOrgs(links []*platform.GitHubLink) []string {
+	m := map[string]bool{}
+	for _, l := range links {
+		m[l.Org] = true
+	}
+	return sortedKeys(m)
 }
 
 // failSignIn shows why signIn failed.
@@ -180,7 +243,9 @@ func (i *Integration) failSignIn(w http.ResponseWriter, r *http.Request, cli *cl
 	switch {
 	case errors.Is(err, errNotMember):
 		i.fail(w, r, cli, http.StatusForbidden, "not_member", "Not a member",
-			"You are not a member of a team linked to "+i.cfg.linkedOrgNames()+". Ask an owner of the GitHub organisation to add you to a linked team.")
+			upperFirst(platform.ErrorMessage(err))+". Ask an owner of the GitHub organisation to add you to a linked team.")
+	case platform.ErrorCode(err) == platform.EFORBIDDEN:
+		i.fail(w, r, cli, http.StatusForbidden, "forbidden", "Sign-in refused", upperFirst(platform.ErrorMessage(err))+".")
 	case platform.ErrorCode(err) == platform.EUNAVAILABLE:
 		i.log.Warn("sign-in failed: GitHub unavailable", "err", err)
 		i.fail(w, r, cli, http.StatusServiceUnavailable, "github_unavailable", "GitHub is unavailable", platform.ErrorMessage(err))
@@ -228,6 +293,9 @@ func (i *Integration) handleDevice(w http.ResponseWriter, r *http.Request) {
 // with the device flow. The platform checks it against GitHub and does not keep it.
 type TokenRequest struct {
 	GitHubToken string `json:"github_token"`
+	// Org is the organisation the API token acts in; "" picks the first of the
+	// person's organisations by name.
+	Org string `json:"org,omitempty"`
 }
 
 // CLIRequest is the body of POST /auth/github/cli: the one-time code the browser
@@ -242,8 +310,9 @@ type CLIRequest struct {
 type LoginResponse struct {
 	Token     string          `json:"token"`
 	ExpiresAt time.Time       `json:"expires_at"`
-	Login     string          `json:"login"`
-	Roles     map[string]Role `json:"roles"`
+	Org       string                   `json:"org"`
+	Login     string                   `json:"login"`
+	Roles     map[string]platform.Role `json:"roles"`
 }
 
 func (i *Integration) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -258,15 +327,20 @@ func (i *Integration) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
 			i.log.Warn("token exchange refused: GitHub rejected the token", "source", source)
-			i.audit(ctx, AuditEntry{Actor: "anonymous", Action: ActionTokenRejected, Target: "sign-in", Source: source,
-				Detail: "GitHub rejected the token offered for exchange (revoked, expired or forged)"})
+			i.audit(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+				Target: "github/token", Source: source, Detail: "GitHub rejected the token offered for exchange (revoked, expired or forged)"})
 		} else if !errors.Is(err, errNotMember) {
 			i.log.Error("token exchange failed", "err", err)
 		}
 		writeError(w, err)
 		return
 	}
-	i.issueAPIToken(w, r, acct.userID, acct.id.Login, acct.roles)
+	org, err := acct.org(req.Org)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	i.issueAPIToken(w, r, acct, org)
 }
 
 func (i *Integration) handleCLI(w http.ResponseWriter, r *http.Request) {
@@ -277,23 +351,31 @@ func (i *Integration) handleCLI(w http.ResponseWriter, r *http.Request) {
 	}
 	h, ok := i.handoffs.take(req.Code)
 	if !ok || !equal(s256(req.Verifier), h.challenge) {
-		i.audit(r.Context(), AuditEntry{Actor: "anonymous", Action: ActionCodeRejected, Target: "cli-sign-in", Source: remoteAddr(r),
-			Detail: "the CLI sign-in code was unknown, expired, already used or its verifier did not match"})
+		i.audit(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			Target: "github/cli-sign-in", Source: remoteAddr(r), Detail: "the CLI sign-in code was unknown, expired, already used or its verifier did not match"})
 		writeError(w, platform.Errorf(platform.EUNAUTHENTICATED, "the sign-in code is invalid, expired or already used").
 			WithHint("run `platform login --github` again"))
 		return
 	}
-	i.issueAPIToken(w, r, h.userID, h.login, h.roles)
+	i.issueAPIToken(w, r, h.acct, h.org)
 }
 
-func (i *Integration) issueAPIToken(w http.ResponseWriter, r *http.Request, userID, login string, roles map[string]Role) {
-	issued, err := i.dir.IssueToken(r.Context(), userID, KindAPI)
+func (i *Integration) issueAPIToken(w http.ResponseWriter, r *http.Request, acct *signedIn, org string) {
+	issued, err := i.dir.IssueToken(r.Context(), acct.user.ID, org, platform.TokenAPI)
 	if err != nil {
-		i.log.Error("issue API token", "login", login, "err", err)
+		i.log.Error("issue API token", "login", acct.user.Login, "err", err)
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, LoginResponse{Token: issued.Secret, ExpiresAt: issued.ExpiresAt, Login: login, Roles: roles})
+	writeJSON(w, http.StatusOK, LoginResponse{Token: issued.Secret, ExpiresAt: issued.ExpiresAt, Org: org, Login: acct.user.Login, Roles: acct.roles})
+}
+
+// upperFirst capitalises an error message for a page.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // clientContext makes oauth2 use the integration's HTTP client.
@@ -375,7 +457,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func rolesString(roles map[string]Role) string {
+func rolesString(roles map[string]platform.Role) string {
 	var b strings.Builder
 	for i, k := range sortedKeys(roles) {
 		if i > 0 {

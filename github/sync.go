@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v93/github"
 
 	platform "github.com/micro/platform"
 )
-
-// syncActor is the audit actor of changes the sync makes.
-const syncActor = "github-sync"
 
 // Start runs the membership sync until ctx ends: at once, every SyncInterval, and
 // whenever a webhook asks. A sync that fails is logged and retried at the next tick; when
@@ -83,10 +82,22 @@ func (i *Integration) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	orgs, err := i.dir.ListOrgs(ctx)
+	if err != nil {
+		return fmt.Errorf("sync: list organisations: %w", err)
+	}
+	links, err := i.dir.ListGitHubLinks(ctx, "")
+	if err != nil {
+		return fmt.Errorf("sync: read GitHub links: %w", err)
+	}
+	byOrg := map[string][]*platform.GitHubLink{}
+	for _, l := range links {
+		byOrg[l.Org] = append(byOrg[l.Org], l)
+	}
 	var errs []error
-	for _, o := range i.cfg.Orgs {
-		if err := i.syncOrg(ctx, c, o); err != nil {
-			errs = append(errs, fmt.Errorf("sync %s: %w", o.Org, err))
+	for _, o := range orgs {
+		if err := i.syncOrg(ctx, c, o.Name, byOrg[o.Name]); err != nil {
+			errs = append(errs, fmt.Errorf("sync %s: %w", o.Name, err))
 			var rl *RateLimitedError
 			if errors.As(err, &rl) || platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
 				break // the other organisations would fail the same way
@@ -110,74 +121,101 @@ func (i *Integration) syncClient() (*gh.Client, error) {
 	return c, nil
 }
 
-// syncOrg converges one organisation.
-func (i *Integration) syncOrg(ctx context.Context, c *gh.Client, o OrgLink) error {
+// syncOrg converges one organisation with its links (none: every membership GitHub
+// granted goes).
+func (i *Integration) syncOrg(ctx context.Context, c *gh.Client, org string, links []*platform.GitHubLink) error {
 	type want struct {
-		id   Identity
-		role Role
+		id    Identity
+		grant grant
 	}
 	desired := map[int64]*want{}
-	for _, t := range o.Teams {
-		members, err := teamMembers(ctx, c, o.GitHubOrg, t.Slug)
+	for _, l := range links {
+		members, err := teamMembers(ctx, c, l.GitHubOrg, l.Team)
 		if err != nil {
 			return err
 		}
 		for _, m := range members {
-			if d, ok := desired[m.ID]; ok {
-				d.role = d.role.Higher(t.Role)
-				continue
+			d := desired[m.ID]
+			if d == nil {
+				d = &want{id: m}
+				desired[m.ID] = d
 			}
-			desired[m.ID] = &want{id: m, role: t.Role}
+			d.grant.role = platform.MaxRole(d.grant.role, l.Role)
+			d.grant.teams = append(d.grant.teams, l.GitHubOrg+"/"+l.Team)
 		}
 	}
-	current, err := i.dir.GitHubMembers(ctx, o.Org)
+	members, err := i.dir.ListMembers(ctx, org)
 	if err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
-	have := map[int64]Member{}
-	for _, m := range current {
-		have[m.GitHubID] = m
+	have := map[int64]*platform.Member{}
+	for _, m := range members {
+		if m.GitHubID != 0 {
+			have[m.GitHubID] = m
+		}
 	}
 	var added, changed, removed int
-	for ghID, d := range desired {
+	for _, ghID := range sortedIDs(desired) {
+		d := desired[ghID]
+		sort.Strings(d.grant.teams)
 		m, ok := have[ghID]
-		if ok && m.Role == d.role {
-			continue
+		if ok && (m.RoleSource != platform.MemberGitHubTeam || (m.Role == d.grant.role && slices.Equal(m.Teams, d.grant.teams))) {
+			continue // up to date, or set by an owner, which GitHub does not override
 		}
-		userID := m.UserID
-		if !ok {
-			if userID, err = i.dir.UpsertGitHubUser(ctx, d.id); err != nil {
-				return fmt.Errorf("record user %s: %w", d.id.Login, err)
-			}
+		var u *platform.User
+		if ok {
+			u = &m.User
+		} else if u, err = i.dir.UpsertGitHubUser(ctx, &platform.User{Login: d.id.Login, Source: platform.UserGitHub, GitHubID: d.id.ID}); err != nil {
+			return fmt.Errorf("record user %s: %w", d.id.Login, err)
 		}
-		if err := i.dir.SetMembership(ctx, o.Org, userID, d.role); err != nil {
+		if err := i.dir.PutMembership(ctx, &platform.Membership{Org: org, UserID: u.ID, Role: d.grant.role, Source: platform.MemberGitHubTeam, Teams: d.grant.teams, UpdatedAt: i.now()}); err != nil {
 			return fmt.Errorf("set membership of %s: %w", d.id.Login, err)
 		}
-		e := AuditEntry{Org: o.Org, Actor: syncActor, Target: "user:" + userID}
+		e := &platform.AuditEntry{Org: org, Action: platform.AuditRoleChange, Outcome: platform.AuditOK, Target: "user/" + u.Login}
 		if ok {
 			changed++
-			e.Action, e.Detail = ActionMemberRoleChange, fmt.Sprintf("%s: role %s → %s (GitHub teams)", d.id.Login, m.Role, d.role)
+			e.Detail = fmt.Sprintf("GitHub sync: role %s → %s (%s)", m.Role, d.grant.role, strings.Join(d.grant.teams, ", "))
 		} else {
 			added++
-			e.Action, e.Detail = ActionMemberAdded, fmt.Sprintf("%s: role %s (GitHub teams)", d.id.Login, d.role)
+			e.Detail = fmt.Sprintf("GitHub sync: added with role %s (%s)", d.grant.role, strings.Join(d.grant.teams, ", "))
 		}
 		i.audit(ctx, e)
 	}
-	for ghID, m := range have {
-		if _, ok := desired[ghID]; ok {
+	for _, ghID := range sortedIDs(have) {
+		m := have[ghID]
+		if _, ok := desired[ghID]; ok || m.RoleSource != platform.MemberGitHubTeam {
 			continue
 		}
-		if err := i.dir.RemoveMembership(ctx, o.Org, m.UserID); err != nil {
-			return fmt.Errorf("remove membership of %s: %w", m.Login, err)
-		}
-		if err := i.dir.RevokeUser(ctx, o.Org, m.UserID); err != nil {
-			return fmt.Errorf("revoke credentials of %s: %w", m.Login, err)
+		if err := i.removeMember(ctx, org, m.ID, m.Login, "GitHub sync: no longer in a linked GitHub team"); err != nil {
+			return err
 		}
 		removed++
-		i.audit(ctx, AuditEntry{Org: o.Org, Actor: syncActor, Action: ActionMemberRemoved, Target: "user:" + m.UserID,
-			Detail: m.Login + ": no longer in a linked GitHub team; sessions and tokens revoked"})
 	}
-	i.log.Info("GitHub membership sync", "org", o.Org, "github_org", o.GitHubOrg, "members", strconv.Itoa(len(desired)),
-		"added", added, "changed", changed, "removed", removed)
+	i.log.Info("GitHub membership sync", "org", org, "members", len(desired), "added", added, "changed", changed, "removed", removed)
 	return nil
+}
+
+// removeMember removes a membership GitHub granted and revokes the user's sessions and
+// tokens in org, at once.
+func (i *Integration) removeMember(ctx context.Context, org, userID, login, why string) error {
+	if err := i.dir.DeleteMembership(ctx, org, userID); err != nil && platform.ErrorCode(err) != platform.ENOTFOUND {
+		return fmt.Errorf("remove membership of %s: %w", login, err)
+	}
+	revoked, err := i.dir.DeleteUserTokens(ctx, userID, org)
+	if err != nil {
+		return fmt.Errorf("revoke credentials of %s: %w", login, err)
+	}
+	i.log.Info("GitHub member removed", "org", org, "login", login, "tokens_revoked", len(revoked))
+	i.audit(ctx, &platform.AuditEntry{Org: org, Action: platform.AuditMemberRemove, Outcome: platform.AuditOK, Target: "user/" + login,
+		Detail: fmt.Sprintf("%s; %d session(s) and token(s) revoked", why, len(revoked))})
+	return nil
+}
+
+func sortedIDs[V any](m map[int64]V) []int64 {
+	ids := make([]int64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

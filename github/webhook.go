@@ -1,6 +1,7 @@
 package github
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -54,8 +55,9 @@ func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if !validSignature(i.cfg.WebhookSecret, r.Header.Get(SignatureHeader), body) {
 		source := remoteAddr(r)
 		i.log.Warn("webhook refused: bad or missing signature", "source", source, "event", r.Header.Get("X-GitHub-Event"))
-		i.audit(r.Context(), AuditEntry{Actor: "anonymous", Action: ActionWebhookRejected, Target: "webhook", Source: source,
-			Detail: "GitHub webhook with a bad or missing " + SignatureHeader + " (event " + r.Header.Get("X-GitHub-Event") + ")"})
+		i.audit(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: ActionWebhookRejected, Outcome: platform.AuditDenied,
+			Target: "webhook/github", Source: source,
+			Detail: "GitHub webhook with a bad or missing " + SignatureHeader + " (event " + r.Header.Get("X-GitHub-Event") + "); nothing changed"})
 		writeError(w, platform.Errorf(platform.EUNAUTHENTICATED, "webhook signature is missing or wrong").
 			WithHint("the webhook's secret must equal the platform's github webhook secret"))
 		return
@@ -75,7 +77,13 @@ func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "pong"})
 		return
 	}
-	if !syncEvents[event] || !i.linked(payload.Organization.Login) {
+	linked, err := i.linked(r.Context(), payload.Organization.Login)
+	if err != nil {
+		i.log.Error("webhook: read GitHub links", "err", err)
+		writeError(w, err)
+		return
+	}
+	if !syncEvents[event] || !linked {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
 		return
 	}
@@ -88,12 +96,16 @@ func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "sync queued"})
 }
 
-// linked reports whether githubOrg is linked to a platform organisation.
-func (i *Integration) linked(githubOrg string) bool {
-	for _, o := range i.cfg.Orgs {
-		if strings.EqualFold(o.GitHubOrg, githubOrg) {
-			return true
+// linked reports whether a team of githubOrg is linked to a platform organisation.
+func (i *Integration) linked(ctx context.Context, githubOrg string) (bool, error) {
+	links, err := i.dir.ListGitHubLinks(ctx, "")
+	if err != nil {
+		return false, err
+	}
+	for _, l := range links {
+		if strings.EqualFold(l.GitHubOrg, githubOrg) {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
