@@ -220,6 +220,14 @@ func (f *Fake) issueLocked(login string) string {
 	return tok
 }
 
+// IssuedTokens returns every token the fake has issued and not revoked, so that tests
+// can check none of them leaks.
+func (f *Fake) IssuedTokens() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return sortedKeys(f.tokens)
+}
+
 // Revoke revokes a token: later calls with it get 401.
 func (f *Fake) Revoke(token string) {
 	f.mu.Lock()
