@@ -12,5 +12,8 @@ type Store interface {
 	TokenStore
 	UsageStore
 	RegionStore
+	OrgStore
+	UserStore
+	AuditStore
 	Close() error
 }

@@ -16,40 +16,53 @@ func namespaceNotFound(name string) error {
 		WithHint("create it with `platform namespaces create %s`", name)
 }
 
-// CreateNamespace stores ns, setting CreatedAt when zero. Returns EINVALID for a bad name,
-// ECONFLICT if it exists.
+// CreateNamespace stores ns, setting CreatedAt when zero and Org to DefaultOrg when
+// empty. Returns EINVALID for a bad name, ENOTFOUND for an unknown org, ECONFLICT if it
+// exists.
 func (s *Store) CreateNamespace(ctx context.Context, ns *platform.Namespace) error {
 	if err := platform.ValidateName("namespace", ns.Name); err != nil {
 		return err
 	}
+	org := ns.Org
+	if org == "" {
+		org = platform.DefaultOrg
+	}
 	created := orNow(ns.CreatedAt)
-	_, err := s.w.exec(ctx, `INSERT INTO namespaces (name, created_at) VALUES (?, ?)`, ns.Name, micros(created))
-	if isUniqueViolation(err) {
-		return platform.Errorf(platform.ECONFLICT, "namespace %q already exists", ns.Name)
-	}
+	err := s.inTx(ctx, func(tx conn) error {
+		// namespaces.org has no foreign key (see migration 00004): check it here.
+		if err := orgExists(ctx, tx, org); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `INSERT INTO namespaces (name, org, created_at) VALUES (?, ?, ?)`, ns.Name, org, micros(created))
+		if isUniqueViolation(err) {
+			return platform.Errorf(platform.ECONFLICT, "namespace %q already exists", ns.Name)
+		}
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("create namespace %s: %w", ns.Name, err)
+		return wrap("create namespace "+ns.Name, err)
 	}
-	ns.CreatedAt = created
+	ns.CreatedAt, ns.Org = created, org
 	return nil
 }
 
 // GetNamespace returns ENOTFOUND if there is no such namespace.
 func (s *Store) GetNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
 	var created int64
-	err := s.r.queryRow(ctx, `SELECT created_at FROM namespaces WHERE name = ?`, name).Scan(&created)
+	var org string
+	err := s.r.queryRow(ctx, `SELECT org, created_at FROM namespaces WHERE name = ?`, name).Scan(&org, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, namespaceNotFound(name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get namespace %s: %w", name, err)
 	}
-	return &platform.Namespace{Name: name, CreatedAt: fromMicros(created)}, nil
+	return &platform.Namespace{Name: name, Org: org, CreatedAt: fromMicros(created)}, nil
 }
 
 // ListNamespaces returns all namespaces ordered by name.
 func (s *Store) ListNamespaces(ctx context.Context) ([]*platform.Namespace, error) {
-	rows, err := s.r.query(ctx, `SELECT name, created_at FROM namespaces ORDER BY name`)
+	rows, err := s.r.query(ctx, `SELECT name, org, created_at FROM namespaces ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list namespaces: %w", err)
 	}
@@ -58,7 +71,7 @@ func (s *Store) ListNamespaces(ctx context.Context) ([]*platform.Namespace, erro
 	for rows.Next() {
 		var ns platform.Namespace
 		var created int64
-		if err := rows.Scan(&ns.Name, &created); err != nil {
+		if err := rows.Scan(&ns.Name, &ns.Org, &created); err != nil {
 			return nil, fmt.Errorf("list namespaces: %w", err)
 		}
 		ns.CreatedAt = fromMicros(created)

@@ -20,6 +20,11 @@ func testTokens(t *testing.T, h *harness) {
 	for _, tok := range []*platform.Token{scoped, admin, fresh} {
 		must(t, s.CreateToken(ctx, tok))
 	}
+	// The bootstrap form (Admin, no user) goes to the default org's first owner.
+	if admin.UserID != "u-admin" || admin.Role != platform.RoleOwner || admin.Org != platform.DefaultOrg || admin.Kind != platform.TokenAPI {
+		t.Fatalf("bootstrap token = user %q role %q org %q kind %q, want u-admin, owner, default, api", admin.UserID, admin.Role, admin.Org, admin.Kind)
+	}
+	admin.User = "admin" // read back with the owner's login
 
 	t.Run("get by hash", func(t *testing.T) {
 		for _, want := range []*platform.Token{scoped, admin, fresh} {
@@ -46,6 +51,8 @@ func testTokens(t *testing.T, h *harness) {
 	t.Run("invalid", func(t *testing.T) {
 		wantCode(t, s.CreateToken(ctx, &platform.Token{ID: "t-nohash", Name: "x"}), platform.EINVALID)
 		wantCode(t, s.CreateToken(ctx, &platform.Token{Name: "x", Hash: "h"}), platform.EINVALID)
+		wantCode(t, s.CreateToken(ctx, &platform.Token{ID: "t-x", Name: "x", Hash: "h", Role: "root"}), platform.EINVALID)
+		wantCode(t, s.CreateToken(ctx, &platform.Token{ID: "t-x", Name: "x", Hash: "h", Kind: "cookie"}), platform.EINVALID)
 	})
 	t.Run("unknown hash", func(t *testing.T) {
 		_, err := s.GetTokenByHash(ctx, "hash-nope")

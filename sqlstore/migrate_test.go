@@ -1,0 +1,82 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"io/fs"
+	"path/filepath"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/micro/platform"
+)
+
+// TestMigrateAccounts migrates a database written before accounts (schema 3) and checks
+// that its namespaces belong to the default org and its tokens to the first owner, with
+// the powers they had: admin tokens as owners of every namespace, namespace tokens as
+// developers of theirs.
+func TestMigrateAccounts(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO namespaces (name, created_at) VALUES ('acme', 1)`,
+		`INSERT INTO tokens (id, name, hash, admin, namespaces, created_at) VALUES ('t-admin', 'admin', 'h-admin', TRUE, '', 1)`,
+		`INSERT INTO tokens (id, name, hash, admin, namespaces, created_at) VALUES ('t-ci', 'ci', 'h-ci', FALSE, '["acme"]', 2)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns, err := s.GetNamespace(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.Org != platform.DefaultOrg {
+		t.Fatalf("namespace org = %q, want default", ns.Org)
+	}
+	tests := []struct {
+		hash     string
+		role     platform.Role
+		all      bool
+		inAcme   bool
+		inGlobex bool
+	}{
+		{"h-admin", platform.RoleOwner, true, true, true},
+		{"h-ci", platform.RoleDeveloper, false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.hash, func(t *testing.T) {
+			tok, err := s.GetTokenByHash(ctx, tt.hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.UserID != "u-admin" || tok.User != "admin" || tok.Org != platform.DefaultOrg || tok.UserInactive ||
+				tok.EffectiveRole() != tt.role || tok.AllNamespaces() != tt.all || tok.InScope("acme") != tt.inAcme || tok.InScope("globex") != tt.inGlobex {
+				t.Fatalf("migrated token = %+v (role %s)", tok, tok.EffectiveRole())
+			}
+		})
+	}
+}
