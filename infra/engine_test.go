@@ -234,6 +234,12 @@ func TestEngineLifecycle(t *testing.T) {
 				t.Errorf("%s", p)
 			}
 		}
+		// plan, apply, plan of an unchanged root: init ran once.
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if n := strings.Count(strings.Join(f.log["one"], "\n"), "has been successfully initialized"); n != 1 {
+			t.Errorf("region one was initialised %d times, want once for an unchanged root", n)
+		}
 	})
 	t.Run("config change updates one region alone", func(t *testing.T) {
 		changed := f.cfg

@@ -2,11 +2,15 @@ package infra
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -357,12 +361,64 @@ func (e *Engine) initRoot(ctx context.Context, root string, files map[string][]b
 	if err != nil {
 		return nil, nil, err
 	}
+	stamp := e.initStamp(files)
+	if initDone(dir, stamp) {
+		return tf, flush, nil
+	}
 	if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
 		flush()
 		return nil, nil, engineError(root, "init", err)
 	}
+	// Without the stamp the next run initialises again, which is only slower.
+	_ = os.WriteFile(filepath.Join(dir, initStampFile), []byte(stamp), 0o644)
 	return tf, flush, nil
 }
+
+// initStampFile records, in a root module's directory, what its last successful init was
+// run on, so that an unchanged root is not initialised again: init re-reads every module
+// and provider and takes about as long as a plan of a small root.
+const initStampFile = ".init-stamp"
+
+// initStamp identifies everything init depends on: the engine binary, the CLI
+// configuration (provider installation), the shipped modules and the root's own files
+// (backend configuration and provider requirements included).
+func (e *Engine) initStamp(files map[string][]byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "binary %s\nconfig %s\nmodules %s\n", e.opts.Binary, e.opts.CLIConfigFile, modulesDigest())
+	for _, name := range sortedKeys(files) {
+		fmt.Fprintf(h, "%s %d\n", name, len(files[name]))
+		h.Write(files[name])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// initDone reports whether dir was initialised for stamp and still holds what init made.
+func initDone(dir, stamp string) bool {
+	got, err := os.ReadFile(filepath.Join(dir, initStampFile))
+	if err != nil || string(got) != stamp {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(dir, ".terraform"))
+	return err == nil
+}
+
+// modulesDigest is the SHA-256 of the shipped modules, computed once.
+var modulesDigest = sync.OnceValue(func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(Modules(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(Modules(), p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", p, len(data))
+		h.Write(data)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))
+})
 
 // String summarises the plan in one line, e.g. "lon1: 2 to create, 1 to update".
 func (p RegionPlan) String() string {
