@@ -186,7 +186,9 @@ func (p *Plane) spec(r *platform.Release) (runtime.WorkloadSpec, error) {
 		return runtime.WorkloadSpec{}, fmt.Errorf("release %s: %w", r.ID, err)
 	}
 	maps.Copy(env, p.opts.InstanceEnv)
-	maps.Copy(env, meshEnv)
+	for k := range meshEnv {
+		delete(env, k)
+	}
 	env["MICRO_SERVER_NAME"] = r.Service
 	env["MICRO_SERVER_VERSION"] = r.Version
 	replicas := r.Replicas
@@ -201,6 +203,9 @@ func (p *Plane) spec(r *platform.Release) (runtime.WorkloadSpec, error) {
 		Artifact:  r.Artifact,
 		Replicas:  replicas,
 		Env:       env,
+		// The mesh wiring is the namespace's, not the release's: drivers that can keep it
+		// in one place per namespace do.
+		NamespaceEnv: meshEnv,
 	}, nil
 }
 

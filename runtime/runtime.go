@@ -12,6 +12,7 @@ package runtime
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -27,11 +28,25 @@ type WorkloadSpec struct {
 	// Artifact is what the builder produced: a binary path (local), an image (kubernetes).
 	Artifact string `json:"artifact"`
 	Replicas int    `json:"replicas"`
-	// Env is the complete environment of every instance, MICRO_* wiring included.
-	// Drivers add MICRO_SERVER_ID with the instance ID.
+	// Env is the environment of every instance of this workload: the release's own
+	// variables and the platform's. Drivers add MICRO_SERVER_ID with the instance ID.
 	Env map[string]string `json:"env,omitempty"`
+	// NamespaceEnv is the environment every workload of the namespace shares: its mesh
+	// wiring and credentials (MICRO_REGISTRY_ADDRESS and the like). A driver that can
+	// keep it apart does (kubernetes: one Secret per namespace); the others run
+	// Environ(). It wins over Env on a key both hold.
+	NamespaceEnv map[string]string `json:"namespace_env,omitempty"`
 	// Resources are the limits of one instance; zero means the driver's default.
 	Resources Resources `json:"resources"`
+}
+
+// Environ returns the complete environment of an instance: Env with NamespaceEnv over
+// it (MICRO_SERVER_ID excluded).
+func (s *WorkloadSpec) Environ() map[string]string {
+	env := make(map[string]string, len(s.Env)+len(s.NamespaceEnv))
+	maps.Copy(env, s.Env)
+	maps.Copy(env, s.NamespaceEnv)
+	return env
 }
 
 // Resources bound one instance.
@@ -86,6 +101,10 @@ const (
 	EventExited    EventKind = "exited"    // exited, will be restarted after a backoff
 	EventCrashLoop EventKind = "crashloop" // restarted too often; backing off long
 	EventStopped   EventKind = "stopped"   // stopped on request
+	// Kinds only drivers that pull images or schedule onto nodes report.
+	EventImagePullFailed EventKind = "image_pull_failed" // the artifact (image) cannot be pulled
+	EventUnschedulable   EventKind = "unschedulable"     // no node can take the instance
+	EventOOMKilled       EventKind = "oom_killed"        // killed for exceeding its memory limit
 )
 
 // Event is a change of one instance, reported by a driver to the control plane.

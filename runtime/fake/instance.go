@@ -1,7 +1,6 @@
 package fake
 
 import (
-	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -107,10 +106,7 @@ func (d *Driver) supervise(in *instance, adopted *proc) {
 
 func (d *Driver) startRun(in *instance) *proc {
 	spec := in.wl.spec
-	env := maps.Clone(spec.Env)
-	if env == nil {
-		env = map[string]string{}
-	}
+	env := spec.Environ()
 	env["MICRO_SERVER_ID"] = in.id
 	p := d.host.spawn(in.key(), d.host.script(spec), env)
 	now := d.opts.Clock.Now()

@@ -2,7 +2,7 @@
 // machine.
 //
 // Each instance runs spec.Artifact (a binary path) in its own process group, with exactly
-// spec.Env plus MICRO_SERVER_ID=<instance id>, a minimal PATH and HOME set to its working
+// spec.Environ() plus MICRO_SERVER_ID=<instance id>, a minimal PATH and HOME set to its working
 // directory. Its stdout and stderr are files of a logstore.Store, not pipes, so it keeps
 // running and logging while the platform is down.
 //
@@ -195,6 +195,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.WorkloadSpec) error {
 	if !ok {
 		wl = &workload{spec: spec}
 		wl.spec.Env = maps.Clone(spec.Env)
+		wl.spec.NamespaceEnv = maps.Clone(spec.NamespaceEnv)
 		d.workloads[spec.ID] = wl
 	}
 	changed := !ok || wl.replicas != spec.Replicas
@@ -406,7 +407,7 @@ func (d *Driver) workDir(inst *instance) string {
 // environ builds the exact environment of an instance, sorted.
 func (d *Driver) environ(inst *instance) []string {
 	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": d.workDir(inst)}
-	maps.Copy(env, inst.wl.spec.Env)
+	maps.Copy(env, inst.wl.spec.Environ())
 	env[envServerID] = inst.id
 	out := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {

@@ -2,6 +2,13 @@
 // calls Run with a Harness that creates drivers and provides artifacts with the behaviours
 // the suite needs; the suite then checks replicas, scaling, stopping, restarts with
 // backoff, crash loops, logs, stats, graceful stop and recovery after the platform dies.
+//
+// A harness declares what it can observe. With PID, Alive and Kill set, every case also
+// checks the processes behind the instances (signals, kills, PIDs kept across a platform
+// restart); a driver whose instances are not processes of this machine (kubernetes) leaves
+// them nil, and the cases that only make sense for processes are skipped with that reason
+// while the rest run on instance IDs and states. Harness.Skip names further cases a driver
+// cannot run in its test environment, with the reason.
 package runtimetest
 
 import (
@@ -43,12 +50,19 @@ type Harness struct {
 	Abandon func(t *testing.T, d runtime.Driver)
 	// Artifact returns an artifact behaving as b.
 	Artifact func(t *testing.T, b Behaviour) string
-	// PID returns the process of a running instance of d.
+	// PID returns the process of a running instance of d. Nil when instances are not
+	// processes the test can see: the process-level checks are then skipped.
 	PID func(d runtime.Driver, workloadID, instanceID string) (int, bool)
-	// Alive reports whether process pid still exists.
+	// Alive reports whether process pid still exists. Required with PID.
 	Alive func(pid int) bool
-	// Kill kills process pid from outside the driver, as a crash would.
+	// Kill kills process pid from outside the driver, as a crash would. Required with PID.
 	Kill func(t *testing.T, pid int)
+	// NoLogs, when set, says why the harness's instances produce no output the driver can
+	// read (no kubelet): the log cases are skipped with it and other cases check no logs.
+	NoLogs string
+	// Skip names cases (as in Run's subtests, e.g. "stats") the harness cannot run, each
+	// with the reason the skip reports.
+	Skip map[string]string
 	// CrashLoopRestarts is how many exits in a row the harness's driver takes to report a
 	// crash loop; the driver's backoff must start at 50ms or more and double.
 	CrashLoopRestarts int
@@ -79,9 +93,31 @@ func Run(t *testing.T, h Harness) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if reason, ok := h.Skip[tt.name]; ok {
+				t.Skip(reason)
+			}
 			t.Parallel()
 			tt.fn(t, newSuite(t, h))
 		})
+	}
+}
+
+// needLogs skips a case that reads instance output when the harness has none.
+func (s *suite) needLogs(t *testing.T) {
+	t.Helper()
+	if s.h.NoLogs != "" {
+		t.Skip(s.h.NoLogs)
+	}
+}
+
+// processes reports whether the harness sees instances as processes.
+func (s *suite) processes() bool { return s.h.PID != nil }
+
+// needProcesses skips a case that only makes sense for instances that are processes.
+func (s *suite) needProcesses(t *testing.T) {
+	t.Helper()
+	if !s.processes() {
+		t.Skip("the harness has no process access (Harness.PID is nil): this case checks signals and processes")
 	}
 }
 
@@ -150,9 +186,17 @@ func (s *suite) waitRunning(t *testing.T, d runtime.Driver, id string, n int) *r
 	return st
 }
 
+// pids returns the process of each instance; without process access it returns every
+// instance with pid 0, so comparisons fall back to instance IDs.
 func (s *suite) pids(t *testing.T, d runtime.Driver, st *runtime.WorkloadStatus) map[string]int {
 	t.Helper()
 	out := map[string]int{}
+	if !s.processes() {
+		for _, in := range st.Instances {
+			out[in.ID] = 0
+		}
+		return out
+	}
 	for _, in := range st.Instances {
 		pid, ok := s.h.PID(d, st.Spec.ID, in.ID)
 		if !ok || pid <= 0 {
@@ -165,6 +209,9 @@ func (s *suite) pids(t *testing.T, d runtime.Driver, st *runtime.WorkloadStatus)
 
 func (s *suite) waitDead(t *testing.T, pids ...int) {
 	t.Helper()
+	if !s.processes() {
+		return
+	}
 	s.waitFor(t, "processes to be gone", func() bool {
 		return !slices.ContainsFunc(pids, s.h.Alive)
 	})
