@@ -1,0 +1,297 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/runtime"
+)
+
+// applyWorkload converges everything workload spec needs: its namespace's objects, its
+// service's Service, its Secret and its Deployment.
+func (d *Driver) applyWorkload(ctx context.Context, spec *runtime.WorkloadSpec) error {
+	for _, obj := range d.namespaceObjects(spec.Namespace, spec.NamespaceEnv) {
+		if err := d.apply(ctx, obj); err != nil {
+			return err
+		}
+	}
+	if err := d.apply(ctx, d.serviceObject(spec.Namespace, spec.Service)); err != nil {
+		return err
+	}
+	secret, deploy, err := d.workloadObjects(spec)
+	if err != nil {
+		return platform.Errorf(platform.EINTERNAL, "workload %s: %v", spec.ID, err)
+	}
+	if err := d.apply(ctx, secret); err != nil {
+		return err
+	}
+	return d.apply(ctx, deploy)
+}
+
+// apply server-side applies desired unless the cached object already holds every field
+// of it. An object of the same name without the owner label is foreign: apply returns
+// ECONFLICT rather than take it over. ForceOwnership takes back fields someone edited by
+// hand on an owned object.
+func (d *Driver) apply(ctx context.Context, desired client.Object) error {
+	current, err := d.newLike(desired)
+	if err != nil {
+		return err
+	}
+	err = d.cache.Get(ctx, client.ObjectKeyFromObject(desired), current)
+	switch {
+	case err == nil:
+		same, err := holds(current, desired)
+		if err != nil {
+			return err
+		}
+		if same {
+			return nil
+		}
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("read %s: %w", describe(desired), err)
+	default:
+		// Not in the owned cache: new, just created (the cache lags), or foreign.
+		if err := d.client.Get(ctx, client.ObjectKeyFromObject(desired), current); err == nil {
+			if current.GetLabels()[LabelOwner] != d.opts.Owner {
+				return platform.Errorf(platform.ECONFLICT, "kubernetes: %s exists and is not the platform's (no %s=%s label)", describe(desired), LabelOwner, d.opts.Owner).
+					WithHint("rename or delete it, or label it %s=%s to hand it to the platform", LabelOwner, d.opts.Owner)
+			}
+		} else if !apierrors.IsNotFound(err) {
+			return wrapAPI("read "+describe(desired), err)
+		}
+	}
+	if err := d.client.Patch(ctx, desired, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return wrapAPI(fmt.Sprintf("apply %s", describe(desired)), err)
+	}
+	return nil
+}
+
+// newLike returns an empty object of desired's type.
+func (d *Driver) newLike(desired client.Object) (client.Object, error) {
+	obj, ok := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
+	if !ok {
+		return nil, platform.Errorf(platform.EINTERNAL, "not an object: %T", desired)
+	}
+	return obj, nil
+}
+
+// holds reports whether current has every field desired sets, with the same value.
+func holds(current, desired client.Object) (bool, error) {
+	c, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(current)
+	if err != nil {
+		return false, err
+	}
+	w, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	if err != nil {
+		return false, err
+	}
+	delete(w, "apiVersion")
+	delete(w, "kind")
+	return contains(c, w), nil
+}
+
+// contains reports whether actual holds every field of desired: maps by key, lists
+// element by element and of the same length, other values equal. A nil desired value
+// (an unset field) holds of anything.
+func contains(actual, desired any) bool {
+	switch want := desired.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		got, ok := actual.(map[string]any)
+		if !ok {
+			return len(want) == 0 && actual == nil
+		}
+		for k, v := range want {
+			if !contains(got[k], v) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		got, ok := actual.([]any)
+		if !ok {
+			return len(want) == 0 && actual == nil
+		}
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range want {
+			if !contains(got[i], want[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return reflect.DeepEqual(actual, desired)
+	}
+}
+
+func describe(obj client.Object) string {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	if obj.GetNamespace() == "" {
+		return fmt.Sprintf("%s %s", kind, obj.GetName())
+	}
+	return fmt.Sprintf("%s %s/%s", kind, obj.GetNamespace(), obj.GetName())
+}
+
+// wrapAPI gives an API error a platform code.
+func wrapAPI(what string, err error) error {
+	code := platform.EUNAVAILABLE
+	switch {
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		code = platform.EINVALID
+	case apierrors.IsForbidden(err):
+		code = platform.EFORBIDDEN
+	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		code = platform.ECONFLICT
+	case apierrors.IsNotFound(err):
+		code = platform.ENOTFOUND
+	}
+	return platform.Errorf(code, "kubernetes: %s: %v", what, err)
+}
+
+// deleteWorkloadObjects deletes the owned Deployment, ReplicaSets, env Secret and pods of
+// workload id in Kubernetes namespace namespace; pods get grace (0: their own).
+// ReplicaSets go before pods so nothing recreates them, and everything goes by owner and
+// release label, so a cluster without a garbage collector ends clean too.
+func (d *Driver) deleteWorkloadObjects(ctx context.Context, namespace, id string, grace time.Duration) error {
+	if id == "" {
+		return nil
+	}
+	sel := []client.DeleteAllOfOption{
+		client.InNamespace(namespace),
+		client.MatchingLabels{LabelOwner: d.opts.Owner, LabelRelease: id},
+		client.PropagationPolicy(metav1.DeletePropagationBackground),
+	}
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &appsv1.ReplicaSet{}, &corev1.Secret{}} {
+		if err := d.client.DeleteAllOf(ctx, obj, sel...); err != nil && !apierrors.IsNotFound(err) {
+			return wrapAPI(fmt.Sprintf("delete %T of workload %s", obj, id), err)
+		}
+	}
+	podOpts := sel
+	if grace > 0 {
+		podOpts = append(podOpts, client.GracePeriodSeconds(int64((grace+time.Second-1)/time.Second)))
+	}
+	if err := d.client.DeleteAllOf(ctx, &corev1.Pod{}, podOpts...); err != nil && !apierrors.IsNotFound(err) {
+		return wrapAPI(fmt.Sprintf("delete pods of workload %s", id), err)
+	}
+	return nil
+}
+
+// deleteUnused deletes the Service of service when no workload of it but stopped is left,
+// and the namespace's objects when no workload of the namespace is. Workloads count when
+// desired by this driver or present on the cluster.
+func (d *Driver) deleteUnused(ctx context.Context, ns, service, stopped string) error {
+	var deploys appsv1.DeploymentList
+	if err := d.cache.List(ctx, &deploys, client.InNamespace(d.namespaceName(ns))); err != nil {
+		return fmt.Errorf("list deployments: %w", err)
+	}
+	inNamespace, ofService := 0, 0
+	seen := map[string]bool{stopped: true}
+	count := func(id, svc string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		inNamespace++
+		if svc == service {
+			ofService++
+		}
+	}
+	for _, s := range d.desired(ns, "") {
+		count(s.ID, s.Service)
+	}
+	for _, dep := range deploys.Items {
+		if dep.DeletionTimestamp == nil {
+			count(dep.Labels[LabelRelease], dep.Labels[LabelService])
+		}
+	}
+	var gone []client.Object
+	if ofService == 0 {
+		gone = append(gone, d.serviceObject(ns, service))
+	}
+	if inNamespace == 0 {
+		for _, obj := range d.namespaceObjects(ns, nil) {
+			if _, isNS := obj.(*corev1.Namespace); !isNS {
+				gone = append(gone, obj)
+			}
+		}
+	}
+	for _, obj := range gone {
+		if err := d.deleteOwned(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteOwned deletes the object named like obj if the cache holds it (so it is owned),
+// with a UID precondition so a foreign object created meanwhile under that name survives.
+func (d *Driver) deleteOwned(ctx context.Context, obj client.Object) error {
+	current, err := d.newLike(obj)
+	if err != nil {
+		return err
+	}
+	if err := d.cache.Get(ctx, client.ObjectKeyFromObject(obj), current); apierrors.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read %s: %w", describe(obj), err)
+	}
+	uid := current.GetUID()
+	err = d.client.Delete(ctx, current, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return wrapAPI("delete "+describe(obj), err)
+	}
+	return nil
+}
+
+// waitPodsGone waits until none of pods is in the cache and each one's stopped event was
+// reported.
+func (d *Driver) waitPodsGone(ctx context.Context, pods []corev1.Pod, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		left := 0
+		for i := range pods {
+			var p corev1.Pod
+			err := d.cache.Get(ctx, client.ObjectKeyFromObject(&pods[i]), &p)
+			if err == nil && p.UID == pods[i].UID || d.tracked(pods[i].UID) {
+				left++
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return platform.Errorf(platform.EUNAVAILABLE, "kubernetes: %d pods still terminating after %v", left, timeout)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func (d *Driver) tracked(uid types.UID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.pods[uid]
+	return ok
+}
+
+// Types of the objects the driver owns and watches.
+var ownedTypes = []client.Object{
+	&corev1.Namespace{}, &corev1.Secret{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
+	&corev1.LimitRange{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &appsv1.Deployment{},
+}

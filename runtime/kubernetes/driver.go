@@ -1,0 +1,547 @@
+// Package kubernetes is the runtime driver that runs every workload as a Deployment on a
+// Kubernetes cluster.
+//
+// # Mapping
+//
+// Each platform namespace ns becomes the Kubernetes namespace Options.NamespacePrefix+ns
+// with a Secret of the namespace's mesh credentials (WorkloadSpec.NamespaceEnv), a
+// ResourceQuota and a LimitRange (Options.Quota, Options.DefaultResources), a NetworkPolicy
+// admitting ingress only from pods of the same namespace and the platform's gateway
+// (Options.Gateway), and a ServiceAccount without token or RBAC that the pods run as. Each
+// service gets a headless Service; each workload (one release) a Deployment named after the
+// service and a digest of the release ID, whose pods take the release's Env from a
+// per-workload Secret and the mesh credentials from the namespace's (envFrom), get
+// MICRO_SERVER_ID from their pod name, and run as non-root on a read-only root filesystem
+// with no capabilities, no privilege escalation, the RuntimeDefault seccomp profile and no
+// service-account token. An instance is a pod; its ID is the pod name.
+//
+// # Reconciliation
+//
+// Every object carries the owner label (LabelOwner=Options.Owner) and is written with
+// server-side apply under field manager "platform". Reads go through a controller-runtime
+// cache restricted to owned objects, and an object is only applied when the cached copy
+// lacks a field of the desired one, so a Start that changes nothing makes no API request at
+// all. Watches on owned objects restore any that are edited or deleted by hand. Deletes
+// name objects found in that cache with a UID precondition, or select by owner and release
+// labels, so foreign objects are never touched. The driver keeps no local state: the
+// Deployment's AnnotationSpec and the Secrets hold everything Recover needs to re-adopt
+// workloads after the platform restarts.
+//
+// When the last workload of a platform namespace stops, the namespace's objects (Secret,
+// quota, limits, policy, service account) are deleted but the Kubernetes namespace itself
+// is kept, since deleting it would delete foreign objects in it too.
+//
+// # Status and events
+//
+// Pod phase, conditions and container statuses become InstanceStatus and driver events:
+// started, exited (with the exit code and the container's termination message), crashloop
+// (CrashLoopBackOff), image_pull_failed, unschedulable and oom_killed. Logs come from the
+// pod log API (stdout and stderr are one stream there, reported as stdout); Stats from the
+// metrics.k8s.io API, EUNAVAILABLE on a cluster without metrics-server. The driver does not
+// implement runtime.Restarter: a pod cannot be restarted under the same name.
+package kubernetes
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	k8s "k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/runtime"
+)
+
+// FieldManager is the server-side apply field manager of everything the driver writes.
+const FieldManager = "platform"
+
+// Options configure a Driver. Zero fields take the defaults shown.
+type Options struct {
+	// Config reaches the cluster. Required; see LoadConfig.
+	Config *rest.Config
+	// Owner is the value of LabelOwner on everything this platform creates ("platform");
+	// platforms sharing a cluster need distinct owners and namespace prefixes.
+	Owner string
+	// NamespacePrefix prefixes the Kubernetes namespace of each platform namespace
+	// ("micro-").
+	NamespacePrefix string
+	// Quota is each namespace's ResourceQuota.
+	Quota Quota
+	// DefaultResources are an instance's requests and limits when its spec has none, and
+	// each namespace's LimitRange defaults (100m CPU, 128Mi memory).
+	DefaultResources runtime.Resources
+	// Gateway selects the platform's gateway pods, the only pods outside a namespace its
+	// NetworkPolicy admits (namespace "micro-platform", app.kubernetes.io/name=micro-platform).
+	Gateway Gateway
+	// StopGrace is the grace of Stop when called with 0 and the pods'
+	// terminationGracePeriodSeconds (10s).
+	StopGrace time.Duration
+	// CrashLoopRestarts is how many exits in a row put an instance in crashloop (5); the
+	// kubelet's CrashLoopBackOff before that is reported as backoff.
+	CrashLoopRestarts int
+	// OnEvent receives instance events; it must not block for long.
+	OnEvent runtime.EventFunc
+	// Clock stamps events; the system clock by default.
+	Clock platform.Clock
+	// Logger reports watch and restore problems; discarded by default.
+	Logger *slog.Logger
+	// SyncTimeout bounds Recover's wait for the cache (2m).
+	SyncTimeout time.Duration
+}
+
+// Quota is the ResourceQuota of one namespace. Zero fields take the defaults shown.
+type Quota struct {
+	CPUMillis   int64 // requests and limits of all pods (4000)
+	MemoryBytes int64 // requests and limits of all pods (8Gi)
+	Pods        int   // 50
+	Secrets     int   // 100
+}
+
+// Gateway selects the platform's gateway pods.
+type Gateway struct {
+	Namespace string
+	Labels    map[string]string
+}
+
+func (o *Options) setDefaults() {
+	if o.Owner == "" {
+		o.Owner = "platform"
+	}
+	if o.NamespacePrefix == "" {
+		o.NamespacePrefix = "micro-"
+	}
+	if o.Quota.CPUMillis <= 0 {
+		o.Quota.CPUMillis = 4000
+	}
+	if o.Quota.MemoryBytes <= 0 {
+		o.Quota.MemoryBytes = 8 << 30
+	}
+	if o.Quota.Pods <= 0 {
+		o.Quota.Pods = 50
+	}
+	if o.Quota.Secrets <= 0 {
+		o.Quota.Secrets = 100
+	}
+	if o.DefaultResources.CPUMillis <= 0 {
+		o.DefaultResources.CPUMillis = 100
+	}
+	if o.DefaultResources.MemoryBytes <= 0 {
+		o.DefaultResources.MemoryBytes = 128 << 20
+	}
+	if o.Gateway.Namespace == "" {
+		o.Gateway.Namespace = "micro-platform"
+	}
+	if len(o.Gateway.Labels) == 0 {
+		o.Gateway.Labels = map[string]string{"app.kubernetes.io/name": "micro-platform"}
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = 10 * time.Second
+	}
+	if o.CrashLoopRestarts <= 0 {
+		o.CrashLoopRestarts = 5
+	}
+	if o.Clock == nil {
+		o.Clock = platform.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = 2 * time.Minute
+	}
+}
+
+// LoadConfig returns the client configuration of kubeconfig, or the in-cluster one (the
+// pod's service account) when kubeconfig is "".
+func LoadConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, platform.Errorf(platform.EINVALID, "kubernetes: not running in a cluster and no kubeconfig given: %v", err).
+				WithHint("pass --kubeconfig or set runtime.kubeconfig in the config file")
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, platform.Errorf(platform.EINVALID, "kubernetes: load kubeconfig %s: %v", kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+// Driver runs workloads as Deployments. Create it with New, call Recover before anything
+// else and Close when done.
+type Driver struct {
+	opts   Options
+	client client.Client // writes, and reads the cache cannot serve
+	cache  cache.Cache   // owned objects only
+	core   k8s.Interface // pod logs
+
+	ctx    context.Context // informers and the restore worker; ended by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	queue  workqueue.TypedRateLimitingInterface[string] // platform namespaces to restore
+
+	mu        sync.Mutex
+	workloads map[string]*runtime.WorkloadSpec // desired, by ID
+	nsLocks   map[string]*sync.Mutex
+	pods      map[types.UID]*podTrack
+	recovered bool
+}
+
+var _ runtime.Driver = (*Driver)(nil)
+
+// New returns a driver for the cluster of opts.Config. It contacts nothing until Recover.
+func New(opts Options) (*Driver, error) {
+	if opts.Config == nil {
+		return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: Config is required")
+	}
+	opts.setDefaults()
+	if errs := validation.IsValidLabelValue(opts.Owner); len(errs) > 0 {
+		return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: owner %q: %v", opts.Owner, errs)
+	}
+	scheme := clientgoscheme.Scheme
+	c, err := client.New(opts.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes driver: %w", err)
+	}
+	owned := labels.SelectorFromSet(labels.Set{LabelOwner: opts.Owner})
+	ca, err := cache.New(opts.Config, cache.Options{Scheme: scheme, Mapper: c.RESTMapper(), DefaultLabelSelector: owned})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes driver: %w", err)
+	}
+	core, err := k8s.NewForConfig(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes driver: %w", err)
+	}
+	d := &Driver{
+		opts: opts, client: c, cache: ca, core: core,
+		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		workloads: map[string]*runtime.WorkloadSpec{},
+		nsLocks:   map[string]*sync.Mutex{},
+		pods:      map[types.UID]*podTrack{},
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// Name returns "kubernetes".
+func (d *Driver) Name() string { return "kubernetes" }
+
+// Close stops the watches; everything on the cluster keeps running and a new Driver
+// re-adopts it in Recover.
+func (d *Driver) Close() error {
+	d.cancel()
+	d.queue.ShutDown()
+	d.wg.Wait()
+	return nil
+}
+
+// Recover starts the watches, waits for the cache and re-adopts every workload whose
+// Deployment carries this platform's owner label. An owned Deployment without a readable
+// AnnotationSpec cannot be adopted and is deleted with its pods. A second call only
+// re-reads the cluster.
+func (d *Driver) Recover(ctx context.Context) error {
+	d.mu.Lock()
+	first := !d.recovered
+	d.recovered = true
+	d.mu.Unlock()
+	if first {
+		if err := d.startWatches(ctx); err != nil {
+			return err
+		}
+	}
+	var deploys appsv1.DeploymentList
+	if err := d.cache.List(ctx, &deploys); err != nil {
+		return fmt.Errorf("kubernetes driver: list deployments: %w", err)
+	}
+	for i := range deploys.Items {
+		dep := &deploys.Items[i]
+		spec, err := d.specOf(ctx, dep)
+		if err != nil {
+			d.opts.Logger.Warn("kubernetes driver: deleting a deployment it cannot adopt", "namespace", dep.Namespace, "name", dep.Name, "err", err)
+			if err := d.deleteWorkloadObjects(ctx, dep.Namespace, dep.Labels[LabelRelease], 0); err != nil {
+				return err
+			}
+			continue
+		}
+		d.mu.Lock()
+		if _, ok := d.workloads[spec.ID]; !ok {
+			d.workloads[spec.ID] = spec
+		}
+		d.mu.Unlock()
+	}
+	return nil
+}
+
+// specOf rebuilds the spec of an owned Deployment from its annotation and Secrets.
+func (d *Driver) specOf(ctx context.Context, dep *appsv1.Deployment) (*runtime.WorkloadSpec, error) {
+	var spec runtime.WorkloadSpec
+	if err := json.Unmarshal([]byte(dep.Annotations[AnnotationSpec]), &spec); err != nil {
+		return nil, fmt.Errorf("annotation %s: %w", AnnotationSpec, err)
+	}
+	if spec.ID == "" || spec.ID != dep.Labels[LabelRelease] || d.namespaceName(spec.Namespace) != dep.Namespace {
+		return nil, fmt.Errorf("annotation %s does not match the deployment", AnnotationSpec)
+	}
+	var err error
+	if spec.Env, err = d.secretEnv(ctx, dep.Namespace, envSecretName(&spec)); err != nil {
+		return nil, err
+	}
+	if spec.NamespaceEnv, err = d.secretEnv(ctx, dep.Namespace, meshSecretName); err != nil {
+		return nil, err
+	}
+	return &spec, nil
+}
+
+func (d *Driver) secretEnv(ctx context.Context, namespace, name string) (map[string]string, error) {
+	var s corev1.Secret
+	if err := d.cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read secret %s/%s: %w", namespace, name, err)
+	}
+	env := make(map[string]string, len(s.Data))
+	for k, v := range s.Data {
+		env[k] = string(v)
+	}
+	return env, nil
+}
+
+// Start applies the workload's namespace, Service, Secret and Deployment, writing only
+// what differs from the cluster. Unlike the local driver it takes every field of a
+// repeated Start: a changed environment rolls the pods. EINVALID for an unusable spec.
+func (d *Driver) Start(ctx context.Context, spec runtime.WorkloadSpec) error {
+	if err := validate(&spec); err != nil {
+		return err
+	}
+	spec.Env, spec.NamespaceEnv = maps.Clone(spec.Env), maps.Clone(spec.NamespaceEnv)
+	unlock := d.lockNamespace(spec.Namespace)
+	defer unlock()
+	d.mu.Lock()
+	d.workloads[spec.ID] = &spec
+	d.mu.Unlock()
+	return d.applyWorkload(ctx, &spec)
+}
+
+func validate(spec *runtime.WorkloadSpec) error {
+	var errs []error
+	if spec.Artifact == "" {
+		errs = append(errs, platform.Errorf(platform.EINVALID, "workload %s has no artifact (image)", spec.ID))
+	}
+	if len(validation.IsValidLabelValue(spec.ID)) > 0 || spec.ID == "" {
+		errs = append(errs, platform.Errorf(platform.EINVALID, "workload ID %q is not a valid label value", spec.ID))
+	}
+	for kind, name := range map[string]string{"namespace": spec.Namespace, "service": spec.Service} {
+		if err := platform.ValidateName(kind, name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if spec.Replicas < 0 {
+		errs = append(errs, platform.Errorf(platform.EINVALID, "workload %s: negative replicas", spec.ID))
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	if len(errs) > 1 {
+		return platform.Errorf(platform.EINVALID, "%v", joinErrs(errs))
+	}
+	return nil
+}
+
+func joinErrs(errs []error) string {
+	s := ""
+	for i, e := range errs {
+		if i > 0 {
+			s += "; "
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+// lockNamespace serialises changes to one platform namespace, so the last workload's Stop
+// cannot delete the namespace objects a concurrent Start just applied.
+func (d *Driver) lockNamespace(ns string) func() {
+	d.mu.Lock()
+	l, ok := d.nsLocks[ns]
+	if !ok {
+		l = &sync.Mutex{}
+		d.nsLocks[ns] = l
+	}
+	d.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// desired returns the desired workloads of platform namespace ns (and of service, unless
+// "").
+func (d *Driver) desired(ns, service string) []*runtime.WorkloadSpec {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []*runtime.WorkloadSpec
+	for _, s := range d.workloads {
+		if s.Namespace == ns && (service == "" || s.Service == service) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b *runtime.WorkloadSpec) int { return compareStrings(a.ID, b.ID) })
+	return out
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Stop deletes the workload's Deployment, ReplicaSets, Secret and pods (each pod gets
+// grace to end after SIGTERM), then its Service if it was the service's last workload and
+// the namespace's objects if it was the namespace's last. It returns once the pods are
+// gone, or EUNAVAILABLE when they are still terminating grace+30s later.
+func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
+	if grace <= 0 {
+		grace = d.opts.StopGrace
+	}
+	spec, err := d.find(ctx, id)
+	if platform.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	unlock := d.lockNamespace(spec.Namespace)
+	d.mu.Lock()
+	delete(d.workloads, id)
+	d.mu.Unlock()
+	pods, err := d.podsOf(ctx, spec.Namespace, id)
+	if err == nil {
+		err = d.deleteWorkloadObjects(ctx, d.namespaceName(spec.Namespace), id, grace)
+	}
+	if err == nil {
+		err = d.deleteUnused(ctx, spec.Namespace, spec.Service, id)
+	}
+	unlock()
+	if err != nil {
+		return err
+	}
+	return d.waitPodsGone(ctx, pods, grace+30*time.Second)
+}
+
+// find returns the desired spec of workload id, or the one its Deployment records.
+func (d *Driver) find(ctx context.Context, id string) (*runtime.WorkloadSpec, error) {
+	d.mu.Lock()
+	spec, ok := d.workloads[id]
+	d.mu.Unlock()
+	if ok {
+		return spec, nil
+	}
+	dep, err := d.deploymentOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return d.specOf(ctx, dep)
+}
+
+// deploymentOf returns the cached Deployment of workload id, ENOTFOUND if none.
+func (d *Driver) deploymentOf(ctx context.Context, id string) (*appsv1.Deployment, error) {
+	if len(validation.IsValidLabelValue(id)) > 0 {
+		return nil, platform.Errorf(platform.ENOTFOUND, "no workload %q", id)
+	}
+	var list appsv1.DeploymentList
+	if err := d.cache.List(ctx, &list, client.MatchingLabels{LabelRelease: id}); err != nil {
+		return nil, fmt.Errorf("list deployments: %w", err)
+	}
+	if len(list.Items) == 0 {
+		return nil, platform.Errorf(platform.ENOTFOUND, "no workload %q", id)
+	}
+	return &list.Items[0], nil
+}
+
+// Inspect returns the workload's spec and one InstanceStatus per pod that is not being
+// deleted. ENOTFOUND for an unknown workload.
+func (d *Driver) Inspect(ctx context.Context, id string) (*runtime.WorkloadStatus, error) {
+	spec, err := d.find(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return d.status(ctx, spec)
+}
+
+func (d *Driver) status(ctx context.Context, spec *runtime.WorkloadSpec) (*runtime.WorkloadStatus, error) {
+	pods, err := d.podsOf(ctx, spec.Namespace, spec.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := &runtime.WorkloadStatus{Spec: *spec, Instances: []runtime.InstanceStatus{}}
+	st.Spec.Env, st.Spec.NamespaceEnv = maps.Clone(spec.Env), maps.Clone(spec.NamespaceEnv)
+	for i := range pods {
+		if pods[i].DeletionTimestamp != nil {
+			continue
+		}
+		st.Instances = append(st.Instances, instanceStatus(&pods[i], spec.ID, d.opts.CrashLoopRestarts))
+	}
+	slices.SortFunc(st.Instances, func(a, b runtime.InstanceStatus) int { return compareStrings(a.ID, b.ID) })
+	return st, nil
+}
+
+// podsOf lists the cached pods of workload id.
+func (d *Driver) podsOf(ctx context.Context, ns, id string) ([]corev1.Pod, error) {
+	var list corev1.PodList
+	if err := d.cache.List(ctx, &list, client.InNamespace(d.namespaceName(ns)), client.MatchingLabels{LabelRelease: id}); err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	return list.Items, nil
+}
+
+// List returns every workload of this platform on the cluster, and those started but not
+// yet seen in the cache.
+func (d *Driver) List(ctx context.Context) ([]*runtime.WorkloadStatus, error) {
+	var deploys appsv1.DeploymentList
+	if err := d.cache.List(ctx, &deploys); err != nil {
+		return nil, fmt.Errorf("list deployments: %w", err)
+	}
+	specs := map[string]*runtime.WorkloadSpec{}
+	d.mu.Lock()
+	maps.Copy(specs, d.workloads)
+	d.mu.Unlock()
+	for i := range deploys.Items {
+		id := deploys.Items[i].Labels[LabelRelease]
+		if _, ok := specs[id]; ok {
+			continue
+		}
+		spec, err := d.specOf(ctx, &deploys.Items[i])
+		if err != nil {
+			continue // Recover deletes what it cannot adopt
+		}
+		specs[id] = spec
+	}
+	out := make([]*runtime.WorkloadStatus, 0, len(specs))
+	for _, id := range slices.Sorted(maps.Keys(specs)) {
+		st, err := d.status(ctx, specs[id])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
