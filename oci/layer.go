@@ -26,7 +26,13 @@ import (
 
 // layerFormat names the way layers are laid out and compressed. Changing anything in
 // writeLayer changes the bytes, so it must change this too: it is part of every cache key.
-const layerFormat = "oci-layer-v1 app-dir gzip-default"
+const layerFormat = "oci-layer-v1 app-dir gzip-2"
+
+// gzipLevel compresses layers. Measured on a 38.5 MB go-micro binary: level 2 takes
+// 0.7 s for 19.4 MB, as fast as BestSpeed (20.0 MB) and 3 times faster than the default
+// level (2.2 s for 18.7 MB, 4% smaller). The push of a changed binary is dominated by
+// this, so speed wins.
+const gzipLevel = 2
 
 // epoch is the modification time of every file in a layer and the image's creation
 // time: the same binary always gives the same bytes, hence the same digests.
@@ -183,7 +189,7 @@ func (c *layerCache) layer(binary, service string, bin *binaryInfo) (l *diskLaye
 	defer os.Remove(tmp.Name())
 	compressed, uncompressed := sha256.New(), sha256.New()
 	counter := &countWriter{w: io.MultiWriter(tmp, compressed)}
-	zw, err := gzip.NewWriterLevel(counter, gzip.DefaultCompression)
+	zw, err := gzip.NewWriterLevel(counter, gzipLevel)
 	if err != nil {
 		tmp.Close()
 		return nil, false, err
