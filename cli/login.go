@@ -17,16 +17,22 @@ type loginResult struct {
 
 func (a *app) loginCmd() *cobra.Command {
 	var ns string
+	gl := &githubLogin{}
 	cmd := &cobra.Command{
-		Use:   "login --server URL --token TOKEN",
+		Use:   "login --server URL (--token TOKEN | --github | --device)",
 		Short: "Check a token against a server and save both for later commands",
 		Long: "login verifies the token by listing the namespaces it may access, then saves the\n" +
-			"server and token to the config file (mode 0600), where later commands find them.",
+			"server and token to the config file (mode 0600), where later commands find them.\n" +
+			"--github signs in with GitHub in the browser and --device with GitHub's device flow;\n" +
+			"both save a new API token of the platform.",
 		Args: args(0, 0, "no arguments"),
 		RunE: a.run(func(cmd *cobra.Command, _ []string) error {
 			s, err := a.resolve(cmd, ns)
 			if err != nil {
 				return err
+			}
+			if gl.enabled() {
+				return a.loginWithGitHub(cmd, s, gl)
 			}
 			if s.Token == "" {
 				return &usageError{err: platform.Errorf(platform.EINVALID, "no token given").
@@ -53,5 +59,6 @@ func (a *app) loginCmd() *cobra.Command {
 		}),
 	}
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "default namespace to save for later commands")
+	gl.flags(cmd)
 	return cmd
 }

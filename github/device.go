@@ -160,10 +160,25 @@ type PlatformClient struct {
 }
 
 // DeviceConfig asks the platform how to run the device flow against its GitHub.
+// A platform without GitHub sign-in is ENOTFOUND, which makes it a cheap probe before
+// a browser sign-in too.
 func (p *PlatformClient) DeviceConfig(ctx context.Context) (DeviceConfig, error) {
 	var dc DeviceConfig
 	err := p.do(ctx, http.MethodGet, DevicePath, nil, &dc)
+	switch platform.ErrorCode(err) {
+	case "":
+		if dc.ClientID == "" {
+			return dc, errNoGitHub(p.Server)
+		}
+	case platform.ENOTFOUND, platform.EUNAUTHENTICATED, platform.EFORBIDDEN:
+		return dc, errNoGitHub(p.Server)
+	}
 	return dc, err
+}
+
+func errNoGitHub(server string) error {
+	return platform.Errorf(platform.ENOTFOUND, "the platform at %s does not offer GitHub sign-in", server).
+		WithHint("the server needs GitHub configured; use --token instead")
 }
 
 // ExchangeGitHubToken trades a GitHub token for a platform API token in org ("" for
@@ -226,8 +241,7 @@ func (p *PlatformClient) do(ctx context.Context, method, path string, in, out an
 			return e
 		}
 		if resp.StatusCode == http.StatusNotFound {
-			return platform.Errorf(platform.ENOTFOUND, "the platform at %s does not offer GitHub sign-in", p.Server).
-				WithHint("the server needs GitHub configured; use --token instead")
+			return errNoGitHub(p.Server)
 		}
 		return platform.Errorf(platform.EUNAVAILABLE, "the platform answered %s", resp.Status)
 	}
