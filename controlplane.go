@@ -51,15 +51,60 @@ type ControlPlane interface {
 	// DeleteRegion unregisters a region; admin only. ENOTFOUND if absent.
 	DeleteRegion(ctx context.Context, name string) error
 
-	// CreateToken creates a token and returns its secret, shown once; admin only.
+	// CreateToken creates an API token for the caller and returns its secret, shown
+	// once. The token's role is never above the caller's (EFORBIDDEN says so) and its
+	// namespaces never outside the caller's; EINVALID for a bad request.
 	CreateToken(ctx context.Context, req CreateTokenRequest) (*Token, string, error)
+	// ListTokens returns the caller's own tokens, or every token of the org for admins.
 	ListTokens(ctx context.Context) ([]*Token, error)
+	// DeleteToken revokes a token at once: the caller's own, or any of the org's for
+	// admins. ENOTFOUND if there is no such token in the org.
 	DeleteToken(ctx context.Context, id string) error
+
+	// Whoami returns the caller's token and user (nil for a token without one).
+	Whoami(ctx context.Context) (*Whoami, error)
+	// ListUsers returns the members of the caller's org.
+	ListUsers(ctx context.Context) ([]*Member, error)
+	// CreateUser creates a local user who is a member of the caller's org with a role no
+	// higher than the caller's; owners only (member.manage). ECONFLICT login taken.
+	CreateUser(ctx context.Context, req CreateUserRequest) (*Member, error)
+	// SetUserRole changes a member's role (owners only). Demoting the last owner is
+	// ECONFLICT.
+	SetUserRole(ctx context.Context, login string, role Role) (*Member, error)
+	// SetUserDisabled disables (revoking every token and session at once) or enables a
+	// user; owners only. Disabling oneself or the last owner is ECONFLICT.
+	SetUserDisabled(ctx context.Context, login string, disabled bool) (*Member, error)
+	// ListAudit lists the caller's org's audit log, newest first; admins only.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+	// GitHubLinks returns the org's GitHub team links; admins may read them.
+	GitHubLinks(ctx context.Context) ([]*GitHubLink, error)
+	// SetGitHubLinks replaces the org's GitHub team links; owners only.
+	SetGitHubLinks(ctx context.Context, links []*GitHubLink) ([]*GitHubLink, error)
+}
+
+// Whoami is who the caller is.
+type Whoami struct {
+	Token *Token `json:"token"`
+	User  *User  `json:"user,omitempty"`
+	Org   string `json:"org"`
+	Role  Role   `json:"role"`
+}
+
+// CreateUserRequest describes a new local user.
+type CreateUserRequest struct {
+	Login string `json:"login"`
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	Role  Role   `json:"role"`
 }
 
 // CreateTokenRequest describes a new token.
 type CreateTokenRequest struct {
-	Name       string        `json:"name"`
+	Name string `json:"name"`
+	// Role of the token; "" means the caller's own role.
+	Role Role `json:"role,omitempty"`
+	// Admin is the legacy way to ask for a token with every namespace (and, when Role is
+	// "", the caller's role).
 	Admin      bool          `json:"admin"`
 	Namespaces []string      `json:"namespaces,omitempty"`
 	TTL        time.Duration `json:"ttl,omitempty"`

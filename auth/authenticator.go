@@ -34,6 +34,8 @@ var (
 			WithHint("check the token, or create a new one with `platform tokens create`")
 	errExpired = platform.Errorf(platform.EUNAUTHENTICATED, "token expired").
 			WithHint("create a new token with `platform tokens create`")
+	errInactive = platform.Errorf(platform.EUNAUTHENTICATED, "the user of this token is disabled, deleted or no longer a member of its organisation").
+			WithHint("ask an owner of the organisation to restore your access")
 )
 
 // Options configure an Authenticator. The zero value gives the defaults.
@@ -92,6 +94,7 @@ type shard struct {
 // wait for it. It is safe for concurrent use.
 type Authenticator struct {
 	store      platform.TokenStore
+	namespaces *namespaceCache // nil unless the store is a platform.NamespaceStore
 	opts       Options
 	shardMax   int
 	shards     [shardCount]shard
@@ -102,10 +105,15 @@ type Authenticator struct {
 
 var _ platform.Authenticator = (*Authenticator)(nil)
 
-// NewAuthenticator returns an Authenticator over store.
+// NewAuthenticator returns an Authenticator over store. When store is also a
+// platform.NamespaceStore, the Authenticator tells which organisation owns a namespace
+// too (NamespaceOrg, an authz.Resolver), from a cache with the same TTL.
 func NewAuthenticator(store platform.TokenStore, opts Options) *Authenticator {
 	opts = opts.withDefaults()
 	a := &Authenticator{store: store, opts: opts, shardMax: max(1, opts.MaxEntries/shardCount)}
+	if ns, ok := store.(platform.NamespaceStore); ok {
+		a.namespaces = newNamespaceCache(ns, opts)
+	}
 	for i := range a.shards {
 		a.shards[i].m = make(map[cacheKey]*entry)
 	}
@@ -113,7 +121,8 @@ func NewAuthenticator(store platform.TokenStore, opts Options) *Authenticator {
 }
 
 // Authenticate returns the token whose secret is secret. It returns EUNAUTHENTICATED for
-// an empty, unknown, revoked or expired secret, and the store's error (EUNAVAILABLE for
+// an empty, unknown, revoked or expired secret and for the token of a disabled or deleted
+// user or of one no longer a member of the token's organisation, and the store's error (EUNAVAILABLE for
 // an uncoded one) when the store cannot answer. The returned token is shared between
 // callers and must not be modified.
 func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*platform.Token, error) {
@@ -137,6 +146,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*platf
 		return nil, errUnknown
 	case e.tok.Expired(now):
 		return nil, errExpired
+	case e.tok.UserInactive:
+		return nil, errInactive
 	}
 	return e.tok, nil
 }
@@ -234,6 +245,22 @@ func (a *Authenticator) InvalidateID(id string) {
 		s.mu.Lock()
 		for k, e := range s.m {
 			if e.tok != nil && e.tok.ID == id {
+				delete(s.m, k)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// InvalidateUser drops every cached lookup of the user's tokens, so that a change of
+// their role, state or membership takes effect at once in this process.
+func (a *Authenticator) InvalidateUser(userID string) {
+	a.generation.Add(1)
+	for i := range a.shards {
+		s := &a.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if e.tok != nil && e.tok.UserID == userID {
 				delete(s.m, k)
 			}
 		}

@@ -10,49 +10,52 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
-	"github.com/micro/platform/auth"
+	"github.com/micro/platform/authz"
 	"github.com/micro/platform/runtime"
 )
 
-// CreateNamespace implements platform.ControlPlane.
+// CreateNamespace implements platform.ControlPlane. The namespace belongs to the
+// caller's organisation.
 func (p *Plane) CreateNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
-	if err := platform.Authorize(ctx, ""); err != nil {
+	if err := p.authorize(ctx, authz.NamespaceCreate); err != nil {
 		return nil, err
 	}
 	if err := platform.ValidateName("namespace", name); err != nil {
 		return nil, err
 	}
-	ns := &platform.Namespace{Name: name, CreatedAt: p.opts.Clock.Now().UTC()}
+	tok := platform.TokenFromContext(ctx)
+	ns := &platform.Namespace{Name: name, Org: tok.OrgName(), CreatedAt: p.opts.Clock.Now().UTC()}
 	if err := p.store.CreateNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
 	if err := p.opts.Mesh.EnsureNamespace(ctx, name); err != nil {
 		return nil, fmt.Errorf("create namespace %s: messaging: %w", name, err)
 	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceCreate, Target: "namespace/" + name})
 	p.events.Publish(ctx, &platform.Event{Namespace: name, Type: platform.EventNamespaceCreated, Message: fmt.Sprintf("namespace %s created", name)})
 	return ns, nil
 }
 
-// ListNamespaces implements platform.ControlPlane.
+// ListNamespaces implements platform.ControlPlane: the namespaces of the caller's
+// organisation that the caller's token reaches.
 func (p *Plane) ListNamespaces(ctx context.Context) ([]*platform.Namespace, error) {
-	tok := platform.TokenFromContext(ctx)
-	if tok == nil {
-		return nil, platform.Authorize(ctx, "")
+	if err := p.authorize(ctx, authz.NamespaceRead); err != nil {
+		return nil, err
 	}
+	tok := platform.TokenFromContext(ctx)
 	all, err := p.store.ListNamespaces(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(all, func(n *platform.Namespace) bool { return !tok.CanAccess(n.Name) }), nil
+	return slices.DeleteFunc(all, func(n *platform.Namespace) bool {
+		return orgOf(n) != tok.OrgName() || !tok.InScope(n.Name)
+	}), nil
 }
 
 // DeleteNamespace implements platform.ControlPlane. The namespace's state goes, then its
 // instances are stopped, then its messaging account.
 func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
-	if err := platform.Authorize(ctx, ""); err != nil {
-		return err
-	}
-	if _, err := p.store.GetNamespace(ctx, name); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.NamespaceDelete, name); err != nil {
 		return err
 	}
 	svcs, err := p.store.ListServices(ctx, name)
@@ -64,6 +67,7 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	if err := p.store.DeleteNamespace(ctx, name); err != nil {
 		return err
 	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceDelete, Target: "namespace/" + name})
 	for _, s := range svcs {
 		if err := p.stopAll(ctx, name, s.Name); err != nil {
 			return fmt.Errorf("delete namespace %s: %w", name, err)
@@ -74,7 +78,7 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 
 // UploadSource implements platform.ControlPlane.
 func (p *Plane) UploadSource(ctx context.Context, namespace string, archive io.Reader) (string, error) {
-	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceDeploy, namespace); err != nil {
 		return "", err
 	}
 	return p.opts.Sources.StoreArchive(archive)
@@ -86,7 +90,7 @@ var reservedEnv = []string{"MICRO_REGISTRY", "MICRO_REGISTRY_ADDRESS", "MICRO_BR
 
 // Deploy implements platform.ControlPlane.
 func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platform.Release, error) {
-	if err := p.authorizeNamespace(ctx, req.Namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceDeploy, req.Namespace); err != nil {
 		return nil, err
 	}
 	if err := validateDeploy(req); err != nil {
@@ -117,6 +121,8 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		}
 	}
 	p.publish(ctx, r, platform.EventReleaseCreated, fmt.Sprintf("release %s of %s created from %s", r.Version, r.Service, describeSource(req.Source)))
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditDeploy, Target: "service/" + r.Namespace + "/" + r.Service,
+		Detail: fmt.Sprintf("release %s from %s", r.Version, describeSource(req.Source))})
 	p.queue.Add(key(r.Namespace, r.Service))
 	return redacted(r), nil
 }
@@ -213,7 +219,7 @@ func validVersion(v string) bool {
 
 // ListServices implements platform.ControlPlane.
 func (p *Plane) ListServices(ctx context.Context, namespace string) ([]*platform.ServiceView, error) {
-	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceRead, namespace); err != nil {
 		return nil, err
 	}
 	svcs, err := p.store.ListServices(ctx, namespace)
@@ -236,7 +242,7 @@ func (p *Plane) ListServices(ctx context.Context, namespace string) ([]*platform
 
 // GetService implements platform.ControlPlane.
 func (p *Plane) GetService(ctx context.Context, namespace, name string) (*platform.ServiceView, error) {
-	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceRead, namespace); err != nil {
 		return nil, err
 	}
 	s, err := p.store.GetService(ctx, namespace, name)
@@ -312,7 +318,7 @@ func (p *Plane) addStats(ctx context.Context, instances []*platform.Instance, no
 
 // DeleteService implements platform.ControlPlane.
 func (p *Plane) DeleteService(ctx context.Context, namespace, name string) error {
-	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceDelete, namespace); err != nil {
 		return err
 	}
 	s, err := p.store.GetService(ctx, namespace, name)
@@ -327,13 +333,14 @@ func (p *Plane) DeleteService(ctx context.Context, namespace, name string) error
 	if err := p.store.UpdateService(ctx, s); err != nil {
 		return err
 	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditServiceDelete, Target: "service/" + namespace + "/" + name})
 	p.queue.Add(key(namespace, name))
 	return nil
 }
 
 // GetRelease implements platform.ControlPlane.
 func (p *Plane) GetRelease(ctx context.Context, namespace, id string) (*platform.Release, error) {
-	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceRead, namespace); err != nil {
 		return nil, err
 	}
 	r, err := p.store.GetRelease(ctx, id)
@@ -348,7 +355,7 @@ func (p *Plane) GetRelease(ctx context.Context, namespace, id string) (*platform
 
 // ListReleases implements platform.ControlPlane.
 func (p *Plane) ListReleases(ctx context.Context, namespace, service string) ([]*platform.Release, error) {
-	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceRead, namespace); err != nil {
 		return nil, err
 	}
 	if _, err := p.store.GetService(ctx, namespace, service); err != nil {
@@ -363,7 +370,7 @@ func (p *Plane) ListReleases(ctx context.Context, namespace, service string) ([]
 
 // GetBuild implements platform.ControlPlane.
 func (p *Plane) GetBuild(ctx context.Context, namespace, id string) (*platform.Build, error) {
-	if err := p.authorizeNamespace(ctx, namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceRead, namespace); err != nil {
 		return nil, err
 	}
 	b, err := p.store.GetBuild(ctx, id)
@@ -412,7 +419,7 @@ func (p *Plane) waitBuildStarted(ctx context.Context, id string) error {
 
 // Call implements platform.ControlPlane.
 func (p *Plane) Call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
-	if err := p.authorizeNamespace(ctx, req.Namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.ServiceCall, req.Namespace); err != nil {
 		return nil, err
 	}
 	return p.opts.Mesh.Call(ctx, req)
@@ -420,7 +427,7 @@ func (p *Plane) Call(ctx context.Context, req platform.CallRequest) ([]byte, err
 
 // Logs implements platform.ControlPlane.
 func (p *Plane) Logs(ctx context.Context, q platform.LogQuery) (<-chan platform.LogEntry, error) {
-	if err := p.authorizeNamespace(ctx, q.Namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.LogsRead, q.Namespace); err != nil {
 		return nil, err
 	}
 	if _, err := p.store.GetService(ctx, q.Namespace, q.Service); err != nil {
@@ -431,7 +438,7 @@ func (p *Plane) Logs(ctx context.Context, q platform.LogQuery) (<-chan platform.
 
 // Events implements platform.ControlPlane.
 func (p *Plane) Events(ctx context.Context, f platform.EventFilter) ([]*platform.Event, error) {
-	if err := p.authorizeNamespace(ctx, f.Namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.EventsRead, f.Namespace); err != nil {
 		return nil, err
 	}
 	return p.store.ListEvents(ctx, f)
@@ -439,84 +446,8 @@ func (p *Plane) Events(ctx context.Context, f platform.EventFilter) ([]*platform
 
 // SubscribeEvents implements platform.ControlPlane.
 func (p *Plane) SubscribeEvents(ctx context.Context, f platform.EventFilter) (<-chan *platform.Event, error) {
-	if err := p.authorizeNamespace(ctx, f.Namespace); err != nil {
+	if err := p.authorizeNamespace(ctx, authz.EventsRead, f.Namespace); err != nil {
 		return nil, err
 	}
 	return p.events.Subscribe(ctx, f)
-}
-
-// CreateToken implements platform.ControlPlane.
-func (p *Plane) CreateToken(ctx context.Context, req platform.CreateTokenRequest) (*platform.Token, string, error) {
-	if err := platform.Authorize(ctx, ""); err != nil {
-		return nil, "", err
-	}
-	var problems []string
-	if req.Name == "" || len(req.Name) > 64 {
-		problems = append(problems, "name: 1 to 64 characters")
-	}
-	if !req.Admin && len(req.Namespaces) == 0 {
-		problems = append(problems, "a non-admin token needs at least one namespace")
-	}
-	for _, ns := range req.Namespaces {
-		if _, err := p.store.GetNamespace(ctx, ns); err != nil {
-			problems = append(problems, fmt.Sprintf("namespace %q: %s", ns, platform.ErrorMessage(err)))
-		}
-	}
-	if req.TTL < 0 {
-		problems = append(problems, "ttl must not be negative")
-	}
-	if len(problems) > 0 {
-		return nil, "", platform.Errorf(platform.EINVALID, "invalid token: %s", strings.Join(problems, "; "))
-	}
-	secret, hash := auth.NewSecret()
-	now := p.opts.Clock.Now().UTC()
-	t := &platform.Token{ID: platform.NewID("t"), Name: req.Name, Hash: hash, Admin: req.Admin, Namespaces: req.Namespaces, CreatedAt: now}
-	if req.TTL > 0 {
-		exp := now.Add(req.TTL)
-		t.ExpiresAt = &exp
-	}
-	if err := p.store.CreateToken(ctx, t); err != nil {
-		return nil, "", err
-	}
-	return t, secret, nil
-}
-
-// ListTokens implements platform.ControlPlane.
-func (p *Plane) ListTokens(ctx context.Context) ([]*platform.Token, error) {
-	if err := platform.Authorize(ctx, ""); err != nil {
-		return nil, err
-	}
-	return p.store.ListTokens(ctx)
-}
-
-// DeleteToken implements platform.ControlPlane. The token stops working at once.
-func (p *Plane) DeleteToken(ctx context.Context, id string) error {
-	if err := platform.Authorize(ctx, ""); err != nil {
-		return err
-	}
-	if err := p.store.DeleteToken(ctx, id); err != nil {
-		return err
-	}
-	if p.opts.Auth != nil {
-		p.opts.Auth.InvalidateID(id)
-	}
-	return nil
-}
-
-// authorizeNamespace checks the caller may act in ns and that ns exists. A caller who
-// may not see ns gets EFORBIDDEN whether or not it exists, so nothing leaks.
-func (p *Plane) authorizeNamespace(ctx context.Context, ns string) error {
-	if ns == "" {
-		return platform.Errorf(platform.EINVALID, "namespace is required").WithHint("pass -n NAMESPACE")
-	}
-	if err := platform.Authorize(ctx, ns); err != nil {
-		return err
-	}
-	if _, err := p.store.GetNamespace(ctx, ns); err != nil {
-		if platform.IsNotFound(err) {
-			return platform.Errorf(platform.ENOTFOUND, "namespace %q not found", ns).WithHint("create it with `platform namespaces create %s`", ns)
-		}
-		return err
-	}
-	return nil
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/authz"
 )
 
 // RegisterRegion implements platform.ControlPlane.
 func (p *Plane) RegisterRegion(ctx context.Context, r *platform.Region) (*platform.Region, error) {
-	if err := platform.Authorize(ctx, ""); err != nil {
+	if err := p.authorize(ctx, authz.RegionManage); err != nil {
 		return nil, err
 	}
 	reg := *r
@@ -19,21 +20,26 @@ func (p *Plane) RegisterRegion(ctx context.Context, r *platform.Region) (*platfo
 	if err := p.store.PutRegion(ctx, &reg); err != nil {
 		return nil, err
 	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditRegionRegister, Target: "region/" + reg.Name, Detail: reg.Provider + " " + reg.Location})
 	return &reg, nil
 }
 
 // ListRegions implements platform.ControlPlane.
 func (p *Plane) ListRegions(ctx context.Context) ([]*platform.Region, error) {
-	if platform.TokenFromContext(ctx) == nil {
-		return nil, platform.Authorize(ctx, "")
+	if err := p.authorize(ctx, authz.RegionRead); err != nil {
+		return nil, err
 	}
 	return p.store.ListRegions(ctx)
 }
 
 // DeleteRegion implements platform.ControlPlane.
 func (p *Plane) DeleteRegion(ctx context.Context, name string) error {
-	if err := platform.Authorize(ctx, ""); err != nil {
+	if err := p.authorize(ctx, authz.RegionManage); err != nil {
 		return err
 	}
-	return p.store.DeleteRegion(ctx, name)
+	if err := p.store.DeleteRegion(ctx, name); err != nil {
+		return err
+	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditRegionDelete, Target: "region/" + name})
+	return nil
 }

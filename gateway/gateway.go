@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/authz"
 )
 
 // Defaults for Options.
@@ -105,6 +106,8 @@ type Gateway struct {
 	meter   *meter
 	metrics *metrics
 	bufs    sync.Pool
+	policy  *authz.Policy
+	denials *denialLog
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -122,6 +125,14 @@ func New(opts Options) *Gateway {
 		g.domain = "." + strings.TrimPrefix(strings.ToLower(opts.Domain), ".")
 	}
 	g.meter = newMeter(g.metrics, opts.MaxSeries)
+	// The authenticator tells which organisation owns a namespace from its cache, so the
+	// policy check costs no store round trip.
+	resolver, _ := opts.Auth.(authz.Resolver)
+	g.policy = authz.New(resolver)
+	// Refusals go to the audit log when the usage store keeps one (sqlstore does).
+	if audit, ok := opts.Usage.(platform.AuditStore); ok {
+		g.denials = newDenialLog(audit, opts.Logger)
+	}
 	g.bufs.New = func() any { return new(buffer) }
 	return g
 }
@@ -129,6 +140,9 @@ func New(opts Options) *Gateway {
 // Start flushes usage every FlushInterval until ctx ends, then flushes once more with a
 // fresh deadline so the last interval's requests are not lost. It returns nil.
 func (g *Gateway) Start(ctx context.Context) error {
+	if g.denials != nil {
+		go g.denials.run(ctx)
+	}
 	t := time.NewTicker(g.opts.FlushInterval)
 	defer t.Stop()
 	for {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/authz"
 )
 
 // Shared header values; net/http never modifies them, so one slice serves every response.
@@ -85,7 +86,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 		return tgt, err
 	}
 	ctx := platform.NewContextWithToken(r.Context(), tok)
-	if err := platform.Authorize(ctx, ns); err != nil {
+	if err := g.policy.Authorize(ctx, authz.ServiceCall, ns); err != nil {
+		g.denials.record(tok, ns, service, r.RemoteAddr, err)
 		return tgt, err
 	}
 	tgt = target{ns: ns, service: service, authorized: true}

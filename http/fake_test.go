@@ -312,3 +312,72 @@ func (a fakeAuth) Authenticate(_ context.Context, secret string) (*platform.Toke
 	}
 	return nil, platform.Errorf(platform.EUNAUTHENTICATED, "invalid token")
 }
+
+func (f *fakeControlPlane) Whoami(ctx context.Context) (*platform.Whoami, error) {
+	if err := f.record(ctx, "Whoami", anyNamespace, nil); err != nil {
+		return nil, err
+	}
+	tok := platform.TokenFromContext(ctx)
+	return &platform.Whoami{Token: tok, Org: tok.OrgName(), Role: tok.EffectiveRole()}, nil
+}
+
+func (f *fakeControlPlane) ListUsers(ctx context.Context) ([]*platform.Member, error) {
+	if err := f.record(ctx, "ListUsers", anyNamespace, nil); err != nil {
+		return nil, err
+	}
+	return []*platform.Member{{User: platform.User{ID: "u-admin", Login: "admin", Source: platform.UserLocal, CreatedAt: t0, UpdatedAt: t0},
+		Role: platform.RoleOwner, RoleSource: platform.MemberLocal}}, nil
+}
+
+func (f *fakeControlPlane) CreateUser(ctx context.Context, req platform.CreateUserRequest) (*platform.Member, error) {
+	if err := f.record(ctx, "CreateUser", "", req); err != nil {
+		return nil, err
+	}
+	return &platform.Member{User: platform.User{ID: "u-2", Login: req.Login, Source: platform.UserLocal, CreatedAt: t0, UpdatedAt: t0},
+		Role: req.Role, RoleSource: platform.MemberLocal}, nil
+}
+
+func (f *fakeControlPlane) SetUserRole(ctx context.Context, login string, role platform.Role) (*platform.Member, error) {
+	if err := f.record(ctx, "SetUserRole", "", []string{login, string(role)}); err != nil {
+		return nil, err
+	}
+	return &platform.Member{User: platform.User{ID: "u-2", Login: login, Source: platform.UserLocal, CreatedAt: t0, UpdatedAt: t0},
+		Role: role, RoleSource: platform.MemberLocal}, nil
+}
+
+func (f *fakeControlPlane) SetUserDisabled(ctx context.Context, login string, disabled bool) (*platform.Member, error) {
+	if err := f.record(ctx, "SetUserDisabled", "", []any{login, disabled}); err != nil {
+		return nil, err
+	}
+	return &platform.Member{User: platform.User{ID: "u-2", Login: login, Source: platform.UserLocal, Disabled: disabled, CreatedAt: t0, UpdatedAt: t0},
+		Role: platform.RoleDeveloper, RoleSource: platform.MemberLocal}, nil
+}
+
+func (f *fakeControlPlane) ListAudit(ctx context.Context, flt platform.AuditFilter) ([]*platform.AuditEntry, error) {
+	if err := f.record(ctx, "ListAudit", "", flt); err != nil {
+		return nil, err
+	}
+	var list []*platform.AuditEntry
+	for id := int64(7); id > 0 && len(list) < flt.Limit; id-- {
+		list = append(list, &platform.AuditEntry{ID: id, Org: "default", Actor: "admin", Action: platform.AuditTokenCreate, Target: "token/t-2", Outcome: platform.AuditOK, Time: t0})
+	}
+	return list, nil
+}
+
+func (f *fakeControlPlane) GitHubLinks(ctx context.Context) ([]*platform.GitHubLink, error) {
+	if err := f.record(ctx, "GitHubLinks", "", nil); err != nil {
+		return nil, err
+	}
+	return []*platform.GitHubLink{{Org: "default", GitHubOrg: "acme-inc", Team: "sre", Role: platform.RoleAdmin}}, nil
+}
+
+func (f *fakeControlPlane) SetGitHubLinks(ctx context.Context, links []*platform.GitHubLink) ([]*platform.GitHubLink, error) {
+	var arg []platform.GitHubLink
+	for _, l := range links {
+		arg = append(arg, *l)
+	}
+	if err := f.record(ctx, "SetGitHubLinks", "", arg); err != nil {
+		return nil, err
+	}
+	return links, nil
+}

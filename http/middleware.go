@@ -93,8 +93,11 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 // request context. A request without the header goes on without a token (the
 // ControlPlane answers EUNAUTHENTICATED where one is needed); a malformed header or an
 // unknown secret is rejected here, before any handler runs.
+//
+// The client's address goes into the context too, for the audit log.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(platform.NewContextWithSource(r.Context(), r.RemoteAddr))
 		header := r.Header.Get("Authorization")
 		if header == "" {
 			next.ServeHTTP(w, r)

@@ -1,8 +1,10 @@
 // Package http serves the platform's versioned JSON API (docs/api.md) over net/http.
 //
-// The server holds no business logic: it authenticates the bearer token, decodes the
-// request, calls platform.ControlPlane and encodes the answer. Authorisation happens
-// inside the ControlPlane methods (platform.Authorize), so no route can forget it.
+// The server holds no business logic: it authenticates the bearer token, puts it and the
+// client's address (for the audit log) in the request context, decodes the request,
+// calls platform.ControlPlane and encodes the answer. Authorisation happens inside the
+// ControlPlane methods (package authz), so no route can forget it; RoutePolicy names the
+// action each route is held to, and a test checks every route against it for every role.
 //
 // Every handler returns an error; one adapter turns it into the error JSON of docs/api.md
 // with the status from StatusFor, logs uncoded errors with the request id and shows them
@@ -230,6 +232,7 @@ func (s *Server) routes() chi.Router {
 			s.streamRoutes(r)
 			s.tokenRoutes(r)
 			s.regionRoutes(r)
+			s.accountRoutes(r)
 		})
 	})
 	return r

@@ -18,10 +18,11 @@ func (s *Server) tokenRoutes(r chi.Router) {
 // createTokenRequest is the body of POST /v1/tokens: platform.CreateTokenRequest with
 // the TTL as a Go duration string ("720h").
 type createTokenRequest struct {
-	Name       string   `json:"name"`
-	Admin      bool     `json:"admin"`
-	Namespaces []string `json:"namespaces"`
-	TTL        string   `json:"ttl"`
+	Name       string        `json:"name"`
+	Role       platform.Role `json:"role"`
+	Admin      bool          `json:"admin"`
+	Namespaces []string      `json:"namespaces"`
+	TTL        string        `json:"ttl"`
 }
 
 // createTokenResponse carries the new token's secret, which is shown only this once.
@@ -35,7 +36,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body, s.opts.MaxBodyBytes); err != nil {
 		return err
 	}
-	req := platform.CreateTokenRequest{Name: body.Name, Admin: body.Admin, Namespaces: body.Namespaces}
+	req := platform.CreateTokenRequest{Name: body.Name, Role: body.Role, Admin: body.Admin, Namespaces: body.Namespaces}
 	if body.TTL != "" {
 		ttl, err := time.ParseDuration(body.TTL)
 		if err != nil || ttl < 0 {

@@ -1,0 +1,59 @@
+package http
+
+import "github.com/micro/platform/authz"
+
+// RouteRule is the policy of one route: the action the ControlPlane holds the caller
+// to, and the path parameter naming the namespace it applies to ("" for none).
+type RouteRule struct {
+	Action authz.Action
+	// Namespace is the path parameter that names the namespace, e.g. "ns".
+	Namespace string
+	// Public routes need no token (probes, metrics, the OpenAPI document).
+	Public bool
+}
+
+// RoutePolicy is every route of the server, as "METHOD pattern", with its rule. The
+// authorisation-matrix test walks the router and fails for a route missing here, then
+// checks each route for every role, in the caller's own namespace and in another, against
+// authz.Check: the ControlPlane method behind a route must enforce exactly this action.
+var RoutePolicy = map[string]RouteRule{
+	"GET /healthz":               {Public: true},
+	"GET /readyz":                {Public: true},
+	"GET /metrics":               {Public: true},
+	"GET /v1/openapi.json":       {Public: true},
+	"POST /api/*":                {Action: authz.ServiceCall, Namespace: "Micro-Namespace"},
+	"POST /v1/namespaces":        {Action: authz.NamespaceCreate},
+	"GET /v1/namespaces":         {Action: authz.NamespaceRead},
+	"DELETE /v1/namespaces/{ns}": {Action: authz.NamespaceDelete, Namespace: "ns"},
+
+	"POST /v1/namespaces/{ns}/sources":                {Action: authz.ServiceDeploy, Namespace: "ns"},
+	"POST /v1/namespaces/{ns}/deploys":                {Action: authz.ServiceDeploy, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/services":                {Action: authz.ServiceRead, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/services/{svc}":          {Action: authz.ServiceRead, Namespace: "ns"},
+	"DELETE /v1/namespaces/{ns}/services/{svc}":       {Action: authz.ServiceDelete, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/services/{svc}/releases": {Action: authz.ServiceRead, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/releases/{id}":           {Action: authz.ServiceRead, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/builds/{id}":             {Action: authz.ServiceRead, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/builds/{id}/log":         {Action: authz.ServiceRead, Namespace: "ns"},
+	"POST /v1/namespaces/{ns}/call":                   {Action: authz.ServiceCall, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/services/{svc}/logs":     {Action: authz.LogsRead, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/events":                  {Action: authz.EventsRead, Namespace: "ns"},
+
+	"POST /v1/tokens":        {Action: authz.TokenCreate},
+	"GET /v1/tokens":         {Action: authz.TokenList},
+	"DELETE /v1/tokens/{id}": {Action: authz.TokenRevoke},
+
+	"GET /v1/regions":           {Action: authz.RegionRead},
+	"PUT /v1/regions/{name}":    {Action: authz.RegionManage},
+	"DELETE /v1/regions/{name}": {Action: authz.RegionManage},
+
+	"GET /v1/whoami":                 {Action: authz.TokenList},
+	"GET /v1/users":                  {Action: authz.MemberRead},
+	"POST /v1/users":                 {Action: authz.MemberManage},
+	"PUT /v1/users/{login}/role":     {Action: authz.MemberManage},
+	"POST /v1/users/{login}/disable": {Action: authz.MemberManage},
+	"POST /v1/users/{login}/enable":  {Action: authz.MemberManage},
+	"GET /v1/audit":                  {Action: authz.AuditRead},
+	"GET /v1/org/github":             {Action: authz.OrgRead},
+	"PUT /v1/org/github":             {Action: authz.OrgManage},
+}
