@@ -21,9 +21,11 @@ import (
 	"github.com/micro/platform/oci/registry"
 )
 
-const testPassword = "test-push-password"
-
-var pushCred = &authn.Basic{Username: registry.Username, Password: testPassword}
+var (
+	testSecret   = []byte("test-secret-0123456789")
+	testPassword = registry.PushCredential(testSecret).Password
+	pushCred     = &authn.Basic{Username: registry.PushUsername, Password: testPassword}
+)
 
 // binDir holds the test programs, built once per test binary.
 var (
@@ -203,7 +205,7 @@ func (b *countedBody) Read(p []byte) (int, error) {
 // requests, and returns its host:port.
 func registryServer(tb testing.TB) (string, *counts) {
 	tb.Helper()
-	reg, err := registry.New(registry.Options{Dir: tb.TempDir(), Password: testPassword})
+	reg, err := registry.New(registry.Options{Dir: tb.TempDir(), Secret: testSecret})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -235,7 +237,7 @@ func testBuild(version string) *platform.Build {
 // stop is called (or the test ends), and returns its host:port.
 func startRegistry(tb testing.TB, dir, addr string) (string, func()) {
 	tb.Helper()
-	reg, err := registry.New(registry.Options{Dir: dir, Addr: addr, Password: testPassword})
+	reg, err := registry.New(registry.Options{Dir: dir, Addr: addr, Secret: testSecret})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,11 +9,16 @@
 //     manifests in memory only, so every manifest accepted is also written to disk
 //     (its bytes as a blob, and one small index file per tag or digest under
 //     Dir/manifests) and replayed into the handler by New: nothing is lost on restart.
-//   - Authentication. Every write (POST, PUT, PATCH, DELETE) needs the push credential
-//     (HTTP basic auth, compared in constant time). Reads need it too, except from a
-//     client on a loopback address when Options.RequirePullAuth is false: a registry on
-//     127.0.0.1 serves the local machine's pulls without a secret, and one reachable from
-//     a cluster requires the credential (an image pull secret) for pulls as well.
+//   - Authentication (HTTP basic auth), with credentials derived from the platform's
+//     secret (Options.Secret), so none is stored:
+//     the push credential (PushCredential) may do everything; it stays in the server.
+//     A namespace's pull credential (PullCredential) may only read repositories
+//     <prefix>/<namespace>/<service> of that namespace: it is what a cluster gets as
+//     that namespace's image pull secret, and it neither pushes nor reads another
+//     namespace's images nor lists the catalog.
+//     Anonymous clients may read only from a loopback address, and only while
+//     Options.RequirePullAuth is false: a registry on 127.0.0.1 serves the local
+//     machine's pulls without a secret; from any other address pulls need a credential.
 //
 // # Layout under Options.Dir
 //
@@ -61,8 +66,34 @@ const DefaultAddr = "127.0.0.1:5000"
 // maxManifestBytes bounds one manifest; real ones are a few kilobytes.
 const maxManifestBytes = 4 << 20
 
-// Username is the user name of the push credential.
-const Username = "platform"
+// PushUsername is the user name of the push credential; a pull credential's is
+// PullUsernamePrefix + namespace.
+const (
+	PushUsername       = "platform"
+	PullUsernamePrefix = "pull-"
+)
+
+// Credential is a user name and password for HTTP basic auth.
+type Credential struct {
+	Username, Password string
+}
+
+// PushCredential is the credential that may push, derived from the platform's secret.
+func PushCredential(secret []byte) Credential {
+	return Credential{Username: PushUsername, Password: derive(secret, "push")}
+}
+
+// PullCredential is the credential that may pull the images of one namespace only,
+// derived from the platform's secret.
+func PullCredential(secret []byte, namespace string) Credential {
+	return Credential{Username: PullUsernamePrefix + namespace, Password: derive(secret, "pull\x00"+namespace)}
+}
+
+func derive(secret []byte, purpose string) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("micro-platform oci registry v1\x00" + purpose))
+	return hex.EncodeToString(mac.Sum(nil))
+}
 
 // Options configure a Registry.
 type Options struct {
@@ -70,10 +101,9 @@ type Options struct {
 	Dir string
 	// Addr is the listen address of Start. Empty means DefaultAddr.
 	Addr string
-	// Username and Password are the push credential. Password is required; Username
-	// empty means the constant Username. DerivePassword makes one from the server's
-	// secret key.
-	Username, Password string
+	// Secret is what credentials are derived from (see PushCredential and
+	// PullCredential): the server's secret key. Required, at least 16 bytes.
+	Secret []byte
 	// RequirePullAuth makes pulls from loopback clients need the credential too. Pulls
 	// from any other address always need it.
 	RequirePullAuth bool
@@ -85,6 +115,7 @@ type Options struct {
 // /v2/, and Start runs it on its own address. It is safe for concurrent use.
 type Registry struct {
 	opts     Options
+	push     Credential
 	log      *slog.Logger
 	handler  http.Handler // upstream, unauthenticated, manifests in memory
 	blobs    string
@@ -94,14 +125,6 @@ type Registry struct {
 	listener net.Listener
 }
 
-// DerivePassword derives the push password from a server secret, so the platform never
-// stores it: the same secret gives the same password after a restart.
-func DerivePassword(secret []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("micro-platform oci registry push credential v1"))
-	return hex.EncodeToString(mac.Sum(nil))
-}
-
 // New creates the directory layout under opts.Dir and replays the stored manifests. It
 // returns EINVALID for missing options.
 func New(opts Options) (*Registry, error) {
@@ -109,14 +132,11 @@ func New(opts Options) (*Registry, error) {
 	if opts.Dir == "" {
 		problems = append(problems, "Dir is required")
 	}
-	if opts.Password == "" {
-		problems = append(problems, "Password is required: the registry never accepts anonymous pushes")
+	if len(opts.Secret) < 16 {
+		problems = append(problems, "a Secret of at least 16 bytes is required: the registry never accepts anonymous pushes")
 	}
 	if len(problems) > 0 {
 		return nil, platform.Errorf(platform.EINVALID, "registry: %s", strings.Join(problems, "; "))
-	}
-	if opts.Username == "" {
-		opts.Username = Username
 	}
 	if opts.Addr == "" {
 		opts.Addr = DefaultAddr
@@ -126,6 +146,7 @@ func New(opts Options) (*Registry, error) {
 	}
 	r := &Registry{
 		opts:  opts,
+		push:  PushCredential(opts.Secret),
 		log:   opts.Logger,
 		blobs: filepath.Join(opts.Dir, "blobs"),
 		index: filepath.Join(opts.Dir, "manifests"),
@@ -241,21 +262,47 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// authorized reports whether req may proceed: writes need the credential, and reads
-// too unless they come from loopback and pulls are open there. A wrong credential is
-// refused even where none is needed.
+// authorized reports whether req may proceed: the push credential may do anything; a
+// namespace's pull credential may read that namespace's repositories; anonymous
+// clients may read from loopback unless RequirePullAuth. A wrong credential is refused
+// even where none is needed.
 func (r *Registry) authorized(req *http.Request) bool {
+	read := req.Method == http.MethodGet || req.Method == http.MethodHead
 	user, pass, given := req.BasicAuth()
-	if given {
-		u := subtle.ConstantTimeCompare([]byte(user), []byte(r.opts.Username))
-		p := subtle.ConstantTimeCompare([]byte(pass), []byte(r.opts.Password))
-		return u&p == 1
+	if !given {
+		return read && !r.opts.RequirePullAuth && fromLoopback(req)
 	}
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+	if same(user, r.push.Username) {
+		return same(pass, r.push.Password)
+	}
+	ns, ok := strings.CutPrefix(user, PullUsernamePrefix)
+	if !ok || !same(pass, PullCredential(r.opts.Secret, ns).Password) {
 		return false
 	}
-	return !r.opts.RequirePullAuth && fromLoopback(req)
+	return read && (req.URL.Path == "/v2/" || repoNamespace(req.URL.Path) == ns)
 }
+
+// repoNamespace returns the namespace of the repository a /v2/ path names: the element
+// before the service's, as the image builder pushes to <prefix>/<namespace>/<service>.
+// It returns "" for paths that name no repository (the catalog).
+func repoNamespace(p string) string {
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		return ""
+	}
+	for _, kind := range []string{"/manifests/", "/blobs/", "/tags/", "/referrers/"} {
+		if i := strings.LastIndex(rest, kind); i > 0 {
+			elems := strings.Split(rest[:i], "/")
+			if len(elems) < 2 {
+				return ""
+			}
+			return elems[len(elems)-2]
+		}
+	}
+	return ""
+}
+
+func same(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
 func fromLoopback(req *http.Request) bool {
 	host, _, err := net.SplitHostPort(req.RemoteAddr)

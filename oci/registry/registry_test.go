@@ -19,15 +19,21 @@ import (
 	"github.com/micro/platform/oci/registry"
 )
 
-const password = "test-push-password"
+var (
+	secret   = []byte("test-secret-0123456789")
+	push     = registry.PushCredential(secret)
+	pushAuth = remote.WithAuth(basic(push))
+)
 
-var pushAuth = remote.WithAuth(&authn.Basic{Username: registry.Username, Password: password})
+func basic(c registry.Credential) authn.Authenticator {
+	return &authn.Basic{Username: c.Username, Password: c.Password}
+}
 
 // start runs a registry on dir at addr ("127.0.0.1:0" for any port) until the returned
 // stop is called, and returns its host:port.
 func start(t *testing.T, dir, addr string, requirePull bool) (hostport string, stop func()) {
 	t.Helper()
-	reg, err := registry.New(registry.Options{Dir: dir, Addr: addr, Password: password, RequirePullAuth: requirePull})
+	reg, err := registry.New(registry.Options{Dir: dir, Addr: addr, Secret: secret, RequirePullAuth: requirePull})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +70,9 @@ func TestNewRefusesMissingOptions(t *testing.T) {
 		opts registry.Options
 		want string
 	}{
-		{"no dir", registry.Options{Password: "x"}, "Dir is required"},
-		{"no password", registry.Options{Dir: t.TempDir()}, "Password is required"},
+		{"no dir", registry.Options{Secret: secret}, "Dir is required"},
+		{"no secret", registry.Options{Dir: t.TempDir()}, "Secret of at least 16 bytes"},
+		{"short secret", registry.Options{Dir: t.TempDir(), Secret: []byte("short")}, "Secret of at least 16 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,10 +84,24 @@ func TestNewRefusesMissingOptions(t *testing.T) {
 	}
 }
 
-func TestDerivePassword(t *testing.T) {
-	a, b := registry.DerivePassword([]byte("secret-1")), registry.DerivePassword([]byte("secret-2"))
-	if a == b || a != registry.DerivePassword([]byte("secret-1")) || len(a) != 64 {
-		t.Fatalf("DerivePassword: %q, %q: want stable, distinct 64-hex passwords", a, b)
+func TestCredentials(t *testing.T) {
+	other := []byte("another-secret-0123456789")
+	creds := []registry.Credential{
+		registry.PushCredential(secret), registry.PushCredential(other),
+		registry.PullCredential(secret, "acme"), registry.PullCredential(secret, "globex"), registry.PullCredential(other, "acme"),
+	}
+	seen := map[string]bool{}
+	for _, c := range creds {
+		if len(c.Password) != 64 || seen[c.Password] {
+			t.Fatalf("password %q: want 64 hex characters, distinct per secret, role and namespace", c.Password)
+		}
+		seen[c.Password] = true
+	}
+	if registry.PushCredential(secret) != creds[0] || registry.PullCredential(secret, "acme") != creds[2] {
+		t.Fatal("credentials are not stable for the same secret")
+	}
+	if creds[0].Username != "platform" || creds[2].Username != "pull-acme" {
+		t.Fatalf("user names %q, %q", creds[0].Username, creds[2].Username)
 	}
 }
 
@@ -107,8 +128,10 @@ func TestAuth(t *testing.T) {
 				auth authn.Authenticator
 			}{
 				{"anonymous", authn.Anonymous},
-				{"wrong password", &authn.Basic{Username: registry.Username, Password: "guess"}},
-				{"wrong user", &authn.Basic{Username: "admin", Password: password}},
+				{"wrong password", &authn.Basic{Username: registry.PushUsername, Password: "guess"}},
+				{"wrong user", &authn.Basic{Username: "admin", Password: push.Password}},
+				{"the namespace's pull credential", basic(registry.PullCredential(secret, "acme"))},
+				{"a credential from another secret", basic(registry.PushCredential([]byte("another-secret-0123456789")))},
 			}
 			for _, p := range pushes {
 				err := remote.Write(ref, img, remote.WithAuth(p.auth))
@@ -129,40 +152,57 @@ func TestAuth(t *testing.T) {
 			if _, err := remote.Image(ref, pushAuth); err != nil {
 				t.Errorf("pull with the credential: %v", err)
 			}
-			if _, err := remote.Image(ref, remote.WithAuth(&authn.Basic{Username: registry.Username, Password: "guess"})); status(err) != http.StatusUnauthorized {
+			if _, err := remote.Image(ref, remote.WithAuth(&authn.Basic{Username: registry.PushUsername, Password: "guess"})); status(err) != http.StatusUnauthorized {
 				t.Errorf("pull with a wrong credential: %v, want 401", err)
+			}
+			if _, err := remote.Image(ref, remote.WithAuth(basic(registry.PullCredential(secret, "acme")))); err != nil {
+				t.Errorf("pull with the namespace's pull credential: %v", err)
+			}
+			for _, other := range []string{"globex", "acm"} {
+				if _, err := remote.Image(ref, remote.WithAuth(basic(registry.PullCredential(secret, other)))); status(err) != http.StatusUnauthorized {
+					t.Errorf("pull of acme's image with %s's pull credential: %v, want 401", other, err)
+				}
+			}
+			if _, err := remote.Catalog(context.Background(), ref.Context().Registry, remote.WithAuth(basic(registry.PullCredential(secret, "acme")))); status(err) != http.StatusUnauthorized {
+				t.Errorf("catalog with a pull credential: %v, want 401", err)
 			}
 		})
 	}
 }
 
 func TestNonLoopbackPullNeedsCredential(t *testing.T) {
-	reg, err := registry.New(registry.Options{Dir: t.TempDir(), Password: password})
+	reg, err := registry.New(registry.Options{Dir: t.TempDir(), Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
+	acme := registry.PullCredential(secret, "acme")
 	tests := []struct {
-		name, remote, method string
-		auth                 bool
-		want                 int
+		name, remote, method, path string
+		cred                       *registry.Credential
+		want                       int
 	}{
-		{"pull from the network", "192.0.2.7:40000", http.MethodGet, false, http.StatusUnauthorized},
-		{"pull from the network with credential", "192.0.2.7:40000", http.MethodGet, true, http.StatusOK},
-		{"pull from loopback", "127.0.0.1:40000", http.MethodGet, false, http.StatusOK},
-		{"pull from ipv6 loopback", "[::1]:40000", http.MethodHead, false, http.StatusOK},
-		{"upload from loopback", "127.0.0.1:40000", http.MethodPost, false, http.StatusUnauthorized},
+		{"ping from the network", "192.0.2.7:40000", http.MethodGet, "/v2/", nil, http.StatusUnauthorized},
+		{"ping from the network with push credential", "192.0.2.7:40000", http.MethodGet, "/v2/", &push, http.StatusOK},
+		{"ping from the network with pull credential", "192.0.2.7:40000", http.MethodGet, "/v2/", &acme, http.StatusOK},
+		{"pull own namespace", "192.0.2.7:40000", http.MethodHead, "/v2/reg/acme/api/manifests/v1", &acme, http.StatusNotFound},
+		{"pull other namespace", "192.0.2.7:40000", http.MethodHead, "/v2/reg/globex/api/manifests/v1", &acme, http.StatusUnauthorized},
+		{"upload with pull credential", "192.0.2.7:40000", http.MethodPost, "/v2/reg/acme/api/blobs/uploads/", &acme, http.StatusUnauthorized},
+		{"pull anonymously", "192.0.2.7:40000", http.MethodHead, "/v2/reg/acme/api/manifests/v1", nil, http.StatusUnauthorized},
+		{"pull from loopback", "127.0.0.1:40000", http.MethodGet, "/v2/", nil, http.StatusOK},
+		{"pull from ipv6 loopback", "[::1]:40000", http.MethodHead, "/v2/", nil, http.StatusOK},
+		{"upload from loopback", "127.0.0.1:40000", http.MethodPost, "/v2/reg/acme/api/blobs/uploads/", nil, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(tt.method, "/v2/", nil)
+			req := httptest.NewRequest(tt.method, tt.path, nil)
 			req.RemoteAddr = tt.remote
-			if tt.auth {
-				req.SetBasicAuth(registry.Username, password)
+			if tt.cred != nil {
+				req.SetBasicAuth(tt.cred.Username, tt.cred.Password)
 			}
 			rec := httptest.NewRecorder()
 			reg.ServeHTTP(rec, req)
 			if rec.Code != tt.want {
-				t.Fatalf("%s /v2/ from %s: %d, want %d", tt.method, tt.remote, rec.Code, tt.want)
+				t.Fatalf("%s %s from %s: %d, want %d", tt.method, tt.path, tt.remote, rec.Code, tt.want)
 			}
 			if tt.want == http.StatusUnauthorized && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Basic ") {
 				t.Fatalf("401 without a Basic challenge: %q", rec.Header().Get("WWW-Authenticate"))
@@ -252,14 +292,14 @@ func TestRestartKeepsManifests(t *testing.T) {
 }
 
 func TestInvalidReferenceRefused(t *testing.T) {
-	reg, err := registry.New(registry.Options{Dir: t.TempDir(), Password: password})
+	reg, err := registry.New(registry.Options{Dir: t.TempDir(), Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/v2/Acme/api/manifests/v1", "/v2/acme/api/manifests/-bad", "/v2/acme/api/manifests/sha256:xyz"} {
 		t.Run(path, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPut, path, strings.NewReader("{}"))
-			req.SetBasicAuth(registry.Username, password)
+			req.SetBasicAuth(push.Username, push.Password)
 			rec := httptest.NewRecorder()
 			reg.ServeHTTP(rec, req)
 			if rec.Code != http.StatusBadRequest {
