@@ -9,27 +9,31 @@ import (
 	platform "github.com/micro/platform"
 )
 
-// Directory is what this package needs from the platform's accounts. Most methods are
-// those of platform.OrgStore, platform.UserStore and platform.AuditStore with the same
-// contracts; UpsertGitHubUser and IssueToken are the accounts service's. Every method
-// returns platform error codes.
+// Directory is what this package needs from the platform's accounts: the stores'
+// methods (Stores, which the platform's store implements as they are) and two of the
+// accounts service's (Accounts).
 type Directory interface {
-	// ListOrgs and ListGitHubLinks are platform.OrgStore's.
+	Stores
+	Accounts
+}
+
+// Stores are the methods of platform.OrgStore, platform.UserStore and
+// platform.AuditStore this package uses, with the same contracts. DeleteUserTokens must
+// take effect at once (or within the authenticator's cache bound).
+type Stores interface {
 	ListOrgs(ctx context.Context) ([]*platform.Org, error)
 	ListGitHubLinks(ctx context.Context, org string) ([]*platform.GitHubLink, error)
-
-	// ListMembers, ListMemberships, PutMembership, DeleteMembership and
-	// DeleteUserTokens are platform.UserStore's. DeleteUserTokens must take effect at
-	// once (or within the authenticator's cache bound).
 	ListMembers(ctx context.Context, org string) ([]*platform.Member, error)
 	ListMemberships(ctx context.Context, userID string) ([]*platform.Membership, error)
 	PutMembership(ctx context.Context, m *platform.Membership) error
 	DeleteMembership(ctx context.Context, org, userID string) error
 	DeleteUserTokens(ctx context.Context, userID, org string) ([]*platform.Token, error)
-
-	// AppendAudit is platform.AuditStore's.
 	AppendAudit(ctx context.Context, e *platform.AuditEntry) error
+}
 
+// Accounts creates GitHub users and issues their credentials. Methods return platform
+// error codes.
+type Accounts interface {
 	// UpsertGitHubUser returns the platform user of the GitHub account u.GitHubID
 	// (u.Source is platform.UserGitHub), creating it the first time and updating its
 	// login, and its name and email when u's are not empty, afterwards. It returns the
