@@ -1,0 +1,340 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/auth"
+	"github.com/micro/platform/authz"
+	"github.com/micro/platform/control"
+	"github.com/micro/platform/gateway"
+	platformhttp "github.com/micro/platform/http"
+	"github.com/micro/platform/internal/seal"
+	"github.com/micro/platform/runtime/fake"
+	"github.com/micro/platform/sqlstore"
+)
+
+// matrixMesh answers every call at once and registers nothing.
+type matrixMesh struct{}
+
+func (matrixMesh) EnsureNamespace(context.Context, string) error { return nil }
+func (matrixMesh) RemoveNamespace(context.Context, string) error { return nil }
+func (matrixMesh) InstanceEnv(string) (map[string]string, error) { return map[string]string{}, nil }
+func (matrixMesh) Services(context.Context, string, string) ([]*platform.RegisteredService, error) {
+	return nil, nil
+}
+func (matrixMesh) Call(context.Context, platform.CallRequest) ([]byte, error) { return []byte(`{}`), nil }
+func (matrixMesh) Health(context.Context, string, platform.RegistryNode) error { return nil }
+
+// matrixBuilder never builds (the plane is not started) and refuses every archive.
+type matrixBuilder struct{}
+
+func (matrixBuilder) Build(context.Context, *platform.Build, platform.LogWriter) (string, string, error) {
+	return "", "", platform.Errorf(platform.EUNAVAILABLE, "no builds in this test")
+}
+
+func (matrixBuilder) StoreArchive(io.Reader) (string, error) {
+	return "", platform.Errorf(platform.EINVALID, "not a tar.gz archive")
+}
+
+// realServer is the API as the server wires it: SQLite store, caching authenticator,
+// control plane, gateway mounted at /api, listening on a TCP port.
+type realServer struct {
+	url   string
+	store *sqlstore.Store
+	plane *control.Plane
+}
+
+func newRealServer(t *testing.T) *realServer {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlstore.Open(t.Context(), filepath.Join(dir, "platform.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := auth.NewAuthenticator(st, auth.Options{})
+	box, err := seal.New([]byte("test secret key, 32 bytes long!!"), "release-env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane, err := control.New(control.Options{Store: st, Mesh: matrixMesh{}, Driver: fake.New(fake.Options{}), Builder: matrixBuilder{},
+		Sources: matrixBuilder{}, Secrets: box, Auth: a, BuildLogDir: filepath.Join(dir, "buildlogs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gateway.New(gateway.Options{Mesh: matrixMesh{}, Auth: a, Usage: st, Logger: slog.New(slog.DiscardHandler)})
+	api := platformhttp.NewServer(platformhttp.Options{Addr: "127.0.0.1:0", ControlPlane: plane, Auth: a, Gateway: gw})
+	if err := api.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = api.Serve(ctx); done <- struct{}{} }()
+	go func() { _ = gw.Start(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	return &realServer{url: "http://" + api.Addr(), store: st, plane: plane}
+}
+
+// places are where a namespace route is tried: the caller's own namespace, another of
+// the caller's organisation (outside a narrowed token), one of another organisation.
+var places = []struct{ name, ns, org string }{
+	{"own", "own", platform.DefaultOrg},
+	{"other", "other", platform.DefaultOrg},
+	{"other-org", "foreign", "globex"},
+}
+
+// ensure (re)creates what the matrix needs; allowed requests may have deleted or changed
+// some of it.
+func (s *realServer) ensure(t *testing.T) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := s.store.GetOrg(ctx, "globex"); platform.IsNotFound(err) {
+		if err := s.store.CreateOrg(ctx, &platform.Org{Name: "globex"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range places {
+		if _, err := s.store.GetNamespace(ctx, p.ns); platform.IsNotFound(err) {
+			if err := s.store.CreateNamespace(ctx, &platform.Namespace{Name: p.ns, Org: p.org}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// caller is one token of the matrix and the token the policy is expected to judge.
+type caller struct {
+	name   string
+	secret string
+	tok    *platform.Token
+}
+
+// callers creates, for every role, a member of the default org with two tokens: one for
+// every namespace and one narrowed to "own". A "target" viewer is there to be managed.
+func (s *realServer) callers(t *testing.T) []caller {
+	t.Helper()
+	ctx := t.Context()
+	var out []caller
+	for _, login := range []string{"target", "r-viewer", "r-developer", "r-admin", "r-owner"} {
+		role := platform.Role(strings.TrimPrefix(login, "r-"))
+		if login == "target" {
+			role = platform.RoleViewer
+		}
+		u := &platform.User{ID: "u-" + login, Login: login, Source: platform.UserLocal}
+		if err := s.store.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.store.PutMembership(ctx, &platform.Membership{Org: platform.DefaultOrg, UserID: u.ID, Role: role, Source: platform.MemberLocal}); err != nil {
+			t.Fatal(err)
+		}
+		if login == "target" {
+			continue
+		}
+		for _, narrowed := range []bool{false, true} {
+			secret, hash := auth.NewSecret()
+			tok := &platform.Token{ID: platform.NewID("t"), Name: login, Hash: hash, UserID: u.ID, Org: platform.DefaultOrg, Role: role}
+			name := string(role) + "/whole-org"
+			if narrowed {
+				tok.Namespaces, name = []string{"own"}, string(role)+"/narrowed"
+			}
+			if err := s.store.CreateToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			tok.MemberRole = role
+			out = append(out, caller{name: name, secret: secret, tok: tok})
+		}
+	}
+	return out
+}
+
+// bodies are valid requests for the routes that take one, so that an allowed request
+// is judged by the policy and not refused for its shape first.
+var bodies = map[string]string{
+	"POST /v1/namespaces":              `{"name":"made-by-matrix"}`,
+	"POST /v1/namespaces/{ns}/sources": "\x1f\x8bnot really",
+	"POST /v1/namespaces/{ns}/deploys": `{"service":"api","source":{"kind":"git","url":"https://example.com/x.git"}}`,
+	"POST /v1/namespaces/{ns}/call":    `{"service":"api","endpoint":"Api.Call","request":{}}`,
+	"POST /v1/tokens":                  `{"name":"made-by-matrix","role":"viewer"}`,
+	"PUT /v1/regions/{name}":           `{"provider":"local","location":"here"}`,
+	"POST /v1/users":                   `{"login":"made-by-matrix","role":"viewer"}`,
+	"PUT /v1/users/{login}/role":       `{"role":"viewer"}`,
+	"PUT /v1/org/github":               `{"links":[]}`,
+	"POST /api/*":                      `{}`,
+}
+
+// path fills a route pattern's parameters.
+func path(pattern, ns string) string {
+	r := strings.NewReplacer("{ns}", ns, "{svc}", "api", "{id}", "x-missing", "{login}", "target", "{name}", "matrix-region", "*", "api/Api.Call")
+	return r.Replace(pattern)
+}
+
+// TestAuthorizationMatrix sends every route of the API and the gateway through the real
+// HTTP server for every role, with a whole-org and a narrowed token, in the caller's own
+// namespace, another namespace and another organisation's, and checks that the answer is
+// 403 exactly where authz.Check refuses the route's action (RoutePolicy). A route with no
+// policy entry fails the test.
+func TestAuthorizationMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("matrix over the real server skipped under -short")
+	}
+	t.Parallel()
+	s := newRealServer(t)
+	s.ensure(t)
+	callers := s.callers(t)
+	routes := walkRoutes(t, s.plane)
+	for _, r := range routes {
+		if _, ok := platformhttp.RoutePolicy[r]; !ok {
+			t.Errorf("route %q has no entry in http.RoutePolicy: say which authz action it is held to", r)
+		}
+	}
+	for r := range platformhttp.RoutePolicy {
+		if !slices.Contains(routes, r) {
+			t.Errorf("http.RoutePolicy has %q, which the router does not serve", r)
+		}
+	}
+	keys := make([]string, 0, len(platformhttp.RoutePolicy))
+	for k := range platformhttp.RoutePolicy {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	client := &http.Client{Timeout: 30 * time.Second}
+	checked := 0
+	for _, key := range keys {
+		rule := platformhttp.RoutePolicy[key]
+		if rule.Public {
+			continue
+		}
+		method, pattern, _ := strings.Cut(key, " ")
+		for _, c := range callers {
+			for _, pl := range places {
+				if rule.Namespace == "" && pl.name != "own" {
+					continue // not about a namespace: one try per caller
+				}
+				ns, nsOrg := pl.ns, pl.org
+				if rule.Namespace == "" {
+					ns, nsOrg = "", ""
+				}
+				wantErr := authz.Check(c.tok, rule.Action, ns, nsOrg)
+				req, err := http.NewRequest(method, s.url+path(pattern, pl.ns), strings.NewReader(bodies[key]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+c.secret)
+				if rule.Namespace == gateway.HeaderNamespace {
+					req.Header.Set(gateway.HeaderNamespace, pl.ns)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				where := fmt.Sprintf("%s as %s in %s", key, c.name, pl.name)
+				switch {
+				case wantErr != nil && resp.StatusCode != http.StatusForbidden:
+					t.Errorf("%s: status %d (%s), want 403: %s", where, resp.StatusCode, body, platform.ErrorMessage(wantErr))
+				case wantErr == nil && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode >= 500):
+					t.Errorf("%s: status %d (%s), want it allowed", where, resp.StatusCode, body)
+				case wantErr != nil:
+					var e struct {
+						Error struct{ Code, Message string }
+					}
+					if json.Unmarshal(body, &e) != nil || e.Error.Code != platform.EFORBIDDEN || e.Error.Message == "" {
+						t.Errorf("%s: refusal body %s, want the forbidden error with a reason", where, body)
+					}
+				}
+				checked++
+				s.ensure(t)
+			}
+		}
+	}
+	if checked < 400 {
+		t.Fatalf("checked only %d requests", checked)
+	}
+	t.Logf("%d requests checked", checked)
+
+	// Refusals are in the audit log, the gateway's included (written asynchronously).
+	owner := platform.NewContextWithToken(t.Context(), callers[len(callers)-2].tok)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		denied, err := s.plane.ListAudit(owner, platform.AuditFilter{Actor: "r-viewer", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deploy, call bool
+		for _, e := range denied {
+			deploy = deploy || (e.Action == string(authz.ServiceDeploy) && e.Outcome == platform.AuditDenied && e.Target == "namespace/own" && strings.HasPrefix(e.Source, "127.0.0.1:"))
+			call = call || (e.Action == string(authz.ServiceCall) && e.Outcome == platform.AuditDenied && e.Target == "service/own/api")
+		}
+		if deploy && call {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refusals not audited (deploy %v, gateway call %v) in %d entries", deploy, call, len(denied))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// walkRoutes lists the server's routes as "METHOD pattern", the gateway as "POST /api/*".
+func walkRoutes(t *testing.T, cp platform.ControlPlane) []string {
+	t.Helper()
+	api := platformhttp.NewServer(platformhttp.Options{ControlPlane: cp, Auth: fakeAuth{}, Gateway: http.NotFoundHandler()})
+	var out []string
+	err := chi.Walk(api.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, "/api/") {
+			route, method = "/api/*", http.MethodPost // the gateway takes POST only
+		}
+		if k := method + " " + route; !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestOpenAPIActions checks that the OpenAPI document states each route's policy action
+// (x-action), as http.RoutePolicy has it.
+func TestOpenAPIActions(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, &fakeControlPlane{}, nil)
+	_, body := ts.do(t, "GET", "/v1/openapi.json", "", nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Action string `json:"x-action"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			key := strings.ToUpper(method) + " " + path
+			rule, ok := platformhttp.RoutePolicy[key]
+			if !ok {
+				t.Errorf("%s is documented but has no policy", key)
+				continue
+			}
+			if string(rule.Action) != op.Action {
+				t.Errorf("%s: x-action %q, RoutePolicy says %q", key, op.Action, rule.Action)
+			}
+		}
+	}
+}
