@@ -186,6 +186,71 @@ func TestRequests(t *testing.T) {
 			call: func(c *Client) (any, error) { return nil, c.DeleteToken(context.Background(), "t-1") },
 			want: recorded{Method: "DELETE", Path: "/v1/tokens/t-1"},
 		},
+		{
+			name: "create token with a role", status: 201,
+			response: `{"token":{"id":"t-2","name":"ro","role":"viewer","admin":false,"created_at":"2026-01-02T03:04:05Z"},"secret":"s3cret"}`,
+			call: func(c *Client) (any, error) {
+				tok, secret, err := c.CreateToken(context.Background(), platform.CreateTokenRequest{Name: "ro", Role: platform.RoleViewer})
+				return []any{tok, secret}, err
+			},
+			want: recorded{Method: "POST", Path: "/v1/tokens", ContentType: "application/json",
+				Body: `{"name":"ro","role":"viewer","admin":false}`},
+			wantOut: []any{&platform.Token{ID: "t-2", Name: "ro", Role: platform.RoleViewer, CreatedAt: created}, "s3cret"},
+		},
+		{
+			name: "whoami", status: 200, response: `{"token":{"id":"t-1","name":"admin","admin":true},"org":"default","role":"owner"}`,
+			call:    func(c *Client) (any, error) { return c.Whoami(context.Background()) },
+			want:    recorded{Method: "GET", Path: "/v1/whoami"},
+			wantOut: &platform.Whoami{Token: &platform.Token{ID: "t-1", Name: "admin", Admin: true}, Org: "default", Role: platform.RoleOwner},
+		},
+		{
+			name: "list users", status: 200, response: `{"users":[{"id":"u-1","login":"ann","source":"local","role":"admin","role_source":"local"}]}`,
+			call: func(c *Client) (any, error) { return c.ListUsers(context.Background()) },
+			want: recorded{Method: "GET", Path: "/v1/users"},
+			wantOut: []*platform.Member{{User: platform.User{ID: "u-1", Login: "ann", Source: platform.UserLocal},
+				Role: platform.RoleAdmin, RoleSource: platform.MemberLocal}},
+		},
+		{
+			name: "create user", status: 201, response: `{"id":"u-2","login":"bob","source":"local","role":"viewer","role_source":"local"}`,
+			call: func(c *Client) (any, error) {
+				return c.CreateUser(context.Background(), platform.CreateUserRequest{Login: "bob", Role: platform.RoleViewer})
+			},
+			want: recorded{Method: "POST", Path: "/v1/users", ContentType: "application/json", Body: `{"login":"bob","role":"viewer"}`},
+			wantOut: &platform.Member{User: platform.User{ID: "u-2", Login: "bob", Source: platform.UserLocal},
+				Role: platform.RoleViewer, RoleSource: platform.MemberLocal},
+		},
+		{
+			name: "set role", status: 200, response: `{"id":"u-2","login":"bob","source":"local","role":"admin","role_source":"local"}`,
+			call: func(c *Client) (any, error) { return c.SetUserRole(context.Background(), "bob", platform.RoleAdmin) },
+			want: recorded{Method: "PUT", Path: "/v1/users/bob/role", ContentType: "application/json", Body: `{"role":"admin"}`},
+			wantOut: &platform.Member{User: platform.User{ID: "u-2", Login: "bob", Source: platform.UserLocal},
+				Role: platform.RoleAdmin, RoleSource: platform.MemberLocal},
+		},
+		{
+			name: "disable user", status: 200, response: `{"id":"u-2","login":"bob","source":"local","disabled":true,"role":"admin","role_source":"local"}`,
+			call: func(c *Client) (any, error) { return c.SetUserDisabled(context.Background(), "bob", true) },
+			want: recorded{Method: "POST", Path: "/v1/users/bob/disable"},
+			wantOut: &platform.Member{User: platform.User{ID: "u-2", Login: "bob", Source: platform.UserLocal, Disabled: true},
+				Role: platform.RoleAdmin, RoleSource: platform.MemberLocal},
+		},
+		{
+			name: "audit", status: 200, response: `{"entries":[{"id":9,"org":"default","actor":"ann","action":"token.create","target":"token/t-1","outcome":"ok","time":"2026-01-02T03:04:05Z"}],"next_before":9}`,
+			call: func(c *Client) (any, error) {
+				return c.ListAudit(context.Background(), platform.AuditFilter{Actor: "ann", Action: "token.", Since: created, BeforeID: 20, Limit: 1})
+			},
+			want: recorded{Method: "GET", Path: "/v1/audit", Query: "action=token.&actor=ann&before=20&limit=1&since=2026-01-02T03%3A04%3A05Z"},
+			wantOut: &AuditPage{Entries: []*platform.AuditEntry{{ID: 9, Org: "default", Actor: "ann", Action: "token.create", Target: "token/t-1",
+				Outcome: "ok", Time: created}}, NextBefore: 9},
+		},
+		{
+			name: "set github links", status: 200, response: `{"links":[{"org":"default","github_org":"acme-inc","team":"sre","role":"admin"}]}`,
+			call: func(c *Client) (any, error) {
+				return c.SetGitHubLinks(context.Background(), []*platform.GitHubLink{{GitHubOrg: "acme-inc", Team: "sre", Role: platform.RoleAdmin}})
+			},
+			want: recorded{Method: "PUT", Path: "/v1/org/github", ContentType: "application/json",
+				Body: `{"links":[{"org":"","github_org":"acme-inc","team":"sre","role":"admin"}]}`},
+			wantOut: []*platform.GitHubLink{{Org: "default", GitHubOrg: "acme-inc", Team: "sre", Role: platform.RoleAdmin}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

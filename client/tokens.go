@@ -10,16 +10,18 @@ import (
 // createTokenRequest is the body of POST /v1/tokens: the TTL travels as a Go duration
 // string ("720h").
 type createTokenRequest struct {
-	Name       string   `json:"name"`
-	Admin      bool     `json:"admin"`
-	Namespaces []string `json:"namespaces,omitempty"`
-	TTL        string   `json:"ttl,omitempty"`
+	Name       string        `json:"name"`
+	Role       platform.Role `json:"role,omitempty"`
+	Admin      bool          `json:"admin"`
+	Namespaces []string      `json:"namespaces,omitempty"`
+	TTL        string        `json:"ttl,omitempty"`
 }
 
-// CreateToken creates a token and returns it with its secret, which the server shows only
-// this once. Admin only.
+// CreateToken creates a token of the caller and returns it with its secret, which the
+// server shows only this once. EFORBIDDEN when the role asked for is above the caller's
+// or a namespace is outside the caller's.
 func (c *Client) CreateToken(ctx context.Context, req platform.CreateTokenRequest) (*platform.Token, string, error) {
-	in := createTokenRequest{Name: req.Name, Admin: req.Admin, Namespaces: req.Namespaces}
+	in := createTokenRequest{Name: req.Name, Role: req.Role, Admin: req.Admin, Namespaces: req.Namespaces}
 	if req.TTL > 0 {
 		in.TTL = req.TTL.String()
 	}
@@ -37,7 +39,8 @@ func (c *Client) CreateToken(ctx context.Context, req platform.CreateTokenReques
 	return out.Token, out.Secret, nil
 }
 
-// ListTokens returns every token, oldest first. Admin only.
+// ListTokens returns the caller's tokens (every token of the organisation for admins),
+// oldest first.
 func (c *Client) ListTokens(ctx context.Context) ([]*platform.Token, error) {
 	var out struct {
 		Tokens []*platform.Token `json:"tokens"`
@@ -48,7 +51,8 @@ func (c *Client) ListTokens(ctx context.Context) ([]*platform.Token, error) {
 	return out.Tokens, nil
 }
 
-// DeleteToken revokes a token by ID: ENOTFOUND if absent. Admin only.
+// DeleteToken revokes a token by ID at once: ENOTFOUND if absent; EFORBIDDEN for another
+// member's token unless the caller is an admin.
 func (c *Client) DeleteToken(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, path("v1", "tokens", id), nil, nil, nil)
 }
