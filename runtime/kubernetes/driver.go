@@ -73,7 +73,8 @@ const FieldManager = "platform"
 
 // Options configure a Driver. Zero fields take the defaults shown.
 type Options struct {
-	// Config reaches the cluster. Required; see LoadConfig.
+	// Config reaches the cluster. Required; see LoadConfig. Without a rate limit of its own
+	// the driver allows 100 requests/s, in bursts of 200.
 	Config *rest.Config
 	// Owner is the value of LabelOwner on everything this platform creates ("platform");
 	// platforms sharing a cluster need distinct owners and namespace prefixes.
@@ -213,6 +214,12 @@ func New(opts Options) (*Driver, error) {
 		return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: Config is required")
 	}
 	opts.setDefaults()
+	opts.Config = rest.CopyConfig(opts.Config)
+	if opts.Config.QPS == 0 && opts.Config.RateLimiter == nil {
+		// client-go's default (5/s, bursts of 10) would take minutes to deploy a few
+		// hundred services from scratch.
+		opts.Config.QPS, opts.Config.Burst = 100, 200
+	}
 	if errs := validation.IsValidLabelValue(opts.Owner); len(errs) > 0 {
 		return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: owner %q: %v", opts.Owner, errs)
 	}
