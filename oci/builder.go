@@ -77,8 +77,13 @@ type Options struct {
 	// in "127.0.0.1:5000" or "ghcr.io/acme/platform". Required. The repository of a
 	// service is <Registry>/<namespace>/<service>.
 	Registry string
-	// Auth is the push credential. Nil means anonymous.
+	// Auth is the push credential, for the platform's own registry
+	// (registry.PushCredential) or a token given in the configuration.
 	Auth authn.Authenticator
+	// Keychain, used when Auth is nil, finds the credential for the registry, e.g.
+	// authn.DefaultKeychain (docker's config.json and credential helpers). Both nil
+	// means anonymous.
+	Keychain authn.Keychain
 	// Insecure allows plain HTTP to a registry that is not on loopback or a private
 	// network (go-containerregistry already uses HTTP for those).
 	Insecure bool
@@ -136,7 +141,7 @@ func New(inner platform.Builder, opts Options) (*Builder, error) {
 	if opts.Transport == nil {
 		opts.Transport = remote.DefaultTransport
 	}
-	if opts.Auth == nil {
+	if opts.Auth == nil && opts.Keychain == nil {
 		opts.Auth = authn.Anonymous
 	}
 	if opts.Logger == nil {
@@ -336,7 +341,11 @@ func tagFor(bd *platform.Build) string {
 }
 
 func (b *Builder) remoteOpts(ctx context.Context, t http.RoundTripper) []remote.Option {
-	return []remote.Option{remote.WithContext(ctx), remote.WithAuth(b.opts.Auth), remote.WithTransport(t), remote.WithJobs(2)}
+	auth := remote.WithAuth(b.opts.Auth)
+	if b.opts.Auth == nil {
+		auth = remote.WithAuthFromKeychain(b.opts.Keychain)
+	}
+	return []remote.Option{remote.WithContext(ctx), auth, remote.WithTransport(t), remote.WithJobs(2)}
 }
 
 func isNotFound(err error) bool {

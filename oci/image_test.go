@@ -14,9 +14,11 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -446,5 +448,35 @@ func TestRegistryRestart(t *testing.T) {
 	again, _, err := b.Build(context.Background(), testBuild("v1"), log)
 	if err != nil || again != artifact || !strings.Contains(log.String(), "image unchanged, reused") {
 		t.Fatalf("rebuild after restart: %s, %v; want %s reused\n%s", again, err, artifact, log)
+	}
+}
+
+// recordingKeychain answers every registry with one credential and records which
+// registries it was asked about.
+type recordingKeychain struct {
+	auth  authn.Authenticator
+	mu    sync.Mutex
+	asked []string
+}
+
+func (k *recordingKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.asked = append(k.asked, r.RegistryStr())
+	return k.auth, nil
+}
+
+func TestKeychain(t *testing.T) {
+	host, _ := registryServer(t)
+	kc := &recordingKeychain{auth: pushCred}
+	b, err := oci.New(&fileBuilder{path: mustHello(t, "hello v1")}, oci.Options{Registry: host, Keychain: kc, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Build(context.Background(), testBuild("v1"), &buildLog{}); err != nil {
+		t.Fatalf("push with a keychain credential: %v", err)
+	}
+	if len(kc.asked) == 0 || kc.asked[0] != host {
+		t.Fatalf("keychain asked for %q, want %s", kc.asked, host)
 	}
 }
