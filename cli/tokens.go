@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,9 +21,14 @@ func (a *app) tokensCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "tokens",
 		Aliases: []string{"token"},
-		Short:   "Create, list and revoke API tokens (admin token)",
-		Args:    args(0, 0, "a subcommand (create, list, delete)"),
-		RunE:    a.run(a.listTokens),
+		Short:   "Create, list and revoke API tokens",
+		Long: `Create, list and revoke API tokens.
+
+A token acts for you in your organisation, with a role no higher than yours and only in
+namespaces you can reach. Admins list and revoke every token of the organisation;
+others their own.`,
+		Args: args(0, 0, "a subcommand (create, list, delete)"),
+		RunE: a.run(a.listTokens),
 	}
 	list := &cobra.Command{
 		Use:     "list",
@@ -34,7 +40,7 @@ func (a *app) tokensCmd() *cobra.Command {
 	del := &cobra.Command{
 		Use:     "delete ID",
 		Aliases: []string{"rm", "revoke"},
-		Short:   "Revoke a token",
+		Short:   "Revoke a token at once",
 		Args:    args(1, 1, "ID"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			c, err := a.connect(cmd)
@@ -57,29 +63,56 @@ func (a *app) tokensCmd() *cobra.Command {
 
 func (a *app) createTokenCmd() *cobra.Command {
 	var (
+		name       string
+		role       string
 		admin      bool
 		namespaces []string
 		ttl        time.Duration
+		expires    string
 	)
 	cmd := &cobra.Command{
-		Use:   "create NAME",
+		Use:   "create [NAME]",
 		Short: "Create a token; its secret is shown only once",
-		Example: `  platform tokens create ci --namespace acme --ttl 720h
-  platform tokens create ops --admin`,
-		Args: args(1, 1, "NAME"),
+		Long: `Create a token; its secret is shown only once.
+
+The role defaults to yours and may not be higher (viewer, developer, admin, owner).
+Without --namespace the token reaches the namespaces you reach.`,
+		Example: `  platform tokens create --name ci --role developer --namespace acme --expires 30d
+  platform tokens create readonly --role viewer --expires 2026-12-31`,
+		Args: args(0, 1, "NAME"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 1 && name != "" && name != args[0]:
+				return usageErrorf("give the name once: %q or --name %q", args[0], name)
+			case len(args) == 1:
+				name = args[0]
+			case name == "":
+				return usageErrorf("a token needs a name: pass --name NAME")
+			}
 			if ttl < 0 {
 				return usageErrorf("--ttl %s: must not be negative", ttl)
 			}
-			if !admin && len(namespaces) == 0 {
-				return usageErrorf("token %q would have no access: pass --namespace NS (repeatable) or --admin", args[0])
+			if role != "" {
+				if _, err := platform.ParseRole(role); err != nil {
+					return usageErrorf("--role %s: want viewer, developer, admin or owner", role)
+				}
+			}
+			if expires != "" {
+				if ttl > 0 {
+					return usageErrorf("give --expires or --ttl, not both")
+				}
+				d, err := parseExpiry(expires, time.Now(), a.loc)
+				if err != nil {
+					return err
+				}
+				ttl = d
 			}
 			c, err := a.connect(cmd)
 			if err != nil {
 				return err
 			}
 			tok, secret, err := c.CreateToken(cmd.Context(), platform.CreateTokenRequest{
-				Name: args[0], Admin: admin, Namespaces: namespaces, TTL: ttl,
+				Name: name, Role: platform.Role(role), Admin: admin, Namespaces: namespaces, TTL: ttl,
 			})
 			if err != nil {
 				return err
@@ -87,17 +120,44 @@ func (a *app) createTokenCmd() *cobra.Command {
 			if a.jsonOutput() {
 				return a.printJSON(createdToken{Token: tok, Secret: secret})
 			}
-			fmt.Fprintf(a.stdout, "Created token %s (%s) with access to %s, expiring %s.\n",
-				tok.Name, tok.ID, tokenScope(tok), a.fmtExpiry(tok.ExpiresAt))
+			fmt.Fprintf(a.stdout, "Created token %s (%s) with access to %s, role %s, expiring %s.\n",
+				tok.Name, tok.ID, tokenScope(tok), tok.EffectiveRole(), a.fmtExpiry(tok.ExpiresAt))
 			fmt.Fprintf(a.stdout, "\n    %s\n\n", secret)
 			fmt.Fprintln(a.stderr, "warning: copy the secret now: it is shown only once and cannot be recovered.")
 			return nil
 		}),
 	}
-	cmd.Flags().BoolVar(&admin, "admin", false, "may do everything, in every namespace")
-	cmd.Flags().StringSliceVar(&namespaces, "namespace", nil, "namespace the token may use (repeatable)")
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (default: no expiry)")
+	cmd.Flags().StringVar(&name, "name", "", "name of the token")
+	cmd.Flags().StringVar(&role, "role", "", "viewer, developer, admin or owner (default: yours)")
+	cmd.Flags().StringSliceVar(&namespaces, "namespace", nil, "namespace the token may use (repeatable; default: yours)")
+	cmd.Flags().StringVar(&expires, "expires", "", "lifetime (720h, 30d) or date (2026-12-31, RFC 3339); default: never")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (same as --expires with a duration)")
+	cmd.Flags().BoolVar(&admin, "admin", false, "every namespace of the organisation (the role stays --role or yours)")
 	return cmd
+}
+
+// parseExpiry reads --expires: a Go duration ("720h"), a number of days ("30d"), a date
+// ("2026-12-31", midnight in loc) or an RFC 3339 time, and returns the lifetime from now.
+func parseExpiry(s string, now time.Time, loc *time.Location) (time.Duration, error) {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err == nil && days > 0 {
+			d = time.Duration(days) * 24 * time.Hour
+		}
+	} else if v, err := time.ParseDuration(s); err == nil {
+		d = v
+	} else if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		d = t.Sub(now)
+	} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0, usageErrorf("--expires %q: want a duration (720h), days (30d), a date (2026-12-31) or an RFC 3339 time", s)
+	}
+	if d <= 0 {
+		return 0, usageErrorf("--expires %q is not in the future", s)
+	}
+	return d, nil
 }
 
 func (a *app) listTokens(cmd *cobra.Command, _ []string) error {
@@ -113,17 +173,18 @@ func (a *app) listTokens(cmd *cobra.Command, _ []string) error {
 		return a.printJSON(orEmpty(list))
 	}
 	tw := table(a.stdout)
-	fmt.Fprintln(tw, "ID\tNAME\tACCESS\tCREATED\tEXPIRES")
+	fmt.Fprintln(tw, "ID\tNAME\tUSER\tROLE\tKIND\tACCESS\tCREATED\tEXPIRES")
 	for _, t := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, tokenScope(t), a.fmtTime(t.CreatedAt), a.fmtExpiry(t.ExpiresAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, orDash(t.User), t.EffectiveRole(), orDash(string(t.Kind)),
+			tokenScope(t), a.fmtTime(t.CreatedAt), a.fmtExpiry(t.ExpiresAt))
 	}
 	return tw.Flush()
 }
 
-// tokenScope says what a token may access.
+// tokenScope says which namespaces a token reaches.
 func tokenScope(t *platform.Token) string {
-	if t.Admin {
-		return "admin"
+	if t.AllNamespaces() {
+		return "all namespaces"
 	}
 	return orDash(strings.Join(t.Namespaces, ","))
 }
