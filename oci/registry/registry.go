@@ -5,10 +5,12 @@
 // It serves go-containerregistry's pkg/registry (the OCI distribution API) with two
 // additions that make it fit to hold a platform's images:
 //
-//   - Persistence. Blobs live on disk under Dir/blobs. The upstream handler keeps
-//     manifests in memory only, so every manifest accepted is also written to disk
-//     (its bytes as a blob, and one small index file per tag or digest under
-//     Dir/manifests) and replayed into the handler by New: nothing is lost on restart.
+//   - Persistence. Blobs live on disk under Dir/blobs, each upload written aside,
+//     synced and renamed into place (and removed if its digest is wrong). The
+//     upstream handler keeps manifests in memory only, so every manifest accepted is
+//     also written to disk (its bytes as a blob, and one small index file per tag or
+//     digest under Dir/manifests) and replayed into the handler by New: nothing is
+//     lost on restart.
 //   - Authentication (HTTP basic auth), with credentials derived from the platform's
 //     secret (Options.Secret), so none is stored:
 //     the push credential (PushCredential) may do everything; it stays in the server.
@@ -156,8 +158,12 @@ func New(opts Options) (*Registry, error) {
 			return nil, fmt.Errorf("registry: %w", err)
 		}
 	}
+	blobs, err := newDiskBlobs(r.blobs)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
 	r.handler = upstream.New(
-		upstream.WithBlobHandler(upstream.NewDiskBlobHandler(r.blobs)),
+		upstream.WithBlobHandler(blobs),
 		upstream.Logger(slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)),
 	)
 	if err := r.replay(); err != nil {

@@ -2,9 +2,14 @@ package registry_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -324,4 +329,53 @@ func status(err error) int {
 		return te.StatusCode
 	}
 	return 0
+}
+
+// TestBlobUploads checks that a blob is stored under its digest and that an upload
+// whose content does not match its digest is refused and leaves nothing on disk.
+func TestBlobUploads(t *testing.T) {
+	dir := t.TempDir()
+	reg, err := registry.New(registry.Options{Dir: dir, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "layer bytes"
+	good := "sha256:" + hexSHA256(body)
+	tests := []struct {
+		name, digest string
+		want         int
+	}{
+		{"matching digest", good, http.StatusCreated},
+		{"wrong digest", "sha256:" + hexSHA256("something else"), http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/v2/acme/api/blobs/uploads/?digest="+tt.digest, strings.NewReader(body))
+			req.SetBasicAuth(push.Username, push.Password)
+			rec := httptest.NewRecorder()
+			reg.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("upload: %d %s, want %d", rec.Code, rec.Body, tt.want)
+			}
+		})
+	}
+	var files []string
+	err = filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"blobs/sha256/" + strings.TrimPrefix(good, "sha256:")}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("files after uploads: %q, want only %q", files, want)
+	}
+}
+
+func hexSHA256(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
