@@ -36,6 +36,9 @@ func TestSyncRemovesAndChangesRoles(t *testing.T) {
 	if got := e.dir.member("acme", "carol"); got != platform.RoleDeveloper {
 		t.Errorf("carol (never signed in, in developers) is %q, want developer", got)
 	}
+	if got := e.dir.member("acme", "alice"); got != platform.RoleAdmin {
+		t.Errorf("alice (admins and developers) is %q after the sync, want admin", got)
+	}
 	if !aliceIn() || !bobIn() {
 		t.Fatal("sessions do not work after a no-op sync")
 	}
