@@ -154,5 +154,4 @@ func withSlash(v, def string) string {
 	return v
 }
 
-
 var _ fmt.Stringer = Config{}

@@ -83,7 +83,7 @@ func TestTokenExchangeRefusals(t *testing.T) {
 	revoked := e.gh.IssueToken("alice")
 	e.gh.Revoke(revoked)
 	tests := []struct {
-		name, token, org string
+		name, token, org  string
 		wantCode, wantMsg string
 	}{
 		{name: "revoked GitHub token", token: revoked, wantCode: platform.EUNAUTHENTICATED, wantMsg: "GitHub refused the token"},

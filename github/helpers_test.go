@@ -257,17 +257,17 @@ const (
 
 // env is a platform with GitHub sign-in over the fake GitHub.
 type env struct {
-	t        *testing.T
-	gh       *githubtest.Fake
-	dir      *memDir
-	integ    *Integration
-	srv      *httptest.Server
-	logs     *syncBuffer
-	syncTok  string
-	cfg      Config
-	alice    *githubtest.User
-	bob      *githubtest.User
-	mallory  *githubtest.User
+	t       *testing.T
+	gh      *githubtest.Fake
+	dir     *memDir
+	integ   *Integration
+	srv     *httptest.Server
+	logs    *syncBuffer
+	syncTok string
+	cfg     Config
+	alice   *githubtest.User
+	bob     *githubtest.User
+	mallory *githubtest.User
 }
 
 // newEnv starts the fake GitHub with acme-inc's teams (alice in admins and developers,

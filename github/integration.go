@@ -16,12 +16,11 @@ import (
 
 // Routes the handler serves, besides the callback (the path of Config.RedirectURL).
 const (
-	LoginPath    = "/login"
-	DevicePath   = "/auth/github/device"
-	TokenPath    = "/auth/github/token"
-	CLIPath      = "/auth/github/cli"
-	WebhookPath  = "/webhooks/github"
-	callbackPath = "/auth/github/callback" // only documents the usual value
+	LoginPath   = "/login"
+	DevicePath  = "/auth/github/device"
+	TokenPath   = "/auth/github/token"
+	CLIPath     = "/auth/github/cli"
+	WebhookPath = "/webhooks/github"
 )
 
 // Scope is the OAuth scope the platform asks for: reading team membership.

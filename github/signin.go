@@ -308,8 +308,8 @@ type CLIRequest struct {
 
 // LoginResponse answers both: a platform API token (shown once) and who it is for.
 type LoginResponse struct {
-	Token     string          `json:"token"`
-	ExpiresAt time.Time       `json:"expires_at"`
+	Token     string                   `json:"token"`
+	ExpiresAt time.Time                `json:"expires_at"`
 	Org       string                   `json:"org"`
 	Login     string                   `json:"login"`
 	Roles     map[string]platform.Role `json:"roles"`

@@ -135,7 +135,9 @@ func TestSignInRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.gh.SetAuthorizer("alice")
-	noFollow := func(c *httpClient) { c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } }
+	noFollow := func(c *httpClient) {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
 
 	// startLogin runs /login and GitHub's approval in browser c, returning the callback
 	// URL without visiting it.
@@ -168,8 +170,10 @@ func TestSignInRefusals(t *testing.T) {
 		detail   string
 	}{
 		{
-			name:     "forged state",
-			callback: func() (*httpClient, string) { return e.browser(), e.srv.URL + "/auth/github/callback?code=x&state=forged" },
+			name: "forged state",
+			callback: func() (*httpClient, string) {
+				return e.browser(), e.srv.URL + "/auth/github/callback?code=x&state=forged"
+			},
 			wantBody: "invalid, has expired or was already used", detail: "OAuth state",
 		},
 		{

@@ -65,7 +65,7 @@ type Fake struct {
 
 	mu         sync.Mutex
 	second     time.Duration
-	users      map[string]*User              // by lower-case login
+	users      map[string]*User               // by lower-case login
 	teams      map[string]map[string][]string // org (lower) → slug (lower) → logins
 	orgLogins  map[string]string              // org (lower) → as created
 	authorizer string
