@@ -212,6 +212,17 @@ func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.Lo
 		return "", commit, registryError(b.opts.Registry, err)
 	}
 
+	if err := b.push(ctx, ref, img, layer, log); err != nil {
+		return "", commit, err
+	}
+	log.WriteLine(fmt.Sprintf("pushed %s in %s", ref, time.Since(start).Round(10*time.Millisecond)))
+	log.WriteLine("image " + artifact)
+	return artifact, commit, nil
+}
+
+// push writes img to ref, uploading only the blobs the registry lacks, and logs the
+// progress and what was really sent.
+func (b *Builder) push(ctx context.Context, ref name.Tag, img v1.Image, layer *diskLayer, log platform.LogWriter) error {
 	stats := &pushStats{}
 	progress := make(chan v1.Update, 16)
 	done := make(chan struct{})
@@ -220,20 +231,23 @@ func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.Lo
 		logProgress(progress, log)
 	}()
 	werr := remote.Write(ref, img, append(b.remoteOpts(ctx, &countingTransport{inner: b.opts.Transport, stats: stats}), remote.WithProgress(progress))...)
-	<-done
 	if werr != nil {
-		return "", commit, registryError(b.opts.Registry, werr)
+		// Write closes progress when it returns, unless it refused its options first.
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		return registryError(b.opts.Registry, werr)
 	}
+	<-done
 	ld, _ := layer.Digest()
 	if stats.uploaded(ld.String()) {
 		log.WriteLine(fmt.Sprintf("layer %s uploaded (%s)", shortHash(ld), formatBytes(layer.size)))
 	} else {
 		log.WriteLine(fmt.Sprintf("layer %s already in the registry, not uploaded", shortHash(ld)))
 	}
-	log.WriteLine(fmt.Sprintf("pushed %s (%s uploaded, %d blob(s), %d manifest) in %s",
-		ref, formatBytes(stats.bytes()), stats.blobCount(), stats.manifestCount(), time.Since(start).Round(10*time.Millisecond)))
-	log.WriteLine("image " + artifact)
-	return artifact, commit, nil
+	log.WriteLine(fmt.Sprintf("uploaded %s: %d blob(s), %d manifest", formatBytes(stats.bytes()), stats.blobCount(), stats.manifestCount()))
+	return nil
 }
 
 // image assembles the image of bd from the binary.
