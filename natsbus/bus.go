@@ -153,6 +153,7 @@ type Bus struct {
 	stopped    bool
 	srv        *server.Server       // embedded: set once ready
 	ctl        *nats.Conn           // remote: the control connection, set once ready
+	removed    map[string]bool      // remote: removals the Node has not confirmed yet
 	namespaces map[string]bool      // namespaces allowed to connect
 	clients    map[string]*nsClient // the platform's go-micro client per namespace
 }
@@ -172,6 +173,7 @@ func New(opts Options) (*Bus, error) {
 		opts:       opts,
 		ready:      make(chan struct{}),
 		namespaces: make(map[string]bool),
+		removed:    make(map[string]bool),
 		clients:    make(map[string]*nsClient),
 	}, nil
 }
@@ -356,6 +358,7 @@ func (b *Bus) EnsureNamespace(ctx context.Context, ns string) error {
 	}
 	b.mu.Lock()
 	b.namespaces[ns] = true
+	delete(b.removed, ns)
 	if b.opts.Remote != "" {
 		ctl := b.ctl
 		b.mu.Unlock()
@@ -393,7 +396,8 @@ func (b *Bus) registerAccountLocked(ns string) error {
 
 // RemoveNamespace revokes ns: new connections are refused and existing ones (the
 // namespace's instances and the platform's own) are closed. Its JetStream data stays in
-// Dir. Idempotent.
+// Dir. Idempotent. With Remote, a removal the Node could not be told about (EUNAVAILABLE,
+// or before Start) is sent again at the next (re)connect.
 func (b *Bus) RemoveNamespace(ctx context.Context, ns string) error {
 	b.mu.Lock()
 	delete(b.namespaces, ns)
@@ -405,10 +409,22 @@ func (b *Bus) RemoveNamespace(ctx context.Context, ns string) error {
 		c.close()
 	}
 	if b.opts.Remote != "" {
+		// Until the Node confirms, the removal is re-sent on every (re)connect.
+		b.mu.Lock()
+		b.removed[ns] = true
+		b.mu.Unlock()
 		if ctl == nil {
 			return nil
 		}
-		return b.controlRequest(ctx, ctl, opRemove, ns)
+		if err := b.controlRequest(ctx, ctl, opRemove, ns); err != nil {
+			return err
+		}
+		b.mu.Lock()
+		if !b.namespaces[ns] {
+			delete(b.removed, ns)
+		}
+		b.mu.Unlock()
+		return nil
 	}
 	if srv == nil {
 		return nil

@@ -26,8 +26,9 @@ const namespacesFile = "namespaces.json"
 // Dir so that it admits them again at once after a restart. Create it with NewNode and
 // run it with Start.
 type Node struct {
-	bus  *Bus
-	file string
+	bus   *Bus
+	file  string
+	ready chan struct{} // closed once control requests are answered
 
 	mu sync.Mutex // serialises control requests and writes of file
 }
@@ -43,7 +44,7 @@ func NewNode(opts Options) (*Node, error) {
 		return nil, err
 	}
 	b.control = true
-	return &Node{bus: b, file: filepath.Join(b.opts.Dir, namespacesFile)}, nil
+	return &Node{bus: b, file: filepath.Join(b.opts.Dir, namespacesFile), ready: make(chan struct{})}, nil
 }
 
 // Start runs the node until ctx ends: it admits the namespaces kept in Dir, starts the
@@ -91,12 +92,21 @@ func (n *Node) Start(ctx context.Context) error {
 		<-done
 		return fmt.Errorf("natsbus: subscribe to control requests: %w", err)
 	}
+	close(n.ready)
 	n.bus.opts.Logger.Info("mesh node ready", "listen", n.Addr(), "namespaces", len(names))
 	return <-done
 }
 
-// WaitReady blocks until the node accepts connections or ctx ends.
-func (n *Node) WaitReady(ctx context.Context) error { return n.bus.WaitReady(ctx) }
+// WaitReady blocks until the node accepts connections and control requests, or ctx
+// ends (EUNAVAILABLE).
+func (n *Node) WaitReady(ctx context.Context) error {
+	select {
+	case <-n.ready:
+		return nil
+	case <-ctx.Done():
+		return platform.Errorf(platform.EUNAVAILABLE, "mesh node not ready: %v", ctx.Err())
+	}
+}
 
 // Addr is the host:port the node listens on, "" before it is ready.
 func (n *Node) Addr() string {

@@ -268,3 +268,46 @@ func TestNodeAndRemoteBus(t *testing.T) {
 		}
 	})
 }
+
+// TestRemovalWhileDisconnectedReachesNode removes a namespace in a platform that is not
+// connected to the node (a control plane restarting while the mesh is away): the removal
+// reaches the node when it connects.
+func TestRemovalWhileDisconnectedReachesNode(t *testing.T) {
+	t.Parallel()
+	node, _ := MustStartNode(t, t.TempDir(), "127.0.0.1:0", testSecret)
+	MustStartRemote(t, node.Addr(), "", testSecret, "acme", "globex")
+	if got := strings.Join(node.Namespaces(), ","); got != "acme,globex" {
+		t.Fatalf("node admits %s", got)
+	}
+
+	b, err := New(Options{Remote: "nats://" + node.Addr(), Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := b.EnsureNamespace(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RemoveNamespace(ctx, "globex"); err != nil {
+		t.Fatalf("RemoveNamespace before Start: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Start(ctx) }()
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	if err := b.WaitReady(rctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(node.Namespaces(), ","); got != "acme" {
+		t.Fatalf("node admits %s after the platform connected, want acme", got)
+	}
+	_, err = nats.Connect("nats://"+node.Addr(), nats.UserInfo("ns-globex", b.password("globex")), nats.NoReconnect())
+	if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("connect to removed globex = %v, want %v", err, nats.ErrAuthorization)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

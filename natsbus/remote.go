@@ -112,9 +112,23 @@ func (b *Bus) startRemote(ctx context.Context) error {
 	b.mu.Lock()
 	b.ctl = conn
 	b.mu.Unlock()
-	if err := b.resync(ctx); err != nil {
-		conn.Close()
-		return err
+	// A Node that has just started may not answer control requests for a moment
+	// (EUNAVAILABLE); a refusal by the Node is an error.
+	for {
+		err := b.resync(ctx)
+		if err == nil {
+			break
+		}
+		if platform.ErrorCode(err) != platform.EUNAVAILABLE {
+			conn.Close()
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			conn.Close()
+			return nil
+		case <-time.After(remoteRetry):
+		}
 	}
 	close(b.ready)
 	b.opts.Logger.Info("mesh node connected", "url", o.Url, "advertise", b.ClientURL())
@@ -127,14 +141,19 @@ func (b *Bus) startRemote(ctx context.Context) error {
 	return nil
 }
 
-// resync sends the Node every namespace ensured so far: on connect and after each
-// reconnect, as the Node may have restarted without some of them.
+// resync sends the Node every namespace ensured so far and every removal it has not
+// confirmed: on connect and after each reconnect, as the Node may have restarted without
+// some of them, or been away when a namespace was removed.
 func (b *Bus) resync(ctx context.Context) error {
 	b.mu.RLock()
 	ctl := b.ctl
 	names := make([]string, 0, len(b.namespaces))
 	for ns := range b.namespaces {
 		names = append(names, ns)
+	}
+	var removed []string
+	for ns := range b.removed {
+		removed = append(removed, ns)
 	}
 	b.mu.RUnlock()
 	var errs []error
@@ -143,6 +162,18 @@ func (b *Bus) resync(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, ns := range removed {
+		if err := b.controlRequest(ctx, ctl, opRemove, ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.mu.Lock()
+		if !b.namespaces[ns] {
+			delete(b.removed, ns)
+		}
+		b.mu.Unlock()
+	}
+	names = append(names, removed...)
 	if err := errors.Join(errs...); err != nil {
 		b.opts.Logger.Error("mesh node resync failed", "namespaces", len(names), "err", err)
 		return err
