@@ -66,8 +66,10 @@ type ControlPlane interface {
 	// ListUsers returns the members of the caller's org.
 	ListUsers(ctx context.Context) ([]*Member, error)
 	// CreateUser creates a local user who is a member of the caller's org with a role no
-	// higher than the caller's; owners only (member.manage). ECONFLICT login taken.
-	CreateUser(ctx context.Context, req CreateUserRequest) (*Member, error)
+	// higher than the caller's, and a first API token of theirs (every namespace, their
+	// role), whose secret is returned once; owners only (member.manage). ECONFLICT login
+	// taken.
+	CreateUser(ctx context.Context, req CreateUserRequest) (*Member, string, error)
 	// SetUserRole changes a member's role (owners only). Demoting the last owner is
 	// ECONFLICT.
 	SetUserRole(ctx context.Context, login string, role Role) (*Member, error)

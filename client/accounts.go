@@ -30,14 +30,22 @@ func (c *Client) ListUsers(ctx context.Context) ([]*platform.Member, error) {
 	return out.Users, nil
 }
 
-// CreateUser creates a local user in the caller's organisation: owners only; ECONFLICT
-// when the login is taken.
-func (c *Client) CreateUser(ctx context.Context, req platform.CreateUserRequest) (*platform.Member, error) {
-	var out platform.Member
-	if err := c.do(ctx, http.MethodPost, path("v1", "users"), nil, req, &out); err != nil {
-		return nil, err
+// CreateUser creates a local user in the caller's organisation and returns them with the
+// secret of their first token, shown only this once: owners only; ECONFLICT when the
+// login is taken.
+func (c *Client) CreateUser(ctx context.Context, req platform.CreateUserRequest) (*platform.Member, string, error) {
+	var out struct {
+		User   *platform.Member `json:"user"`
+		Secret string           `json:"secret"`
 	}
-	return &out, nil
+	p := path("v1", "users")
+	if err := c.do(ctx, http.MethodPost, p, nil, req, &out); err != nil {
+		return nil, "", err
+	}
+	if out.User == nil || out.Secret == "" {
+		return nil, "", c.badResponse(http.MethodPost, p, errMissingFields)
+	}
+	return out.User, out.Secret, nil
 }
 
 // SetUserRole changes a member's role: owners only; ECONFLICT for the last owner.

@@ -211,13 +211,14 @@ func TestRequests(t *testing.T) {
 				Role: platform.RoleAdmin, RoleSource: platform.MemberLocal}},
 		},
 		{
-			name: "create user", status: 201, response: `{"id":"u-2","login":"bob","source":"local","role":"viewer","role_source":"local"}`,
+			name: "create user", status: 201, response: `{"user":{"id":"u-2","login":"bob","source":"local","role":"viewer","role_source":"local"},"secret":"s3cret"}`,
 			call: func(c *Client) (any, error) {
-				return c.CreateUser(context.Background(), platform.CreateUserRequest{Login: "bob", Role: platform.RoleViewer})
+				m, secret, err := c.CreateUser(context.Background(), platform.CreateUserRequest{Login: "bob", Role: platform.RoleViewer})
+				return []any{m, secret}, err
 			},
 			want: recorded{Method: "POST", Path: "/v1/users", ContentType: "application/json", Body: `{"login":"bob","role":"viewer"}`},
-			wantOut: &platform.Member{User: platform.User{ID: "u-2", Login: "bob", Source: platform.UserLocal},
-				Role: platform.RoleViewer, RoleSource: platform.MemberLocal},
+			wantOut: []any{&platform.Member{User: platform.User{ID: "u-2", Login: "bob", Source: platform.UserLocal},
+				Role: platform.RoleViewer, RoleSource: platform.MemberLocal}, "s3cret"},
 		},
 		{
 			name: "set role", status: 200, response: `{"id":"u-2","login":"bob","source":"local","role":"admin","role_source":"local"}`,

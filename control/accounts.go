@@ -36,9 +36,9 @@ func (p *Plane) ListUsers(ctx context.Context) ([]*platform.Member, error) {
 }
 
 // CreateUser implements platform.ControlPlane.
-func (p *Plane) CreateUser(ctx context.Context, req platform.CreateUserRequest) (*platform.Member, error) {
+func (p *Plane) CreateUser(ctx context.Context, req platform.CreateUserRequest) (*platform.Member, string, error) {
 	if err := p.authorize(ctx, authz.MemberManage); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	caller := platform.TokenFromContext(ctx)
 	var problems []string
@@ -49,22 +49,28 @@ func (p *Plane) CreateUser(ctx context.Context, req platform.CreateUserRequest) 
 		problems = append(problems, fmt.Sprintf("role %q: want viewer, developer, admin or owner", req.Role))
 	}
 	if len(problems) > 0 {
-		return nil, platform.Errorf(platform.EINVALID, "invalid user: %s", strings.Join(problems, "; "))
+		return nil, "", platform.Errorf(platform.EINVALID, "invalid user: %s", strings.Join(problems, "; "))
 	}
 	if err := p.notAbove(ctx, req.Role, "user/"+req.Login); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	now := p.opts.Clock.Now().UTC()
 	u := &platform.User{ID: platform.NewID("u"), Login: req.Login, Name: req.Name, Email: req.Email, Source: platform.UserLocal, CreatedAt: now, UpdatedAt: now}
 	if err := p.store.CreateUser(ctx, u); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	m := &platform.Membership{Org: caller.OrgName(), UserID: u.ID, Role: req.Role, Source: platform.MemberLocal}
 	if err := p.store.PutMembership(ctx, m); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditUserCreate, Target: "user/" + u.Login, Detail: "local user with role " + string(req.Role)})
-	return &platform.Member{User: *u, Role: m.Role, RoleSource: m.Source}, nil
+	t := &platform.Token{Name: "first token", Kind: platform.TokenAPI, UserID: u.ID, User: u.Login, Org: m.Org, Role: m.Role}
+	secret, err := p.storeToken(ctx, t, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditTokenCreate, Target: "token/" + t.ID, Detail: describeToken(t) + " for " + u.Login})
+	return &platform.Member{User: *u, Role: m.Role, RoleSource: m.Source}, secret, nil
 }
 
 // notAbove refuses (and audits) granting a role above the caller's.

@@ -96,11 +96,7 @@ func (h *accounts) as(secret string) context.Context {
 // (every namespace) and the secret.
 func (h *accounts) member(login string, role platform.Role) (context.Context, string) {
 	h.t.Helper()
-	m, err := h.plane.CreateUser(h.owner, platform.CreateUserRequest{Login: login, Role: role})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	secret, _, err := h.plane.Directory().IssueToken(context.Background(), m.ID, platform.DefaultOrg, platform.TokenAPI, 0)
+	_, secret, err := h.plane.CreateUser(h.owner, platform.CreateUserRequest{Login: login, Role: role})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -275,11 +271,11 @@ func TestUsers(t *testing.T) {
 	h := newAccounts(t)
 	admin, _ := h.member("ann", platform.RoleAdmin)
 	viewer, _ := h.member("vic", platform.RoleViewer)
-	_, err := h.plane.CreateUser(admin, platform.CreateUserRequest{Login: "eve", Role: platform.RoleViewer})
-	wantErr(t, err, platform.EFORBIDDEN, "member.manage needs the owner role; token \"cli sign-in\" has the admin role")
-	_, err = h.plane.CreateUser(h.owner, platform.CreateUserRequest{Login: "Bad Login", Role: "god"})
+	_, _, err := h.plane.CreateUser(admin, platform.CreateUserRequest{Login: "eve", Role: platform.RoleViewer})
+	wantErr(t, err, platform.EFORBIDDEN, "member.manage needs the owner role; token \"first token\" has the admin role")
+	_, _, err = h.plane.CreateUser(h.owner, platform.CreateUserRequest{Login: "Bad Login", Role: "god"})
 	wantErr(t, err, platform.EINVALID, `role "god"`)
-	_, err = h.plane.CreateUser(h.owner, platform.CreateUserRequest{Login: "vic", Role: platform.RoleViewer})
+	_, _, err = h.plane.CreateUser(h.owner, platform.CreateUserRequest{Login: "vic", Role: platform.RoleViewer})
 	wantErr(t, err, platform.ECONFLICT, "already exists")
 	list, err := h.plane.ListUsers(viewer)
 	if err != nil {
@@ -327,9 +323,10 @@ func TestAuditTrail(t *testing.T) {
 		got = append(got, e.Actor+" "+e.Action+" "+e.Outcome+" "+strings.SplitN(e.Target, "/", 2)[0])
 	}
 	want := []string{
-		"vic audit.read denied ",
+		"vic audit.read denied org",
 		"vic service.deploy denied namespace",
 		"admin token.revoke ok token",
+		"admin token.create ok token",
 		"admin token.create ok token",
 		"admin user.create ok user",
 		"admin namespace.create ok namespace",

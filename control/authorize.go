@@ -18,7 +18,12 @@ type UserInvalidator interface {
 // authorize checks the caller may take an action that is not about one namespace (an
 // organisation, self or platform action) and audits a refusal.
 func (p *Plane) authorize(ctx context.Context, action authz.Action) error {
-	return p.audited(ctx, action, "", authz.Check(platform.TokenFromContext(ctx), action, "", ""))
+	tok := platform.TokenFromContext(ctx)
+	err := authz.Check(tok, action, "", "")
+	if err == nil || tok == nil {
+		return err
+	}
+	return p.audited(ctx, action, "org/"+tok.OrgName(), err)
 }
 
 // authorizeNamespace checks the caller may take action in ns and that ns exists. A

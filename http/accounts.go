@@ -48,12 +48,19 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, s.opts.MaxBodyBytes); err != nil {
 		return err
 	}
-	m, err := s.cp.CreateUser(r.Context(), req)
+	m, secret, err := s.cp.CreateUser(r.Context(), req)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, m)
+	writeJSON(w, http.StatusCreated, createdUser{User: m, Secret: secret})
 	return nil
+}
+
+// createdUser is the answer of POST /v1/users: the member and the secret of their first
+// token, shown only this once.
+type createdUser struct {
+	User   *platform.Member `json:"user"`
+	Secret string           `json:"secret"`
 }
 
 // setRoleRequest is the body of PUT /v1/users/{login}/role.

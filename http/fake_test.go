@@ -329,12 +329,12 @@ func (f *fakeControlPlane) ListUsers(ctx context.Context) ([]*platform.Member, e
 		Role: platform.RoleOwner, RoleSource: platform.MemberLocal}}, nil
 }
 
-func (f *fakeControlPlane) CreateUser(ctx context.Context, req platform.CreateUserRequest) (*platform.Member, error) {
+func (f *fakeControlPlane) CreateUser(ctx context.Context, req platform.CreateUserRequest) (*platform.Member, string, error) {
 	if err := f.record(ctx, "CreateUser", "", req); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	return &platform.Member{User: platform.User{ID: "u-2", Login: req.Login, Source: platform.UserLocal, CreatedAt: t0, UpdatedAt: t0},
-		Role: req.Role, RoleSource: platform.MemberLocal}, nil
+		Role: req.Role, RoleSource: platform.MemberLocal}, f.tokenSec, nil
 }
 
 func (f *fakeControlPlane) SetUserRole(ctx context.Context, login string, role platform.Role) (*platform.Member, error) {
