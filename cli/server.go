@@ -16,6 +16,8 @@ type serverFlags struct {
 	addr           string
 	store          string
 	runtime        string
+	kubeconfig     string
+	registry       string
 	natsPort       int
 	gatewayDomain  string
 	logLevel       string
@@ -33,7 +35,8 @@ func (a *app) serverCmd() *cobra.Command {
 			"flags. At first start it prints the admin token.",
 		Example: `  platform server
   platform server --data /var/lib/micro-platform --addr 0.0.0.0:8080
-  platform server --config /etc/micro-platform.yaml --store postgres://localhost/platform`,
+  platform server --config /etc/micro-platform.yaml --store postgres://localhost/platform
+  platform server --runtime kubernetes --kubeconfig ~/.kube/config --registry registry.example.com/micro`,
 		Args: args(0, 0, "no arguments"),
 		RunE: a.run(func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.serverConfig(cmd, sf)
@@ -54,7 +57,9 @@ func (sf *serverFlags) register(cmd *cobra.Command) {
 	f.StringVar(&sf.data, "data", "", "data directory (default ~/.local/share/micro-platform)")
 	f.StringVar(&sf.addr, "addr", "", "HOST:PORT of the API and gateway (default 127.0.0.1:8080)")
 	f.StringVar(&sf.store, "store", "", "postgres:// URL of the store (default SQLite in the data directory)")
-	f.StringVar(&sf.runtime, "runtime", "", "runtime driver that runs instances (default local)")
+	f.StringVar(&sf.runtime, "runtime", "", "runtime driver that runs instances: local or kubernetes (default local)")
+	f.StringVar(&sf.kubeconfig, "kubeconfig", "", "kubeconfig of the kubernetes runtime's cluster (default: in-cluster)")
+	f.StringVar(&sf.registry, "registry", "", "image reference prefix for the kubernetes runtime (default: the platform's own registry)")
 	f.IntVar(&sf.natsPort, "nats-port", 0, "port of the embedded NATS server (default: a free port, kept across restarts)")
 	f.StringVar(&sf.gatewayDomain, "gateway-domain", "", "route NAMESPACE.DOMAIN hosts to namespaces")
 	f.StringVar(&sf.logLevel, "log-level", "", "debug, info, warn or error (default info)")
@@ -85,6 +90,12 @@ func (a *app) serverConfig(cmd *cobra.Command, sf serverFlags) (server.Config, e
 	}
 	if changed("runtime") {
 		cfg.Runtime = sf.runtime
+	}
+	if changed("kubeconfig") {
+		cfg.Kubeconfig = sf.kubeconfig
+	}
+	if changed("registry") {
+		cfg.Registry = sf.registry
 	}
 	if changed("nats-port") {
 		cfg.NATSPort = sf.natsPort

@@ -25,8 +25,21 @@ type Config struct {
 	Addr string `yaml:"addr"`
 	// Store is "" for SQLite in DataDir, or a postgres:// URL.
 	Store string `yaml:"store"`
-	// Runtime is the driver that runs instances: "local".
+	// Runtime is the driver that runs instances: "local" (processes on this machine) or
+	// "kubernetes" (Deployments on a cluster, images built from source).
 	Runtime string `yaml:"runtime"`
+	// Kubeconfig locates the cluster of the kubernetes runtime; "" means the in-cluster
+	// configuration (the pod's service account).
+	Kubeconfig string `yaml:"kubeconfig"`
+	// KubeNamespacePrefix prefixes the Kubernetes namespace of each platform namespace.
+	KubeNamespacePrefix string `yaml:"kube_namespace_prefix"`
+	// Registry is the image reference prefix images are pushed to with the kubernetes
+	// runtime (e.g. registry.example.com/micro); "" serves the platform's own registry on
+	// RegistryAddr, with its data in DataDir.
+	Registry string `yaml:"registry"`
+	// RegistryAddr is where the platform's own registry listens. Port 0 picks a free port
+	// at first start and keeps it in DataDir, because image references carry it.
+	RegistryAddr string `yaml:"registry_addr"`
 	// NATSHost and NATSPort are where the embedded NATS server listens. Port 0 picks a
 	// free port at first start and keeps it in DataDir, because running instances carry
 	// the URL in their environment across server restarts.
@@ -52,13 +65,20 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 }
 
+// Runtimes the server can run instances with.
+const (
+	RuntimeLocal      = "local"
+	RuntimeKubernetes = "kubernetes"
+)
+
 // DefaultConfig returns the embedded default: everything in one process, state under the
 // user's data directory.
 func DefaultConfig() Config {
 	return Config{
 		DataDir:          defaultDataDir(),
 		Addr:             "127.0.0.1:8080",
-		Runtime:          "local",
+		Runtime:          RuntimeLocal,
+		RegistryAddr:     "127.0.0.1:0",
 		NATSHost:         "127.0.0.1",
 		MaxArchiveBytes:  64 << 20,
 		BuildConcurrency: 2,
@@ -111,6 +131,10 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.Store = v
 		case "PLATFORM_RUNTIME":
 			c.Runtime = v
+		case "PLATFORM_KUBECONFIG":
+			c.Kubeconfig = v
+		case "PLATFORM_REGISTRY":
+			c.Registry = v
 		case "PLATFORM_GATEWAY_DOMAIN":
 			c.GatewayDomain = v
 		case "PLATFORM_LOG_LEVEL":
@@ -141,8 +165,19 @@ func (c *Config) Validate() error {
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		errs = append(errs, fmt.Errorf("store %q: want empty (SQLite in the data dir) or a postgres:// URL", c.Store))
 	}
-	if c.Runtime != "local" {
-		errs = append(errs, fmt.Errorf("runtime %q: supported runtimes are: local", c.Runtime))
+	switch c.Runtime {
+	case RuntimeLocal:
+	case RuntimeKubernetes:
+		if c.Registry != "" && (strings.Contains(c.Registry, "://") || strings.HasSuffix(c.Registry, "/")) {
+			errs = append(errs, fmt.Errorf("registry %q: want an image reference prefix such as registry.example.com/micro", c.Registry))
+		}
+		if c.Registry == "" {
+			if _, _, err := net.SplitHostPort(c.RegistryAddr); err != nil {
+				errs = append(errs, fmt.Errorf("registry_addr %q: want HOST:PORT", c.RegistryAddr))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("runtime %q: supported runtimes are: %s, %s", c.Runtime, RuntimeLocal, RuntimeKubernetes))
 	}
 	if c.NATSPort < 0 || c.NATSPort > 65535 {
 		errs = append(errs, fmt.Errorf("nats_port %d: out of range", c.NATSPort))

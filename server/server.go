@@ -32,7 +32,7 @@ import (
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/natsbus"
 	"github.com/micro/platform/runtime"
-	"github.com/micro/platform/runtime/local"
+	"github.com/micro/platform/oci/registry"
 	"github.com/micro/platform/sqlstore"
 )
 
@@ -58,8 +58,9 @@ type App struct {
 	plane  *control.Plane
 	gw     *gateway.Gateway
 	api    *platformhttp.Server
-	driver *local.Driver
-	auth   *auth.Authenticator
+	driver   closer
+	registry *registry.Registry // the platform's own image registry, kubernetes runtime only
+	auth     *auth.Authenticator
 	lock   *os.File // held while the App owns DataDir
 }
 
@@ -133,17 +134,16 @@ func (a *App) build(ctx context.Context) error {
 	}
 
 	var plane *control.Plane
-	if a.driver, err = local.New(local.Options{
-		Dir:       filepath.Join(cfg.DataDir, "runtime"),
-		StopGrace: cfg.StopGrace,
-		Logger:    a.logger.With("component", "runtime"),
-		OnEvent: func(e runtime.Event) {
-			if plane != nil {
-				plane.HandleRuntimeEvent(e)
-			}
-		},
+	if a.driver, err = a.newDriver(func(e runtime.Event) {
+		if plane != nil {
+			plane.HandleRuntimeEvent(e)
+		}
 	}); err != nil {
 		return fmt.Errorf("runtime: %w", err)
+	}
+	artifacts, err := a.artifactBuilder(b, secret)
+	if err != nil {
+		return fmt.Errorf("images: %w", err)
 	}
 
 	box, err := seal.New(secret, "release-env")
@@ -152,7 +152,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.auth = auth.NewAuthenticator(a.store, auth.Options{})
 	if plane, err = control.New(control.Options{
-		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: b, Sources: b, Auth: a.auth, Secrets: box,
+		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: artifacts, Sources: b, Auth: a.auth, Secrets: box,
 		BuildLogDir:      filepath.Join(cfg.DataDir, "buildlogs"),
 		Logger:           a.logger.With("component", "control"),
 		RolloutTimeout:   cfg.RolloutTimeout,
@@ -214,6 +214,11 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.api.Listen(); err != nil {
 		return platform.Errorf(platform.EUNAVAILABLE, "listen on %s: %v", a.cfg.Addr, err).WithHint("another process uses the address; pass --addr HOST:PORT")
 	}
+	if a.registry != nil {
+		if _, err := a.registry.Listen(); err != nil {
+			return err
+		}
+	}
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -221,6 +226,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
+	g.Go(func() error { return a.startRegistry(ctx) })
 	g.Go(func() error { return a.plane.Start(ctx) })
 	g.Go(func() error { return a.gw.Start(ctx) })
 	g.Go(func() error { return a.api.Serve(ctx) })

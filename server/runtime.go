@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/builder"
+	"github.com/micro/platform/oci"
+	"github.com/micro/platform/oci/registry"
+	"github.com/micro/platform/runtime"
+	"github.com/micro/platform/runtime/kubernetes"
+	"github.com/micro/platform/runtime/local"
+)
+
+// closer is a runtime driver the App closes when it stops.
+type closer interface {
+	runtime.Driver
+	io.Closer
+}
+
+// newDriver returns the configured runtime driver, reporting instance events to onEvent.
+func (a *App) newDriver(onEvent runtime.EventFunc) (closer, error) {
+	cfg := a.cfg
+	switch cfg.Runtime {
+	case RuntimeKubernetes:
+		rc, err := kubernetes.LoadConfig(cfg.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		return kubernetes.New(kubernetes.Options{
+			Config:          rc,
+			NamespacePrefix: cfg.KubeNamespacePrefix,
+			StopGrace:       cfg.StopGrace,
+			OnEvent:         onEvent,
+			Logger:          a.logger.With("component", "runtime"),
+		})
+	default:
+		return local.New(local.Options{
+			Dir:       filepath.Join(cfg.DataDir, "runtime"),
+			StopGrace: cfg.StopGrace,
+			Logger:    a.logger.With("component", "runtime"),
+			OnEvent:   onEvent,
+		})
+	}
+}
+
+// artifactBuilder returns what turns source into the driver's artifact: the binary
+// builder itself for the local runtime; for kubernetes, the binary packed into an OCI
+// image and pushed to the configured registry, or to the platform's own, which it then
+// creates (a.registry) to be served by Run.
+func (a *App) artifactBuilder(b *builder.Builder, secret []byte) (platform.Builder, error) {
+	cfg := a.cfg
+	if cfg.Runtime != RuntimeKubernetes {
+		return b, nil
+	}
+	opts := oci.Options{
+		Registry: cfg.Registry,
+		Dir:      filepath.Join(cfg.DataDir, "images"),
+		Logger:   a.logger.With("component", "images"),
+		Keychain: authn.DefaultKeychain,
+	}
+	if cfg.Registry == "" {
+		addr, err := stableAddr(filepath.Join(cfg.DataDir, "registry.addr"), cfg.RegistryAddr)
+		if err != nil {
+			return nil, fmt.Errorf("registry address: %w", err)
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		a.registry, err = registry.New(registry.Options{
+			Dir: filepath.Join(cfg.DataDir, "registry"), Addr: addr, Secret: secret,
+			RequirePullAuth: !net.ParseIP(host).IsLoopback(),
+			Logger:          a.logger.With("component", "registry"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		push := registry.PushCredential(secret)
+		opts.Registry = addr
+		opts.Auth = &authn.Basic{Username: push.Username, Password: push.Password}
+		opts.Keychain = nil
+	}
+	return oci.New(b, opts)
+}
+
+// stableAddr returns addr, or, when its port is 0, the address chosen at first start and
+// kept in file: references to what is served there (NATS URLs in instances' environment,
+// image references in releases) must survive a restart.
+func stableAddr(file, addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	b, err := loadOrCreate(file, func() ([]byte, error) {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		return []byte(strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, string(b)), nil
+}
+
+// startRegistry serves the platform's own registry, if there is one, until ctx ends.
+func (a *App) startRegistry(ctx context.Context) error {
+	if a.registry == nil {
+		return nil
+	}
+	return a.registry.Start(ctx)
+}
