@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,15 +29,22 @@ import (
 // crash with exit code 3 and "exiting with 3" as their termination message, with a
 // doubling backoff from 100ms, until crashLoop exits put them in CrashLoopBackOff for
 // good; every other pod runs. No process runs anywhere: only the API objects change.
+//
+// The pods are bound to a Node whose kubelet endpoint is the simulated kubelet's HTTPS
+// server, so the API server proxies the pod log API to it (logs.go): a "serve" pod's log
+// is "started <pod name>" then "tick <n>" every second, as runtimetest.Serve prints. It
+// also completes the deletion of terminating pods, as a kubelet does once they stopped.
 type simKubelet struct {
 	c           client.Client
 	ownerPrefix string
 	crashLoop   int
+	node        string
 }
 
 // startSimKubelet runs a simulated kubelet until the test ends.
 func startSimKubelet(t *testing.T, ownerPrefix string, crashLoop int) *simKubelet {
-	k := &simKubelet{c: adminClient(t), ownerPrefix: ownerPrefix, crashLoop: crashLoop}
+	k := &simKubelet{c: adminClient(t), ownerPrefix: ownerPrefix, crashLoop: crashLoop, node: "sim-kubelet-" + ownerPrefix}
+	k.startNode(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -57,6 +68,9 @@ func startSimKubelet(t *testing.T, ownerPrefix string, crashLoop int) *simKubele
 
 // sync converges the pods of every served Deployment once.
 func (k *simKubelet) sync(ctx context.Context) error {
+	if err := k.finishDeletes(ctx); err != nil {
+		return err
+	}
 	var deploys appsv1.DeploymentList
 	if err := k.c.List(ctx, &deploys, client.HasLabels{kubernetes.LabelOwner}); err != nil {
 		return err
@@ -108,6 +122,7 @@ func (k *simKubelet) createPod(ctx context.Context, dep *appsv1.Deployment) erro
 		},
 		Spec: *dep.Spec.Template.Spec.DeepCopy(),
 	}
+	pod.Spec.NodeName = k.node
 	if err := k.c.Create(ctx, pod); err != nil {
 		return err
 	}
@@ -169,4 +184,108 @@ func setContainerID(ctx context.Context, c client.Client, pod *corev1.Pod, resta
 	}
 	p.Status.ContainerStatuses = []corev1.ContainerStatus{cs}
 	return c.Status().Update(ctx, &p)
+}
+
+// finishDeletes deletes the terminating pods of the kubelet's node at once, as a kubelet
+// does when their containers stopped.
+func (k *simKubelet) finishDeletes(ctx context.Context) error {
+	var pods corev1.PodList
+	if err := k.c.List(ctx, &pods, client.MatchingFields{"spec.nodeName": k.node}); err != nil {
+		return err
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil && p.Spec.NodeName == k.node {
+			if err := k.c.Delete(ctx, &p, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startNode serves the kubelet's log endpoint over HTTPS and registers a Node pointing
+// the API server at it.
+func (k *simKubelet) startNode(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(k.serveLogs))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	portNum, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.node}}
+	if err := k.c.Create(t.Context(), node); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	node.Status = corev1.NodeStatus{
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(portNum)}},
+		Conditions:      []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+	}
+	if err := k.c.Status().Update(t.Context(), node); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.c.Delete(context.Background(), node) })
+}
+
+// serveLogs answers GET /containerLogs/<namespace>/<pod>/<container> with the pod's
+// simulated output, honouring tailLines, timestamps and follow.
+func (k *simKubelet) serveLogs(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/containerLogs/"), "/")
+	if len(parts) != 3 {
+		http.NotFound(w, r)
+		return
+	}
+	var pod corev1.Pod
+	if err := k.c.Get(r.Context(), client.ObjectKey{Namespace: parts[0], Name: parts[1]}, &pod); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	q := r.URL.Query()
+	tail := -1
+	if v := q.Get("tailLines"); v != "" {
+		tail, _ = strconv.Atoi(v)
+	}
+	born := pod.CreationTimestamp.Time
+	line := func(n int) (time.Time, string) {
+		if n == 0 {
+			return born, "started " + pod.Name
+		}
+		return born.Add(time.Duration(n) * time.Second), fmt.Sprintf("tick %d", n)
+	}
+	write := func(n int) {
+		at, text := line(n)
+		if q.Get("timestamps") == "true" {
+			text = at.UTC().Format(time.RFC3339Nano) + " " + text
+		}
+		fmt.Fprintln(w, text)
+	}
+	written := int(time.Since(born)/time.Second) + 1 // lines so far
+	start := 0
+	if tail >= 0 {
+		start = max(0, written-tail)
+	}
+	for n := start; n < written; n++ {
+		write(n)
+	}
+	if q.Get("follow") != "true" {
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	for n := written; ; n++ {
+		if flusher != nil {
+			flusher.Flush()
+		}
+		at, _ := line(n)
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(time.Until(at)):
+			write(n)
+		}
+	}
 }
