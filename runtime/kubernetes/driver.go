@@ -48,6 +48,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -355,32 +356,26 @@ func validate(spec *runtime.WorkloadSpec) error {
 	if len(validation.IsValidLabelValue(spec.ID)) > 0 || spec.ID == "" {
 		errs = append(errs, platform.Errorf(platform.EINVALID, "workload ID %q is not a valid label value", spec.ID))
 	}
-	for kind, name := range map[string]string{"namespace": spec.Namespace, "service": spec.Service} {
-		if err := platform.ValidateName(kind, name); err != nil {
-			errs = append(errs, err)
-		}
+	if err := platform.ValidateName("namespace", spec.Namespace); err != nil {
+		errs = append(errs, err)
+	}
+	if err := platform.ValidateName("service", spec.Service); err != nil {
+		errs = append(errs, err)
 	}
 	if spec.Replicas < 0 {
 		errs = append(errs, platform.Errorf(platform.EINVALID, "workload %s: negative replicas", spec.ID))
 	}
-	if len(errs) == 1 {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
 		return errs[0]
 	}
-	if len(errs) > 1 {
-		return platform.Errorf(platform.EINVALID, "%v", joinErrs(errs))
-	}
-	return nil
-}
-
-func joinErrs(errs []error) string {
-	s := ""
+	msgs := make([]string, len(errs))
 	for i, e := range errs {
-		if i > 0 {
-			s += "; "
-		}
-		s += e.Error()
+		msgs[i] = e.Error()
 	}
-	return s
+	return platform.Errorf(platform.EINVALID, "%s", strings.Join(msgs, "; "))
 }
 
 // lockNamespace serialises changes to one platform namespace, so the last workload's Stop
@@ -408,18 +403,8 @@ func (d *Driver) desired(ns, service string) []*runtime.WorkloadSpec {
 			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b *runtime.WorkloadSpec) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *runtime.WorkloadSpec) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Stop deletes the workload's Deployment, ReplicaSets, Secret and pods (each pod gets
@@ -507,7 +492,7 @@ func (d *Driver) status(ctx context.Context, spec *runtime.WorkloadSpec) (*runti
 		}
 		st.Instances = append(st.Instances, instanceStatus(&pods[i], spec.ID, d.opts.CrashLoopRestarts))
 	}
-	slices.SortFunc(st.Instances, func(a, b runtime.InstanceStatus) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(st.Instances, func(a, b runtime.InstanceStatus) int { return strings.Compare(a.ID, b.ID) })
 	return st, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/micro/platform/runtime/kubernetes"
@@ -66,6 +68,19 @@ func TestNamespaceIsolation(t *testing.T) {
 			if s.Labels[kubernetes.LabelNamespace] != "acme" {
 				t.Errorf("A's pods take env from %s labelled %v", s.Name, s.Labels)
 			}
+		}
+	})
+
+	t.Run("namespace enforces the restricted pod security standard", func(t *testing.T) {
+		dep := mustDeployment(t, c, d, a)
+		ok := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "platform-shaped", Namespace: nsA}, Spec: *dep.Spec.Template.Spec.DeepCopy()}
+		if err := c.Create(t.Context(), ok, client.DryRunAll); err != nil {
+			t.Errorf("a pod as the driver makes them is refused: %v", err)
+		}
+		root := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "privileged", Namespace: nsA},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+		if err := c.Create(t.Context(), root, client.DryRunAll); !apierrors.IsForbidden(err) {
+			t.Errorf("a pod that may run as root is admitted (%v), want forbidden by pod security", err)
 		}
 	})
 

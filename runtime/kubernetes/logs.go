@@ -216,6 +216,6 @@ func (d *Driver) Stats(ctx context.Context, id string) ([]runtime.InstanceStats,
 			})
 		}
 	}
-	slices.SortFunc(out, func(a, b runtime.InstanceStats) int { return compareStrings(a.InstanceID, b.InstanceID) })
+	slices.SortFunc(out, func(a, b runtime.InstanceStats) int { return strings.Compare(a.InstanceID, b.InstanceID) })
 	return out, nil
 }
