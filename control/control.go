@@ -1,7 +1,8 @@
 // Package control is the control plane of one region: it implements platform.ControlPlane
-// (namespaces, deploys, services, calls, logs, events, tokens), checks every request
-// against the one policy (platform.Authorize), and runs the reconciler that converges the
-// runtime driver to the desired state kept in the store.
+// (namespaces, deploys, services, calls, logs, events, tokens, users, audit log), checks
+// every request against the one policy (package authz) and audits changes and refusals,
+// and runs the reconciler that converges the runtime driver to the desired state kept in
+// the store. Directory serves sign-in integrations (package github).
 package control
 
 import (
@@ -43,7 +44,8 @@ type Options struct {
 	Driver  runtime.Driver
 	Builder platform.Builder
 	Sources SourceStore
-	// Auth, if it caches, is told about deleted tokens.
+	// Auth, if it caches, is told about deleted tokens, and (when it is a
+	// UserInvalidator) about users whose role or state changed.
 	Auth TokenInvalidator
 	// Secrets seals the values of release environments at rest; they are opened only to
 	// start instances and never shown back.
