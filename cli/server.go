@@ -19,6 +19,7 @@ type serverFlags struct {
 	kubeconfig     string
 	registry       string
 	natsPort       int
+	natsURL        string
 	gatewayDomain  string
 	logLevel       string
 	logFormat      string
@@ -61,6 +62,7 @@ func (sf *serverFlags) register(cmd *cobra.Command) {
 	f.StringVar(&sf.kubeconfig, "kubeconfig", "", "kubeconfig of the kubernetes runtime's cluster (default: in-cluster)")
 	f.StringVar(&sf.registry, "registry", "", "image reference prefix for the kubernetes runtime (default: the platform's own registry)")
 	f.IntVar(&sf.natsPort, "nats-port", 0, "port of the embedded NATS server (default: a free port, kept across restarts)")
+	f.StringVar(&sf.natsURL, "nats-url", "", "nats:// URL of a mesh node (`platform mesh`) instead of the embedded NATS server")
 	f.StringVar(&sf.gatewayDomain, "gateway-domain", "", "route NAMESPACE.DOMAIN hosts to namespaces")
 	f.StringVar(&sf.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	f.StringVar(&sf.logFormat, "log-format", "", "text or json (default text)")
@@ -99,6 +101,9 @@ func (a *app) serverConfig(cmd *cobra.Command, sf serverFlags) (server.Config, e
 	}
 	if changed("nats-port") {
 		cfg.NATSPort = sf.natsPort
+	}
+	if changed("nats-url") {
+		cfg.NATSURL = sf.natsURL
 	}
 	if changed("gateway-domain") {
 		cfg.GatewayDomain = sf.gatewayDomain

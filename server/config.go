@@ -45,6 +45,13 @@ type Config struct {
 	// the URL in their environment across server restarts.
 	NATSHost string `yaml:"nats_host"`
 	NATSPort int    `yaml:"nats_port"`
+	// NATSURL, when set, is the nats:// URL of a mesh node (`platform mesh`, sharing this
+	// server's secret key) used instead of the embedded NATS server: the at-scale switch
+	// for messaging. NATSAdvertise is the host:port instances dial when it differs from
+	// the address the server uses (e.g. a Kubernetes service name); default: the
+	// server's own address of NATS.
+	NATSURL       string `yaml:"nats_url"`
+	NATSAdvertise string `yaml:"nats_advertise"`
 	// GoCache and GoModCache are the build caches; "" uses the host's Go caches.
 	GoCache    string `yaml:"go_cache"`
 	GoModCache string `yaml:"go_mod_cache"`
@@ -135,6 +142,8 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.Kubeconfig = v
 		case "PLATFORM_REGISTRY":
 			c.Registry = v
+		case "PLATFORM_NATS_URL":
+			c.NATSURL = v
 		case "PLATFORM_GATEWAY_DOMAIN":
 			c.GatewayDomain = v
 		case "PLATFORM_LOG_LEVEL":
@@ -178,6 +187,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("runtime %q: supported runtimes are: %s, %s", c.Runtime, RuntimeLocal, RuntimeKubernetes))
+	}
+	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
+		errs = append(errs, fmt.Errorf("nats_url %q: want a nats:// URL of a mesh node", c.NATSURL))
 	}
 	if c.NATSPort < 0 || c.NATSPort > 65535 {
 		errs = append(errs, fmt.Errorf("nats_port %d: out of range", c.NATSPort))

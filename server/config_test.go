@@ -65,3 +65,21 @@ func TestConfigRejects(t *testing.T) {
 		}
 	})
 }
+
+// TestShippedKubernetesConfig loads the config file deploy/kubernetes ships in its
+// ConfigMap: every key must be one the server knows, and the result must be valid.
+func TestShippedKubernetesConfig(t *testing.T) {
+	cfg := server.DefaultConfig()
+	if err := cfg.LoadFile(filepath.Join("..", "deploy", "kubernetes", "platform.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.ApplyEnv([]string{"PLATFORM_STORE=postgres://platform@db/platform"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Runtime != server.RuntimeKubernetes || cfg.NATSURL != "nats://platform-mesh:4222" || cfg.KubeNamespacePrefix == "" || cfg.Registry == "" {
+		t.Errorf("config = %+v", cfg)
+	}
+}

@@ -107,14 +107,14 @@ func (a *App) build(ctx context.Context) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 
-	natsPort, err := a.natsPort()
-	if err != nil {
-		return err
+	nopts := natsbus.Options{Remote: cfg.NATSURL, Advertise: cfg.NATSAdvertise, Secret: secret, Logger: a.logger.With("component", "nats")}
+	if cfg.NATSURL == "" {
+		if nopts.Port, err = a.natsPort(); err != nil {
+			return err
+		}
+		nopts.Dir, nopts.Host = filepath.Join(cfg.DataDir, "nats"), cfg.NATSHost
 	}
-	if a.bus, err = natsbus.New(natsbus.Options{
-		Dir: filepath.Join(cfg.DataDir, "nats"), Host: cfg.NATSHost, Port: natsPort,
-		Secret: secret, Logger: a.logger.With("component", "nats"),
-	}); err != nil {
+	if a.bus, err = natsbus.New(nopts); err != nil {
 		return err
 	}
 
