@@ -100,7 +100,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		r = r.WithContext(platform.NewContextWithSource(r.Context(), r.RemoteAddr))
 		header := r.Header.Get("Authorization")
 		if header == "" {
-			next.ServeHTTP(w, r)
+			s.authenticateSession(w, r, next)
 			return
 		}
 		scheme, secret, ok := strings.Cut(header, " ")
@@ -119,4 +119,41 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(platform.NewContextWithToken(r.Context(), tok)))
 	})
+}
+
+// authenticateSession authenticates a request without an Authorization header by the
+// session cookie, when the server has one configured: a browser session is a token like
+// any other. Cookies are sent by browsers whatever site a request comes from, so a
+// state-changing request authenticated this way must also pass the CSRF check.
+func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if s.opts.SessionCookie == "" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	ck, err := r.Cookie(s.opts.SessionCookie)
+	if err != nil || ck.Value == "" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		if s.opts.CSRF == nil {
+			s.writeError(w, r, platform.Errorf(platform.EFORBIDDEN, "changes need a bearer token: this server has no CSRF protection for session cookies"))
+			return
+		}
+		if err := s.opts.CSRF.Check(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	tok, err := s.auth.Authenticate(r.Context(), ck.Value)
+	if err == nil && tok == nil {
+		err = errors.New("authenticator returned no token and no error")
+	}
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("authenticate session: %w", err))
+		return
+	}
+	next.ServeHTTP(w, r.WithContext(platform.NewContextWithToken(r.Context(), tok)))
 }

@@ -46,6 +46,18 @@ type Options struct {
 	// Gateway, when set, serves /api/ (HTTP → RPC into namespaces). It sees the full
 	// request path, /api prefix included.
 	Gateway http.Handler
+	// SessionCookie, when set, names the cookie that carries a browser session's secret
+	// (github.SessionCookie); a request without an Authorization header is authenticated
+	// by it like a bearer token. A state-changing request authenticated by the cookie must
+	// pass CSRF, and is refused without one.
+	SessionCookie string
+	// CSRF checks the state-changing requests authenticated by the session cookie
+	// (github.CSRF): nil for a request that may proceed, EFORBIDDEN otherwise.
+	CSRF CSRFChecker
+	// SignIn, when set, serves the sign-in routes (SignInRoutes, each for every method)
+	// without a token: github.Integration and its Routes().
+	SignIn       http.Handler
+	SignInRoutes []string
 	// Ready reports whether deploys can be taken, for /readyz; nil means always ready.
 	Ready func() bool
 	// Metrics is served at /metrics and receives the server's own request metrics; nil
@@ -63,6 +75,11 @@ type Options struct {
 	// SSEHeartbeat is the interval of keep-alive comments on idle event streams; 0 means
 	// DefaultSSEHeartbeat.
 	SSEHeartbeat time.Duration
+}
+
+// CSRFChecker checks a request authenticated by a cookie for cross-site forgery.
+type CSRFChecker interface {
+	Check(r *http.Request) error
 }
 
 // Server is the platform's HTTP API server. Create it with NewServer, then either call
@@ -221,6 +238,11 @@ func (s *Server) routes() chi.Router {
 	r.Method(http.MethodGet, "/metrics", s.metricsHandler())
 	if s.opts.Gateway != nil {
 		r.Mount("/api", s.opts.Gateway)
+	}
+	if s.opts.SignIn != nil {
+		for _, p := range s.opts.SignInRoutes {
+			r.Handle(p, s.opts.SignIn)
+		}
 	}
 
 	r.Route("/v1", func(r chi.Router) {
