@@ -36,7 +36,9 @@ func (matrixMesh) InstanceEnv(string) (map[string]string, error) { return map[st
 func (matrixMesh) Services(context.Context, string, string) ([]*platform.RegisteredService, error) {
 	return nil, nil
 }
-func (matrixMesh) Call(context.Context, platform.CallRequest) ([]byte, error) { return []byte(`{}`), nil }
+func (matrixMesh) Call(context.Context, platform.CallRequest) ([]byte, error) {
+	return []byte(`{}`), nil
+}
 func (matrixMesh) Health(context.Context, string, platform.RegistryNode) error { return nil }
 
 // matrixBuilder never builds (the plane is not started) and refuses every archive.
