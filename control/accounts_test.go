@@ -158,6 +158,8 @@ func TestTokenNeverAboveItsCreator(t *testing.T) {
 		narrow := h.as(secret)
 		_, _, err = h.plane.CreateToken(narrow, platform.CreateTokenRequest{Name: "wider", Namespaces: []string{"globex"}})
 		wantErr(t, err, platform.EFORBIDDEN, `a token cannot reach namespaces its creator cannot: namespace "globex"`)
+		_, _, err = h.plane.CreateToken(narrow, platform.CreateTokenRequest{Name: "every", Admin: true})
+		wantErr(t, err, platform.EFORBIDDEN, "--admin asks for every namespace")
 		tok2, _, err := h.plane.CreateToken(narrow, platform.CreateTokenRequest{Name: "same"})
 		if err != nil || len(tok2.Namespaces) != 1 || tok2.Namespaces[0] != "acme" {
 			t.Fatalf("narrowed token's token = %+v, %v; want acme only", tok2, err)

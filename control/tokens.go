@@ -58,6 +58,10 @@ func (p *Plane) CreateToken(ctx context.Context, req platform.CreateTokenRequest
 		return nil, "", p.audited(ctx, authz.TokenCreate, "token/"+req.Name, err)
 	}
 	namespaces := req.Namespaces
+	if req.Admin && !caller.AllNamespaces() {
+		err := platform.Errorf(platform.EFORBIDDEN, "a token cannot reach namespaces its creator cannot: --admin asks for every namespace")
+		return nil, "", p.audited(ctx, authz.TokenCreate, "token/"+req.Name, err)
+	}
 	if !caller.AllNamespaces() {
 		if len(namespaces) == 0 {
 			namespaces = caller.Namespaces
