@@ -131,7 +131,7 @@ func TestRenderedObjects(t *testing.T) {
 	want := []string{
 		"ClusterRole/micro-platform", "ClusterRoleBinding/micro-platform",
 		"Deployment/platform", "Namespace/micro-platform",
-		"NetworkPolicy/platform", "NetworkPolicy/platform-mesh",
+		"NetworkPolicy/platform", "NetworkPolicy/platform-mesh", "PersistentVolumeClaim/platform-data",
 		"Service/platform", "Service/platform-mesh", "ServiceAccount/platform",
 		"StatefulSet/platform-mesh",
 	}
