@@ -16,8 +16,11 @@ const (
 // Audit actions written by the platform. Authorisation refusals use the policy action
 // (e.g. "service.deploy") with Outcome AuditDenied.
 const (
-	AuditSignIn          = "auth.sign_in"
-	AuditSignInRefused   = "auth.sign_in_refused"
+	AuditSignIn        = "auth.sign_in"
+	AuditSignInRefused = "auth.sign_in_refused"
+	// AuditTokenRefused records a token refused because its user is disabled, deleted
+	// or no longer a member (once per cache refresh, not per request).
+	AuditTokenRefused    = "auth.token_refused"
 	AuditTokenCreate     = "token.create"
 	AuditTokenRevoke     = "token.revoke"
 	AuditUserCreate      = "user.create"

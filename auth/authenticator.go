@@ -95,6 +95,7 @@ type shard struct {
 type Authenticator struct {
 	store      platform.TokenStore
 	namespaces *namespaceCache // nil unless the store is a platform.NamespaceStore
+	refusals   *refusalLog     // nil unless the store is a platform.AuditStore
 	opts       Options
 	shardMax   int
 	shards     [shardCount]shard
@@ -113,6 +114,9 @@ func NewAuthenticator(store platform.TokenStore, opts Options) *Authenticator {
 	a := &Authenticator{store: store, opts: opts, shardMax: max(1, opts.MaxEntries/shardCount)}
 	if ns, ok := store.(platform.NamespaceStore); ok {
 		a.namespaces = newNamespaceCache(ns, opts)
+	}
+	if audit, ok := store.(platform.AuditStore); ok {
+		a.refusals = newRefusalLog(audit)
 	}
 	for i := range a.shards {
 		a.shards[i].m = make(map[cacheKey]*entry)
@@ -168,6 +172,9 @@ func (a *Authenticator) refresh(ctx context.Context, key cacheKey) (*entry, erro
 		switch {
 		case err == nil:
 			e = &entry{tok: tok, expires: start.Add(a.opts.TTL).UnixNano()}
+			if tok.UserInactive {
+				a.refusals.record(ctx, tok)
+			}
 		case platform.IsNotFound(err):
 			e = &entry{expires: start.Add(a.opts.NegativeTTL).UnixNano()}
 		default:

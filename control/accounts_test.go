@@ -250,6 +250,21 @@ func TestDisabledUserRefusedAtOnce(t *testing.T) {
 	}
 	_, err := h.auth.Authenticate(ctx, secret)
 	wantErr(t, err, platform.EUNAUTHENTICATED, "disabled")
+	// The refusal is in the audit log (written in the background).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := h.plane.ListAudit(h.owner, platform.AuditFilter{Action: platform.AuditTokenRefused})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 1 && list[0].Actor == "dev" && list[0].Outcome == platform.AuditDenied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refused token not audited: %+v", list)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if _, err := h.plane.SetUserDisabled(h.owner, "dev", false); err != nil {
 		t.Fatal(err)
 	}
