@@ -163,30 +163,34 @@ func wrapAPI(what string, err error) error {
 	return platform.Errorf(code, "kubernetes: %s: %v", what, err)
 }
 
-// deleteWorkloadObjects deletes the owned Deployment, ReplicaSets, env Secret and pods of
-// workload id in Kubernetes namespace namespace; pods get grace (0: their own).
-// ReplicaSets go before pods so nothing recreates them, and everything goes by owner and
-// release label, so a cluster without a garbage collector ends clean too.
-func (d *Driver) deleteWorkloadObjects(ctx context.Context, namespace, id string, grace time.Duration) error {
+// deleteWorkloadObjects deletes the owned Deployment and env Secret of workload id in
+// Kubernetes namespace namespace. The cluster's garbage collector removes the Deployment's
+// ReplicaSets and pods, each pod with its terminationGracePeriodSeconds: the platform may
+// not delete pods itself.
+func (d *Driver) deleteWorkloadObjects(ctx context.Context, namespace, id string) error {
 	if id == "" {
 		return nil
 	}
-	sel := []client.DeleteAllOfOption{
-		client.InNamespace(namespace),
-		client.MatchingLabels{LabelOwner: d.opts.Owner, LabelRelease: id},
-		client.PropagationPolicy(metav1.DeletePropagationBackground),
+	sel := []client.ListOption{client.InNamespace(namespace), client.MatchingLabels{LabelRelease: id}}
+	var deploys appsv1.DeploymentList
+	if err := d.cache.List(ctx, &deploys, sel...); err != nil {
+		return fmt.Errorf("list deployments: %w", err)
 	}
-	for _, obj := range []client.Object{&appsv1.Deployment{}, &appsv1.ReplicaSet{}, &corev1.Secret{}} {
-		if err := d.client.DeleteAllOf(ctx, obj, sel...); err != nil && !apierrors.IsNotFound(err) {
-			return wrapAPI(fmt.Sprintf("delete %T of workload %s", obj, id), err)
+	var secrets corev1.SecretList
+	if err := d.cache.List(ctx, &secrets, sel...); err != nil {
+		return fmt.Errorf("list secrets: %w", err)
+	}
+	var objs []client.Object
+	for i := range deploys.Items {
+		objs = append(objs, &deploys.Items[i])
+	}
+	for i := range secrets.Items {
+		objs = append(objs, &secrets.Items[i])
+	}
+	for _, obj := range objs {
+		if err := d.deleteOwned(ctx, obj); err != nil {
+			return err
 		}
-	}
-	podOpts := sel
-	if grace > 0 {
-		podOpts = append(podOpts, client.GracePeriodSeconds(int64((grace+time.Second-1)/time.Second)))
-	}
-	if err := d.client.DeleteAllOf(ctx, &corev1.Pod{}, podOpts...); err != nil && !apierrors.IsNotFound(err) {
-		return wrapAPI(fmt.Sprintf("delete pods of workload %s", id), err)
 	}
 	return nil
 }
@@ -240,6 +244,7 @@ func (d *Driver) deleteUnused(ctx context.Context, ns, service, stopped string) 
 
 // deleteOwned deletes the object named like obj if the cache holds it (so it is owned),
 // with a UID precondition so a foreign object created meanwhile under that name survives.
+// Dependents (a Deployment's ReplicaSets and pods) go in the background.
 func (d *Driver) deleteOwned(ctx context.Context, obj client.Object) error {
 	current, err := d.newLike(obj)
 	if err != nil {
@@ -249,6 +254,9 @@ func (d *Driver) deleteOwned(ctx context.Context, obj client.Object) error {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("read %s: %w", describe(obj), err)
+	}
+	if current.GetLabels()[LabelOwner] != d.opts.Owner {
+		return nil
 	}
 	uid := current.GetUID()
 	err = d.client.Delete(ctx, current, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
@@ -292,6 +300,6 @@ func (d *Driver) tracked(uid types.UID) bool {
 
 // Types of the objects the driver owns and watches.
 var ownedTypes = []client.Object{
-	&corev1.Namespace{}, &corev1.Secret{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
+	&corev1.Namespace{}, &corev1.Secret{}, &corev1.ResourceQuota{},
 	&corev1.LimitRange{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &appsv1.Deployment{},
 }

@@ -7,13 +7,15 @@
 // with a Secret of the namespace's mesh credentials (WorkloadSpec.NamespaceEnv), a
 // ResourceQuota and a LimitRange (Options.Quota, Options.DefaultResources), a NetworkPolicy
 // admitting ingress only from pods of the same namespace and the platform's gateway
-// (Options.Gateway), and a ServiceAccount without token or RBAC that the pods run as. Each
+// (Options.Gateway). Each
 // service gets a headless Service; each workload (one release) a Deployment named after the
 // service and a digest of the release ID, whose pods take the release's Env from a
 // per-workload Secret and the mesh credentials from the namespace's (envFrom), get
 // MICRO_SERVER_ID from their pod name, and run as non-root on a read-only root filesystem
 // with no capabilities, no privilege escalation, the RuntimeDefault seccomp profile and no
-// service-account token. An instance is a pod; its ID is the pod name.
+// service-account token (as the namespace's default account, which has no RBAC). The
+// namespace enforces the restricted Pod Security Standard. An instance is a pod; its ID is
+// the pod name.
 //
 // # Reconciliation
 //
@@ -27,8 +29,13 @@
 // Deployment's AnnotationSpec and the Secrets hold everything Recover needs to re-adopt
 // workloads after the platform restarts.
 //
+// The driver needs no more rights than it writes: get, list, watch, create, update, patch
+// and delete on namespaces, secrets, services, resourcequotas, limitranges, deployments
+// and networkpolicies, and get, list and watch on pods and pods/log. It never deletes pods
+// or ReplicaSets: the cluster's garbage collector does when their Deployment goes.
+//
 // When the last workload of a platform namespace stops, the namespace's objects (Secret,
-// quota, limits, policy, service account) are deleted but the Kubernetes namespace itself
+// quota, limits, policy) are deleted but the Kubernetes namespace itself
 // is kept, since deleting it would delete foreign objects in it too.
 //
 // # Status and events
@@ -81,7 +88,7 @@ type Options struct {
 	// platforms sharing a cluster need distinct owners and namespace prefixes.
 	Owner string
 	// NamespacePrefix prefixes the Kubernetes namespace of each platform namespace
-	// ("micro-").
+	// ("mp-").
 	NamespacePrefix string
 	// Quota is each namespace's ResourceQuota.
 	Quota Quota
@@ -89,7 +96,8 @@ type Options struct {
 	// each namespace's LimitRange defaults (100m CPU, 128Mi memory).
 	DefaultResources runtime.Resources
 	// Gateway selects the platform's gateway pods, the only pods outside a namespace its
-	// NetworkPolicy admits (namespace "micro-platform", app.kubernetes.io/name=micro-platform).
+	// NetworkPolicy admits (namespace "micro-platform", app.kubernetes.io/name=platform and
+	// app.kubernetes.io/component=control-plane, as deploy/kubernetes labels them).
 	Gateway Gateway
 	// StopGrace is the grace of Stop when called with 0 and the pods'
 	// terminationGracePeriodSeconds (10s).
@@ -126,7 +134,7 @@ func (o *Options) setDefaults() {
 		o.Owner = "platform"
 	}
 	if o.NamespacePrefix == "" {
-		o.NamespacePrefix = "micro-"
+		o.NamespacePrefix = "mp-"
 	}
 	if o.Quota.CPUMillis <= 0 {
 		o.Quota.CPUMillis = 4000
@@ -150,7 +158,7 @@ func (o *Options) setDefaults() {
 		o.Gateway.Namespace = "micro-platform"
 	}
 	if len(o.Gateway.Labels) == 0 {
-		o.Gateway.Labels = map[string]string{"app.kubernetes.io/name": "micro-platform"}
+		o.Gateway.Labels = map[string]string{"app.kubernetes.io/name": "platform", "app.kubernetes.io/component": "control-plane"}
 	}
 	if o.StopGrace <= 0 {
 		o.StopGrace = 10 * time.Second
@@ -263,8 +271,8 @@ func (d *Driver) Close() error {
 
 // Recover starts the watches, waits for the cache and re-adopts every workload whose
 // Deployment carries this platform's owner label. An owned Deployment without a readable
-// AnnotationSpec cannot be adopted and is deleted with its pods. A second call only
-// re-reads the cluster.
+// AnnotationSpec cannot be adopted and is deleted. A second call only re-reads the
+// cluster.
 func (d *Driver) Recover(ctx context.Context) error {
 	d.mu.Lock()
 	first := !d.recovered
@@ -284,7 +292,7 @@ func (d *Driver) Recover(ctx context.Context) error {
 		spec, err := d.specOf(ctx, dep)
 		if err != nil {
 			d.opts.Logger.Warn("kubernetes driver: deleting a deployment it cannot adopt", "namespace", dep.Namespace, "name", dep.Name, "err", err)
-			if err := d.deleteWorkloadObjects(ctx, dep.Namespace, dep.Labels[LabelRelease], 0); err != nil {
+			if err := d.deleteWorkloadObjects(ctx, dep.Namespace, dep.Labels[LabelRelease]); err != nil {
 				return err
 			}
 			continue
@@ -407,10 +415,12 @@ func (d *Driver) desired(ns, service string) []*runtime.WorkloadSpec {
 	return out
 }
 
-// Stop deletes the workload's Deployment, ReplicaSets, Secret and pods (each pod gets
-// grace to end after SIGTERM), then its Service if it was the service's last workload and
-// the namespace's objects if it was the namespace's last. It returns once the pods are
-// gone, or EUNAVAILABLE when they are still terminating grace+30s later.
+// Stop deletes the workload's Deployment and Secret, then its Service if it was the
+// service's last workload and the namespace's objects if it was the namespace's last. The
+// garbage collector deletes the pods, whose kubelet sends SIGTERM and kills them after
+// their terminationGracePeriodSeconds (Options.StopGrace when the workload was applied).
+// Stop returns once the pods are gone, or EUNAVAILABLE when they are still there
+// grace+30s later (grace 0: Options.StopGrace).
 func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
 	if grace <= 0 {
 		grace = d.opts.StopGrace
@@ -427,7 +437,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	d.mu.Unlock()
 	pods, err := d.podsOf(ctx, spec.Namespace, id)
 	if err == nil {
-		err = d.deleteWorkloadObjects(ctx, d.namespaceName(spec.Namespace), id, grace)
+		err = d.deleteWorkloadObjects(ctx, d.namespaceName(spec.Namespace), id)
 	}
 	if err == nil {
 		err = d.deleteUnused(ctx, spec.Namespace, spec.Service, id)

@@ -102,8 +102,8 @@ func TestDeployCreatesTheObjects(t *testing.T) {
 			}
 		}
 		pod := dep.Spec.Template.Spec
-		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken || pod.ServiceAccountName != "platform-workload" {
-			t.Errorf("service account %q automount %v, want platform-workload without token", pod.ServiceAccountName, pod.AutomountServiceAccountToken)
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken || pod.ServiceAccountName != "default" {
+			t.Errorf("service account %q automount %v, want the default one without token", pod.ServiceAccountName, pod.AutomountServiceAccountToken)
 		}
 		psc := pod.SecurityContext
 		if psc == nil || !*psc.RunAsNonRoot || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
@@ -169,7 +169,7 @@ func TestDeployCreatesTheObjects(t *testing.T) {
 		from := np.Spec.Ingress[0].From
 		if len(np.Spec.Ingress) != 1 || len(from) != 2 || from[0].NamespaceSelector != nil || len(from[0].PodSelector.MatchLabels) != 0 ||
 			from[1].NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != "micro-platform" ||
-			from[1].PodSelector.MatchLabels["app.kubernetes.io/name"] != "micro-platform" {
+			from[1].PodSelector.MatchLabels["app.kubernetes.io/component"] != "control-plane" {
 			t.Errorf("ingress = %+v, want this namespace's pods and the platform's gateway only", np.Spec.Ingress)
 		}
 	})

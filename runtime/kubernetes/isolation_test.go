@@ -90,11 +90,6 @@ func TestNamespaceIsolation(t *testing.T) {
 		if *pod.AutomountServiceAccountToken {
 			t.Error("pods of A mount a service-account token")
 		}
-		var sa corev1.ServiceAccount
-		mustGet(t, c, nsA, pod.ServiceAccountName, &sa)
-		if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-			t.Errorf("service account %s automounts its token", sa.Name)
-		}
 		user := fmt.Sprintf("system:serviceaccount:%s:%s", nsA, pod.ServiceAccountName)
 		groups := []string{"system:serviceaccounts", "system:serviceaccounts:" + nsA, "system:authenticated"}
 		for _, ns := range []string{nsA, nsB, ""} {

@@ -28,12 +28,12 @@ import (
 // does depends on its image's last path element (as runtimetest.Behaviour): "exit3" pods
 // crash with exit code 3 and "exiting with 3" as their termination message, with a
 // doubling backoff from 100ms, until crashLoop exits put them in CrashLoopBackOff for
-// good; every other pod runs. No process runs anywhere: only the API objects change.
+// good; every other pod runs. It also plays the garbage collector for the pods of deleted
+// Deployments. No process runs anywhere: only the API objects change.
 //
 // The pods are bound to a Node whose kubelet endpoint is the simulated kubelet's HTTPS
-// server, so the API server proxies the pod log API to it (logs.go): a "serve" pod's log
-// is "started <pod name>" then "tick <n>" every second, as runtimetest.Serve prints. It
-// also completes the deletion of terminating pods, as a kubelet does once they stopped.
+// server, so the API server proxies the pod log API to it (logs.go): every pod's log is
+// "started <pod name>" then "tick <n>" every second, as runtimetest.Serve prints.
 type simKubelet struct {
 	c           client.Client
 	ownerPrefix string
@@ -68,11 +68,11 @@ func startSimKubelet(t *testing.T, ownerPrefix string, crashLoop int) *simKubele
 
 // sync converges the pods of every served Deployment once.
 func (k *simKubelet) sync(ctx context.Context) error {
-	if err := k.finishDeletes(ctx); err != nil {
-		return err
-	}
 	var deploys appsv1.DeploymentList
 	if err := k.c.List(ctx, &deploys, client.HasLabels{kubernetes.LabelOwner}); err != nil {
+		return err
+	}
+	if err := k.collectGarbage(ctx, deploys.Items); err != nil {
 		return err
 	}
 	for i := range deploys.Items {
@@ -186,15 +186,22 @@ func setContainerID(ctx context.Context, c client.Client, pod *corev1.Pod, resta
 	return c.Status().Update(ctx, &p)
 }
 
-// finishDeletes deletes the terminating pods of the kubelet's node at once, as a kubelet
-// does when their containers stopped.
-func (k *simKubelet) finishDeletes(ctx context.Context) error {
+// collectGarbage plays the garbage collector and the kubelet for the pods of the node:
+// pods whose Deployment is gone are deleted, and terminating pods are removed at once, as
+// a kubelet does when their containers stopped.
+func (k *simKubelet) collectGarbage(ctx context.Context, deploys []appsv1.Deployment) error {
+	live := map[string]bool{}
+	for _, d := range deploys {
+		if d.DeletionTimestamp == nil {
+			live[d.Namespace+"/"+d.Labels[kubernetes.LabelRelease]] = true
+		}
+	}
 	var pods corev1.PodList
 	if err := k.c.List(ctx, &pods, client.MatchingFields{"spec.nodeName": k.node}); err != nil {
 		return err
 	}
 	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil && p.Spec.NodeName == k.node {
+		if p.DeletionTimestamp != nil || !live[p.Namespace+"/"+p.Labels[kubernetes.LabelRelease]] {
 			if err := k.c.Delete(ctx, &p, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}

@@ -44,7 +44,9 @@ const (
 	quotaName          = "platform"
 	limitRangeName     = "platform"
 	networkPolicyName  = "platform-ingress"
-	serviceAccountName = "platform-workload"
+	// serviceAccountName is the namespace's default account, which has no RBAC unless
+	// someone grants it some; the pods do not mount its token either way.
+	serviceAccountName = "default"
 	containerName      = "service"
 	envServerID        = "MICRO_SERVER_ID"
 )
@@ -86,8 +88,7 @@ func meta(name, namespace string, labels map[string]string) metav1.ObjectMeta {
 }
 
 // namespaceObjects are the objects every platform namespace with workloads has: the
-// Namespace, its mesh credentials, quota, default limits, ingress policy and the service
-// account its pods run as (which has no token and no RBAC).
+// Namespace, its mesh credentials, quota, default limits and ingress policy.
 func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client.Object {
 	name := d.namespaceName(ns)
 	nsLabels := d.baseLabels(ns)
@@ -97,7 +98,6 @@ func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client
 	q := d.opts.Quota
 	def := d.opts.DefaultResources
 	limits := corev1.ResourceList{corev1.ResourceCPU: cpu(def.CPUMillis), corev1.ResourceMemory: memory(def.MemoryBytes)}
-	no := false
 	return []client.Object{
 		&corev1.Namespace{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
@@ -108,11 +108,6 @@ func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client
 			ObjectMeta: meta(meshSecretName, name, d.baseLabels(ns)),
 			Type:       corev1.SecretTypeOpaque,
 			Data:       secretData(meshEnv),
-		},
-		&corev1.ServiceAccount{
-			TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-			ObjectMeta:                   meta(serviceAccountName, name, d.baseLabels(ns)),
-			AutomountServiceAccountToken: &no,
 		},
 		&corev1.ResourceQuota{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},

@@ -69,7 +69,7 @@ func (d *Driver) startWatches(ctx context.Context) error {
 	syncCtx, cancel := context.WithTimeout(ctx, d.opts.SyncTimeout)
 	defer cancel()
 	if !d.cache.WaitForCacheSync(syncCtx) {
-		return platform.Errorf(platform.EUNAVAILABLE, "kubernetes driver: the cluster's objects did not load within %v", d.opts.SyncTimeout).
+		return platform.Errorf(platform.EUNAVAILABLE, "kubernetes driver: the cluster's objects did not load before the deadline (at most %v)", d.opts.SyncTimeout).
 			WithHint("check that the API server is reachable and the platform may list and watch namespaces, pods, secrets, services, deployments and network policies")
 	}
 	return nil
