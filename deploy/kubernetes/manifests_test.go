@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ import (
 	"github.com/micro/platform/internal/kubetest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/rendered.yaml")
+var update = flag.Bool("update", false, "rewrite testdata/rendered.yaml and the platform module's install.yaml.tftpl")
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
 
@@ -114,6 +115,74 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return ""
+}
+
+// installTemplate is the manifest the Terraform platform module applies to a region's
+// cluster: this base, rendered, with the values a region varies made template variables.
+const installTemplate = "../../infra/modules/platform/install.yaml.tftpl"
+
+// installTemplateHeader starts installTemplate. It is a YAML comment, so it is harmless in
+// the applied manifest.
+const installTemplateHeader = "# Generated from deploy/kubernetes by `go test ./deploy/kubernetes -run TestInstallTemplate -update`\n" +
+	"# (kubectl kustomize, with the values a region varies as template variables). Do not edit.\n"
+
+// templateVars lists what the platform module varies per region: the literal in the
+// rendered base, the template text that replaces it, and how often it must occur (so a
+// change of the base that drops or duplicates one fails here, not in a cluster).
+var templateVars = []struct {
+	literal, tmpl string
+	count         int
+}{
+	{"registry.example.com/micro-platform/platform:v0.1.0", "${image}", 2}, // control plane and mesh
+	{"registry: registry.example.com/micro-platform/services", "registry: ${registry}", 1},
+	{`gateway_domain: ""`, `gateway_domain: "${gateway_domain}"`, 1},
+}
+
+// configMapName is the name kustomize's configMapGenerator gives the server config: its
+// content hash changes with the values, so the template names it after a hash the module
+// computes from them (config_hash), which rolls the Deployment the same way.
+var configMapName = regexp.MustCompile(`platform-config-[a-z0-9]{10}\b`)
+
+// toTemplate turns the rendered base into the platform module's template, as
+// templatefile() reads it: existing ${ and %{ are escaped, then the values a region
+// varies become variables.
+func toTemplate(rendered []byte) (string, error) {
+	s := strings.NewReplacer("${", "$${", "%{", "%%{").Replace(string(rendered))
+	for _, v := range templateVars {
+		if n := strings.Count(s, v.literal); n != v.count {
+			return "", errors.New("rendered base has " + itoa(n) + " of " + v.literal + ", want " + itoa(v.count))
+		}
+		s = strings.ReplaceAll(s, v.literal, v.tmpl)
+	}
+	if n := len(configMapName.FindAllString(s, -1)); n != 2 {
+		return "", errors.New("rendered base names the config ConfigMap " + itoa(n) + " times, want 2 (the object and the Deployment's volume)")
+	}
+	s = configMapName.ReplaceAllLiteralString(s, "platform-config-${config_hash}")
+	if !strings.HasPrefix(s, "apiVersion: v1\nkind: Namespace\n") {
+		return "", errors.New("the rendered base does not start with its Namespace: the module creates it first, from the first document")
+	}
+	return installTemplateHeader + s, nil
+}
+
+// TestInstallTemplate keeps the platform module's install.yaml.tftpl in step with this
+// base: it must be exactly the rendered base with the region's values as variables.
+func TestInstallTemplate(t *testing.T) {
+	want, err := toTemplate(render(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(installTemplate, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(installTemplate)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(got) != want {
+		t.Errorf("%s is not the rendered base; review and run `go test ./deploy/kubernetes -run TestInstallTemplate -update`:\n%s", installTemplate, lineDiff(want, string(got)))
+	}
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
