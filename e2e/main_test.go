@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/micro/platform/client"
+	"github.com/micro/platform/internal/kubetest"
 	"github.com/micro/platform/internal/testenv"
 )
 
@@ -45,7 +46,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build platform:", err)
 		os.Exit(1)
 	}
+	// The API server of the kubernetes-runtime tests; a failed start fails only those.
+	stopKube, _ := kubetest.Start()
 	code := m.Run()
+	stopKube()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -1,6 +1,7 @@
 // Package kubetest gives a test binary one real Kubernetes API server (kube-apiserver + etcd,
-// envtest-style, no kubelet) shared by all its tests. A package's TestMain calls Main; tests
-// call Config for a *rest.Config, and Kubectl for the kubectl built beside the server.
+// envtest-style, no kubelet) shared by all its tests. A package's TestMain calls Main (or, when
+// it does more, Start and then the stop it returns); tests call Config for a *rest.Config,
+// and Kubectl for the kubectl built beside the server.
 //
 // The binaries come from scripts/build-k8s, which scripts/test runs before the tests; they are
 // looked up in KUBEBUILDER_ASSETS, else in $PLATFORM_TEST_CACHE/k8s, else in
@@ -47,6 +48,16 @@ func AssetsDir() string {
 //	func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
 func Main(m *testing.M) int {
 	flag.Parse()
+	stop, _ := Start()
+	code := m.Run()
+	stop()
+	return code
+}
+
+// Start starts the API server (unless -short) for a TestMain that does more than Main:
+// call it after flag.Parse and call stop after m.Run. A start error is returned and also
+// kept, so Config fails the tests that need the server while the others still run.
+func Start() (stop func(), err error) {
 	started = true
 	if !testing.Short() {
 		dir := AssetsDir()
@@ -61,13 +72,13 @@ func Main(m *testing.M) int {
 			}
 		}
 	}
-	code := m.Run()
-	if env != nil && cfg != nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "kubetest: stop API server: %v\n", err)
+	return func() {
+		if env != nil && cfg != nil {
+			if err := env.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "kubetest: stop API server: %v\n", err)
+			}
 		}
-	}
-	return code
+	}, startErr
 }
 
 // Config returns a client configuration for the shared API server, with full (system:masters)
