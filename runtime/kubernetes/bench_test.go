@@ -71,16 +71,19 @@ func BenchmarkReconcile1000Services(b *testing.B) {
 		base = n.snapshot()
 		began = time.Now()
 		passes := 0
+		var passTime time.Duration
 		for time.Since(began) < steady {
+			p := time.Now()
 			startAll()
+			passTime += time.Since(p)
 			passes++
 			time.Sleep(10 * time.Second)
 		}
 		elapsed := time.Since(began)
 		idle := diff(n.snapshot(), base)
 		perMinute := float64(total(idle)) / elapsed.Minutes()
-		b.Logf("steady state: %d resync passes of %d Starts in %v: %d API requests (%.1f/min), %d writes (%v)",
-			passes, len(specs), elapsed.Round(time.Second), total(idle), perMinute, writes(idle), idle)
+		b.Logf("steady state: %d resync passes of %d Starts (%v each) in %v: %d API requests (%.1f/min), %d writes (%v)",
+			passes, len(specs), (passTime / time.Duration(passes)).Round(time.Millisecond), elapsed.Round(time.Second), total(idle), perMinute, writes(idle), idle)
 		if w := writes(idle); w != 0 {
 			b.Errorf("steady state wrote %d times, want 0", w)
 		}
