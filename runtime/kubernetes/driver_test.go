@@ -473,15 +473,3 @@ func TestPlatformRestartReadopts(t *testing.T) {
 		t.Errorf("deployment after Stop: %v, want gone", err)
 	}
 }
-
-func TestStats(t *testing.T) {
-	d := newDriver(t, kubernetes.Options{})
-	spec := workload("acme", "hello")
-	mustStart(t, d, spec)
-	if _, err := d.Stats(t.Context(), spec.ID); platform.ErrorCode(err) != platform.EUNAVAILABLE {
-		t.Errorf("Stats without metrics-server = %v, want unavailable", err)
-	}
-	if _, err := d.Stats(t.Context(), "r-nope"); platform.ErrorCode(err) != platform.ENOTFOUND {
-		t.Errorf("Stats of an unknown workload = %v, want not_found", err)
-	}
-}

@@ -40,10 +40,10 @@ const (
 
 // Names of the per-namespace objects.
 const (
-	meshSecretName     = "platform-mesh"
-	quotaName          = "platform"
-	limitRangeName     = "platform"
-	networkPolicyName  = "platform-ingress"
+	meshSecretName    = "platform-mesh"
+	quotaName         = "platform"
+	limitRangeName    = "platform"
+	networkPolicyName = "platform-ingress"
 	// serviceAccountName is the namespace's default account, which has no RBAC unless
 	// someone grants it some; the pods do not mount its token either way.
 	serviceAccountName = "default"
