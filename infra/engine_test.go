@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/micro/platform"
+	"github.com/micro/platform/internal/kubetest"
 )
 
 // tofuDir holds the OpenTofu binary and CLI configuration scripts/build-tofu made for the
@@ -43,7 +44,12 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	os.Exit(m.Run())
+	// A real kube-apiserver for the platform module's install test (platform_test.go);
+	// a start error fails only the tests that need it.
+	stopKube, _ := kubetest.Start()
+	code := m.Run()
+	stopKube()
+	os.Exit(code)
 }
 
 // engineFixture is a configuration of two local regions with local state, a work directory

@@ -1,0 +1,53 @@
+# Applies deploy/kubernetes, the kustomize base that installs Micro Platform, to a cluster
+# with kubectl. The base is shipped as ../install.yaml.tftpl: `kubectl kustomize
+# deploy/kubernetes` with the values a region varies as template variables, kept equal to
+# the base by TestInstallTemplate in deploy/kubernetes. kubectl must be on the PATH of the
+# process that runs the engine.
+#
+# Nothing is deleted when this resource is destroyed or replaced: a change of the manifest
+# replaces it, which applies the new manifest over the old one (server-side apply updates
+# in place, so the platform-data volume and the pods survive), and the caller removes the
+# platform by deleting its namespace (see ../main.tf).
+
+locals {
+  template = "${path.module}/../install.yaml.tftpl"
+
+  # The server config's ConfigMap is named after a hash of what it holds, as kustomize's
+  # generator names it, so a change rolls the Deployment.
+  config_hash = substr(sha256(jsonencode([filesha256(local.template), var.registry, var.gateway_domain])), 0, 10)
+
+  manifest = templatefile(local.template, {
+    image          = var.image
+    registry       = var.registry
+    gateway_domain = var.gateway_domain
+    config_hash    = local.config_hash
+  })
+
+  documents = [for d in split("\n---\n", local.manifest) : yamldecode(d)]
+}
+
+resource "terraform_data" "apply" {
+  triggers_replace = {
+    manifest = sha256(local.manifest)
+    after    = var.after
+  }
+
+  provisioner "local-exec" {
+    interpreter = ["/bin/sh", "-c"]
+    command     = file("${path.module}/kubectl-apply.sh")
+
+    # The credentials reach kubectl through a kubeconfig the script writes into a private
+    # temporary directory and removes; never on a command line.
+    environment = {
+      PLATFORM_MANIFEST                = local.manifest
+      PLATFORM_NAMESPACE               = local.documents[0].metadata.name
+      PLATFORM_WAIT                    = tostring(var.wait_for_rollout)
+      PLATFORM_ROLLOUT_TIMEOUT         = var.rollout_timeout
+      PLATFORM_KUBE_HOST               = var.host
+      PLATFORM_KUBE_CA                 = var.cluster_ca_certificate
+      PLATFORM_KUBE_TOKEN              = var.token == null ? "" : var.token
+      PLATFORM_KUBE_CLIENT_CERTIFICATE = var.client_certificate == null ? "" : var.client_certificate
+      PLATFORM_KUBE_CLIENT_KEY         = var.client_key == null ? "" : var.client_key
+    }
+  }
+}
