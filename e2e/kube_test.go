@@ -174,6 +174,15 @@ func TestKubernetesWalkthrough(t *testing.T) {
 		eventually(t, "only the v2 Deployment of helloworld is left", func() bool {
 			return len(kubeDeployments(t, kc, ns, "helloworld")) == 1
 		})
+		// The process kubelet restarted the crashing process with a backoff; the driver
+		// read each exit from the pod's lastState and the crash loop from restartCount.
+		crashed := s.must(t, "events", "-n", "acme", "--type", "instance.crashed")
+		if strings.Count(crashed, "exit code 3 (Error): panic: cannot connect to the database") < 2 {
+			t.Errorf("want each exit of the restarted instance as instance.crashed with its exit code and output:\n%s", crashed)
+		}
+		if loop := s.must(t, "events", "-n", "acme", "--type", "instance.crashloop"); !strings.Contains(loop, "crash looping after 4 restarts") {
+			t.Errorf("instance.crashloop events:\n%s", loop)
+		}
 		step("crashing v3 failed, v2 serves")
 	})
 
@@ -210,6 +219,25 @@ func TestKubernetesWalkthrough(t *testing.T) {
 			t.Errorf("services after restart:\n%s", s.must(t, "services", "-n", "acme"))
 		}
 		step("re-adopted, still callable")
+	})
+
+	t.Run("a Deployment deleted by hand is restored", func(t *testing.T) {
+		d := onlyDeployment(t, kc, ns, "greeter")
+		old := podNames(kubePods(t, kc, ns, "greeter"))
+		must(t, kc.Delete(ctx, d))
+		eventually(t, "greeter's Deployment is back under its name with a new UID, its old pod replaced", func() bool {
+			back := kubeDeployments(t, kc, ns, "greeter")
+			if len(back) != 1 || back[0].UID == d.UID || back[0].Name != d.Name {
+				return false
+			}
+			pods := kubePods(t, kc, ns, "greeter")
+			return len(pods) == 1 && !slices.Contains(old, pods[0].Name) && pods[0].OwnerReferences[0].UID == back[0].UID && pods[0].Status.Phase == corev1.PodRunning
+		})
+		eventually(t, "greeter answers from its new pod", func() bool {
+			status, body, err := s.gateway(s.token, "acme", "greeter", "Greeter.Hello", `{"name":"Heidi"}`)
+			return err == nil && status == 200 && strings.Contains(body, "Hello Heidi (via greeter)")
+		})
+		step("hand-deleted Deployment restored")
 	})
 
 	t.Run("delete", func(t *testing.T) {
