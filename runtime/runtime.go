@@ -1,7 +1,7 @@
 // Package runtime defines the contract between the control plane and the things that run
 // service instances: a small Driver interface (start, stop, inspect, list, logs, stats,
 // recover), the specs and statuses it speaks in, and the events it reports. Drivers live in
-// subpackages (runtime/local runs OS processes; runtime/kubernetes will run Deployments);
+// subpackages (runtime/local runs OS processes; runtime/kubernetes runs Deployments);
 // runtime/runtimetest is the conformance suite every driver passes and runtime/fake a
 // scriptable driver for control-plane tests.
 //

@@ -212,7 +212,7 @@ type Driver struct {
 	workloads map[string]*runtime.WorkloadSpec // desired, by ID
 	nsLocks   map[string]*sync.Mutex
 	pods      map[types.UID]*podTrack
-	recovered bool
+	watching  bool // informers and workers started
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -275,13 +275,16 @@ func (d *Driver) Close() error {
 // cluster.
 func (d *Driver) Recover(ctx context.Context) error {
 	d.mu.Lock()
-	first := !d.recovered
-	d.recovered = true
+	first := !d.watching
+	d.watching = true
 	d.mu.Unlock()
 	if first {
 		if err := d.startWatches(ctx); err != nil {
 			return err
 		}
+	}
+	if err := d.waitSynced(ctx); err != nil {
+		return err
 	}
 	var deploys appsv1.DeploymentList
 	if err := d.cache.List(ctx, &deploys); err != nil {
@@ -289,6 +292,9 @@ func (d *Driver) Recover(ctx context.Context) error {
 	}
 	for i := range deploys.Items {
 		dep := &deploys.Items[i]
+		if !strings.HasPrefix(dep.Namespace, d.opts.NamespacePrefix) {
+			continue // the owner's, under another prefix: not this driver's to judge
+		}
 		spec, err := d.specOf(ctx, dep)
 		if err != nil {
 			d.opts.Logger.Warn("kubernetes driver: deleting a deployment it cannot adopt", "namespace", dep.Namespace, "name", dep.Name, "err", err)

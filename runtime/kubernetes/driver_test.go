@@ -440,8 +440,21 @@ func TestPlatformRestartReadopts(t *testing.T) {
 	mustStart(t, d1, a)
 	mustStart(t, d1, b)
 	_ = d1.Close()
+	// An owned Deployment without its spec annotation (written by hand, or by a broken
+	// version) cannot be adopted: the restarted driver removes it.
+	broken := mustDeployment(t, c, d1, a).DeepCopy()
+	broken.ObjectMeta = metav1.ObjectMeta{Name: "broken", Namespace: broken.Namespace, Labels: broken.Labels}
+	broken.Labels[kubernetes.LabelRelease] = "r-broken"
+	broken.Spec.Selector.MatchLabels[kubernetes.LabelRelease] = "r-broken"
+	broken.Spec.Template.Labels[kubernetes.LabelRelease] = "r-broken"
+	if err := c.Create(t.Context(), broken); err != nil {
+		t.Fatal(err)
+	}
 
 	d2 := newDriver(t, kubernetes.Options{Config: cfg, Owner: d1.opts.Owner, NamespacePrefix: d1.opts.NamespacePrefix})
+	if err := c.Get(t.Context(), client.ObjectKeyFromObject(broken), broken); !apierrors.IsNotFound(err) {
+		t.Errorf("un-adoptable deployment after Recover: %v, want deleted", err)
+	}
 	list, err := d2.List(t.Context())
 	if err != nil || len(list) != 2 {
 		t.Fatalf("List after restart = %d workloads, %v; want 2", len(list), err)
@@ -457,6 +470,10 @@ func TestPlatformRestartReadopts(t *testing.T) {
 			t.Errorf("re-adopted spec = %+v, want %+v", got, want)
 		}
 	}
+	waitFor(t, "the cache to see the deletion", func() bool {
+		_, err := d2.Inspect(t.Context(), "r-broken")
+		return platform.ErrorCode(err) == platform.ENOTFOUND
+	})
 	at := writes(n.snapshot())
 	mustStart(t, d2, a)
 	mustStart(t, d2, b)

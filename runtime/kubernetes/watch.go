@@ -12,8 +12,8 @@ import (
 	platform "github.com/micro/platform"
 )
 
-// startWatches starts the informers of every owned type and of pods, the worker that
-// restores owned objects changed by hand, and waits for the cache to fill.
+// startWatches starts the informers of every owned type and of pods, and the worker that
+// restores owned objects changed by hand.
 func (d *Driver) startWatches(ctx context.Context) error {
 	restore := toolscache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, obj any) { d.enqueue(obj) },
@@ -66,6 +66,11 @@ func (d *Driver) startWatches(ctx context.Context) error {
 		defer d.wg.Done()
 		d.restoreLoop()
 	}()
+	return nil
+}
+
+// waitSynced waits until the cache holds every owned object of the cluster.
+func (d *Driver) waitSynced(ctx context.Context) error {
 	syncCtx, cancel := context.WithTimeout(ctx, d.opts.SyncTimeout)
 	defer cancel()
 	if !d.cache.WaitForCacheSync(syncCtx) {
