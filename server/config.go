@@ -67,10 +67,33 @@ type Config struct {
 	// GatewayDomain, when set, lets the gateway take the namespace from a host prefix:
 	// acme.<GatewayDomain>.
 	GatewayDomain string `yaml:"gateway_domain"`
+	// GitHub turns on sign-in with GitHub and team sync when its client_id is set. Its
+	// secrets come from the environment only (PLATFORM_GITHUB_CLIENT_SECRET,
+	// PLATFORM_GITHUB_SYNC_TOKEN, PLATFORM_GITHUB_WEBHOOK_SECRET); the file may not hold
+	// them. Organisations link GitHub teams with `platform users` owners' API
+	// (/v1/org/github).
+	GitHub GitHubConfig `yaml:"github"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 }
+
+// GitHubConfig configures the GitHub OAuth app and team sync (see package github).
+type GitHubConfig struct {
+	ClientID    string `yaml:"client_id"`
+	RedirectURL string `yaml:"redirect_url"`
+	// WebURL and APIURL point at GitHub Enterprise; empty means github.com.
+	WebURL       string        `yaml:"web_url"`
+	APIURL       string        `yaml:"api_url"`
+	SyncInterval time.Duration `yaml:"sync_interval"`
+
+	ClientSecret  string `yaml:"-"`
+	SyncToken     string `yaml:"-"`
+	WebhookSecret string `yaml:"-"`
+}
+
+// Enabled reports whether GitHub sign-in is configured.
+func (g GitHubConfig) Enabled() bool { return g.ClientID != "" }
 
 // Runtimes the server can run instances with.
 const (
@@ -144,6 +167,14 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.Registry = v
 		case "PLATFORM_NATS_URL":
 			c.NATSURL = v
+		case "PLATFORM_GITHUB_CLIENT_ID":
+			c.GitHub.ClientID = v
+		case "PLATFORM_GITHUB_CLIENT_SECRET":
+			c.GitHub.ClientSecret = v
+		case "PLATFORM_GITHUB_SYNC_TOKEN":
+			c.GitHub.SyncToken = v
+		case "PLATFORM_GITHUB_WEBHOOK_SECRET":
+			c.GitHub.WebhookSecret = v
 		case "PLATFORM_GATEWAY_DOMAIN":
 			c.GatewayDomain = v
 		case "PLATFORM_LOG_LEVEL":

@@ -28,6 +28,7 @@ import (
 	"github.com/micro/platform/builder"
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/gateway"
+	"github.com/micro/platform/github"
 	platformhttp "github.com/micro/platform/http"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/natsbus"
@@ -61,6 +62,7 @@ type App struct {
 	driver   closer
 	registry *registry.Registry // the platform's own image registry, kubernetes runtime only
 	auth     *auth.Authenticator
+	github   *github.Integration // sign-in with GitHub and team sync, when configured
 	lock   *os.File // held while the App owns DataDir
 }
 
@@ -169,11 +171,19 @@ func (a *App) build(ctx context.Context) error {
 		Mesh: a.bus, Auth: a.auth, Usage: a.store, Domain: cfg.GatewayDomain,
 		Metrics: reg, Logger: a.logger.With("component", "gateway"),
 	})
-	a.api = platformhttp.NewServer(platformhttp.Options{
+	hopts := platformhttp.Options{
 		Addr: cfg.Addr, ControlPlane: plane, Auth: a.auth, Gateway: a.gw,
 		Ready: plane.Ready, Metrics: reg, Logger: a.logger.With("component", "http"),
 		MaxUploadBytes: cfg.MaxArchiveBytes,
-	})
+	}
+	if a.github, err = a.newGitHub(plane); err != nil {
+		return err
+	}
+	if a.github != nil {
+		hopts.SessionCookie, hopts.CSRF = github.SessionCookie, a.github.CSRF()
+		hopts.SignIn, hopts.SignInRoutes = a.github, a.github.Routes()
+	}
+	a.api = platformhttp.NewServer(hopts)
 	return nil
 }
 
@@ -227,6 +237,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
 	g.Go(func() error { return a.startRegistry(ctx) })
+	g.Go(func() error { return a.startGitHub(ctx) })
 	g.Go(func() error { return a.plane.Start(ctx) })
 	g.Go(func() error { return a.gw.Start(ctx) })
 	g.Go(func() error { return a.api.Serve(ctx) })
