@@ -37,6 +37,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/micro/platform/internal/kubetest"
 	"github.com/micro/platform/runtime/kubernetes"
 )
 
@@ -958,5 +959,82 @@ func (k *processKubelet) serveLogs(w http.ResponseWriter, r *http.Request) {
 		all := p.log.lines()
 		write(all[sent:])
 		sent = len(all)
+	}
+}
+
+// TestProcessKubeletEnviron: the process kubelet resolves a container's environment as a
+// kubelet does, against the test API server's Secrets and ConfigMaps.
+func TestProcessKubeletEnviron(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	cfg := kubetest.Config(t)
+	c, err := client.NewWithWatch(cfg, client.Options{})
+	must(t, err)
+	ctx := t.Context()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "kubelet-env-"}}
+	must(t, c.Create(ctx, ns))
+	t.Cleanup(func() { _ = c.Delete(context.Background(), ns) })
+	for _, o := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: ns.Name}, Data: map[string][]byte{"A": []byte("1"), "B": []byte("1")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: ns.Name}, Data: map[string][]byte{"B": []byte("2"), "C": []byte("2")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: ns.Name}, Data: map[string]string{"D": "cm"}},
+	} {
+		must(t, c.Create(ctx, o))
+	}
+	k := &processKubelet{t: t, c: c}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "svc-abc", Namespace: ns.Name, UID: "u-1"}, Spec: corev1.PodSpec{NodeName: "n1"}}
+	yes := true
+	secretRef := func(name string) corev1.EnvFromSource {
+		return corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}
+	}
+	keyRef := func(name, key string, optional *bool) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key, Optional: optional}}
+	}
+	tests := []struct {
+		name    string
+		c       corev1.Container
+		want    map[string]string
+		wantErr string
+	}{
+		{
+			name: "later envFrom wins, env wins over envFrom, downward API, key refs",
+			c: corev1.Container{
+				EnvFrom: []corev1.EnvFromSource{secretRef("a"), secretRef("b"),
+					{Prefix: "CM_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}}},
+				Env: []corev1.EnvVar{
+					{Name: "C", Value: "explicit"},
+					{Name: "MICRO_SERVER_ID", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+					{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+					{Name: "S", ValueFrom: keyRef("a", "A", nil)},
+					{Name: "OPT", ValueFrom: keyRef("missing", "X", &yes)},
+				},
+			},
+			want: map[string]string{"A": "1", "B": "2", "C": "explicit", "CM_D": "cm", "MICRO_SERVER_ID": "svc-abc", "NODE": "n1", "S": "1", "OPT": "", "HOSTNAME": "svc-abc"},
+		},
+		{name: "missing envFrom secret", c: corev1.Container{EnvFrom: []corev1.EnvFromSource{secretRef("nope")}}, wantErr: `secret "nope"`},
+		{name: "missing key", c: corev1.Container{Env: []corev1.EnvVar{{Name: "X", ValueFrom: keyRef("a", "Z", nil)}}}, wantErr: `no key "Z"`},
+		{name: "unsupported field", c: corev1.Container{Env: []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}, wantErr: "unsupported fieldRef"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := k.environ(ctx, pod, &tt.c, &podProcess{dir: t.TempDir()})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("want an error with %q, got %v", tt.wantErr, err)
+				}
+				return
+			}
+			must(t, err)
+			got := map[string]string{}
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+			}
+			for k, v := range tt.want {
+				if g, ok := got[k]; !ok || g != v {
+					t.Errorf("%s = %q (set: %v), want %q", k, g, ok, v)
+				}
+			}
+		})
 	}
 }
