@@ -204,7 +204,7 @@ func TestKubernetesWalkthrough(t *testing.T) {
 		if err != nil || status != 200 || !strings.Contains(body, "Hello Grace (via greeter)") {
 			t.Errorf("gateway after restart: %d %s %v", status, body, err)
 		}
-		// A few resyncs: the reconciler must adopt the Deployments, not add new ones.
+		// After a full resync (every 5 s) the Deployments are adopted, not duplicated.
 		time.Sleep(6 * time.Second)
 		if d := kubeDeployments(t, kc, ns, "helloworld"); len(d) != 1 {
 			t.Errorf("after restart: %d Deployments of helloworld, want 1", len(d))
