@@ -26,8 +26,13 @@ type Platform struct {
 	Name string
 	// Domain is the public domain the gateway answers on.
 	Domain string
-	// Chart is the path of the Helm chart that installs the platform onto a cluster.
-	Chart string
+	// Image is the platform's own image (control plane and mesh) that cloud regions run,
+	// built by deploy/kubernetes/build-image.sh. Required when a region is not local.
+	Image string
+	// Registry is where the control plane pushes the images it builds, e.g.
+	// registry.example.com/micro-platform/services; every region's nodes must be able to
+	// pull from it. Required when a region is not local.
+	Registry string
 	// State says where the engine keeps each region's state.
 	State State
 	// DNS, when set, adds global DNS and load balancing across regions.
@@ -92,7 +97,7 @@ func Backends() []string {
 }
 
 // Load reads and parses the configuration file at path. See [Parse]. Unlike Parse, it
-// makes platform.chart and the local state path absolute, relative to the file's directory.
+// makes the local state path absolute, relative to the file's directory.
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -110,10 +115,8 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("resolve infra config directory: %w", err)
 	}
-	for _, p := range []*string{&cfg.Platform.Chart, &cfg.Platform.State.Path} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
+	if p := &cfg.Platform.State.Path; *p != "" && !filepath.IsAbs(*p) {
+		*p = filepath.Join(dir, *p)
 	}
 	return cfg, nil
 }

@@ -13,6 +13,8 @@ import (
 const validYAML = `platform:
   name: micro
   domain: example.dev
+  image: registry.example.com/micro-platform/platform:v0.1.0
+  registry: registry.example.com/micro-platform/services
   state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
   dns: { provider: cloudflare, account_id: 0123456789abcdef0123456789abcdef }
 regions:
@@ -32,9 +34,11 @@ func TestParseValid(t *testing.T) {
 	}
 	want := Config{
 		Platform: Platform{
-			Name: "micro", Domain: "example.dev", Chart: DefaultChart,
-			State: State{Backend: BackendS3, Bucket: "micro-tf-state", Region: "eu-west-2", Prefix: "platform/micro"},
-			DNS:   &DNS{Provider: DNSCloudflare, Zone: "example.dev", AccountID: "0123456789abcdef0123456789abcdef"},
+			Name: "micro", Domain: "example.dev",
+			Image:    "registry.example.com/micro-platform/platform:v0.1.0",
+			Registry: "registry.example.com/micro-platform/services",
+			State:    State{Backend: BackendS3, Bucket: "micro-tf-state", Region: "eu-west-2", Prefix: "platform/micro"},
+			DNS:      &DNS{Provider: DNSCloudflare, Zone: "example.dev", AccountID: "0123456789abcdef0123456789abcdef"},
 		},
 		Regions: []Region{
 			{Name: "lon1", Provider: ProviderDigitalOcean, Location: "lon1", Nodes: Nodes{Size: "s-4vcpu-8gb", Min: 3, Max: 6}, Network: DefaultNetwork, KubernetesVersion: DefaultKubernetesVersion},
@@ -49,6 +53,8 @@ func TestParseValid(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	const head = "platform:\n  name: micro\n  state: { backend: local }\nregions:\n"
+	// cloudHead is head with what cloud regions need besides.
+	const cloudHead = "platform:\n  name: micro\n  image: reg.example/platform:v1\n  registry: reg.example/services\n  state: { backend: local }\nregions:\n"
 	tests := []struct {
 		name string
 		yaml string
@@ -70,20 +76,32 @@ func TestParseErrors(t *testing.T) {
 			[]string{`platform.yaml:5: region "dev": nodes.min: want a whole number, got "two"`}},
 		{"missing state", "platform:\n  name: micro\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`}},
-		{"missing location", head + "  - name: lon1\n    provider: digitalocean\n",
-			[]string{`platform.yaml:5: region "lon1": missing location (the digitalocean region to run in)`}},
+		{"missing location", cloudHead + "  - name: lon1\n    provider: digitalocean\n",
+			[]string{`platform.yaml:7: region "lon1": missing location (the digitalocean region to run in)`}},
 		{"unknown key", head + "  - { name: dev, provider: local, zone: a }\n",
 			[]string{`platform.yaml:5: region "dev": unknown key "zone" (want one of kubernetes_version, location, name, network, nodes, provider)`}},
-		{"secret in region", head + "  - name: lon1\n    provider: digitalocean\n    location: lon1\n    token: dop_v1_abc\n",
-			[]string{`platform.yaml:8: region "lon1": "token" looks like a secret and is not accepted in the file: set DIGITALOCEAN_TOKEN in the environment`}},
+		{"secret in region", cloudHead + "  - name: lon1\n    provider: digitalocean\n    location: lon1\n    token: dop_v1_abc\n",
+			[]string{`platform.yaml:10: region "lon1": "token" looks like a secret and is not accepted in the file: set DIGITALOCEAN_TOKEN in the environment`}},
 		{"secret in state", "platform:\n  name: micro\n  state:\n    backend: pg\n    password: hunter2\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:5: platform.state: "password" looks like a secret and is not accepted in the file: set the backend's credentials in the environment (PLATFORM_INFRA_PG_CONN)`}},
 		{"state key of another backend", "platform:\n  name: micro\n  state: { backend: s3, bucket: b, region: r, container: c }\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:3: platform.state: key "container" does not apply to backend "s3"`}},
 		{"state missing required", "platform:\n  name: micro\n  state: { backend: azurerm, resource_group: rg }\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:3: platform.state: backend "azurerm" needs storage_account`, `platform.yaml:3: platform.state: backend "azurerm" needs container`}},
-		{"cluster name too long", "platform:\n  name: micro-platform-production\n  state: { backend: local }\nregions:\n  - { name: europe-west-london, provider: gcp, location: europe-west2 }\n",
-			[]string{`platform.yaml:5: region "europe-west-london": cluster name "micro-platform-production-europe-west-london" is longer than 40 characters: shorten the platform or region name`}},
+		{"cluster name too long", "platform:\n  name: micro-platform-production\n  image: reg.example/platform:v1\n  registry: reg.example/services\n  state: { backend: local }\nregions:\n  - { name: europe-west-london, provider: gcp, location: europe-west2 }\n",
+			[]string{`platform.yaml:7: region "europe-west-london": cluster name "micro-platform-production-europe-west-london" is longer than 40 characters: shorten the platform or region name`}},
+		{"cloud region without image or registry", head + "  - { name: lon1, provider: digitalocean, location: lon1 }\n",
+			[]string{
+				`platform.yaml:2: platform: missing image: cloud regions run the platform's image (deploy/kubernetes/build-image.sh builds and pushes it)`,
+				`platform.yaml:2: platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
+			}},
+		{"chart is gone", "platform:\n  name: micro\n  chart: deploy/kubernetes\n  state: { backend: local }\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{`platform.yaml:3: platform: chart is no longer used: the platform module installs deploy/kubernetes as shipped; remove it and set image and registry`}},
+		{"bad image and registry", "platform:\n  name: micro\n  image: 'reg.example/platform:v1 # x'\n  registry: 'Reg.example/{services}'\n  state: { backend: local }\nregions:\n  - { name: dev, provider: local }\n",
+			[]string{
+				`platform.yaml:3: platform: invalid image "reg.example/platform:v1 # x": want a reference such as registry.example.com/micro-platform/platform:v0.1.0`,
+				`platform.yaml:4: platform: invalid registry "Reg.example/{services}": want a repository prefix such as registry.example.com/micro-platform/services`,
+			}},
 		{"not a mapping", "- a\n", []string{`platform.yaml:1: document: want a mapping`}},
 		{"empty file", "", []string{`platform.yaml:1: empty file: want platform and regions`}},
 		{"no regions", "platform:\n  name: micro\n  state: { backend: local }\n",
@@ -120,9 +138,11 @@ regions:
 `, []string{
 			`platform.yaml:2: platform: invalid platform name "Micro": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'`,
 			`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`,
+			`platform.yaml:2: platform: missing image: cloud regions run the platform's image (deploy/kubernetes/build-image.sh builds and pushes it)`,
+			`platform.yaml:2: platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
 			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare or local)`,
 			`platform.yaml:3: platform.dns: missing zone (or set platform.domain)`,
-			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, chart, state, dns)`,
+			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, image, registry, state, dns)`,
 			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`,
 			`platform.yaml:9: region "lon1": missing location (the digitalocean region to run in)`,
 			`platform.yaml:11: region "lon1": network "10.0.0.0/40" is not an IPv4 CIDR such as 10.10.0.0/16`,
@@ -169,9 +189,6 @@ func TestLoad(t *testing.T) {
 	}
 	if r, ok := cfg.Region("lon1"); !ok || r.Nodes.Max != 6 {
 		t.Errorf("Region(lon1) = %+v, %v", r, ok)
-	}
-	if want := filepath.Join(dir, DefaultChart); cfg.Platform.Chart != want {
-		t.Errorf("Chart = %q, want %q (relative to the file)", cfg.Platform.Chart, want)
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); platform.ErrorCode(err) != platform.EINVALID {
 		t.Errorf("Load(missing) = %v, want EINVALID", err)

@@ -28,17 +28,35 @@ func (d *decoder) config(n *yaml.Node, cfg *Config) {
 		return
 	}
 	d.regions(f["regions"], cfg)
+	if f["platform"] != nil && slices.ContainsFunc(cfg.Regions, func(r Region) bool { _, cloud := cloudProviders[r.Provider]; return cloud }) {
+		// A cloud region installs the platform from deploy/kubernetes: it needs the image
+		// to run and the registry to push builds to. Local regions model a cluster only.
+		if cfg.Platform.Image == "" {
+			d.errorf(f["platform"], "platform: missing image: cloud regions run the platform's image (deploy/kubernetes/build-image.sh builds and pushes it)")
+		}
+		if cfg.Platform.Registry == "" {
+			d.errorf(f["platform"], "platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)")
+		}
+	}
 }
 
 // platform decodes the platform section.
 func (d *decoder) platform(n *yaml.Node, p *Platform) {
-	f := d.fields(n, "platform", []string{"name", "domain", "chart", "state", "dns"}, "set credentials in the environment")
+	keys := []string{"name", "domain", "image", "registry", "state", "dns"}
+	if chart := mappingKey(n, "chart"); chart != nil {
+		// platform.chart named the Helm chart the platform module installed; the module
+		// now ships deploy/kubernetes itself.
+		d.errorf(chart, "platform: chart is no longer used: the platform module installs deploy/kubernetes as shipped; remove it and set image and registry")
+		keys = append(keys, "chart")
+	}
+	f := d.fields(n, "platform", keys, "set credentials in the environment")
 	if n.Kind != yaml.MappingNode {
 		return
 	}
 	d.str(f["name"], "platform.name", &p.Name)
 	d.str(f["domain"], "platform.domain", &p.Domain)
-	d.str(f["chart"], "platform.chart", &p.Chart)
+	d.str(f["image"], "platform.image", &p.Image)
+	d.str(f["registry"], "platform.registry", &p.Registry)
 	switch {
 	case f["name"] == nil:
 		d.errorf(n, "platform: missing name")
@@ -50,8 +68,11 @@ func (d *decoder) platform(n *yaml.Node, p *Platform) {
 	if p.Domain != "" && !domainRE.MatchString(p.Domain) {
 		d.errorf(f["domain"], "platform: invalid domain %q", p.Domain)
 	}
-	if p.Chart == "" {
-		p.Chart = DefaultChart
+	if p.Image != "" && !imageRE.MatchString(p.Image) {
+		d.errorf(f["image"], "platform: invalid image %q: want a reference such as registry.example.com/micro-platform/platform:v0.1.0", p.Image)
+	}
+	if p.Registry != "" && !registryRE.MatchString(p.Registry) {
+		d.errorf(f["registry"], "platform: invalid registry %q: want a repository prefix such as registry.example.com/micro-platform/services", p.Registry)
 	}
 	if f["state"] == nil {
 		d.errorf(n, "platform: missing state backend (set platform.state.backend to one of %s)", strings.Join(Backends(), ", "))
@@ -62,6 +83,26 @@ func (d *decoder) platform(n *yaml.Node, p *Platform) {
 		p.DNS = &DNS{}
 		d.dns(f["dns"], p)
 	}
+}
+
+// imageRE and registryRE are the checks the platform module's variables make too: the
+// values go into a YAML manifest as they are.
+var (
+	imageRE    = regexp.MustCompile(`^[a-z0-9][A-Za-z0-9._/:@-]*$`)
+	registryRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*$`)
+)
+
+// mappingKey returns the key node called key in the mapping n, or nil.
+func mappingKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
 }
 
 var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)

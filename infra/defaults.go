@@ -33,7 +33,6 @@ func DNSProviders() []string { return []string{DNSCloudflare, DNSLocal} }
 // the same table for readers; keep the two in step.
 const (
 	DefaultLocalStatePath     = ".platform/state"
-	DefaultChart              = "deploy/kubernetes"
 	DefaultLocalLocation      = "local"
 	DefaultNodesMin           = 1
 	DefaultNodesMax           = 3

@@ -16,6 +16,8 @@ import (
 const globalYAML = `platform:
   name: micro
   domain: example.dev
+  image: registry.example.com/micro-platform/platform:v0.1.0
+  registry: registry.example.com/micro-platform/services
   state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
   dns: { provider: cloudflare, zone: example.dev, account_id: 0123456789abcdef0123456789abcdef }
 regions:

@@ -52,5 +52,5 @@ var cloudProviders = map[string]providerPin{
 // platformProviders are the providers the platform module needs on every cloud.
 var platformProviders = []providerPin{
 	{"kubernetes", "hashicorp/kubernetes", "~> 2.33"},
-	{"helm", "hashicorp/helm", "~> 2.15"},
+	{"random", "hashicorp/random", "~> 3.6"},
 }

@@ -182,6 +182,20 @@ func TestShippedModules(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("shipped modules = %v, want %v", got, want)
 	}
+	// platform/install, the kubectl step of the platform module, needs no provider: it
+	// must plan before the cluster exists.
+	install := moduleFiles(t, "platform/install")
+	for _, f := range []string{"versions.tf", "variables.tf", "main.tf", "outputs.tf"} {
+		if install[f] == nil {
+			t.Errorf("module platform/install: no %s", f)
+		}
+	}
+	for _, p := range lintModule(install, false, true).problems {
+		t.Errorf("module platform/install: %s", p)
+	}
+	if pins["helm"] != "" {
+		t.Errorf("a module still requires the helm provider (%s): the platform is installed from deploy/kubernetes, not a chart", pins["helm"])
+	}
 	// Rendered roots must pin each provider exactly as the modules they call do.
 	for _, pin := range append(platformProviders, cloudProviders[ProviderDigitalOcean], cloudProviders[ProviderAWS], cloudProviders[ProviderAzure], cloudProviders[ProviderGCP], dnsProvider) {
 		if pins[pin.name] != pin.version {

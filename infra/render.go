@@ -173,8 +173,13 @@ func renderCloudMain(p Platform, r Region, module string) []byte {
 	m.AppendNewline()
 	m.SetAttributeValue("region", cty.StringVal(r.Name))
 	m.SetAttributeValue("domain", cty.StringVal(p.Domain))
-	m.SetAttributeValue("chart_path", cty.StringVal(p.Chart))
+	m.SetAttributeValue("image", cty.StringVal(p.Image))
+	m.SetAttributeValue("registry", cty.StringVal(p.Registry))
 	m.SetAttributeTraversal("database_url", traversal("var", "database_url"))
+	m.AppendNewline()
+	// kubectl, which applies the platform's manifest, reaches the cluster as the
+	// kubernetes provider does.
+	clusterAuth(m)
 	return finish(f)
 }
 
@@ -185,7 +190,8 @@ func ClusterName(p Platform, r Region) string {
 }
 
 // renderProviders configures the cloud provider with no credentials (they come from the
-// environment) and the kubernetes and helm providers from the cluster module's outputs.
+// environment) and the kubernetes provider from the cluster module's outputs. The random
+// provider the platform module uses needs no configuration.
 func renderProviders(r Region) []byte {
 	f := hclwrite.NewEmptyFile()
 	pin := cloudProviders[r.Provider]
@@ -199,9 +205,6 @@ func renderProviders(r Region) []byte {
 	f.Body().AppendNewline()
 	k := f.Body().AppendNewBlock("provider", []string{"kubernetes"}).Body()
 	clusterAuth(k)
-	f.Body().AppendNewline()
-	h := f.Body().AppendNewBlock("provider", []string{"helm"}).Body()
-	clusterAuth(h.AppendNewBlock("kubernetes", nil).Body())
 	env := strings.Join(ProviderEnv(r.Provider), ", ")
 	header := fmt.Sprintf("%s# Credentials come from the environment: %s.\n", generatedHeader, env)
 	return append([]byte(header), finish(f)[len(generatedHeader):]...)
@@ -217,7 +220,7 @@ func renderVariables() []byte {
 	f := hclwrite.NewEmptyFile()
 	v := f.Body().AppendNewBlock("variable", []string{"database_url"}).Body()
 	v.SetAttributeTraversal("type", traversal("string"))
-	v.SetAttributeValue("description", cty.StringVal("PostgreSQL URL of a managed database, from TF_VAR_database_url; null runs PostgreSQL in the cluster."))
+	v.SetAttributeValue("description", cty.StringVal("PostgreSQL URL of the platform's store, from TF_VAR_database_url: required (the platform module refuses null), since deploy/kubernetes runs no database in the cluster."))
 	v.SetAttributeValue("default", cty.NullVal(cty.String))
 	v.SetAttributeValue("sensitive", cty.True)
 	return finish(f)

@@ -1,11 +1,11 @@
 output "namespace" {
   description = "Namespace the platform runs in."
-  value       = kubernetes_namespace_v1.this.metadata[0].name
+  value       = local.namespace
 }
 
-output "release" {
-  description = "Name and revision of the Helm release."
-  value       = "${helm_release.platform.name}@${helm_release.platform.metadata[0].revision}"
+output "manifest_sha256" {
+  description = "SHA-256 of the applied deploy/kubernetes manifest with this region's values."
+  value       = module.install.manifest_sha256
 }
 
 output "gateway_address" {

@@ -6,9 +6,9 @@ terraform {
       source  = "hashicorp/kubernetes"
       version = "~> 2.33"
     }
-    helm = {
-      source  = "hashicorp/helm"
-      version = "~> 2.15"
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
     }
   }
 }

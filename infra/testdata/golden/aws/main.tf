@@ -17,6 +17,13 @@ module "platform" {
 
   region       = "fra1"
   domain       = "example.dev"
-  chart_path   = "deploy/kubernetes"
+  image        = "registry.example.com/micro-platform/platform:v0.1.0"
+  registry     = "registry.example.com/micro-platform/services"
   database_url = var.database_url
+
+  host                   = module.cluster.host
+  cluster_ca_certificate = module.cluster.cluster_ca_certificate
+  token                  = module.cluster.token
+  client_certificate     = module.cluster.client_certificate
+  client_key             = module.cluster.client_key
 }

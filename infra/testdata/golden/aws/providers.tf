@@ -12,13 +12,3 @@ provider "kubernetes" {
   client_certificate     = module.cluster.client_certificate
   client_key             = module.cluster.client_key
 }
-
-provider "helm" {
-  kubernetes {
-    host                   = module.cluster.host
-    cluster_ca_certificate = module.cluster.cluster_ca_certificate
-    token                  = module.cluster.token
-    client_certificate     = module.cluster.client_certificate
-    client_key             = module.cluster.client_key
-  }
-}

@@ -2,7 +2,7 @@
 
 variable "database_url" {
   type        = string
-  description = "PostgreSQL URL of a managed database, from TF_VAR_database_url; null runs PostgreSQL in the cluster."
+  description = "PostgreSQL URL of the platform's store, from TF_VAR_database_url: required (the platform module refuses null), since deploy/kubernetes runs no database in the cluster."
   default     = null
   sensitive   = true
 }
