@@ -105,6 +105,9 @@ const (
 	EventImagePullFailed EventKind = "image_pull_failed" // the artifact (image) cannot be pulled
 	EventUnschedulable   EventKind = "unschedulable"     // no node can take the instance
 	EventOOMKilled       EventKind = "oom_killed"        // killed for exceeding its memory limit
+	// EventCreateFailed is about a workload, not an instance (InstanceID is empty): the
+	// runtime refuses to create its instances, e.g. over the namespace's quota.
+	EventCreateFailed EventKind = "create_failed"
 )
 
 // Event is a change of one instance, reported by a driver to the control plane.

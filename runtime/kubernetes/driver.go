@@ -35,17 +35,19 @@
 // or ReplicaSets: the cluster's garbage collector does when their Deployment goes.
 //
 // When the last workload of a platform namespace stops, the namespace's objects (Secret,
-// quota, limits, policy) are deleted but the Kubernetes namespace itself
-// is kept, since deleting it would delete foreign objects in it too.
+// quota, limits, policy) are deleted but the Kubernetes namespace itself is kept, since
+// deleting it would delete foreign objects in it too.
 //
 // # Status and events
 //
 // Pod phase, conditions and container statuses become InstanceStatus and driver events:
 // started, exited (with the exit code and the container's termination message), crashloop
-// (CrashLoopBackOff), image_pull_failed, unschedulable and oom_killed. Logs come from the
-// pod log API (stdout and stderr are one stream there, reported as stdout); Stats from the
-// metrics.k8s.io API, EUNAVAILABLE on a cluster without metrics-server. The driver does not
-// implement runtime.Restarter: a pod cannot be restarted under the same name.
+// (CrashLoopBackOff after Options.CrashLoopRestarts exits), image_pull_failed,
+// unschedulable and oom_killed; a Deployment's ReplicaFailure condition (pods refused,
+// e.g. over quota) becomes create_failed. Logs come from the pod log API (stdout and
+// stderr are one stream there, reported as stdout); Stats from the metrics.k8s.io API,
+// EUNAVAILABLE on a cluster without metrics-server. The driver does not implement
+// runtime.Restarter: a pod cannot be restarted under the same name.
 package kubernetes
 
 import (
@@ -212,7 +214,8 @@ type Driver struct {
 	workloads map[string]*runtime.WorkloadSpec // desired, by ID
 	nsLocks   map[string]*sync.Mutex
 	pods      map[types.UID]*podTrack
-	watching  bool // informers and workers started
+	failures  map[types.UID]string // a Deployment's last ReplicaFailure message reported
+	watching  bool                 // informers and workers started
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -252,6 +255,7 @@ func New(opts Options) (*Driver, error) {
 		workloads: map[string]*runtime.WorkloadSpec{},
 		nsLocks:   map[string]*sync.Mutex{},
 		pods:      map[types.UID]*podTrack{},
+		failures:  map[types.UID]string{},
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil

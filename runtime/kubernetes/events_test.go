@@ -3,7 +3,9 @@ package kubernetes_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -132,6 +134,33 @@ func TestPodStatusSetByTestBecomesEvents(t *testing.T) {
 		}
 		if in := inspect(t, p.Name); in.State != platform.InstanceStarting || !strings.Contains(in.Message, "not scheduled") {
 			t.Errorf("instance = %+v, want starting, not scheduled", in)
+		}
+	})
+	t.Run("pods refused by the quota", func(t *testing.T) {
+		// What the Deployment controller writes when the ReplicaSet cannot create pods.
+		var cur appsv1.Deployment
+		if err := c.Get(t.Context(), client.ObjectKeyFromObject(dep), &cur); err != nil {
+			t.Fatal(err)
+		}
+		quota := `pods "hello-x" is forbidden: exceeded quota: platform, requested: limits.memory=64Mi, used: limits.memory=8Gi, limited: limits.memory=8Gi`
+		cur.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue,
+			Reason: "FailedCreate", Message: quota, LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		if err := c.Status().Update(t.Context(), &cur); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a create_failed event", func() bool { return len(d.events.find(runtime.EventCreateFailed, "")) > 0 })
+		e := d.events.find(runtime.EventCreateFailed, "")[0]
+		if e.WorkloadID != spec.ID || e.Service != "hello" || e.Namespace != "acme" || !strings.Contains(e.Message, "exceeded quota") {
+			t.Errorf("event = %+v", e)
+		}
+		// The same condition again (another status write) is not news.
+		cur.Status.ObservedGeneration++
+		if err := c.Status().Update(t.Context(), &cur); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := len(d.events.find(runtime.EventCreateFailed, "")); n != 1 {
+			t.Errorf("%d create_failed events, want 1", n)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	platform "github.com/micro/platform"
@@ -210,6 +211,34 @@ func (d *Driver) observeContainer(p *corev1.Pod, cs *corev1.ContainerStatus, tr 
 		}
 	}
 	tr.waiting = waiting
+}
+
+// observeDeployment reports, once per distinct message, that the cluster refuses to
+// create the workload's pods (the ReplicaFailure condition: over quota, refused by
+// admission), which no pod status would show.
+func (d *Driver) observeDeployment(dep *appsv1.Deployment, report bool) {
+	msg := ""
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			msg = c.Message
+		}
+	}
+	d.mu.Lock()
+	last, seen := d.failures[dep.UID]
+	if msg == "" {
+		delete(d.failures, dep.UID)
+	} else {
+		d.failures[dep.UID] = msg
+	}
+	d.mu.Unlock()
+	if msg == "" || (seen && last == msg) || !report || d.opts.OnEvent == nil {
+		return
+	}
+	d.opts.OnEvent(runtime.Event{
+		Kind: runtime.EventCreateFailed, WorkloadID: dep.Labels[LabelRelease], Namespace: dep.Labels[LabelNamespace],
+		Service: dep.Labels[LabelService], Time: d.opts.Clock.Now(),
+		Message: fmt.Sprintf("instances of %s cannot be created: %s", dep.Labels[LabelService], msg),
+	})
 }
 
 func terminationKey(t *corev1.ContainerStateTerminated) string {

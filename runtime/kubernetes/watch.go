@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +28,35 @@ func (d *Driver) startWatches(ctx context.Context) error {
 		if _, err := inf.AddEventHandler(restore); err != nil {
 			return fmt.Errorf("kubernetes driver: watch %T: %w", obj, err)
 		}
+	}
+	deploys, err := d.cache.GetInformer(ctx, &appsv1.Deployment{})
+	if err != nil {
+		return fmt.Errorf("kubernetes driver: watch deployments: %w", err)
+	}
+	_, err = deploys.AddEventHandler(toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if dep, ok := obj.(*appsv1.Deployment); ok {
+				d.observeDeployment(dep, !initial)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if dep, ok := obj.(*appsv1.Deployment); ok {
+				d.observeDeployment(dep, true)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if dep, ok := obj.(*appsv1.Deployment); ok {
+				d.mu.Lock()
+				delete(d.failures, dep.UID)
+				d.mu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("kubernetes driver: watch deployments: %w", err)
 	}
 	pods, err := d.cache.GetInformer(ctx, &corev1.Pod{})
 	if err != nil {
