@@ -272,3 +272,148 @@ func TestLintModule(t *testing.T) {
 		})
 	}
 }
+
+// moduleShape is what a module offers its callers and asks of the modules it calls.
+type moduleShape struct {
+	variables map[string]bool // name to whether it has a default
+	outputs   map[string]bool
+	calls     map[string]moduleCall
+	refs      []hcl.Traversal // every module.<call>.<output> reference
+}
+
+// moduleCall is one module block: its source and the arguments it passes.
+type moduleCall struct {
+	source string
+	args   []string
+}
+
+// callMeta are the arguments of a module block that are not the callee's variables.
+var callMeta = map[string]bool{"source": true, "version": true, "depends_on": true, "providers": true, "count": true, "for_each": true}
+
+// shapeOf parses a module's .tf files into its shape.
+func shapeOf(t *testing.T, files map[string][]byte) moduleShape {
+	t.Helper()
+	s := moduleShape{variables: map[string]bool{}, outputs: map[string]bool{}, calls: map[string]moduleCall{}}
+	p := hclparse.NewParser()
+	var walk func(b *hclsyntax.Body)
+	walk = func(b *hclsyntax.Body) {
+		for _, a := range b.Attributes {
+			for _, tr := range a.Expr.Variables() {
+				if tr.RootName() == "module" && len(tr) >= 3 {
+					s.refs = append(s.refs, tr)
+				}
+			}
+		}
+		for _, blk := range b.Blocks {
+			walk(blk.Body)
+		}
+	}
+	for name, data := range files {
+		f, diags := p.ParseHCL(data, name)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		body := f.Body.(*hclsyntax.Body)
+		for _, b := range body.Blocks {
+			switch b.Type {
+			case "variable":
+				s.variables[b.Labels[0]] = b.Body.Attributes["default"] != nil
+			case "output":
+				s.outputs[b.Labels[0]] = true
+			case "module":
+				c := moduleCall{}
+				for n, a := range b.Body.Attributes {
+					if n == "source" {
+						v, _ := a.Expr.Value(nil)
+						c.source = v.AsString()
+					} else if !callMeta[n] {
+						c.args = append(c.args, n)
+					}
+				}
+				s.calls[b.Labels[0]] = c
+			}
+		}
+		walk(body)
+	}
+	return s
+}
+
+// checkCalls reports every argument a module call passes that the callee does not
+// declare, every variable without a default it does not pass, and every module.X.Y
+// reference to an output the callee does not have. resolve maps a call's source to the
+// callee's directory in Modules().
+func checkCalls(t *testing.T, who string, caller moduleShape, resolve func(source string) string) {
+	t.Helper()
+	callees := map[string]moduleShape{}
+	for name, c := range caller.calls {
+		dir := resolve(c.source)
+		callee := shapeOf(t, moduleFiles(t, dir))
+		if len(callee.variables) == 0 && len(callee.outputs) == 0 {
+			t.Errorf("%s: module %s: source %q is not a shipped module", who, name, c.source)
+			continue
+		}
+		callees[name] = callee
+		passed := map[string]bool{}
+		for _, a := range c.args {
+			passed[a] = true
+			if _, ok := callee.variables[a]; !ok {
+				t.Errorf("%s: module %s passes %s, which %s does not declare", who, name, a, dir)
+			}
+		}
+		for v, hasDefault := range callee.variables {
+			if !hasDefault && !passed[v] {
+				t.Errorf("%s: module %s does not pass %s, which %s requires", who, name, v, dir)
+			}
+		}
+	}
+	for _, ref := range caller.refs {
+		call := ref[1].(hcl.TraverseAttr).Name
+		out, ok := ref[2].(hcl.TraverseAttr)
+		if !ok {
+			t.Errorf("%s: module.%s is indexed: no shipped module is called with count or for_each", who, call)
+			continue
+		}
+		if callee, known := callees[call]; !known {
+			t.Errorf("%s: reference to module.%s, which it does not call", who, call)
+		} else if !callee.outputs[out.Name] {
+			t.Errorf("%s: module.%s has no output %s", who, call, out.Name)
+		}
+	}
+}
+
+// TestModuleCallsMatch checks, without providers, that every rendered root and every
+// shipped module calls its modules with exactly their variables and reads only outputs
+// they have: the wiring of the cloud roots and of the platform module that no engine
+// runs here.
+func TestModuleCallsMatch(t *testing.T) {
+	t.Parallel()
+	fromRoot := func(source string) string { return strings.TrimPrefix(source, ModuleSource+"/") }
+	cfg := mustLoad(t)
+	for _, r := range cfg.Regions {
+		files, err := RenderRegion(cfg, r.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCalls(t, "root of "+r.Name, shapeOf(t, files), fromRoot)
+	}
+	for _, dns := range []string{globalYAML, strings.Replace(globalYAML, "provider: cloudflare, zone: example.dev, account_id: 0123456789abcdef0123456789abcdef", "provider: local", 1)} {
+		files, err := RenderGlobal(mustParse(t, dns), globalEndpoints)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCalls(t, "global root", shapeOf(t, files), fromRoot)
+	}
+	entries, err := fs.ReadDir(Modules(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, e := range entries {
+		shape := shapeOf(t, moduleFiles(t, e.Name()))
+		calls += len(shape.calls)
+		checkCalls(t, "module "+e.Name(), shape, func(source string) string { return path.Join(e.Name(), source) })
+	}
+	if calls == 0 {
+		t.Error("no shipped module calls another: platform should call ./install")
+	}
+}
