@@ -65,8 +65,10 @@
 // provisioner could only use credentials stored at create time, which have expired by then
 // on EKS (15 minutes) and GKE (an hour). Destroying the region deletes the namespace with
 // the kubernetes provider's current credentials instead, which removes everything the
-// manifest put in it, the Secrets, the load balancer and the volumes behind the
-// PersistentVolumeClaims, before the cluster goes. The base's two cluster-scoped objects,
+// manifest put in it, the Secrets, the load balancer (the provider waits for the cloud's
+// clean-up) and the PersistentVolumeClaims, before the cluster goes; the disks behind the
+// claims are released by the cluster's storage driver asynchronously, so one may outlive a
+// cluster destroyed right after. The base's two cluster-scoped objects,
 // ClusterRole and ClusterRoleBinding micro-platform, go with the cluster. Superseded
 // platform-config-<hash> ConfigMaps are not pruned; they go with the namespace.
 //
