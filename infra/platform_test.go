@@ -236,8 +236,11 @@ func TestPlatformInstallWithTheEngine(t *testing.T) {
 		if err == nil {
 			t.Fatalf("apply succeeded though nothing rolled out:\n%s", out)
 		}
-		if !strings.Contains(out, "timed out waiting") {
-			t.Errorf("apply error does not say the rollout timed out:\n%s", out)
+		if !strings.Contains(out, "timed out waiting") || !strings.Contains(out, "kubectl-apply.sh") {
+			t.Errorf("apply error does not name the step and say the rollout timed out:\n%s", out)
+		}
+		if key := strings.Split(strings.TrimSpace(string(cfg.KeyData)), "\n"); len(key) < 3 || strings.Contains(out, key[1]) {
+			t.Error("apply error shows the client key")
 		}
 		noKubeconfigLeft(t)
 	})

@@ -1,5 +1,5 @@
 # Applies the platform's manifest to a region's cluster; run by main.tf's local-exec
-# provisioner with /bin/sh -c. Input, all from the environment:
+# provisioner with /bin/sh. Input, all from the environment:
 #
 #   PLATFORM_MANIFEST         the manifest (YAML, no secrets)
 #   PLATFORM_NAMESPACE        its namespace, for the rollout waits

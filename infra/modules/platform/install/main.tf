@@ -33,8 +33,11 @@ resource "terraform_data" "apply" {
   }
 
   provisioner "local-exec" {
+    # The script is not inlined: a failure is reported with the command, then kubectl's
+    # output (the output of a success is suppressed, since the environment holds
+    # credentials).
     interpreter = ["/bin/sh", "-c"]
-    command     = file("${path.module}/kubectl-apply.sh")
+    command     = "/bin/sh \"${path.module}/kubectl-apply.sh\""
 
     # The credentials reach kubectl through a kubeconfig the script writes into a private
     # temporary directory and removes; never on a command line.
