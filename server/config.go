@@ -31,8 +31,11 @@ type Config struct {
 	// Kubeconfig locates the cluster of the kubernetes runtime; "" means the in-cluster
 	// configuration (the pod's service account).
 	Kubeconfig string `yaml:"kubeconfig"`
-	// KubeNamespacePrefix prefixes the Kubernetes namespace of each platform namespace.
+	// KubeNamespacePrefix prefixes the Kubernetes namespace of each platform namespace
+	// (driver default "mp-"). KubeOwner labels everything the driver creates (default
+	// "platform"): platforms sharing a cluster need distinct owners and prefixes.
 	KubeNamespacePrefix string `yaml:"kube_namespace_prefix"`
+	KubeOwner           string `yaml:"kube_owner"`
 	// Registry is the image reference prefix images are pushed to with the kubernetes
 	// runtime (e.g. registry.example.com/micro); "" serves the platform's own registry on
 	// RegistryAddr, with its data in DataDir.
@@ -163,6 +166,10 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.Runtime = v
 		case "PLATFORM_KUBECONFIG":
 			c.Kubeconfig = v
+		case "PLATFORM_KUBE_NAMESPACE_PREFIX":
+			c.KubeNamespacePrefix = v
+		case "PLATFORM_KUBE_OWNER":
+			c.KubeOwner = v
 		case "PLATFORM_REGISTRY":
 			c.Registry = v
 		case "PLATFORM_NATS_URL":

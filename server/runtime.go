@@ -37,6 +37,7 @@ func (a *App) newDriver(onEvent runtime.EventFunc) (closer, error) {
 		return kubernetes.New(kubernetes.Options{
 			Config:          rc,
 			NamespacePrefix: cfg.KubeNamespacePrefix,
+			Owner:           cfg.KubeOwner,
 			StopGrace:       cfg.StopGrace,
 			OnEvent:         onEvent,
 			Logger:          a.logger.With("component", "runtime"),
