@@ -32,8 +32,8 @@ import (
 	platformhttp "github.com/micro/platform/http"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/natsbus"
-	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/oci/registry"
+	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/sqlstore"
 )
 
@@ -54,16 +54,16 @@ type App struct {
 	logger *slog.Logger
 	out    io.Writer
 
-	store  *sqlstore.Store
-	bus    *natsbus.Bus
-	plane  *control.Plane
-	gw     *gateway.Gateway
-	api    *platformhttp.Server
+	store    *sqlstore.Store
+	bus      *natsbus.Bus
+	plane    *control.Plane
+	gw       *gateway.Gateway
+	api      *platformhttp.Server
 	driver   closer
 	registry *registry.Registry // the platform's own image registry, kubernetes runtime only
 	auth     *auth.Authenticator
 	github   *github.Integration // sign-in with GitHub and team sync, when configured
-	lock   *os.File // held while the App owns DataDir
+	lock     *os.File            // held while the App owns DataDir
 }
 
 // New opens the store and builds every component; nothing is served until Run.
