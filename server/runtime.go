@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/builder"
@@ -30,6 +33,11 @@ func (a *App) newDriver(onEvent runtime.EventFunc) (closer, error) {
 	cfg := a.cfg
 	switch cfg.Runtime {
 	case RuntimeKubernetes:
+		// client-go and controller-runtime log through klog and logr: into the server's log,
+		// not raw to stderr.
+		kl := a.logger.With("component", "kubernetes")
+		klog.SetSlogLogger(kl)
+		ctrllog.SetLogger(logr.FromSlogHandler(kl.Handler()))
 		rc, err := kubernetes.LoadConfig(cfg.Kubeconfig)
 		if err != nil {
 			return nil, err
