@@ -246,28 +246,23 @@ func (a *Authenticator) Invalidate(hash string) {
 
 // InvalidateID drops every cached lookup of the token with the given ID.
 func (a *Authenticator) InvalidateID(id string) {
-	a.generation.Add(1)
-	for i := range a.shards {
-		s := &a.shards[i]
-		s.mu.Lock()
-		for k, e := range s.m {
-			if e.tok != nil && e.tok.ID == id {
-				delete(s.m, k)
-			}
-		}
-		s.mu.Unlock()
-	}
+	a.invalidate(func(t *platform.Token) bool { return t.ID == id })
 }
 
 // InvalidateUser drops every cached lookup of the user's tokens, so that a change of
 // their role, state or membership takes effect at once in this process.
 func (a *Authenticator) InvalidateUser(userID string) {
+	a.invalidate(func(t *platform.Token) bool { return t.UserID == userID })
+}
+
+// invalidate drops every cached lookup whose token matches.
+func (a *Authenticator) invalidate(match func(*platform.Token) bool) {
 	a.generation.Add(1)
 	for i := range a.shards {
 		s := &a.shards[i]
 		s.mu.Lock()
 		for k, e := range s.m {
-			if e.tok != nil && e.tok.UserID == userID {
+			if e.tok != nil && match(e.tok) {
 				delete(s.m, k)
 			}
 		}
