@@ -35,12 +35,15 @@ type Release struct {
 	Namespace string `json:"namespace"`
 	Service   string `json:"service"`
 	// Version is "v1", "v2", ... assigned by the store per service, unless the user named one.
-	Version  string            `json:"version"`
-	BuildID  string            `json:"build_id"`
-	Replicas int               `json:"replicas"`
-	Env      map[string]string `json:"env,omitempty"`
-	Status   ReleaseStatus     `json:"status"`
-	Reason   string            `json:"reason,omitempty"`
+	Version  string `json:"version"`
+	BuildID  string `json:"build_id"`
+	Replicas int    `json:"replicas"`
+	// Size is the size of each instance; empty (releases recorded before sizes) means
+	// DefaultSize.
+	Size   Size              `json:"size,omitempty"`
+	Env    map[string]string `json:"env,omitempty"`
+	Status ReleaseStatus     `json:"status"`
+	Reason string            `json:"reason,omitempty"`
 	// Artifact is copied from the build once it succeeds.
 	Artifact  string    `json:"artifact,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -66,10 +69,13 @@ type ReleaseStore interface {
 
 // DeployRequest is what a user asks for with `platform deploy`.
 type DeployRequest struct {
-	Namespace string            `json:"namespace"`
-	Service   string            `json:"service"`
-	Source    Source            `json:"source"`
-	Version   string            `json:"version,omitempty"`
-	Replicas  int               `json:"replicas,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
+	Namespace string `json:"namespace"`
+	Service   string `json:"service"`
+	Source    Source `json:"source"`
+	Version   string `json:"version,omitempty"`
+	Replicas  int    `json:"replicas,omitempty"`
+	// Size is the size of each instance (see Sizes); empty keeps the service's current
+	// size, DefaultSize for a new service.
+	Size Size              `json:"size,omitempty"`
+	Env  map[string]string `json:"env,omitempty"`
 }

@@ -80,3 +80,51 @@ func TestMigrateAccounts(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateReleaseSize migrates a database written before sizes (schema 4) and checks
+// that its releases come back with the empty size, which runs as the default one.
+func TestMigrateReleaseSize(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO namespaces (name, created_at) VALUES ('acme', 1)`,
+		`INSERT INTO services (namespace, name, desired_release, status, created_at, updated_at) VALUES ('acme', 'api', 'r-old', 'deploying', 1, 1)`,
+		`INSERT INTO builds (id, namespace, service, seq, source_kind, status, created_at) VALUES ('b-old', 'acme', 'api', 1, 'archive', 'queued', 1)`,
+		`INSERT INTO releases (id, namespace, service, seq, version, build_id, replicas, status, created_at, updated_at)
+			VALUES ('r-old', 'acme', 'api', 1, 'v1', 'b-old', 1, 'pending', 1, 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.GetRelease(ctx, "r-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Size != "" || r.Size.OrDefault() != platform.DefaultSize {
+		t.Fatalf("migrated release size = %q, want empty (the default)", r.Size)
+	}
+}

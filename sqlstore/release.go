@@ -13,7 +13,7 @@ import (
 
 var _ platform.ReleaseStore = (*Store)(nil)
 
-const releaseColumns = `id, namespace, service, version, build_id, replicas, env, status, reason, artifact,
+const releaseColumns = `id, namespace, service, version, build_id, replicas, size, env, status, reason, artifact,
 	created_at, updated_at`
 
 func releaseNotFound(id string) error {
@@ -22,9 +22,9 @@ func releaseNotFound(id string) error {
 
 func scanRelease(sc scanner) (*platform.Release, error) {
 	var r platform.Release
-	var env, status string
+	var env, status, size string
 	var created, updated int64
-	err := sc.Scan(&r.ID, &r.Namespace, &r.Service, &r.Version, &r.BuildID, &r.Replicas, &env, &status,
+	err := sc.Scan(&r.ID, &r.Namespace, &r.Service, &r.Version, &r.BuildID, &r.Replicas, &size, &env, &status,
 		&r.Reason, &r.Artifact, &created, &updated)
 	if err != nil {
 		return nil, err
@@ -32,6 +32,7 @@ func scanRelease(sc scanner) (*platform.Release, error) {
 	if err := unmarshalJSON(env, &r.Env); err != nil {
 		return nil, fmt.Errorf("release %s env: %w", r.ID, err)
 	}
+	r.Size = platform.Size(size)
 	r.Status = platform.ReleaseStatus(status)
 	r.CreatedAt = fromMicros(created)
 	r.UpdatedAt = fromMicros(updated)
@@ -49,7 +50,7 @@ func scanRelease(sc scanner) (*platform.Release, error) {
 // never repeat while the service row exists. Reviving a deleted service clears its
 // CurrentRelease, since the reconciler stopped what served.
 //
-// Returns EINVALID for bad names or mismatched b and r, ENOTFOUND if the namespace does
+// Returns EINVALID for bad names, an unknown size or mismatched b and r, ENOTFOUND if the namespace does
 // not exist, ECONFLICT for a duplicate user-given version or a duplicate ID. Concurrent
 // deploys to one service are serialised by the service row: the first statement of the
 // transaction writes it.
@@ -103,6 +104,9 @@ func prepareDeploy(b *platform.Build, r *platform.Release) error {
 	}
 	if r.Replicas < 0 {
 		problems = append(problems, fmt.Sprintf("replicas must not be negative, got %d", r.Replicas))
+	}
+	if err := r.Size.Validate(); err != nil {
+		problems = append(problems, platform.ErrorMessage(err))
 	}
 	if r.Version != "" && strings.TrimSpace(r.Version) != r.Version {
 		problems = append(problems, fmt.Sprintf("version %q must not start or end with spaces", r.Version))
@@ -220,8 +224,8 @@ func insertRelease(ctx context.Context, tx conn, r *platform.Release, seq int64,
 		return err
 	}
 	_, err = tx.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Namespace, r.Service, version, r.BuildID, r.Replicas, env, string(r.Status), r.Reason,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Namespace, r.Service, version, r.BuildID, r.Replicas, string(r.Size), env, string(r.Status), r.Reason,
 		r.Artifact, micros(r.CreatedAt), micros(r.UpdatedAt), seq)
 	if isUniqueViolation(err) {
 		return platform.Errorf(platform.ECONFLICT, "release %q or version %q already exists", r.ID, version)

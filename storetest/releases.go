@@ -58,6 +58,25 @@ func testDeploy(t *testing.T, h *harness) {
 			t.Fatalf("version after v10 = %q, want v11", r.Version)
 		}
 	})
+	t.Run("sizes round trip", func(t *testing.T) {
+		// Empty is what releases recorded before sizes have: it stays empty (the
+		// default), and every size of the catalogue comes back as written.
+		for _, size := range append([]platform.Size{""}, platform.Sizes()...) {
+			b, r := newDeploy("acme", "sized", "")
+			r.Size = size
+			must(t, s.Deploy(ctx, b, r))
+			got, err := s.GetRelease(ctx, r.ID)
+			must(t, err)
+			if got.Size != size {
+				t.Fatalf("GetRelease size = %q, want %q", got.Size, size)
+			}
+			list, err := s.ListReleases(ctx, "acme", "sized", 1)
+			must(t, err)
+			if len(list) != 1 || list[0].Size != size {
+				t.Fatalf("ListReleases newest = %+v, want size %q", list, size)
+			}
+		}
+	})
 	t.Run("fills in IDs and statuses", func(t *testing.T) {
 		b := &platform.Build{Source: platform.Source{Kind: platform.SourceArchive, Archive: "abc"}}
 		r := &platform.Release{Namespace: "acme", Service: "api", Replicas: 1}
@@ -188,6 +207,17 @@ func testDeployErrors(t *testing.T, h *harness) {
 		b, r := newDeploy("acme", "api", "")
 		r.Replicas = -1
 		wantCode(t, s.Deploy(ctx, b, r), platform.EINVALID)
+	})
+	t.Run("unknown size", func(t *testing.T) {
+		b, r := newDeploy("acme", "api", "")
+		r.Size = "huge"
+		err := s.Deploy(ctx, b, r)
+		wantCode(t, err, platform.EINVALID)
+		if msg := platform.ErrorMessage(err); !strings.Contains(msg, `size "huge"`) {
+			t.Fatalf("message %q must name the size", msg)
+		}
+		_, err = s.GetBuild(ctx, b.ID)
+		wantCode(t, err, platform.ENOTFOUND)
 	})
 	t.Run("duplicate version leaves nothing behind", func(t *testing.T) {
 		b, r := newDeploy("acme", "api", "stable")
@@ -359,13 +389,13 @@ func testReleases(t *testing.T, h *harness) {
 		before := r.UpdatedAt
 		time.Sleep(2 * time.Millisecond)
 		r.Status, r.Reason, r.Artifact = platform.ReleaseFailed, "exit 1", "/data/bin/api"
-		r.Version, r.Replicas = "ignored", 9 // not status fields: must not be written
+		r.Version, r.Replicas, r.Size = "ignored", 9, platform.SizeXLarge // not status fields: must not be written
 		must(t, s.UpdateRelease(ctx, r))
 		got, err := s.GetRelease(ctx, r.ID)
 		must(t, err)
 		if got.Status != platform.ReleaseFailed || got.Reason != "exit 1" || got.Artifact != "/data/bin/api" ||
-			got.Version != "v4" || got.Replicas != 2 || !got.UpdatedAt.After(before) {
-			t.Fatalf("release after update = %+v, want failed, exit 1, artifact set, v4, 2 replicas, UpdatedAt after %v", got, before)
+			got.Version != "v4" || got.Replicas != 2 || got.Size != platform.SizeMedium || !got.UpdatedAt.After(before) {
+			t.Fatalf("release after update = %+v, want failed, exit 1, artifact set, v4, 2 replicas, medium, UpdatedAt after %v", got, before)
 		}
 	})
 	t.Run("missing", func(t *testing.T) {

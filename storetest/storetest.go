@@ -186,6 +186,7 @@ func newDeploy(ns, svc, version string) (*platform.Build, *platform.Release) {
 		Version:   version,
 		BuildID:   b.ID,
 		Replicas:  2,
+		Size:      platform.SizeMedium,
 		Env:       map[string]string{"GREETING": "hello"},
 	}
 	return b, r
