@@ -101,16 +101,16 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		ID: platform.NewID("b"), Namespace: req.Namespace, Service: req.Service,
 		Source: req.Source, Status: platform.BuildQueued, CreatedAt: now,
 	}
-	r := &platform.Release{
-		ID: platform.NewID("r"), Namespace: req.Namespace, Service: req.Service, Version: req.Version,
-		BuildID: b.ID, Replicas: max(req.Replicas, 1), Env: p.sealEnv(req.Env), Status: platform.ReleasePending,
-		CreatedAt: now, UpdatedAt: now,
-	}
 	// Unfinished releases of the service are superseded by this one (in the store's
 	// transaction); tell whoever follows them.
 	earlier, err := p.store.ListReleases(ctx, req.Namespace, req.Service, 10)
 	if err != nil {
 		return nil, err
+	}
+	r := &platform.Release{
+		ID: platform.NewID("r"), Namespace: req.Namespace, Service: req.Service, Version: req.Version,
+		BuildID: b.ID, Replicas: max(req.Replicas, 1), Size: deploySize(req.Size, earlier),
+		Env: p.sealEnv(req.Env), Status: platform.ReleasePending, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := p.store.Deploy(ctx, b, r); err != nil {
 		return nil, err
@@ -125,6 +125,20 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		Detail: fmt.Sprintf("release %s from %s", r.Version, describeSource(req.Source))})
 	p.queue.Add(key(r.Namespace, r.Service))
 	return redacted(r), nil
+}
+
+// deploySize returns the size of a new release: the one asked for, else the size of the
+// service's newest release (what it is deploying or running; a redeploy keeps it), else
+// DefaultSize. It is always written out, so a later change of DefaultSize does not resize
+// running services.
+func deploySize(asked platform.Size, newestFirst []*platform.Release) platform.Size {
+	if asked != "" {
+		return asked
+	}
+	if len(newestFirst) > 0 {
+		return newestFirst[0].Size.OrDefault()
+	}
+	return platform.DefaultSize
 }
 
 // sealEnv seals every value of env for the store.
@@ -188,6 +202,9 @@ func validateDeploy(req platform.DeployRequest) error {
 	}
 	if req.Replicas < 0 || req.Replicas > 100 {
 		problems = append(problems, fmt.Sprintf("replicas %d: want 1 to 100", req.Replicas))
+	}
+	if err := req.Size.Validate(); err != nil {
+		problems = append(problems, platform.ErrorMessage(err))
 	}
 	if req.Version != "" && !validVersion(req.Version) {
 		problems = append(problems, fmt.Sprintf("version %q: use letters, digits, '.', '-' and '_' (at most 64)", req.Version))

@@ -443,6 +443,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"git without url", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: platform.Source{Kind: platform.SourceGit}}, platform.EINVALID},
 		{"reserved env", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: good, Env: map[string]string{"MICRO_REGISTRY": "mdns"}}, platform.EINVALID},
 		{"too many replicas", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: good, Replicas: 1000}, platform.EINVALID},
+		{"unknown size", acme, platform.DeployRequest{Namespace: "acme", Service: "hello", Source: good, Size: "huge"}, platform.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -612,6 +613,59 @@ func TestEnvIsSealedAtRestAndNeverShown(t *testing.T) {
 	}
 	if st.Spec.Env["DB_PASSWORD"] != "hunter2" {
 		t.Errorf("instances get DB_PASSWORD=%q, want the value", st.Spec.Env["DB_PASSWORD"])
+	}
+}
+
+// TestSizeBecomesResources deploys with a size and checks what each instance gets; a
+// redeploy without one keeps it, and one with another changes it.
+func TestSizeBecomesResources(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	deploy := func(archive string, size platform.Size) *platform.Release {
+		t.Helper()
+		r, err := h.plane.Deploy(h.admin, platform.DeployRequest{Namespace: "acme", Service: "helloworld", Size: size,
+			Source: platform.Source{Kind: platform.SourceArchive, Archive: digest(archive)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.waitRelease(r.ID, platform.ReleaseLive)
+		return r
+	}
+	steps := []struct {
+		name      string
+		archive   string
+		size      platform.Size
+		wantSize  platform.Size
+		cpuMillis int64
+		memory    int64
+	}{
+		{"new service without a size gets the default", "aaaa1111", "", platform.SizeNano, 100, 128 << 20},
+		{"a size is the instance's resources", "bbbb2222", platform.SizeLarge, platform.SizeLarge, 1000, 1 << 30},
+		{"a redeploy without a size keeps it", "cccc3333", "", platform.SizeLarge, 1000, 1 << 30},
+		{"a redeploy with a size changes it", "dddd4444", platform.SizeSmall, platform.SizeSmall, 250, 256 << 20},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			r := deploy(st.archive, st.size)
+			if r.Size != st.wantSize {
+				t.Fatalf("release size = %q, want %q", r.Size, st.wantSize)
+			}
+			w, err := h.driver.Inspect(context.Background(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.Spec.Resources; got.CPUMillis != st.cpuMillis || got.MemoryBytes != st.memory {
+				t.Fatalf("instance resources = %+v, want %dm CPU, %d bytes", got, st.cpuMillis, st.memory)
+			}
+			view, err := h.plane.GetService(h.admin, "acme", "helloworld")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if view.Release == nil || view.Release.Size != st.wantSize {
+				t.Fatalf("service view release = %+v, want size %q", view.Release, st.wantSize)
+			}
+		})
 	}
 }
 

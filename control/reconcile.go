@@ -195,6 +195,7 @@ func (p *Plane) spec(r *platform.Release) (runtime.WorkloadSpec, error) {
 	if replicas < 1 {
 		replicas = 1
 	}
+	cpu, mem := r.Size.Resources()
 	return runtime.WorkloadSpec{
 		ID:        r.ID,
 		Namespace: r.Namespace,
@@ -206,6 +207,9 @@ func (p *Plane) spec(r *platform.Release) (runtime.WorkloadSpec, error) {
 		// The mesh wiring is the namespace's, not the release's: drivers that can keep it
 		// in one place per namespace do.
 		NamespaceEnv: meshEnv,
+		// Both the request and the limit of each instance; an empty size (a release
+		// recorded before sizes) is the default one, what it ran with before.
+		Resources: runtime.Resources{CPUMillis: cpu, MemoryBytes: mem},
 	}, nil
 }
 
