@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,28 @@ type Source struct {
 	Archive string `json:"archive,omitempty"`
 	// Commit is the resolved commit of a git source, set once cloned.
 	Commit string `json:"commit,omitempty"`
+}
+
+// PublicURL returns the git URL without what may be a secret: the user information
+// (https://user:token@host/...) and any query or fragment. It is what events, audit
+// entries, image labels and API responses show.
+func (s Source) PublicURL() string {
+	raw := s.URL
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		host := rest
+		if j := strings.Index(rest, "/"); j >= 0 {
+			host = rest[:j]
+		}
+		if at := strings.LastIndex(host, "@"); at >= 0 {
+			rest = rest[at+1:]
+		}
+		raw = raw[:i+3] + rest
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	return raw
 }
 
 // BuildStatus is the state of a build:

@@ -129,7 +129,7 @@ func buildError(err error) string {
 
 func describeSource(s platform.Source) string {
 	if s.Kind == platform.SourceGit {
-		d := s.URL
+		d := s.PublicURL()
 		if s.Ref != "" {
 			d += "@" + s.Ref
 		}

@@ -314,7 +314,7 @@ func Labels(bd *platform.Build, commit string) map[string]string {
 		l[LabelPlatformCommit] = commit
 	}
 	if bd.Source.Kind == platform.SourceGit {
-		if src := publicURL(bd.Source.URL); src != "" {
+		if src := bd.Source.PublicURL(); src != "" {
 			l[LabelSource] = src
 		}
 	}
@@ -322,22 +322,6 @@ func Labels(bd *platform.Build, commit string) map[string]string {
 		l[LabelPlatformArchive] = "sha256:" + bd.Source.Archive
 	}
 	return l
-}
-
-// publicURL drops credentials and query from a git URL, which an image label would
-// otherwise publish to anyone who can pull.
-func publicURL(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		rest := raw[i+3:]
-		if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
-			rest = rest[at+1:]
-		}
-		raw = raw[:i+3] + rest
-	}
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		raw = raw[:i]
-	}
-	return raw
 }
 
 var validTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
