@@ -173,34 +173,101 @@ func (n *Node) Namespaces() []string {
 	return names
 }
 
-// load reads the kept namespace list; none when the file does not exist yet.
+// load reads the kept namespace list; none when the file does not exist yet. A file
+// that is empty or not a JSON list of valid namespace names (e.g. written by a version
+// that did not sync it before a power loss) is moved aside to namespaces.json.corrupt,
+// logged, and the node starts with no namespace: the platform sends the Node every
+// namespace it knows as soon as it connects (Bus.resync, and the control plane ensures
+// every stored namespace at start), so the namespaces' instances are refused only until
+// then. An unreadable file (permissions, I/O) stays an error.
 func (n *Node) load() ([]string, error) {
 	b, err := os.ReadFile(n.file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: read namespace list: %w", err)
+		return nil, platform.Errorf(platform.EINTERNAL, "natsbus: read namespace list %s: %v", n.file, err).
+			WithHint("fix the file's permissions or remove it; the platform re-sends every namespace when it connects")
 	}
-	var names []string
-	if err := json.Unmarshal(b, &names); err != nil {
-		return nil, fmt.Errorf("natsbus: namespace list %s: %w", n.file, err)
+	names, perr := parseNamespaces(b)
+	if perr == nil {
+		return names, nil
 	}
-	return names, nil
+	aside := n.file + ".corrupt"
+	if err := os.Rename(n.file, aside); err != nil {
+		return nil, platform.Errorf(platform.EINTERNAL, "natsbus: namespace list %s is corrupt (%v) and cannot be moved aside: %v", n.file, perr, err).
+			WithHint("remove the file; the platform re-sends every namespace when it connects")
+	}
+	n.bus.opts.Logger.Error("namespace list corrupt, moved aside; starting with no namespace until the platform connects and re-sends them",
+		"file", n.file, "moved_to", aside, "err", perr)
+	return nil, nil
 }
 
-// save writes the namespace list atomically.
+// parseNamespaces decodes a kept namespace list, checking every name.
+func parseNamespaces(b []byte) ([]string, error) {
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return nil, err
+	}
+	if names == nil {
+		return nil, errors.New("not a JSON list")
+	}
+	var errs []error
+	for _, ns := range names {
+		if err := platform.ValidateName("namespace", ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return names, errors.Join(errs...)
+}
+
+// save writes the namespace list durably: to a temporary file that is synced, then
+// renamed over the list, then the directory is synced, so that after a crash or power
+// loss the file holds either the old list or the new one, never a partial one.
 func (n *Node) save() error {
-	b, err := json.Marshal(n.Namespaces())
+	tmp, err := n.writeTemp(n.Namespaces())
 	if err != nil {
 		return err
 	}
-	tmp := n.file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("natsbus: write namespace list: %w", err)
+	return n.commit(tmp)
+}
+
+// writeTemp writes names to the temporary file next to the list and syncs it.
+func (n *Node) writeTemp(names []string) (string, error) {
+	if names == nil {
+		names = []string{}
 	}
+	b, err := json.Marshal(names)
+	if err != nil {
+		return "", err
+	}
+	tmp := n.file + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("natsbus: write namespace list: %w", err)
+	}
+	_, werr := f.Write(b)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return "", fmt.Errorf("natsbus: write namespace list %s: %w", tmp, err)
+	}
+	return tmp, nil
+}
+
+// commit renames the synced temporary file over the list and syncs the directory so
+// that the rename itself survives a power loss.
+func (n *Node) commit(tmp string) error {
 	if err := os.Rename(tmp, n.file); err != nil {
 		return fmt.Errorf("natsbus: write namespace list: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(n.file))
+	if err != nil {
+		return fmt.Errorf("natsbus: sync namespace list directory: %w", err)
+	}
+	if err := errors.Join(d.Sync(), d.Close()); err != nil {
+		return fmt.Errorf("natsbus: sync namespace list directory: %w", err)
 	}
 	return nil
 }

@@ -311,3 +311,107 @@ func TestRemovalWhileDisconnectedReachesNode(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNamespaceListSurvivesCrash crashes a node between writing the new list and
+// renaming it over the old one: the restarted node admits the old list.
+func TestNamespaceListSurvivesCrash(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	node, stop := MustStartNode(t, dir, "127.0.0.1:0", testSecret)
+	for _, ns := range []string{"acme", "globex"} {
+		if err := node.apply(ns, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+
+	// The crash: the next list is written and synced, the process dies before the rename.
+	crashed, err := NewNode(Options{Dir: dir, Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crashed.writeTemp([]string{"initech"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, namespacesFile)); err != nil || string(b) != `["acme","globex"]` {
+		t.Fatalf("list after crash = %q, %v; want the old list", b, err)
+	}
+
+	node2, _ := MustStartNode(t, dir, "127.0.0.1:0", testSecret)
+	if got := strings.Join(node2.Namespaces(), ","); got != "acme,globex" {
+		t.Fatalf("restarted node admits %q, want acme,globex", got)
+	}
+	// The next save replaces the stale temporary file.
+	if err := node2.apply("hooli", true); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, namespacesFile)); err != nil || string(b) != `["acme","globex","hooli"]` {
+		t.Fatalf("list after save = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, namespacesFile+".tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temporary file left after save: %v", err)
+	}
+}
+
+// TestCorruptNamespaceList starts a node on a list a power loss or an operator broke: the
+// node starts with no namespace, keeps the broken file aside, and admits the platform's
+// namespaces as soon as the platform connects.
+func TestCorruptNamespaceList(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		content string
+	}{
+		{"empty", ""},
+		{"truncated", `["acme","glo`},
+		{"null", `null`},
+		{"not a list", `{"acme":true}`},
+		{"bad name", `["acme","Not A Name"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			file := filepath.Join(dir, namespacesFile)
+			if err := os.WriteFile(file, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			node, _ := MustStartNode(t, dir, "127.0.0.1:0", testSecret)
+			if got := node.Namespaces(); len(got) != 0 {
+				t.Fatalf("node admits %v from a corrupt list", got)
+			}
+			if b, err := os.ReadFile(file + ".corrupt"); err != nil || string(b) != tt.content {
+				t.Fatalf("corrupt list kept aside = %q, %v; want %q", b, err, tt.content)
+			}
+			MustStartRemote(t, node.Addr(), "", testSecret, "acme", "globex")
+			if got := strings.Join(node.Namespaces(), ","); got != "acme,globex" {
+				t.Fatalf("node admits %q after the platform connected, want acme,globex", got)
+			}
+			if b, err := os.ReadFile(file); err != nil || string(b) != `["acme","globex"]` {
+				t.Fatalf("list rewritten = %q, %v", b, err)
+			}
+		})
+	}
+
+	t.Run("unreadable", func(t *testing.T) {
+		t.Parallel()
+		if testing.Short() {
+			t.Skip("starts a NATS server")
+		}
+		dir := t.TempDir()
+		file := filepath.Join(dir, namespacesFile)
+		if err := os.Mkdir(file, 0o700); err != nil { // reading a directory fails
+			t.Fatal(err)
+		}
+		n, err := NewNode(Options{Dir: dir, Host: "127.0.0.1", Secret: testSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = n.Start(ctx)
+		if platform.ErrorCode(err) != platform.EINTERNAL || !strings.Contains(err.Error(), file) {
+			t.Fatalf("Start = %v, want %s naming %s", err, platform.EINTERNAL, file)
+		}
+	})
+}
