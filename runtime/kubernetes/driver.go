@@ -29,10 +29,11 @@
 // Deployment's AnnotationSpec and the Secrets hold everything Recover needs to re-adopt
 // workloads after the platform restarts.
 //
-// The driver needs no more rights than it writes: get, list, watch, create, update, patch
-// and delete on namespaces, secrets, services, resourcequotas, limitranges, deployments
-// and networkpolicies, and get, list and watch on pods and pods/log. It never deletes pods
-// or ReplicaSets: the cluster's garbage collector does when their Deployment goes.
+// The driver needs no more rights than it uses: get, list, watch, create and patch (every
+// write is a server-side apply) on namespaces, the same and delete on secrets, services,
+// resourcequotas, limitranges, deployments and networkpolicies, and get, list and watch on
+// pods and pods/log. It never updates, never deletes a namespace, pods or ReplicaSets: the
+// cluster's garbage collector deletes those when their Deployment goes.
 //
 // When the last workload of a platform namespace stops, the namespace's objects (Secret,
 // quota, limits, policy) are deleted but the Kubernetes namespace itself is kept, since
