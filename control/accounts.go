@@ -174,17 +174,22 @@ func (p *Plane) SetUserDisabled(ctx context.Context, login string, disabled bool
 					WithHint("make someone else an owner first")
 			}
 		}
-		// A user is one person across organisations: only an owner of each of their
-		// organisations could fairly disable them everywhere.
-		ms, err := p.store.ListMemberships(ctx, u.ID)
-		if err != nil {
-			return nil, err
+	}
+	// A user is one person across organisations and Disabled applies in all of them:
+	// only an owner of each could fairly disable them everywhere, and an owner of one
+	// must not undo another organisation's disabling either.
+	ms, err := p.store.ListMemberships(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled != disabled && slices.ContainsFunc(ms, func(o *platform.Membership) bool { return o.Org != m.Org }) {
+		verb, what := "disabling", "lock them out there too"
+		if !disabled {
+			verb, what = "enabling", "let them in there too"
 		}
-		if slices.ContainsFunc(ms, func(o *platform.Membership) bool { return o.Org != m.Org }) {
-			err := platform.Errorf(platform.EFORBIDDEN, "%s is also a member of other organisations; disabling would lock them out there too", login).
-				WithHint("change their role here instead, or ask an operator")
-			return nil, p.audited(ctx, authz.MemberManage, "user/"+login, err)
-		}
+		err := platform.Errorf(platform.EFORBIDDEN, "%s is also a member of other organisations; %s would %s", login, verb, what).
+			WithHint("change their role here instead, or ask an operator")
+		return nil, p.audited(ctx, authz.MemberManage, "user/"+login, err)
 	}
 	if u.Disabled != disabled {
 		u.Disabled = disabled
@@ -221,7 +226,9 @@ func (p *Plane) GitHubLinks(ctx context.Context) ([]*platform.GitHubLink, error)
 	return p.store.ListGitHubLinks(ctx, platform.TokenFromContext(ctx).OrgName())
 }
 
-// SetGitHubLinks implements platform.ControlPlane. Members' roles follow at the next
+// SetGitHubLinks implements platform.ControlPlane: EFORBIDDEN (audited) when a link names
+// a GitHub organisation the operator has not allowed for the caller's organisation
+// (Options.GitHubOrgs). Members' roles follow at the next
 // team sync.
 func (p *Plane) SetGitHubLinks(ctx context.Context, links []*platform.GitHubLink) ([]*platform.GitHubLink, error) {
 	if err := p.authorize(ctx, authz.OrgManage); err != nil {
@@ -229,9 +236,25 @@ func (p *Plane) SetGitHubLinks(ctx context.Context, links []*platform.GitHubLink
 	}
 	org := platform.TokenFromContext(ctx).OrgName()
 	var desc []string
+	var refused []string
+	seen := map[string]bool{}
 	for _, l := range links {
 		l.Org = org
 		desc = append(desc, fmt.Sprintf("%s/%s=%s", l.GitHubOrg, l.Team, l.Role))
+		if k := strings.ToLower(l.GitHubOrg); !seen[k] && !p.opts.GitHubOrgs.Allows(l.GitHubOrg, org) {
+			seen[k] = true
+			refused = append(refused, fmt.Sprintf("GitHub organisation %q is not allowed for organisation %q", l.GitHubOrg, org))
+		}
+	}
+	if len(refused) > 0 {
+		// The sync reads linked teams with the operator's token: linking another
+		// company's team would copy its private membership here.
+		hint := "the operator maps GitHub organisations to platform organisations in the server configuration's github.organizations"
+		if len(p.opts.GitHubOrgs) == 0 {
+			hint += "; without it only the " + platform.DefaultOrg + " organisation may link GitHub teams"
+		}
+		err := platform.Errorf(platform.EFORBIDDEN, "%s", strings.Join(refused, "; ")).WithHint("%s", hint)
+		return nil, p.audited(ctx, authz.OrgManage, "org/"+org, err)
 	}
 	if err := p.store.SetGitHubLinks(ctx, org, links); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +50,7 @@ type accounts struct {
 	owner context.Context // the first owner, through the bootstrap token
 }
 
-func newAccounts(t *testing.T) *accounts {
+func newAccounts(t *testing.T, mutate ...func(*control.Options)) *accounts {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlstore.Open(t.Context(), filepath.Join(dir, "platform.db"))
@@ -64,10 +65,14 @@ func newAccounts(t *testing.T) *accounts {
 		t.Fatal(err)
 	}
 	driver := fake.New(fake.Options{})
-	plane, err := control.New(control.Options{
+	opts := control.Options{
 		Store: st, Mesh: &fakeMesh{driver: driver, silent: map[string]bool{}}, Driver: driver, Builder: fakeBuilder{}, Sources: fakeBuilder{},
 		Secrets: box, Auth: a, Clock: c, BuildLogDir: filepath.Join(dir, "buildlogs"), Logger: testLogger(t),
-	})
+	}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	plane, err := control.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,18 +413,12 @@ func TestOrganisationsAreIsolated(t *testing.T) {
 	wantErr(t, err, platform.EFORBIDDEN, "region.manage is for admins of the operator organisation")
 }
 
-func TestDirectoryGitHubTeams(t *testing.T) {
+func TestDirectoryGitHubUserSessions(t *testing.T) {
 	t.Parallel()
 	h := newAccounts(t)
 	h.namespace("acme")
 	d := h.plane.Directory()
 	ctx := t.Context()
-	if _, err := h.plane.SetGitHubLinks(h.owner, []*platform.GitHubLink{
-		{GitHubOrg: "acme-inc", Team: "devs", Role: platform.RoleDeveloper},
-		{GitHubOrg: "acme-inc", Team: "sre", Role: platform.RoleAdmin},
-	}); err != nil {
-		t.Fatal(err)
-	}
 	u, err := d.UpsertGitHubUser(ctx, &platform.User{Login: "octo", Name: "Octo Cat", GitHubID: 99})
 	if err != nil {
 		t.Fatal(err)
@@ -428,10 +427,14 @@ func TestDirectoryGitHubTeams(t *testing.T) {
 	if err != nil || again.ID != u.ID || again.Login != "octocat" || again.Name != "Octo Cat" || again.Source != platform.UserGitHub {
 		t.Fatalf("upsert again = %+v, %v", again, err)
 	}
-	role, err := d.SetGitHubTeams(ctx, platform.DefaultOrg, u.ID, []string{"acme-inc/devs", "acme-inc/sre", "other/x"})
-	if err != nil || role != platform.RoleAdmin {
-		t.Fatalf("role = %q, %v; want admin (highest team wins)", role, err)
+	member := func(role platform.Role) {
+		t.Helper()
+		m := &platform.Membership{Org: platform.DefaultOrg, UserID: u.ID, Role: role, Source: platform.MemberGitHubTeam, Teams: []string{"acme-inc/devs"}}
+		if err := d.PutMembership(ctx, m); err != nil {
+			t.Fatal(err)
+		}
 	}
+	member(platform.RoleAdmin)
 	session, exp, err := d.IssueToken(ctx, u.ID, platform.DefaultOrg, platform.TokenSession, 0)
 	if err != nil || exp.IsZero() {
 		t.Fatal(err)
@@ -440,23 +443,116 @@ func TestDirectoryGitHubTeams(t *testing.T) {
 	if err != nil || tok.Kind != platform.TokenSession || tok.EffectiveRole() != platform.RoleAdmin {
 		t.Fatalf("session = %+v, %v", tok, err)
 	}
-	role, err = d.SetGitHubTeams(ctx, platform.DefaultOrg, u.ID, []string{"acme-inc/devs"})
-	if err != nil || role != platform.RoleDeveloper {
-		t.Fatalf("after leaving sre: %q, %v", role, err)
-	}
+	member(platform.RoleDeveloper)
 	if tok, err := h.auth.Authenticate(ctx, session); err != nil || tok.EffectiveRole() != platform.RoleDeveloper {
 		t.Fatalf("session after demotion = %+v, %v; want developer at once", tok, err)
 	}
-	role, err = d.SetGitHubTeams(ctx, platform.DefaultOrg, u.ID, nil)
-	if err != nil || role != "" {
-		t.Fatalf("after leaving every team: %q, %v", role, err)
+	if err := d.DeleteMembership(ctx, platform.DefaultOrg, u.ID); err != nil {
+		t.Fatal(err)
 	}
 	_, err = h.auth.Authenticate(ctx, session)
 	wantErr(t, err, platform.EUNAUTHENTICATED, "invalid or revoked token")
 	_, _, err = d.IssueToken(ctx, u.ID, platform.DefaultOrg, platform.TokenSession, 0)
 	wantErr(t, err, platform.EFORBIDDEN, "is not a member")
-	list, err := h.plane.ListAudit(h.owner, platform.AuditFilter{Actor: "github-sync"})
-	if err != nil || len(list) != 3 || list[0].Action != platform.AuditMemberRemove || list[2].Action != platform.AuditRoleChange {
-		t.Fatalf("sync audit = %+v, %v", list, err)
+}
+
+// orgOwner creates organisation org with a local owner login and returns a context with
+// the owner's API token.
+func (h *accounts) orgOwner(org, login string) context.Context {
+	h.t.Helper()
+	ctx := h.t.Context()
+	if err := h.store.CreateOrg(ctx, &platform.Org{Name: org}); err != nil {
+		h.t.Fatal(err)
 	}
+	u := &platform.User{ID: "u-" + login, Login: login, Source: platform.UserLocal}
+	if err := h.store.CreateUser(ctx, u); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.PutMembership(ctx, &platform.Membership{Org: org, UserID: u.ID, Role: platform.RoleOwner, Source: platform.MemberLocal}); err != nil {
+		h.t.Fatal(err)
+	}
+	secret, _, err := h.plane.Directory().IssueToken(ctx, u.ID, org, platform.TokenAPI, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.as(secret)
+}
+
+// TestEnableRefusedForMembersOfOtherOrgs: a user is one person across organisations, so
+// an owner of one organisation may neither disable nor re-enable a user who is also a
+// member elsewhere (org A's disabling must not be undone by org B's owner).
+func TestEnableRefusedForMembersOfOtherOrgs(t *testing.T) {
+	t.Parallel()
+	h := newAccounts(t)
+	ctx := t.Context()
+	globex := h.orgOwner("globex", "gina")
+	h.member("dana", platform.RoleDeveloper)
+	dana, err := h.store.GetUserByLogin(ctx, "dana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The operator disabled dana while she was only in default; she then joined globex.
+	if _, err := h.plane.SetUserDisabled(h.owner, "dana", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.PutMembership(ctx, &platform.Membership{Org: "globex", UserID: dana.ID, Role: platform.RoleViewer, Source: platform.MemberLocal}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.plane.SetUserDisabled(globex, "dana", false)
+	wantErr(t, err, platform.EFORBIDDEN, "also a member of other organisations; enabling")
+	if u, err := h.store.GetUserByLogin(ctx, "dana"); err != nil || !u.Disabled {
+		t.Fatalf("dana = %+v, %v; want still disabled", u, err)
+	}
+	audit, err := h.plane.ListAudit(globex, platform.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(audit, func(e *platform.AuditEntry) bool {
+		return e.Outcome == platform.AuditDenied && e.Target == "user/dana"
+	}) {
+		t.Errorf("refused enable not audited in globex: %+v", audit)
+	}
+}
+
+// TestGitHubLinksNeedTheOperatorsAllowlist: an owner may link only teams of GitHub
+// organisations the operator mapped to their organisation; with no map, only the
+// default organisation may link (a single-tenant install).
+func TestGitHubLinksNeedTheOperatorsAllowlist(t *testing.T) {
+	t.Parallel()
+	link := func(ghOrg string) []*platform.GitHubLink {
+		return []*platform.GitHubLink{{GitHubOrg: ghOrg, Team: "devs", Role: platform.RoleDeveloper}}
+	}
+	t.Run("mapped", func(t *testing.T) {
+		t.Parallel()
+		h := newAccounts(t, func(o *control.Options) {
+			o.GitHubOrgs = platform.GitHubOrgs{"acme-inc": platform.DefaultOrg, "globex-gh": "globex"}
+		})
+		globex := h.orgOwner("globex", "gina")
+		if _, err := h.plane.SetGitHubLinks(h.owner, link("ACME-inc")); err != nil {
+			t.Fatalf("default linking its own GitHub org: %v", err)
+		}
+		if _, err := h.plane.SetGitHubLinks(globex, link("globex-gh")); err != nil {
+			t.Fatalf("globex linking its own GitHub org: %v", err)
+		}
+		_, err := h.plane.SetGitHubLinks(globex, link("acme-inc"))
+		wantErr(t, err, platform.EFORBIDDEN, `GitHub organisation "acme-inc" is not allowed for organisation "globex"`)
+		if hint := platform.ErrorHint(err); !strings.Contains(hint, "github.organizations") {
+			t.Errorf("hint %q does not name the config key", hint)
+		}
+		_, err = h.plane.SetGitHubLinks(globex, link("unknown-gh"))
+		wantErr(t, err, platform.EFORBIDDEN, `GitHub organisation "unknown-gh" is not allowed`)
+		if links, err := h.plane.GitHubLinks(globex); err != nil || len(links) != 1 || links[0].GitHubOrg != "globex-gh" {
+			t.Fatalf("globex's links = %+v, %v; want the refused change not applied", links, err)
+		}
+	})
+	t.Run("no map: default only", func(t *testing.T) {
+		t.Parallel()
+		h := newAccounts(t)
+		globex := h.orgOwner("globex", "gina")
+		if _, err := h.plane.SetGitHubLinks(h.owner, link("anything")); err != nil {
+			t.Fatalf("default: %v", err)
+		}
+		_, err := h.plane.SetGitHubLinks(globex, link("anything"))
+		wantErr(t, err, platform.EFORBIDDEN, `GitHub organisation "anything" is not allowed for organisation "globex"`)
+	})
 }

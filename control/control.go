@@ -75,6 +75,10 @@ type Options struct {
 	ResyncInterval time.Duration
 	// Workers is how many services are reconciled at once.
 	Workers int
+	// GitHubOrgs is the operator's allowlist of GitHub organisations whose teams each
+	// platform organisation may link (see platform.GitHubOrgs; empty: any, only in
+	// platform.DefaultOrg).
+	GitHubOrgs platform.GitHubOrgs
 	// InstanceEnv is extra environment for every instance (driver specific, e.g.
 	// MICRO_SERVER_ADDRESS=127.0.0.1:0 for the local driver).
 	InstanceEnv map[string]string
