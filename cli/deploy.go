@@ -20,7 +20,7 @@ import (
 
 // deployOptions are the flags of deploy.
 type deployOptions struct {
-	namespace, name, path, ref, version string
+	namespace, name, path, ref, version, size string
 	replicas                            int
 	env                                 []string
 	detach                              bool
@@ -33,10 +33,12 @@ func (a *app) deployCmd() *cobra.Command {
 		Short: "Build a service from source and roll it out",
 		Long: "deploy uploads a local directory (or names a git repository the server clones), then\n" +
 			"follows the build and rollout until the new release is live or has failed. The\n" +
-			"previous release keeps serving until the new one is healthy.",
+			"previous release keeps serving until the new one is healthy.\n\n" +
+			"--size sets the CPU and memory of each instance (its request and limit):\n" + sizeHelp() +
+			"A redeploy without --size keeps the service's current size; a new service gets " + string(platform.DefaultSize) + ".",
 		Example: `  platform deploy ./helloworld -n acme
   platform deploy https://github.com/acme/services.git --path helloworld --ref v1.2.0 -n acme
-  platform deploy . -n acme --replicas 3 --env GREETING=hi --detach`,
+  platform deploy . -n acme --replicas 3 --size medium --env GREETING=hi --detach`,
 		Args: args(1, 1, "a directory or a git URL"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			return a.deploy(cmd, args[0], o)
@@ -49,9 +51,19 @@ func (a *app) deployCmd() *cobra.Command {
 	f.StringVar(&o.ref, "ref", "", "git branch, tag or commit (git sources only)")
 	f.StringVar(&o.version, "version", "", "version name of the release (default: v1, v2, ...)")
 	f.IntVar(&o.replicas, "replicas", 0, "number of instances (default: the server's, 1)")
+	f.StringVar(&o.size, "size", "", "size of each instance: "+platform.SizeNames()+" (default: the service's current size, "+string(platform.DefaultSize)+" for a new service)")
 	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the instances (repeatable)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "return once the release is recorded, without following it")
 	return cmd
+}
+
+// sizeHelp lists the sizes with their resources, one a line.
+func sizeHelp() string {
+	var b strings.Builder
+	for _, s := range platform.Sizes() {
+		fmt.Fprintf(&b, "  %s\n", s.Describe())
+	}
+	return b.String()
 }
 
 // isGitURL reports whether src names a remote repository rather than a local directory.
@@ -62,10 +74,13 @@ func isGitURL(src string) bool {
 // deployRequest builds the request for src from o, without the archive digest, checking
 // every flag at once.
 func deployRequest(src string, o deployOptions) (platform.DeployRequest, error) {
-	req := platform.DeployRequest{Service: o.name, Version: o.version, Replicas: o.replicas}
+	req := platform.DeployRequest{Service: o.name, Version: o.version, Replicas: o.replicas, Size: platform.Size(o.size)}
 	var errs []error
 	if o.replicas < 0 {
 		errs = append(errs, fmt.Errorf("--replicas %d: must not be negative", o.replicas))
+	}
+	if err := req.Size.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--%s", platform.ErrorMessage(err)))
 	}
 	env, err := parseEnv(o.env)
 	if err != nil {

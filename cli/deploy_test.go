@@ -28,8 +28,8 @@ func TestDeployRequest(t *testing.T) {
 	}{
 		{
 			name: "directory named after its base",
-			src:  "/src/Hello", opts: deployOptions{replicas: 2, env: []string{"A=1", "B=x=y"}},
-			want: platform.DeployRequest{Service: "hello", Replicas: 2, Env: map[string]string{"A": "1", "B": "x=y"},
+			src:  "/src/Hello", opts: deployOptions{replicas: 2, size: "large", env: []string{"A=1", "B=x=y"}},
+			want: platform.DeployRequest{Service: "hello", Replicas: 2, Size: platform.SizeLarge, Env: map[string]string{"A": "1", "B": "x=y"},
 				Source: platform.Source{Kind: platform.SourceArchive}},
 		},
 		{
@@ -51,8 +51,8 @@ func TestDeployRequest(t *testing.T) {
 		},
 		{
 			name: "every problem at once",
-			src:  "/src/My_Service", opts: deployOptions{ref: "main", replicas: -1, env: []string{"NOEQUALS"}},
-			wantErr: "--replicas -1: must not be negative\n--env \"NOEQUALS\": want KEY=VALUE\n--ref: only a git source has refs; commit and deploy the directory instead\n" +
+			src:  "/src/My_Service", opts: deployOptions{ref: "main", replicas: -1, size: "huge", env: []string{"NOEQUALS"}},
+			wantErr: "--replicas -1: must not be negative\n--size \"huge\": want one of nano, small, medium, large, xlarge\n--env \"NOEQUALS\": want KEY=VALUE\n--ref: only a git source has refs; commit and deploy the directory instead\n" +
 				`invalid service name "my_service"`,
 		},
 	}
@@ -290,5 +290,30 @@ func TestDeployNotADirectory(t *testing.T) {
 	}
 	if f.recorded("POST /v1/namespaces/acme/deploys") != nil {
 		t.Error("deployed anyway")
+	}
+}
+
+func TestDeployBadSize(t *testing.T) {
+	t.Parallel()
+	f := newDeployFake(t, nil, "")
+	r := f.run(t, "deploy", serviceDir(t), "--size", "huge", "-n", "acme")
+	want := "error: --size \"huge\": want one of nano, small, medium, large, xlarge\n"
+	if r.code != 2 || !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and prefix:\n%s", r.code, r.stderr, want)
+	}
+	for _, call := range []string{"POST /v1/namespaces/acme/sources", "POST /v1/namespaces/acme/deploys"} {
+		if f.recorded(call) != nil {
+			t.Errorf("%s was called for a bad size", call)
+		}
+	}
+}
+
+func TestDeployHelpListsSizes(t *testing.T) {
+	t.Parallel()
+	r := newFakeAPI(t).run(t, "deploy", "--help")
+	for _, want := range []string{"  nano (100m CPU, 128Mi memory)\n", "  xlarge (2 CPU, 2Gi memory)\n", "--size string"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("deploy --help lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{bodies: map[string][]byte{}, releases: map[string]*platform.Release{}}
 	exp := t0.Add(720 * time.Hour)
-	rel := &platform.Release{ID: "r-1", Namespace: "acme", Service: "hello", Version: "v1", BuildID: "b-1", Replicas: 2, Status: platform.ReleaseLive}
+	rel := &platform.Release{ID: "r-1", Namespace: "acme", Service: "hello", Version: "v1", BuildID: "b-1", Replicas: 2, Size: platform.SizeSmall, Status: platform.ReleaseLive}
 	f.services = []*platform.ServiceView{
 		{
 			Service: platform.Service{Namespace: "acme", Name: "hello", CurrentRelease: "r-1", DesiredRelease: "r-1", Status: platform.ServiceRunning, CreatedAt: t0, UpdatedAt: t1},

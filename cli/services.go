@@ -33,9 +33,9 @@ func (a *app) servicesCmd() *cobra.Command {
 				return nil
 			}
 			tw := table(a.stdout)
-			fmt.Fprintln(tw, "NAME\tVERSION\tSTATUS\tINSTANCES\tENDPOINTS")
+			fmt.Fprintln(tw, "NAME\tVERSION\tSTATUS\tINSTANCES\tSIZE\tENDPOINTS")
 			for _, s := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(s.Version), s.Status, instanceCount(s), endpointList(s.Endpoints))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(s.Version), s.Status, instanceCount(s), serviceSize(s), endpointList(s.Endpoints))
 			}
 			return tw.Flush()
 		}),
@@ -82,6 +82,15 @@ func instanceCount(s *platform.ServiceView) string {
 	return fmt.Sprintf("%d/%d", running, desired)
 }
 
+// serviceSize renders the size of the service's release ("-" without one); a release
+// recorded before sizes shows the default size it runs with.
+func serviceSize(s *platform.ServiceView) string {
+	if s.Release == nil {
+		return "-"
+	}
+	return s.Release.Size.String()
+}
+
 // endpointList renders endpoint names, comma separated.
 func endpointList(eps []platform.Endpoint) string {
 	names := make([]string, len(eps))
@@ -106,6 +115,9 @@ func (a *app) printService(s *platform.ServiceView) error {
 		fmt.Fprintf(tw, "Deploying:\t%s\n", s.DesiredRelease)
 	}
 	fmt.Fprintf(tw, "Instances:\t%s\n", instanceCount(s))
+	if s.Release != nil {
+		fmt.Fprintf(tw, "Size:\t%s\n", s.Release.Size.Describe())
+	}
 	fmt.Fprintf(tw, "Endpoints:\t%s\n", endpointList(s.Endpoints))
 	fmt.Fprintf(tw, "Created:\t%s\n", a.fmtTime(s.CreatedAt))
 	fmt.Fprintf(tw, "Updated:\t%s\n", a.fmtTime(s.UpdatedAt))
