@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -31,12 +32,14 @@ type GitHubLink struct {
 }
 
 // HighestRole returns the highest role that links grant to a member of the given teams
-// (each "github-org/team-slug"), and "" when no link matches.
+// (each "github-org/team-slug"), and "" when no link matches. GitHub logins and team
+// slugs are case-insensitive, so they are compared without regard to case.
 func HighestRole(links []*GitHubLink, teams []string) Role {
 	var best Role
 	for _, l := range links {
 		for _, t := range teams {
-			if t == l.GitHubOrg+"/"+l.Team {
+			org, team, ok := strings.Cut(t, "/")
+			if ok && strings.EqualFold(org, l.GitHubOrg) && strings.EqualFold(team, l.Team) {
 				best = MaxRole(best, l.Role)
 			}
 		}

@@ -98,3 +98,30 @@ func TestAuthorize(t *testing.T) {
 		t.Error("a token past its expiry is not expired")
 	}
 }
+
+func TestHighestRole(t *testing.T) {
+	t.Parallel()
+	links := []*platform.GitHubLink{
+		{GitHubOrg: "Acme-Inc", Team: "devs", Role: platform.RoleDeveloper},
+		{GitHubOrg: "acme-inc", Team: "SRE", Role: platform.RoleAdmin},
+	}
+	tests := []struct {
+		name  string
+		teams []string
+		want  platform.Role
+	}{
+		{"no teams", nil, ""},
+		{"unlinked team", []string{"acme-inc/design", "other/devs"}, ""},
+		{"lowercased sign-in", []string{"acme-inc/devs"}, platform.RoleDeveloper},
+		{"mixed case", []string{"ACME-INC/Devs"}, platform.RoleDeveloper},
+		{"highest wins whatever the case", []string{"acme-inc/devs", "acme-inc/sre"}, platform.RoleAdmin},
+		{"no slash", []string{"acme-incdevs"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := platform.HighestRole(links, tt.teams); got != tt.want {
+				t.Fatalf("HighestRole(%v) = %q, want %q", tt.teams, got, tt.want)
+			}
+		})
+	}
+}

@@ -2,8 +2,6 @@ package control
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -120,65 +118,6 @@ func (d *Directory) UpsertGitHubUser(ctx context.Context, u *platform.User) (*pl
 		return nil, err
 	}
 	return got, nil
-}
-
-// SetGitHubTeams makes the user's membership of org follow the org's GitHub links: the
-// highest role of the linked teams among teams ("github-org/team-slug") wins. With no
-// linked team the membership goes and the user's tokens and sessions in the org are
-// revoked at once. A membership set by hand (source local) is left alone. It returns the
-// role now held ("" for none) and audits a change.
-func (d *Directory) SetGitHubTeams(ctx context.Context, org, userID string, teams []string) (platform.Role, error) {
-	links, err := d.p.store.ListGitHubLinks(ctx, org)
-	if err != nil {
-		return "", err
-	}
-	cur, err := d.p.store.GetMembership(ctx, org, userID)
-	if err != nil && !platform.IsNotFound(err) {
-		return "", err
-	}
-	if cur != nil && cur.Source == platform.MemberLocal {
-		return cur.Role, nil
-	}
-	role := platform.HighestRole(links, teams)
-	var granting []string
-	for _, l := range links {
-		for _, t := range teams {
-			if t == l.GitHubOrg+"/"+l.Team {
-				granting = append(granting, t)
-			}
-		}
-	}
-	sort.Strings(granting)
-	u, err := d.p.store.GetUser(ctx, userID)
-	if err != nil {
-		return "", err
-	}
-	entry := &platform.AuditEntry{Org: org, Actor: "github-sync", Target: "user/" + u.Login, Source: platform.SourceFromContext(ctx)}
-	switch {
-	case role == "" && cur == nil:
-		return "", nil
-	case role == "":
-		if err := d.DeleteMembership(ctx, org, userID); err != nil && !platform.IsNotFound(err) {
-			return "", err
-		}
-		entry.Action, entry.Detail = platform.AuditMemberRemove, fmt.Sprintf("no linked team any more (was %s); tokens and sessions revoked", cur.Role)
-	case cur != nil && cur.Role == role && fmt.Sprint(cur.Teams) == fmt.Sprint(granting):
-		return role, nil
-	default:
-		m := &platform.Membership{Org: org, UserID: userID, Role: role, Source: platform.MemberGitHubTeam, Teams: granting}
-		if err := d.PutMembership(ctx, m); err != nil {
-			return "", err
-		}
-		was := "none"
-		if cur != nil {
-			was = string(cur.Role)
-		}
-		entry.Action, entry.Detail = platform.AuditRoleChange, fmt.Sprintf("role %s → %s from teams %v", was, role, granting)
-	}
-	if err := d.AppendAudit(ctx, entry); err != nil {
-		d.p.logger.Error("audit log write failed", "action", entry.Action, "err", err)
-	}
-	return role, nil
 }
 
 // IssueToken issues a credential of kind (platform.TokenSession for the browser,
