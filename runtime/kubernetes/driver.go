@@ -54,6 +54,7 @@ package kubernetes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -276,8 +277,9 @@ func (d *Driver) Close() error {
 
 // Recover starts the watches, waits for the cache and re-adopts every workload whose
 // Deployment carries this platform's owner label. An owned Deployment without a readable
-// AnnotationSpec cannot be adopted and is deleted. A second call only re-reads the
-// cluster.
+// AnnotationSpec cannot be adopted and is deleted; any other failure to read a workload
+// (its Secrets) leaves it running and returns EUNAVAILABLE, to be retried. A second call
+// only re-reads the cluster.
 func (d *Driver) Recover(ctx context.Context) error {
 	d.mu.Lock()
 	first := !d.watching
@@ -301,12 +303,19 @@ func (d *Driver) Recover(ctx context.Context) error {
 			continue // the owner's, under another prefix: not this driver's to judge
 		}
 		spec, err := d.specOf(ctx, dep)
-		if err != nil {
+		var bad *unadoptableError
+		switch {
+		case errors.As(err, &bad):
 			d.opts.Logger.Warn("kubernetes driver: deleting a deployment it cannot adopt", "namespace", dep.Namespace, "name", dep.Name, "err", err)
 			if err := d.deleteWorkloadObjects(ctx, dep.Namespace, dep.Labels[LabelRelease]); err != nil {
 				return err
 			}
 			continue
+		case err != nil:
+			// Anything else (a Secret that cannot be read now) may pass: the workload keeps
+			// running and Recover is to be called again.
+			return platform.Errorf(platform.EUNAVAILABLE, "kubernetes driver: adopt deployment %s/%s: %v", dep.Namespace, dep.Name, err).
+				WithHint("the workload is left running; retry once the cluster answers")
 		}
 		d.mu.Lock()
 		if _, ok := d.workloads[spec.ID]; !ok {
@@ -317,14 +326,22 @@ func (d *Driver) Recover(ctx context.Context) error {
 	return nil
 }
 
-// specOf rebuilds the spec of an owned Deployment from its annotation and Secrets.
+// unadoptableError is specOf's error for a Deployment whose AnnotationSpec is missing,
+// unreadable or not its own: no later read can make it adoptable.
+type unadoptableError struct{ msg string }
+
+func (e *unadoptableError) Error() string { return e.msg }
+
+// specOf rebuilds the spec of an owned Deployment from its annotation and Secrets. An
+// unusable annotation is an *unadoptableError; other errors (reading the Secrets) may
+// pass.
 func (d *Driver) specOf(ctx context.Context, dep *appsv1.Deployment) (*runtime.WorkloadSpec, error) {
 	var spec runtime.WorkloadSpec
 	if err := json.Unmarshal([]byte(dep.Annotations[AnnotationSpec]), &spec); err != nil {
-		return nil, fmt.Errorf("annotation %s: %w", AnnotationSpec, err)
+		return nil, &unadoptableError{fmt.Sprintf("annotation %s: %v", AnnotationSpec, err)}
 	}
 	if spec.ID == "" || spec.ID != dep.Labels[LabelRelease] || d.namespaceName(spec.Namespace) != dep.Namespace {
-		return nil, fmt.Errorf("annotation %s does not match the deployment", AnnotationSpec)
+		return nil, &unadoptableError{fmt.Sprintf("annotation %s does not match the deployment", AnnotationSpec)}
 	}
 	var err error
 	if spec.Env, err = d.secretEnv(ctx, dep.Namespace, envSecretName(&spec)); err != nil {
