@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	gh "github.com/google/go-github/v93/github"
@@ -139,3 +140,41 @@ type Identity struct {
 	Name  string
 	Email string
 }
+
+// checkAppToken asks GitHub whether token was issued to this platform's OAuth app
+// (POST /applications/{client_id}/token, authenticated with the client ID and secret),
+// so that a personal access token or another app's token cannot be traded for a
+// platform token. EUNAUTHENTICATED when it was not (GitHub answers 404, or names another
+// app); EUNAVAILABLE when GitHub cannot be asked or refuses the app's credentials. The
+// errors never hold the token nor the client secret.
+func checkAppToken(ctx context.Context, cfg Config, hc *http.Client, token string) error {
+	api := cfg.apiURL()
+	origin, err := url.Parse(api)
+	if err != nil {
+		return fmt.Errorf("github API URL: %w", err)
+	}
+	origin.Path = ""
+	tr := &gh.BasicAuthTransport{Username: cfg.ClientID, Password: cfg.ClientSecret, AllowedOrigins: []*url.URL{origin}, Transport: hc.Transport}
+	c, err := gh.NewClient(gh.WithURLs(&api, &api), gh.WithUserAgent("micro-platform"), gh.WithHTTPClient(&http.Client{Transport: tr, Timeout: hc.Timeout}))
+	if err != nil {
+		return fmt.Errorf("github client: %w", err)
+	}
+	a, _, err := c.Authorizations.Check(ctx, cfg.ClientID, token)
+	var er *gh.ErrorResponse
+	switch {
+	case errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound:
+		return errNotAppToken
+	case errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusUnauthorized:
+		return platform.Errorf(platform.EUNAVAILABLE, "check the GitHub token: GitHub refused the platform's OAuth app credentials").
+			WithHint("the operator must check the GitHub client ID and secret")
+	case err != nil:
+		return apiError("check the GitHub token", err)
+	case a.GetApp().GetClientID() != cfg.ClientID:
+		return errNotAppToken
+	}
+	return nil
+}
+
+// errNotAppToken refuses a GitHub token not issued to this platform's OAuth app.
+var errNotAppToken = platform.Errorf(platform.EUNAUTHENTICATED, "the GitHub token was not issued to this platform's GitHub app (a personal access token or another app's token)").
+	WithHint("sign in with `platform login --device` or `platform login --github`")

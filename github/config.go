@@ -73,6 +73,10 @@ type Config struct {
 	StateTTL time.Duration
 	// AfterLogin is where the browser goes after signing in; "" means "/".
 	AfterLogin string
+	// Organizations is the operator's allowlist: GitHub organisation → the platform
+	// organisation whose links may name it. Sign-in, sync and webhooks ignore links it
+	// does not allow; empty allows any GitHub organisation, for DefaultOrg only.
+	Organizations platform.GitHubOrgs
 }
 
 // LogValue implements slog.LogValuer without the secrets.

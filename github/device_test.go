@@ -25,7 +25,7 @@ func TestDeviceFlow(t *testing.T) {
 		{name: "expired", script: githubtest.DeviceScript{Responses: []string{"authorization_pending", "expired_token"}}, wantCode: platform.ETIMEOUT, wantMsg: "device code expired"},
 		{name: "expiry without an answer", script: githubtest.DeviceScript{ExpiresIn: 3, Responses: []string{"authorization_pending", "authorization_pending", "authorization_pending", "authorization_pending", "authorization_pending"}}, wantCode: platform.ETIMEOUT, wantMsg: "device code expired"},
 		{name: "denied", script: githubtest.DeviceScript{Responses: []string{"access_denied"}}, wantCode: platform.EFORBIDDEN, wantMsg: "denied on GitHub"},
-		{name: "mallory is not a member", script: githubtest.DeviceScript{Login: "mallory"}, wantCode: platform.EFORBIDDEN, wantMsg: "you are not a member of a team linked to acme-inc"},
+		{name: "mallory is not a member", script: githubtest.DeviceScript{Login: "mallory"}, wantCode: platform.EFORBIDDEN, wantMsg: "you are not a member of a GitHub team linked to this platform"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,15 +80,16 @@ func TestTokenExchangeRefusals(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	pc := &PlatformClient{Server: e.srv.URL}
-	revoked := e.gh.IssueToken("alice")
+	revoked := e.gh.IssueAppToken("alice")
 	e.gh.Revoke(revoked)
 	tests := []struct {
 		name, token, org  string
 		wantCode, wantMsg string
 	}{
-		{name: "revoked GitHub token", token: revoked, wantCode: platform.EUNAUTHENTICATED, wantMsg: "GitHub refused the token"},
-		{name: "made-up token", token: "gho_madeup", wantCode: platform.EUNAUTHENTICATED, wantMsg: "GitHub refused the token"},
-		{name: "org the person is not in", token: e.gh.IssueToken("alice"), org: platform.DefaultOrg, wantCode: platform.EFORBIDDEN, wantMsg: `not a member of organisation "default"`},
+		{name: "revoked GitHub token", token: revoked, wantCode: platform.EUNAUTHENTICATED, wantMsg: "not issued to this platform's GitHub app"},
+		{name: "personal access token", token: e.gh.IssueToken("alice"), wantCode: platform.EUNAUTHENTICATED, wantMsg: "not issued to this platform's GitHub app"},
+		{name: "made-up token", token: "gho_madeup", wantCode: platform.EUNAUTHENTICATED, wantMsg: "not issued to this platform's GitHub app"},
+		{name: "org the person is not in", token: e.gh.IssueAppToken("alice"), org: platform.DefaultOrg, wantCode: platform.EFORBIDDEN, wantMsg: `not a member of organisation "default"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +103,7 @@ func TestTokenExchangeRefusals(t *testing.T) {
 			}
 		})
 	}
-	if len(e.dir.audited(platform.AuditSignInRefused, "GitHub rejected the token")) != 2 {
-		t.Errorf("rejected GitHub tokens not audited")
+	if len(e.dir.audited(platform.AuditSignInRefused, "not issued to this platform's OAuth app")) != 3 {
+		t.Errorf("refused GitHub tokens (revoked, personal, made up) not audited")
 	}
 }

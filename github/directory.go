@@ -3,7 +3,6 @@ package github
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -82,21 +81,4 @@ func grantsFor(links []*platform.GitHubLink, teams map[string]bool) map[string]*
 		sort.Strings(g.teams)
 	}
 	return out
-}
-
-// linkedNames names the distinct GitHub organisations of links, for people.
-func linkedNames(links []*platform.GitHubLink) string {
-	seen := map[string]bool{}
-	var names []string
-	for _, l := range links {
-		if k := strings.ToLower(l.GitHubOrg); !seen[k] {
-			seen[k] = true
-			names = append(names, l.GitHubOrg)
-		}
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "this platform (no GitHub team is linked yet)"
-	}
-	return strings.Join(names, ", ")
 }

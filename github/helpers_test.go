@@ -324,6 +324,7 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 		RedirectURL: e.srv.URL + "/auth/github/callback",
 		WebURL:      e.gh.WebURL(), APIURL: e.gh.APIURL(),
 		SyncToken: e.syncTok, WebhookSecret: webhookSecret, SyncInterval: time.Hour,
+		Organizations: platform.GitHubOrgs{ghOrg: "acme"},
 	}
 	for _, m := range mutate {
 		m(&e.cfg)

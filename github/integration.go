@@ -53,6 +53,9 @@ type Integration struct {
 	states   *onceStore[pendingLogin]
 	handoffs *onceStore[handoff]
 
+	// refusals bounds the audit entries of unauthenticated refusals.
+	refusals refusalLimiter
+
 	// kick asks the sync loop to run now (webhooks); buffered 1, so bursts coalesce.
 	kick chan struct{}
 	// syncMu serialises syncs and guards sync.

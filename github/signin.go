@@ -71,7 +71,7 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(stateCookie)
 	if !ok || err != nil || !equal(c.Value, p.nonce) {
 		i.log.Warn("sign-in refused: unknown, expired, reused or unbound state", "source", source)
-		i.audit(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+		i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 			Target: "github/sign-in", Source: source, Detail: "the OAuth state was unknown, expired, already used or not bound to this browser"})
 		i.page(w, http.StatusBadRequest, "Sign-in link is not valid",
 			"This sign-in link is invalid, has expired or was already used. Start again from the sign-in page.")
@@ -87,7 +87,7 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
 			i.log.Warn("sign-in refused: GitHub rejected the code", "source", source, "error_code", re.ErrorCode)
-			i.audit(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 				Target: "github/sign-in", Source: source, Detail: "GitHub rejected the authorisation code (" + re.ErrorCode + "): replayed, expired or forged"})
 			i.fail(w, r, p.cli, http.StatusBadRequest, "invalid_code", "Sign-in code rejected",
 				"GitHub rejected the sign-in code: it was already used or has expired. Start again.")
@@ -139,7 +139,8 @@ type signedIn struct {
 }
 
 // org picks the organisation a credential acts in: want when the person is a member,
-// else the first of their organisations by name.
+// else their only organisation; a member of several who did not choose is refused
+// (errChooseOrg) rather than signed in to whichever comes first.
 func (s *signedIn) org(want string) (string, error) {
 	if want != "" {
 		if _, ok := s.roles[want]; !ok {
@@ -147,8 +148,19 @@ func (s *signedIn) org(want string) (string, error) {
 		}
 		return want, nil
 	}
-	return sortedKeys(s.roles)[0], nil
+	if len(s.roles) > 1 {
+		return "", errChooseOrg
+	}
+	for org := range s.roles {
+		return org, nil
+	}
+	return "", errChooseOrg
 }
+
+// errChooseOrg refuses a sign-in that did not say which of the person's several
+// organisations it is for. It names none of them.
+var errChooseOrg = platform.Errorf(platform.EFORBIDDEN, "you are a member of more than one organisation on this platform: sign in with your organisation's sign-in link").
+	WithHint("use the sign-in link your organisation gave you (it names the organisation), or pass --org")
 
 // errNotMember says the person is in no linked team.
 var errNotMember = errors.New("not a member of a linked team")
@@ -171,15 +183,14 @@ func (i *Integration) signIn(ctx context.Context, token, source string) (*signed
 	if err != nil {
 		return nil, fmt.Errorf("read GitHub links: %w", err)
 	}
+	links = i.cfg.Organizations.AllowedLinks(links)
 	grants := grantsFor(links, teams)
 	if len(grants) == 0 {
 		i.log.Info("sign-in refused: not a member of a linked team", "login", id.Login, "source", source)
-		for _, org := range linkedOrgs(links) {
-			i.audit(ctx, &platform.AuditEntry{Org: org, Actor: id.Login, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
-				Target: "github/" + id.Login, Source: source, Detail: "not a member of a linked GitHub team"})
-		}
-		return nil, fmt.Errorf("%w: %w", platform.Errorf(platform.EFORBIDDEN, "you are not a member of a team linked to %s", linkedNames(links)).
-			WithHint("ask an owner of the GitHub organisation to add you to a linked team"), errNotMember)
+		i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Actor: id.Login, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			Target: "github/" + id.Login, Source: source, Detail: "not a member of a linked GitHub team"})
+		return nil, fmt.Errorf("%w: %w", platform.Errorf(platform.EFORBIDDEN, "you are not a member of a GitHub team linked to this platform").
+			WithHint("ask an owner of your organisation to add you to a linked GitHub team"), errNotMember)
 	}
 	u, err := i.dir.UpsertGitHubUser(ctx, &platform.User{Login: id.Login, Name: id.Name, Email: id.Email, Source: platform.UserGitHub, GitHubID: id.ID})
 	if err != nil {
@@ -229,21 +240,12 @@ func (i *Integration) signIn(ctx context.Context, token, source string) (*signed
 	return &signedIn{user: u, roles: roles}, nil
 }
 
-// linkedOrgs are the distinct platform organisations of links, sorted.
-func linkedOrgs(links []*platform.GitHubLink) []string {
-	m := map[string]bool{}
-	for _, l := range links {
-		m[l.Org] = true
-	}
-	return sortedKeys(m)
-}
-
 // failSignIn shows why signIn failed.
 func (i *Integration) failSignIn(w http.ResponseWriter, r *http.Request, cli *cliLogin, err error) {
 	switch {
 	case errors.Is(err, errNotMember):
 		i.fail(w, r, cli, http.StatusForbidden, "not_member", "Not a member",
-			upperFirst(platform.ErrorMessage(err))+". Ask an owner of the GitHub organisation to add you to a linked team.")
+			upperFirst(platform.ErrorMessage(err))+". Ask an owner of your organisation to add you to a linked GitHub team.")
 	case platform.ErrorCode(err) == platform.EFORBIDDEN:
 		i.fail(w, r, cli, http.StatusForbidden, "forbidden", "Sign-in refused", upperFirst(platform.ErrorMessage(err))+".")
 	case platform.ErrorCode(err) == platform.EUNAVAILABLE:
@@ -293,8 +295,8 @@ func (i *Integration) handleDevice(w http.ResponseWriter, r *http.Request) {
 // with the device flow. The platform checks it against GitHub and does not keep it.
 type TokenRequest struct {
 	GitHubToken string `json:"github_token"`
-	// Org is the organisation the API token acts in; "" picks the first of the
-	// person's organisations by name.
+	// Org is the organisation the API token acts in; "" is the person's only
+	// organisation (a member of several must choose).
 	Org string `json:"org,omitempty"`
 }
 
@@ -323,11 +325,22 @@ func (i *Integration) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	source := remoteAddr(r)
+	if err := checkAppToken(ctx, i.cfg, i.hc, req.GitHubToken); err != nil {
+		if platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
+			i.log.Warn("token exchange refused: not a token of this platform's GitHub app", "source", source)
+			i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+				Target: "github/token", Source: source, Detail: "the GitHub token offered for exchange was not issued to this platform's OAuth app (personal, another app's, revoked or forged)"})
+		} else {
+			i.log.Error("token exchange failed: check the GitHub token", "err", err)
+		}
+		writeError(w, err)
+		return
+	}
 	acct, err := i.signIn(ctx, req.GitHubToken, source)
 	if err != nil {
 		if platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
 			i.log.Warn("token exchange refused: GitHub rejected the token", "source", source)
-			i.audit(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 				Target: "github/token", Source: source, Detail: "GitHub rejected the token offered for exchange (revoked, expired or forged)"})
 		} else if !errors.Is(err, errNotMember) {
 			i.log.Error("token exchange failed", "err", err)
@@ -351,7 +364,7 @@ func (i *Integration) handleCLI(w http.ResponseWriter, r *http.Request) {
 	}
 	h, ok := i.handoffs.take(req.Code)
 	if !ok || !equal(s256(req.Verifier), h.challenge) {
-		i.audit(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+		i.refused(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 			Target: "github/cli-sign-in", Source: remoteAddr(r), Detail: "the CLI sign-in code was unknown, expired, already used or its verifier did not match"})
 		writeError(w, platform.Errorf(platform.EUNAUTHENTICATED, "the sign-in code is invalid, expired or already used").
 			WithHint("run `platform login --github` again"))

@@ -21,7 +21,7 @@ func TestBrowserSignIn(t *testing.T) {
 	}{
 		{login: "alice", wantStatus: 200, wantBody: "signed in as alice, admin in acme", wantRole: platform.RoleAdmin}, // admins and developers: the highest
 		{login: "bob", wantStatus: 200, wantBody: "signed in as bob, viewer in acme", wantRole: platform.RoleViewer},
-		{login: "mallory", wantStatus: 403, wantBody: "You are not a member of a team linked to acme-inc."},
+		{login: "mallory", wantStatus: 403, wantBody: "You are not a member of a GitHub team linked to this platform."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.login, func(t *testing.T) {

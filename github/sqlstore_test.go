@@ -108,6 +108,7 @@ func TestSignInAndSyncWithSQLStore(t *testing.T) {
 	integ, err = New(Config{
 		ClientID: githubtest.ClientID, ClientSecret: githubtest.ClientSecret, RedirectURL: srv.URL + "/auth/github/callback",
 		WebURL: fake.WebURL(), APIURL: fake.APIURL(), SyncToken: fake.IssueToken("carol"),
+		Organizations: platform.GitHubOrgs{ghOrg: "acme"},
 	}, struct {
 		Stores
 		Accounts

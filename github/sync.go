@@ -91,7 +91,7 @@ func (i *Integration) Sync(ctx context.Context) error {
 		return fmt.Errorf("sync: read GitHub links: %w", err)
 	}
 	byOrg := map[string][]*platform.GitHubLink{}
-	for _, l := range links {
+	for _, l := range i.cfg.Organizations.AllowedLinks(links) {
 		byOrg[l.Org] = append(byOrg[l.Org], l)
 	}
 	var errs []error

@@ -66,7 +66,7 @@ func TestSyncRemovesAndChangesRoles(t *testing.T) {
 		t.Errorf("role change not audited")
 	}
 	// Signing in again is refused now.
-	if status, body := e.signIn(e.browser(), "alice"); status != http.StatusForbidden || !strings.Contains(body, "not a member of a team linked to acme-inc") {
+	if status, body := e.signIn(e.browser(), "alice"); status != http.StatusForbidden || !strings.Contains(body, "not a member of a GitHub team linked to this platform") {
 		t.Errorf("alice signs in again: %d %s", status, body)
 	}
 }

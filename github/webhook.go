@@ -47,7 +47,16 @@ var syncEvents = map[string]bool{"membership": true, "team": true, "organization
 // sync is queued: GitHub wants an answer within 10 s, and a sync of large teams may take
 // longer.
 func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+	// Without a well-formed signature header the body cannot be verified: refuse before
+	// reading up to maxWebhookBody of it.
+	limit := int64(maxWebhookBody)
+	if sig := r.Header.Get(SignatureHeader); i.cfg.WebhookSecret == "" || len(sig) != len("sha256=")+2*sha256.Size || !strings.HasPrefix(sig, "sha256=") {
+		limit = 0
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if limit == 0 {
+		err, body = nil, nil // validSignature refuses below
+	}
 	if err != nil {
 		writeError(w, platform.Errorf(platform.EINVALID, "webhook body too large or unreadable"))
 		return
@@ -55,7 +64,7 @@ func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if !validSignature(i.cfg.WebhookSecret, r.Header.Get(SignatureHeader), body) {
 		source := remoteAddr(r)
 		i.log.Warn("webhook refused: bad or missing signature", "source", source, "event", r.Header.Get("X-GitHub-Event"))
-		i.audit(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: ActionWebhookRejected, Outcome: platform.AuditDenied,
+		i.refused(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: ActionWebhookRejected, Outcome: platform.AuditDenied,
 			Target: "webhook/github", Source: source,
 			Detail: "GitHub webhook with a bad or missing " + SignatureHeader + " (event " + r.Header.Get("X-GitHub-Event") + "); nothing changed"})
 		writeError(w, platform.Errorf(platform.EUNAUTHENTICATED, "webhook signature is missing or wrong").
@@ -102,7 +111,7 @@ func (i *Integration) linked(ctx context.Context, githubOrg string) (bool, error
 	if err != nil {
 		return false, err
 	}
-	for _, l := range links {
+	for _, l := range i.cfg.Organizations.AllowedLinks(links) {
 		if strings.EqualFold(l.GitHubOrg, githubOrg) {
 			return true, nil
 		}

@@ -5,7 +5,8 @@
 // It implements the OAuth web flow (authorize auto-approves a configured user; codes are
 // single-use and bound to their PKCE challenge, client and redirect URI), the device
 // flow (authorization_pending, slow_down, expired_token, access_denied, scripted per
-// test), GET /user, GET /user/teams, GET /orgs/{org}/teams/{slug}/members and
+// test), POST /applications/{client_id}/token (which knows the tokens the app issued
+// from personal ones: IssueAppToken versus IssueToken), GET /user, GET /user/teams, GET /orgs/{org}/teams/{slug}/members and
 // .../memberships/{user} with Link-header pagination, 401 "Bad credentials" for unknown
 // or revoked tokens, and X-RateLimit-* headers with 403 (or 429) once the limit is used
 // up. Tests configure users and teams and change them while the code under test runs.
@@ -70,7 +71,7 @@ type Fake struct {
 	orgLogins  map[string]string              // org (lower) → as created
 	authorizer string
 	codes      map[string]*authCode
-	tokens     map[string]string // token → login
+	tokens     map[string]*token // by the token's value
 	devices    map[string]*device
 	device     DeviceScript
 	maxPerPage int
@@ -83,6 +84,15 @@ type Fake struct {
 	rateStatus int
 
 	calls map[string]int
+}
+
+// token is an access token the fake issued: to the OAuth app (through the web or device
+// flow, or IssueAppToken) or a personal access token (IssueToken), which GitHub does not
+// recognise as the app's.
+type token struct {
+	login string
+	app   bool
+	id    int64
 }
 
 type authCode struct {
@@ -106,7 +116,7 @@ func New(t testing.TB) *Fake {
 	t.Helper()
 	f := &Fake{
 		second: time.Second, users: map[string]*User{}, teams: map[string]map[string][]string{}, orgLogins: map[string]string{},
-		codes: map[string]*authCode{}, tokens: map[string]string{}, devices: map[string]*device{},
+		codes: map[string]*authCode{}, tokens: map[string]*token{}, devices: map[string]*device{},
 		maxPerPage: 100, nextID: 1000, rateLimit: 5000, remaining: 5000, window: time.Hour, rateStatus: http.StatusForbidden,
 		calls: map[string]int{},
 	}
@@ -115,6 +125,7 @@ func New(t testing.TB) *Fake {
 	mux.HandleFunc("GET /login/oauth/authorize", f.authorize)
 	mux.HandleFunc("POST /login/oauth/access_token", f.accessToken)
 	mux.HandleFunc("POST /login/device/code", f.deviceCode)
+	mux.HandleFunc("POST /api/v3/applications/{client_id}/token", f.checkToken)
 	mux.HandleFunc("GET /api/v3/user", f.api(f.getUser))
 	mux.HandleFunc("GET /api/v3/user/teams", f.api(f.userTeams))
 	mux.HandleFunc("GET /api/v3/orgs/{org}/teams/{slug}/members", f.api(f.teamMembers))
@@ -206,18 +217,33 @@ func (f *Fake) SetRateLimit(limit int, window time.Duration, status int) {
 	f.rateLimit, f.remaining, f.window, f.reset, f.rateStatus = limit, limit, window, time.Now().Add(window), status
 }
 
-// IssueToken returns a new access token of login, as if they had authorised the app
-// (a sync token, or a device-flow token in tests that skip the flow).
+// IssueToken returns a new personal access token of login (with read:org): it works on
+// the API, but it was not issued to the OAuth app, so POST
+// /applications/{client_id}/token answers 404 for it. Use it for sync tokens and to
+// play someone offering a token of their own or another app's.
 func (f *Fake) IssueToken(login string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.issueLocked(login)
+	return f.issueLocked(login, false)
 }
 
-func (f *Fake) issueLocked(login string) string {
-	tok := "gho_" + random()
-	f.tokens[tok] = login
-	return tok
+// IssueAppToken returns a new token of login issued to the OAuth app (ClientID), as if
+// they had authorised it through the web or device flow, for tests that skip the flow.
+func (f *Fake) IssueAppToken(login string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.issueLocked(login, true)
+}
+
+func (f *Fake) issueLocked(login string, app bool) string {
+	prefix := "ghp_"
+	if app {
+		prefix = "gho_"
+	}
+	v := prefix + random()
+	f.nextID++
+	f.tokens[v] = &token{login: login, app: app, id: f.nextID}
+	return v
 }
 
 // IssuedTokens returns every token the fake has issued and not revoked, so that tests
@@ -309,7 +335,7 @@ func (f *Fake) accessToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, "bad_verification_code", "The code_verifier does not match the code_challenge.")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"access_token": f.issueLocked(c.login), "token_type": "bearer", "scope": "read:org"})
+	writeJSON(w, http.StatusOK, map[string]string{"access_token": f.issueLocked(c.login, true), "token_type": "bearer", "scope": "read:org"})
 }
 
 func (f *Fake) deviceCode(w http.ResponseWriter, r *http.Request) {
@@ -381,7 +407,7 @@ func (f *Fake) pollDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.done = true
-	writeJSON(w, http.StatusOK, map[string]string{"access_token": f.issueLocked(d.script.Login), "token_type": "bearer", "scope": "read:org"})
+	writeJSON(w, http.StatusOK, map[string]string{"access_token": f.issueLocked(d.script.Login, true), "token_type": "bearer", "scope": "read:org"})
 }
 
 // api wraps an API endpoint with authentication, rate limiting and call counting.
@@ -410,8 +436,8 @@ func (f *Fake) api(h func(w http.ResponseWriter, r *http.Request, u *User)) http
 			tok, ok = strings.CutPrefix(r.Header.Get("Authorization"), "token ")
 		}
 		if ok {
-			if login, found := f.tokens[tok]; found {
-				u = f.users[strings.ToLower(login)]
+			if t, found := f.tokens[tok]; found {
+				u = f.users[strings.ToLower(t.login)]
 			}
 		}
 		f.mu.Unlock()
@@ -428,6 +454,45 @@ func (f *Fake) api(h func(w http.ResponseWriter, r *http.Request, u *User)) http
 		}
 		h(w, r, u)
 	}
+}
+
+// checkToken is GitHub's "Check a token" (POST /applications/{client_id}/token): the
+// app authenticates with HTTP basic auth (client ID and secret, else 401) and sends
+// {"access_token": ...}; a token the app issued gets 200 with the token's app and user,
+// anything else (unknown, revoked, personal or another app's token) 404. It counts as a
+// call and is not rate limited, as on GitHub.
+func (f *Fake) checkToken(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.calls[r.URL.Path]++
+	f.mu.Unlock()
+	id, secret, ok := r.BasicAuth()
+	if !ok || id != ClientID || secret != ClientSecret || r.PathValue("client_id") != ClientID {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+		return
+	}
+	var req struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.AccessToken == "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": "Invalid request.\n\n\"access_token\" wasn't supplied."})
+		return
+	}
+	f.mu.Lock()
+	t := f.tokens[req.AccessToken]
+	var u *User
+	if t != nil && t.app {
+		u = f.users[strings.ToLower(t.login)]
+	}
+	f.mu.Unlock()
+	if u == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found", "documentation_url": "https://docs.github.com/rest/apps/oauth-applications#check-a-token"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": t.id, "token": req.AccessToken, "scopes": []string{"read:org"},
+		"app":  map[string]any{"client_id": ClientID, "name": "Micro Platform (fake)", "url": f.URL},
+		"user": userJSON(u),
+	})
 }
 
 func (f *Fake) getUser(w http.ResponseWriter, r *http.Request, u *User) {

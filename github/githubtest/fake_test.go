@@ -3,6 +3,7 @@ package githubtest
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +90,36 @@ func TestFakeAsGoGitHubSeesIt(t *testing.T) {
 			t.Errorf("calls %d", g.Calls("/api/v3/user"))
 		}
 	})
+	t.Run("check a token", func(t *testing.T) {
+		g := New(t)
+		g.AddUser("a")
+		app, personal := g.IssueAppToken("a"), g.IssueToken("a")
+		revoked := g.IssueAppToken("a")
+		g.Revoke(revoked)
+		basic := func(id, secret string) *gh.Client {
+			origin, _ := url.Parse(g.URL)
+			tr := &gh.BasicAuthTransport{Username: id, Password: secret, AllowedOrigins: []*url.URL{origin}}
+			c, err := gh.NewClient(gh.WithURLs(ptr(g.APIURL()), ptr(g.APIURL())), gh.WithHTTPClient(tr.Client()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		a, _, err := basic(ClientID, ClientSecret).Authorizations.Check(ctx, ClientID, app)
+		if err != nil || a.GetApp().GetClientID() != ClientID || a.GetUser().GetLogin() != "a" {
+			t.Fatalf("app token: %+v, %v", a, err)
+		}
+		for name, tok := range map[string]string{"personal": personal, "revoked": revoked, "made up": "gho_nope"} {
+			_, resp, err := basic(ClientID, ClientSecret).Authorizations.Check(ctx, ClientID, tok)
+			if err == nil || resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s token: %v, want 404", name, err)
+			}
+		}
+		_, resp, err := basic(ClientID, "wrong").Authorizations.Check(ctx, ClientID, app)
+		if err == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("wrong client secret: %v, want 401", err)
+		}
+	})
 }
+
+func ptr(s string) *string { return &s }
