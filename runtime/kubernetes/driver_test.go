@@ -78,7 +78,9 @@ func TestDeployCreatesTheObjects(t *testing.T) {
 	c := adminClient(t)
 	spec := workload("acme", "hello")
 	spec.Replicas = 2
-	spec.Resources = runtime.Resources{CPUMillis: 250, MemoryBytes: 256 << 20}
+	// The control plane gives each release its size's resources: small is 250m and 256Mi.
+	cpu, mem := platform.SizeSmall.Resources()
+	spec.Resources = runtime.Resources{CPUMillis: cpu, MemoryBytes: mem}
 	mustStart(t, d, spec)
 	ns := d.opts.NamespacePrefix + "acme"
 
@@ -120,7 +122,7 @@ func TestDeployCreatesTheObjects(t *testing.T) {
 		}
 		for _, rl := range []corev1.ResourceList{ctr.Resources.Limits, ctr.Resources.Requests} {
 			if !rl.Cpu().Equal(resource.MustParse("250m")) || !rl.Memory().Equal(resource.MustParse("256Mi")) {
-				t.Errorf("resources = %v, want 250m and 256Mi", rl)
+				t.Errorf("resources = %v, want 250m and 256Mi (size small)", rl)
 			}
 		}
 		var from []string
@@ -414,6 +416,45 @@ func TestHandChangesRestored(t *testing.T) {
 				return c.Get(t.Context(), client.ObjectKeyFromObject(obj), obj) == nil
 			})
 		}
+	})
+	// Keys added to maps that must be exact: an env var every instance would get, a quota
+	// limit, a label that exempts pods from the network policy.
+	t.Run("added secret key", func(t *testing.T) {
+		var s corev1.Secret
+		mustGet(t, c, ns, "platform-mesh", &s)
+		s.Data["HTTP_PROXY"] = []byte("http://evil.example:3128")
+		if err := c.Update(t.Context(), &s); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the added key to be removed", func() bool {
+			mustGet(t, c, ns, "platform-mesh", &s)
+			return slices.Equal(keys(s.Data), keys(spec.NamespaceEnv))
+		})
+	})
+	t.Run("added quota limit", func(t *testing.T) {
+		var q corev1.ResourceQuota
+		mustGet(t, c, ns, "platform", &q)
+		q.Spec.Hard["count/configmaps"] = resource.MustParse("0")
+		if err := c.Update(t.Context(), &q); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the added limit to be removed", func() bool {
+			mustGet(t, c, ns, "platform", &q)
+			_, ok := q.Spec.Hard["count/configmaps"]
+			return !ok && len(q.Spec.Hard) == 6
+		})
+	})
+	t.Run("narrowed network policy", func(t *testing.T) {
+		var np networkingv1.NetworkPolicy
+		mustGet(t, c, ns, "platform-ingress", &np)
+		np.Spec.PodSelector.MatchLabels = map[string]string{"exempt": "no"}
+		if err := c.Update(t.Context(), &np); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the policy to select every pod again", func() bool {
+			mustGet(t, c, ns, "platform-ingress", &np)
+			return len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.PodSelector.MatchExpressions) == 0
+		})
 	})
 	t.Run("next Start restores too", func(t *testing.T) {
 		_ = d.Close() // no watches: only Start can restore
