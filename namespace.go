@@ -25,6 +25,7 @@ type NamespaceStore interface {
 	// ListNamespaces returns all namespaces ordered by name.
 	ListNamespaces(ctx context.Context) ([]*Namespace, error)
 	// DeleteNamespace removes the namespace and everything stored under it (services,
-	// builds, releases, instances, events, usage). Returns ENOTFOUND if absent.
+	// builds, releases, instances, events, usage), removes it from the tokens narrowed
+	// to it and deletes those narrowed to it alone. Returns ENOTFOUND if absent.
 	DeleteNamespace(ctx context.Context, name string) error
 }

@@ -194,13 +194,14 @@ type Policy struct {
 func New(r Resolver) *Policy { return &Policy{resolver: r} }
 
 // Authorize decides whether the token in ctx may take action on namespace ns ("" for an
-// action that is not about one namespace); see Check. Only a token that reaches every
-// namespace of its organisation needs the namespace's organisation looked up: a
-// narrowed token's namespaces were checked to be its organisation's when it was made.
+// action that is not about one namespace); see Check. The namespace's organisation is
+// looked up for every token, narrowed ones included: namespace names are global, so a
+// name a narrowed token lists may since have been deleted and created by another
+// organisation.
 func (p *Policy) Authorize(ctx context.Context, action Action, ns string) error {
 	t := platform.TokenFromContext(ctx)
 	nsOrg := ""
-	if t != nil && ns != "" && t.AllNamespaces() {
+	if t != nil && ns != "" {
 		org, err := p.namespaceOrg(ctx, ns)
 		if err != nil {
 			return err

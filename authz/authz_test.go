@@ -177,6 +177,27 @@ func TestPolicyResolvesOrganisations(t *testing.T) {
 	}
 }
 
+// TestPolicyNamespaceNameReused is the case of a namespace name passing to another
+// organisation: organisation acme deletes "staging", globex creates a namespace of the
+// same name, and acme's old token narrowed to "staging" must not reach globex's.
+func TestPolicyNamespaceNameReused(t *testing.T) {
+	t.Parallel()
+	p := authz.New(resolver{"staging": "globex", "prod": "acme"})
+	narrowed := &platform.Token{Name: "ci", Org: "acme", Role: platform.RoleOwner, Namespaces: []string{"staging", "prod"}}
+	ctx := platform.NewContextWithToken(context.Background(), narrowed)
+	for _, action := range []authz.Action{authz.ServiceCall, authz.ServiceDeploy, authz.ServiceRead, authz.LogsRead, authz.EventsRead} {
+		t.Run(string(action), func(t *testing.T) {
+			err := p.Authorize(ctx, action, "staging")
+			if platform.ErrorCode(err) != platform.EFORBIDDEN || !strings.Contains(platform.ErrorMessage(err), `may not access namespace "staging"`) {
+				t.Fatalf("Authorize(%s, staging of globex) = %v, want forbidden", action, err)
+			}
+			if err := p.Authorize(ctx, action, "prod"); err != nil {
+				t.Fatalf("Authorize(%s, prod of acme) = %v, want allowed", action, err)
+			}
+		})
+	}
+}
+
 // BenchmarkPolicyAuthorize is the policy's part of a gateway request with a warm
 // resolver: no store, no allocation.
 func BenchmarkPolicyAuthorize(b *testing.B) {

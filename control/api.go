@@ -52,7 +52,8 @@ func (p *Plane) ListNamespaces(ctx context.Context) ([]*platform.Namespace, erro
 	}), nil
 }
 
-// DeleteNamespace implements platform.ControlPlane. The namespace's state goes, then its
+// DeleteNamespace implements platform.ControlPlane. The namespace's state goes (and with
+// it the namespace from the tokens narrowed to it; see platform.NamespaceStore), then its
 // instances are stopped, then its messaging account.
 func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	if err := p.authorizeNamespace(ctx, authz.NamespaceDelete, name); err != nil {
@@ -62,11 +63,19 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// The store takes the namespace out of the tokens narrowed to it; their cached
+	// lookups must go too, or they would keep it for the authenticator's TTL.
+	toks, err := p.store.ListTokens(ctx)
+	if err != nil {
+		return err
+	}
+	narrowed := slices.DeleteFunc(toks, func(t *platform.Token) bool { return !slices.Contains(t.Namespaces, name) })
 	// Desired state goes first: from then on every reconcile (and, after a crash, the
 	// first resync) stops what is left of the namespace.
 	if err := p.store.DeleteNamespace(ctx, name); err != nil {
 		return err
 	}
+	p.forgetTokens(narrowed)
 	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceDelete, Target: "namespace/" + name})
 	for _, s := range svcs {
 		if err := p.stopAll(ctx, name, s.Name); err != nil {

@@ -34,12 +34,18 @@ func (s *countingStore) GetNamespace(_ context.Context, name string) (*platform.
 // BenchmarkAuthorization is the whole authorisation cost of a gateway request with a
 // warm cache: the token lookup (SHA-256 of the secret and a cache hit) and the policy
 // check, with the namespace's organisation resolved from the authenticator's cache, for
-// a token that reaches every namespace of its organisation (the case that needs it). It
-// fails if the hot path reaches the store.
+// a token that reaches every namespace of its organisation and for one narrowed to a
+// few (both need the namespace's organisation: names are global). It fails if the hot
+// path reaches the store.
 func BenchmarkAuthorization(b *testing.B) {
+	b.Run("whole org", func(b *testing.B) { benchmarkAuthorization(b, nil) })
+	b.Run("narrowed", func(b *testing.B) { benchmarkAuthorization(b, []string{"web", "acme"}) })
+}
+
+func benchmarkAuthorization(b *testing.B, namespaces []string) {
 	secret, hash := auth.NewSecret()
 	store := &countingStore{tok: &platform.Token{ID: "t-1", Name: "bench", Hash: hash, UserID: "u-1", Org: platform.DefaultOrg,
-		Role: platform.RoleDeveloper, MemberRole: platform.RoleDeveloper}}
+		Role: platform.RoleDeveloper, MemberRole: platform.RoleDeveloper, Namespaces: namespaces}}
 	a := auth.NewAuthenticator(store, auth.Options{}) // the server's defaults: 1 s TTL
 	policy := authz.New(a)
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/micro/platform"
 )
@@ -85,7 +86,10 @@ func (s *Store) ListNamespaces(ctx context.Context) ([]*platform.Namespace, erro
 
 // DeleteNamespace removes the namespace and everything stored under it in one
 // transaction: services, builds, releases and instances go by cascading foreign keys,
-// events and usage (which have no foreign key) explicitly. Returns ENOTFOUND if absent.
+// events and usage (which have no foreign key) explicitly. Tokens narrowed to the
+// namespace lose it, and those left with no namespace are deleted (an empty list would
+// mean every namespace). Returns
+// ENOTFOUND if absent.
 func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 	err := s.inTx(ctx, func(tx conn) error {
 		if _, err := tx.exec(ctx, `DELETE FROM events WHERE namespace = ?`, name); err != nil {
@@ -94,7 +98,58 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 		if _, err := tx.exec(ctx, `DELETE FROM request_usage WHERE namespace = ?`, name); err != nil {
 			return err
 		}
-		return tx.execOne(ctx, namespaceNotFound(name), `DELETE FROM namespaces WHERE name = ?`, name)
+		if err := tx.execOne(ctx, namespaceNotFound(name), `DELETE FROM namespaces WHERE name = ?`, name); err != nil {
+			return err
+		}
+		return unscopeTokens(ctx, tx, name)
 	})
 	return wrap("delete namespace "+name, err)
+}
+
+// unscopeTokens removes namespace name from every token narrowed to it, deleting the
+// tokens narrowed to it alone.
+func unscopeTokens(ctx context.Context, tx conn, name string) error {
+	// Namespace names are DNS labels, so the JSON string cannot hold a LIKE wildcard.
+	rows, err := tx.query(ctx, `SELECT id, namespaces FROM tokens WHERE namespaces LIKE ?`, `%"`+name+`"%`)
+	if err != nil {
+		return err
+	}
+	type scoped struct {
+		id         string
+		namespaces []string
+	}
+	var found []scoped
+	for rows.Next() {
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			rows.Close()
+			return err
+		}
+		var list []string
+		if err := unmarshalJSON(raw, &list); err != nil {
+			rows.Close()
+			return fmt.Errorf("token %s: %w", id, err)
+		}
+		found = append(found, scoped{id, list})
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, t := range found {
+		rest := slices.DeleteFunc(t.namespaces, func(ns string) bool { return ns == name })
+		if len(rest) == 0 {
+			if _, err := tx.exec(ctx, `DELETE FROM tokens WHERE id = ?`, t.id); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, err := marshalJSON(rest, false)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE tokens SET namespaces = ? WHERE id = ?`, raw, t.id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,48 @@ func testDeleteNamespaceCascades(t *testing.T, h *harness) {
 	mustNamespace(t, s, "gone")
 	sameJSON(t, "recreated namespace", counts("gone"),
 		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0})
+}
+
+// testDeleteNamespaceUnscopesTokens checks that deleting a namespace takes it out of
+// the tokens narrowed to it, so that a namespace created later under the same name is
+// not reached by them, and deletes the tokens narrowed to it alone.
+func testDeleteNamespaceUnscopesTokens(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "staging")
+	mustNamespace(t, s, "prod")
+	mustNamespace(t, s, "staging-2")
+	toks := []*platform.Token{
+		{ID: "t-only", Name: "only", Hash: "hash-only", Admin: true, Namespaces: []string{"staging"}},
+		{ID: "t-two", Name: "two", Hash: "hash-two", Admin: true, Namespaces: []string{"prod", "staging"}},
+		{ID: "t-near", Name: "near", Hash: "hash-near", Admin: true, Namespaces: []string{"staging-2"}},
+		{ID: "t-all", Name: "all", Hash: "hash-all", Admin: true},
+	}
+	for _, tok := range toks {
+		must(t, s.CreateToken(ctx, tok))
+	}
+	must(t, s.DeleteNamespace(ctx, "staging"))
+	tests := []struct {
+		hash string
+		want []string // nil: every namespace
+		gone bool
+	}{
+		{"hash-only", nil, true},
+		{"hash-two", []string{"prod"}, false},
+		{"hash-near", []string{"staging-2"}, false},
+		{"hash-all", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.hash, func(t *testing.T) {
+			tok, err := s.GetTokenByHash(ctx, tt.hash)
+			if tt.gone {
+				wantCode(t, err, platform.ENOTFOUND)
+				return
+			}
+			must(t, err)
+			if !slices.Equal(tok.Namespaces, tt.want) {
+				t.Fatalf("namespaces = %q, want %q", tok.Namespaces, tt.want)
+			}
+		})
+	}
 }
