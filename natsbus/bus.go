@@ -19,7 +19,9 @@
 // "platform" with a password derived the same way (from "nats-control"), bound to an
 // account of its own that no namespace can reach. The Node keeps the namespace list in
 // its data directory, so instances reconnect after a Node restart before the platform
-// has re-sent it (it re-sends every namespace on each reconnect).
+// has re-sent it (it re-sends every namespace on each reconnect). Once the control plane
+// has called SyncNamespaces, the list a remote Bus sends is authoritative: the Node
+// removes every namespace not in it.
 //
 // The platform's calls into a namespace (Call, Health) speak go-micro's NATS transport
 // protocol over one shared connection per namespace and pick nodes round-robin from
@@ -154,6 +156,12 @@ type Bus struct {
 	srv        *server.Server       // embedded: set once ready
 	ctl        *nats.Conn           // remote: the control connection, set once ready
 	removed    map[string]bool      // remote: removals the Node has not confirmed yet
+	// complete is set by SyncNamespaces: namespaces is the platform's whole list, so a
+	// remote Bus sends it to the Node as authoritative on every (re)connect.
+	complete bool
+	// sendMu orders control requests to the Node with the changes of namespaces they
+	// carry, so that a resync's snapshot never reaches the Node after a later change.
+	sendMu sync.Mutex
 	namespaces map[string]bool      // namespaces allowed to connect
 	clients    map[string]*nsClient // the platform's go-micro client per namespace
 }
@@ -356,6 +364,10 @@ func (b *Bus) EnsureNamespace(ctx context.Context, ns string) error {
 	if err := platform.ValidateName("namespace", ns); err != nil {
 		return err
 	}
+	if b.opts.Remote != "" {
+		b.sendMu.Lock()
+		defer b.sendMu.Unlock()
+	}
 	b.mu.Lock()
 	b.namespaces[ns] = true
 	delete(b.removed, ns)
@@ -365,13 +377,62 @@ func (b *Bus) EnsureNamespace(ctx context.Context, ns string) error {
 		if ctl == nil {
 			return nil // sent when the control connection is up
 		}
-		return b.controlRequest(ctx, ctl, opEnsure, ns)
+		return b.controlRequest(ctx, ctl, opEnsure, []byte(ns))
 	}
 	defer b.mu.Unlock()
 	if b.srv == nil {
 		return nil
 	}
 	return b.registerAccountLocked(ns)
+}
+
+// SyncNamespaces ensures every namespace in names and declares that the Bus now knows
+// every namespace of the platform: the control plane calls it once at start, after
+// listing the stored namespaces. Namespaces ensured meanwhile by other calls are kept.
+//
+// It matters for a remote Bus: from then on it sends the Node its whole namespace list
+// on every (re)connect, now and here, and the Node removes every namespace not in it, so
+// a namespace removed while the Node was away, and forgotten by a platform restart,
+// is removed on the Node too. Before SyncNamespaces the Bus only adds namespaces and
+// removes those it removed itself, so a platform that is starting never wipes the Node.
+//
+// EINVALID for a bad name (nothing changes); EUNAVAILABLE if the Node could not be
+// told, in which case it is told at the next reconnect.
+func (b *Bus) SyncNamespaces(ctx context.Context, names []string) error {
+	var errs []error
+	for _, ns := range names {
+		if err := platform.ValidateName("namespace", ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if b.opts.Remote == "" {
+		for _, ns := range names {
+			if err := b.EnsureNamespace(ctx, ns); err != nil {
+				return err
+			}
+		}
+		b.mu.Lock()
+		b.complete = true
+		b.mu.Unlock()
+		return nil
+	}
+	b.sendMu.Lock()
+	defer b.sendMu.Unlock()
+	b.mu.Lock()
+	for _, ns := range names {
+		b.namespaces[ns] = true
+		delete(b.removed, ns)
+	}
+	b.complete = true
+	ctl := b.ctl
+	b.mu.Unlock()
+	if ctl == nil {
+		return nil // sent when the control connection is up
+	}
+	return b.resyncLocked(ctx)
 }
 
 // registerAccountLocked creates ns's account if missing and enables JetStream on it.
@@ -397,26 +458,31 @@ func (b *Bus) registerAccountLocked(ns string) error {
 // RemoveNamespace revokes ns: new connections are refused and existing ones (the
 // namespace's instances and the platform's own) are closed. Its JetStream data stays in
 // Dir. Idempotent. With Remote, a removal the Node could not be told about (EUNAVAILABLE,
-// or before Start) is sent again at the next (re)connect.
+// or before Start) is sent again at the next (re)connect; after SyncNamespaces, the full
+// list sent at each (re)connect also removes it, even if the platform restarted since.
 func (b *Bus) RemoveNamespace(ctx context.Context, ns string) error {
+	if b.opts.Remote != "" {
+		b.sendMu.Lock()
+		defer b.sendMu.Unlock()
+	}
 	b.mu.Lock()
 	delete(b.namespaces, ns)
 	c := b.clients[ns]
 	delete(b.clients, ns)
 	srv, ctl := b.srv, b.ctl
+	if b.opts.Remote != "" {
+		// Until the Node confirms, the removal is re-sent on every (re)connect.
+		b.removed[ns] = true
+	}
 	b.mu.Unlock()
 	if c != nil {
 		c.close()
 	}
 	if b.opts.Remote != "" {
-		// Until the Node confirms, the removal is re-sent on every (re)connect.
-		b.mu.Lock()
-		b.removed[ns] = true
-		b.mu.Unlock()
 		if ctl == nil {
 			return nil
 		}
-		if err := b.controlRequest(ctx, ctl, opRemove, ns); err != nil {
+		if err := b.controlRequest(ctx, ctl, opRemove, []byte(ns)); err != nil {
 			return err
 		}
 		b.mu.Lock()

@@ -131,6 +131,9 @@ func (n *Node) handle(m *nats.Msg) {
 		err = n.apply(ns, true)
 	case opRemove:
 		err = n.apply(ns, false)
+	case opSync:
+		ns = "" // the body is the list, not one name
+		err = n.sync(m.Data)
 	default:
 		err = platform.Errorf(platform.EINVALID, "unknown control operation %q", op)
 	}
@@ -159,6 +162,41 @@ func (n *Node) apply(ns string, add bool) error {
 		return err
 	}
 	return n.save()
+}
+
+// sync makes body, the JSON list of every namespace of the platform, the node's list:
+// it ensures each and removes every other namespace (closing its connections), then
+// keeps the list in Dir. EINVALID, and nothing changes, for a body that is not a list of
+// valid names.
+func (n *Node) sync(body []byte) error {
+	names, err := parseNamespaces(body)
+	if err != nil {
+		return platform.Errorf(platform.EINVALID, "namespace list: %v", err)
+	}
+	want := make(map[string]bool, len(names))
+	for _, ns := range names {
+		want[ns] = true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ctx := context.Background()
+	var errs []error
+	for _, ns := range names {
+		if err := n.bus.EnsureNamespace(ctx, ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, ns := range n.Namespaces() {
+		if want[ns] {
+			continue
+		}
+		if err := n.bus.RemoveNamespace(ctx, ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n.bus.opts.Logger.Info("namespace not in the platform's list removed", "namespace", ns)
+	}
+	return errors.Join(append(errs, n.save())...)
 }
 
 // Namespaces returns the namespaces the node admits, sorted.

@@ -415,3 +415,157 @@ func TestCorruptNamespaceList(t *testing.T) {
 		}
 	})
 }
+
+// waitNamespaces polls until node admits exactly want (comma-separated) or 30s pass.
+func waitNamespaces(tb testing.TB, node *Node, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := strings.Join(node.Namespaces(), ",")
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("node admits %q, want %q", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRemovalForgottenByPlatformRestart removes a namespace while the node is down, then
+// restarts the platform (forgetting the removal) before the node comes back: once the
+// control plane has synced its list, the namespace is removed on the node, its instance
+// is disconnected, and the node keeps the new list. A platform that is starting and has
+// not synced yet leaves the node's list alone.
+func TestRemovalForgottenByPlatformRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	node, stopNode := MustStartNode(t, dir, "127.0.0.1:0", testSecret)
+	addr := node.Addr()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// The first platform, its node stopped, removes globex and stops.
+	bus1, err := New(Options{Remote: "nats://" + addr, Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx1, cancel1 := context.WithCancel(ctx)
+	done1 := make(chan error, 1)
+	go func() { done1 <- bus1.Start(ctx1) }()
+	if err := bus1.SyncNamespaces(ctx, []string{"acme", "globex"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus1.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitNamespaces(t, node, "acme,globex")
+	stopNode()
+	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := bus1.RemoveNamespace(rctx, "globex"); platform.ErrorCode(err) != platform.EUNAVAILABLE {
+		t.Fatalf("RemoveNamespace with the node down = %v, want %s", err, platform.EUNAVAILABLE)
+	}
+	rcancel()
+	cancel1()
+	if err := <-done1; err != nil {
+		t.Fatal(err)
+	}
+
+	// The node comes back with its kept list; an instance of globex connects.
+	node, _ = MustStartNode(t, dir, addr, testSecret)
+	if got := strings.Join(node.Namespaces(), ","); got != "acme,globex" {
+		t.Fatalf("restarted node admits %q", got)
+	}
+	instance, err := nats.Connect("nats://"+addr, nats.UserInfo("ns-globex", bus1.password("globex")), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer instance.Close()
+	closed := make(chan struct{})
+	instance.SetClosedHandler(func(*nats.Conn) { close(closed) })
+
+	// The second platform connects before its control plane has listed the namespaces:
+	// the node keeps its list.
+	bus2 := MustStartRemote(t, addr, "", testSecret)
+	if got := strings.Join(node.Namespaces(), ","); got != "acme,globex" {
+		t.Fatalf("node admits %q before the platform synced, want acme,globex", got)
+	}
+	if err := bus2.SyncNamespaces(ctx, []string{"acme"}); err != nil {
+		t.Fatal(err)
+	}
+	waitNamespaces(t, node, "acme")
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("globex's instance still connected after the sync")
+	}
+	if _, err := nats.Connect("nats://"+addr, nats.UserInfo("ns-globex", bus2.password("globex")), nats.NoReconnect()); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("connect to removed globex = %v, want %v", err, nats.ErrAuthorization)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, namespacesFile)); err != nil || string(b) != `["acme"]` {
+		t.Fatalf("kept list = %q, %v", b, err)
+	}
+	if got := MustNamespaceURL(t, bus2, "acme"); got == "" {
+		t.Fatal("acme has no URL")
+	}
+}
+
+// TestSyncOnReconnect restarts a node whose kept list holds a namespace the platform
+// removed: the synced platform's full list, sent when it reconnects, removes it.
+func TestSyncOnReconnect(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	node, stopNode := MustStartNode(t, dir, "127.0.0.1:0", testSecret)
+	addr := node.Addr()
+	bus := MustStartRemote(t, addr, "", testSecret)
+	if err := bus.SyncNamespaces(context.Background(), []string{"acme"}); err != nil {
+		t.Fatal(err)
+	}
+	waitNamespaces(t, node, "acme")
+	stopNode()
+	// While the node is down its list gains a namespace the platform does not have.
+	if err := os.WriteFile(filepath.Join(dir, namespacesFile), []byte(`["acme","initech"]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	node, _ = MustStartNode(t, dir, addr, testSecret)
+	waitNamespaces(t, node, "acme")
+	file := filepath.Join(dir, namespacesFile)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(file)
+		if err == nil && string(b) == `["acme"]` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kept list = %q, %v; want [\"acme\"]", b, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSyncNamespacesRejectsBadNames checks that a list with a bad name changes nothing.
+func TestSyncNamespacesRejectsBadNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		remote string
+	}{
+		{"embedded", ""},
+		{"remote", "nats://127.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := New(Options{Remote: tt.remote, Dir: t.TempDir(), Secret: testSecret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.SyncNamespaces(context.Background(), []string{"acme", "Not A Name"})
+			if platform.ErrorCode(err) != platform.EINVALID {
+				t.Fatalf("SyncNamespaces = %v, want %s", err, platform.EINVALID)
+			}
+			if _, err := b.InstanceEnv("acme"); platform.ErrorCode(err) != platform.ENOTFOUND {
+				t.Fatalf("InstanceEnv(acme) after a refused sync = %v, want %s", err, platform.ENOTFOUND)
+			}
+		})
+	}
+}

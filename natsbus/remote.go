@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -18,7 +19,8 @@ import (
 )
 
 // The control protocol between a remote Bus and its Node: a request on subject
-// controlSubject+op with the namespace name as body, answered with a controlReply.
+// controlSubject+op with the namespace name as body (opSync: a JSON list of every
+// namespace, which the Node makes its list), answered with a controlReply.
 const (
 	// controlUser is the NATS user of the platform's control connection to a Node.
 	controlUser = "platform"
@@ -28,6 +30,7 @@ const (
 	controlSubject = "platform.mesh.namespace."
 	opEnsure       = "ensure"
 	opRemove       = "remove"
+	opSync         = "sync"
 	// controlTimeout bounds a control request whose context has no deadline.
 	controlTimeout = 10 * time.Second
 	// remoteRetry is how long a remote Bus waits between attempts to reach its Node.
@@ -82,9 +85,9 @@ func (b *Bus) startRemote(ctx context.Context) error {
 	o.User, o.Password = controlUser, b.controlPassword()
 	o.MaxReconnect = -1
 	o.ReconnectWait = remoteRetry
-	o.ReconnectedCB = func(*nats.Conn) {
+	o.ReconnectedCB = func(conn *nats.Conn) {
 		b.opts.Logger.Info("mesh node reconnected", "url", o.Url)
-		go b.resync(ctx)
+		go b.resyncUntilDone(ctx, conn)
 	}
 	o.DisconnectedErrCB = func(_ *nats.Conn, err error) {
 		if err != nil {
@@ -141,12 +144,42 @@ func (b *Bus) startRemote(ctx context.Context) error {
 	return nil
 }
 
-// resync sends the Node every namespace ensured so far and every removal it has not
-// confirmed: on connect and after each reconnect, as the Node may have restarted without
-// some of them, or been away when a namespace was removed.
+// resyncUntilDone resyncs after a reconnect, retrying while the Node does not answer
+// yet (a restarted Node accepts connections a moment before it answers control
+// requests) until it succeeds, ctx ends or conn closes.
+func (b *Bus) resyncUntilDone(ctx context.Context, conn *nats.Conn) {
+	for {
+		err := b.resync(ctx)
+		if err == nil || platform.ErrorCode(err) != platform.EUNAVAILABLE {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(remoteRetry):
+		}
+		if conn.IsClosed() {
+			return
+		}
+	}
+}
+
+// resync tells the Node the namespaces on connect and after each reconnect, as the Node
+// may have restarted without some of them, or been away when a namespace was removed.
 func (b *Bus) resync(ctx context.Context) error {
+	b.sendMu.Lock()
+	defer b.sendMu.Unlock()
+	return b.resyncLocked(ctx)
+}
+
+// resyncLocked is resync with sendMu held. Once SyncNamespaces has declared the list
+// complete, it sends the whole list, which the Node makes its own (removing every other
+// namespace); before, it sends every namespace ensured so far and every removal the Node
+// has not confirmed, and the Node keeps the namespaces it has besides. A Node that does
+// not know the full sync (an older version) is sent the latter.
+func (b *Bus) resyncLocked(ctx context.Context) error {
 	b.mu.RLock()
-	ctl := b.ctl
+	ctl, complete := b.ctl, b.complete
 	names := make([]string, 0, len(b.namespaces))
 	for ns := range b.namespaces {
 		names = append(names, ns)
@@ -156,14 +189,39 @@ func (b *Bus) resync(ctx context.Context) error {
 		removed = append(removed, ns)
 	}
 	b.mu.RUnlock()
+	slices.Sort(names)
+	if complete {
+		body, err := json.Marshal(names)
+		if err != nil {
+			return err
+		}
+		err = b.controlRequest(ctx, ctl, opSync, body)
+		if err == nil {
+			b.mu.Lock()
+			for _, ns := range removed {
+				if !b.namespaces[ns] {
+					delete(b.removed, ns)
+				}
+			}
+			b.mu.Unlock()
+			b.opts.Logger.Info("mesh node synced", "namespaces", len(names))
+			return nil
+		}
+		if platform.ErrorCode(err) != platform.EINVALID {
+			b.opts.Logger.Error("mesh node sync failed", "namespaces", len(names), "err", err)
+			return err
+		}
+		b.opts.Logger.Warn("mesh node does not take the full namespace list; upgrade it to have namespaces removed while it was away removed on it",
+			"err", err)
+	}
 	var errs []error
 	for _, ns := range names {
-		if err := b.controlRequest(ctx, ctl, opEnsure, ns); err != nil {
+		if err := b.controlRequest(ctx, ctl, opEnsure, []byte(ns)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, ns := range removed {
-		if err := b.controlRequest(ctx, ctl, opRemove, ns); err != nil {
+		if err := b.controlRequest(ctx, ctl, opRemove, []byte(ns)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -181,20 +239,25 @@ func (b *Bus) resync(ctx context.Context) error {
 	return nil
 }
 
-// controlRequest asks the Node to apply op to namespace ns.
-func (b *Bus) controlRequest(ctx context.Context, ctl *nats.Conn, op, ns string) error {
+// controlRequest asks the Node to apply op with body: a namespace name, or for opSync
+// the JSON list of every namespace.
+func (b *Bus) controlRequest(ctx context.Context, ctl *nats.Conn, op string, body []byte) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, controlTimeout)
 		defer cancel()
 	}
-	msg, err := ctl.RequestWithContext(ctx, controlSubject+op, []byte(ns))
+	what := "namespace " + string(body)
+	if op == opSync {
+		what = "namespaces"
+	}
+	msg, err := ctl.RequestWithContext(ctx, controlSubject+op, body)
 	if err != nil {
-		return platform.Errorf(platform.EUNAVAILABLE, "mesh node: %s namespace %s: %v", op, ns, err)
+		return platform.Errorf(platform.EUNAVAILABLE, "mesh node: %s %s: %v", op, what, err)
 	}
 	var r controlReply
 	if err := json.Unmarshal(msg.Data, &r); err != nil {
-		return platform.Errorf(platform.EINTERNAL, "mesh node: %s namespace %s: bad reply: %v", op, ns, err)
+		return platform.Errorf(platform.EINTERNAL, "mesh node: %s %s: bad reply: %v", op, what, err)
 	}
 	if r.Code != "" {
 		return platform.Errorf(r.Code, "mesh node: %s", r.Message)
