@@ -197,6 +197,12 @@ func (p *Plane) HandleRuntimeEvent(e runtime.Event) {
 	p.queue.Add(key(e.Namespace, e.Service))
 }
 
+// namespaceSyncer is a mesh that can be told the complete list of namespaces, and removes
+// every other one (natsbus.Bus).
+type namespaceSyncer interface {
+	SyncNamespaces(ctx context.Context, names []string) error
+}
+
 // Start recovers the driver's workloads, queues every service and reconciles until ctx
 // ends.
 func (p *Plane) Start(ctx context.Context) error {
@@ -207,9 +213,18 @@ func (p *Plane) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list namespaces: %w", err)
 	}
-	for _, ns := range namespaces {
+	names := make([]string, len(namespaces))
+	for i, ns := range namespaces {
 		if err := p.opts.Mesh.EnsureNamespace(ctx, ns.Name); err != nil {
 			return fmt.Errorf("namespace %s: %w", ns.Name, err)
+		}
+		names[i] = ns.Name
+	}
+	// A mesh that outlives the platform (a remote mesh node) may still hold a namespace
+	// deleted while it was away: the stored list is authoritative.
+	if m, ok := p.opts.Mesh.(namespaceSyncer); ok {
+		if err := m.SyncNamespaces(ctx, names); err != nil {
+			p.logger.Warn("mesh: could not send the namespace list; it is sent again when the mesh reconnects", "err", err)
 		}
 	}
 	go p.queue.CloseOn(ctx)

@@ -31,7 +31,15 @@ type fakeMesh struct {
 	silent   map[string]bool // artifact → never registers
 	removed  []string
 	ensured  []string
+	synced   [][]string // each SyncNamespaces call's list
 	callResp []byte
+}
+
+func (m *fakeMesh) SyncNamespaces(_ context.Context, names []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.synced = append(m.synced, slices.Clone(names))
+	return nil
 }
 
 func (m *fakeMesh) EnsureNamespace(_ context.Context, ns string) error {
@@ -696,5 +704,28 @@ func TestRegionsNeedAdmin(t *testing.T) {
 	}
 	if err := h.plane.DeleteRegion(h.admin, "lon1"); err != nil {
 		t.Errorf("delete: %v", err)
+	}
+}
+
+// TestStartSendsTheNamespaceList: at start the mesh is told the complete list of stored
+// namespaces, so a mesh node that outlived the platform drops namespaces deleted while it
+// was away.
+func TestStartSendsTheNamespaceList(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, dir, fake.NewHost(), 5*time.Second)
+	for _, ns := range []string{"acme", "globex", "initech"} {
+		if _, err := h.plane.CreateNamespace(h.admin, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.plane.DeleteNamespace(h.admin, "globex"); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	h = newHarness(t, dir, fake.NewHost(), 5*time.Second)
+	h.mesh.mu.Lock()
+	defer h.mesh.mu.Unlock()
+	if len(h.mesh.synced) != 1 || !slices.Equal(h.mesh.synced[0], []string{"acme", "initech"}) {
+		t.Errorf("SyncNamespaces calls = %v, want one with [acme initech]", h.mesh.synced)
 	}
 }
