@@ -18,7 +18,9 @@ type Namespace struct {
 // NamespaceStore keeps namespaces.
 type NamespaceStore interface {
 	// CreateNamespace stores ns (in DefaultOrg when ns.Org is ""). Returns EINVALID for a
-	// bad name, ENOTFOUND for an unknown org, ECONFLICT if it exists.
+	// bad name, ENOTFOUND for an unknown org, ECONFLICT if it exists or if its name was
+	// ever used by another organisation: credentials and image repositories are derived
+	// from the name, so a name never passes from one organisation to another.
 	CreateNamespace(ctx context.Context, ns *Namespace) error
 	// GetNamespace returns ENOTFOUND if there is no such namespace.
 	GetNamespace(ctx context.Context, name string) (*Namespace, error)

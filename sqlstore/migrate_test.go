@@ -128,3 +128,52 @@ func TestMigrateReleaseSize(t *testing.T) {
 		t.Fatalf("migrated release size = %q, want empty (the default)", r.Size)
 	}
 }
+
+// TestMigrateNamespaceNames migrates a database written before namespace names were
+// recorded (schema 5) and checks that its namespaces' names stay with their
+// organisations: another organisation cannot take one, even after it is deleted.
+func TestMigrateNamespaceNames(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO orgs (name, created_at) VALUES ('globex', 1)`,
+		`INSERT INTO namespaces (name, org, created_at) VALUES ('staging', 'globex', 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.DeleteNamespace(ctx, "staging"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateNamespace(ctx, &platform.Namespace{Name: "staging", Org: platform.DefaultOrg})
+	if platform.ErrorCode(err) != platform.ECONFLICT {
+		t.Fatalf("another org creates a migrated namespace's name: %v, want conflict", err)
+	}
+	if err := s.CreateNamespace(ctx, &platform.Namespace{Name: "staging", Org: "globex"}); err != nil {
+		t.Fatalf("its own org recreates it: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/micro/platform"
 )
@@ -19,7 +20,8 @@ func namespaceNotFound(name string) error {
 
 // CreateNamespace stores ns, setting CreatedAt when zero and Org to DefaultOrg when
 // empty. Returns EINVALID for a bad name, ENOTFOUND for an unknown org, ECONFLICT if it
-// exists.
+// exists or if its name was ever used by another organisation (see namespace_names in
+// migration 00006).
 func (s *Store) CreateNamespace(ctx context.Context, ns *platform.Namespace) error {
 	if err := platform.ValidateName("namespace", ns.Name); err != nil {
 		return err
@@ -34,6 +36,9 @@ func (s *Store) CreateNamespace(ctx context.Context, ns *platform.Namespace) err
 		if err := orgExists(ctx, tx, org); err != nil {
 			return err
 		}
+		if err := claimNamespaceName(ctx, tx, ns.Name, org, created); err != nil {
+			return err
+		}
 		_, err := tx.exec(ctx, `INSERT INTO namespaces (name, org, created_at) VALUES (?, ?, ?)`, ns.Name, org, micros(created))
 		if isUniqueViolation(err) {
 			return platform.Errorf(platform.ECONFLICT, "namespace %q already exists", ns.Name)
@@ -45,6 +50,33 @@ func (s *Store) CreateNamespace(ctx context.Context, ns *platform.Namespace) err
 	}
 	ns.CreatedAt, ns.Org = created, org
 	return nil
+}
+
+// claimNamespaceName records that org uses name, or returns ECONFLICT when another
+// organisation used it before: credentials and image repositories are derived from the
+// name, so handing it to a second organisation would hand over the first one's.
+func claimNamespaceName(ctx context.Context, tx conn, name, org string, created time.Time) error {
+	var owner string
+	err := tx.queryRow(ctx, `SELECT org FROM namespace_names WHERE name = ?`, name).Scan(&owner)
+	switch {
+	case err == nil && owner == org:
+		return nil
+	case err == nil:
+		return namespaceNameTaken(name)
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO namespace_names (name, org, created_at) VALUES (?, ?, ?)`, name, org, micros(created))
+	if isUniqueViolation(err) {
+		// Another organisation claimed the name at the same moment.
+		return namespaceNameTaken(name)
+	}
+	return err
+}
+
+func namespaceNameTaken(name string) error {
+	return platform.Errorf(platform.ECONFLICT, "namespace name %q belongs to another organisation", name).
+		WithHint("namespace names are global and never reused across organisations; choose another name")
 }
 
 // GetNamespace returns ENOTFOUND if there is no such namespace.
@@ -88,7 +120,7 @@ func (s *Store) ListNamespaces(ctx context.Context) ([]*platform.Namespace, erro
 // transaction: services, builds, releases and instances go by cascading foreign keys,
 // events and usage (which have no foreign key) explicitly. Tokens narrowed to the
 // namespace lose it, and those left with no namespace are deleted (an empty list would
-// mean every namespace). Returns
+// mean every namespace). The name stays recorded as its organisation's. Returns
 // ENOTFOUND if absent.
 func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 	err := s.inTx(ctx, func(tx conn) error {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +124,47 @@ func testDeleteNamespaceCascades(t *testing.T, h *harness) {
 	mustNamespace(t, s, "gone")
 	sameJSON(t, "recreated namespace", counts("gone"),
 		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0})
+}
+
+// testNamespaceNamesStayWithTheirOrg checks that a namespace name, once used by an
+// organisation, can be created again by that organisation only: the mesh credentials,
+// registry credential and image repositories derived from the name must not pass to
+// another organisation.
+func testNamespaceNamesStayWithTheirOrg(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	must(t, s.CreateOrg(ctx, &platform.Org{Name: "globex"}))
+	must(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "staging"}))
+	must(t, s.DeleteNamespace(ctx, "staging"))
+
+	t.Run("another org may not reuse a deleted name", func(t *testing.T) {
+		err := s.CreateNamespace(ctx, &platform.Namespace{Name: "staging", Org: "globex"})
+		wantCode(t, err, platform.ECONFLICT)
+		if msg := platform.ErrorMessage(err); !strings.Contains(msg, `namespace name "staging" belongs to another organisation`) {
+			t.Fatalf("message = %q", msg)
+		}
+		var perr *platform.Error
+		if !errors.As(err, &perr) || !strings.Contains(perr.Hint, "choose another name") {
+			t.Fatalf("hint of %v, want one to choose another name", err)
+		}
+		_, err = s.GetNamespace(ctx, "staging")
+		wantCode(t, err, platform.ENOTFOUND)
+	})
+	t.Run("the same org may recreate it", func(t *testing.T) {
+		must(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "staging"}))
+		got, err := s.GetNamespace(ctx, "staging")
+		must(t, err)
+		if got.Org != platform.DefaultOrg {
+			t.Fatalf("org = %q, want %q", got.Org, platform.DefaultOrg)
+		}
+	})
+	t.Run("a live name is a conflict for another org", func(t *testing.T) {
+		wantCode(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "staging", Org: "globex"}), platform.ECONFLICT)
+	})
+	t.Run("a refused name is not claimed", func(t *testing.T) {
+		wantCode(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "prod", Org: "nope"}), platform.ENOTFOUND)
+		must(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "prod", Org: "globex"}))
+	})
 }
 
 // testDeleteNamespaceUnscopesTokens checks that deleting a namespace takes it out of

@@ -43,6 +43,7 @@ func Run(t *testing.T, open OpenFunc) {
 	}{
 		{"Namespaces", testNamespaces},
 		{"DeleteNamespaceCascades", testDeleteNamespaceCascades},
+		{"NamespaceNamesStayWithTheirOrg", testNamespaceNamesStayWithTheirOrg},
 		{"DeleteNamespaceUnscopesTokens", testDeleteNamespaceUnscopesTokens},
 		{"Deploy", testDeploy},
 		{"DeployServiceState", testDeployServiceState},
