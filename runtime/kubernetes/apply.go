@@ -2,8 +2,10 @@ package kubernetes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -11,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +52,7 @@ func (d *Driver) apply(ctx context.Context, desired client.Object) error {
 	if err != nil {
 		return err
 	}
+	var foreign map[string]any // keys others added where only the desired ones may be
 	err = d.cache.Get(ctx, client.ObjectKeyFromObject(desired), current)
 	switch {
 	case err == nil:
@@ -58,6 +62,9 @@ func (d *Driver) apply(ctx context.Context, desired client.Object) error {
 		}
 		if same {
 			return nil
+		}
+		if foreign, err = extraKeys(current, desired); err != nil {
+			return err
 		}
 	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("read %s: %w", describe(desired), err)
@@ -72,10 +79,74 @@ func (d *Driver) apply(ctx context.Context, desired client.Object) error {
 			return wrapAPI("read "+describe(desired), err)
 		}
 	}
+	what := describe(desired)
 	if err := d.client.Patch(ctx, desired, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return wrapAPI(fmt.Sprintf("apply %s", describe(desired)), err)
+		return wrapAPI("apply "+what, err)
+	}
+	if len(foreign) > 0 {
+		// Apply only removes fields this manager owned; keys another manager added to a
+		// map that must be exact go with a merge patch setting them to null.
+		patch, err := json.Marshal(foreign)
+		if err != nil {
+			return err
+		}
+		if err := d.client.Patch(ctx, desired, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldManager)); err != nil {
+			return wrapAPI("remove foreign keys of "+what, err)
+		}
 	}
 	return nil
+}
+
+// exactMaps are, by type, the fields compared key for key, where a key nobody asked for
+// changes what the object does: a Secret's data (an env var every instance gets), a
+// ResourceQuota's hard limits, a NetworkPolicy's whole spec (a label added to its pod
+// selector exempts pods from it). Elsewhere, and in labels and annotations in particular,
+// keys others add (kubectl, the deployment controller, admission) are left alone.
+func exactMaps(obj client.Object) [][]string {
+	switch obj.(type) {
+	case *corev1.Secret:
+		return [][]string{{"data"}}
+	case *corev1.ResourceQuota:
+		return [][]string{{"spec", "hard"}}
+	case *networkingv1.NetworkPolicy:
+		return [][]string{{"spec"}}
+	}
+	return nil
+}
+
+// extraKeys returns a JSON merge patch removing the keys current has and desired lacks in
+// its flat exact maps (Secret data, quota limits), nil when there are none. A
+// NetworkPolicy's spec needs none: its selectors and rules are atomic, so apply replaces
+// them whole.
+func extraKeys(current, desired client.Object) (map[string]any, error) {
+	c, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(current)
+	if err != nil {
+		return nil, err
+	}
+	w, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	if err != nil {
+		return nil, err
+	}
+	var patch map[string]any
+	for _, path := range exactMaps(desired) {
+		if _, isPolicy := desired.(*networkingv1.NetworkPolicy); isPolicy {
+			continue
+		}
+		got, _, _ := unstructured.NestedMap(c, path...)
+		want, _, _ := unstructured.NestedMap(w, path...)
+		for k := range got {
+			if _, ok := want[k]; ok {
+				continue
+			}
+			if patch == nil {
+				patch = map[string]any{}
+			}
+			if err := unstructured.SetNestedField(patch, nil, append(slices.Clone(path), k)...); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return patch, nil
 }
 
 // newLike returns an empty object of desired's type.
@@ -87,7 +158,8 @@ func (d *Driver) newLike(desired client.Object) (client.Object, error) {
 	return obj, nil
 }
 
-// holds reports whether current has every field desired sets, with the same value.
+// holds reports whether current has every field desired sets, with the same value, and
+// nothing more in the fields of exactMaps.
 func holds(current, desired client.Object) (bool, error) {
 	c, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(current)
 	if err != nil {
@@ -99,7 +171,30 @@ func holds(current, desired client.Object) (bool, error) {
 	}
 	delete(w, "apiVersion")
 	delete(w, "kind")
-	return contains(c, w), nil
+	if !contains(c, w) {
+		return false, nil
+	}
+	for _, path := range exactMaps(desired) {
+		got, _, _ := unstructured.NestedFieldNoCopy(c, path...)
+		want, _, _ := unstructured.NestedFieldNoCopy(w, path...)
+		if !sameValue(got, want) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// sameValue is reflect.DeepEqual, but an empty map is the same as none (the API server
+// drops an empty Secret's data).
+func sameValue(a, b any) bool {
+	empty := func(v any) bool {
+		m, ok := v.(map[string]any)
+		return v == nil || ok && len(m) == 0
+	}
+	if empty(a) && empty(b) {
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // contains reports whether actual holds every field of desired: maps by key, lists

@@ -22,7 +22,8 @@
 // Every object carries the owner label (LabelOwner=Options.Owner) and is written with
 // server-side apply under field manager "platform". Reads go through a controller-runtime
 // cache restricted to owned objects, and an object is only applied when the cached copy
-// lacks a field of the desired one, so a Start that changes nothing makes no API request at
+// lacks a field of the desired one or has a key too many in a Secret's data, a quota's
+// limits or a network policy's spec (labels and annotations may keep others' keys), so a Start that changes nothing makes no API request at
 // all. Watches on owned objects restore any that are edited or deleted by hand. Deletes
 // name objects found in that cache with a UID precondition, or select by owner and release
 // labels, so foreign objects are never touched. The driver keeps no local state: the
