@@ -58,6 +58,9 @@ type realServer struct {
 	url   string
 	store *sqlstore.Store
 	plane *control.Plane
+	// tokens are the callers' tokens as made: deleting a namespace takes it out of the
+	// tokens narrowed to it, so ensure puts them back.
+	tokens []platform.Token
 }
 
 func newRealServer(t *testing.T) *realServer {
@@ -116,6 +119,21 @@ func (s *realServer) ensure(t *testing.T) {
 			}
 		}
 	}
+	for _, tok := range s.tokens {
+		got, err := s.store.GetTokenByHash(ctx, tok.Hash)
+		if err == nil && slices.Equal(got.Namespaces, tok.Namespaces) {
+			continue
+		}
+		if err == nil {
+			err = s.store.DeleteToken(ctx, tok.ID)
+		}
+		if err != nil && !platform.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		if err := s.store.CreateToken(ctx, &tok); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // caller is one token of the matrix and the token the policy is expected to judge.
@@ -156,6 +174,7 @@ func (s *realServer) callers(t *testing.T) []caller {
 			if err := s.store.CreateToken(ctx, tok); err != nil {
 				t.Fatal(err)
 			}
+			s.tokens = append(s.tokens, *tok)
 			tok.MemberRole = role
 			out = append(out, caller{name: name, secret: secret, tok: tok})
 		}
