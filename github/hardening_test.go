@@ -1,0 +1,166 @@
+package github
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	platform "github.com/micro/platform"
+)
+
+// addLinks adds links to the directory while the integration runs.
+func (e *env) addLinks(links ...*platform.GitHubLink) {
+	e.dir.mu.Lock()
+	defer e.dir.mu.Unlock()
+	e.dir.links = append(e.dir.links, links...)
+}
+
+// TestLinksOutsideTheAllowlistAreIgnored: a link an owner of globex made to acme-inc's
+// team (which the operator mapped to acme only) grants nothing, neither at sign-in nor
+// at the sync, so globex cannot read acme-inc's private team membership.
+func TestLinksOutsideTheAllowlistAreIgnored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.dir.mu.Lock()
+	e.dir.orgs = append(e.dir.orgs, "globex")
+	e.dir.mu.Unlock()
+	e.addLinks(&platform.GitHubLink{Org: "globex", GitHubOrg: ghOrg, Team: "platform-admins", Role: platform.RoleOwner})
+	if status, body := e.signIn(e.browser(), "alice"); status != http.StatusOK {
+		t.Fatalf("alice: %d %s", status, body)
+	}
+	if err := e.integ.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if role := e.dir.member("globex", "alice"); role != "" {
+		t.Errorf("alice is %q in globex through a link the operator did not allow", role)
+	}
+	if role := e.dir.member("globex", "carol"); role != "" {
+		t.Errorf("the sync copied carol into globex as %q", role)
+	}
+	if role := e.dir.member("acme", "alice"); role != platform.RoleAdmin {
+		t.Errorf("alice in acme = %q, want admin", role)
+	}
+}
+
+// TestSeveralOrgsMustChoose: a person whose teams make them a member of two
+// organisations is not signed in to whichever sorts first: without ?org they get a
+// generic page naming neither; with ?org they get that organisation. The token
+// exchange refuses the same way without org.
+func TestSeveralOrgsMustChoose(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.Organizations = platform.GitHubOrgs{ghOrg: "acme", "beta-gh": "beta"} })
+	e.dir.mu.Lock()
+	e.dir.orgs = append(e.dir.orgs, "beta")
+	e.dir.mu.Unlock()
+	e.gh.SetTeam("beta-gh", "devs", "alice")
+	e.addLinks(&platform.GitHubLink{Org: "beta", GitHubOrg: "beta-gh", Team: "devs", Role: platform.RoleDeveloper})
+
+	status, body := e.signIn(e.browser(), "alice")
+	if status != http.StatusForbidden || !strings.Contains(body, "sign in with your organisation&#39;s sign-in link") {
+		t.Fatalf("no org: %d %s", status, body)
+	}
+	for _, name := range []string{"acme", "beta"} {
+		if strings.Contains(body, name) {
+			t.Errorf("the page names organisation %q:\n%s", name, body)
+		}
+	}
+	c := e.browser()
+	e.gh.SetAuthorizer("alice")
+	if status, body := get(t, c, e.srv.URL+"/login?org=beta"); status != http.StatusOK || !strings.Contains(body, "developer in beta") {
+		t.Errorf("org=beta: %d %s", status, body)
+	}
+	_, err := (&PlatformClient{Server: e.srv.URL}).ExchangeGitHubToken(t.Context(), e.gh.IssueAppToken("alice"), "")
+	if platform.ErrorCode(err) != platform.EFORBIDDEN || !strings.Contains(platform.ErrorMessage(err), "more than one organisation") {
+		t.Errorf("exchange without org = %v", err)
+	}
+	if strings.Contains(platform.ErrorMessage(err)+platform.ErrorHint(err), "beta") {
+		t.Errorf("the refusal names an organisation: %v", err)
+	}
+}
+
+// TestRefusalsCannotFloodTheAuditLog: a hundred bad webhooks and a hundred bad CLI codes
+// write at most refusalBurst audit rows between them; the rest are counted.
+func TestRefusalsCannotFloodTheAuditLog(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for range 100 {
+		resp, err := http.Post(e.srv.URL+WebhookPath, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("bad webhook answered %d", resp.StatusCode)
+		}
+		resp, err = http.Post(e.srv.URL+CLIPath, "application/json", strings.NewReader(`{"code":"x","verifier":"y"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("bad CLI code answered %d", resp.StatusCode)
+		}
+	}
+	rows := len(e.dir.audited(ActionWebhookRejected, "")) + len(e.dir.audited(platform.AuditSignInRefused, ""))
+	if rows == 0 || rows > refusalBurst+1 {
+		t.Errorf("%d audit rows for 200 refusals, want 1 to %d", rows, refusalBurst+1)
+	}
+}
+
+func TestRefusalLimiter(t *testing.T) {
+	t.Parallel()
+	var l refusalLimiter
+	now := time.Unix(1_700_000_000, 0)
+	for n := range refusalBurst {
+		if ok, _ := l.take(now); !ok {
+			t.Fatalf("refusal %d of the burst not recorded", n+1)
+		}
+	}
+	for range 5 {
+		if ok, _ := l.take(now); ok {
+			t.Fatal("a refusal past the burst was recorded")
+		}
+	}
+	ok, suppressed := l.take(now.Add(refusalEvery))
+	if !ok || suppressed != 5 {
+		t.Errorf("after %s: recorded %v, suppressed %d; want true, 5", refusalEvery, ok, suppressed)
+	}
+}
+
+// countingReader counts how much of a body the handler read.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestUnsignedWebhookBodyIsNotRead: without a well-formed signature header the 20 MB
+// body is refused without being read.
+func TestUnsignedWebhookBodyIsNotRead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, sig := range []string{"", "sha1=abc", "sha256=short"} {
+		t.Run("signature "+url.QueryEscape(sig), func(t *testing.T) {
+			body := &countingReader{r: bytes.NewReader(make([]byte, 20<<20))}
+			r := httptest.NewRequest(http.MethodPost, WebhookPath, body)
+			if sig != "" {
+				r.Header.Set(SignatureHeader, sig)
+			}
+			w := httptest.NewRecorder()
+			e.integ.ServeHTTP(w, r)
+			if w.Code != http.StatusUnauthorized || body.n > 4096 {
+				t.Errorf("answered %d after reading %d bytes; want 401 without reading the body", w.Code, body.n)
+			}
+		})
+	}
+}
