@@ -112,6 +112,7 @@ func newGHPlatform(t *testing.T) *ghPlatform {
 	integ, err := github.New(github.Config{
 		ClientID: githubtest.ClientID, ClientSecret: githubtest.ClientSecret,
 		RedirectURL: p.URL + "/auth/github/callback", WebURL: p.gh.WebURL(), APIURL: p.gh.APIURL(),
+		Organizations: platform.GitHubOrgs{"acme-inc": "acme"},
 	}, p.dir, github.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestLoginGitHubBrowser(t *testing.T) {
 		wantPage   string
 	}{
 		{login: "alice", wantStdout: "Logged in to %s as alice (admin in acme).\nSaved server and token to ", wantPage: "You are signed in."},
-		{login: "mallory", wantCode: 1, wantStderr: "error: You are not a member of a team linked to acme-inc.", wantPage: "not a member of a team linked to acme-inc"},
+		{login: "mallory", wantCode: 1, wantStderr: "error: You are not a member of a GitHub team linked to this platform.", wantPage: "not a member of a GitHub team linked to this platform"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.login, func(t *testing.T) {

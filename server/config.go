@@ -3,9 +3,11 @@ package server
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,6 +91,12 @@ type GitHubConfig struct {
 	WebURL       string        `yaml:"web_url"`
 	APIURL       string        `yaml:"api_url"`
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// Organizations maps GitHub organisation logins to the platform organisation whose
+	// owners may link their teams, e.g. {acme-inc: default}. The sync reads linked teams
+	// with the operator's token, so without this an owner could copy another company's
+	// private team membership. Empty: any GitHub organisation, linked by the default
+	// organisation only (a single-tenant install).
+	Organizations map[string]string `yaml:"organizations"`
 
 	ClientSecret  string `yaml:"-"`
 	SyncToken     string `yaml:"-"`
@@ -245,6 +253,15 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: want text or json", c.LogFormat))
+	}
+	for _, gh := range slices.Sorted(maps.Keys(c.GitHub.Organizations)) {
+		org := c.GitHub.Organizations[gh]
+		if gh == "" {
+			errs = append(errs, errors.New("github.organizations: a GitHub organisation login is empty"))
+		}
+		if err := platform.ValidateName("organisation", org); err != nil {
+			errs = append(errs, fmt.Errorf("github.organizations[%s]: %s", gh, platform.ErrorMessage(err)))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return platform.Errorf(platform.EINVALID, "invalid server configuration:\n%v", err)

@@ -26,7 +26,7 @@ func (a *App) newGitHub(plane *control.Plane) (*github.Integration, error) {
 	return github.New(github.Config{
 		ClientID: g.ClientID, ClientSecret: g.ClientSecret, RedirectURL: g.RedirectURL,
 		WebURL: g.WebURL, APIURL: g.APIURL, SyncToken: g.SyncToken, WebhookSecret: g.WebhookSecret,
-		SyncInterval: g.SyncInterval,
+		SyncInterval: g.SyncInterval, Organizations: platform.GitHubOrgs(g.Organizations),
 	}, githubDirectory{plane.Directory()}, github.Options{Logger: a.logger.With("component", "github")})
 }
 

@@ -3,10 +3,13 @@ package server_test
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,9 +107,9 @@ func TestGitHubSignIn(t *testing.T) {
 			t.Errorf("whoami = %+v, %v; want admin (highest of developer and admin)", me, err)
 		}
 	})
-	t.Run("non-member is refused with a page", func(t *testing.T) {
+	t.Run("non-member is refused with a page naming no linked GitHub organisation", func(t *testing.T) {
 		browser, resp, body := signIn(t, "mallory")
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not a member of a team linked to") || session(browser) != "" {
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not a member of a GitHub team linked to this platform") || strings.Contains(body, "acme-inc") || session(browser) != "" {
 			t.Errorf("non-member: %d session=%q\n%s", resp.StatusCode, session(browser), body)
 		}
 	})
@@ -166,5 +169,43 @@ func TestGitHubSignIn(t *testing.T) {
 		if secret != "" && strings.Contains(out.String(), secret) {
 			t.Errorf("server output shows a secret")
 		}
+	}
+}
+
+// TestGitHubOrganizationsConfig reads the operator's GitHub organisation allowlist from
+// the file (github.organizations) and refuses a mapping to an invalid organisation name.
+func TestGitHubOrganizationsConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml string
+		want       map[string]string
+		wantErr    string
+	}{
+		{name: "mapped", yaml: "github:\n  organizations:\n    acme-inc: default\n    globex-gh: globex\n",
+			want: map[string]string{"acme-inc": "default", "globex-gh": "globex"}},
+		{name: "bad platform org", yaml: "github:\n  organizations:\n    acme-inc: Not_An_Org\n",
+			want: map[string]string{"acme-inc": "Not_An_Org"}, wantErr: "github.organizations[acme-inc]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "platform.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := server.DefaultConfig()
+			if err := cfg.LoadFile(file); err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(cfg.GitHub.Organizations, tt.want) {
+				t.Errorf("organizations = %v, want %v", cfg.GitHub.Organizations, tt.want)
+			}
+			err := cfg.Validate()
+			if tt.wantErr == "" && err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			if tt.wantErr != "" && (platform.ErrorCode(err) != platform.EINVALID || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("Validate = %v, want invalid mentioning %s", err, tt.wantErr)
+			}
+		})
 	}
 }

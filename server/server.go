@@ -160,6 +160,7 @@ func (a *App) build(ctx context.Context) error {
 		RolloutTimeout:   cfg.RolloutTimeout,
 		StopGrace:        cfg.StopGrace,
 		BuildConcurrency: cfg.BuildConcurrency,
+		GitHubOrgs:       platform.GitHubOrgs(cfg.GitHub.Organizations),
 	}); err != nil {
 		return err
 	}
