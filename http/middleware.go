@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,7 +118,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, fmt.Errorf("authenticate: %w", err))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(platform.NewContextWithToken(r.Context(), tok)))
+		next.ServeHTTP(w, r.WithContext(withSecret(platform.NewContextWithToken(r.Context(), tok), secret)))
 	})
 }
 
@@ -155,5 +156,18 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request, nex
 		s.writeError(w, r, fmt.Errorf("authenticate session: %w", err))
 		return
 	}
-	next.ServeHTTP(w, r.WithContext(platform.NewContextWithToken(r.Context(), tok)))
+	next.ServeHTTP(w, r.WithContext(withSecret(platform.NewContextWithToken(r.Context(), tok), ck.Value)))
+}
+
+// secretKey is the context key of the secret a request was authenticated with, which an
+// event stream authenticates again while it lasts. It never leaves the process.
+type secretKey struct{}
+
+func withSecret(ctx context.Context, secret string) context.Context {
+	return context.WithValue(ctx, secretKey{}, secret)
+}
+
+func secretFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(secretKey{}).(string)
+	return s
 }

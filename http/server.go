@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/authz"
 )
 
 // Defaults for the zero values of Options.
@@ -75,6 +76,12 @@ type Options struct {
 	// SSEHeartbeat is the interval of keep-alive comments on idle event streams; 0 means
 	// DefaultSSEHeartbeat.
 	SSEHeartbeat time.Duration
+	// StreamRecheck is how often an open event stream authenticates its secret again and
+	// re-checks the policy, so that a stream ends (with an `error` message) once its token
+	// is revoked or expired, its user disabled or removed, or its role or scope no longer
+	// allows it; 0 means DefaultStreamRecheck. Auth should cache (auth.Authenticator) so
+	// that a check is cheap.
+	StreamRecheck time.Duration
 }
 
 // CSRFChecker checks a request authenticated by a cookie for cross-site forgery.
@@ -90,6 +97,8 @@ type Server struct {
 	auth      platform.Authenticator
 	log       *slog.Logger
 	heartbeat time.Duration
+	recheck   time.Duration
+	policy    *authz.Policy // nil unless Auth is an authz.Resolver
 	registry  *prometheus.Registry
 	metrics   *metrics
 	handler   http.Handler
@@ -119,6 +128,9 @@ func NewServer(opts Options) *Server {
 	if opts.SSEHeartbeat <= 0 {
 		opts.SSEHeartbeat = DefaultSSEHeartbeat
 	}
+	if opts.StreamRecheck <= 0 {
+		opts.StreamRecheck = DefaultStreamRecheck
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -131,9 +143,13 @@ func NewServer(opts Options) *Server {
 		auth:      opts.Auth,
 		log:       opts.Logger,
 		heartbeat: opts.SSEHeartbeat,
+		recheck:   opts.StreamRecheck,
 		registry:  opts.Metrics,
 		metrics:   newMetrics(opts.Metrics),
 		stopping:  make(chan struct{}),
+	}
+	if r, ok := opts.Auth.(authz.Resolver); ok {
+		s.policy = authz.New(r)
 	}
 	s.handler = s.routes()
 	s.srv = &http.Server{

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/authz"
 )
 
 func (s *Server) streamRoutes(r chi.Router) {
@@ -37,7 +38,7 @@ func (s *Server) buildLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	done, err := pump(ctx, s, st, lines, func(line string) error {
+	done, err := pump(ctx, s, st, s.streamGuard(r, authz.ServiceRead, ns), lines, func(line string) error {
 		return st.send(eventLine, "", line)
 	})
 	if !done || err != nil {
@@ -86,7 +87,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	done, err := pump(ctx, s, st, entries, func(e platform.LogEntry) error {
+	done, err := pump(ctx, s, st, s.streamGuard(r, authz.LogsRead, lq.Namespace), entries, func(e platform.LogEntry) error {
 		return st.send(eventLog, "", e)
 	})
 	if !done || err != nil {
@@ -134,7 +135,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	done, err := pump(ctx, s, st, events, func(e *platform.Event) error {
+	done, err := pump(ctx, s, st, s.streamGuard(r, authz.EventsRead, f.Namespace), events, func(e *platform.Event) error {
 		return st.send(eventEvent, strconv.FormatInt(e.ID, 10), e)
 	})
 	if !done || err != nil {
