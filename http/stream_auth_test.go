@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,4 +203,41 @@ func (s *streamServer) follow(t *testing.T, ctx context.Context, secret, path st
 		}
 	}()
 	return out
+}
+
+// roleAuth answers adminSecret with a token whose role can be lowered while it is used.
+type roleAuth struct{ role atomic.Value }
+
+func (a *roleAuth) Authenticate(_ context.Context, secret string) (*platform.Token, error) {
+	if secret != adminSecret {
+		return nil, platform.Errorf(platform.EUNAUTHENTICATED, "invalid token")
+	}
+	return &platform.Token{ID: "t-1", Name: "dev", Role: a.role.Load().(platform.Role), CreatedAt: t0}, nil
+}
+
+// TestLogStreamEndsWhenRoleNoLongerAllows follows a service's logs as a developer, then
+// lowers the token's role to viewer, who may not read logs: the stream ends with a
+// forbidden error message.
+func TestLogStreamEndsWhenRoleNoLongerAllows(t *testing.T) {
+	t.Parallel()
+	a := &roleAuth{}
+	a.role.Store(platform.RoleDeveloper)
+	ch := make(chan platform.LogEntry)
+	cp := &fakeControlPlane{logsCh: ch}
+	ts := newTestServer(t, cp, func(o *platformhttp.Options) { o.Auth = a; o.StreamRecheck = 50 * time.Millisecond })
+	_, r := ts.openStream(t, t.Context(), "/v1/namespaces/acme/services/hello/logs?follow=true")
+	time.Sleep(300 * time.Millisecond) // several rechecks pass
+	ch <- platform.LogEntry{Line: "still a developer"}
+	if m := mustNext(t, r); m.Event != "log" || !strings.Contains(m.Data, "still a developer") {
+		t.Fatalf("message = %+v, want the log line", m)
+	}
+	a.role.Store(platform.RoleViewer)
+	m := mustNext(t, r)
+	var er platformhttp.ErrorResponse
+	if err := json.Unmarshal([]byte(m.Data), &er); err != nil || m.Event != "error" || er.Error.Code != platform.EFORBIDDEN ||
+		!strings.Contains(er.Error.Message, "logs.read needs the developer role") {
+		t.Fatalf("message = %+v, want a forbidden error message", m)
+	}
+	mustEOF(t, r)
+	waitDone(t, cp.StreamContexts()[0], "logs stream after the role was lowered")
 }
