@@ -7,7 +7,9 @@
 // with a Secret of the namespace's mesh credentials (WorkloadSpec.NamespaceEnv), a
 // ResourceQuota and a LimitRange (Options.Quota, Options.DefaultResources), a NetworkPolicy
 // admitting ingress only from pods of the same namespace and the platform's gateway
-// (Options.Gateway). Each
+// (Options.Gateway) and egress only to cluster DNS, the platform's mesh (Options.Mesh), the
+// same namespace and the internet outside Options.EgressExcept (no cloud metadata service,
+// no Kubernetes API, no other cluster or VPC service). Each
 // service gets a headless Service; each workload (one release) a Deployment named after the
 // service and a digest of the release ID, whose pods take the release's Env from a
 // per-workload Secret and the mesh credentials from the namespace's (envFrom), get
@@ -59,6 +61,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -104,6 +107,16 @@ type Options struct {
 	// NetworkPolicy admits (namespace "micro-platform", app.kubernetes.io/name=platform and
 	// app.kubernetes.io/component=control-plane, as deploy/kubernetes labels them).
 	Gateway Gateway
+	// Mesh selects the platform's mesh (NATS) pods, which instances may reach on
+	// Mesh.Port (namespace "micro-platform", app.kubernetes.io/name=platform-mesh and
+	// app.kubernetes.io/component=mesh, port 4222, as deploy/kubernetes has them).
+	Mesh Mesh
+	// EgressExcept are the address ranges instances may not reach although the rest of
+	// the internet is open to them (DefaultEgressExcept). Cluster DNS, the mesh and the
+	// instance's own namespace are allowed by selector whatever their addresses. The
+	// cluster's pod and service ranges and the nodes' must lie within these, or instances
+	// could reach other namespaces, the Kubernetes API and the nodes by address.
+	EgressExcept []string
 	// StopGrace is the grace of Stop when called with 0 and the pods'
 	// terminationGracePeriodSeconds (10s).
 	StopGrace time.Duration
@@ -132,6 +145,22 @@ type Quota struct {
 type Gateway struct {
 	Namespace string
 	Labels    map[string]string
+}
+
+// Mesh selects the platform's mesh pods and their client port.
+type Mesh struct {
+	Namespace string
+	Labels    map[string]string
+	Port      int32
+}
+
+// DefaultEgressExcept are the ranges instances may not reach by default: link-local (the
+// cloud metadata service at 169.254.169.254 hands out the node's credentials), the private
+// and carrier-grade NAT ranges where clusters put pods, services, nodes and the VPC's
+// other services, and their IPv6 counterparts (unique local and link-local).
+var DefaultEgressExcept = []string{
+	"169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+	"fc00::/7", "fe80::/10",
 }
 
 func (o *Options) setDefaults() {
@@ -164,6 +193,18 @@ func (o *Options) setDefaults() {
 	}
 	if len(o.Gateway.Labels) == 0 {
 		o.Gateway.Labels = map[string]string{"app.kubernetes.io/name": "platform", "app.kubernetes.io/component": "control-plane"}
+	}
+	if o.Mesh.Namespace == "" {
+		o.Mesh.Namespace = "micro-platform"
+	}
+	if len(o.Mesh.Labels) == 0 {
+		o.Mesh.Labels = map[string]string{"app.kubernetes.io/name": "platform-mesh", "app.kubernetes.io/component": "mesh"}
+	}
+	if o.Mesh.Port <= 0 {
+		o.Mesh.Port = 4222
+	}
+	if o.EgressExcept == nil {
+		o.EgressExcept = slices.Clone(DefaultEgressExcept)
 	}
 	if o.StopGrace <= 0 {
 		o.StopGrace = 10 * time.Second
@@ -234,6 +275,12 @@ func New(opts Options) (*Driver, error) {
 		// client-go's default (5/s, bursts of 10) would take minutes to deploy a few
 		// hundred services from scratch.
 		opts.Config.QPS, opts.Config.Burst = 100, 200
+	}
+	for _, cidr := range opts.EgressExcept {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: egress exception %q: %v", cidr, err).
+				WithHint("give address ranges in CIDR notation, e.g. 10.0.0.0/8")
+		}
 	}
 	if errs := validation.IsValidLabelValue(opts.Owner); len(errs) > 0 {
 		return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: owner %q: %v", opts.Owner, errs)

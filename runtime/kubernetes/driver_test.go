@@ -165,8 +165,12 @@ func TestDeployCreatesTheObjects(t *testing.T) {
 	t.Run("network policy", func(t *testing.T) {
 		var np networkingv1.NetworkPolicy
 		mustGet(t, c, ns, "platform-ingress", &np)
-		if len(np.Spec.PodSelector.MatchLabels) != 0 || !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
-			t.Fatalf("policy applies to %v for %v, want every pod, ingress", np.Spec.PodSelector, np.Spec.PolicyTypes)
+		if len(np.Spec.PodSelector.MatchLabels) != 0 ||
+			!slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+			t.Fatalf("policy applies to %v for %v, want every pod, ingress and egress", np.Spec.PodSelector, np.Spec.PolicyTypes)
+		}
+		if n := len(np.Spec.Egress); n != 4 || !slices.Contains(np.Spec.Egress[3].To[0].IPBlock.Except, "169.254.0.0/16") {
+			t.Errorf("egress = %+v, want DNS, the mesh, the namespace and the internet without the metadata service", np.Spec.Egress)
 		}
 		from := np.Spec.Ingress[0].From
 		if len(np.Spec.Ingress) != 1 || len(from) != 2 || from[0].NamespaceSelector != nil || len(from[0].PodSelector.MatchLabels) != 0 ||

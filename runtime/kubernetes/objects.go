@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"net/netip"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -88,7 +89,8 @@ func meta(name, namespace string, labels map[string]string) metav1.ObjectMeta {
 }
 
 // namespaceObjects are the objects every platform namespace with workloads has: the
-// Namespace, its mesh credentials, quota, default limits and ingress policy.
+// Namespace, its mesh credentials, quota, default limits and network policy (named
+// platform-ingress, as when it restricted ingress only).
 func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client.Object {
 	name := d.namespaceName(ns)
 	nsLabels := d.baseLabels(ns)
@@ -135,7 +137,7 @@ func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client
 			ObjectMeta: meta(networkPolicyName, name, d.baseLabels(ns)),
 			Spec: networkingv1.NetworkPolicySpec{
 				PodSelector: metav1.LabelSelector{},
-				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{
 					From: []networkingv1.NetworkPolicyPeer{
 						{PodSelector: &metav1.LabelSelector{}},
@@ -145,8 +147,45 @@ func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client
 						},
 					},
 				}},
+				Egress: d.egressRules(),
 			},
 		},
+	}
+}
+
+// egressRules are where a namespace's pods may connect: cluster DNS, the mesh's client
+// port, their own namespace, and any address outside Options.EgressExcept.
+func (d *Driver) egressRules() []networkingv1.NetworkPolicyEgressRule {
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	dns, mesh := intstr.FromInt32(53), intstr.FromInt32(d.opts.Mesh.Port)
+	var v4, v6 []string
+	for _, cidr := range d.opts.EgressExcept {
+		if p, err := netip.ParsePrefix(cidr); err == nil && p.Addr().Is4() {
+			v4 = append(v4, p.Masked().String())
+		} else if err == nil {
+			v6 = append(v6, p.Masked().String())
+		}
+	}
+	return []networkingv1.NetworkPolicyEgressRule{
+		{
+			To: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "kube-system"}},
+				PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+			}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
+		},
+		{
+			To: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: d.opts.Mesh.Namespace}},
+				PodSelector:       &metav1.LabelSelector{MatchLabels: maps.Clone(d.opts.Mesh.Labels)},
+			}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &mesh}},
+		},
+		{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}},
+		{To: []networkingv1.NetworkPolicyPeer{
+			{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: v4}},
+			{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: v6}},
+		}},
 	}
 }
 
