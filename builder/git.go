@@ -40,13 +40,13 @@ func checkGitURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("git URL %q is not a valid URL", raw)
+		return fmt.Errorf("git URL %q is not a valid URL", redactURL(raw))
 	}
 	if !slices.Contains(gitSchemes, u.Scheme) {
-		return fmt.Errorf("git URL %q has scheme %q; use one of %s", raw, u.Scheme, strings.Join(gitSchemes, ", "))
+		return fmt.Errorf("git URL %q has scheme %q; use one of %s", redactURL(raw), u.Scheme, strings.Join(gitSchemes, ", "))
 	}
 	if u.Scheme != "file" && u.Host == "" {
-		return fmt.Errorf("git URL %q has no host", raw)
+		return fmt.Errorf("git URL %q has no host", redactURL(raw))
 	}
 	return nil
 }
@@ -238,12 +238,10 @@ func remoteError(ctx context.Context, rawURL string, err error) error {
 }
 
 // redactURL hides a password embedded in a URL.
+// redactURL is the git URL as logs and errors show it: without user information (a
+// token is often the user name) and query.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
+	return platform.Source{URL: raw}.PublicURL()
 }
 
 func refSuffix(ref string) string {

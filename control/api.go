@@ -406,6 +406,8 @@ func (p *Plane) GetBuild(ctx context.Context, namespace, id string) (*platform.B
 	if b.Namespace != namespace {
 		return nil, platform.Errorf(platform.ENOTFOUND, "build %q not found in namespace %q", id, namespace)
 	}
+	// The builder needs the URL as given; readers see it without credentials.
+	b.Source.URL = b.Source.PublicURL()
 	return b, nil
 }
 
