@@ -29,7 +29,10 @@ type closer interface {
 }
 
 // newDriver returns the configured runtime driver, reporting instance events to onEvent.
-func (a *App) newDriver(onEvent runtime.EventFunc) (closer, error) {
+// With the kubernetes runtime and the platform's own registry, each platform namespace's
+// pods pull with that namespace's pull credential (derived from secret); with an external
+// registry, with the nodes' own credentials.
+func (a *App) newDriver(secret []byte, onEvent runtime.EventFunc) (closer, error) {
 	cfg := a.cfg
 	switch cfg.Runtime {
 	case RuntimeKubernetes:
@@ -42,8 +45,17 @@ func (a *App) newDriver(onEvent runtime.EventFunc) (closer, error) {
 		if err != nil {
 			return nil, err
 		}
+		var pull func(string) (string, string, string, bool)
+		if cfg.Registry == "" {
+			addr, err := stableAddr(filepath.Join(cfg.DataDir, "registry.addr"), cfg.RegistryAddr)
+			if err != nil {
+				return nil, fmt.Errorf("registry address: %w", err)
+			}
+			pull = pullCredential(secret, addr)
+		}
 		return kubernetes.New(kubernetes.Options{
 			Config:          rc,
+			PullCredential:  pull,
 			NamespacePrefix: cfg.KubeNamespacePrefix,
 			Owner:           cfg.KubeOwner,
 			StopGrace:       cfg.StopGrace,
@@ -95,6 +107,15 @@ func (a *App) artifactBuilder(b *builder.Builder, secret []byte) (platform.Build
 		opts.Keychain = nil
 	}
 	return oci.New(b, opts)
+}
+
+// pullCredential returns, for the platform's own registry at addr (the host of every image
+// reference it serves), the credential that pulls namespace ns's images and no other's.
+func pullCredential(secret []byte, addr string) func(ns string) (string, string, string, bool) {
+	return func(ns string) (string, string, string, bool) {
+		c := registry.PullCredential(secret, ns)
+		return addr, c.Username, c.Password, true
+	}
 }
 
 // stableAddr returns addr, or, when its port is 0, the address chosen at first start and

@@ -136,7 +136,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 
 	var plane *control.Plane
-	if a.driver, err = a.newDriver(func(e runtime.Event) {
+	if a.driver, err = a.newDriver(secret, func(e runtime.Event) {
 		if plane != nil {
 			plane.HandleRuntimeEvent(e)
 		}

@@ -4,7 +4,8 @@
 // # Mapping
 //
 // Each platform namespace ns becomes the Kubernetes namespace Options.NamespacePrefix+ns
-// with a Secret of the namespace's mesh credentials (WorkloadSpec.NamespaceEnv), a
+// with a Secret of the namespace's mesh credentials (WorkloadSpec.NamespaceEnv), one of its
+// image pull credential (Options.PullCredential, when it gives one), a
 // ResourceQuota and a LimitRange (Options.Quota, Options.DefaultResources), a NetworkPolicy
 // admitting ingress only from pods of the same namespace and the platform's gateway
 // (Options.Gateway) and egress only to cluster DNS, the platform's mesh (Options.Mesh), the
@@ -117,6 +118,12 @@ type Options struct {
 	// cluster's pod and service ranges and the nodes' must lie within these, or instances
 	// could reach other namespaces, the Kubernetes API and the nodes by address.
 	EgressExcept []string
+	// PullCredential, when set, returns the registry credential the pods of platform
+	// namespace ns pull their images with: the driver keeps it in that namespace's Secret
+	// platform-pull (type kubernetes.io/dockerconfigjson, for registryHost only) and names
+	// it in every pod's imagePullSecrets. ok false, or no PullCredential: no pull secret,
+	// the nodes pull with their own credentials.
+	PullCredential func(ns string) (registryHost, username, password string, ok bool)
 	// StopGrace is the grace of Stop when called with 0 and the pods'
 	// terminationGracePeriodSeconds (10s).
 	StopGrace time.Duration

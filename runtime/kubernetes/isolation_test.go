@@ -1,6 +1,7 @@
 package kubernetes_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -21,7 +22,11 @@ import (
 // A's Kubernetes namespace carries B's credentials, env, quota or labels, and that the
 // service account A's pods run as may read nothing through the API server.
 func TestNamespaceIsolation(t *testing.T) {
-	d := newDriver(t, kubernetes.Options{})
+	const registryHost = "registry.example:5000"
+	pull := func(ns string) (string, string, string, bool) {
+		return registryHost, "pull-" + ns, "password-of-" + ns, true
+	}
+	d := newDriver(t, kubernetes.Options{PullCredential: pull})
 	c := adminClient(t)
 	a, b := workload("acme", "hello"), workload("beta", "hello")
 	mustStart(t, d, a)
@@ -68,6 +73,40 @@ func TestNamespaceIsolation(t *testing.T) {
 			if s.Labels[kubernetes.LabelNamespace] != "acme" {
 				t.Errorf("A's pods take env from %s labelled %v", s.Name, s.Labels)
 			}
+		}
+	})
+
+	t.Run("A pulls with A's credential only", func(t *testing.T) {
+		var secrets corev1.SecretList
+		if err := c.List(t.Context(), &secrets, client.InNamespace(nsA)); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets.Items {
+			for k, v := range s.Data {
+				if strings.Contains(string(v), "password-of-beta") || strings.Contains(string(v), "pull-beta") {
+					t.Errorf("secret %s/%s key %s holds B's pull credential", nsA, s.Name, k)
+				}
+			}
+		}
+		var ps corev1.Secret
+		mustGet(t, c, nsA, "platform-pull", &ps)
+		if ps.Type != corev1.SecretTypeDockerConfigJson {
+			t.Errorf("pull secret type = %s, want %s", ps.Type, corev1.SecretTypeDockerConfigJson)
+		}
+		var config struct {
+			Auths map[string]struct{ Username, Password, Auth string } `json:"auths"`
+		}
+		if err := json.Unmarshal(ps.Data[corev1.DockerConfigJsonKey], &config); err != nil {
+			t.Fatalf("pull secret: %v", err)
+		}
+		got, ok := config.Auths[registryHost]
+		if len(config.Auths) != 1 || !ok || got.Username != "pull-acme" || got.Password != "password-of-acme" ||
+			got.Auth != base64.StdEncoding.EncodeToString([]byte("pull-acme:password-of-acme")) {
+			t.Errorf("pull secret auths = %+v, want A's credential for %s only", config.Auths, registryHost)
+		}
+		dep := mustDeployment(t, c, d, a)
+		if refs := dep.Spec.Template.Spec.ImagePullSecrets; len(refs) != 1 || refs[0].Name != "platform-pull" {
+			t.Errorf("A's pod template imagePullSecrets = %v, want [platform-pull]", refs)
 		}
 	})
 

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"maps"
@@ -42,6 +43,7 @@ const (
 // Names of the per-namespace objects.
 const (
 	meshSecretName    = "platform-mesh"
+	pullSecretName    = "platform-pull"
 	quotaName         = "platform"
 	limitRangeName    = "platform"
 	networkPolicyName = "platform-ingress"
@@ -89,8 +91,8 @@ func meta(name, namespace string, labels map[string]string) metav1.ObjectMeta {
 }
 
 // namespaceObjects are the objects every platform namespace with workloads has: the
-// Namespace, its mesh credentials, quota, default limits and network policy (named
-// platform-ingress, as when it restricted ingress only).
+// Namespace, its mesh credentials, its image pull credential (if any), quota, default
+// limits and network policy (named platform-ingress, as when it restricted ingress only).
 func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client.Object {
 	name := d.namespaceName(ns)
 	nsLabels := d.baseLabels(ns)
@@ -100,7 +102,7 @@ func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client
 	q := d.opts.Quota
 	def := d.opts.DefaultResources
 	limits := corev1.ResourceList{corev1.ResourceCPU: cpu(def.CPUMillis), corev1.ResourceMemory: memory(def.MemoryBytes)}
-	return []client.Object{
+	objs := []client.Object{
 		&corev1.Namespace{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 			ObjectMeta: meta(name, "", nsLabels),
@@ -150,6 +152,36 @@ func (d *Driver) namespaceObjects(ns string, meshEnv map[string]string) []client
 				Egress: d.egressRules(),
 			},
 		},
+	}
+	if pull := d.pullSecret(ns); pull != nil {
+		objs = append(objs, pull)
+	}
+	return objs
+}
+
+// pullSecret is the image pull Secret of platform namespace ns, nil without a credential
+// for it.
+func (d *Driver) pullSecret(ns string) *corev1.Secret {
+	if d.opts.PullCredential == nil {
+		return nil
+	}
+	host, user, password, ok := d.opts.PullCredential(ns)
+	if !ok {
+		return nil
+	}
+	type auth struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Auth     string `json:"auth"`
+	}
+	config, _ := json.Marshal(map[string]map[string]auth{"auths": {host: {
+		Username: user, Password: password, Auth: base64.StdEncoding.EncodeToString([]byte(user + ":" + password)),
+	}}})
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: meta(pullSecretName, d.namespaceName(ns), d.baseLabels(ns)),
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: config},
 	}
 }
 
@@ -289,6 +321,9 @@ func (d *Driver) workloadObjects(spec *runtime.WorkloadSpec) (*corev1.Secret, *a
 				},
 			},
 		},
+	}
+	if d.pullSecret(spec.Namespace) != nil {
+		deploy.Spec.Template.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: pullSecretName}}
 	}
 	deploy.Annotations = map[string]string{AnnotationSpec: string(specJSON)}
 	return secret, deploy, nil
