@@ -21,9 +21,9 @@ import (
 // deployOptions are the flags of deploy.
 type deployOptions struct {
 	namespace, name, path, ref, version, size string
-	replicas                            int
-	env                                 []string
-	detach                              bool
+	replicas                                  int
+	env                                       []string
+	detach                                    bool
 }
 
 func (a *app) deployCmd() *cobra.Command {
