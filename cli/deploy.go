@@ -50,7 +50,7 @@ func (a *app) deployCmd() *cobra.Command {
 	f.StringVar(&o.path, "path", "", "subdirectory holding the service's main package")
 	f.StringVar(&o.ref, "ref", "", "git branch, tag or commit (git sources only)")
 	f.StringVar(&o.version, "version", "", "version name of the release (default: v1, v2, ...)")
-	f.IntVar(&o.replicas, "replicas", 0, "number of instances (default: the server's, 1)")
+	f.IntVar(&o.replicas, "replicas", 0, "number of instances (default: the service's current count, 1 for a new service)")
 	f.StringVar(&o.size, "size", "", "size of each instance: "+platform.SizeNames()+" (default: the service's current size, "+string(platform.DefaultSize)+" for a new service)")
 	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the instances (repeatable)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "return once the release is recorded, without following it")

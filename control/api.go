@@ -118,7 +118,7 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 	}
 	r := &platform.Release{
 		ID: platform.NewID("r"), Namespace: req.Namespace, Service: req.Service, Version: req.Version,
-		BuildID: b.ID, Replicas: max(req.Replicas, 1), Size: deploySize(req.Size, earlier),
+		BuildID: b.ID, Replicas: deployReplicas(req.Replicas, earlier), Size: deploySize(req.Size, earlier),
 		Env: p.sealEnv(req.Env), Status: platform.ReleasePending, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := p.store.Deploy(ctx, b, r); err != nil {
@@ -134,6 +134,18 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		Detail: fmt.Sprintf("release %s from %s", r.Version, describeSource(req.Source))})
 	p.queue.Add(key(r.Namespace, r.Service))
 	return redacted(r), nil
+}
+
+// deployReplicas returns the instance count of a new release: the one asked for, else the
+// count of the service's newest release (a redeploy keeps a scaled service's scale), else 1.
+func deployReplicas(asked int, newestFirst []*platform.Release) int {
+	switch {
+	case asked > 0:
+		return asked
+	case len(newestFirst) > 0 && newestFirst[0].Replicas > 0:
+		return newestFirst[0].Replicas
+	}
+	return 1
 }
 
 // deploySize returns the size of a new release: the one asked for, else the size of the

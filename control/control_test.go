@@ -729,3 +729,38 @@ func TestStartSendsTheNamespaceList(t *testing.T) {
 		t.Errorf("SyncNamespaces calls = %v, want one with [acme initech]", h.mesh.synced)
 	}
 }
+
+// TestRedeployKeepsReplicas: a redeploy without a replica count keeps the service's
+// current count; one with a count changes it; a new service gets one.
+func TestRedeployKeepsReplicas(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	for _, st := range []struct {
+		name     string
+		archive  string
+		replicas int
+		want     int
+	}{
+		{"new service gets one", "aaaa1111", 0, 1},
+		{"a count is the instances", "bbbb2222", 3, 3},
+		{"a redeploy without a count keeps it", "cccc3333", 0, 3},
+		{"a redeploy with a count changes it", "dddd4444", 2, 2},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			r, err := h.plane.Deploy(h.admin, platform.DeployRequest{Namespace: "acme", Service: "helloworld", Replicas: st.replicas,
+				Source: platform.Source{Kind: platform.SourceArchive, Archive: digest(st.archive)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.waitRelease(r.ID, platform.ReleaseLive)
+			w, err := h.driver.Inspect(context.Background(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Replicas != st.want || w.Spec.Replicas != st.want {
+				t.Fatalf("release replicas %d, workload %d; want %d", r.Replicas, w.Spec.Replicas, st.want)
+			}
+		})
+	}
+}
