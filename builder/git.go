@@ -233,11 +233,31 @@ func remoteError(ctx context.Context, rawURL string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return platform.Errorf(platform.EINVALID, "cannot read git repository %s: %v", redactURL(rawURL), err).
+	return platform.Errorf(platform.EINVALID, "cannot read git repository %s: %s", redactURL(rawURL), scrubCredentials(err.Error(), rawURL)).
 		WithHint("check the URL and that the repository is reachable from the platform server without a password")
 }
 
-// redactURL hides a password embedded in a URL.
+// scrubCredentials removes the user information of rawURL from text: go-git's errors
+// quote the URL as given (net/http masks only a password, and a token is often the user
+// name), and the error becomes the build's, which the namespace's members read.
+func scrubCredentials(text, rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return text
+	}
+	secrets := []string{u.User.String(), u.User.Username()}
+	if pw, ok := u.User.Password(); ok {
+		secrets = append(secrets, pw)
+	}
+	for _, sec := range secrets {
+		if sec != "" {
+			text = strings.ReplaceAll(text, sec+"@", "")
+			text = strings.ReplaceAll(text, sec, "***")
+		}
+	}
+	return text
+}
+
 // redactURL is the git URL as logs and errors show it: without user information (a
 // token is often the user name) and query.
 func redactURL(raw string) string {
