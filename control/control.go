@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sethvargo/go-retry"
+
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime"
@@ -206,7 +208,17 @@ type namespaceSyncer interface {
 // Start recovers the driver's workloads, queues every service and reconciles until ctx
 // ends.
 func (p *Plane) Start(ctx context.Context) error {
-	if err := p.opts.Driver.Recover(ctx); err != nil {
+	// A runtime that is briefly unavailable at start (an API server restarting, a read that
+	// failed) is waited for rather than taking the whole server down with it.
+	backoff := retry.WithCappedDuration(30*time.Second, retry.NewExponential(time.Second))
+	if err := retry.Do(ctx, backoff, func(ctx context.Context) error {
+		err := p.opts.Driver.Recover(ctx)
+		if platform.ErrorCode(err) == platform.EUNAVAILABLE {
+			p.logger.Warn("runtime unavailable at start; retrying", "err", err)
+			return retry.RetryableError(err)
+		}
+		return err
+	}); err != nil {
 		return fmt.Errorf("recover runtime: %w", err)
 	}
 	namespaces, err := p.store.ListNamespaces(ctx)
