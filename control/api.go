@@ -25,6 +25,8 @@ func (p *Plane) CreateNamespace(ctx context.Context, name string) (*platform.Nam
 	}
 	tok := platform.TokenFromContext(ctx)
 	ns := &platform.Namespace{Name: name, Org: tok.OrgName(), CreatedAt: p.opts.Clock.Now().UTC()}
+	p.nsMu.Lock()
+	defer p.nsMu.Unlock()
 	if err := p.store.CreateNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
@@ -72,7 +74,10 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	narrowed := slices.DeleteFunc(toks, func(t *platform.Token) bool { return !slices.Contains(t.Namespaces, name) })
 	// Desired state goes first: from then on every reconcile (and, after a crash, the
 	// first resync) stops what is left of the namespace.
-	if err := p.store.DeleteNamespace(ctx, name); err != nil {
+	p.nsMu.Lock()
+	err = p.store.DeleteNamespace(ctx, name)
+	p.nsMu.Unlock()
+	if err != nil {
 		return err
 	}
 	p.forgetTokens(narrowed)

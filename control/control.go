@@ -129,6 +129,10 @@ type Plane struct {
 	queue  *queue
 	builds chan struct{} // build slots
 
+	// nsMu orders namespace creation and deletion against the start-up listing that
+	// tells the mesh the complete namespace list, so a namespace deleted (or created)
+	// meanwhile is neither brought back nor dropped on the mesh.
+	nsMu     sync.Mutex
 	mu       sync.Mutex
 	inflight map[string]*inflightBuild // build ID → the build running in this process
 	rollouts map[string]*rollout       // release ID → progress seen by this process
@@ -221,13 +225,16 @@ func (p *Plane) Start(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("recover runtime: %w", err)
 	}
+	p.nsMu.Lock()
 	namespaces, err := p.store.ListNamespaces(ctx)
 	if err != nil {
+		p.nsMu.Unlock()
 		return fmt.Errorf("list namespaces: %w", err)
 	}
 	names := make([]string, len(namespaces))
 	for i, ns := range namespaces {
 		if err := p.opts.Mesh.EnsureNamespace(ctx, ns.Name); err != nil {
+			p.nsMu.Unlock()
 			return fmt.Errorf("namespace %s: %w", ns.Name, err)
 		}
 		names[i] = ns.Name
@@ -239,6 +246,7 @@ func (p *Plane) Start(ctx context.Context) error {
 			p.logger.Warn("mesh: could not send the namespace list; it is sent again when the mesh reconnects", "err", err)
 		}
 	}
+	p.nsMu.Unlock()
 	go p.queue.CloseOn(ctx)
 	var wg sync.WaitGroup
 	for range p.opts.Workers {
