@@ -56,6 +56,10 @@ type Integration struct {
 	// refusals bounds the audit entries of unauthenticated refusals.
 	refusals refusalLimiter
 
+	// warned holds the keys of the warnings logged once (warnOnce).
+	warnedMu sync.Mutex
+	warned   map[string]bool
+
 	// kick asks the sync loop to run now (webhooks); buffered 1, so bursts coalesce.
 	kick chan struct{}
 	// syncMu serialises syncs and guards sync.
@@ -105,6 +109,7 @@ func New(cfg Config, dir Directory, opts Options) (*Integration, error) {
 		now:      opts.Now,
 		callback: redirect.Path,
 		kick:     make(chan struct{}, 1),
+		warned:   map[string]bool{},
 	}
 	if i.log == nil {
 		i.log = slog.New(slog.DiscardHandler)

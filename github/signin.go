@@ -169,7 +169,8 @@ var errNotMember = errors.New("not a member of a linked team")
 // the user and their memberships through the Directory: a membership for each
 // organisation their teams link to, with the highest role of those teams, and none
 // (with its tokens revoked) where they had one through GitHub but no longer have a
-// team. A non-member gets errNotMember (in an EFORBIDDEN error) and nothing changes.
+// team (unless none of that organisation's links is allowed by Config.Organizations:
+// those are kept, see linkSet). A non-member gets errNotMember (in an EFORBIDDEN error) and nothing changes.
 func (i *Integration) signIn(ctx context.Context, token, source string) (*signedIn, error) {
 	c, err := newAPIClient(i.cfg, i.hc, token)
 	if err != nil {
@@ -183,8 +184,8 @@ func (i *Integration) signIn(ctx context.Context, token, source string) (*signed
 	if err != nil {
 		return nil, fmt.Errorf("read GitHub links: %w", err)
 	}
-	links = i.cfg.Organizations.AllowedLinks(links)
-	grants := grantsFor(links, teams)
+	set := i.splitLinks(links)
+	grants := grantsFor(set.allowedLinks(), teams)
 	if len(grants) == 0 {
 		i.log.Info("sign-in refused: not a member of a linked team", "login", id.Login, "source", source)
 		i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Actor: id.Login, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
@@ -229,8 +230,8 @@ func (i *Integration) signIn(ctx context.Context, token, source string) (*signed
 	}
 	// Memberships GitHub granted earlier but no team grants now go, as the sync would.
 	for _, m := range current {
-		if m.Source != platform.MemberGitHubTeam || grants[m.Org] != nil {
-			continue
+		if m.Source != platform.MemberGitHubTeam || grants[m.Org] != nil || set.frozen[m.Org] {
+			continue // frozen: splitLinks warned
 		}
 		if err := i.removeMember(ctx, m.Org, u.ID, u.Login, "no longer in a linked GitHub team (seen at sign-in)"); err != nil {
 			return nil, err

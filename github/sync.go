@@ -20,6 +20,7 @@ import (
 // Without a SyncToken there is nothing to sync with: Start logs that and waits for ctx.
 // It returns nil when ctx ends.
 func (i *Integration) Start(ctx context.Context) error {
+	i.checkLinks(ctx)
 	if i.cfg.SyncToken == "" {
 		i.log.Warn("GitHub membership sync disabled: no sync token configured; memberships change only at sign-in")
 		<-ctx.Done()
@@ -68,7 +69,9 @@ func (i *Integration) Start(ctx context.Context) error {
 // Sync converges every linked organisation's GitHub memberships with its linked teams
 // once: people in a linked team become members with the highest role of their teams;
 // members in none lose the membership and their sessions and tokens. An organisation
-// whose teams cannot all be read is left unchanged (a partial list must not remove
+// with links none of which Config.Organizations allows is left unchanged, with a
+// warning (once) naming github.organizations; so is an organisation
+// whose teams cannot all be read (a partial list must not remove
 // anyone); the errors of all organisations are joined. A revoked sync token is
 // EUNAUTHENTICATED; an exhausted rate limit is EUNAVAILABLE wrapping *RateLimitedError.
 func (i *Integration) Sync(ctx context.Context) error {
@@ -90,13 +93,13 @@ func (i *Integration) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sync: read GitHub links: %w", err)
 	}
-	byOrg := map[string][]*platform.GitHubLink{}
-	for _, l := range i.cfg.Organizations.AllowedLinks(links) {
-		byOrg[l.Org] = append(byOrg[l.Org], l)
-	}
+	set := i.splitLinks(links)
 	var errs []error
 	for _, o := range orgs {
-		if err := i.syncOrg(ctx, c, o.Name, byOrg[o.Name]); err != nil {
+		if set.frozen[o.Name] {
+			continue // splitLinks warned
+		}
+		if err := i.syncOrg(ctx, c, o.Name, set.allowed[o.Name]); err != nil {
 			errs = append(errs, fmt.Errorf("sync %s: %w", o.Name, err))
 			var rl *RateLimitedError
 			if errors.As(err, &rl) || platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
