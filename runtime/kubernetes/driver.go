@@ -8,9 +8,10 @@
 // image pull credential (Options.PullCredential, when it gives one), a
 // ResourceQuota and a LimitRange (Options.Quota, Options.DefaultResources), a NetworkPolicy
 // admitting ingress only from pods of the same namespace and the platform's gateway
-// (Options.Gateway) and egress only to cluster DNS, the platform's mesh (Options.Mesh), the
-// same namespace and the internet outside Options.EgressExcept (no cloud metadata service,
-// no Kubernetes API, no other cluster or VPC service). Each
+// (Options.Gateway) and egress only to DNS (port 53 UDP/TCP, any address: cluster DNS
+// and node-local caches), the platform's mesh (Options.Mesh), the same namespace and the
+// internet outside Options.EgressExcept (no cloud metadata service, no Kubernetes API, no
+// other cluster or VPC service). Each
 // service gets a headless Service; each workload (one release) a Deployment named after the
 // service and a digest of the release ID, whose pods take the release's Env from a
 // per-workload Secret and the mesh credentials from the namespace's (envFrom), get
@@ -110,11 +111,13 @@ type Options struct {
 	Gateway Gateway
 	// Mesh selects the platform's mesh (NATS) pods, which instances may reach on
 	// Mesh.Port (namespace "micro-platform", app.kubernetes.io/name=platform-mesh and
-	// app.kubernetes.io/component=mesh, port 4222, as deploy/kubernetes has them).
+	// app.kubernetes.io/component=mesh, port 4222, as deploy/kubernetes has them). When
+	// NATS is embedded in the control plane, select the control-plane pods and the
+	// embedded server's port instead: nothing else lets instances reach it.
 	Mesh Mesh
 	// EgressExcept are the address ranges instances may not reach although the rest of
-	// the internet is open to them (DefaultEgressExcept). Cluster DNS, the mesh and the
-	// instance's own namespace are allowed by selector whatever their addresses. The
+	// the internet is open to them (DefaultEgressExcept; empty, not nil: none). DNS (port
+	// 53), the mesh and the instance's own namespace are allowed whatever their addresses. The
 	// cluster's pod and service ranges and the nodes' must lie within these, or instances
 	// could reach other namespaces, the Kubernetes API and the nodes by address.
 	EgressExcept []string

@@ -185,8 +185,8 @@ func (d *Driver) pullSecret(ns string) *corev1.Secret {
 	}
 }
 
-// egressRules are where a namespace's pods may connect: cluster DNS, the mesh's client
-// port, their own namespace, and any address outside Options.EgressExcept.
+// egressRules are where a namespace's pods may connect: port 53 (DNS) anywhere, the mesh's
+// client port, their own namespace, and any address outside Options.EgressExcept.
 func (d *Driver) egressRules() []networkingv1.NetworkPolicyEgressRule {
 	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	dns, mesh := intstr.FromInt32(53), intstr.FromInt32(d.opts.Mesh.Port)
@@ -199,13 +199,10 @@ func (d *Driver) egressRules() []networkingv1.NetworkPolicyEgressRule {
 		}
 	}
 	return []networkingv1.NetworkPolicyEgressRule{
-		{
-			To: []networkingv1.NetworkPolicyPeer{{
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "kube-system"}},
-				PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
-			}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
-		},
+		// DNS to any destination, not only kube-system's k8s-app=kube-dns pods: node-local
+		// caches (169.254.20.10) and resolvers labelled otherwise must work too. Other
+		// namespaces' pods listening on 53 still refuse it by their own ingress policy.
+		{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}}},
 		{
 			To: []networkingv1.NetworkPolicyPeer{{
 				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: d.opts.Mesh.Namespace}},

@@ -70,8 +70,8 @@ func TestObjectsGolden(t *testing.T) {
 }
 
 // TestNetworkPolicyEgress evaluates the namespace's NetworkPolicy as a CNI would for the
-// connections an instance of acme may try: out to DNS, the mesh, its own namespace and the
-// internet, never to the cloud metadata service, the Kubernetes API, other namespaces,
+// connections an instance of acme may try: out to DNS (wherever it is served), the mesh,
+// its own namespace and the internet, never to the cloud metadata service, the Kubernetes API, other namespaces,
 // the control plane or private addresses.
 func TestNetworkPolicyEgress(t *testing.T) {
 	d := &Driver{opts: Options{}}
@@ -99,6 +99,10 @@ func TestNetworkPolicyEgress(t *testing.T) {
 	}{
 		{"cluster DNS over UDP", ns("kube-system"), map[string]string{"k8s-app": "kube-dns"}, "10.96.0.10", corev1.ProtocolUDP, 53, true},
 		{"cluster DNS over TCP", ns("kube-system"), map[string]string{"k8s-app": "kube-dns"}, "10.96.0.10", corev1.ProtocolTCP, 53, true},
+		{"DNS pods labelled otherwise", ns("kube-system"), map[string]string{"k8s-app": "coredns"}, "10.96.0.10", corev1.ProtocolUDP, 53, true},
+		{"NodeLocal DNSCache", nil, nil, "169.254.20.10", corev1.ProtocolUDP, 53, true},
+		{"NodeLocal DNSCache over TCP", nil, nil, "169.254.20.10", corev1.ProtocolTCP, 53, true},
+		{"a node-local address on another port", nil, nil, "169.254.20.10", corev1.ProtocolTCP, 8080, false},
 		{"the mesh", ns("micro-platform"), mesh, "10.1.2.3", corev1.ProtocolTCP, 4222, true},
 		{"the mesh's monitoring port", ns("micro-platform"), mesh, "10.1.2.3", corev1.ProtocolTCP, 8222, false},
 		{"the control plane", ns("micro-platform"), control, "10.1.2.4", corev1.ProtocolTCP, 8080, false},
@@ -118,9 +122,10 @@ func TestNetworkPolicyEgress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := false
 			for _, rule := range np.Spec.Egress {
-				if portMatches(rule.Ports, tt.proto, tt.port) && slices.ContainsFunc(rule.To, func(p networkingv1.NetworkPolicyPeer) bool {
+				// A rule without peers allows every destination on its ports.
+				if portMatches(rule.Ports, tt.proto, tt.port) && (len(rule.To) == 0 || slices.ContainsFunc(rule.To, func(p networkingv1.NetworkPolicyPeer) bool {
 					return peerMatches(p, "mp-acme", tt.nsLabels, tt.pod, tt.ip)
-				}) {
+				})) {
 					got = true
 				}
 			}
