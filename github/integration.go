@@ -53,8 +53,8 @@ type Integration struct {
 	states   *onceStore[pendingLogin]
 	handoffs *onceStore[handoff]
 
-	// refusals bounds the audit entries of unauthenticated refusals.
-	refusals refusalLimiter
+	// refusals bound the audit entries of unauthenticated refusals, one per kind.
+	refusals [numRefusalKinds]refusalLimiter
 
 	// warned holds the keys of the warnings logged once (warnOnce).
 	warnedMu sync.Mutex

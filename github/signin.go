@@ -71,7 +71,7 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(stateCookie)
 	if !ok || err != nil || !equal(c.Value, p.nonce) {
 		i.log.Warn("sign-in refused: unknown, expired, reused or unbound state", "source", source)
-		i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+		i.refused(ctx, refusalSignIn, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 			Target: "github/sign-in", Source: source, Detail: "the OAuth state was unknown, expired, already used or not bound to this browser"})
 		i.page(w, http.StatusBadRequest, "Sign-in link is not valid",
 			"This sign-in link is invalid, has expired or was already used. Start again from the sign-in page.")
@@ -87,7 +87,7 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
 			i.log.Warn("sign-in refused: GitHub rejected the code", "source", source, "error_code", re.ErrorCode)
-			i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			i.refused(ctx, refusalSignIn, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 				Target: "github/sign-in", Source: source, Detail: "GitHub rejected the authorisation code (" + re.ErrorCode + "): replayed, expired or forged"})
 			i.fail(w, r, p.cli, http.StatusBadRequest, "invalid_code", "Sign-in code rejected",
 				"GitHub rejected the sign-in code: it was already used or has expired. Start again.")
@@ -98,7 +98,7 @@ func (i *Integration) handleCallback(w http.ResponseWriter, r *http.Request) {
 			"The platform could not reach GitHub to finish signing you in. Try again in a minute.")
 		return
 	}
-	acct, err := i.signIn(ctx, tok.AccessToken, source)
+	acct, err := i.signIn(ctx, tok.AccessToken, source, refusalSignIn)
 	if err != nil {
 		i.failSignIn(w, r, p.cli, err)
 		return
@@ -170,8 +170,9 @@ var errNotMember = errors.New("not a member of a linked team")
 // organisation their teams link to, with the highest role of those teams, and none
 // (with its tokens revoked) where they had one through GitHub but no longer have a
 // team (unless none of that organisation's links is allowed by Config.Organizations:
-// those are kept, see linkSet). A non-member gets errNotMember (in an EFORBIDDEN error) and nothing changes.
-func (i *Integration) signIn(ctx context.Context, token, source string) (*signedIn, error) {
+// those are kept, see linkSet). A non-member gets errNotMember (in an EFORBIDDEN
+// error) and nothing changes; their refusal is audited within kind's bound.
+func (i *Integration) signIn(ctx context.Context, token, source string, kind refusalKind) (*signedIn, error) {
 	c, err := newAPIClient(i.cfg, i.hc, token)
 	if err != nil {
 		return nil, err
@@ -188,7 +189,7 @@ func (i *Integration) signIn(ctx context.Context, token, source string) (*signed
 	grants := grantsFor(set.allowedLinks(), teams)
 	if len(grants) == 0 {
 		i.log.Info("sign-in refused: not a member of a linked team", "login", id.Login, "source", source)
-		i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Actor: id.Login, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+		i.refused(ctx, kind, &platform.AuditEntry{Org: platform.DefaultOrg, Actor: id.Login, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 			Target: "github/" + id.Login, Source: source, Detail: "not a member of a linked GitHub team"})
 		return nil, fmt.Errorf("%w: %w", platform.Errorf(platform.EFORBIDDEN, "you are not a member of a GitHub team linked to this platform").
 			WithHint("ask an owner of your organisation to add you to a linked GitHub team"), errNotMember)
@@ -329,7 +330,7 @@ func (i *Integration) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err := checkAppToken(ctx, i.cfg, i.hc, req.GitHubToken); err != nil {
 		if platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
 			i.log.Warn("token exchange refused: not a token of this platform's GitHub app", "source", source)
-			i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			i.refused(ctx, refusalToken, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 				Target: "github/token", Source: source, Detail: "the GitHub token offered for exchange was not issued to this platform's OAuth app (personal, another app's, revoked or forged)"})
 		} else {
 			i.log.Error("token exchange failed: check the GitHub token", "err", err)
@@ -337,11 +338,11 @@ func (i *Integration) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	acct, err := i.signIn(ctx, req.GitHubToken, source)
+	acct, err := i.signIn(ctx, req.GitHubToken, source, refusalToken)
 	if err != nil {
 		if platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
 			i.log.Warn("token exchange refused: GitHub rejected the token", "source", source)
-			i.refused(ctx, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+			i.refused(ctx, refusalToken, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 				Target: "github/token", Source: source, Detail: "GitHub rejected the token offered for exchange (revoked, expired or forged)"})
 		} else if !errors.Is(err, errNotMember) {
 			i.log.Error("token exchange failed", "err", err)
@@ -365,7 +366,7 @@ func (i *Integration) handleCLI(w http.ResponseWriter, r *http.Request) {
 	}
 	h, ok := i.handoffs.take(req.Code)
 	if !ok || !equal(s256(req.Verifier), h.challenge) {
-		i.refused(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
+		i.refused(r.Context(), refusalSignIn, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
 			Target: "github/cli-sign-in", Source: remoteAddr(r), Detail: "the CLI sign-in code was unknown, expired, already used or its verifier did not match"})
 		writeError(w, platform.Errorf(platform.EUNAUTHENTICATED, "the sign-in code is invalid, expired or already used").
 			WithHint("run `platform login --github` again"))

@@ -64,7 +64,7 @@ func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if !validSignature(i.cfg.WebhookSecret, r.Header.Get(SignatureHeader), body) {
 		source := remoteAddr(r)
 		i.log.Warn("webhook refused: bad or missing signature", "source", source, "event", r.Header.Get("X-GitHub-Event"))
-		i.refused(r.Context(), &platform.AuditEntry{Org: platform.DefaultOrg, Action: ActionWebhookRejected, Outcome: platform.AuditDenied,
+		i.refused(r.Context(), refusalWebhook, &platform.AuditEntry{Org: platform.DefaultOrg, Action: ActionWebhookRejected, Outcome: platform.AuditDenied,
 			Target: "webhook/github", Source: source,
 			Detail: "GitHub webhook with a bad or missing " + SignatureHeader + " (event " + r.Header.Get("X-GitHub-Event") + "); nothing changed"})
 		writeError(w, platform.Errorf(platform.EUNAUTHENTICATED, "webhook signature is missing or wrong").
