@@ -56,6 +56,11 @@ type Integration struct {
 	// refusals bound the audit entries of unauthenticated refusals, one per kind.
 	refusals [numRefusalKinds]refusalLimiter
 
+	// exchanges bounds POST /auth/github/token per source address and checks caches
+	// what GitHub said of each token, so that a flood cannot spend the app's quota.
+	exchanges *sourceLimiter
+	checks    tokenChecks
+
 	// warned holds the keys of the warnings logged once (warnOnce).
 	warnedMu sync.Mutex
 	warned   map[string]bool
@@ -102,14 +107,15 @@ func New(cfg Config, dir Directory, opts Options) (*Integration, error) {
 	}
 	redirect, _ := url.Parse(cfg.RedirectURL) // validated
 	i := &Integration{
-		cfg:      cfg,
-		dir:      dir,
-		log:      opts.Logger,
-		hc:       opts.HTTPClient,
-		now:      opts.Now,
-		callback: redirect.Path,
-		kick:     make(chan struct{}, 1),
-		warned:   map[string]bool{},
+		cfg:       cfg,
+		dir:       dir,
+		log:       opts.Logger,
+		hc:        opts.HTTPClient,
+		now:       opts.Now,
+		callback:  redirect.Path,
+		kick:      make(chan struct{}, 1),
+		warned:    map[string]bool{},
+		exchanges: newSourceLimiter(),
 	}
 	if i.log == nil {
 		i.log = slog.New(slog.DiscardHandler)

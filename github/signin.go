@@ -319,7 +319,16 @@ type LoginResponse struct {
 	Roles     map[string]platform.Role `json:"roles"`
 }
 
+// handleToken serves POST /auth/github/token. Each source address gets a few
+// exchanges, then one every exchangeEvery (429 with Retry-After past that), before
+// anything reaches GitHub.
 func (i *Integration) handleToken(w http.ResponseWriter, r *http.Request) {
+	if wait := i.exchanges.wait(remoteAddr(r), i.now()); wait > 0 {
+		i.log.Debug("token exchange refused: rate limited", "source", remoteAddr(r), "retry_after", wait)
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		writeError(w, errTooManyExchanges)
+		return
+	}
 	var req TokenRequest
 	if err := decodeJSON(r, &req); err != nil || req.GitHubToken == "" {
 		writeError(w, platform.Errorf(platform.EINVALID, "the body must be JSON with github_token"))
@@ -327,7 +336,7 @@ func (i *Integration) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	source := remoteAddr(r)
-	if err := checkAppToken(ctx, i.cfg, i.hc, req.GitHubToken); err != nil {
+	if err := i.checkToken(ctx, req.GitHubToken); err != nil {
 		if platform.ErrorCode(err) == platform.EUNAUTHENTICATED {
 			i.log.Warn("token exchange refused: not a token of this platform's GitHub app", "source", source)
 			i.refused(ctx, refusalToken, &platform.AuditEntry{Org: platform.DefaultOrg, Action: platform.AuditSignInRefused, Outcome: platform.AuditDenied,
@@ -418,6 +427,7 @@ var statusByCode = map[string]int{
 	platform.ECONFLICT:        http.StatusConflict,
 	platform.EUNAUTHENTICATED: http.StatusUnauthorized,
 	platform.EFORBIDDEN:       http.StatusForbidden,
+	platform.EQUOTA:           http.StatusTooManyRequests,
 	platform.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	platform.ETIMEOUT:         http.StatusGatewayTimeout,
 }
