@@ -71,6 +71,9 @@ type Integration struct {
 	syncMu sync.Mutex
 	// sync is the client of the sync token, made at the first sync.
 	sync *gh.Client
+	// refusedInactive holds the org and user ids of the disabled users the sync has
+	// refused to add (refuseInactive); guarded by syncMu.
+	refusedInactive map[string]bool
 }
 
 // pendingLogin is a sign-in between /login and the callback, keyed by its state.
@@ -107,15 +110,16 @@ func New(cfg Config, dir Directory, opts Options) (*Integration, error) {
 	}
 	redirect, _ := url.Parse(cfg.RedirectURL) // validated
 	i := &Integration{
-		cfg:       cfg,
-		dir:       dir,
-		log:       opts.Logger,
-		hc:        opts.HTTPClient,
-		now:       opts.Now,
-		callback:  redirect.Path,
-		kick:      make(chan struct{}, 1),
-		warned:    map[string]bool{},
-		exchanges: newSourceLimiter(),
+		cfg:             cfg,
+		dir:             dir,
+		log:             opts.Logger,
+		hc:              opts.HTTPClient,
+		now:             opts.Now,
+		callback:        redirect.Path,
+		kick:            make(chan struct{}, 1),
+		warned:          map[string]bool{},
+		exchanges:       newSourceLimiter(),
+		refusedInactive: map[string]bool{},
 	}
 	if i.log == nil {
 		i.log = slog.New(slog.DiscardHandler)

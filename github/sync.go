@@ -170,6 +170,9 @@ func (i *Integration) syncOrg(ctx context.Context, c *gh.Client, org string, lin
 			u = &m.User
 		} else if u, err = i.dir.UpsertGitHubUser(ctx, &platform.User{Login: d.id.Login, Source: platform.UserGitHub, GitHubID: d.id.ID}); err != nil {
 			return fmt.Errorf("record user %s: %w", d.id.Login, err)
+		} else if !u.Active() {
+			i.refuseInactive(ctx, org, u, d.grant)
+			continue
 		}
 		if err := i.dir.PutMembership(ctx, &platform.Membership{Org: org, UserID: u.ID, Role: d.grant.role, Source: platform.MemberGitHubTeam, Teams: d.grant.teams, UpdatedAt: i.now()}); err != nil {
 			return fmt.Errorf("set membership of %s: %w", d.id.Login, err)
@@ -196,6 +199,21 @@ func (i *Integration) syncOrg(ctx context.Context, c *gh.Client, org string, lin
 	}
 	i.log.Info("GitHub membership sync", "org", org, "members", len(desired), "added", added, "changed", changed, "removed", removed)
 	return nil
+}
+
+// refuseInactive refuses to make a disabled or deleted user a member of org. Disabling
+// applies across organisations and may only be undone by owners of all the user's
+// organisations, so a membership added here would leave them disabled where nobody
+// could enable them. Refused once per organisation and user for the life of the
+// integration (the sync runs every few minutes): logged at warn level and audited in org.
+func (i *Integration) refuseInactive(ctx context.Context, org string, u *platform.User, g grant) {
+	if i.refusedInactive[org+"\x00"+u.ID] {
+		return
+	}
+	i.refusedInactive[org+"\x00"+u.ID] = true
+	i.log.Warn("GitHub sync: disabled or deleted user not added", "org", org, "login", u.Login, "user", u.ID)
+	i.audit(ctx, &platform.AuditEntry{Org: org, Action: platform.AuditRoleChange, Outcome: platform.AuditDenied, Target: "user/" + u.Login,
+		Detail: fmt.Sprintf("GitHub sync: not added with role %s (%s): the platform user is disabled or deleted", g.role, strings.Join(g.teams, ", "))})
 }
 
 // removeMember removes a membership GitHub granted and revokes the user's sessions and

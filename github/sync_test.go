@@ -253,3 +253,47 @@ func TestSignInWhileRateLimited(t *testing.T) {
 		t.Errorf("got %d %s", status, body)
 	}
 }
+
+// TestSyncDoesNotAddDisabledUsers: a user disabled in one organisation (disabling is
+// platform-wide, and only owners of all their organisations may undo it) is not added to
+// another organisation by the sync, which would leave them disabled where nobody could
+// enable them. The refusal is audited in that organisation once, however many syncs.
+func TestSyncDoesNotAddDisabledUsers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	e.seedMember(platform.DefaultOrg, e.alice, platform.RoleViewer) // an owner added her there
+	e.dir.mu.Lock()
+	for _, u := range e.dir.users {
+		if u.Login == "alice" {
+			u.Disabled = true
+		}
+	}
+	e.dir.mu.Unlock()
+	for range 2 {
+		if err := e.integ.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.dir.member("acme", "alice"); got != "" {
+		t.Errorf("disabled alice was added to acme as %q", got)
+	}
+	if got := e.dir.member("acme", "carol"); got != platform.RoleDeveloper {
+		t.Errorf("carol = %q, want developer: the refusal stopped the sync", got)
+	}
+	refusals := e.dir.audited(platform.AuditRoleChange, "not added with role admin")
+	if len(refusals) != 1 || refusals[0].Org != "acme" || refusals[0].Outcome != platform.AuditDenied ||
+		refusals[0].Target != "user/alice" || !strings.Contains(refusals[0].Detail, "disabled or deleted") {
+		t.Errorf("refusals = %+v, want one denied entry for alice in acme", refusals)
+	}
+	if len(e.logLines(`"level":"WARN"`, "disabled or deleted user not added", `"login":"alice"`)) != 1 {
+		t.Errorf("the refusal was not logged once at warn level")
+	}
+	// Signing in is refused too, and adds nothing.
+	if status, _ := e.signIn(e.browser(), "alice"); status != http.StatusForbidden {
+		t.Errorf("disabled alice signs in: %d", status)
+	}
+	if got := e.dir.member("acme", "alice"); got != "" {
+		t.Errorf("sign-in added disabled alice to acme as %q", got)
+	}
+}
