@@ -556,3 +556,55 @@ func TestGitHubLinksNeedTheOperatorsAllowlist(t *testing.T) {
 		wantErr(t, err, platform.EFORBIDDEN, `GitHub organisation "anything" is not allowed for organisation "globex"`)
 	})
 }
+
+// TestDirectoryDoesNotAddDisabledUsers: a user disabled while in one organisation only
+// (which its owner may do) cannot be added to a second one through the Directory (a
+// GitHub sign-in or sync), so the owner of the first can always enable them again; a
+// membership they already have may still change.
+func TestDirectoryDoesNotAddDisabledUsers(t *testing.T) {
+	t.Parallel()
+	h := newAccounts(t)
+	ctx := t.Context()
+	acme := h.orgOwner("acme", "ann")
+	if err := h.store.CreateOrg(ctx, &platform.Org{Name: "beta"}); err != nil {
+		t.Fatal(err)
+	}
+	d := h.plane.Directory()
+	u, err := d.UpsertGitHubUser(ctx, &platform.User{Login: "octo", GitHubID: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(org string, role platform.Role) error {
+		return d.PutMembership(ctx, &platform.Membership{Org: org, UserID: u.ID, Role: role, Source: platform.MemberGitHubTeam, Teams: []string{"gh/devs"}})
+	}
+	if err := put("acme", platform.RoleDeveloper); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.plane.SetUserDisabled(acme, "octo", true); err != nil {
+		t.Fatalf("acme's owner disables octo: %v", err)
+	}
+	tests := []struct {
+		name, org string
+		wantCode  string
+	}{
+		{name: "another organisation", org: "beta", wantCode: platform.EFORBIDDEN},
+		{name: "the organisation they are in", org: "acme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := put(tt.org, platform.RoleViewer)
+			if platform.ErrorCode(err) != tt.wantCode {
+				t.Fatalf("put in %s = %v, want code %q", tt.org, err, tt.wantCode)
+			}
+			if tt.wantCode != "" && !strings.Contains(platform.ErrorMessage(err), "disabled or deleted") {
+				t.Errorf("message %q does not say why", platform.ErrorMessage(err))
+			}
+		})
+	}
+	if _, err := h.store.GetMembership(ctx, "beta", u.ID); !platform.IsNotFound(err) {
+		t.Errorf("octo is in beta: %v", err)
+	}
+	if m, err := h.plane.SetUserDisabled(acme, "octo", false); err != nil || m.Disabled {
+		t.Errorf("acme's owner enables octo again: %+v, %v", m, err)
+	}
+}

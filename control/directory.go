@@ -43,8 +43,23 @@ func (d *Directory) ListMemberships(ctx context.Context, userID string) ([]*plat
 }
 
 // PutMembership is platform.UserStore's; the user's cached tokens are dropped so a new
-// role applies at once.
+// role applies at once. A disabled or deleted user's existing membership may change
+// but none is added (EFORBIDDEN): disabling is platform-wide and only owners of all the
+// user's organisations may undo it (Plane.SetUserDisabled), so a new organisation
+// would leave them disabled with nobody able to enable them.
 func (d *Directory) PutMembership(ctx context.Context, m *platform.Membership) error {
+	u, err := d.p.store.GetUser(ctx, m.UserID)
+	if err != nil {
+		return err
+	}
+	if !u.Active() {
+		if _, err := d.p.store.GetMembership(ctx, m.Org, m.UserID); platform.IsNotFound(err) {
+			return platform.Errorf(platform.EFORBIDDEN, "user %q is disabled or deleted: not added to organisation %q", u.Login, m.Org).
+				WithHint("an owner of the user's organisation must enable them first")
+		} else if err != nil {
+			return err
+		}
+	}
 	if err := d.p.store.PutMembership(ctx, m); err != nil {
 		return err
 	}
