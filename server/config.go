@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	platform "github.com/micro/platform"
 )
@@ -38,6 +42,18 @@ type Config struct {
 	// "platform"): platforms sharing a cluster need distinct owners and prefixes.
 	KubeNamespacePrefix string `yaml:"kube_namespace_prefix"`
 	KubeOwner           string `yaml:"kube_owner"`
+	// KubeEgressExcept are the address ranges (CIDRs) instances may not reach although the
+	// rest of the internet is open to them; nil takes the driver's
+	// (kubernetes.DefaultEgressExcept: link-local and private ranges), an empty list none.
+	KubeEgressExcept []string `yaml:"kube_egress_except"`
+	// KubeMeshNamespace and KubeMeshLabels select the pods instances may reach NATS on
+	// through their NetworkPolicy. Defaults: with NATSURL, deploy/kubernetes's mesh pods
+	// (micro-platform, app.kubernetes.io/name=platform-mesh, component=mesh); with NATS
+	// embedded, the control-plane pods (micro-platform, app.kubernetes.io/name=platform,
+	// component=control-plane). The port is NATSURL's (4222 when it has none) or the
+	// embedded server's.
+	KubeMeshNamespace string            `yaml:"kube_mesh_namespace"`
+	KubeMeshLabels    map[string]string `yaml:"kube_mesh_labels"`
 	// Registry is the image reference prefix images are pushed to with the kubernetes
 	// runtime (e.g. registry.example.com/micro); "" serves the platform's own registry on
 	// RegistryAddr, with its data in DataDir.
@@ -178,6 +194,17 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.KubeNamespacePrefix = v
 		case "PLATFORM_KUBE_OWNER":
 			c.KubeOwner = v
+		case "PLATFORM_KUBE_EGRESS_EXCEPT":
+			c.KubeEgressExcept = splitList(v)
+		case "PLATFORM_KUBE_MESH_NAMESPACE":
+			c.KubeMeshNamespace = v
+		case "PLATFORM_KUBE_MESH_LABELS":
+			l, err := parseLabels(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+				continue
+			}
+			c.KubeMeshLabels = l
 		case "PLATFORM_REGISTRY":
 			c.Registry = v
 		case "PLATFORM_NATS_URL":
@@ -231,11 +258,14 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("registry_addr %q: want HOST:PORT", c.RegistryAddr))
 			}
 		}
+		errs = append(errs, c.validateKube()...)
 	default:
 		errs = append(errs, fmt.Errorf("runtime %q: supported runtimes are: %s, %s", c.Runtime, RuntimeLocal, RuntimeKubernetes))
 	}
-	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
-		errs = append(errs, fmt.Errorf("nats_url %q: want a nats:// URL of a mesh node", c.NATSURL))
+	if c.NATSURL != "" {
+		if _, err := natsURLPort(c.NATSURL); err != nil {
+			errs = append(errs, fmt.Errorf("nats_url %q: want a nats:// URL of a mesh node", c.NATSURL))
+		}
 	}
 	if c.NATSPort < 0 || c.NATSPort > 65535 {
 		errs = append(errs, fmt.Errorf("nats_port %d: out of range", c.NATSPort))
@@ -267,4 +297,67 @@ func (c *Config) Validate() error {
 		return platform.Errorf(platform.EINVALID, "invalid server configuration:\n%v", err)
 	}
 	return nil
+}
+
+// validateKube reports the problems with the kubernetes runtime's egress settings.
+func (c *Config) validateKube() []error {
+	var errs []error
+	for _, cidr := range c.KubeEgressExcept {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			errs = append(errs, fmt.Errorf("kube_egress_except %q: want an address range in CIDR notation, e.g. 10.0.0.0/8", cidr))
+		}
+	}
+	if c.KubeMeshNamespace != "" {
+		if msgs := validation.IsDNS1123Label(c.KubeMeshNamespace); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("kube_mesh_namespace %q: %s", c.KubeMeshNamespace, strings.Join(msgs, "; ")))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.KubeMeshLabels)) {
+		msgs := append(validation.IsQualifiedName(k), validation.IsValidLabelValue(c.KubeMeshLabels[k])...)
+		if len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("kube_mesh_labels %s=%q: %s", k, c.KubeMeshLabels[k], strings.Join(msgs, "; ")))
+		}
+	}
+	return errs
+}
+
+// natsURLPort returns the port of a nats:// or tls:// URL, 4222 when it names none.
+func natsURLPort(s string) (int32, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" {
+		return 0, errors.New("want nats://HOST[:PORT]")
+	}
+	if u.Port() == "" {
+		return 4222, nil
+	}
+	p, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil || p == 0 {
+		return 0, fmt.Errorf("port %q out of range", u.Port())
+	}
+	return int32(p), nil
+}
+
+// splitList splits a comma-separated environment value, dropping blanks; "" is an empty,
+// not a nil, list.
+func splitList(v string) []string {
+	list := []string{}
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			list = append(list, f)
+		}
+	}
+	return list
+}
+
+// parseLabels parses "k=v,k2=v2".
+func parseLabels(v string) (map[string]string, error) {
+	l := map[string]string{}
+	for _, kv := range splitList(v) {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q: want KEY=VALUE pairs separated by commas", kv)
+		}
+		l[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	}
+	return l, nil
 }

@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,4 +84,76 @@ func TestShippedKubernetesConfig(t *testing.T) {
 	if cfg.Runtime != server.RuntimeKubernetes || cfg.NATSURL != "nats://platform-mesh:4222" || cfg.KubeNamespacePrefix == "" || cfg.Registry == "" {
 		t.Errorf("config = %+v", cfg)
 	}
+}
+
+// TestConfigKubeEgress checks the kubernetes egress keys from the file and the
+// environment, and that Validate refuses what the driver would refuse, naming the key.
+func TestConfigKubeEgress(t *testing.T) {
+	t.Parallel()
+	t.Run("file, then environment", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "platform.yaml")
+		yaml := "runtime: kubernetes\nkube_egress_except: [169.254.0.0/16, 10.0.0.0/8]\nkube_mesh_namespace: messaging\nkube_mesh_labels: {app: nats}\n"
+		if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := server.DefaultConfig()
+		if err := cfg.LoadFile(file); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cfg.KubeEgressExcept, []string{"169.254.0.0/16", "10.0.0.0/8"}) || cfg.KubeMeshNamespace != "messaging" || cfg.KubeMeshLabels["app"] != "nats" {
+			t.Fatalf("from file: except %v, mesh %s %v", cfg.KubeEgressExcept, cfg.KubeMeshNamespace, cfg.KubeMeshLabels)
+		}
+		err := cfg.ApplyEnv([]string{
+			"PLATFORM_KUBE_EGRESS_EXCEPT=169.254.0.0/16, fd00::/8",
+			"PLATFORM_KUBE_MESH_LABELS=app.kubernetes.io/name=nats,tier=mesh",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cfg.KubeEgressExcept, []string{"169.254.0.0/16", "fd00::/8"}) ||
+			!maps.Equal(cfg.KubeMeshLabels, map[string]string{"app.kubernetes.io/name": "nats", "tier": "mesh"}) {
+			t.Errorf("from env: except %v, labels %v", cfg.KubeEgressExcept, cfg.KubeMeshLabels)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("Validate: %v", err)
+		}
+	})
+	t.Run("empty list means no exceptions", func(t *testing.T) {
+		cfg := server.DefaultConfig()
+		if cfg.KubeEgressExcept != nil {
+			t.Fatalf("default except = %v, want nil (the driver's default)", cfg.KubeEgressExcept)
+		}
+		if err := cfg.ApplyEnv([]string{"PLATFORM_KUBE_EGRESS_EXCEPT="}); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.KubeEgressExcept == nil || len(cfg.KubeEgressExcept) != 0 {
+			t.Errorf("except = %#v, want an empty list", cfg.KubeEgressExcept)
+		}
+	})
+	t.Run("malformed labels in the environment", func(t *testing.T) {
+		cfg := server.DefaultConfig()
+		if err := cfg.ApplyEnv([]string{"PLATFORM_KUBE_MESH_LABELS=app"}); err == nil || !strings.Contains(err.Error(), "PLATFORM_KUBE_MESH_LABELS") {
+			t.Errorf("ApplyEnv = %v, want an error naming the variable", err)
+		}
+	})
+	t.Run("invalid values", func(t *testing.T) {
+		cfg := server.DefaultConfig()
+		cfg.Runtime = server.RuntimeKubernetes
+		cfg.KubeEgressExcept = []string{"10.0.0.0/8", "10.0.0.0", "metadata"}
+		cfg.KubeMeshNamespace = "Micro_Platform"
+		cfg.KubeMeshLabels = map[string]string{"app": "nats mesh"}
+		cfg.NATSURL = "nats://mesh:99999"
+		err := cfg.Validate()
+		if platform.ErrorCode(err) != platform.EINVALID {
+			t.Fatalf("Validate = %v, want invalid", err)
+		}
+		for _, want := range []string{`kube_egress_except "10.0.0.0"`, `kube_egress_except "metadata"`, "kube_mesh_namespace", "kube_mesh_labels app", "nats_url"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Validate error %q does not mention %s", err, want)
+			}
+		}
+		if strings.Contains(err.Error(), `"10.0.0.0/8"`) {
+			t.Errorf("Validate error %q refuses a valid range", err)
+		}
+	})
 }

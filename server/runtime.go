@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -53,11 +54,17 @@ func (a *App) newDriver(secret []byte, onEvent runtime.EventFunc) (closer, error
 			}
 			pull = pullCredential(secret, addr)
 		}
+		mesh, err := a.kubeMesh()
+		if err != nil {
+			return nil, err
+		}
 		return kubernetes.New(kubernetes.Options{
 			Config:          rc,
 			PullCredential:  pull,
 			NamespacePrefix: cfg.KubeNamespacePrefix,
 			Owner:           cfg.KubeOwner,
+			Mesh:            mesh,
+			EgressExcept:    cfg.KubeEgressExcept,
 			StopGrace:       cfg.StopGrace,
 			OnEvent:         onEvent,
 			Logger:          a.logger.With("component", "runtime"),
@@ -70,6 +77,37 @@ func (a *App) newDriver(secret []byte, onEvent runtime.EventFunc) (closer, error
 			OnEvent:   onEvent,
 		})
 	}
+}
+
+// kubeMesh returns what instances' NetworkPolicy lets them reach NATS on: with nats_url,
+// the mesh pods on the URL's port; with NATS embedded, the control-plane pods (the
+// gateway's selector) on the embedded server's port, since that is where it runs.
+// kube_mesh_namespace and kube_mesh_labels override the selector either way.
+func (a *App) kubeMesh() (kubernetes.Mesh, error) {
+	cfg := a.cfg
+	var mesh kubernetes.Mesh
+	if cfg.NATSURL != "" {
+		mesh = kubernetes.DefaultMesh()
+		port, err := natsURLPort(cfg.NATSURL)
+		if err != nil {
+			return mesh, platform.Errorf(platform.EINVALID, "nats_url %q: %v", cfg.NATSURL, err)
+		}
+		mesh.Port = port
+	} else {
+		gw := kubernetes.DefaultGateway()
+		port, err := a.natsPort()
+		if err != nil {
+			return mesh, err
+		}
+		mesh = kubernetes.Mesh{Namespace: gw.Namespace, Labels: gw.Labels, Port: int32(port)}
+	}
+	if cfg.KubeMeshNamespace != "" {
+		mesh.Namespace = cfg.KubeMeshNamespace
+	}
+	if len(cfg.KubeMeshLabels) > 0 {
+		mesh.Labels = maps.Clone(cfg.KubeMeshLabels)
+	}
+	return mesh, nil
 }
 
 // artifactBuilder returns what turns source into the driver's artifact: the binary

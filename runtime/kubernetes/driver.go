@@ -164,6 +164,27 @@ type Mesh struct {
 	Port      int32
 }
 
+// DefaultGateway selects the control-plane pods as deploy/kubernetes labels them:
+// namespace "micro-platform", app.kubernetes.io/name=platform and
+// app.kubernetes.io/component=control-plane.
+func DefaultGateway() Gateway {
+	return Gateway{
+		Namespace: "micro-platform",
+		Labels:    map[string]string{"app.kubernetes.io/name": "platform", "app.kubernetes.io/component": "control-plane"},
+	}
+}
+
+// DefaultMesh selects the mesh pods as deploy/kubernetes has them: namespace
+// "micro-platform", app.kubernetes.io/name=platform-mesh and
+// app.kubernetes.io/component=mesh, client port 4222.
+func DefaultMesh() Mesh {
+	return Mesh{
+		Namespace: "micro-platform",
+		Labels:    map[string]string{"app.kubernetes.io/name": "platform-mesh", "app.kubernetes.io/component": "mesh"},
+		Port:      4222,
+	}
+}
+
 // DefaultEgressExcept are the ranges instances may not reach by default: link-local (the
 // cloud metadata service at 169.254.169.254 hands out the node's credentials), the private
 // and carrier-grade NAT ranges where clusters put pods, services, nodes and the VPC's
@@ -198,20 +219,21 @@ func (o *Options) setDefaults() {
 	if o.DefaultResources.MemoryBytes <= 0 {
 		o.DefaultResources.MemoryBytes = 128 << 20
 	}
+	gw, mesh := DefaultGateway(), DefaultMesh()
 	if o.Gateway.Namespace == "" {
-		o.Gateway.Namespace = "micro-platform"
+		o.Gateway.Namespace = gw.Namespace
 	}
 	if len(o.Gateway.Labels) == 0 {
-		o.Gateway.Labels = map[string]string{"app.kubernetes.io/name": "platform", "app.kubernetes.io/component": "control-plane"}
+		o.Gateway.Labels = gw.Labels
 	}
 	if o.Mesh.Namespace == "" {
-		o.Mesh.Namespace = "micro-platform"
+		o.Mesh.Namespace = mesh.Namespace
 	}
 	if len(o.Mesh.Labels) == 0 {
-		o.Mesh.Labels = map[string]string{"app.kubernetes.io/name": "platform-mesh", "app.kubernetes.io/component": "mesh"}
+		o.Mesh.Labels = mesh.Labels
 	}
 	if o.Mesh.Port <= 0 {
-		o.Mesh.Port = 4222
+		o.Mesh.Port = mesh.Port
 	}
 	if o.EgressExcept == nil {
 		o.EgressExcept = slices.Clone(DefaultEgressExcept)
