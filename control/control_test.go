@@ -109,6 +109,9 @@ func (fakeBuilder) Build(_ context.Context, b *platform.Build, log platform.LogW
 		log.WriteLine("./main.go:3:2: undefined: foo")
 		return "", "", platform.Errorf(platform.EINVALID, "compile error:\n./main.go:3:2: undefined: foo")
 	}
+	if b.Source.Kind == platform.SourceGit {
+		return "bin-git", "0123456789abcdef0123456789abcdef01234567", nil
+	}
 	return "bin-" + b.Source.Archive[:8], "", nil
 }
 
