@@ -18,22 +18,7 @@ import (
 func TestMigrateAccounts(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	path, db := sqliteAtVersion(t, 3)
 	for _, q := range []string{
 		`INSERT INTO namespaces (name, created_at) VALUES ('acme', 1)`,
 		`INSERT INTO tokens (id, name, hash, admin, namespaces, created_at) VALUES ('t-admin', 'admin', 'h-admin', TRUE, '', 1)`,
@@ -86,22 +71,7 @@ func TestMigrateAccounts(t *testing.T) {
 func TestMigrateReleaseSize(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
+	path, db := sqliteAtVersion(t, 4)
 	for _, q := range []string{
 		`INSERT INTO namespaces (name, created_at) VALUES ('acme', 1)`,
 		`INSERT INTO services (namespace, name, desired_release, status, created_at, updated_at) VALUES ('acme', 'api', 'r-old', 'deploying', 1, 1)`,
@@ -135,22 +105,7 @@ func TestMigrateReleaseSize(t *testing.T) {
 func TestMigrateNamespaceNames(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
+	path, db := sqliteAtVersion(t, 5)
 	for _, q := range []string{
 		`INSERT INTO orgs (name, created_at) VALUES ('globex', 1)`,
 		`INSERT INTO namespaces (name, org, created_at) VALUES ('staging', 'globex', 1)`,
@@ -176,4 +131,27 @@ func TestMigrateNamespaceNames(t *testing.T) {
 	if err := s.CreateNamespace(ctx, &platform.Namespace{Name: "staging", Org: "globex"}); err != nil {
 		t.Fatalf("its own org recreates it: %v", err)
 	}
+}
+
+// sqliteAtVersion creates a SQLite database migrated up to version only, as an older
+// platform left it, and returns its path and an open handle for writing its rows.
+func sqliteAtVersion(t *testing.T, version int64) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatal(err)
+	}
+	return path, db
 }
