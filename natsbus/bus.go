@@ -150,18 +150,18 @@ type Bus struct {
 	// NewNode.
 	control bool
 
-	mu         sync.RWMutex
-	started    bool
-	stopped    bool
-	srv        *server.Server       // embedded: set once ready
-	ctl        *nats.Conn           // remote: the control connection, set once ready
-	removed    map[string]bool      // remote: removals the Node has not confirmed yet
+	mu      sync.RWMutex
+	started bool
+	stopped bool
+	srv     *server.Server  // embedded: set once ready
+	ctl     *nats.Conn      // remote: the control connection, set once ready
+	removed map[string]bool // remote: removals the Node has not confirmed yet
 	// complete is set by SyncNamespaces: namespaces is the platform's whole list, so a
 	// remote Bus sends it to the Node as authoritative on every (re)connect.
 	complete bool
 	// sendMu orders control requests to the Node with the changes of namespaces they
 	// carry, so that a resync's snapshot never reaches the Node after a later change.
-	sendMu sync.Mutex
+	sendMu     sync.Mutex
 	namespaces map[string]bool      // namespaces allowed to connect
 	clients    map[string]*nsClient // the platform's go-micro client per namespace
 }
