@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/micro/platform/internal/kubetest"
+	"github.com/micro/platform/internal/testenv"
 )
 
 // installRoot calls the platform module's install submodule the way modules/platform does,
@@ -170,7 +171,7 @@ func TestPlatformInstallWithTheEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		if want := expectedManifest(t, string(base), "reg.test/acme/platform:v1", "reg.test/acme/services", "lon1.example.dev", root); manifest != want {
-			t.Errorf("applied manifest is not the rendered base with the region's values:\n%s", firstDiff(want, manifest))
+			t.Errorf("applied manifest is not the rendered base with the region's values:\n%s", testenv.FirstDiff(want, manifest))
 		}
 		var objects []string
 		if err := json.Unmarshal([]byte(tofuOutput(t, tofu, withKubectl, "objects")), &objects); err != nil {
@@ -309,26 +310,6 @@ func expectedManifest(t *testing.T, base, image, registry, gatewayDomain, root s
 	s = strings.ReplaceAll(s, s[i:i+len("platform-config-")+10], "platform-config-"+hash)
 	return header + s
 }
-
-// firstDiff shows the first line where got departs from want.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return "line " + itoa(i+1) + ":\n- " + wl + "\n+ " + gl
-		}
-	}
-	return ""
-}
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"errors"
 	"flag"
 	"io"
@@ -26,6 +27,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/micro/platform/internal/kubetest"
+	"github.com/micro/platform/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/rendered.yaml and the platform module's install.yaml.tftpl")
@@ -95,26 +97,8 @@ func TestRenderMatchesGolden(t *testing.T) {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("kubectl kustomize output differs from %s; review and run `go test ./deploy/kubernetes -run TestRenderMatchesGolden -update`:\n%s", golden, lineDiff(string(want), string(got)))
+		t.Errorf("kubectl kustomize output differs from %s; review and run `go test ./deploy/kubernetes -run TestRenderMatchesGolden -update`:\n%s", golden, testenv.FirstDiff(string(want), string(got)))
 	}
-}
-
-// lineDiff shows the first differing lines.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return "line " + itoa(i+1) + ":\n- " + wl + "\n+ " + gl
-		}
-	}
-	return ""
 }
 
 // installTemplate is the manifest the Terraform platform module applies to a region's
@@ -150,12 +134,12 @@ func toTemplate(rendered []byte) (string, error) {
 	s := strings.NewReplacer("${", "$${", "%{", "%%{").Replace(string(rendered))
 	for _, v := range templateVars {
 		if n := strings.Count(s, v.literal); n != v.count {
-			return "", errors.New("rendered base has " + itoa(n) + " of " + v.literal + ", want " + itoa(v.count))
+			return "", errors.New("rendered base has " + strconv.Itoa(n) + " of " + v.literal + ", want " + strconv.Itoa(v.count))
 		}
 		s = strings.ReplaceAll(s, v.literal, v.tmpl)
 	}
 	if n := len(configMapName.FindAllString(s, -1)); n != 2 {
-		return "", errors.New("rendered base names the config ConfigMap " + itoa(n) + " times, want 2 (the object and the Deployment's volume)")
+		return "", errors.New("rendered base names the config ConfigMap " + strconv.Itoa(n) + " times, want 2 (the object and the Deployment's volume)")
 	}
 	s = configMapName.ReplaceAllLiteralString(s, "platform-config-${config_hash}")
 	if !strings.HasPrefix(s, "apiVersion: v1\nkind: Namespace\n") {
@@ -181,11 +165,10 @@ func TestInstallTemplate(t *testing.T) {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if string(got) != want {
-		t.Errorf("%s is not the rendered base; review and run `go test ./deploy/kubernetes -run TestInstallTemplate -update`:\n%s", installTemplate, lineDiff(want, string(got)))
+		t.Errorf("%s is not the rendered base; review and run `go test ./deploy/kubernetes -run TestInstallTemplate -update`:\n%s", installTemplate, testenv.FirstDiff(want, string(got)))
 	}
 }
 
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func TestRenderedObjects(t *testing.T) {
 	objs := decode(t, render(t))
