@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strconv"
 	"errors"
 	"flag"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,7 +168,6 @@ func TestInstallTemplate(t *testing.T) {
 		t.Errorf("%s is not the rendered base; review and run `go test ./deploy/kubernetes -run TestInstallTemplate -update`:\n%s", installTemplate, testenv.FirstDiff(want, string(got)))
 	}
 }
-
 
 func TestRenderedObjects(t *testing.T) {
 	objs := decode(t, render(t))
