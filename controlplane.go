@@ -57,8 +57,9 @@ type ControlPlane interface {
 	CreateToken(ctx context.Context, req CreateTokenRequest) (*Token, string, error)
 	// ListTokens returns the caller's own tokens, or every token of the org for admins.
 	ListTokens(ctx context.Context) ([]*Token, error)
-	// DeleteToken revokes a token at once: the caller's own, or any of the org's for
-	// admins. ENOTFOUND if there is no such token in the org.
+	// DeleteToken revokes a token at once: the calling token itself, another of its
+	// user's, or another member's, as authz.CheckRevoke allows (never one of a higher
+	// role or wider reach; EFORBIDDEN). ENOTFOUND if there is no such token in the org.
 	DeleteToken(ctx context.Context, id string) error
 
 	// Whoami returns the caller's token and user (nil for a token without one).

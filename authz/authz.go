@@ -15,6 +15,7 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	platform "github.com/micro/platform"
@@ -34,10 +35,14 @@ const (
 	ServiceCall     Action = "service.call"
 	LogsRead        Action = "logs.read"
 	EventsRead      Action = "events.read"
-	// TokenCreate, TokenList and TokenRevoke act on the caller's own tokens.
+	// TokenCreate and TokenList act on the caller's own tokens; TokenRevoke revokes the
+	// calling token itself (and is what DELETE /v1/tokens/{id} is held to before the
+	// target is known: see CheckRevoke).
 	TokenCreate Action = "token.create"
 	TokenList   Action = "token.list"
 	TokenRevoke Action = "token.revoke"
+	// TokenRevokeOwn revokes another token of the caller's own user.
+	TokenRevokeOwn Action = "token.revoke_own"
 	// TokenManage lists and revokes other members' tokens.
 	TokenManage   Action = "token.manage"
 	AuditRead     Action = "audit.read"
@@ -93,6 +98,7 @@ var Table = map[Action]Rule{
 	TokenCreate:     {platform.RoleViewer, ScopeSelf},
 	TokenList:       {platform.RoleViewer, ScopeSelf},
 	TokenRevoke:     {platform.RoleViewer, ScopeSelf},
+	TokenRevokeOwn:  {platform.RoleDeveloper, ScopeSelf},
 	TokenManage:     {platform.RoleAdmin, ScopeOrg},
 	AuditRead:       {platform.RoleAdmin, ScopeOrg},
 	MemberRead:      {platform.RoleViewer, ScopeSelf},
@@ -168,6 +174,67 @@ func Check(t *platform.Token, action Action, ns, nsOrg string) error {
 		}
 	}
 	return nil
+}
+
+// CheckRevoke decides whether token caller may revoke token target, both of the same
+// organisation (the caller reports ENOTFOUND for another's tokens), so that a leaked
+// token cannot lock its owner out:
+//
+//   - a token may always revoke itself (TokenRevoke);
+//   - another token of the caller's own user needs TokenRevokeOwn (developer: a viewer
+//     token revokes only itself); another member's token needs TokenManage (admin, a
+//     token for every namespace);
+//   - and the caller's effective role must be at least the target's role (the role the
+//     target was made with, not capped by its user's current role: a demotion may be
+//     undone), and a token narrowed to namespaces may revoke only tokens narrowed to
+//     some of those namespaces.
+//
+// It returns nil, EUNAUTHENTICATED or EFORBIDDEN with the reason.
+func CheckRevoke(caller, target *platform.Token) error {
+	if err := Check(caller, TokenRevoke, "", ""); err != nil {
+		return err
+	}
+	if target.ID == caller.ID {
+		return nil
+	}
+	action := TokenManage
+	if caller.UserID != "" && target.UserID == caller.UserID {
+		action = TokenRevokeOwn
+	}
+	if err := Check(caller, action, "", ""); err != nil {
+		return err
+	}
+	role, targetRole := caller.EffectiveRole(), madeRole(target)
+	if !role.AtLeast(targetRole) {
+		return platform.Errorf(platform.EFORBIDDEN, "token %q has %s and may not revoke token %q, which has %s", caller.Name, roleName(role), target.Name, roleName(targetRole)).
+			WithHint("revoke it with a token of the %s role or higher", targetRole)
+	}
+	if !caller.AllNamespaces() {
+		wider := target.AllNamespaces()
+		for _, ns := range target.Namespaces {
+			wider = wider || !caller.InScope(ns)
+		}
+		if wider {
+			return platform.Errorf(platform.EFORBIDDEN, "token %q is limited to %v and may not revoke token %q, which reaches %s", caller.Name, caller.Namespaces, target.Name, reach(target)).
+				WithHint("revoke it with a token that reaches every namespace it does")
+		}
+	}
+	return nil
+}
+
+// madeRole is the role t was made with: its Role, or the legacy role, not capped by its
+// user's current role.
+func madeRole(t *platform.Token) platform.Role {
+	u := *t
+	u.MemberRole = ""
+	return u.EffectiveRole()
+}
+
+func reach(t *platform.Token) string {
+	if t.AllNamespaces() {
+		return "every namespace"
+	}
+	return fmt.Sprint(t.Namespaces)
 }
 
 func roleName(r platform.Role) string {

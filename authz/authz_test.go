@@ -36,6 +36,7 @@ var matrix = map[authz.Action]map[platform.Role]want{
 	authz.TokenCreate:     {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.TokenList:       {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.TokenRevoke:     {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
+	authz.TokenRevokeOwn:  {platform.RoleViewer: none, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.TokenManage:     {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.AuditRead:       {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.MemberRead:      {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
@@ -141,6 +142,48 @@ func TestCheckRefusals(t *testing.T) {
 			err := authz.Check(tt.tok, tt.action, tt.ns, platform.DefaultOrg)
 			if platform.ErrorCode(err) != tt.code || !strings.Contains(platform.ErrorMessage(err), tt.msg) {
 				t.Fatalf("Check = %v, want %q containing %q", err, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+// TestCheckRevoke is who may revoke which token (issue 9, finding 4: a viewer or a
+// narrowed token of the owner revoked the owner's admin token and locked them out).
+func TestCheckRevoke(t *testing.T) {
+	t.Parallel()
+	tok := func(id, user string, role platform.Role, ns ...string) *platform.Token {
+		return &platform.Token{ID: id, Name: id, UserID: user, Org: platform.DefaultOrg, Role: role, Namespaces: ns}
+	}
+	ownerAdmin := tok("owner-admin", "u-owner", platform.RoleOwner)
+	tests := []struct {
+		name           string
+		caller, target *platform.Token
+		code, msg      string
+	}{
+		{"a viewer token revokes itself", tok("v", "u-owner", platform.RoleViewer), tok("v", "u-owner", platform.RoleViewer), "", ""},
+		{"a narrowed token revokes itself", tok("n", "u-owner", platform.RoleDeveloper, "own"), tok("n", "u-owner", platform.RoleDeveloper, "own"), "", ""},
+		{"a viewer token does not revoke its owner's admin token", tok("v", "u-owner", platform.RoleViewer), ownerAdmin, platform.EFORBIDDEN, "token.revoke_own needs the developer role"},
+		{"a viewer token does not revoke its owner's other viewer token", tok("v", "u-owner", platform.RoleViewer), tok("v2", "u-owner", platform.RoleViewer), platform.EFORBIDDEN, "token.revoke_own needs the developer role"},
+		{"a developer token does not revoke its owner's owner token", tok("d", "u-owner", platform.RoleDeveloper), ownerAdmin, platform.EFORBIDDEN, `may not revoke token "owner-admin", which has the owner role`},
+		{"a narrowed owner token does not revoke a whole-org token", tok("n", "u-owner", platform.RoleOwner, "own"), ownerAdmin, platform.EFORBIDDEN, "which reaches every namespace"},
+		{"a narrowed token does not revoke one reaching more", tok("n", "u-owner", platform.RoleOwner, "own"), tok("n2", "u-owner", platform.RoleViewer, "own", "other"), platform.EFORBIDDEN, "which reaches [own other]"},
+		{"a narrowed token revokes one within its namespaces", tok("n", "u-owner", platform.RoleDeveloper, "own", "other"), tok("n2", "u-owner", platform.RoleDeveloper, "other"), "", ""},
+		{"a developer token revokes its user's developer token", tok("d", "u-dev", platform.RoleDeveloper), tok("d2", "u-dev", platform.RoleDeveloper), "", ""},
+		{"the owner revokes their own tokens", ownerAdmin, tok("v", "u-owner", platform.RoleViewer, "own"), "", ""},
+		{"a developer does not revoke another member's token", tok("d", "u-dev", platform.RoleDeveloper), tok("v", "u-viewer", platform.RoleViewer), platform.EFORBIDDEN, "token.manage needs the admin role"},
+		{"an admin revokes another member's token", tok("a", "u-admin", platform.RoleAdmin), tok("d", "u-dev", platform.RoleDeveloper), "", ""},
+		{"an admin does not revoke an owner's token", tok("a", "u-admin", platform.RoleAdmin), ownerAdmin, platform.EFORBIDDEN, "which has the owner role"},
+		{"a narrowed admin does not manage others' tokens", tok("a", "u-admin", platform.RoleAdmin, "own"), tok("d", "u-dev", platform.RoleDeveloper, "own"), platform.EFORBIDDEN, "needs a token for every namespace"},
+		{"a demoted user's token is judged by its made role", tok("a", "u-admin", platform.RoleAdmin), &platform.Token{ID: "o", UserID: "u-old", Role: platform.RoleOwner, MemberRole: platform.RoleViewer}, platform.EFORBIDDEN, "which has the owner role"},
+		{"a demoted caller acts with its capped role", &platform.Token{ID: "d", UserID: "u-dev", Role: platform.RoleDeveloper, MemberRole: platform.RoleViewer}, tok("d2", "u-dev", platform.RoleViewer), platform.EFORBIDDEN, "needs the developer role"},
+		{"a disabled user's token revokes nothing", &platform.Token{ID: "v", UserID: "u", Role: platform.RoleOwner, UserInactive: true}, tok("v", "u", platform.RoleOwner), platform.EUNAUTHENTICATED, "disabled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := authz.CheckRevoke(tt.caller, tt.target)
+			if platform.ErrorCode(err) != tt.code || !strings.Contains(platform.ErrorMessage(err), tt.msg) {
+				t.Fatalf("CheckRevoke = %v, want %q containing %q", err, tt.code, tt.msg)
 			}
 		})
 	}

@@ -136,7 +136,10 @@ func visibleToken(caller, t *platform.Token, manage bool) bool {
 }
 
 // DeleteToken implements platform.ControlPlane: the token is revoked at once in this
-// process, and within the authenticator's TTL (1 s) in others.
+// process, and within the authenticator's TTL (1 s) in others. Who may revoke which token
+// is authz.CheckRevoke: a token itself; another of its user's with the developer role;
+// another member's with authz.TokenManage; never one of a higher role or reaching
+// namespaces a narrowed caller does not. Tokens of other organisations are not found.
 func (p *Plane) DeleteToken(ctx context.Context, id string) error {
 	if err := p.authorize(ctx, authz.TokenRevoke); err != nil {
 		return err
@@ -151,10 +154,12 @@ func (p *Plane) DeleteToken(ctx context.Context, id string) error {
 		return platform.Errorf(platform.ENOTFOUND, "token %q not found", id).WithHint("list tokens with `platform tokens list`")
 	}
 	t := all[i]
-	if !visibleToken(caller, t, false) {
-		if err := authz.Check(caller, authz.TokenManage, "", ""); err != nil {
-			return p.audited(ctx, authz.TokenManage, "token/"+id, err)
+	if err := authz.CheckRevoke(caller, t); err != nil {
+		action := authz.TokenManage
+		if t.ID == caller.ID || (caller.UserID != "" && t.UserID == caller.UserID) {
+			action = authz.TokenRevokeOwn
 		}
+		return p.audited(ctx, action, "token/"+id, err)
 	}
 	if err := p.store.DeleteToken(ctx, id); err != nil {
 		return err

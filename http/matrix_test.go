@@ -359,3 +359,107 @@ func TestOpenAPIActions(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRevocationMatrix sends DELETE /v1/tokens/{id} through the real server for
+// every token an owner may hold (each role, for every namespace or narrowed to "own")
+// against each of the owner's other tokens, itself, and a developer's token (issue 9,
+// finding 4: a viewer or narrowed token of the owner revoked the owner's admin token).
+// The rule, written out here by hand: a token revokes itself; another of its user's
+// tokens with the developer role or higher, when its role is at least the target's and,
+// if narrowed, the target is narrowed within its namespaces; another member's token as
+// an admin or owner for every namespace, of no higher role.
+func TestTokenRevocationMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("matrix over the real server skipped under -short")
+	}
+	t.Parallel()
+	s := newRealServer(t)
+	s.ensure(t)
+	ctx := t.Context()
+	for _, u := range []struct {
+		login string
+		role  platform.Role
+	}{{"alice", platform.RoleOwner}, {"bob", platform.RoleDeveloper}} {
+		if err := s.store.CreateUser(ctx, &platform.User{ID: "u-" + u.login, Login: u.login, Source: platform.UserLocal}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.store.PutMembership(ctx, &platform.Membership{Org: platform.DefaultOrg, UserID: "u-" + u.login, Role: u.role, Source: platform.MemberLocal}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(user string, role platform.Role, ns ...string) (*platform.Token, string) {
+		t.Helper()
+		secret, hash := auth.NewSecret()
+		tok := &platform.Token{ID: platform.NewID("t"), Name: fmt.Sprintf("%s-%s-%v", user, role, ns), Hash: hash, UserID: "u-" + user,
+			Org: platform.DefaultOrg, Role: role, Namespaces: ns}
+		if err := s.store.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		return tok, secret
+	}
+	scopes := map[string][]string{"whole-org": nil, "own": {"own"}, "other": {"other"}}
+	client := &http.Client{Timeout: 30 * time.Second}
+	revoke := func(secret, id string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodDelete, s.url+"/v1/tokens/"+id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	checked := 0
+	for _, callerRole := range platform.Roles {
+		for _, callerScope := range []string{"whole-org", "own"} {
+			narrowed := callerScope != "whole-org"
+			type target struct {
+				name  string
+				allow bool
+				make  func() *platform.Token
+			}
+			var targets []target
+			for _, role := range platform.Roles {
+				for _, scope := range []string{"whole-org", "own", "other"} {
+					allow := callerRole.AtLeast(platform.RoleDeveloper) && callerRole.AtLeast(role) &&
+						(!narrowed || scope == "own")
+					targets = append(targets, target{"alice's " + string(role) + "/" + scope, allow, func() *platform.Token {
+						tok, _ := mk("alice", role, scopes[scope]...)
+						return tok
+					}})
+				}
+			}
+			targets = append(targets, target{"bob's developer/whole-org", callerRole.AtLeast(platform.RoleAdmin) && !narrowed, func() *platform.Token {
+				tok, _ := mk("bob", platform.RoleDeveloper)
+				return tok
+			}})
+			targets = append(targets, target{"itself", true, nil})
+			for _, tg := range targets {
+				self, secret := mk("alice", callerRole, scopes[callerScope]...)
+				victim := self
+				if tg.make != nil {
+					victim = tg.make()
+				}
+				code, body := revoke(secret, victim.ID)
+				where := fmt.Sprintf("alice's %s/%s revoking %s", callerRole, callerScope, tg.name)
+				switch {
+				case tg.allow && code != http.StatusNoContent:
+					t.Errorf("%s: status %d (%s), want 204", where, code, body)
+				case !tg.allow && code != http.StatusForbidden:
+					t.Errorf("%s: status %d (%s), want 403", where, code, body)
+				case !tg.allow:
+					if _, err := s.store.GetTokenByHash(ctx, victim.Hash); err != nil {
+						t.Errorf("%s: refused, but the token is gone: %v", where, err)
+					}
+				}
+				checked++
+			}
+		}
+	}
+	t.Logf("%d revocations checked", checked)
+}
