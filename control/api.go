@@ -214,18 +214,9 @@ func validateDeploy(req platform.DeployRequest) error {
 	if err := platform.ValidateName("service", req.Service); err != nil {
 		problems = append(problems, platform.ErrorMessage(err))
 	}
-	switch req.Source.Kind {
-	case platform.SourceArchive:
-		if len(req.Source.Archive) != 64 {
-			problems = append(problems, "source.archive must be the sha256 returned by the upload")
-		}
-	case platform.SourceGit:
-		if req.Source.URL == "" {
-			problems = append(problems, "source.url is required for a git source")
-		}
-	default:
-		problems = append(problems, fmt.Sprintf("source.kind %q: want archive or git", req.Source.Kind))
-	}
+	// The source is checked here, before anything is stored: a git URL, ref or path git
+	// would take as an option or transport, or leaving the tree, never reaches a build.
+	problems = append(problems, req.Source.Problems()...)
 	if req.Replicas < 0 || req.Replicas > 100 {
 		problems = append(problems, fmt.Sprintf("replicas %d: want 1 to 100", req.Replicas))
 	}

@@ -463,3 +463,57 @@ func TestTokenRevocationMatrix(t *testing.T) {
 	}
 	t.Logf("%d revocations checked", checked)
 }
+
+// TestDeployRefusesBadGitSources is issue 9's finding 6b through the API: a git URL, ref
+// or path git would read as an option or transport, or that leaves the tree, is 400
+// with the field named, and nothing is stored (no service, no build, no release).
+func TestDeployRefusesBadGitSources(t *testing.T) {
+	t.Parallel()
+	s := newRealServer(t)
+	s.ensure(t)
+	ctx := t.Context()
+	secret, hash := auth.NewSecret()
+	if err := s.store.CreateToken(ctx, &platform.Token{ID: platform.NewID("t"), Name: "admin", Hash: hash, Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, tt := range []struct{ name, source, msg string }{
+		{"ext transport", `{"kind":"git","url":"ext::sh -c touch% /tmp/pwned"}`, "git transports"},
+		{"url is an option", `{"kind":"git","url":"--upload-pack=touch /tmp/pwned"}`, "source.url"},
+		{"ref is an option", `{"kind":"git","url":"https://example.com/x.git","ref":"--upload-pack=touch /tmp/pwned"}`, "source.ref"},
+		{"path leaves the tree", `{"kind":"git","url":"https://example.com/x.git","path":"a/../../.."}`, "source.path"},
+		{"absolute path", `{"kind":"git","url":"https://example.com/x.git","path":"/etc"}`, "is absolute"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"service":"api","source":` + tt.source + `}`
+			req, err := http.NewRequest(http.MethodPost, s.url+"/v1/namespaces/own/deploys", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+secret)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(got, &e) != nil || e.Error.Code != platform.EINVALID || !strings.Contains(e.Error.Message, tt.msg) {
+				t.Fatalf("status %d (%s), want 400 invalid naming %q", resp.StatusCode, got, tt.msg)
+			}
+		})
+	}
+	svcs, err := s.store.ListServices(ctx, "own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds, err := s.store.ListBuilds(ctx, "own", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs) != 0 || len(builds) != 0 {
+		t.Fatalf("refused deploys stored %d services and %d builds", len(svcs), len(builds))
+	}
+}
