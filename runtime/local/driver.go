@@ -30,7 +30,14 @@
 //
 // A workload ID is a release ID, and a release never changes: a repeated Start with the
 // same ID only takes the new Replicas; every other field of the first Start stays.
-// Resources are not enforced by this driver.
+// # Sandbox
+//
+// With Options.Sandbox enabled every instance runs in a sandbox (package sandbox): its own
+// mount, PID, IPC, UTS and network namespaces, a read-only root holding the host's system
+// directories and its artifact, a private /tmp, the user ID of its namespace (a table in
+// Dir/uids.json, from Sandbox.UIDBase), no capabilities, a cgroup enforcing its
+// Resources and an address on the platform's bridge. Its cgroup and address are kept
+// across restarts of the instance and re-adopted with it.
 package local
 
 import (
@@ -47,6 +54,7 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/logstore"
 	"github.com/micro/platform/runtime"
 )
@@ -72,6 +80,11 @@ type Options struct {
 	StopGrace time.Duration
 	// Logger reports supervision problems; discarded by default.
 	Logger *slog.Logger
+	// Sandbox confines instances (see Sandbox); the zero value runs them unconfined.
+	Sandbox Sandbox
+	// Secrets seals the workloads' environment in their state files; by default a key
+	// kept in Dir/env.key.
+	Secrets *seal.Box
 }
 
 // Driver runs workloads as local processes. Create it with New.
@@ -79,6 +92,8 @@ type Driver struct {
 	opts    Options
 	logs    *logstore.Store
 	ownLogs bool
+	uids    *uidTable // per namespace; nil unsandboxed
+	secrets *seal.Box
 
 	ctx    context.Context // supervision; ended by Close
 	cancel context.CancelFunc
@@ -110,12 +125,36 @@ func New(opts Options) (*Driver, error) {
 	}
 	opts.Backoff = opts.Backoff.withDefaults()
 	opts.CrashLoop = opts.CrashLoop.withDefaults()
-	for _, sub := range []string{"workloads", "run"} {
-		if err := os.MkdirAll(filepath.Join(opts.Dir, sub), 0o750); err != nil {
+	for _, sub := range []string{"", "workloads", "run"} {
+		dir := filepath.Join(opts.Dir, sub)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("local driver: %w", err)
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("local driver: %w", err)
 		}
 	}
-	d := &Driver{opts: opts, logs: opts.Logs, workloads: map[string]*workload{}}
+	d := &Driver{opts: opts, logs: opts.Logs, workloads: map[string]*workload{}, secrets: opts.Secrets}
+	if d.secrets == nil {
+		box, err := ownSecrets(filepath.Join(opts.Dir, "env.key"))
+		if err != nil {
+			return nil, fmt.Errorf("local driver: %w", err)
+		}
+		d.secrets = box
+	}
+	if opts.Sandbox.Enabled {
+		if opts.Sandbox.UIDBase <= 0 {
+			d.opts.Sandbox.UIDBase = DefaultUIDBase
+		}
+		if opts.Sandbox.Pids <= 0 {
+			d.opts.Sandbox.Pids = 1024
+		}
+		uids, err := openUIDTable(filepath.Join(opts.Dir, "uids.json"), d.opts.Sandbox.UIDBase)
+		if err != nil {
+			return nil, fmt.Errorf("local driver: %w", err)
+		}
+		d.uids = uids
+	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if d.logs == nil {
 		logs, err := logstore.Open(logstore.Options{Dir: filepath.Join(opts.Dir, "logs"), Clock: opts.Clock, Logger: opts.Logger})
@@ -261,7 +300,7 @@ func (d *Driver) stopInstances(ctx context.Context, wl *workload, insts []*insta
 		if d.ctx.Err() != nil {
 			return platform.Errorf(platform.EUNAVAILABLE, "local driver closed while stopping %s", inst.id)
 		}
-		errs = append(errs, d.logs.Detach(inst.key()), os.RemoveAll(d.workDir(inst)))
+		errs = append(errs, d.logs.Detach(inst.key()), d.unconfine(inst), os.RemoveAll(d.workDir(inst)))
 		d.mu.Lock()
 		wl.stopping = slices.DeleteFunc(wl.stopping, func(in *instance) bool { return in == inst })
 		d.mu.Unlock()
@@ -406,7 +445,11 @@ func (d *Driver) workDir(inst *instance) string {
 
 // environ builds the exact environment of an instance, sorted.
 func (d *Driver) environ(inst *instance) []string {
-	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": d.workDir(inst)}
+	home := d.workDir(inst)
+	if d.opts.Sandbox.Enabled {
+		home = "/tmp" // its private tmpfs
+	}
+	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home}
 	maps.Copy(env, inst.wl.spec.Environ())
 	env[envServerID] = inst.id
 	out := make([]string, 0, len(env))

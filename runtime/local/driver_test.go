@@ -18,6 +18,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtime/local"
+	"github.com/micro/platform/runtime/local/sandbox"
 	"github.com/micro/platform/runtime/runtimetest"
 )
 
@@ -25,6 +26,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	sandbox.Init()
 	flag.Parse()
 	if !testing.Short() {
 		dir, err := os.MkdirTemp("", "local-driver-bin-")
@@ -56,7 +58,14 @@ func skipShort(t testing.TB) {
 // newDriver returns a driver on dir with fast restarts, closed at cleanup.
 func newDriver(t testing.TB, dir string, onEvent runtime.EventFunc) *local.Driver {
 	t.Helper()
+	return newDriverWith(t, dir, onEvent, local.Sandbox{})
+}
+
+// newDriverWith is newDriver with a sandbox.
+func newDriverWith(t testing.TB, dir string, onEvent runtime.EventFunc, box local.Sandbox) *local.Driver {
+	t.Helper()
 	d, err := local.New(local.Options{
+		Sandbox:   box,
 		Dir:       dir,
 		OnEvent:   onEvent,
 		Backoff:   local.Backoff{Initial: 100 * time.Millisecond, Max: 800 * time.Millisecond, Factor: 2, ResetAfter: 5 * time.Second},
@@ -81,9 +90,20 @@ func alive(pid int) bool {
 
 func TestConformance(t *testing.T) {
 	skipShort(t)
+	conformance(t, local.Sandbox{})
+}
+
+// TestConformanceSandboxed runs the suite with every instance in its sandbox: namespaces,
+// its namespace's user, and the cgroup and network of sandboxHost where this host has them.
+func TestConformanceSandboxed(t *testing.T) {
+	skipShort(t)
+	conformance(t, sandboxHost(t))
+}
+
+func conformance(t *testing.T, box local.Sandbox) {
 	runtimetest.Run(t, runtimetest.Harness{
 		New: func(t *testing.T, dir string, onEvent runtime.EventFunc) runtime.Driver {
-			return newDriver(t, dir, onEvent)
+			return newDriverWith(t, dir, onEvent, box)
 		},
 		Abandon: func(t *testing.T, d runtime.Driver) {
 			if err := d.(*local.Driver).Close(); err != nil {

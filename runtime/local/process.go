@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,6 +54,11 @@ func spawn(s spawnSpec) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.path, err)
 	}
+	return watch(cmd), nil
+}
+
+// watch returns the proc of the started cmd and reaps it when it exits.
+func watch(cmd *exec.Cmd) *proc {
 	p := &proc{pid: cmd.Process.Pid, exited: make(chan struct{}), code: -1}
 	if st, err := readStat(p.pid); err == nil {
 		p.startTicks = st.startTicks
@@ -69,7 +75,7 @@ func spawn(s spawnSpec) (*proc, error) {
 		}
 		close(p.exited)
 	}()
-	return p, nil
+	return p
 }
 
 // adopt watches a live process started by an earlier platform run until it is gone or
@@ -213,14 +219,15 @@ func uptimeTicks() (uint64, error) {
 	return uint64(secs * clockTicks), nil
 }
 
-// findLeaders scans /proc for live process-group leaders running the artifact
-// ids[instance ID] with MICRO_SERVER_ID set to that ID, and returns them by instance ID. It
+// findLeaders scans /proc for live process-group leaders running one of the executables
+// exes[instance ID] (the artifact's host path, or its path inside a sandbox) with
+// MICRO_SERVER_ID set to that ID, and returns them by instance ID. It
 // finds an instance whose PID was never recorded because the platform died right after
 // starting it. Only a group leader counts: processes an instance forks inherit its
 // environment.
-func findLeaders(ids map[string]string) map[string]procStatPID {
+func findLeaders(exes map[string][]string) map[string]procStatPID {
 	found := map[string]procStatPID{}
-	if len(ids) == 0 {
+	if len(exes) == 0 {
 		return found
 	}
 	ents, err := os.ReadDir("/proc")
@@ -243,7 +250,7 @@ func findLeaders(ids map[string]string) map[string]procStatPID {
 		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
 		for _, kv := range bytes.Split(env, []byte{0}) {
 			id, ok := bytes.CutPrefix(kv, []byte(envServerID+"="))
-			if artifact, want := ids[string(id)]; ok && want && exe == artifact {
+			if ok && slices.Contains(exes[string(id)], exe) {
 				found[string(id)] = procStatPID{pid: pid, startTicks: st.startTicks}
 			}
 		}

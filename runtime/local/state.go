@@ -13,12 +13,47 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/logstore"
 	"github.com/micro/platform/runtime"
+	"github.com/micro/platform/runtime/local/sandbox"
 )
 
-// stateFile is what <Dir>/workloads/<id>.json holds.
+// stateFile is what <Dir>/workloads/<id>.json holds. The spec's environment holds the
+// release's secrets and the namespace's mesh credentials: it is kept sealed (Env), never
+// in Spec.
 type stateFile struct {
 	Spec      runtime.WorkloadSpec `json:"spec"`
+	Env       string               `json:"env_sealed,omitempty"`
 	Instances []instanceState      `json:"instances"`
+}
+
+// sealedEnv is what stateFile.Env seals.
+type sealedEnv struct {
+	Env          map[string]string `json:"env,omitempty"`
+	NamespaceEnv map[string]string `json:"namespace_env,omitempty"`
+}
+
+// sealSpec moves sf.Spec's environment into sf.Env, sealed.
+func (d *Driver) sealSpec(sf *stateFile) {
+	b, _ := json.Marshal(sealedEnv{Env: sf.Spec.Env, NamespaceEnv: sf.Spec.NamespaceEnv})
+	sf.Env = d.secrets.Seal(string(b))
+	sf.Spec.Env, sf.Spec.NamespaceEnv = nil, nil
+}
+
+// openSpec puts sf.Env back into sf.Spec. A state file written before sealing has its
+// environment in Spec already.
+func (d *Driver) openSpec(sf *stateFile) error {
+	if sf.Env == "" {
+		return nil
+	}
+	plain, err := d.secrets.Open(sf.Env)
+	if err != nil {
+		return fmt.Errorf("open the sealed environment (was the secret key replaced?): %w", err)
+	}
+	var e sealedEnv
+	if err := json.Unmarshal([]byte(plain), &e); err != nil {
+		return fmt.Errorf("decode the sealed environment: %w", err)
+	}
+	sf.Spec.Env, sf.Spec.NamespaceEnv, sf.Env = e.Env, e.NamespaceEnv, ""
+	return nil
 }
 
 // instanceState is the persisted part of an instance. PID 0 means not (yet) started.
@@ -29,6 +64,7 @@ type instanceState struct {
 	StartedAt  time.Time `json:"started_at"`
 	Restarts   int       `json:"restarts"`
 	Stopping   bool      `json:"stopping,omitempty"` // being removed: stop, never adopt
+	Addr       string    `json:"addr,omitempty"`     // in the sandbox's network
 }
 
 func (d *Driver) statePath(id string) string {
@@ -53,13 +89,14 @@ func (d *Driver) persist(wl *workload) error {
 		sf.Instances = append(sf.Instances, inst.persisted(true))
 	}
 	d.mu.Unlock()
+	d.sealSpec(&sf)
 	b, err := json.MarshalIndent(sf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", wl.spec.ID, err)
 	}
 	path := d.statePath(wl.spec.ID)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("write state of %s: %w", wl.spec.ID, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -74,6 +111,9 @@ func (inst *instance) persisted(stopping bool) instanceState {
 	st := instanceState{ID: inst.id, StartedAt: inst.startedAt, Restarts: inst.restarts, Stopping: stopping}
 	if inst.proc != nil {
 		st.PID, st.StartTicks = inst.proc.pid, inst.proc.startTicks
+	}
+	if inst.box.addr.IsValid() {
+		st.Addr = inst.box.addr.String()
 	}
 	return st
 }
@@ -104,6 +144,9 @@ func (d *Driver) Recover(ctx context.Context) error {
 		if err == nil {
 			err = json.Unmarshal(b, &sf)
 		}
+		if err == nil {
+			err = d.openSpec(&sf)
+		}
 		if err == nil && sf.Spec.ID+".json" != filepath.Base(path) {
 			err = errors.New("spec id does not match the file name")
 		}
@@ -124,6 +167,11 @@ func (d *Driver) Recover(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	ids := map[string]bool{}
+	for k := range known {
+		ids[k.Instance] = true
+	}
+	d.sweepCgroups(ids)
 	for _, k := range d.logs.Attached() {
 		if !known[k] {
 			errs = append(errs, d.logs.Detach(k))
@@ -136,7 +184,7 @@ func (d *Driver) Recover(ctx context.Context) error {
 // recorded PID and start time, else by its MICRO_SERVER_ID among group leaders.
 func (d *Driver) findLive(states []stateFile) map[string]procStatPID {
 	live := map[string]procStatPID{}
-	missing := map[string]string{} // instance ID → artifact
+	missing := map[string][]string{} // instance ID → its possible executables
 	for _, sf := range states {
 		for _, is := range sf.Instances {
 			if alive(is.PID, is.StartTicks) {
@@ -146,7 +194,7 @@ func (d *Driver) findLive(states []stateFile) map[string]procStatPID {
 				if real, err := filepath.EvalSymlinks(artifact); err == nil {
 					artifact = real // /proc/<pid>/exe names the resolved file
 				}
-				missing[is.ID] = artifact
+				missing[is.ID] = []string{artifact, sandbox.AppDir + "/" + sf.Spec.Service}
 			}
 		}
 	}
@@ -173,6 +221,7 @@ func (d *Driver) recoverWorkload(ctx context.Context, sf stateFile, live map[str
 		if p, ok := live[is.ID]; ok {
 			inst.proc = adopt(d.ctx, p.pid, p.startTicks)
 			inst.state = platform.InstanceRunning
+			d.readopt(inst, is.Addr)
 		} else if is.PID != 0 {
 			inst.state, inst.exitCode, inst.startedAt = platform.InstanceBackoff, -1, now
 			inst.message = "exited while the platform was down"

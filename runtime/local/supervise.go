@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -50,6 +51,8 @@ type instance struct {
 	proc      *proc
 	cpuTicks  uint64 // at the last stats sample
 	cpuAt     time.Time
+	cpuNanos  uint64   // of its cgroup at the last stats sample
+	box       confined // its sandbox, when sandboxed
 }
 
 func newInstance(wl *workload, id string, now time.Time) *instance {
@@ -170,6 +173,9 @@ func (d *Driver) spawnInstance(inst *instance) (*proc, error) {
 	}
 	defer stdout.Close()
 	defer stderr.Close()
+	if d.opts.Sandbox.Enabled {
+		return d.spawnSandboxed(inst, stdout, stderr)
+	}
 	return spawn(spawnSpec{path: inst.wl.spec.Artifact, env: d.environ(inst), dir: dir, stdout: stdout, stderr: stderr})
 }
 
@@ -182,6 +188,9 @@ func (d *Driver) exited(inst *instance, p *proc, tracker *Tracker, looping bool)
 	code, msg := inst.exitCode, inst.message
 	if p != nil {
 		code, msg = p.code, p.describe()
+		if p.signal == syscall.SIGKILL && inst.oomKilledLocked() {
+			msg = "out of memory: killed for using more than its size's " + strconv.FormatInt(inst.wl.spec.Resources.MemoryBytes>>20, 10) + " MiB limit"
+		}
 		if last := d.logs.LastLine(inst.key(), platform.Stderr); last != "" {
 			msg += ": " + last
 		}
@@ -223,6 +232,17 @@ func (inst *instance) sample(now time.Time) runtime.InstanceStats {
 	s := runtime.InstanceStats{InstanceID: inst.id, Time: now}
 	if inst.proc == nil || inst.state != platform.InstanceRunning {
 		return s
+	}
+	if g := inst.box.group; g != nil {
+		// The cgroup counts everything the instance forked too.
+		if cs, err := g.Stats(); err == nil {
+			if el := now.Sub(inst.cpuAt).Seconds(); !inst.cpuAt.IsZero() && el > 0 && cs.CPUNanos >= inst.cpuNanos {
+				s.CPUPercent = 100 * float64(cs.CPUNanos-inst.cpuNanos) / 1e9 / el
+			}
+			inst.cpuNanos, inst.cpuAt = cs.CPUNanos, now
+			s.MemoryBytes = cs.MemoryBytes
+			return s
+		}
 	}
 	st, err := readStat(inst.proc.pid)
 	if err != nil || st.startTicks != inst.proc.startTicks {
