@@ -99,6 +99,19 @@ type BuildStore interface {
 	UpdateBuild(ctx context.Context, b *Build) error
 }
 
+// UploadStore records which namespace uploaded which source archive. Archives are kept
+// once per content (by sha256), but a namespace may build only what it uploaded itself:
+// knowing another namespace's digest must not let a tenant build its code.
+type UploadStore interface {
+	// RecordUpload notes that namespace uploaded the archive with the given sha256
+	// digest; recording it again is a no-op. EINVALID for a digest that is not a
+	// lower-case hex sha256, ENOTFOUND if the namespace does not exist.
+	RecordUpload(ctx context.Context, namespace, digest string) error
+	// HasUpload reports whether namespace uploaded the archive with the given digest.
+	// Deleting a namespace forgets its uploads.
+	HasUpload(ctx context.Context, namespace, digest string) (bool, error)
+}
+
 // Builder turns source into a runnable artifact.
 type Builder interface {
 	// Build runs b to completion, writing progress and compiler output to log. It returns

@@ -6,6 +6,7 @@ type Store interface {
 	NamespaceStore
 	ServiceStore
 	BuildStore
+	UploadStore
 	ReleaseStore
 	InstanceStore
 	EventStore

@@ -90,12 +90,38 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	return p.opts.Mesh.RemoveNamespace(ctx, name)
 }
 
-// UploadSource implements platform.ControlPlane.
+// UploadSource implements platform.ControlPlane. The archive is stored once per content
+// (Sources), and recorded as the namespace's: Deploy builds only archives its namespace
+// uploaded, so knowing another namespace's digest is not enough to build its code.
 func (p *Plane) UploadSource(ctx context.Context, namespace string, archive io.Reader) (string, error) {
 	if err := p.authorizeNamespace(ctx, authz.ServiceDeploy, namespace); err != nil {
 		return "", err
 	}
-	return p.opts.Sources.StoreArchive(archive)
+	digest, err := p.opts.Sources.StoreArchive(archive)
+	if err != nil {
+		return "", err
+	}
+	if err := p.store.RecordUpload(ctx, namespace, digest); err != nil {
+		return "", fmt.Errorf("upload to %s: %w", namespace, err)
+	}
+	return digest, nil
+}
+
+// checkUploaded returns ENOTFOUND unless namespace uploaded the archive of src (an
+// archive source): the same answer whether another namespace has it or nobody does.
+func (p *Plane) checkUploaded(ctx context.Context, namespace string, src platform.Source) error {
+	if src.Kind != platform.SourceArchive {
+		return nil
+	}
+	ok, err := p.store.HasUpload(ctx, namespace, src.Archive)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return platform.Errorf(platform.ENOTFOUND, "source archive %s was not uploaded to namespace %q", src.Archive[:12], namespace).
+			WithHint("upload the source to this namespace (`platform deploy DIR -n %s` does) and deploy the digest it returns", namespace)
+	}
+	return nil
 }
 
 // reservedEnv are variables the platform sets; a user may not override them.
@@ -108,6 +134,9 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		return nil, err
 	}
 	if err := validateDeploy(req); err != nil {
+		return nil, err
+	}
+	if err := p.checkUploaded(ctx, req.Namespace, req.Source); err != nil {
 		return nil, err
 	}
 	now := p.opts.Clock.Now().UTC()

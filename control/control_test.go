@@ -115,7 +115,15 @@ func (fakeBuilder) Build(_ context.Context, b *platform.Build, log platform.LogW
 	return "bin-" + b.Source.Archive[:8], "", nil
 }
 
-func (fakeBuilder) StoreArchive(r io.Reader) (string, error) { return "", errors.New("unused") }
+// StoreArchive "stores" an archive whose content is its digest (a test uploads
+// digest("aaaa") to deploy it).
+func (fakeBuilder) StoreArchive(r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	if err != nil || len(b) != 64 {
+		return "", errors.New("fakeBuilder: upload the digest itself")
+	}
+	return string(b), nil
+}
 
 type harness struct {
 	t      *testing.T
@@ -191,8 +199,17 @@ func (h *harness) eventually(what string, cond func() bool) {
 	}
 }
 
+// upload uploads archive (a digest: see fakeBuilder) to namespace ns, so ns may deploy it.
+func (h *harness) upload(ns, archive string) {
+	h.t.Helper()
+	if _, err := h.plane.UploadSource(h.admin, ns, strings.NewReader(archive)); err != nil {
+		h.t.Fatalf("upload: %v", err)
+	}
+}
+
 func (h *harness) deploy(ns, svc, archive string) *platform.Release {
 	h.t.Helper()
+	h.upload(ns, archive)
 	r, err := h.plane.Deploy(h.admin, platform.DeployRequest{Namespace: ns, Service: svc, Source: platform.Source{Kind: platform.SourceArchive, Archive: archive}})
 	if err != nil {
 		h.t.Fatalf("deploy: %v", err)
@@ -589,6 +606,7 @@ func TestEnvIsSealedAtRestAndNeverShown(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
 	h.plane.CreateNamespace(h.admin, "acme")
+	h.upload("acme", digest("aaaa1111"))
 	r, err := h.plane.Deploy(h.admin, platform.DeployRequest{
 		Namespace: "acme", Service: "helloworld", Env: map[string]string{"DB_PASSWORD": "hunter2"},
 		Source: platform.Source{Kind: platform.SourceArchive, Archive: digest("aaaa1111")},
@@ -635,6 +653,7 @@ func TestSizeBecomesResources(t *testing.T) {
 	h.plane.CreateNamespace(h.admin, "acme")
 	deploy := func(archive string, size platform.Size) *platform.Release {
 		t.Helper()
+		h.upload("acme", digest(archive))
 		r, err := h.plane.Deploy(h.admin, platform.DeployRequest{Namespace: "acme", Service: "helloworld", Size: size,
 			Source: platform.Source{Kind: platform.SourceArchive, Archive: digest(archive)}})
 		if err != nil {
@@ -751,6 +770,7 @@ func TestRedeployKeepsReplicas(t *testing.T) {
 		{"a redeploy with a count changes it", "dddd4444", 2, 2},
 	} {
 		t.Run(st.name, func(t *testing.T) {
+			h.upload("acme", digest(st.archive))
 			r, err := h.plane.Deploy(h.admin, platform.DeployRequest{Namespace: "acme", Service: "helloworld", Replicas: st.replicas,
 				Source: platform.Source{Kind: platform.SourceArchive, Archive: digest(st.archive)}})
 			if err != nil {

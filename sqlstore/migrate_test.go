@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pressly/goose/v3"
@@ -130,6 +131,38 @@ func TestMigrateNamespaceNames(t *testing.T) {
 	}
 	if err := s.CreateNamespace(ctx, &platform.Namespace{Name: "staging", Org: "globex"}); err != nil {
 		t.Fatalf("its own org recreates it: %v", err)
+	}
+}
+
+// TestMigrateSourceUploads migrates a database written before uploads were recorded per
+// namespace (schema 6): the archives a namespace already built from count as its uploads,
+// and no other namespace's.
+func TestMigrateSourceUploads(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path, db := sqliteAtVersion(t, 6)
+	digest := strings.Repeat("ab", 32)
+	for _, q := range []string{
+		`INSERT INTO namespaces (name, org, created_at) VALUES ('a', 'default', 1), ('b', 'default', 1)`,
+		`INSERT INTO services (namespace, name, status, created_at, updated_at) VALUES ('a', 'api', 'live', 1, 1)`,
+		`INSERT INTO builds (id, namespace, service, seq, source_kind, source_archive, status, created_at)
+		 VALUES ('b-1', 'a', 'api', 1, 'archive', '` + digest + `', 'succeeded', 1), ('b-2', 'a', 'api', 2, 'archive', '` + digest + `', 'succeeded', 2)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for ns, want := range map[string]bool{"a": true, "b": false} {
+		if got, err := s.HasUpload(ctx, ns, digest); err != nil || got != want {
+			t.Errorf("HasUpload(%s) = %v, %v; want %v", ns, got, err, want)
+		}
 	}
 }
 

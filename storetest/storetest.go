@@ -54,6 +54,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Services", testServices},
 		{"DeleteService", testDeleteService},
 		{"Builds", testBuilds},
+		{"Uploads", testUploads},
 		{"Releases", testReleases},
 		{"Instances", testInstances},
 		{"Events", testEvents},
