@@ -95,6 +95,7 @@ type config struct {
 	mountInfo  func() ([]byte, error)
 	leaf       string
 	fs         fsys
+	kill       func(pid int) error
 }
 
 // WithRoot sets where cgroup filesystems are mounted (default DefaultRoot). Mount points
@@ -125,6 +126,7 @@ type Hierarchy struct {
 	name    string
 	version int
 	fs      fsys
+	kill    func(pid int) error // SIGKILL
 	// dirs maps a controller to the Hierarchy's directory in its hierarchy: on v1 one per
 	// usable controller (cpuacct too, for Stats); on v2 the single key "".
 	dirs    map[string]string
@@ -144,6 +146,7 @@ func New(name string, opts ...Option) (*Hierarchy, Support, error) {
 		mountInfo:  func() ([]byte, error) { return os.ReadFile("/proc/self/mountinfo") },
 		leaf:       "supervisor",
 		fs:         osFS{},
+		kill:       func(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) },
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -154,7 +157,7 @@ func New(name string, opts ...Option) (*Hierarchy, Support, error) {
 	if !nameRE.MatchString(cfg.leaf) || cfg.leaf == name {
 		return nil, Support{}, platform.Errorf(platform.EINVALID, "invalid supervisor leaf %q", cfg.leaf)
 	}
-	h := &Hierarchy{name: name, fs: cfg.fs, dirs: map[string]string{}}
+	h := &Hierarchy{name: name, fs: cfg.fs, kill: cfg.kill, dirs: map[string]string{}}
 
 	var mounts []mount
 	if mi, err := cfg.mountInfo(); err == nil {
@@ -427,7 +430,7 @@ func (g *Group) Remove() error {
 			return err
 		}
 		for _, p := range ps {
-			_ = syscall.Kill(p, syscall.SIGKILL) // ESRCH: gone already
+			_ = g.h.kill(p) // ESRCH: gone already
 		}
 		var busy []string
 		var lastErr error
