@@ -42,6 +42,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -61,11 +62,24 @@ const userPrefix = "ns-"
 // base64-encoded in one message, so it may be about 3/4 of this.
 const MaxPayload = 8 << 20
 
-// Default limits of a namespace's JetStream account.
+// Default limits of a namespace's JetStream account: none of its own (-1), so only the
+// server-wide limits apply (75% of the memory and of the disk space free at start, as
+// nats-server computes them). A positive per-namespace limit is a reservation:
+// nats-server adds every account's limits up when it enables one and refuses the
+// account once the sum exceeds the server's limit, used or not, so N namespaces would
+// need N times the limit free.
 const (
-	DefaultJetStreamMaxMemory = 256 << 20 // 256 MiB
-	DefaultJetStreamMaxStore  = 1 << 30   // 1 GiB
+	DefaultJetStreamMaxMemory = -1
+	DefaultJetStreamMaxStore  = -1
 )
+
+// DefaultMinFreeDisk is the space the disk holding the JetStream data must have left for
+// PrepareNamespace to take a new namespace.
+const DefaultMinFreeDisk = 64 << 20 // 64 MiB
+
+// DefaultJetStreamRetry is how often a namespace whose account could not get JetStream
+// (a full disk) is tried again.
+const DefaultJetStreamRetry = 30 * time.Second
 
 // Options configures a Bus or a Node.
 type Options struct {
@@ -91,9 +105,18 @@ type Options struct {
 	// logged.
 	Logger *slog.Logger
 	// JetStreamMaxMemory and JetStreamMaxStore limit each namespace's JetStream usage
-	// in bytes; 0 means the defaults above.
+	// in bytes; 0 means the defaults above (no per-namespace limit), negative means none.
+	// A positive value is reserved for every namespace against the server's JetStream
+	// limit when its account is enabled (see DefaultJetStreamMaxStore).
 	JetStreamMaxMemory int64
 	JetStreamMaxStore  int64
+	// MinFreeDisk is the free space, in bytes, the disk holding Dir must keep for
+	// PrepareNamespace to take a new namespace; 0 means DefaultMinFreeDisk, negative
+	// turns the check off.
+	MinFreeDisk int64
+	// JetStreamRetry is how often namespaces whose account could not get JetStream are
+	// tried again; 0 means DefaultJetStreamRetry.
+	JetStreamRetry time.Duration
 	// CallTimeout bounds a Call whose request sets no timeout; 0 means 30s.
 	CallTimeout time.Duration
 	// RegistryTimeout is how long a registry broadcast query waits for answers (service
@@ -132,6 +155,12 @@ func (o *Options) setDefaults() {
 	if o.JetStreamMaxStore == 0 {
 		o.JetStreamMaxStore = DefaultJetStreamMaxStore
 	}
+	if o.MinFreeDisk == 0 {
+		o.MinFreeDisk = DefaultMinFreeDisk
+	}
+	if o.JetStreamRetry <= 0 {
+		o.JetStreamRetry = DefaultJetStreamRetry
+	}
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 30 * time.Second
 	}
@@ -164,6 +193,9 @@ type Bus struct {
 	sendMu     sync.Mutex
 	namespaces map[string]bool      // namespaces allowed to connect
 	clients    map[string]*nsClient // the platform's go-micro client per namespace
+	// noJetStream holds the admitted namespaces whose account could not get JetStream
+	// (embedded), with the reason; they are tried again every Options.JetStreamRetry.
+	noJetStream map[string]error
 }
 
 // New validates opts and returns a Bus that is not started yet.
@@ -183,6 +215,8 @@ func New(opts Options) (*Bus, error) {
 		namespaces: make(map[string]bool),
 		removed:    make(map[string]bool),
 		clients:    make(map[string]*nsClient),
+
+		noJetStream: make(map[string]error),
 	}, nil
 }
 
@@ -231,10 +265,10 @@ func (b *Bus) Start(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("natsbus: register control account: %w", err))
 		}
 	}
+	// A namespace whose account cannot get JetStream (the disk is full) does not keep
+	// the server from starting: it is admitted without and tried again later.
 	for ns := range b.namespaces {
-		if err := b.registerAccountLocked(ns); err != nil {
-			errs = append(errs, err)
-		}
+		b.registerAccountLocked(ns)
 	}
 	b.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
@@ -244,7 +278,16 @@ func (b *Bus) Start(ctx context.Context) error {
 	close(b.ready)
 	b.opts.Logger.Info("nats server ready", "url", srv.ClientURL(), "dir", b.opts.Dir)
 
-	<-ctx.Done()
+	retry := time.NewTicker(b.opts.JetStreamRetry)
+	defer retry.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-retry.C:
+			b.retryJetStream()
+		}
+	}
 
 	b.closeClients()
 	srv.Shutdown()
@@ -383,7 +426,53 @@ func (b *Bus) EnsureNamespace(ctx context.Context, ns string) error {
 	if b.srv == nil {
 		return nil
 	}
-	return b.registerAccountLocked(ns)
+	b.registerAccountLocked(ns)
+	return nil
+}
+
+// PrepareNamespace checks, before the platform stores a new namespace, that the mesh can
+// take it, and prepares its account: the disk holding the JetStream data has at least
+// Options.MinFreeDisk free and the account gets JetStream. EUNAVAILABLE, naming the
+// disk, when it cannot; EINVALID for a bad name. It does not admit the namespace (see
+// EnsureNamespace). Before Start, and with Remote (the Node's disk is the Node's), it
+// only validates the name.
+func (b *Bus) PrepareNamespace(ctx context.Context, ns string) error {
+	if err := platform.ValidateName("namespace", ns); err != nil {
+		return err
+	}
+	if b.opts.Remote != "" {
+		return nil
+	}
+	if min := b.opts.MinFreeDisk; min > 0 {
+		if free := diskFree(b.opts.Dir); free >= 0 && free < min {
+			return b.diskError(ns, fmt.Sprintf("%s free, %s needed", formatBytes(free), formatBytes(min)))
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv == nil {
+		return nil
+	}
+	acc, _ := b.srv.LookupOrRegisterAccount(ns)
+	if err := b.enableJetStreamLocked(acc); err != nil {
+		b.opts.Logger.Warn("namespace refused: its account cannot get JetStream", "namespace", ns, "dir", b.opts.Dir, "err", err)
+		return b.diskError(ns, err.Error())
+	}
+	return nil
+}
+
+// diskError is the EUNAVAILABLE of a namespace the disk holding Dir has no room for.
+func (b *Bus) diskError(ns, why string) error {
+	return platform.Errorf(platform.EUNAVAILABLE, "no room for namespace %s's messaging on the disk of %s (%s)", ns, b.opts.Dir, why).
+		WithHint("free space on that disk (or give the server a data dir on a larger one) and try again")
+}
+
+// formatBytes renders n bytes in MiB, or in bytes when smaller.
+func formatBytes(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
 }
 
 // SyncNamespaces ensures every namespace in names and declares that the Bus now knows
@@ -435,9 +524,29 @@ func (b *Bus) SyncNamespaces(ctx context.Context, names []string) error {
 	return b.resyncLocked(ctx)
 }
 
-// registerAccountLocked creates ns's account if missing and enables JetStream on it.
-func (b *Bus) registerAccountLocked(ns string) error {
+// registerAccountLocked creates ns's account if missing and enables JetStream on it. An
+// account that cannot get JetStream (nats-server refuses it when the disk is full) still
+// admits the namespace's connections, so its services register, call and publish; it
+// is recorded in noJetStream, logged once and tried again every Options.JetStreamRetry.
+func (b *Bus) registerAccountLocked(ns string) {
 	acc, _ := b.srv.LookupOrRegisterAccount(ns)
+	if err := b.enableJetStreamLocked(acc); err != nil {
+		if _, logged := b.noJetStream[ns]; !logged {
+			b.opts.Logger.Warn("namespace admitted without JetStream; retrying", "namespace", ns, "dir", b.opts.Dir,
+				"every", b.opts.JetStreamRetry, "err", err)
+		}
+		b.noJetStream[ns] = err
+		return
+	}
+	if _, was := b.noJetStream[ns]; was {
+		delete(b.noJetStream, ns)
+		b.opts.Logger.Info("namespace account got JetStream", "namespace", ns)
+	}
+}
+
+// enableJetStreamLocked enables JetStream on acc with the namespace limits, unless it
+// has it already.
+func (b *Bus) enableJetStreamLocked(acc *server.Account) error {
 	if acc.JetStreamEnabled() {
 		return nil
 	}
@@ -449,10 +558,39 @@ func (b *Bus) registerAccountLocked(ns string) error {
 		MaxAckPending: -1,
 	}}
 	if err := acc.EnableJetStream(limits, nil); err != nil {
-		return fmt.Errorf("natsbus: enable jetstream for namespace %s: %w", ns, err)
+		return fmt.Errorf("enable jetstream for namespace %s: %w", acc.Name, err)
 	}
-	b.opts.Logger.Info("namespace account ready", "namespace", ns)
+	b.opts.Logger.Info("namespace account ready", "namespace", acc.Name)
 	return nil
+}
+
+// retryJetStream tries again to enable JetStream on the admitted namespaces that have
+// none.
+func (b *Bus) retryJetStream() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv == nil {
+		return
+	}
+	for ns := range b.noJetStream {
+		if !b.namespaces[ns] {
+			delete(b.noJetStream, ns)
+			continue
+		}
+		b.registerAccountLocked(ns)
+	}
+}
+
+// withoutJetStream returns the admitted namespaces whose account has no JetStream yet.
+func (b *Bus) withoutJetStream() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	names := make([]string, 0, len(b.noJetStream))
+	for ns := range b.noJetStream {
+		names = append(names, ns)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // RemoveNamespace revokes ns: new connections are refused and existing ones (the
@@ -467,6 +605,7 @@ func (b *Bus) RemoveNamespace(ctx context.Context, ns string) error {
 	}
 	b.mu.Lock()
 	delete(b.namespaces, ns)
+	delete(b.noJetStream, ns)
 	c := b.clients[ns]
 	delete(b.clients, ns)
 	srv, ctl := b.srv, b.ctl

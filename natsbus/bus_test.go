@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -299,5 +302,185 @@ func TestLogsHoldNoCredentials(t *testing.T) {
 	}
 	if pw := b.password("acme"); strings.Contains(out, pw) {
 		t.Fatalf("bus logs hold acme's password:\n%s", out)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size (e.g. "96m") on a fresh directory and unmounts it
+// when the test ends. It skips when not root or when the mount fails.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s: %v %s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// startBus starts a Bus with opts (Secret set here) and the given namespaces ensured
+// before it starts, and stops it when the test ends. Start must succeed.
+func startBus(t *testing.T, opts Options, namespaces ...string) *Bus {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	opts.Secret = testSecret
+	b, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, ns := range namespaces {
+		if err := b.EnsureNamespace(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Start(ctx) }()
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	if err := b.WaitReady(rctx); err != nil {
+		cancel()
+		t.Fatalf("bus did not start on its own data: %v (Start: %v)", err, <-done)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("bus Start returned %v", err)
+		}
+	})
+	return b
+}
+
+// mustConnect connects to ns with its credentials and closes the connection.
+func mustConnect(t *testing.T, b *Bus, ns string) {
+	t.Helper()
+	nc, err := nats.Connect(MustNamespaceURL(t, b, ns), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("%s cannot connect: %v", ns, err)
+	}
+	nc.Close()
+}
+
+// TestNamespacesReserveNoDisk ensures many namespaces on a 96 MiB disk: with the default
+// limits each gets JetStream and reserves nothing (each reserved 1 GiB, so the first
+// already failed), and one can store a stream.
+func TestNamespacesReserveNoDisk(t *testing.T) {
+	dir := mountTmpfs(t, "96m")
+	b := startBus(t, Options{Dir: dir})
+	ctx := context.Background()
+	for i := range 20 {
+		ns := "ns" + strconv.Itoa(i)
+		if err := b.PrepareNamespace(ctx, ns); err != nil {
+			t.Fatalf("PrepareNamespace(%s): %v", ns, err)
+		}
+		if err := b.EnsureNamespace(ctx, ns); err != nil {
+			t.Fatalf("EnsureNamespace(%s): %v", ns, err)
+		}
+	}
+	if got := b.withoutJetStream(); len(got) != 0 {
+		t.Fatalf("namespaces without JetStream: %v", got)
+	}
+	nc, err := nats.Connect(MustNamespaceURL(t, b, "ns7"), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
+		t.Fatalf("create a stream: %v", err)
+	}
+	if _, err := js.Publish(ctx, "orders.1", []byte("one")); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+// TestStartWithoutRoomForJetStream starts a bus whose namespaces' JetStream reservations
+// (40 MiB each, set on purpose) do not all fit the disk: the server still starts, every
+// namespace connects, the one left without JetStream is retried and gets it once room
+// is made, and PrepareNamespace refuses a new namespace naming the disk.
+func TestStartWithoutRoomForJetStream(t *testing.T) {
+	dir := mountTmpfs(t, "96m")
+	b := startBus(t, Options{Dir: dir, JetStreamMaxStore: 40 << 20, JetStreamRetry: 50 * time.Millisecond}, "acme", "globex")
+	without := b.withoutJetStream()
+	if len(without) != 1 {
+		t.Fatalf("namespaces without JetStream: %v, want one of acme and globex", without)
+	}
+	mustConnect(t, b, "acme")
+	mustConnect(t, b, "globex")
+
+	err := b.PrepareNamespace(context.Background(), "initech")
+	if platform.ErrorCode(err) != platform.EUNAVAILABLE || !strings.Contains(platform.ErrorMessage(err), dir) || platform.ErrorHint(err) == "" {
+		t.Fatalf("PrepareNamespace with no room: %v (hint %q), want %s naming %s", err, platform.ErrorHint(err), platform.EUNAVAILABLE, dir)
+	}
+
+	// Room is made: the namespace that has JetStream gives it up.
+	with := "acme"
+	if without[0] == "acme" {
+		with = "globex"
+	}
+	acc, err := b.server().LookupAccount(with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acc.DisableJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.withoutJetStream()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never got JetStream after room was made", without[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	acc, err = b.server().LookupAccount(without[0])
+	if err != nil || !acc.JetStreamEnabled() {
+		t.Fatalf("%s: JetStream enabled %v (%v)", without[0], err == nil && acc.JetStreamEnabled(), err)
+	}
+}
+
+// TestPrepareNamespace checks the refusals of PrepareNamespace that need no full disk.
+func TestPrepareNamespace(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := startBus(t, Options{Dir: dir, MinFreeDisk: 1 << 62})
+	tests := []struct {
+		name, ns string
+		wantCode string
+		wantMsg  []string
+	}{
+		{name: "bad name", ns: "Bad_Name", wantCode: platform.EINVALID},
+		{name: "disk below the minimum", ns: "acme", wantCode: platform.EUNAVAILABLE,
+			wantMsg: []string{"no room for namespace acme's messaging on the disk of " + dir, "free,", "needed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := b.PrepareNamespace(context.Background(), tt.ns)
+			if platform.ErrorCode(err) != tt.wantCode {
+				t.Fatalf("error %v, want %s", err, tt.wantCode)
+			}
+			for _, w := range tt.wantMsg {
+				if !strings.Contains(platform.ErrorMessage(err), w) {
+					t.Errorf("message %q does not say %q", platform.ErrorMessage(err), w)
+				}
+			}
+		})
+	}
+	remote, err := New(Options{Remote: "nats://127.0.0.1:1", Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.PrepareNamespace(context.Background(), "acme"); err != nil {
+		t.Errorf("remote PrepareNamespace: %v, want nil (the node's disk is the node's)", err)
 	}
 }
