@@ -16,6 +16,11 @@ import (
 
 // CreateNamespace implements platform.ControlPlane. The namespace belongs to the
 // caller's organisation.
+//
+// It is all or nothing: a mesh that can say so beforehand (namespacePreparer: the
+// embedded NATS checks the room on its disk) is asked first, and a namespace the mesh
+// then refuses is deleted from the store again. Either refusal is EUNAVAILABLE (or the
+// mesh's own code) with the mesh's reason and hint, and audited with outcome "failed".
 func (p *Plane) CreateNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
 	if err := p.authorize(ctx, authz.NamespaceCreate); err != nil {
 		return nil, err
@@ -27,15 +32,59 @@ func (p *Plane) CreateNamespace(ctx context.Context, name string) (*platform.Nam
 	ns := &platform.Namespace{Name: name, Org: tok.OrgName(), CreatedAt: p.opts.Clock.Now().UTC()}
 	p.nsMu.Lock()
 	defer p.nsMu.Unlock()
+	// A namespace that exists is a conflict, whatever the mesh would say.
+	if _, err := p.store.GetNamespace(ctx, name); platform.IsNotFound(err) {
+		if m, ok := p.opts.Mesh.(namespacePreparer); ok {
+			if err := m.PrepareNamespace(ctx, name); err != nil {
+				return nil, p.namespaceRefused(ctx, name, err)
+			}
+		}
+	}
 	if err := p.store.CreateNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
 	if err := p.opts.Mesh.EnsureNamespace(ctx, name); err != nil {
-		return nil, fmt.Errorf("create namespace %s: messaging: %w", name, err)
+		// Undo both sides: the stored namespace, and what the mesh may keep of it (a
+		// remote mesh would send it to its node at the next reconnect).
+		bg := context.WithoutCancel(ctx)
+		if rbErr := p.store.DeleteNamespace(bg, name); rbErr != nil {
+			p.logger.Error("create namespace: the mesh refused it and it could not be removed from the store", "namespace", name, "err", rbErr)
+		}
+		if rmErr := p.opts.Mesh.RemoveNamespace(bg, name); rmErr != nil {
+			p.logger.Warn("create namespace: remove the refused namespace from the mesh", "namespace", name, "err", rmErr)
+		}
+		return nil, p.namespaceRefused(ctx, name, err)
 	}
 	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceCreate, Target: "namespace/" + name})
 	p.events.Publish(ctx, &platform.Event{Namespace: name, Type: platform.EventNamespaceCreated, Message: fmt.Sprintf("namespace %s created", name)})
 	return ns, nil
+}
+
+// auditFailed is the audit outcome of an action that was allowed but could not be done
+// (a namespace the mesh had no room for).
+const auditFailed = "failed"
+
+// namespacePreparer is a mesh that can tell, before a namespace is stored, whether it
+// can take it (natsbus.Bus: room for its JetStream data on the disk).
+type namespacePreparer interface {
+	PrepareNamespace(ctx context.Context, ns string) error
+}
+
+// namespaceRefused audits a create the mesh refused and returns the error for the
+// caller: the mesh's code, message and hint, EUNAVAILABLE if it gave no code (its
+// detail is logged, not shown).
+func (p *Plane) namespaceRefused(ctx context.Context, name string, err error) error {
+	code, msg, hint := platform.ErrorCode(err), platform.ErrorMessage(err), platform.ErrorHint(err)
+	if code == platform.EINTERNAL {
+		p.logger.Error("create namespace: the mesh refused it", "namespace", name, "err", err)
+		code, msg, hint = platform.EUNAVAILABLE, "the messaging layer could not take it", "try again; if it keeps failing, the server log says why"
+	}
+	out := platform.Errorf(code, "namespace %s not created: %s", name, msg)
+	if hint != "" {
+		out = out.WithHint("%s", hint)
+	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceCreate, Target: "namespace/" + name, Outcome: auditFailed, Detail: out.Message})
+	return out
 }
 
 // ListNamespaces implements platform.ControlPlane: the namespaces of the caller's
