@@ -351,6 +351,17 @@ func (g *Group) ID() string { return g.id }
 // Paths returns the group's directories, one per hierarchy.
 func (g *Group) Paths() []string { return uniq(g.dirs) }
 
+// UnifiedDir returns the group's directory on cgroup v2 and "" on v1. Opened, it is what
+// syscall.SysProcAttr's CgroupFD (with UseCgroupFD) takes to start a process inside the
+// group, with no moment outside it; on v1 start the process gated (e.g. waiting on a pipe)
+// and Add it before letting it run.
+func (g *Group) UnifiedDir() string {
+	if g.h.version != 2 {
+		return ""
+	}
+	return g.dirs[""]
+}
+
 // Add moves process pid into the group, in every hierarchy. It fails with ENOTFOUND when
 // the process does not exist.
 func (g *Group) Add(pid int) error {

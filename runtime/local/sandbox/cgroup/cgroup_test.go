@@ -446,6 +446,9 @@ func TestGroupLifecycle(t *testing.T) {
 				t.Errorf("Open(a) = %v, %v", g, err)
 			}
 
+			if got, want := a.UnifiedDir() != "", host.name == "v2"; got != want {
+				t.Errorf("UnifiedDir = %q", a.UnifiedDir())
+			}
 			if err := a.Add(4242); err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,10 +76,28 @@ func realHierarchy(tb testing.TB) (*Hierarchy, Support) {
 	return h, sup
 }
 
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // helper is a process started for a test and already in its group.
 type helper struct {
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	out  *lockedBuffer
 	done chan error // receives cmd.Wait's result
 }
 
@@ -89,7 +108,7 @@ func startInGroup(t testing.TB, g *Group, cmd *exec.Cmd) *helper {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &bytes.Buffer{}
+	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -234,7 +253,7 @@ func TestRealPidsLimitStopsForks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("processes in group: %d; pids.events: %s; shell output: %q", n, strings.TrimSpace(string(events)), p.out)
+	t.Logf("processes in group: %d; pids.events: %s; shell output: %q", n, strings.TrimSpace(string(events)), p.out.String())
 	if n > limit || n < limit/2 {
 		t.Errorf("%d processes in the group, want at most %d and not far below", n, limit)
 	}
