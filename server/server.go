@@ -71,7 +71,12 @@ func New(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// The data dir holds the secret key, the admin token and the database: the owner's
+	// only, an existing one (an older version made it 0755) tightened.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, platform.Errorf(platform.EINVALID, "data dir %s: %v", cfg.DataDir, err)
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, platform.Errorf(platform.EINVALID, "data dir %s: %v", cfg.DataDir, err)
 	}
 	logger, err := newLogger(cfg, stdout)

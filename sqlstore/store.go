@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -112,8 +113,48 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{engine: Postgres, w: c, r: c, wdb: db, rdb: db}, nil
 }
 
+// FileMode is the mode of a SQLite database and its -wal and -shm files: the owner's
+// only. They hold every namespace's state, token hashes and sealed secrets.
+const FileMode os.FileMode = 0o600
+
+// sqliteFiles are the files of the SQLite database at path.
+func sqliteFiles(path string) []string {
+	return []string{path, path + "-wal", path + "-shm"}
+}
+
+// tightenSQLite creates the database file at path with FileMode if it does not exist
+// (SQLite gives its -wal and -shm files the database file's mode), and brings the
+// database's existing files to FileMode.
+func tightenSQLite(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+	if err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create sqlite %s: %w", path, err)
+	}
+	for _, name := range sqliteFiles(path) {
+		info, err := os.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite %s: %w", name, err)
+		}
+		if info.Mode().IsRegular() && info.Mode().Perm() != FileMode {
+			if err := os.Chmod(name, FileMode); err != nil {
+				return fmt.Errorf("sqlite %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // openSQLite opens the writer connection, migrates through it, then opens the readers.
+// The database's files are the owner's only (FileMode), existing ones tightened.
 func openSQLite(ctx context.Context, path string) (*Store, error) {
+	if err := tightenSQLite(path); err != nil {
+		return nil, err
+	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)",
 		sqliteBusyTimeout.Milliseconds())
 	wdb, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_txlock=immediate&"+common)
@@ -128,6 +169,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	if err := migrate(ctx, wdb, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	// The -wal and -shm files exist now; one left by an older version keeps its mode.
+	if err := tightenSQLite(path); err != nil {
 		wdb.Close()
 		return nil, err
 	}
