@@ -74,7 +74,7 @@ func (b *Bus) Services(ctx context.Context, ns, service string) ([]*platform.Reg
 
 // lookup returns service as registered, nil if it has no node.
 func (c *nsClient) lookup(service string) (*platform.RegisteredService, error) {
-	svcs, err := c.cache.GetService(service)
+	svcs, err := c.cache.getService(service)
 	if errors.Is(err, registry.ErrNotFound) {
 		return nil, nil
 	}

@@ -86,7 +86,7 @@ func (c *nsClient) call(ctx context.Context, req platform.CallRequest) ([]byte, 
 // nodes returns the nodes a call may go to: those of req.Version when set, never a
 // drained one. ENOTFOUND when there is none.
 func (c *nsClient) nodes(req platform.CallRequest) ([]*registry.Node, error) {
-	svcs, err := c.cache.GetService(req.Service)
+	svcs, err := c.cache.getService(req.Service)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return nil, platform.Errorf(platform.EUNAVAILABLE, "look up service %q: %v", req.Service, err)
 	}
