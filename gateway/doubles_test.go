@@ -12,19 +12,22 @@ import (
 	platform "github.com/micro/platform"
 )
 
-// fakeMesh answers Call with a canned body, or with the error set for a service, and
-// records every call. Only Call is used by the gateway.
+// fakeMesh answers Call with a canned body, or with the error set for a service, or
+// ENOTFOUND for a service marked unregistered, and records every call. Only Call and
+// Services are used by the gateway.
 type fakeMesh struct {
 	platform.Mesh // nil: any other method panics, proving the gateway does not use it
 
-	mu    sync.Mutex
-	calls []platform.CallRequest
-	body  []byte
-	errs  map[string]error // by service
+	mu           sync.Mutex
+	calls        []platform.CallRequest
+	lookups      int
+	body         []byte
+	errs         map[string]error // by service
+	unregistered map[string]bool  // services not registered: every other one is
 }
 
 func newFakeMesh() *fakeMesh {
-	return &fakeMesh{body: []byte(`{"msg":"Hello Alice"}`), errs: map[string]error{}}
+	return &fakeMesh{body: []byte(`{"msg":"Hello Alice"}`), errs: map[string]error{}, unregistered: map[string]bool{}}
 }
 
 func (m *fakeMesh) Call(_ context.Context, req platform.CallRequest) ([]byte, error) {
@@ -32,10 +35,36 @@ func (m *fakeMesh) Call(_ context.Context, req platform.CallRequest) ([]byte, er
 	defer m.mu.Unlock()
 	req.Body = slices.Clone(req.Body)
 	m.calls = append(m.calls, req)
+	if m.unregistered[req.Service] {
+		return nil, platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", req.Service, req.Namespace)
+	}
 	if err := m.errs[req.Service]; err != nil {
 		return nil, err
 	}
 	return m.body, nil
+}
+
+func (m *fakeMesh) Services(_ context.Context, ns, service string) ([]*platform.RegisteredService, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lookups++
+	if m.unregistered[service] {
+		return nil, platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", service, ns)
+	}
+	return registeredService(service), nil
+}
+
+// Lookups returns how many times Services was asked.
+func (m *fakeMesh) Lookups() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lookups
+}
+
+// registeredService is a one-node registration of service, for meshes where every
+// service is registered.
+func registeredService(service string) []*platform.RegisteredService {
+	return []*platform.RegisteredService{{Name: service, Nodes: []platform.RegistryNode{{ID: service + "-1"}}}}
 }
 
 func (m *fakeMesh) Calls() []platform.CallRequest {
@@ -51,6 +80,10 @@ type benchMesh struct {
 }
 
 func (m benchMesh) Call(context.Context, platform.CallRequest) ([]byte, error) { return m.body, nil }
+
+func (m benchMesh) Services(_ context.Context, _, service string) ([]*platform.RegisteredService, error) {
+	return registeredService(service), nil
+}
 
 // fakeAuth maps secrets to tokens.
 type fakeAuth map[string]*platform.Token

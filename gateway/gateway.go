@@ -34,6 +34,16 @@ const (
 // OtherService is the service label of requests to services beyond Options.MaxSeries.
 const OtherService = "_other"
 
+// UnknownService is the service label, and the service of the usage rows, of requests
+// to a service that is not registered in their namespace: the name in the path is the
+// caller's to choose, so it must not mint a metric series or a usage row of its own.
+// No service can have this name (it is not a DNS label).
+const UnknownService = "_unknown"
+
+// registeredTimeout bounds the question to the mesh whether a service is registered,
+// asked once per service the gateway has not metered yet.
+const registeredTimeout = 5 * time.Second
+
 // Headers the gateway reads.
 const (
 	HeaderNamespace = "Micro-Namespace"
@@ -46,7 +56,9 @@ const pathPrefix = "/api/"
 
 // Options configure a Gateway. Mesh, Auth and Usage are required.
 type Options struct {
-	// Mesh carries the calls; only Mesh.Call is used. The request body lives in a pooled
+	// Mesh carries the calls. Besides Call, the gateway asks Services(ctx, ns, service)
+	// whether a service it has not metered yet is registered (for a service that did not
+	// answer its first call), so it must answer that from memory. The request body lives in a pooled
 	// buffer: Call must not keep req.Body once it returns, except when it returns
 	// ETIMEOUT or the context has ended (an RPC client may still be sending it then, so
 	// the gateway does not reuse that buffer).
@@ -70,10 +82,10 @@ type Options struct {
 	Timeout time.Duration
 	// Clock stamps usage minutes and measures latency. Default platform.SystemClock.
 	Clock platform.Clock
-	// MaxSeries bounds the (namespace, service) label pairs of the Prometheus metrics, so
-	// callers inventing service names cannot explode their cardinality; requests to
-	// further services are labelled service="_other". Usage records stay exact.
-	// Default 10000.
+	// MaxSeries bounds the (namespace, service) label pairs of the Prometheus metrics of
+	// registered services (requests to names that are not registered are counted under
+	// service="_unknown" in both metrics and usage); requests to further services are
+	// labelled service="_other". Usage records stay exact. Default 10000.
 	MaxSeries int
 }
 
@@ -124,7 +136,7 @@ func New(opts Options) *Gateway {
 	if opts.Domain != "" {
 		g.domain = "." + strings.TrimPrefix(strings.ToLower(opts.Domain), ".")
 	}
-	g.meter = newMeter(g.metrics, opts.MaxSeries)
+	g.meter = newMeter(g.metrics, opts.MaxSeries, g.registered)
 	// The authenticator tells which organisation owns a namespace from its cache, so the
 	// policy check costs no store round trip.
 	resolver, _ := opts.Auth.(authz.Resolver)
@@ -135,6 +147,14 @@ func New(opts Options) *Gateway {
 	}
 	g.bufs.New = func() any { return new(buffer) }
 	return g
+}
+
+// registered reports whether service has a node in ns, as the mesh knows it.
+func (g *Gateway) registered(ns, service string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), registeredTimeout)
+	defer cancel()
+	_, err := g.opts.Mesh.Services(ctx, ns, service)
+	return err == nil
 }
 
 // Start flushes usage every FlushInterval until ctx ends, then flushes once more with a

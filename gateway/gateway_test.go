@@ -496,6 +496,10 @@ type slowMesh struct {
 	d     []time.Duration
 }
 
+func (m *slowMesh) Services(_ context.Context, _, service string) ([]*platform.RegisteredService, error) {
+	return registeredService(service), nil
+}
+
 func (m *slowMesh) Call(context.Context, platform.CallRequest) ([]byte, error) {
 	m.clock.Advance(m.d[0])
 	m.d = m.d[1:]
@@ -577,6 +581,10 @@ type keepingMesh struct {
 	bodies [][]byte
 }
 
+func (m *keepingMesh) Services(_ context.Context, _, service string) ([]*platform.RegisteredService, error) {
+	return registeredService(service), nil
+}
+
 func (m *keepingMesh) Call(_ context.Context, req platform.CallRequest) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -607,5 +615,53 @@ func TestTimedOutBodyIsNotReused(t *testing.T) {
 	}
 	if last := mesh.bodies[len(mesh.bodies)-1]; string(last) != second {
 		t.Fatalf("last body %q, want %q", last, second)
+	}
+}
+
+// TestUnknownServicesShareOneSeries: requests to names that are not registered are
+// metered under their namespace's UnknownService, in metrics and usage, so a caller
+// inventing names mints neither label values nor usage rows; registered services keep
+// their own, even when their first request never reached them.
+func TestUnknownServicesShareOneSeries(t *testing.T) {
+	t.Parallel()
+	tg := newTestGateway(t, nil)
+	for i := range 50 {
+		tg.mesh.unregistered[fmt.Sprintf("nosuch%d", i)] = true
+	}
+	tg.mesh.errs["helloworld"] = platform.Errorf(platform.ENOTFOUND, "service %q has no endpoint %q", "helloworld", "X.Call")
+	for i := range 50 {
+		if w := tg.do(req{path: fmt.Sprintf("/api/nosuch%d/X.Call", i), headers: acme()}); w.Code != 404 {
+			t.Fatalf("status %d, want 404", w.Code)
+		}
+	}
+	tg.do(req{path: "/api/nosuch7/X.Call", body: `{"name":`, headers: acme()}) // refused before the call
+	tg.do(req{path: "/api/greeter/X.Call", body: `{"name":`, headers: acme()}) // registered, refused before the call
+	tg.do(req{path: "/api/greeter/X.Call", headers: acme()})
+	tg.do(req{path: "/api/helloworld/X.Call", headers: acme()}) // registered, answers 404
+	if err := tg.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	wantCounts := map[string]float64{"404,acme,_unknown": 50, "400,acme,_unknown": 1, "400,acme,greeter": 1, "200,acme,greeter": 1, "404,acme,helloworld": 1}
+	if got := gather(t, tg, "platform_gateway_requests_total"); fmt.Sprint(got) != fmt.Sprint(wantCounts) {
+		t.Errorf("requests_total %v, want %v", got, wantCounts)
+	}
+	wantDurations := map[string]float64{",": 0, "acme,_unknown": 51, "acme,greeter": 2, "acme,helloworld": 1}
+	if got := gather(t, tg, "platform_gateway_request_duration_seconds"); fmt.Sprint(got) != fmt.Sprint(wantDurations) {
+		t.Errorf("durations %v, want %v", got, wantDurations)
+	}
+	m0 := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+	want := []platform.RequestUsage{
+		{Namespace: "acme", Service: UnknownService, Minute: m0, Requests: 51, ClientErrors: 51},
+		{Namespace: "acme", Service: "greeter", Minute: m0, Requests: 2, ClientErrors: 1},
+		{Namespace: "acme", Service: "helloworld", Minute: m0, Requests: 1, ClientErrors: 1},
+	}
+	if got := tg.usage.Rows(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("usage rows\n got %+v\nwant %+v", got, want)
+	}
+	// The mesh is asked once per name that has no series: each unknown one, and
+	// greeter and helloworld before their first answers were metered.
+	if n := tg.mesh.Lookups(); n != 51+2 {
+		t.Errorf("mesh asked %d times whether a service is registered, want %d", n, 51+2)
 	}
 }

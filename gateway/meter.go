@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -49,9 +50,13 @@ type meterShard struct {
 }
 
 // meter aggregates requests per (namespace, service, minute) and hands them to the
-// UsageStore in batches.
+// UsageStore in batches. Only registered services get a series of their own: requests
+// to any other name are counted in their namespace's UnknownService series, so the
+// series (and the usage rows and metric labels they make) are bounded by the services
+// that exist, not by the names callers send.
 type meter struct {
 	metrics    *metrics
+	registered func(ns, service string) bool
 	seed       maphash.Seed
 	shards     [meterShards]meterShard
 	unassigned *series // requests that were never authorised: metrics only
@@ -62,9 +67,10 @@ type meter struct {
 	pending map[usageKey]*platform.RequestUsage // taken from series, not yet accepted
 }
 
-func newMeter(m *metrics, maxSeries int) *meter {
+func newMeter(m *metrics, maxSeries int, registered func(ns, service string) bool) *meter {
 	mt := &meter{
 		metrics:    m,
+		registered: registered,
 		maxSeries:  int64(maxSeries),
 		seed:       maphash.MakeSeed(),
 		unassigned: &series{metrics: m.series("", "")},
@@ -80,7 +86,7 @@ func newMeter(m *metrics, maxSeries int) *meter {
 func (mt *meter) record(t target, status int, start time.Time, latency time.Duration) {
 	s := mt.unassigned
 	if t.authorized {
-		s = mt.series(seriesKey{t.ns, t.service})
+		s = mt.series(seriesKey{t.ns, t.service}, status == http.StatusOK)
 	}
 	s.metrics.observe(status, latency.Seconds())
 	if !s.billed {
@@ -109,27 +115,39 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 	s.mu.Unlock()
 }
 
-// series returns the series of k, creating it on first use.
-func (mt *meter) series(k seriesKey) *series {
-	sh := &mt.shards[maphash.Comparable(mt.seed, k)%meterShards]
-	sh.mu.RLock()
-	s := sh.m[k]
-	sh.mu.RUnlock()
-	if s != nil {
+// series returns the series of k, creating it on first use if k's service is registered
+// (answered is true when it just answered a call); otherwise it returns the series of
+// k's namespace's UnknownService.
+func (mt *meter) series(k seriesKey, answered bool) *series {
+	if s := mt.lookup(k); s != nil {
 		return s
 	}
+	if k.service != UnknownService && !answered && !mt.registered(k.ns, k.service) {
+		return mt.series(seriesKey{k.ns, UnknownService}, true)
+	}
+	sh := &mt.shards[maphash.Comparable(mt.seed, k)%meterShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if s = sh.m[k]; s == nil {
+	s := sh.m[k]
+	if s == nil {
 		// The request's strings point into its header and URL; keep copies only.
 		k = seriesKey{strings.Clone(k.ns), strings.Clone(k.service)}
 		label := k.service
-		if mt.nseries.Add(1) > mt.maxSeries {
+		if label != UnknownService && mt.nseries.Add(1) > mt.maxSeries {
 			label = OtherService
 		}
 		s = &series{key: k, billed: true, metrics: mt.metrics.series(k.ns, label)}
 		sh.m[k] = s
 	}
+	return s
+}
+
+// lookup returns the series of k, nil if there is none yet.
+func (mt *meter) lookup(k seriesKey) *series {
+	sh := &mt.shards[maphash.Comparable(mt.seed, k)%meterShards]
+	sh.mu.RLock()
+	s := sh.m[k]
+	sh.mu.RUnlock()
 	return s
 }
 
