@@ -14,6 +14,13 @@
 //	artifacts/index.json       source key → build that produced it (the reuse cache)
 //	work/                      scratch directories, removed after each build
 //
+// A Builder owns Dir: New removes what a builder killed mid-build left behind (work
+// directories, half-written uploads), so there must be one Builder per Dir at a time
+// (the server's data dir lock sees to it).
+//
+// A build the server's disk has no room for (ENOSPC: the build dir or the Go caches are
+// full) fails with EUNAVAILABLE saying so, not as a compile error of the service.
+//
 // # Reuse
 //
 // A build of an archive digest, or of a git commit and path, that was already built with
@@ -35,6 +42,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -139,6 +147,7 @@ func New(opts Options) (*Builder, error) {
 		}
 	}
 	b := &Builder{opts: opts, log: opts.Logger, cache: &cache{file: filepath.Join(dir, "artifacts", "index.json")}}
+	b.removeStale()
 	if b.goBin, err = lookGo(opts.GoBinary, opts.Env); err != nil {
 		return nil, err
 	}
@@ -146,6 +155,30 @@ func New(opts Options) (*Builder, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// removeStale removes what builds and uploads of an earlier builder on Dir left behind
+// when its process died (kill -9, a crash, a power cut): every work directory, as no
+// build runs before New returns, and uploads never renamed into place. A file that
+// cannot be removed is logged and left.
+func (b *Builder) removeStale() {
+	var stale []string
+	work := filepath.Join(b.opts.Dir, "work")
+	if entries, err := os.ReadDir(work); err == nil {
+		for _, e := range entries {
+			stale = append(stale, filepath.Join(work, e.Name()))
+		}
+	}
+	uploads, _ := filepath.Glob(filepath.Join(b.opts.Dir, "archives", ".upload-*"))
+	stale = append(stale, uploads...)
+	for _, p := range stale {
+		if err := os.RemoveAll(p); err != nil {
+			b.log.Warn("remove what an earlier build left", "path", p, "err", err)
+		}
+	}
+	if len(stale) > 0 {
+		b.log.Info("removed what earlier builds left behind", "paths", len(stale))
+	}
 }
 
 // resolveCaches fills GoCache and GoModCache from `go env` when empty, and records the
@@ -246,6 +279,9 @@ func validate(bd *platform.Build) error {
 func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.LogWriter) (artifact, commit string, err error) {
 	defer func() {
 		// The log is what a user follows: end it with why the build failed.
+		if err != nil && platform.ErrorCode(err) != platform.EUNAVAILABLE && isNoSpace(err) {
+			err = b.noSpaceError(bd, err)
+		}
 		if err != nil && platform.ErrorCode(err) != platform.EINTERNAL {
 			log.WriteLine("build failed: " + platform.ErrorMessage(err))
 		}
@@ -336,6 +372,23 @@ func findGoMod(src, root string) error {
 	rel, _ := filepath.Rel(root, src)
 	return platform.Errorf(platform.EINVALID, "no go.mod found in %s or above it: the service must be a Go module", filepath.ToSlash(rel)).
 		WithHint("run `go mod init <module path>` in the service directory and deploy again")
+}
+
+// noSpaceText is how the system and the go command report ENOSPC.
+const noSpaceText = "no space left on device"
+
+// isNoSpace reports whether err comes from a disk with no space left.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || strings.HasSuffix(err.Error(), noSpaceText)
+}
+
+// noSpaceError is the error of a build that ran out of disk space: the server's
+// trouble, not the service's. The paths are logged for the operator, not shown.
+func (b *Builder) noSpaceError(bd *platform.Build, cause error) error {
+	b.log.Warn("build ran out of disk space", "build", bd.ID, "dir", b.opts.Dir, "gocache", b.opts.GoCache,
+		"gomodcache", b.opts.GoModCache, "err", cause)
+	return platform.Errorf(platform.EUNAVAILABLE, "the server ran out of disk space during the build (%s); the service itself may be fine", noSpaceText).
+		WithHint("the disk of the server's build directory or Go build cache is full: free space on it, then deploy again")
 }
 
 // timeoutError turns a failure caused by the build deadline into ETIMEOUT.

@@ -61,6 +61,9 @@ func (b *Builder) compile(ctx context.Context, src, work, artifact string, log p
 		if _, ok := runErr.(*exec.ExitError); !ok {
 			return fmt.Errorf("run %s build: %w", b.goBin, runErr)
 		}
+		if line, ok := out.noSpace(); ok {
+			return fmt.Errorf("go build: %s", line)
+		}
 		return platform.Errorf(platform.EINVALID, "compile failed:\n%s", out.errorText()).
 			WithHint("run `go build .` in the service directory to reproduce")
 	}
@@ -155,4 +158,18 @@ func (w *lineWriter) errorText() string {
 		size += len(l) + 1
 	}
 	return strings.Join(keep, "\n")
+}
+
+// noSpace returns the first line of the go command's output that reports a full disk.
+// Only lines ending in the system's message count: a compile error quoting a string
+// that merely contains it ends otherwise ("... is not used").
+func (w *lineWriter) noSpace() (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range w.lines {
+		if strings.HasSuffix(l, noSpaceText) {
+			return l, true
+		}
+	}
+	return "", false
 }
