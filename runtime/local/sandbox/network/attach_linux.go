@@ -27,6 +27,9 @@ const InstanceLink = "eth0"
 // that is already in place is reconfigured, one that leads elsewhere (a previous process
 // of id) is replaced.
 func (n *Network) Attach(id string, pid int, addr netip.Addr) error {
+	if n.host == nil {
+		return errClosed()
+	}
 	ns, err := netns.GetFromPid(pid)
 	if err != nil {
 		return platform.Errorf(platform.ENOTFOUND, "sandbox network: network namespace of process %d: %v", pid, err)
@@ -152,6 +155,9 @@ func (n *Network) configureInside(inside *netlink.Handle, addr netip.Addr) error
 // Detach deletes the host end of id's veth pair if it is still there (it disappears by
 // itself when the instance's namespace dies). The address stays id's until Release.
 func (n *Network) Detach(id string) error {
+	if n.host == nil {
+		return errClosed()
+	}
 	name := n.HostLink(id)
 	l, err := n.host.LinkByName(name)
 	if err != nil {
@@ -174,6 +180,9 @@ func (n *Network) Detach(id string) error {
 func (n *Network) StartAttached(cmd *exec.Cmd, id string, addr netip.Addr) error {
 	if cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWNET != 0 {
 		return platform.Errorf(platform.EINVALID, "sandbox network: StartAttached makes the network namespace itself: drop CLONE_NEWNET")
+	}
+	if n.host == nil {
+		return errClosed()
 	}
 	if err := n.checkAddr(addr); err != nil {
 		return err

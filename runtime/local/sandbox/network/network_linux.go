@@ -23,7 +23,8 @@ type sys struct {
 	host   *netlink.Handle
 }
 
-// Setup creates or adopts the bridge, gives it Gateway()/bits, brings it up, sets
+// Setup creates or adopts, in the network namespace of the calling thread (the host's,
+// unless the caller moved its locked thread elsewhere), the bridge, gives it Gateway()/bits, brings it up, sets
 // net.ipv4.ip_forward=1 and the bridge's sysctls (IPv6 off, strict reverse-path filter, no
 // redirects), and replaces the nftables table's content in one transaction (see the
 // package doc). It is idempotent: calling it again after a crash or restart adopts what is
@@ -39,9 +40,9 @@ func Setup(opts Options) (*Network, error) {
 		return nil, err
 	}
 	n := newNetwork(o)
-	// The process's (main thread's) namespace is the host's, whatever the calling
-	// thread's is.
-	n.hostNS, err = netns.GetFromPid(os.Getpid())
+	// The calling thread's namespace is the host's. (Not /proc/self/ns/net: that is the
+	// main thread's, which a goroutine locked to it may have moved elsewhere.)
+	n.hostNS, err = netns.Get()
 	if err != nil {
 		return nil, unavailable("netns", err)
 	}
@@ -195,6 +196,9 @@ func writeSysctl(path, value string) error {
 // and the bridge, then closes n. It leaves net.ipv4.ip_forward as it is: other software may
 // rely on it. Instances still running lose their network.
 func (n *Network) Teardown() error {
+	if n.host == nil {
+		return errClosed()
+	}
 	var errs []error
 	if err := n.deleteTable(); err != nil {
 		errs = append(errs, err)
@@ -222,7 +226,8 @@ func (n *Network) Teardown() error {
 }
 
 // Close releases what n holds open (a namespace handle and a netlink socket). The bridge,
-// the rules and the instances' interfaces stay; n must not be used after.
+// the rules and the instances' interfaces stay. Attach, Detach and Teardown of a closed
+// Network fail with EUNAVAILABLE; Close must not run concurrently with them.
 func (n *Network) Close() {
 	if n.host != nil {
 		n.host.Close()
@@ -231,6 +236,10 @@ func (n *Network) Close() {
 	if n.hostNS.IsOpen() {
 		n.hostNS.Close()
 	}
+}
+
+func errClosed() error {
+	return platform.Errorf(platform.EUNAVAILABLE, "sandbox network: closed (torn down)")
 }
 
 // isGone reports whether err says a link is already gone.

@@ -19,10 +19,20 @@ import (
 func Probe() error {
 	errc := make(chan error, 1)
 	go func() {
-		// The thread ends in the throwaway namespace: it stays locked, and the runtime
-		// discards it when the goroutine exits.
+		// The thread goes to the throwaway namespace and back; one that cannot go back
+		// stays locked, and the runtime discards it when the goroutine exits.
 		runtime.LockOSThread()
-		errc <- probe()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- unavailable("netns", err)
+			return
+		}
+		defer orig.Close()
+		err = probe()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
