@@ -28,6 +28,11 @@ type Source struct {
 	Archive string `json:"archive,omitempty"`
 	// Commit is the resolved commit of a git source, set once cloned.
 	Commit string `json:"commit,omitempty"`
+	// SealedURL is, for a git URL holding credentials (a token as user or password, or
+	// a query), the URL as given sealed by the control plane; URL then holds PublicURL.
+	// Stores keep it as given; it is opened only to hand the builder the URL it clones,
+	// and never serialised.
+	SealedURL string `json:"-"`
 }
 
 // PublicURL returns the git URL without what may be a secret: the user information
@@ -97,6 +102,9 @@ type BuildStore interface {
 	ListBuilds(ctx context.Context, namespace, service string, limit int) ([]*Build, error)
 	// UpdateBuild writes Status, Source.Commit, Artifact, Error, StartedAt, FinishedAt.
 	UpdateBuild(ctx context.Context, b *Build) error
+	// SetBuildSourceURL replaces a build's Source.URL and Source.SealedURL, to take the
+	// credentials out of a build recorded before they were sealed. ENOTFOUND if absent.
+	SetBuildSourceURL(ctx context.Context, id, url, sealedURL string) error
 }
 
 // UploadStore records which namespace uploaded which source archive. Archives are kept

@@ -173,6 +173,32 @@ func (p *Plane) checkUploaded(ctx context.Context, namespace string, src platfor
 	return nil
 }
 
+// sealSource returns src as the store keeps it: a git URL holding credentials becomes
+// its PublicURL, and the URL as given is sealed (Source.SealedURL) for the builder.
+func (p *Plane) sealSource(src platform.Source) platform.Source {
+	src.SealedURL = ""
+	if src.Kind == platform.SourceGit {
+		if public := src.PublicURL(); public != src.URL {
+			src.SealedURL, src.URL = p.opts.Secrets.Seal(src.URL), public
+		}
+	}
+	return src
+}
+
+// openSource returns src with the URL the builder clones: the sealed one opened.
+func (p *Plane) openSource(src platform.Source) (platform.Source, error) {
+	if src.SealedURL == "" {
+		return src, nil
+	}
+	url, err := p.opts.Secrets.Open(src.SealedURL)
+	if err != nil {
+		return src, platform.Errorf(platform.EINTERNAL, "the git URL of this build cannot be opened: %v", err).
+			WithHint("was DATA/secret.key replaced? deploy again with the URL")
+	}
+	src.URL, src.SealedURL = url, ""
+	return src, nil
+}
+
 // reservedEnv are variables the platform sets; a user may not override them.
 var reservedEnv = []string{"MICRO_REGISTRY", "MICRO_REGISTRY_ADDRESS", "MICRO_BROKER", "MICRO_BROKER_ADDRESS",
 	"MICRO_TRANSPORT", "MICRO_TRANSPORT_ADDRESS", "MICRO_SERVER_NAME", "MICRO_SERVER_VERSION", "MICRO_SERVER_ID", "MICRO_SERVER_ADDRESS"}
@@ -191,7 +217,7 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 	now := p.opts.Clock.Now().UTC()
 	b := &platform.Build{
 		ID: platform.NewID("b"), Namespace: req.Namespace, Service: req.Service,
-		Source: req.Source, Status: platform.BuildQueued, CreatedAt: now,
+		Source: p.sealSource(req.Source), Status: platform.BuildQueued, CreatedAt: now,
 	}
 	// Unfinished releases of the service are superseded by this one (in the store's
 	// transaction); tell whoever follows them.

@@ -75,7 +75,15 @@ func (p *Plane) runBuild(ctx, bctx context.Context, b *platform.Build, r *platfo
 		return
 	}
 	b.Version = r.Version // for builders that label their artifact (oci)
-	artifact, commit, err := p.opts.Builder.Build(bctx, b, log)
+	// The builder gets the URL as given, credentials included; the store and b keep
+	// them sealed.
+	in := *b
+	src, err := p.openSource(b.Source)
+	var artifact, commit string
+	if err == nil {
+		in.Source = src
+		artifact, commit, err = p.opts.Builder.Build(bctx, &in, log)
+	}
 	log.Close()
 	if bctx.Err() != nil {
 		p.endCancelledBuild(ctx, b, r)
@@ -149,4 +157,32 @@ func (p *Plane) publishBuild(ctx context.Context, b *platform.Build, r *platform
 		Namespace: r.Namespace, Service: r.Service, Type: typ, Message: msg,
 		Data: map[string]string{"release": r.ID, "build": b.ID, "version": r.Version},
 	})
+}
+
+// sealStoredSources seals the credentials of git URLs that versions before sealing
+// stored in clear: each such build keeps its PublicURL, and the URL as given sealed (a
+// queued build still clones with it).
+func (p *Plane) sealStoredSources(ctx context.Context) error {
+	builds, err := p.store.ListBuilds(ctx, "", "", 0)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, b := range builds {
+		if b.Source.Kind != platform.SourceGit || b.Source.SealedURL != "" {
+			continue
+		}
+		src := p.sealSource(b.Source)
+		if src.SealedURL == "" {
+			continue
+		}
+		if err := p.store.SetBuildSourceURL(ctx, b.ID, src.URL, src.SealedURL); err != nil && !platform.IsNotFound(err) {
+			return err
+		}
+		n++
+	}
+	if n > 0 {
+		p.logger.Info("sealed the git credentials of builds stored before they were sealed", "builds", n)
+	}
+	return nil
 }

@@ -212,6 +212,9 @@ type namespaceSyncer interface {
 // Start recovers the driver's workloads, queues every service and reconciles until ctx
 // ends.
 func (p *Plane) Start(ctx context.Context) error {
+	if err := p.sealStoredSources(ctx); err != nil {
+		return fmt.Errorf("seal stored git credentials: %w", err)
+	}
 	// A runtime that is briefly unavailable at start (an API server restarting, a read that
 	// failed) is waited for rather than taking the whole server down with it.
 	backoff := retry.WithCappedDuration(30*time.Second, retry.NewExponential(time.Second))

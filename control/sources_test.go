@@ -1,10 +1,18 @@
 package control_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/control"
 )
 
 // TestUploadsAreScopedToTheirNamespace is issue 9's finding 6a: archives were global, so
@@ -57,4 +65,118 @@ func TestUploadsAreScopedToTheirNamespace(t *testing.T) {
 	h.namespace("a")
 	_, err = h.plane.Deploy(h.owner, platform.DeployRequest{Namespace: "a", Service: "api", Source: platform.Source{Kind: platform.SourceArchive, Archive: sum}})
 	wantErr(t, err, platform.ENOTFOUND, "was not uploaded")
+}
+
+// recordingBuilder is fakeBuilder that hands each git URL it is given to urls.
+type recordingBuilder struct {
+	fakeBuilder
+	urls chan string
+}
+
+func (r recordingBuilder) Build(ctx context.Context, b *platform.Build, log platform.LogWriter) (string, string, error) {
+	if b.Source.Kind == platform.SourceGit {
+		r.urls <- b.Source.URL
+	}
+	return r.fakeBuilder.Build(ctx, b, log)
+}
+
+// TestGitCredentialsSealedAtRest is issue 9's finding 5a: a token in a git URL was stored
+// in clear in builds.source_url. The store keeps the URL without it and the URL as given
+// sealed; the builder still clones with the token, and the database files (platform.db
+// and its -wal) never hold it.
+func TestGitCredentialsSealedAtRest(t *testing.T) {
+	t.Parallel()
+	const token = "ghp_S3cretTok3nNeverAtRest"
+	rec := recordingBuilder{urls: make(chan string, 4)}
+	h := newAccounts(t, func(o *control.Options) { o.Builder = rec })
+	h.namespace("acme")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.plane.Start(ctx) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+
+	given := "https://x-access-token:" + token + "@example.com/acme/svc.git"
+	r, err := h.plane.Deploy(h.owner, platform.DeployRequest{Namespace: "acme", Service: "svc",
+		Source: platform.Source{Kind: platform.SourceGit, URL: given, Ref: "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-rec.urls:
+		if got != given {
+			t.Fatalf("the builder cloned %q, want the URL as given", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the build did not start")
+	}
+	b, err := h.store.GetBuild(t.Context(), r.BuildID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Source.URL != "https://example.com/acme/svc.git" || b.Source.SealedURL == "" || strings.Contains(b.Source.SealedURL, token) {
+		t.Fatalf("stored source = %+v, want the public URL and the sealed one", b.Source)
+	}
+	shown, err := h.plane.GetBuild(h.owner, "acme", r.BuildID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := json.Marshal(shown); strings.Contains(string(out), token) || (b.Source.SealedURL != "" && strings.Contains(string(out), b.Source.SealedURL)) {
+		t.Fatalf("the API shows %s", out)
+	}
+	stop()
+	files, _ := filepath.Glob(filepath.Join(h.dir, "platform.db*"))
+	if len(files) < 2 {
+		t.Fatalf("database files %v, want platform.db and its -wal", files)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(token)) {
+			t.Errorf("%s holds the git token", filepath.Base(f))
+		}
+		if !bytes.Contains(data, []byte("example.com/acme/svc.git")) && strings.HasSuffix(f, "-wal") {
+			t.Errorf("%s does not hold the build: the test looked in the wrong place", filepath.Base(f))
+		}
+	}
+}
+
+// TestGitCredentialsStoredInClearSealedAtStart: a build recorded in clear by an older
+// version is sealed when the plane starts, and a queued one still clones with its token.
+func TestGitCredentialsStoredInClearSealedAtStart(t *testing.T) {
+	t.Parallel()
+	const token = "ghp_0ldTok3nStor3dInCl3ar"
+	rec := recordingBuilder{urls: make(chan string, 4)}
+	h := newAccounts(t, func(o *control.Options) { o.Builder = rec })
+	h.namespace("acme")
+	given := "https://" + token + "@example.com/acme/svc.git"
+	b := &platform.Build{ID: platform.NewID("b"), Namespace: "acme", Service: "svc", Status: platform.BuildQueued,
+		Source: platform.Source{Kind: platform.SourceGit, URL: given}, CreatedAt: time.Now()}
+	r := &platform.Release{ID: platform.NewID("r"), Namespace: "acme", Service: "svc", BuildID: b.ID, Replicas: 1,
+		Status: platform.ReleasePending, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := h.store.Deploy(t.Context(), b, r); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.plane.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case got := <-rec.urls:
+		if got != given {
+			t.Fatalf("the builder cloned %q, want the URL as given", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the build did not start")
+	}
+	stored, err := h.store.GetBuild(t.Context(), b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Source.URL != "https://example.com/acme/svc.git" || stored.Source.SealedURL == "" || strings.Contains(stored.Source.SealedURL, token) {
+		t.Fatalf("stored source = %+v, want it sealed", stored.Source)
+	}
 }

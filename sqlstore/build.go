@@ -11,7 +11,7 @@ import (
 var _ platform.BuildStore = (*Store)(nil)
 
 const buildColumns = `id, namespace, service, source_kind, source_url, source_ref, source_path,
-	source_archive, source_commit, status, artifact, error, created_at, started_at, finished_at`
+	source_archive, source_commit, status, artifact, error, created_at, started_at, finished_at, source_sealed_url`
 
 func buildNotFound(id string) error {
 	return platform.Errorf(platform.ENOTFOUND, "build %q not found", id)
@@ -23,7 +23,7 @@ func scanBuild(sc scanner) (*platform.Build, error) {
 	var created int64
 	var started, finished sql.NullInt64
 	err := sc.Scan(&b.ID, &b.Namespace, &b.Service, &kind, &b.Source.URL, &b.Source.Ref, &b.Source.Path,
-		&b.Source.Archive, &b.Source.Commit, &status, &b.Artifact, &b.Error, &created, &started, &finished)
+		&b.Source.Archive, &b.Source.Commit, &status, &b.Artifact, &b.Error, &created, &started, &finished, &b.Source.SealedURL)
 	if err != nil {
 		return nil, err
 	}
@@ -38,10 +38,10 @@ func scanBuild(sc scanner) (*platform.Build, error) {
 // insertBuild stores b as the seq-th build of its service.
 func insertBuild(ctx context.Context, tx conn, b *platform.Build, seq int64) error {
 	_, err := tx.exec(ctx, `INSERT INTO builds (`+buildColumns+`, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.Namespace, b.Service, string(b.Source.Kind), b.Source.URL, b.Source.Ref, b.Source.Path,
 		b.Source.Archive, b.Source.Commit, string(b.Status), b.Artifact, b.Error, micros(b.CreatedAt),
-		nullMicros(b.StartedAt), nullMicros(b.FinishedAt), seq)
+		nullMicros(b.StartedAt), nullMicros(b.FinishedAt), b.Source.SealedURL, seq)
 	if isUniqueViolation(err) {
 		return platform.Errorf(platform.ECONFLICT, "build %q already exists", b.ID)
 	}
@@ -97,4 +97,11 @@ func (s *Store) UpdateBuild(ctx context.Context, b *platform.Build) error {
 		 WHERE id = ?`,
 		string(b.Status), b.Source.Commit, b.Artifact, b.Error, nullMicros(b.StartedAt), nullMicros(b.FinishedAt), b.ID)
 	return wrap("update build", err)
+}
+
+// SetBuildSourceURL replaces a build's source URL and its sealed form. Returns
+// ENOTFOUND if absent.
+func (s *Store) SetBuildSourceURL(ctx context.Context, id, url, sealedURL string) error {
+	err := s.w.execOne(ctx, buildNotFound(id), `UPDATE builds SET source_url = ?, source_sealed_url = ? WHERE id = ?`, url, sealedURL, id)
+	return wrap("set build source", err)
 }

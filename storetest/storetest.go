@@ -55,6 +55,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"DeleteService", testDeleteService},
 		{"Builds", testBuilds},
 		{"Uploads", testUploads},
+		{"BuildSealedURL", testBuildSealedURL},
 		{"Releases", testReleases},
 		{"Instances", testInstances},
 		{"Events", testEvents},

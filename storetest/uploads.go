@@ -38,3 +38,28 @@ func testUploads(t *testing.T, h *harness) {
 		t.Fatal("a recreated still has the deleted namespace's upload")
 	}
 }
+
+// testBuildSealedURL checks that a build's sealed git URL is kept as given, and that
+// SetBuildSourceURL replaces the URL and its sealed form (and nothing else).
+func testBuildSealedURL(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	b, r := newDeploy("acme", "api", "")
+	b.Source = platform.Source{Kind: platform.SourceGit, URL: "https://example.com/r.git", Ref: "main", SealedURL: "sealed-1"}
+	must(t, s.Deploy(ctx, b, r))
+	got, err := s.GetBuild(ctx, b.ID)
+	must(t, err)
+	if got.Source != b.Source {
+		t.Fatalf("source = %+v, want %+v", got.Source, b.Source)
+	}
+	must(t, s.SetBuildSourceURL(ctx, b.ID, "https://example.com/other.git", "sealed-2"))
+	got, err = s.GetBuild(ctx, b.ID)
+	must(t, err)
+	want := b.Source
+	want.URL, want.SealedURL = "https://example.com/other.git", "sealed-2"
+	if got.Source != want || got.Status != b.Status {
+		t.Fatalf("after SetBuildSourceURL: %+v, want %+v", got.Source, want)
+	}
+	wantCode(t, s.SetBuildSourceURL(ctx, "b-missing", "x", ""), platform.ENOTFOUND)
+}
