@@ -322,3 +322,35 @@ func newSeries(before, after []string) []string {
 	}
 	return out
 }
+
+// TestWrongJSONTypeIsBadRequest is issue 9's finding 6 on a real service: a body that
+// is JSON but does not fit the endpoint's request type (a number for a string field)
+// is the caller's mistake, 400 with go-micro's decoding message, not a 500.
+func TestWrongJSONTypeIsBadRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server")
+	}
+	const ns = "a"
+	bus := startLeakBus(t, ns)
+	startLeakService(t, bus, ns, "greeter")
+	tg := newTestGateway(t, func(o *Options) { o.Mesh = bus })
+	call := func(body string) *httptest.ResponseRecorder {
+		return tg.do(req{path: "/api/greeter/LeakService.Hello", body: body,
+			headers: map[string]string{"Authorization": "Bearer " + adminSecret, HeaderNamespace: ns}})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for w := call(`{"name":"x"}`); w.Code != http.StatusOK; w = call(`{"name":"x"}`) {
+		if w.Code != http.StatusNotFound || time.Now().After(deadline) {
+			t.Fatalf("greeter answered %d: %s", w.Code, w.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, body := range []string{`{"name":123}`, `{"name":{"first":"x"}}`, `["x"]`, `"x"`} {
+		w := call(body)
+		e := errorOf(t, w)
+		if w.Code != http.StatusBadRequest || e.Code != platform.EINVALID ||
+			!strings.Contains(e.Message, "request body does not fit LeakService.Hello: cannot unmarshal") || e.Hint == "" {
+			t.Errorf("body %s: status %d, error %+v: want 400 invalid naming the endpoint, with a hint", body, w.Code, e)
+		}
+	}
+}

@@ -137,8 +137,11 @@ func (b *Bus) Call(ctx context.Context, req platform.CallRequest) ([]byte, error
 //
 // A go-micro server reports an unknown endpoint as a bare "rpc: can't find ..." text;
 // as a handler may relay such an error from its own calls, it becomes ENOTFOUND only if
-// the service did not register the endpoint. A deadline is ETIMEOUT, and a node that
-// went away (after retries) or a lost connection EUNAVAILABLE.
+// the service did not register the endpoint. Likewise a body its server cannot decode
+// into the endpoint's request type (`{"name":123}` for a string field) is a bare
+// "json: cannot unmarshal ..." text, EINVALID when it names the request type the
+// endpoint registered. A deadline is ETIMEOUT, and a node that went away (after
+// retries) or a lost connection EUNAVAILABLE.
 func (c *nsClient) callError(req platform.CallRequest, err error) error {
 	var e *merrors.Error
 	switch {
@@ -175,11 +178,38 @@ func (c *nsClient) callError(req platform.CallRequest, err error) error {
 	case 502, 503:
 		return platform.Errorf(platform.EUNAVAILABLE, "%s", msg)
 	}
+	if e.Code == 0 && strings.HasPrefix(msg, "json: cannot unmarshal ") && c.isRequestDecodeError(req, msg) {
+		return platform.Errorf(platform.EINVALID, "request body does not fit %s: %s", req.Endpoint, strings.TrimPrefix(msg, "json: ")).
+			WithHint("send the fields of %s's request with the JSON types it takes; `platform services` lists the endpoints", req.Endpoint)
+	}
 	if (strings.HasPrefix(msg, "rpc: can't find service") || strings.HasPrefix(msg, "rpc: can't find method")) &&
 		!c.hasEndpoint(req.Service, req.Endpoint) {
 		return platform.Errorf(platform.ENOTFOUND, "service %q has no endpoint %q", req.Service, req.Endpoint)
 	}
 	return platform.Errorf(platform.EINTERNAL, "%s", msg)
+}
+
+// isRequestDecodeError reports whether msg, a JSON decoding error, is about the request
+// type req.Endpoint registered: go-micro's server failed to decode the body into it.
+func (c *nsClient) isRequestDecodeError(req platform.CallRequest, msg string) bool {
+	svcs, err := c.cache.getService(req.Service)
+	if err != nil {
+		return false
+	}
+	for _, s := range svcs {
+		for _, e := range s.Endpoints {
+			if e.Name != req.Endpoint || e.Request == nil || e.Request.Name == "" {
+				continue
+			}
+			// "... into Go struct field HelloRequest.name of type string" or
+			// "... into Go value of type pkg.HelloRequest".
+			t := e.Request.Name
+			if strings.Contains(msg, "Go struct field "+t+".") || strings.HasSuffix(msg, "."+t) || strings.HasSuffix(msg, " "+t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasEndpoint reports whether service registered endpoint.

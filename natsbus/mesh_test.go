@@ -2,6 +2,7 @@ package natsbus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -73,6 +74,7 @@ func TestCallErrors(t *testing.T) {
 	b := MustStartBus(t, t.TempDir(), "acme")
 	MustStartService(t, MustNamespaceURL(t, b, "acme"), "greeter", "v1", &Greeter{Tag: "acme"})
 	MustStartService(t, MustNamespaceURL(t, b, "acme"), "sleepy", "v1", &Greeter{Tag: "acme", Delay: 2 * time.Second})
+	MustStartService(t, MustNamespaceURL(t, b, "acme"), "relayer", "v1", &Relayer{})
 
 	tests := []struct {
 		name     string
@@ -106,6 +108,12 @@ func TestCallErrors(t *testing.T) {
 			wantCode: platform.EINVALID, wantMsg: "too large"},
 		{name: "invalid json body", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":`)},
 			wantCode: platform.EINTERNAL, wantMsg: "unexpected EOF"},
+		{name: "wrong json type", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`{"name":123}`)},
+			wantCode: platform.EINVALID, wantMsg: "request body does not fit Greeter.Hello: cannot unmarshal number into Go struct field HelloRequest.name of type string"},
+		{name: "json array for object", req: platform.CallRequest{Namespace: "acme", Service: "greeter", Endpoint: "Greeter.Hello", Body: []byte(`[1]`)},
+			wantCode: platform.EINVALID, wantMsg: "request body does not fit Greeter.Hello: cannot unmarshal array into Go value of type natsbus.HelloRequest"},
+		{name: "json error relayed by a handler", req: platform.CallRequest{Namespace: "acme", Service: "relayer", Endpoint: "Relayer.Hello", Body: []byte(`{"name":"x"}`)},
+			wantCode: platform.EINTERNAL, wantMsg: "json: cannot unmarshal string into Go value of type int"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +127,16 @@ func TestCallErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Relayer's handler fails with a JSON decoding error of its own, as one relaying an
+// upstream's bad answer would: not a problem of the caller's body.
+type Relayer struct{}
+
+// Hello implements Relayer.Hello.
+func (Relayer) Hello(_ context.Context, _ *HelloRequest, _ *HelloResponse) error {
+	var n int
+	return json.Unmarshal([]byte(`"x"`), &n)
 }
 
 func hello(service, name string) platform.CallRequest {
