@@ -3,15 +3,14 @@ package builder_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/testenv"
 )
 
 // gitRepo is a local repository with history:
@@ -70,43 +69,11 @@ func newGitRepo(tb testing.TB) *gitRepo {
 	return r
 }
 
-// serve starts git daemon on a free port for the repository's parent directory and
-// returns the git:// URL of the repository.
+// serve serves the repository's parent directory over git:// and returns the URL of
+// the repository.
 func (r *gitRepo) serve(tb testing.TB) string {
 	tb.Helper()
-	port := freePort(tb)
-	cmd := exec.Command("git", "daemon", "--reuseaddr", "--listen=127.0.0.1", fmt.Sprintf("--port=%d", port),
-		"--base-path="+r.base, "--export-all", r.base)
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start git daemon: %v", err)
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return "git://" + addr + "/repo"
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("git daemon did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return "git://" + testenv.GitDaemon(tb, r.base) + "/repo"
 }
 
 func gitBuild(id, url, ref, path string) *platform.Build {
@@ -164,7 +131,7 @@ func TestBuildGitRefused(t *testing.T) {
 	t.Parallel()
 	repo := newGitRepo(t)
 	daemonURL := repo.serve(t)
-	closed := fmt.Sprintf("git://127.0.0.1:%d/repo", freePort(t))
+	closed := "git://" + testenv.ClosedAddr(t) + "/repo"
 	b := newBuilder(t)
 
 	tests := []struct {

@@ -2,7 +2,6 @@ package oci_test
 
 import (
 	"debug/elf"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/micro/platform/internal/testenv"
 )
 
 // runAsImage runs the image's entrypoint from its extracted root file system. As root
@@ -57,16 +58,11 @@ func runAsImage(t *testing.T, root string, cfg v1.Config) string {
 	return string(out)
 }
 
-// closedAddr returns a loopback address nothing listens on.
+// closedAddr returns a loopback address that refuses connections, held until the test
+// ends so that nothing else can start listening there.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testenv.ClosedAddr(t)
 }
 
 // isDynamic reports whether p is a dynamically linked ELF file.

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,14 +40,24 @@ func TestGitHubSignIn(t *testing.T) {
 	const webhookSecret = "webhook-secret-5f2d9c"
 	syncToken := fake.IssueToken("alice")
 
+	// The redirect URL names the server's address before the server starts. The test
+	// holds a listener for that address and forwards it to the server, which listens on
+	// a port it picks itself, as a reverse proxy in front of it would: a port taken,
+	// released and handed over could be taken meanwhile (the server's own NATS did).
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
-	_, owner, out := startServer(t, t.TempDir(), func(c *server.Config) {
-		c.Addr = addr
+	var backend atomic.Pointer[url.URL]
+	front := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(backend.Load())
+		r.Out.Host = r.In.Host
+	}}}
+	go front.Serve(l)
+	t.Cleanup(func() { front.Close() })
+	app, owner, out := startServer(t, t.TempDir(), func(c *server.Config) {
+		c.Addr = "127.0.0.1:0"
 		c.GitHub = server.GitHubConfig{
 			ClientID: githubtest.ClientID, ClientSecret: githubtest.ClientSecret,
 			RedirectURL: "http://" + addr + "/auth/github/callback",
@@ -53,6 +65,7 @@ func TestGitHubSignIn(t *testing.T) {
 			SyncToken: syncToken, WebhookSecret: webhookSecret, SyncInterval: time.Hour,
 		}
 	})
+	backend.Store(&url.URL{Scheme: "http", Host: app.Addr()})
 	ctx := context.Background()
 	if _, err := owner.SetGitHubLinks(ctx, []*platform.GitHubLink{
 		{GitHubOrg: "acme-inc", Team: "devs", Role: platform.RoleDeveloper},
