@@ -14,7 +14,8 @@ import (
 )
 
 // decodeJSON decodes the request body into v: exactly one JSON value, no unknown fields,
-// at most max bytes. Every failure is EINVALID and says where the body went wrong.
+// at most max bytes. Every failure is EINVALID and says where the body went wrong; a
+// body over max is answered 413, the others 400.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, max int64) error {
 	r.Body = http.MaxBytesReader(w, r.Body, max)
 	dec := json.NewDecoder(r.Body)
@@ -43,7 +44,7 @@ func decodeError(err error, offset, max int64) error {
 	)
 	switch {
 	case errors.As(err, &sizeErr):
-		return platform.Errorf(platform.EINVALID, "request body larger than %d bytes", max)
+		return errBodyTooLarge(max)
 	case errors.Is(err, io.EOF):
 		return platform.Errorf(platform.EINVALID, "request body is empty: send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -32,6 +32,35 @@ func StatusFor(code string) int {
 	return http.StatusInternalServerError
 }
 
+// statusError gives an error an HTTP status that its code alone does not imply: 413 for
+// a body over the limit, 405 for a method a route does not take. The JSON body is the
+// wrapped error's (its code stays invalid), as the gateway answers the same cases.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// withStatus returns err answered with status instead of its code's.
+func withStatus(status int, err error) error { return &statusError{status: status, err: err} }
+
+// errBodyTooLarge is the answer to a request body over max bytes: 413, code invalid.
+func errBodyTooLarge(max int64) error {
+	return withStatus(http.StatusRequestEntityTooLarge,
+		platform.Errorf(platform.EINVALID, "request body is larger than %d bytes", max))
+}
+
+// statusOf returns the HTTP status of err: the one it was given, else its code's.
+func statusOf(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	return StatusFor(platform.ErrorCode(err))
+}
+
 // ErrorResponse is the JSON body of every error response and of the SSE `error` message.
 type ErrorResponse struct {
 	Error ErrorBody `json:"error"`
@@ -92,7 +121,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == platform.EUNAUTHENTICATED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="platform"`) // RFC 6750
 	}
-	writeJSON(w, StatusFor(code), body)
+	writeJSON(w, statusOf(err), body)
 }
 
 // writeJSON writes v as JSON with the given status. An encoding failure after the header

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -136,6 +137,7 @@ func TestRequestDecoding(t *testing.T) {
 		path        string
 		body        string
 		contentType string
+		wantStatus  int    // 400 unless set
 		wantMessage string // substring of the error message
 	}{
 		{name: "malformed JSON", path: "/v1/namespaces", body: `{"name" "acme"}`, wantMessage: "malformed JSON at byte 9: invalid character"},
@@ -144,7 +146,8 @@ func TestRequestDecoding(t *testing.T) {
 		{name: "wrong type", path: "/v1/namespaces", body: `{"name":42}`, wantMessage: "name must be string, not number"},
 		{name: "empty body", path: "/v1/namespaces", body: ``, wantMessage: "request body is empty"},
 		{name: "two values", path: "/v1/namespaces", body: `{"name":"a"}{"name":"b"}`, wantMessage: "unexpected data after the JSON value"},
-		{name: "oversized body", path: "/v1/namespaces", body: `{"name":"` + strings.Repeat("a", 300) + `"}`, wantMessage: "request body larger than 256 bytes"},
+		{name: "oversized body", path: "/v1/namespaces", body: `{"name":"` + strings.Repeat("a", 300) + `"}`, wantStatus: 413, wantMessage: "request body is larger than 256 bytes"},
+		{name: "oversized body of a long call", path: "/v1/namespaces/acme/call", body: `{"service":"x","endpoint":"X.Y","body":"` + strings.Repeat("a", 300) + `"}`, wantStatus: 413, wantMessage: "request body is larger than 256 bytes"},
 		{name: "bad ttl", path: "/v1/tokens", body: `{"name":"ci","ttl":"a month"}`, wantMessage: `invalid ttl "a month"`},
 		{name: "namespace mismatch", path: "/v1/namespaces/acme/deploys", body: `{"namespace":"other","service":"x","source":{"kind":"git"}}`, wantMessage: `body names namespace "other" but the path names "acme"`},
 		{name: "oversized upload", path: "/v1/namespaces/acme/sources", body: strings.Repeat("z", 1000), contentType: "application/gzip", wantMessage: "request body larger than 512 bytes"},
@@ -163,11 +166,12 @@ func TestRequestDecoding(t *testing.T) {
 				ct = "application/json"
 			}
 			resp, body := ts.do(t, "POST", tt.path, adminSecret, bytes.NewReader([]byte(tt.body)), "Content-Type", ct)
-			if resp.StatusCode != http.StatusBadRequest {
-				t.Fatalf("status = %d, want 400; body %s", resp.StatusCode, body)
+			want := cmp.Or(tt.wantStatus, http.StatusBadRequest)
+			if resp.StatusCode != want {
+				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, want, body)
 			}
 			got := mustErrorBody(t, resp, body)
-			if got.Code != platform.EINVALID || !strings.Contains(got.Message, tt.wantMessage) {
+			if got.Code != platform.EINVALID || !strings.Contains(got.Message, tt.wantMessage) || got.RequestID == "" {
 				t.Fatalf("error = %+v, want invalid containing %q", got, tt.wantMessage)
 			}
 		})
@@ -218,18 +222,33 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 		name, method, path string
 		status             int
 		code               string
+		allow              string // the Allow header of a 405
 	}{
-		{"unknown route", "GET", "/v1/nope", 404, platform.ENOTFOUND},
-		{"wrong method", "PUT", "/v1/namespaces", 400, platform.EINVALID},
+		{"unknown route", "GET", "/v1/nope", 404, platform.ENOTFOUND, ""},
+		{"wrong method", "PUT", "/v1/namespaces", 405, platform.EINVALID, "GET, POST"},
+		{"PATCH", "PATCH", "/v1/namespaces/acme", 405, platform.EINVALID, "DELETE"},
+		{"PATCH without a token", "PATCH", "/v1/namespaces/acme/services/hello", 405, platform.EINVALID, "GET, DELETE"},
+		{"DELETE on a POST route", "DELETE", "/v1/namespaces/acme/call", 405, platform.EINVALID, "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := ts.do(t, tt.method, tt.path, adminSecret, nil)
+			secret := adminSecret
+			if strings.Contains(tt.name, "without a token") {
+				secret = ""
+			}
+			resp, body := ts.do(t, tt.method, tt.path, secret, nil)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.status)
 			}
-			if got := mustErrorBody(t, resp, body); got.Code != tt.code {
-				t.Fatalf("code = %q, want %q", got.Code, tt.code)
+			got := mustErrorBody(t, resp, body)
+			if got.Code != tt.code || got.RequestID == "" {
+				t.Fatalf("error %+v, want code %q and a request id", got, tt.code)
+			}
+			if allow := resp.Header.Get("Allow"); allow != tt.allow {
+				t.Fatalf("Allow = %q, want %q", allow, tt.allow)
+			}
+			if tt.status == 405 && (!strings.Contains(got.Message, "method "+tt.method+" is not allowed") || got.Hint == "") {
+				t.Fatalf("error %+v, want the method named and a hint", got)
 			}
 		})
 	}

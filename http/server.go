@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -236,6 +237,21 @@ func (s *Server) stopStreams() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 }
 
+// routeMethods are the methods the API's routes take, in the order Allow lists them.
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods returns the methods a route of router takes at path, for the Allow
+// header of a 405 (chi's own 405 handler sets it, but not for a custom handler).
+func allowedMethods(router chi.Routes, path string) []string {
+	var out []string
+	for _, m := range routeMethods {
+		if router.Match(chi.NewRouteContext(), m, path) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // routes builds the router: probes, metrics and the OpenAPI document without a token;
 // every other /v1 route behind authenticate.
 func (s *Server) routes() chi.Router {
@@ -245,8 +261,12 @@ func (s *Server) routes() chi.Router {
 		return platform.Errorf(platform.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path).
 			WithHint("see /v1/openapi.json for the routes")
 	}))
-	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return platform.Errorf(platform.EINVALID, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, req *http.Request) error {
+		allowed := allowedMethods(r, req.URL.Path)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		return withStatus(http.StatusMethodNotAllowed,
+			platform.Errorf(platform.EINVALID, "method %s is not allowed on %s", req.Method, req.URL.Path).
+				WithHint("%s takes %s", req.URL.Path, strings.Join(allowed, ", ")))
 	}))
 
 	r.Get("/healthz", s.healthz)
