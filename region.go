@@ -18,9 +18,12 @@ type Region struct {
 	GatewayEndpoint string `json:"gateway_endpoint,omitempty"`
 	// KubeconfigRef names where the region's kubeconfig is kept (a path or a secret
 	// reference), never the kubeconfig itself.
-	KubeconfigRef string    `json:"kubeconfig_ref,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	KubeconfigRef string `json:"kubeconfig_ref,omitempty"`
+	// Isolation says how the region's runtime confines tenants' code: "sandboxed", or
+	// "partial: " and what the host lacks. Reported by the region, not stored.
+	Isolation string    `json:"isolation,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Validate reports every problem with r at once (EINVALID).

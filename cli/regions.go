@@ -27,9 +27,9 @@ func (a *app) regionsCmd() *cobra.Command {
 				return a.printJSON(orEmpty(list))
 			}
 			tw := table(a.stdout)
-			fmt.Fprintln(tw, "NAME\tPROVIDER\tLOCATION\tGATEWAY\tUPDATED")
+			fmt.Fprintln(tw, "NAME\tPROVIDER\tLOCATION\tGATEWAY\tUPDATED\tISOLATION")
 			for _, r := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Provider, orDash(r.Location), orDash(r.GatewayEndpoint), a.fmtTime(r.UpdatedAt))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Provider, orDash(r.Location), orDash(r.GatewayEndpoint), a.fmtTime(r.UpdatedAt), orDash(r.Isolation))
 			}
 			return tw.Flush()
 		}),

@@ -16,6 +16,9 @@ type serverFlags struct {
 	addr           string
 	store          string
 	runtime        string
+	sandbox        string
+	sandboxBridge  string
+	sandboxSubnet  string
 	kubeconfig     string
 	registry       string
 	natsPort       int
@@ -67,6 +70,9 @@ func (sf *serverFlags) register(cmd *cobra.Command) {
 	f.StringVar(&sf.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	f.StringVar(&sf.logFormat, "log-format", "", "text or json (default text)")
 	f.DurationVar(&sf.rolloutTimeout, "rollout-timeout", 0, "how long a new release has to become healthy (default 60s)")
+	f.StringVar(&sf.sandbox, "sandbox", "", "confine instances of the local runtime: auto, required or off (default auto)")
+	f.StringVar(&sf.sandboxBridge, "sandbox-bridge", "", "bridge of the instances' network (default mp0)")
+	f.StringVar(&sf.sandboxSubnet, "sandbox-subnet", "", "IPv4 subnet of the instances' network (default 10.213.0.0/16)")
 }
 
 // serverConfig resolves the server's configuration: defaults < file < env < flags.
@@ -116,6 +122,15 @@ func (a *app) serverConfig(cmd *cobra.Command, sf serverFlags) (server.Config, e
 	}
 	if changed("rollout-timeout") {
 		cfg.RolloutTimeout = sf.rolloutTimeout
+	}
+	if changed("sandbox") {
+		cfg.Sandbox = sf.sandbox
+	}
+	if changed("sandbox-bridge") {
+		cfg.SandboxBridge = sf.sandboxBridge
+	}
+	if changed("sandbox-subnet") {
+		cfg.SandboxSubnet = sf.sandboxSubnet
 	}
 	return cfg, cfg.Validate()
 }

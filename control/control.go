@@ -81,6 +81,9 @@ type Options struct {
 	// platform organisation may link (see platform.GitHubOrgs; empty: any, only in
 	// platform.DefaultOrg).
 	GitHubOrgs platform.GitHubOrgs
+	// Isolation is what the local region's runtime confines instances with, shown on the
+	// region named "local" (see Region.Isolation).
+	Isolation string
 	// InstanceEnv is extra environment for every instance (driver specific, e.g.
 	// MICRO_SERVER_ADDRESS=127.0.0.1:0 for the local driver).
 	InstanceEnv map[string]string

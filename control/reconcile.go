@@ -191,6 +191,11 @@ func (p *Plane) spec(r *platform.Release) (runtime.WorkloadSpec, error) {
 	}
 	env["MICRO_SERVER_NAME"] = r.Service
 	env["MICRO_SERVER_VERSION"] = r.Version
+	// With the NATS transport a server's address is the subject it listens on: ":0" gives
+	// every server its own inbox, whatever address the code fixes (micro.Address(":8081"),
+	// as go-micro's examples do), so replicas, releases and services never share one and
+	// the registered address is the one that answers.
+	env["MICRO_SERVER_ADDRESS"] = ":0"
 	replicas := r.Replicas
 	if replicas < 1 {
 		replicas = 1

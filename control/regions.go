@@ -29,7 +29,16 @@ func (p *Plane) ListRegions(ctx context.Context) ([]*platform.Region, error) {
 	if err := p.authorize(ctx, authz.RegionRead); err != nil {
 		return nil, err
 	}
-	return p.store.ListRegions(ctx)
+	list, err := p.store.ListRegions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range list {
+		if r.Name == "local" && r.Provider == "local" {
+			r.Isolation = p.opts.Isolation
+		}
+	}
+	return list, nil
 }
 
 // DeleteRegion implements platform.ControlPlane.

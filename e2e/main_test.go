@@ -78,7 +78,11 @@ var addrRE = regexp.MustCompile(`msg="platform server started" addr=(\S+)`)
 // 200. Instances the server started are killed when the test ends.
 func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	t.Helper()
-	args := append([]string{"server", "--data", dataDir, "--addr", "127.0.0.1:0", "--rollout-timeout", "60s"}, extra...)
+	args := []string{"server", "--data", dataDir, "--addr", "127.0.0.1:0", "--rollout-timeout", "60s"}
+	if bridge, subnet := testenv.SandboxNetwork(t); bridge != "" {
+		args = append(args, "--sandbox-bridge", bridge, "--sandbox-subnet", subnet)
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(binary, args...)
 	// The server keeps HOME: its builds use the host's Go caches, as a user's would.
 	cmd.Env = os.Environ()

@@ -94,6 +94,21 @@ type Config struct {
 	// them. Organisations link GitHub teams with `platform users` owners' API
 	// (/v1/org/github).
 	GitHub GitHubConfig `yaml:"github"`
+	// Sandbox confines the local runtime's instances: "auto" (default) as far as the host
+	// allows, saying at start and in `platform regions` what it lacks; "required" refuses
+	// to start unless all of it works; "off" runs instances unconfined. See docs/security.md.
+	Sandbox string `yaml:"sandbox"`
+	// SandboxBridge and SandboxSubnet are the instances' network: a bridge (default mp0)
+	// and an IPv4 subnet that must not clash with the host's (default 10.213.0.0/16).
+	SandboxBridge string `yaml:"sandbox_bridge"`
+	SandboxSubnet string `yaml:"sandbox_subnet"`
+	// SandboxUIDBase is the first user ID of namespaces (default 200000): each namespace's
+	// instances run as a user of their own from there up.
+	SandboxUIDBase int `yaml:"sandbox_uid_base"`
+	// UnsandboxedTenants lets a server whose sandbox is incomplete hold several
+	// organisations, whose code can then reach each other's. Off by default: such a server
+	// refuses to start with more than one.
+	UnsandboxedTenants bool `yaml:"unsandboxed_tenants"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
@@ -141,6 +156,7 @@ func DefaultConfig() Config {
 		BuildConcurrency: 2,
 		RolloutTimeout:   60 * time.Second,
 		StopGrace:        10 * time.Second,
+		Sandbox:          SandboxAuto,
 		LogLevel:         "info",
 		LogFormat:        "text",
 	}
@@ -188,6 +204,14 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.Store = v
 		case "PLATFORM_RUNTIME":
 			c.Runtime = v
+		case "PLATFORM_SANDBOX":
+			c.Sandbox = v
+		case "PLATFORM_SANDBOX_BRIDGE":
+			c.SandboxBridge = v
+		case "PLATFORM_SANDBOX_SUBNET":
+			c.SandboxSubnet = v
+		case "PLATFORM_UNSANDBOXED_TENANTS":
+			c.UnsandboxedTenants = v == "true" || v == "1"
 		case "PLATFORM_KUBECONFIG":
 			c.Kubeconfig = v
 		case "PLATFORM_KUBE_NAMESPACE_PREFIX":
@@ -261,6 +285,19 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.validateKube()...)
 	default:
 		errs = append(errs, fmt.Errorf("runtime %q: supported runtimes are: %s, %s", c.Runtime, RuntimeLocal, RuntimeKubernetes))
+	}
+	switch c.Sandbox {
+	case SandboxAuto, SandboxRequired, SandboxOff:
+	default:
+		errs = append(errs, fmt.Errorf("sandbox %q: want auto, required or off", c.Sandbox))
+	}
+	if c.SandboxSubnet != "" {
+		if _, err := netip.ParsePrefix(c.SandboxSubnet); err != nil {
+			errs = append(errs, fmt.Errorf("sandbox_subnet %q: want an IPv4 CIDR such as 10.213.0.0/16", c.SandboxSubnet))
+		}
+	}
+	if c.SandboxUIDBase < 0 {
+		errs = append(errs, fmt.Errorf("sandbox_uid_base %d: must not be negative", c.SandboxUIDBase))
 	}
 	if c.NATSURL != "" {
 		if _, err := natsURLPort(c.NATSURL); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/micro/platform/oci/registry"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtime/kubernetes"
+	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime/local"
 )
 
@@ -70,7 +71,13 @@ func (a *App) newDriver(secret []byte, onEvent runtime.EventFunc) (closer, error
 			Logger:          a.logger.With("component", "runtime"),
 		})
 	default:
+		box, err := seal.New(secret, "runtime-env")
+		if err != nil {
+			return nil, err
+		}
 		return local.New(local.Options{
+			Sandbox:   a.iso.box,
+			Secrets:   box,
 			Dir:       filepath.Join(cfg.DataDir, "runtime"),
 			StopGrace: cfg.StopGrace,
 			Logger:    a.logger.With("component", "runtime"),

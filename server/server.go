@@ -64,6 +64,7 @@ type App struct {
 	auth     *auth.Authenticator
 	github   *github.Integration // sign-in with GitHub and team sync, when configured
 	lock     *os.File            // held while the App owns DataDir
+	iso      isolation           // the local runtime's sandbox
 }
 
 // New opens the store and builds every component; nothing is served until Run.
@@ -121,6 +122,19 @@ func (a *App) build(ctx context.Context) error {
 		}
 		nopts.Dir, nopts.Host = filepath.Join(cfg.DataDir, "nats"), cfg.NATSHost
 	}
+	if cfg.Runtime == RuntimeLocal {
+		if a.iso, err = a.newIsolation(nopts.Port); err != nil {
+			return err
+		}
+		a.logIsolation()
+		if err := a.checkTenancy(ctx, a.iso); err != nil {
+			return err
+		}
+		if n := a.iso.net; n != nil {
+			// Sandboxed instances reach NATS only on the bridge's address.
+			nopts.Host = n.Gateway().String()
+		}
+	}
 	if a.bus, err = natsbus.New(nopts); err != nil {
 		return err
 	}
@@ -166,6 +180,7 @@ func (a *App) build(ctx context.Context) error {
 		StopGrace:        cfg.StopGrace,
 		BuildConcurrency: cfg.BuildConcurrency,
 		GitHubOrgs:       platform.GitHubOrgs(cfg.GitHub.Organizations),
+		Isolation:        a.regionIsolation(),
 	}); err != nil {
 		return err
 	}

@@ -9,9 +9,12 @@ import (
 	"syscall"
 
 	"github.com/micro/platform/cli"
+	"github.com/micro/platform/runtime/local/sandbox"
 )
 
 func main() {
+	// The local runtime starts this binary again as the init of each instance's sandbox.
+	sandbox.Init()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Environ())
 	stop()

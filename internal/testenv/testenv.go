@@ -28,7 +28,8 @@ func Instances(tb testing.TB, dataDir string) []Proc {
 	if err != nil {
 		return nil
 	}
-	marker := "@127.0.0.1:" + strings.TrimSpace(string(port))
+	// The host is loopback, or the sandbox bridge's address: the port is the server's own.
+	marker := ":" + strings.TrimSpace(string(port))
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		tb.Fatal(err)
@@ -52,7 +53,7 @@ func Instances(tb testing.TB, dataDir string) []Proc {
 				env[k] = v
 			}
 		}
-		if strings.HasSuffix(env["MICRO_REGISTRY_ADDRESS"], marker) {
+		if a := env["MICRO_REGISTRY_ADDRESS"]; strings.Contains(a, "@") && strings.HasSuffix(a, marker) {
 			out = append(out, Proc{PID: pid, Env: env})
 		}
 	}

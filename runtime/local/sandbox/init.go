@@ -58,6 +58,9 @@ func runInit(ctl *os.File) error {
 	if err := os.Chdir("/tmp"); err != nil {
 		return fmt.Errorf("chdir /tmp: %w", err)
 	}
+	if s.Probe {
+		os.Exit(0) // closes the status pipe empty: success
+	}
 	err = unix.Exec(prog, []string{prog}, os.Environ())
 	return fmt.Errorf("exec %s: %w", s.Name, err)
 }

@@ -64,6 +64,8 @@ type Spec struct {
 	Network bool `json:"network"`
 	// Stdout and Stderr receive the program's output.
 	Stdout, Stderr *os.File `json:"-"`
+	// probe makes the init stop, successfully, where it would exec the program.
+	Probe bool `json:"probe,omitempty"`
 }
 
 // validate reports every problem of s at once.
@@ -194,6 +196,33 @@ func initError(msg []byte, err error) error {
 		return platform.Errorf(platform.EUNAVAILABLE, "sandbox: %s", m)
 	}
 	return platform.Errorf(platform.EUNAVAILABLE, "sandbox: the init ended before running the program: %v", err)
+}
+
+// Probe sets up a whole sandbox (namespaces, root, user) without running anything in it,
+// and says what this host refused (EUNAVAILABLE), or nil. It needs root; network tells
+// whether to include a network namespace.
+func Probe(network bool) error {
+	if os.Geteuid() != 0 {
+		return platform.Errorf(platform.EUNAVAILABLE, "sandbox: the platform does not run as root, so it cannot make namespaces, switch users or mount")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return platform.Errorf(platform.EUNAVAILABLE, "sandbox: find own executable: %v", err)
+	}
+	root, err := os.MkdirTemp("", "sandbox-probe-")
+	if err != nil {
+		return platform.Errorf(platform.EUNAVAILABLE, "sandbox: %v", err)
+	}
+	defer os.RemoveAll(root)
+	p, err := Start(Spec{Program: self, Name: "probe", UID: 65534, GID: 65534, Root: root, Network: network, Probe: true})
+	if err != nil {
+		return platform.Errorf(platform.EUNAVAILABLE, "%v", err)
+	}
+	err = p.Release()
+	if werr := p.Cmd.Wait(); err == nil && werr != nil {
+		err = platform.Errorf(platform.EUNAVAILABLE, "sandbox: probe: %v", werr)
+	}
+	return err
 }
 
 // readSpec reads the Spec line from r.

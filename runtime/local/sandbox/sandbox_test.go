@@ -299,3 +299,12 @@ func BenchmarkSandboxStart(b *testing.B) {
 		})
 	}
 }
+
+func TestProbe(t *testing.T) {
+	needRoot(t)
+	for _, network := range []bool{false, true} {
+		if err := sandbox.Probe(network); err != nil {
+			t.Errorf("Probe(network=%v) on a host that sandboxes: %v", network, err)
+		}
+	}
+}

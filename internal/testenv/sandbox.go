@@ -1,0 +1,48 @@
+package testenv
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"testing"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/runtime/local/sandbox/network"
+)
+
+// SandboxNetwork returns a bridge name and subnet for the sandboxed instances of one test
+// server, apart from every other server's on this host (the default mp0 is a real
+// server's), and removes the bridge and its nftables table when tb ends. It returns empty
+// strings where the host cannot make sandbox networks (not root), which leaves the
+// server's default.
+func SandboxNetwork(tb testing.TB) (bridge, subnet string) {
+	tb.Helper()
+	if os.Geteuid() != 0 || network.Probe() != nil {
+		return "", ""
+	}
+	for range 20 {
+		id := rand.IntN(1 << 16)
+		opts := network.Options{
+			Bridge: fmt.Sprintf("mpt%04x", id),
+			// 10.220.0.0/14 is ours in tests; a /24 each.
+			Subnet: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(220 + id>>8%4), byte(id), 0}), 24),
+		}
+		opts.Table = "micro_platform_" + opts.Bridge
+		n, err := network.Setup(opts)
+		if platform.ErrorCode(err) == platform.ECONFLICT {
+			continue // another test's subnet
+		}
+		if err != nil {
+			tb.Fatalf("sandbox network: %v", err)
+		}
+		tb.Cleanup(func() {
+			if err := n.Teardown(); err != nil {
+				tb.Errorf("remove sandbox network %s: %v", opts.Bridge, err)
+			}
+		})
+		return opts.Bridge, opts.Subnet.String()
+	}
+	tb.Fatal("sandbox network: no free test subnet")
+	return "", ""
+}
