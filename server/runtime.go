@@ -16,11 +16,11 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/builder"
+	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/oci"
 	"github.com/micro/platform/oci/registry"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtime/kubernetes"
-	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime/local"
 )
 
