@@ -2,10 +2,10 @@ package e2e
 
 import (
 	"crypto/rand"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,14 +26,9 @@ func TestRemoteMesh(t *testing.T) {
 	key := make([]byte, 32)
 	rand.Read(key)
 	must(t, os.WriteFile(filepath.Join(dataDir, "secret.key"), key, 0o600))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	// KillInstances finds a data dir's instances by the NATS port they dial.
-	must(t, os.WriteFile(filepath.Join(dataDir, "nats.port"), []byte(strconv.Itoa(port)), 0o600))
-
-	mesh := exec.Command(binary, "mesh", "--data", meshDir, "--listen", "127.0.0.1:"+strconv.Itoa(port),
+	// The node picks its port (a port taken, released and handed over could be taken
+	// meanwhile) and logs it.
+	mesh := exec.Command(binary, "mesh", "--data", meshDir, "--listen", "127.0.0.1:0",
 		"--secret-file", filepath.Join(dataDir, "secret.key"))
 	out := &testenv.Buffer{}
 	mesh.Stdout, mesh.Stderr = out, out
@@ -53,6 +48,13 @@ func TestRemoteMesh(t *testing.T) {
 		}
 	})
 	eventually(t, "the mesh node is ready", func() bool { return strings.Contains(out.String(), "mesh node ready") })
+	m := regexp.MustCompile(`mesh node ready.* listen=127\.0\.0\.1:(\d+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the mesh node does not log its address:\n%s", out)
+	}
+	port, _ := strconv.Atoi(m[1])
+	// KillInstances finds a data dir's instances by the NATS port they dial.
+	must(t, os.WriteFile(filepath.Join(dataDir, "nats.port"), []byte(strconv.Itoa(port)), 0o600))
 
 	nats := "nats://127.0.0.1:" + strconv.Itoa(port)
 	s := startServer(t, dataDir, "--nats-url", nats)

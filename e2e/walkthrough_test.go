@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,7 +177,8 @@ func goMicroExample(t *testing.T, file string) string {
 }
 
 // gitDaemon commits the directory src under path in a new repository, tags it and serves
-// it with `git daemon` on a free loopback port. It returns the clone URL.
+// it with `git daemon` on a loopback port held until the test ends. It returns the clone
+// URL.
 func gitDaemon(t *testing.T, src, path, tag string) string {
 	t.Helper()
 	base := t.TempDir()
@@ -202,24 +201,7 @@ func gitDaemon(t *testing.T, src, path, tag string) string {
 	git(work, "tag", tag)
 	git(base, "clone", "-q", "--bare", work, repo)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	d := exec.Command("git", "daemon", "--reuseaddr", "--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), "--base-path="+base, "--export-all", base)
-	must(t, d.Start())
-	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("git daemon did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Sprintf("git://127.0.0.1:%d/repo.git", port)
+	return "git://" + testenv.GitDaemon(t, base) + "/repo.git"
 }
 
 func must(t *testing.T, err error) {
