@@ -1,0 +1,139 @@
+// Command attacker is a go-micro service written to attack the platform from inside: each
+// endpoint tries what a hostile tenant would and reports what happened, so the e2e tests
+// can assert that every attempt is refused.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	micro "go-micro.dev/v5"
+)
+
+// Targets are what the attacker goes after.
+type Targets struct {
+	Read   []string `json:"read"`   // files and directories to read or list
+	Write  []string `json:"write"`  // files to overwrite
+	Signal []int    `json:"signal"` // host PIDs to signal and ptrace
+	Dial   []string `json:"dial"`   // host:port to connect to
+}
+
+// Results map each target to "ok: …" (it worked) or the error.
+type Results struct {
+	Results map[string]string `json:"results"`
+	Procs   int               `json:"procs"` // processes visible in /proc
+	UID     int               `json:"uid"`
+}
+
+// HogRequest asks for MiB of memory to be allocated and touched.
+type HogRequest struct {
+	MiB int `json:"mib"`
+}
+
+// HogResponse is never sent when the limit holds.
+type HogResponse struct {
+	Allocated int `json:"allocated"`
+}
+
+// Attack is the attacker's handler.
+type Attack struct{}
+
+// Run tries every target.
+func (a *Attack) Run(ctx context.Context, t *Targets, r *Results) error {
+	r.Results = map[string]string{}
+	r.UID = os.Getuid()
+	for _, p := range t.Read {
+		r.Results["read "+p] = read(p)
+	}
+	for _, p := range t.Write {
+		r.Results["write "+p] = outcome(os.WriteFile(p, []byte("owned"), 0o755), "written")
+	}
+	for _, pid := range t.Signal {
+		r.Results["signal "+strconv.Itoa(pid)] = outcome(syscall.Kill(pid, syscall.SIGTERM), "signalled")
+		r.Results["ptrace "+strconv.Itoa(pid)] = ptrace(pid)
+	}
+	for _, addr := range t.Dial {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		r.Results["dial "+addr] = outcome(err, "connected")
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err == nil {
+			r.Procs++
+		}
+	}
+	return nil
+}
+
+// Hog allocates and touches memory, one MiB at a time.
+func (a *Attack) Hog(ctx context.Context, req *HogRequest, rsp *HogResponse) error {
+	var keep [][]byte
+	for i := 0; i < req.MiB; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		keep = append(keep, b)
+	}
+	rsp.Allocated = len(keep)
+	return nil
+}
+
+func read(p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err.Error()
+	}
+	if fi.IsDir() {
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return err.Error()
+		}
+		names := make([]string, 0, len(ents))
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return "ok: " + strings.Join(names, ",")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("ok: %d bytes", len(b))
+}
+
+func ptrace(pid int) string {
+	err := syscall.PtraceAttach(pid)
+	if err == nil {
+		_ = syscall.PtraceDetach(pid)
+	}
+	return outcome(err, "attached")
+}
+
+func outcome(err error, ok string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "ok: " + ok
+}
+
+func main() {
+	service := micro.New("attacker")
+	service.Init()
+	if err := service.Handle(new(Attack)); err != nil {
+		log.Fatal(err)
+	}
+	if err := service.Run(); err != nil {
+		log.Fatal(err)
+	}
+}
