@@ -57,9 +57,9 @@ const pathPrefix = "/api/"
 // Options configure a Gateway. Mesh, Auth and Usage are required.
 type Options struct {
 	// Mesh carries the calls. Besides Call, the gateway asks Services(ctx, ns, service)
-	// whether a service it has not metered yet is registered (for a service that did not
-	// answer its first call), so it must answer that from memory. The request body lives in a pooled
-	// buffer: Call must not keep req.Body once it returns, except when it returns
+	// whether a service it has no series for yet is registered (when the request did not
+	// get an answer from it), so that should be answered from a cache. The request body
+	// lives in a pooled buffer: Call must not keep req.Body once it returns, except when it returns
 	// ETIMEOUT or the context has ended (an RPC client may still be sending it then, so
 	// the gateway does not reuse that buffer).
 	Mesh platform.Mesh
