@@ -59,9 +59,9 @@ type Options struct {
 	// Mesh carries the calls. Besides Call, the gateway asks Services(ctx, ns, service)
 	// whether a service it has no series for yet is registered (when the request did not
 	// get an answer from it), so that should be answered from a cache. The request body
-	// lives in a pooled buffer: Call must not keep req.Body once it returns, except when it returns
-	// ETIMEOUT or the context has ended (an RPC client may still be sending it then, so
-	// the gateway does not reuse that buffer).
+	// lives in a pooled buffer: Call must not keep req.Body once it returns, except when
+	// it returns ETIMEOUT or the context has ended (an RPC client may still be sending it
+	// then, so the gateway does not reuse that buffer).
 	Mesh platform.Mesh
 	// Auth resolves bearer secrets to tokens on every request, so it must cache.
 	Auth platform.Authenticator
