@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 
 	platform "github.com/micro/platform"
@@ -79,9 +80,13 @@ func (a *App) newIsolation(natsPort int) (isolation, error) {
 		if cfg.SandboxSubnet != "" && err != nil {
 			return iso, platform.Errorf(platform.EINVALID, "sandbox_subnet %q: %v", cfg.SandboxSubnet, err)
 		}
+		resolvers, loopback := hostResolvers("/etc/resolv.conf")
+		if len(resolvers) == 0 && loopback {
+			a.logger.Warn("sandboxed instances cannot resolve names: the host's resolver listens on loopback", "file", "/etc/resolv.conf")
+		}
 		n, err := network.Setup(network.Options{
 			Bridge: cfg.SandboxBridge, Subnet: subnet, Table: sandboxTable(cfg.SandboxBridge),
-			HostPorts: []uint16{uint16(natsPort)},
+			HostPorts: []uint16{uint16(natsPort)}, Resolvers: resolvers,
 		})
 		if err == nil {
 			err = sandbox.Probe(true)
@@ -96,6 +101,30 @@ func (a *App) newIsolation(natsPort int) (isolation, error) {
 		iso.net, iso.box.Network = n, n
 	}
 	return iso, a.requireSandbox(iso)
+}
+
+// hostResolvers returns the IPv4 name servers of the resolv.conf at path that instances can
+// reach (not loopback), and whether it lists loopback ones they cannot.
+func hostResolvers(path string) (reachable []netip.Addr, loopback bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		a, err := netip.ParseAddr(f[1])
+		switch {
+		case err != nil || !a.Is4():
+		case a.IsLoopback():
+			loopback = true
+		default:
+			reachable = append(reachable, a)
+		}
+	}
+	return reachable, loopback
 }
 
 // sandboxTable names the nftables table of a bridge, so platforms on one host (tests)

@@ -8,8 +8,9 @@
 //	input   from the bridge: established/related, and TCP to Gateway():HostPorts (the
 //	        namespace's NATS server); everything else is dropped, so no host service is
 //	        reachable whatever address it binds, loopback included
-//	forward from the bridge: dropped to the subnet itself and to Blocked (private,
-//	        link-local, loopback, multicast ranges: cloud metadata, the LAN), else accepted
+//	forward from the bridge: dropped to the subnet itself, accepted to Resolvers on port
+//	        53, dropped to Blocked (private, link-local, loopback, multicast ranges: cloud
+//	        metadata, the LAN), else accepted
 //	forward to the bridge: established/related only
 //	postrouting: the subnet is masqueraded when it leaves through any other interface
 //
@@ -78,6 +79,9 @@ type Options struct {
 	Table string
 	// HostPorts are the TCP ports on Gateway() instances may reach (the NATS port).
 	HostPorts []uint16
+	// Resolvers are DNS servers (IPv4) instances may reach on port 53, UDP and TCP, even
+	// in Blocked ranges: a cloud's or a LAN's resolver is usually a private address.
+	Resolvers []netip.Addr
 	// Blocked are destinations instances may never reach; DefaultBlocked() when empty.
 	Blocked []netip.Prefix
 }
@@ -113,6 +117,11 @@ func (o Options) withDefaults() (Options, error) {
 	o.HostPorts = slices.Compact(ports)
 	if len(o.HostPorts) > 0 && o.HostPorts[0] == 0 {
 		return o, platform.Errorf(platform.EINVALID, "sandbox network: host port 0")
+	}
+	for _, r := range o.Resolvers {
+		if !r.Is4() {
+			return o, platform.Errorf(platform.EINVALID, "sandbox network: resolver %v is not an IPv4 address", r)
+		}
 	}
 	if len(o.Blocked) == 0 {
 		o.Blocked = DefaultBlocked()
@@ -194,6 +203,7 @@ func newNetwork(o Options) *Network {
 func (n *Network) Options() Options {
 	o := n.opts
 	o.HostPorts = slices.Clone(o.HostPorts)
+	o.Resolvers = slices.Clone(o.Resolvers)
 	o.Blocked = slices.Clone(o.Blocked)
 	return o
 }

@@ -215,7 +215,9 @@ func requireEngine(t testing.TB) {
 
 // testOptions are the options of the tests' network.
 func testOptions(ports ...uint16) network.Options {
-	return network.Options{Bridge: testBridge, Subnet: testSubnet, Table: testTable, HostPorts: ports}
+	// The 192.168/16 fake host is a resolver: reachable on port 53 only.
+	return network.Options{Bridge: testBridge, Subnet: testSubnet, Table: testTable, HostPorts: ports,
+		Resolvers: []netip.Addr{privMore[1]}}
 }
 
 // cleanHost removes everything the tests may have left on the host (after a crash), and
@@ -345,10 +347,12 @@ func fakeHost(t testing.TB, link string, hostAddr, addr netip.Prefix, more []net
 	// A default route back, so that an unmasqueraded or wrongly forwarded connection
 	// would succeed and be caught.
 	must(t, inside.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: hostAddr.Addr().AsSlice()}))
-	var l net.Listener
-	inNetns(t, ns, func() (err error) { l, err = net.Listen("tcp", ":80"); return err })
-	t.Cleanup(func() { l.Close() })
-	go serve(l, "host "+addr.Addr().String())
+	for _, port := range []string{":80", ":53"} { // a web server, and a name server over TCP
+		var l net.Listener
+		inNetns(t, ns, func() (err error) { l, err = net.Listen("tcp", port); return err })
+		t.Cleanup(func() { l.Close() })
+		go serve(l, "host "+addr.Addr().String())
+	}
 }
 
 func nlAddr(p netip.Prefix) *netlink.Addr {
@@ -509,12 +513,16 @@ func TestIsolation(t *testing.T) {
 				{"192.168/16", hostPort(privMore[1], 80)},
 				{"100.64/10", hostPort(privMore[2], 80)},
 				{"cloud metadata", hostPort(privMore[3], 80)},
+				{"port 53 of what is not a resolver", hostPort(privMore[0], 53)},
 			}
 			for _, tt := range tests {
 				t.Run("blocked "+tt.name, func(t *testing.T) {
 					reach(t, inst.p, tt.addr, false)
 				})
 			}
+			t.Run("resolver's port 53", func(t *testing.T) {
+				reach(t, inst.p, hostPort(privMore[1], 53), true)
+			})
 			t.Run("internet masqueraded", func(t *testing.T) {
 				line := reach(t, inst.p, hostPort(inetHost, 80), true)
 				if want := "host " + inetHost.String() + " saw " + inetGW.Addr().String() + ":"; !strings.HasPrefix(line, want) {

@@ -84,6 +84,11 @@ func (n *Network) addRules(c *nftables.Conn, t *nftables.Table) {
 	out := regular(chainOut)
 	rule(out, ip4Saddr(subnet, false), counter(), verdict(expr.VerdictDrop)) // spoofed source
 	rule(out, ip4Daddr(subnet), counter(), verdict(expr.VerdictDrop))
+	for _, r := range n.opts.Resolvers {
+		for _, port := range [][]expr.Any{udpDport(53), tcpDport(53)} {
+			rule(out, ip4Daddr(netip.PrefixFrom(r, 32)), port, verdict(expr.VerdictAccept))
+		}
+	}
 	for _, p := range n.opts.Blocked {
 		if p.Addr().Is4() {
 			rule(out, ip4Daddr(p), counter(), verdict(expr.VerdictDrop))
@@ -195,10 +200,16 @@ func ip6Daddr(p netip.Prefix) []expr.Any {
 }
 
 // tcpDport matches "tcp dport port".
-func tcpDport(port uint16) []expr.Any {
+func tcpDport(port uint16) []expr.Any { return l4Dport(unix.IPPROTO_TCP, port) }
+
+// udpDport matches "udp dport port".
+func udpDport(port uint16) []expr.Any { return l4Dport(unix.IPPROTO_UDP, port) }
+
+// l4Dport matches the transport protocol proto and its destination port.
+func l4Dport(proto byte, port uint16) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
 	}
