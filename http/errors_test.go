@@ -150,7 +150,7 @@ func TestRequestDecoding(t *testing.T) {
 		{name: "oversized body of a long call", path: "/v1/namespaces/acme/call", body: `{"service":"x","endpoint":"X.Y","body":"` + strings.Repeat("a", 300) + `"}`, wantStatus: 413, wantMessage: "request body is larger than 256 bytes"},
 		{name: "bad ttl", path: "/v1/tokens", body: `{"name":"ci","ttl":"a month"}`, wantMessage: `invalid ttl "a month"`},
 		{name: "namespace mismatch", path: "/v1/namespaces/acme/deploys", body: `{"namespace":"other","service":"x","source":{"kind":"git"}}`, wantMessage: `body names namespace "other" but the path names "acme"`},
-		{name: "oversized upload", path: "/v1/namespaces/acme/sources", body: strings.Repeat("z", 1000), contentType: "application/gzip", wantMessage: "request body larger than 512 bytes"},
+		{name: "oversized upload", path: "/v1/namespaces/acme/sources", body: strings.Repeat("z", 1000), contentType: "application/gzip", wantStatus: 413, wantMessage: "request body is larger than 512 bytes"},
 		{name: "upload of JSON", path: "/v1/namespaces/acme/sources", body: `{}`, contentType: "application/json", wantMessage: "send a tar.gz as application/gzip"},
 	}
 	for _, tt := range tests {

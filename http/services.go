@@ -46,7 +46,7 @@ func (s *Server) uploadSource(w http.ResponseWriter, r *http.Request) error {
 	sum, err := s.cp.UploadSource(r.Context(), chi.URLParam(r, "ns"), body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(body.err, &tooLarge) {
-		return platform.Errorf(platform.EINVALID, "request body larger than %d bytes", s.opts.MaxUploadBytes)
+		return errBodyTooLarge(s.opts.MaxUploadBytes)
 	}
 	if err != nil {
 		return err
