@@ -108,7 +108,8 @@ func (d *Driver) confinement(inst *instance) (confined, error) {
 	inst.mu.Lock()
 	c := inst.box
 	inst.mu.Unlock()
-	if box.Cgroups != nil && c.group == nil {
+	if box.Cgroups != nil {
+		// Every start: Create is idempotent, and restores a group removed meanwhile.
 		res := inst.wl.spec.Resources
 		g, err := box.Cgroups.Create(inst.id, cgroup.Limits{CPUMillis: res.CPUMillis, MemoryBytes: res.MemoryBytes, Pids: box.Pids})
 		if err != nil {

@@ -255,12 +255,13 @@ func (h *Hierarchy) Create(id string, l Limits) (*Group, error) {
 	if err := l.validate(); err != nil {
 		return nil, err
 	}
-	g := h.group(id)
-	for _, d := range g.Paths() {
+	// The parent first: something else may have removed it since New.
+	for _, d := range append(h.Paths(), h.group(id).Paths()...) {
 		if err := mkdirOK(h.fs, d); err != nil {
 			return nil, platform.Errorf(platform.EUNAVAILABLE, "cannot create cgroup %s: %s", d, reason(err))
 		}
 	}
+	g := h.group(id)
 	var err error
 	if h.version == 1 {
 		err = g.applyV1(l)
