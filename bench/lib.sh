@@ -192,7 +192,8 @@ instance_pids() {
 	port="$(tr -d '[:space:]' <"$1/nats.port" 2>/dev/null)" || return 0
 	[[ -n "$port" ]] || return 0
 	for p in /proc/[0-9]*; do
-		grep -qzx "MICRO_REGISTRY_ADDRESS=.*@127\.0\.0\.1:$port" "$p/environ" 2>/dev/null &&
+		# NATS is on 127.0.0.1, or on the sandbox bridge's address.
+		grep -qzx "MICRO_REGISTRY_ADDRESS=.*@[0-9.]*:$port" "$p/environ" 2>/dev/null &&
 			grep -qz '^MICRO_SERVER_ID=' "$p/environ" 2>/dev/null &&
 			echo "${p#/proc/}"
 	done

@@ -331,6 +331,20 @@ func (b *Bus) ClientURL() string {
 	return "nats://" + addr
 }
 
+// Port returns the TCP port the embedded server listens on, 0 before ready or with Remote.
+func (b *Bus) Port() int {
+	b.mu.RLock()
+	srv := b.srv
+	b.mu.RUnlock()
+	if srv == nil {
+		return 0
+	}
+	if tcp, ok := srv.Addr().(*net.TCPAddr); ok {
+		return tcp.Port
+	}
+	return 0
+}
+
 // advertise returns the host:port instances dial, "" before ready.
 func (b *Bus) advertise() string {
 	b.mu.RLock()

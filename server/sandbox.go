@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	platform "github.com/micro/platform"
@@ -90,7 +91,7 @@ func (a *App) newIsolation(natsPort int) (isolation, error) {
 		}
 		n, err := network.Setup(network.Options{
 			Bridge: cfg.SandboxBridge, Subnet: subnet, Table: sandboxTable(cfg.SandboxBridge),
-			HostPorts: []uint16{uint16(natsPort)}, Resolvers: resolvers,
+			HostPorts: hostPorts(natsPort), Resolvers: resolvers,
 		})
 		if err == nil {
 			err = sandbox.Probe(true)
@@ -129,6 +130,33 @@ func hostResolvers(path string) (reachable []netip.Addr, loopback bool) {
 		}
 	}
 	return reachable, loopback
+}
+
+// hostPorts is the NATS port when it is known before NATS starts.
+func hostPorts(natsPort int) []uint16 {
+	if natsPort == 0 {
+		return nil
+	}
+	return []uint16{uint16(natsPort)}
+}
+
+// openPort lets instances reach port on the bridge's address (NATS, once it listens),
+// keeping the rest of the network's rules; nothing without a sandbox network.
+func (i isolation) openPort(port int) error {
+	if i.net == nil {
+		return nil
+	}
+	opts := i.net.Options()
+	if slices.Contains(opts.HostPorts, uint16(port)) {
+		return nil
+	}
+	opts.HostPorts = append(opts.HostPorts, uint16(port))
+	n, err := network.Setup(opts)
+	if err != nil {
+		return fmt.Errorf("open the NATS port to instances: %w", err)
+	}
+	n.Close()
+	return nil
 }
 
 // sandboxTable names the nftables table of a bridge, so platforms on one host (tests)

@@ -208,21 +208,31 @@ func (a *App) build(ctx context.Context) error {
 	return nil
 }
 
-// natsPort returns the configured NATS port or, for 0, the one chosen at first start:
-// running instances carry the NATS URL in their environment, so it must not change.
+// natsPort returns the configured NATS port or, for 0, the one chosen at first start
+// (running instances carry the NATS URL in their environment, so it must not change), or
+// 0 before the first start: NATS then takes a free port itself and keepNATSPort records it.
+// The kubernetes runtime needs the port before NATS starts (its network policies name it):
+// with it, a first start picks a free port here.
 func (a *App) natsPort() (int, error) {
 	if a.cfg.NATSPort != 0 {
 		return a.cfg.NATSPort, nil
 	}
-	b, err := loadOrCreate(filepath.Join(a.cfg.DataDir, "nats.port"), func() ([]byte, error) {
-		l, err := net.Listen("tcp", net.JoinHostPort(a.cfg.NATSHost, "0"))
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		return []byte(strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
-	})
-	if err != nil {
+	path := filepath.Join(a.cfg.DataDir, "nats.port")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && a.cfg.Runtime == RuntimeKubernetes {
+		b, err = loadOrCreate(path, func() ([]byte, error) {
+			l, err := net.Listen("tcp", net.JoinHostPort(a.cfg.NATSHost, "0"))
+			if err != nil {
+				return nil, err
+			}
+			defer l.Close()
+			return []byte(strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
+		})
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, nil
+	case err != nil:
 		return 0, fmt.Errorf("nats port: %w", err)
 	}
 	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
@@ -230,6 +240,21 @@ func (a *App) natsPort() (int, error) {
 		return 0, fmt.Errorf("nats port file: %w", err)
 	}
 	return port, nil
+}
+
+// keepNATSPort records the port the embedded NATS took at its first start, and opens it
+// to sandboxed instances.
+func (a *App) keepNATSPort() error {
+	port := a.bus.Port()
+	if a.cfg.NATSURL != "" || port == 0 {
+		return nil
+	}
+	if _, err := loadOrCreate(filepath.Join(a.cfg.DataDir, "nats.port"), func() ([]byte, error) {
+		return []byte(strconv.Itoa(port)), nil
+	}); err != nil {
+		return fmt.Errorf("nats port: %w", err)
+	}
+	return a.iso.openPort(port)
 }
 
 // Run serves until ctx ends and then stops every component. Instances keep running
@@ -241,6 +266,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.bus.WaitReady(ctx); err != nil {
 		_ = g.Wait()
 		return fmt.Errorf("nats: %w", err)
+	}
+	if err := a.keepNATSPort(); err != nil {
+		return err
 	}
 	if err := a.api.Listen(); err != nil {
 		return platform.Errorf(platform.EUNAVAILABLE, "listen on %s: %v", a.cfg.Addr, err).WithHint("another process uses the address; pass --addr HOST:PORT")

@@ -5,21 +5,34 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/runtime/local/sandbox/network"
 )
 
-// SandboxNetwork returns a bridge name and subnet for the sandboxed instances of one test
-// server, apart from every other server's on this host (the default mp0 is a real
-// server's), and removes the bridge and its nftables table when tb ends. It returns empty
-// strings where the host cannot make sandbox networks (not root), which leaves the
+// sandboxNets are the networks handed out, by data dir: a server restarted on its data
+// dir gets its network back, as a real one keeps its configuration.
+var sandboxNets = struct {
+	sync.Mutex
+	m map[string][2]string
+}{m: map[string][2]string{}}
+
+// SandboxNetwork returns a bridge name and subnet for the sandboxed instances of the test
+// server on dataDir, apart from every other server's on this host (the default mp0 is a
+// real server's), and removes the bridge and its nftables table when tb ends. It returns
+// empty strings where the host cannot make sandbox networks (not root), which leaves the
 // server's default.
-func SandboxNetwork(tb testing.TB) (bridge, subnet string) {
+func SandboxNetwork(tb testing.TB, dataDir string) (bridge, subnet string) {
 	tb.Helper()
 	if os.Geteuid() != 0 || network.Probe() != nil {
 		return "", ""
+	}
+	sandboxNets.Lock()
+	defer sandboxNets.Unlock()
+	if bs, ok := sandboxNets.m[dataDir]; ok {
+		return bs[0], bs[1]
 	}
 	for range 20 {
 		id := rand.IntN(1 << 16)
@@ -40,7 +53,11 @@ func SandboxNetwork(tb testing.TB) (bridge, subnet string) {
 			if err := n.Teardown(); err != nil {
 				tb.Errorf("remove sandbox network %s: %v", opts.Bridge, err)
 			}
+			sandboxNets.Lock()
+			delete(sandboxNets.m, dataDir)
+			sandboxNets.Unlock()
 		})
+		sandboxNets.m[dataDir] = [2]string{opts.Bridge, opts.Subnet.String()}
 		return opts.Bridge, opts.Subnet.String()
 	}
 	tb.Fatal("sandbox network: no free test subnet")
