@@ -53,7 +53,7 @@ func (a *App) newIsolation(natsPort int) (isolation, error) {
 		return iso, nil
 	}
 	if err := sandbox.Probe(false); err != nil {
-		iso.problems = append(iso.problems, "no sandbox: "+platform.ErrorMessage(err))
+		iso.problems = append(iso.problems, "no sandbox: "+strings.TrimPrefix(platform.ErrorMessage(err), "sandbox: "))
 		return iso, a.requireSandbox(iso)
 	}
 	iso.box = local.Sandbox{Enabled: true, UIDBase: cfg.SandboxUIDBase}
