@@ -90,20 +90,22 @@ func alive(pid int) bool {
 
 func TestConformance(t *testing.T) {
 	skipShort(t)
-	conformance(t, local.Sandbox{})
+	conformance(t, func(*testing.T) local.Sandbox { return local.Sandbox{} })
 }
 
 // TestConformanceSandboxed runs the suite with every instance in its sandbox: namespaces,
-// its namespace's user, and the cgroup and network of sandboxHost where this host has them.
+// its namespace's user, and the cgroups and network of sandboxHost where this host has them.
 func TestConformanceSandboxed(t *testing.T) {
 	skipShort(t)
-	conformance(t, sandboxHost(t))
+	needSandbox(t)
+	conformance(t, sandboxHost)
 }
 
-func conformance(t *testing.T, box local.Sandbox) {
+// conformance runs the suite on drivers with the sandbox box(t) returns for each.
+func conformance(t *testing.T, box func(*testing.T) local.Sandbox) {
 	runtimetest.Run(t, runtimetest.Harness{
 		New: func(t *testing.T, dir string, onEvent runtime.EventFunc) runtime.Driver {
-			return newDriverWith(t, dir, onEvent, box)
+			return newDriverWith(t, dir, onEvent, box(t))
 		},
 		Abandon: func(t *testing.T, d runtime.Driver) {
 			if err := d.(*local.Driver).Close(); err != nil {

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,20 +18,30 @@ import (
 	"github.com/micro/platform/runtime/local/sandbox/network"
 )
 
-// sandboxHost returns the sandbox of this host for tests — namespaces and users, and
-// cgroups and a network of the test's own where the host has them — skipping t where
-// sandboxes cannot run (not root).
-func sandboxHost(t *testing.T) local.Sandbox {
+// needSandbox skips t where sandboxes cannot run.
+func needSandbox(t *testing.T) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("sandboxes need root")
 	}
+}
+
+// testDrivers numbers the drivers of this test binary.
+var testDrivers atomic.Int64
+
+// sandboxHost returns a sandbox of this host for one driver in tests — namespaces and
+// users, and cgroups and a network of its own where the host has them (a driver sweeps the
+// cgroups it does not know, as the one driver of a data dir does) — skipping t where
+// sandboxes cannot run (not root).
+func sandboxHost(t *testing.T) local.Sandbox {
+	t.Helper()
+	needSandbox(t)
 	box := local.Sandbox{Enabled: true}
-	if h, _, err := cgroup.New(fmt.Sprintf("micro-platform-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))); err == nil {
+	if h, _, err := cgroup.New(fmt.Sprintf("micro-platform-test-%d-%d", os.Getpid(), testDrivers.Add(1))); err == nil {
 		box.Cgroups = h
 		t.Cleanup(func() { _ = h.Destroy() })
 	}
-	if bridge, subnet := testenv.SandboxNetwork(t, t.Name()); bridge != "" {
+	if bridge, subnet := testenv.SandboxNetwork(t, t.TempDir()); bridge != "" {
 		n, err := network.Setup(network.Options{Bridge: bridge, Subnet: netip.MustParsePrefix(subnet), Table: "micro_platform_" + bridge})
 		if err != nil {
 			t.Fatal(err)

@@ -24,13 +24,18 @@ func Init() {
 	// exec'ed from it.
 	runtime.LockOSThread()
 	status := os.NewFile(4, "status")
-	err := runInit(os.NewFile(3, "control"))
+	err := runInit(os.NewFile(3, "control"), status)
 	// Only a failure gets here: exec replaced the process otherwise.
 	fmt.Fprintf(status, "%v", err)
 	os.Exit(125)
 }
 
-func runInit(ctl *os.File) error {
+// execMark is what the init writes on the status pipe right before it execs the program
+// (or, probing, ends): the pipe closing after it means exec, closing without it means the
+// init died.
+const execMark = "\x00"
+
+func runInit(ctl, status *os.File) error {
 	unix.CloseOnExec(3)
 	unix.CloseOnExec(4)
 	r := bufio.NewReader(ctl)
@@ -58,8 +63,11 @@ func runInit(ctl *os.File) error {
 	if err := os.Chdir("/tmp"); err != nil {
 		return fmt.Errorf("chdir /tmp: %w", err)
 	}
+	if _, err := status.WriteString(execMark); err != nil {
+		return err
+	}
 	if s.Probe {
-		os.Exit(0) // closes the status pipe empty: success
+		os.Exit(0)
 	}
 	err = unix.Exec(prog, []string{prog}, os.Environ())
 	return fmt.Errorf("exec %s: %w", s.Name, err)

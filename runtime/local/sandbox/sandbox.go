@@ -162,7 +162,8 @@ func Start(s Spec) (*Process, error) {
 const releaseTimeout = 30 * time.Second
 
 // Release lets the program run and returns once it was exec'ed; on failure the process is
-// killed and the error says why (EUNAVAILABLE: the host refused part of the sandbox).
+// killed and the error says why (EUNAVAILABLE: the host refused part of the sandbox, or
+// the init died before running the program).
 func (p *Process) Release() error {
 	defer p.status.Close()
 	_, err := p.ctl.Write([]byte("go\n"))
@@ -175,11 +176,14 @@ func (p *Process) Release() error {
 	}
 	_ = p.status.SetReadDeadline(time.Now().Add(releaseTimeout))
 	msg, err := io.ReadAll(io.LimitReader(p.status, 4096))
-	if len(msg) > 0 || (err != nil && !errors.Is(err, io.EOF)) {
-		p.kill()
-		return initError(msg, err)
+	if string(msg) == execMark && (err == nil || errors.Is(err, io.EOF)) {
+		return nil
 	}
-	return nil
+	p.kill()
+	if m, ok := strings.CutPrefix(string(msg), execMark); ok {
+		msg = []byte(m) // exec failed
+	}
+	return initError(msg, err)
 }
 
 // Abort ends a process that was not released.
@@ -194,6 +198,9 @@ func (p *Process) kill() { _ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
 func initError(msg []byte, err error) error {
 	if m := strings.TrimSpace(string(msg)); m != "" {
 		return platform.Errorf(platform.EUNAVAILABLE, "sandbox: %s", m)
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return platform.Errorf(platform.EUNAVAILABLE, "sandbox: the init ended before running the program")
 	}
 	return platform.Errorf(platform.EUNAVAILABLE, "sandbox: the init ended before running the program: %v", err)
 }

@@ -121,7 +121,7 @@ func (n *Network) configureInside(inside *netlink.Handle, addr netip.Addr) error
 		return unavailable(InstanceLink+" in the instance's namespace", err)
 	}
 	want := &netlink.Addr{IPNet: &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(n.opts.Subnet.Bits(), 32)}}
-	addrs, err := inside.AddrList(eth, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return inside.AddrList(eth, netlink.FAMILY_V4) })
 	if err != nil {
 		return unavailable(InstanceLink+": addresses", err)
 	}

@@ -78,7 +78,7 @@ func (n *Network) setup() error {
 // checkClash fails with ECONFLICT when the subnet overlaps an address or a route of the
 // host other than the bridge's own (default routes aside).
 func (n *Network) checkClash() error {
-	links, err := n.host.LinkList()
+	links, err := dump(n.host.LinkList)
 	if err != nil {
 		return unavailable("netlink: list links", err)
 	}
@@ -94,7 +94,7 @@ func (n *Network) checkClash() error {
 		return platform.Errorf(platform.ECONFLICT, "sandbox network: subnet %s overlaps %s %s on %s", n.opts.Subnet, what, p, names[link]).
 			WithHint("choose another subnet for the sandbox network, one no host interface or route uses")
 	}
-	addrs, err := n.host.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return n.host.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return unavailable("netlink: list addresses", err)
 	}
@@ -104,7 +104,7 @@ func (n *Network) checkClash() error {
 			return clash("address", p, a.LinkIndex)
 		}
 	}
-	routes, err := n.host.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := dump(func() ([]netlink.Route, error) { return n.host.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return unavailable("netlink: list routes", err)
 	}
@@ -136,7 +136,7 @@ func (n *Network) ensureBridge() (netlink.Link, error) {
 		return nil, platform.Errorf(platform.ECONFLICT, "sandbox network: %s exists and is a %s, not a bridge", name, l.Type())
 	}
 	want := &netlink.Addr{IPNet: &net.IPNet{IP: n.gateway.AsSlice(), Mask: net.CIDRMask(n.opts.Subnet.Bits(), 32)}}
-	addrs, err := n.host.AddrList(l, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return n.host.AddrList(l, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, unavailable("bridge "+name+": addresses", err)
 	}
@@ -204,7 +204,7 @@ func (n *Network) Teardown() error {
 		errs = append(errs, err)
 	}
 	if br, err := n.host.LinkByName(n.opts.Bridge); err == nil {
-		links, err := n.host.LinkList()
+		links, err := dump(n.host.LinkList)
 		if err != nil {
 			errs = append(errs, unavailable("netlink: list links", err))
 		}
@@ -304,4 +304,21 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(a, ones).Masked(), true
+}
+
+// dumpTries bounds how often an interrupted netlink dump is asked again.
+const dumpTries = 10
+
+// dump runs a netlink dump until it was not interrupted: the kernel interrupts a dump
+// when what it lists changes meanwhile (links of instances starting and stopping), and
+// asking again is how netlink is meant to be read then.
+func dump[T any](list func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range dumpTries {
+		if v, err = list(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return v, err
 }
