@@ -3,33 +3,14 @@ package builder_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/builder"
+	"github.com/micro/platform/internal/testenv"
 )
-
-// mountTmpfs mounts a tmpfs of size (e.g. "1m") on a fresh directory and unmounts it
-// when the test ends. It skips when not root or when the mount fails.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs on %s: %v %s", dir, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // TestBuildOutOfDiskSpace builds on a 1 MiB build dir: the source fits, the binary does
 // not. The build fails as the server's trouble (EUNAVAILABLE, a hint about disk space),
@@ -39,7 +20,7 @@ func TestBuildOutOfDiskSpace(t *testing.T) {
 		t.Skip("compiles")
 	}
 	t.Parallel()
-	dir := mountTmpfs(t, "1m")
+	dir := testenv.Tmpfs(t, "1m")
 	b := newBuilder(t, func(o *builder.Options) { o.Dir = dir })
 	src := t.TempDir()
 	writeService(t, src, "too big for the disk")

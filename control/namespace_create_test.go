@@ -16,29 +16,11 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/internal/seal"
+	"github.com/micro/platform/internal/testenv"
 	"github.com/micro/platform/natsbus"
 	"github.com/micro/platform/runtime/fake"
 	"github.com/micro/platform/sqlstore"
 )
-
-// mountTmpfs mounts a tmpfs of size (e.g. "96m") on a fresh directory and unmounts it
-// when the test ends. It skips when not root or when the mount fails.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs on %s: %v %s", dir, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // fillDisk writes a file in dir that leaves about leave bytes free on its file system.
 func fillDisk(t *testing.T, dir string, leave int64) {
@@ -173,7 +155,7 @@ func failedCreates(t *testing.T, mp *meshPlane) []*platform.AuditEntry {
 // a nearly full disk a create fails whole, saying which disk and what to do: nothing is
 // stored, the attempt is audited, and the plane and the bus start again on that data.
 func TestCreateNamespaceOnASmallDisk(t *testing.T) {
-	dir := mountTmpfs(t, "96m")
+	dir := testenv.Tmpfs(t, "96m")
 	mp := startMeshPlane(t, dir, nil)
 	names := []string{"n1", "n2", "n3", "n4", "n5"}
 	for _, ns := range names {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"go-micro.dev/v5/broker"
 
 	"github.com/micro/platform"
+	"github.com/micro/platform/internal/testenv"
 )
 
 func decodeMessage(tb testing.TB, body []byte) string {
@@ -305,25 +304,6 @@ func TestLogsHoldNoCredentials(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of size (e.g. "96m") on a fresh directory and unmounts it
-// when the test ends. It skips when not root or when the mount fails.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs on %s: %v %s", dir, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // startBus starts a Bus with opts (Secret set here) and the given namespaces ensured
 // before it starts, and stops it when the test ends. Start must succeed.
 func startBus(t *testing.T, opts Options, namespaces ...string) *Bus {
@@ -373,7 +353,7 @@ func mustConnect(t *testing.T, b *Bus, ns string) {
 // limits each gets JetStream and reserves nothing (each reserved 1 GiB, so the first
 // already failed), and one can store a stream.
 func TestNamespacesReserveNoDisk(t *testing.T) {
-	dir := mountTmpfs(t, "96m")
+	dir := testenv.Tmpfs(t, "96m")
 	b := startBus(t, Options{Dir: dir})
 	ctx := context.Background()
 	for i := range 20 {
@@ -410,7 +390,7 @@ func TestNamespacesReserveNoDisk(t *testing.T) {
 // namespace connects, the one left without JetStream is retried and gets it once room
 // is made, and PrepareNamespace refuses a new namespace naming the disk.
 func TestStartWithoutRoomForJetStream(t *testing.T) {
-	dir := mountTmpfs(t, "96m")
+	dir := testenv.Tmpfs(t, "96m")
 	b := startBus(t, Options{Dir: dir, JetStreamMaxStore: 40 << 20, JetStreamRetry: 50 * time.Millisecond}, "acme", "globex")
 	without := b.withoutJetStream()
 	if len(without) != 1 {
