@@ -187,6 +187,26 @@ func (d *Driver) readopt(inst *instance, addr string) {
 	inst.box = c
 }
 
+// reserveAddrs takes back the addresses of every live instance before any workload is
+// recovered: an instance restarted meanwhile must not be given one of them.
+func (d *Driver) reserveAddrs(states []stateFile, live map[string]procStatPID) {
+	net := d.opts.Sandbox.Network
+	if net == nil {
+		return
+	}
+	for _, sf := range states {
+		for _, is := range sf.Instances {
+			a, err := netip.ParseAddr(is.Addr)
+			if _, ok := live[is.ID]; !ok || err != nil {
+				continue
+			}
+			if err := net.Reserve(is.ID, a); err != nil {
+				d.opts.Logger.Error("re-adopt instance address", "instance", is.ID, "err", err)
+			}
+		}
+	}
+}
+
 // sweepCgroups removes the cgroups of instances that are not known, left by a platform
 // that died while stopping them.
 func (d *Driver) sweepCgroups(known map[string]bool) {

@@ -1,10 +1,13 @@
 package local_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -88,4 +91,86 @@ func TestRecoverFindsUnrecordedSandboxedProcess(t *testing.T) {
 	if alive(p.Pid()) {
 		t.Fatalf("adopted process %d alive after Stop", p.Pid())
 	}
+}
+
+// TestRecoverKeepsLiveAddresses: after a restart, an instance restarted by Recover never
+// gets the address of a live instance that Recover re-adopts later.
+func TestRecoverKeepsLiveAddresses(t *testing.T) {
+	skipShort(t)
+	box := sandboxHost(t)
+	if box.Network == nil {
+		t.Skip("no sandbox network on this host")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	n := box.Network.(*network.Network)
+	first := n.Gateway().Next() // what Allocate hands out first
+	serve := filepath.Join(binDir, "serve")
+	// r-a's instance died while the platform was down; r-b's lives, on the first address.
+	writeState(t, dir, runtime.WorkloadSpec{ID: "r-a", Namespace: "acme", Service: "a", Artifact: serve, Replicas: 1},
+		[]map[string]any{{"id": "a-1", "pid": 1 << 22, "start_ticks": 1, "started_at": time.Now()}})
+	p, err := sandbox.Start(sandbox.Spec{Program: serve, Name: "b", UID: 200998, GID: 200998, Root: t.TempDir(),
+		Env: []string{"MICRO_SERVER_ID=b-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-p.Pid(), syscall.SIGKILL) })
+	writeState(t, dir, runtime.WorkloadSpec{ID: "r-b", Namespace: "acme", Service: "b", Artifact: serve, Replicas: 1},
+		[]map[string]any{{"id": "b-1", "pid": p.Pid(), "start_ticks": startTicks(t, p.Pid()), "started_at": time.Now(), "addr": first.String()}})
+
+	d := newDriverWith(t, dir, nil, box)
+	if err := d.Recover(t.Context()); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if pid, ok := d.PID("r-b", "b-1"); !ok || pid != p.Pid() {
+		t.Fatalf("b-1 not re-adopted: %d %v", pid, ok)
+	}
+	var a string
+	for deadline := time.Now().Add(10 * time.Second); a == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		a = persistedAddr(t, dir, "r-a")
+	}
+	if a == "" || a == first.String() {
+		t.Fatalf("a-1 restarted on %q; b-1 holds %s", a, first)
+	}
+	if err := d.Stop(t.Context(), "r-a", time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startTicks reads a process's start time from /proc, as the driver records it.
+func startTicks(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	v, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// persistedAddr returns the address the state file of workload id records for its first
+// instance.
+func persistedAddr(t *testing.T, dir, id string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "workloads", id+".json"))
+	if err != nil {
+		return ""
+	}
+	var sf struct {
+		Instances []struct {
+			Addr string `json:"addr"`
+		} `json:"instances"`
+	}
+	if json.Unmarshal(b, &sf) != nil || len(sf.Instances) == 0 {
+		return ""
+	}
+	return sf.Instances[0].Addr
 }

@@ -158,6 +158,7 @@ func (d *Driver) Recover(ctx context.Context) error {
 		states = append(states, sf)
 	}
 	live := d.findLive(states)
+	d.reserveAddrs(states, live)
 	known := map[logstore.Key]bool{}
 	for _, sf := range states {
 		for _, is := range sf.Instances {
