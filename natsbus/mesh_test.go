@@ -240,12 +240,17 @@ func TestCallRetriesGoneNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Deregister(ghost) })
-	svc, err := b.Services(context.Background(), "acme", "greeter")
-	if err != nil {
-		t.Fatal(err)
+	// The registry's view follows its watch events: the ghost shows once its event came.
+	nodes := 0
+	for deadline := time.Now().Add(5 * time.Second); nodes != 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		svc, err := b.Services(context.Background(), "acme", "greeter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = len(svc[0].Nodes)
 	}
-	if n := len(svc[0].Nodes); n != 2 {
-		t.Fatalf("greeter has %d nodes, want the live one and the ghost", n)
+	if nodes != 2 {
+		t.Fatalf("greeter has %d nodes, want the live one and the ghost", nodes)
 	}
 	for i := range 20 {
 		start := time.Now()
