@@ -288,7 +288,7 @@ func pivot(root string) error {
 
 // dropPrivileges leaves this thread, and the program it execs, as uid:gid with no
 // supplementary groups, no capabilities (bounding, ambient, inheritable, permitted and
-// effective sets all empty) and no_new_privs.
+// effective sets all empty), no_new_privs and the seccomp filter (seccomp.go).
 func dropPrivileges(uid, gid int) error {
 	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
@@ -309,6 +309,9 @@ func dropPrivileges(uid, gid int) error {
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	if err := applyFilter(); err != nil {
+		return err
 	}
 	// The kernel clears permitted and effective capabilities when every uid leaves 0;
 	// clear the inheritable set too, so nothing survives exec.

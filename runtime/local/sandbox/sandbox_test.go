@@ -48,6 +48,11 @@ type probeResult struct {
 	DevNull       string
 	ResolvConf    bool
 	HomeDirListed string
+	UnshareUser   string
+	Mount         string
+	Keyctl        string
+	Clone3        string
+	ExecChild     string
 }
 
 func probe(args string) {
@@ -110,7 +115,22 @@ func probe(args string) {
 	} else {
 		r.HomeDirListed = "listed"
 	}
+	// The seccomp filter.
+	r.UnshareUser = errText(syscall.Unshare(syscall.CLONE_NEWUSER))
+	r.Mount = errText(syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""))
+	_, _, e := syscall.RawSyscall(syscall.SYS_KEYCTL, 0, 0, 0)
+	r.Keyctl = errText(errnoOrNil(e))
+	_, _, e = syscall.RawSyscall(435 /* clone3 */, 0, 0, 0)
+	r.Clone3 = errText(errnoOrNil(e))
+	r.ExecChild = errText(exec.Command("/bin/true").Run())
 	_ = json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func errnoOrNil(e syscall.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
 }
 
 func errText(err error) string {
@@ -220,6 +240,11 @@ func TestSandboxConfines(t *testing.T) {
 		{"write /dev/null", r.DevNull, "ok"},
 		{"/etc/resolv.conf present", r.ResolvConf, true},
 		{"list /root", r.HomeDirListed, "no such file or directory"},
+		{"unshare a user namespace", r.UnshareUser, "operation not permitted"},
+		{"mount", r.Mount, "operation not permitted"},
+		{"keyctl", r.Keyctl, "operation not permitted"},
+		{"clone3", r.Clone3, "function not implemented"},
+		{"run a child process", r.ExecChild, "ok"},
 	}
 	for _, c := range checks {
 		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
