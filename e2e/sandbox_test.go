@@ -101,6 +101,7 @@ func TestTenantCodeIsConfined(t *testing.T) {
 		},
 		"write":  []string{victimArtifact, "/app/attacker", "/etc/passwd"},
 		"signal": []int{victimPID, os.Getpid()},
+		"escape": true,
 		"dial": []string{
 			s.addr, net.JoinHostPort(gw, apiPort), net.JoinHostPort(gw, wildPort), "127.0.0.1:" + wildPort,
 			net.JoinHostPort(victimAddr, "9090"), net.JoinHostPort(victimAddr, "8081"), natsAddr,

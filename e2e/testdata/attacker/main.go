@@ -23,6 +23,7 @@ type Targets struct {
 	Write  []string `json:"write"`  // files to overwrite
 	Signal []int    `json:"signal"` // host PIDs to signal and ptrace
 	Dial   []string `json:"dial"`   // host:port to connect to
+	Escape bool     `json:"escape"` // try the kernel's namespace and mount doors
 }
 
 // Results map each target to "ok: …" (it worked) or the error.
@@ -65,6 +66,11 @@ func (a *Attack) Run(ctx context.Context, t *Targets, r *Results) error {
 			c.Close()
 		}
 		r.Results["dial "+addr] = outcome(err, "connected")
+	}
+	if t.Escape {
+		r.Results["unshare a user namespace"] = outcome(syscall.Unshare(syscall.CLONE_NEWUSER), "unshared")
+		r.Results["mount a tmpfs"] = outcome(syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""), "mounted")
+		r.Results["chroot"] = outcome(syscall.Chroot("/tmp"), "chrooted")
 	}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
