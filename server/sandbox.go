@@ -217,8 +217,9 @@ func (a *App) logIsolation() {
 
 // regionIsolation is what `platform regions` shows for the local region.
 func (a *App) regionIsolation() string {
-	if a.cfg.Runtime != RuntimeLocal {
-		return ""
+	if a.cfg.Runtime == RuntimeKubernetes {
+		// docs/kubernetes.md: what the cluster enforces (a real node does; see docs/security.md).
+		return "kubernetes: restricted pods, network policies, quotas"
 	}
 	return a.iso.summary()
 }
