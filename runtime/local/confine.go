@@ -1,16 +1,12 @@
 package local
 
 import (
-	"crypto/rand"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 
 	platform "github.com/micro/platform"
-	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime/local/sandbox"
 	"github.com/micro/platform/runtime/local/sandbox/cgroup"
 )
@@ -229,21 +225,4 @@ func (d *Driver) sweepCgroups(known map[string]bool) {
 			}
 		}
 	}
-}
-
-// ownSecrets returns a Box whose key is kept in path (made on first use, mode 0600).
-func ownSecrets(path string) (*seal.Box, error) {
-	key, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, key, 0o600); err != nil {
-			return nil, fmt.Errorf("write %s: %w", path, err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return seal.New(key, "runtime-env")
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/logstore"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtime/local/sandbox"
@@ -264,4 +266,21 @@ func (d *Driver) recoverWorkload(ctx context.Context, sf stateFile, live map[str
 		return err
 	}
 	return d.stopInstances(ctx, wl, append(stop, removed...), d.opts.StopGrace)
+}
+
+// ownSecrets returns a Box whose key is kept in path (made on first use, mode 0600).
+func ownSecrets(path string) (*seal.Box, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, key, 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return seal.New(key, "runtime-env")
 }
