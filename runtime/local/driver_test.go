@@ -340,3 +340,51 @@ func BenchmarkStats(b *testing.B) {
 		}
 	}
 }
+
+// TestStateFilesSealTheEnvironment: the release's environment and the namespace's mesh
+// credentials are sealed in the workload's state file (0600), and a new driver on the same
+// dir opens them again.
+func TestStateFilesSealTheEnvironment(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	dir := t.TempDir()
+	d := newDriver(t, dir, nil)
+	spec := runtime.WorkloadSpec{ID: "r-sealed", Namespace: "acme", Service: "sealed",
+		Artifact: filepath.Join(binDir, "serve"), Replicas: 1,
+		Env:          map[string]string{"API_KEY": "hunter2-release-secret"},
+		NamespaceEnv: map[string]string{"MICRO_REGISTRY_ADDRESS": "nats://ns-acme:mesh-password-42@127.0.0.1:4222"}}
+	if err := d.Start(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "workloads", "r-sealed.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hunter2-release-secret", "mesh-password-42", "API_KEY"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("state file holds %q in the clear:\n%s", secret, b)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode: %v %v", fi.Mode(), err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := newDriver(t, dir, nil)
+	if err := d2.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := d2.Inspect(t.Context(), "r-sealed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Spec.Env["API_KEY"] != "hunter2-release-secret" || !strings.Contains(st.Spec.NamespaceEnv["MICRO_REGISTRY_ADDRESS"], "mesh-password-42") {
+		t.Errorf("recovered spec env = %v / %v", st.Spec.Env, st.Spec.NamespaceEnv)
+	}
+	if err := d2.Stop(t.Context(), "r-sealed", time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
