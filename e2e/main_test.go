@@ -79,6 +79,7 @@ var addrRE = regexp.MustCompile(`msg="platform server started" addr=(\S+)`)
 func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	t.Helper()
 	args := []string{"server", "--data", dataDir, "--addr", "127.0.0.1:0", "--rollout-timeout", "60s"}
+	testenv.RemoveCgroups(t, dataDir)
 	if bridge, subnet := testenv.SandboxNetwork(t, dataDir); bridge != "" {
 		args = append(args, "--sandbox-bridge", bridge, "--sandbox-subnet", subnet)
 	}

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -61,9 +59,7 @@ func (a *App) newIsolation(natsPort int) (isolation, error) {
 		iso.box.UIDBase = local.DefaultUIDBase
 	}
 
-	// One parent group per data dir: servers sharing a host never touch each other's.
-	sum := sha256.Sum256([]byte(cfg.DataDir))
-	h, support, err := cgroup.New(cgroup.DefaultName + "-" + hex.EncodeToString(sum[:4]))
+	h, support, err := cgroup.New(cgroup.NameFor(cfg.DataDir))
 	switch {
 	case err != nil:
 		iso.problems = append(iso.problems, "no resource limits: "+platform.ErrorMessage(err))

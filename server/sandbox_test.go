@@ -59,7 +59,9 @@ func TestTenancyNeedsAFullSandbox(t *testing.T) {
 		t.Fatalf("one organisation: %v", err)
 	}
 	// GitHub organisations mapped to two platform organisations: refused, unless opted in.
-	twoOrgs := func(c *Config) { c.GitHub.Organizations = map[string]string{"acme-inc": "default", "globex-inc": "globex"} }
+	twoOrgs := func(c *Config) {
+		c.GitHub.Organizations = map[string]string{"acme-inc": "default", "globex-inc": "globex"}
+	}
 	err = app(twoOrgs).checkTenancy(ctx, partial)
 	if platform.ErrorCode(err) != platform.EUNAVAILABLE || !strings.Contains(err.Error(), "cannot keep their code apart") ||
 		!strings.Contains(platform.ErrorHint(err), "unsandboxed_tenants") {

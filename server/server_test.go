@@ -41,6 +41,7 @@ func runServer(t *testing.T, dataDir string, configure ...func(*server.Config)) 
 	cfg.Addr = "127.0.0.1:0"
 	cfg.RolloutTimeout = 45 * time.Second
 	cfg.StopGrace = 3 * time.Second
+	testenv.RemoveCgroups(t, dataDir)
 	cfg.SandboxBridge, cfg.SandboxSubnet = testenv.SandboxNetwork(t, dataDir)
 	for _, f := range configure {
 		f(&cfg)

@@ -9,8 +9,26 @@ import (
 	"testing"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/runtime/local/sandbox/cgroup"
 	"github.com/micro/platform/runtime/local/sandbox/network"
 )
+
+// RemoveCgroups removes, when tb ends, the cgroups a test server on dataDir made for its
+// instances (they stay on the host otherwise, as a real server's do across restarts).
+// Register it before the server's own cleanup, which kills the instances.
+func RemoveCgroups(tb testing.TB, dataDir string) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		return
+	}
+	tb.Cleanup(func() {
+		if h, _, err := cgroup.New(cgroup.NameFor(dataDir)); err == nil {
+			if err := h.Destroy(); err != nil {
+				tb.Logf("remove the cgroups of %s: %v", dataDir, err)
+			}
+		}
+	})
+}
 
 // sandboxNets are the networks handed out, by data dir: a server restarted on its data
 // dir gets its network back, as a real one keeps its configuration.

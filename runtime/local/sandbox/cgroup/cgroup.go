@@ -19,6 +19,8 @@
 package cgroup
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -41,6 +43,13 @@ const MinCPUMillis = 10
 
 // DefaultName is the name of the platform's parent group.
 const DefaultName = "micro-platform"
+
+// NameFor is the parent group of the platform whose data is in dataDir: one per data dir,
+// so platforms sharing a host never touch each other's groups.
+func NameFor(dataDir string) string {
+	sum := sha256.Sum256([]byte(dataDir))
+	return DefaultName + "-" + hex.EncodeToString(sum[:4])
+}
 
 // Controller names as the kernel spells them.
 const (
