@@ -312,31 +312,7 @@ func startBus(t *testing.T, opts Options, namespaces ...string) *Bus {
 		t.Skip("starts a NATS server")
 	}
 	opts.Secret = testSecret
-	b, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	for _, ns := range namespaces {
-		if err := b.EnsureNamespace(ctx, ns); err != nil {
-			t.Fatal(err)
-		}
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Start(ctx) }()
-	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer rcancel()
-	if err := b.WaitReady(rctx); err != nil {
-		cancel()
-		t.Fatalf("bus did not start on its own data: %v (Start: %v)", err, <-done)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bus Start returned %v", err)
-		}
-	})
-	return b
+	return mustStartWith(t, opts, namespaces...)
 }
 
 // mustConnect connects to ns with its credentials and closes the connection.

@@ -62,7 +62,15 @@ func MustStartNode(tb testing.TB, dir, addr string, secret []byte) (n *Node, sto
 // namespaces ensured before it starts, and stops it when the test ends.
 func MustStartRemote(tb testing.TB, addr, advertise string, secret []byte, namespaces ...string) *Bus {
 	tb.Helper()
-	b, err := New(Options{Remote: "nats://" + addr, Advertise: advertise, Secret: secret})
+	return mustStartWith(tb, Options{Remote: "nats://" + addr, Advertise: advertise, Secret: secret}, namespaces...)
+}
+
+// mustStartWith starts a Bus with opts and the given namespaces ensured before it starts,
+// as a server does with the namespaces it stores, and stops it when tb ends. Start must
+// succeed.
+func mustStartWith(tb testing.TB, opts Options, namespaces ...string) *Bus {
+	tb.Helper()
+	b, err := New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -78,12 +86,12 @@ func MustStartRemote(tb testing.TB, addr, advertise string, secret []byte, names
 	defer rcancel()
 	if err := b.WaitReady(rctx); err != nil {
 		cancel()
-		tb.Fatalf("remote bus not ready: %v (start: %v)", err, <-done)
+		tb.Fatalf("bus not ready: %v (start: %v)", err, <-done)
 	}
 	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			tb.Errorf("remote bus Start returned %v", err)
+			tb.Errorf("bus Start returned %v", err)
 		}
 	})
 	return b
