@@ -66,17 +66,7 @@ func TestRecoverFindsUnrecordedSandboxedProcess(t *testing.T) {
 	spec := runtime.WorkloadSpec{ID: "r-lost", Namespace: "acme", Service: "lost",
 		Artifact: filepath.Join(binDir, "serve"), Replicas: 1}
 	writeState(t, dir, spec, []map[string]any{{"id": "lost-1", "started_at": time.Now()}})
-	root := t.TempDir()
-	p, err := sandbox.Start(sandbox.Spec{Program: spec.Artifact, Name: spec.Service, UID: 200999, GID: 200999, Root: root,
-		Env: []string{"MICRO_SERVER_ID=lost-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Release(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.Cmd.Wait() }()
-	t.Cleanup(func() { _ = syscall.Kill(-p.Pid(), syscall.SIGKILL) })
+	p := startLooseSandboxed(t, spec.Artifact, spec.Service, "lost-1", 200999)
 
 	d := newDriverWith(t, dir, nil, box)
 	if err := d.Recover(t.Context()); err != nil {
@@ -109,16 +99,7 @@ func TestRecoverKeepsLiveAddresses(t *testing.T) {
 	// r-a's instance died while the platform was down; r-b's lives, on the first address.
 	writeState(t, dir, runtime.WorkloadSpec{ID: "r-a", Namespace: "acme", Service: "a", Artifact: serve, Replicas: 1},
 		[]map[string]any{{"id": "a-1", "pid": 1 << 22, "start_ticks": 1, "started_at": time.Now()}})
-	p, err := sandbox.Start(sandbox.Spec{Program: serve, Name: "b", UID: 200998, GID: 200998, Root: t.TempDir(),
-		Env: []string{"MICRO_SERVER_ID=b-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Release(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.Cmd.Wait() }()
-	t.Cleanup(func() { _ = syscall.Kill(-p.Pid(), syscall.SIGKILL) })
+	p := startLooseSandboxed(t, serve, "b", "b-1", 200998)
 	writeState(t, dir, runtime.WorkloadSpec{ID: "r-b", Namespace: "acme", Service: "b", Artifact: serve, Replicas: 1},
 		[]map[string]any{{"id": "b-1", "pid": p.Pid(), "start_ticks": startTicks(t, p.Pid()), "started_at": time.Now(), "addr": first.String()}})
 
@@ -139,6 +120,23 @@ func TestRecoverKeepsLiveAddresses(t *testing.T) {
 	if err := d.Stop(t.Context(), "r-a", time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startLooseSandboxed starts program in a sandbox as instance id, as a platform that died
+// before recording it would have left it, and kills it when t ends.
+func startLooseSandboxed(t *testing.T, program, name, id string, uid int) *sandbox.Process {
+	t.Helper()
+	p, err := sandbox.Start(sandbox.Spec{Program: program, Name: name, UID: uid, GID: uid, Root: t.TempDir(),
+		Env: []string{"MICRO_SERVER_ID=" + id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-p.Pid(), syscall.SIGKILL) })
+	return p
 }
 
 // startTicks reads a process's start time from /proc, as the driver records it.
