@@ -111,10 +111,6 @@ func Start(s Spec) (*Process, error) {
 	if s.TmpBytes <= 0 {
 		s.TmpBytes = 64 << 20
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: find own executable: %w", err)
-	}
 	cfgR, ctlW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
@@ -126,7 +122,8 @@ func Start(s Spec) (*Process, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:       self,
+		// The running binary itself, even when an upgrade replaced its file meanwhile.
+		Path:       "/proc/self/exe",
 		Args:       []string{InitName},
 		Env:        s.Env,
 		Dir:        "/",
