@@ -167,6 +167,12 @@ func newRegistryCache(reg registry.Registry, conn *nats.Conn, opts cacheOptions)
 		if err != nil {
 			return nil, err
 		}
+		// The server has the subscription once a flush returns: no event published after
+		// newRegistryCache is missed.
+		if err := conn.FlushTimeout(5 * time.Second); err != nil {
+			_ = sub.Unsubscribe()
+			return nil, err
+		}
 		c.sub = sub
 	}
 	return c, nil

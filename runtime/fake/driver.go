@@ -59,6 +59,8 @@ type Driver struct {
 	mu        sync.Mutex
 	workloads map[string]*workload
 	calls     []Call
+
+	saveMu sync.Mutex // orders saves: a snapshot taken earlier never overwrites a later one
 }
 
 var (
@@ -337,6 +339,8 @@ func (d *Driver) Stats(_ context.Context, id string) ([]runtime.InstanceStats, e
 
 // save persists wl's instances on the Host, for Recover.
 func (d *Driver) save(wl *workload) {
+	d.saveMu.Lock()
+	defer d.saveMu.Unlock()
 	d.mu.Lock()
 	if d.workloads[wl.spec.ID] != wl {
 		d.mu.Unlock()
