@@ -50,6 +50,13 @@ func runInit(ctl, status *os.File) error {
 	if err := buildRoot(s); err != nil {
 		return err
 	}
+	if s.Network {
+		// Its own network namespace: any port is its own, so code that listens on :80 runs
+		// unchanged as an unprivileged user (as in a container).
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0o644); err != nil {
+			return fmt.Errorf("open low ports: %w", err)
+		}
+	}
 	// Wait for the caller's cgroup and network: "go", or EOF when it gave up or died.
 	if line, err := r.ReadString('\n'); err != nil || line != "go\n" {
 		os.Exit(0)

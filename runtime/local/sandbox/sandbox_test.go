@@ -43,6 +43,7 @@ type probeResult struct {
 	KillHost      string
 	Interfaces    []string
 	ListenFixed   string
+	ListenLow     string
 	SetuidBinary  string
 	ProgramWrite  string
 	DevNull       string
@@ -90,6 +91,12 @@ func probe(args string) {
 	}
 	pid, _ := strconv.Atoi(f[2])
 	r.KillHost = errText(syscall.Kill(pid, syscall.SIGTERM))
+	if l, err := net.Listen("tcp", ":80"); err != nil {
+		r.ListenLow = errText(err)
+	} else {
+		l.Close()
+		r.ListenLow = "ok"
+	}
 	ifs, _ := net.Interfaces()
 	for _, i := range ifs {
 		r.Interfaces = append(r.Interfaces, i.Name)
@@ -236,6 +243,7 @@ func TestSandboxConfines(t *testing.T) {
 		{"signal a host process", r.KillHost, "no such process"},
 		{"interfaces", strings.Join(r.Interfaces, " "), "lo"},
 		{"listen on a fixed port", r.ListenFixed, "ok"},
+		{"listen on port 80 (its own network)", r.ListenLow, "ok"},
 		{"overwrite its program", r.ProgramWrite, "read-only file system"},
 		{"write /dev/null", r.DevNull, "ok"},
 		{"/etc/resolv.conf present", r.ResolvConf, true},
