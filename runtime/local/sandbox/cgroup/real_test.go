@@ -218,10 +218,10 @@ func TestRealCPULimitThrottles(t *testing.T) {
 	if sig := signalOf(p.wait(t, 10*time.Second)); sig != syscall.SIGKILL {
 		t.Errorf("helper not killed by Remove (signal %v)", sig)
 	}
-	// 10% is the quota; 20% leaves room for accounting slack on a loaded host. 2% shows the
-	// helper ran at all.
-	if share > 0.20 || share < 0.02 {
-		t.Errorf("CPU share = %.3f, want about 0.10 (between 0.02 and 0.20)", share)
+	// 10% is the quota; 20% leaves room for accounting slack. Any time at all shows the
+	// helper ran: on a host saturated by other tests it may get far less than its quota.
+	if share > 0.20 || share <= 0 {
+		t.Errorf("CPU share = %.3f, want about 0.10 (above 0, at most 0.20)", share)
 	}
 }
 
