@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -527,4 +528,12 @@ func maxOr(n int64) string {
 		return "max"
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// probes numbers the probe groups of this process, so concurrent News never share one.
+var probes atomic.Int64
+
+// probeName is a fresh name for a throwaway probe group (hidden from List by its dot).
+func probeName() string {
+	return fmt.Sprintf(".probe-%d-%d", os.Getpid(), probes.Add(1))
 }

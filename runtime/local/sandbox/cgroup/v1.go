@@ -3,7 +3,6 @@ package cgroup
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -49,7 +48,7 @@ func (h *Hierarchy) initV1(mounts map[string]mount, pc procCgroups) {
 
 // probeV1 creates a throwaway child of dir and sets a limit of controller c in it.
 func (h *Hierarchy) probeV1(c, dir string) error {
-	probe := path.Join(dir, fmt.Sprintf(".probe-%d", os.Getpid()))
+	probe := path.Join(dir, probeName())
 	if err := mkdirOK(h.fs, probe); err != nil {
 		return fmt.Errorf("cannot create %s: %s", probe, reason(err))
 	}

@@ -3,7 +3,6 @@ package cgroup
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -51,7 +50,7 @@ func (h *Hierarchy) initV2(m mount, pc procCgroups, leaf string) {
 	}
 	h.dirs[""] = dir
 
-	probe := path.Join(dir, fmt.Sprintf(".probe-%d", os.Getpid()))
+	probe := path.Join(dir, probeName())
 	if err := mkdirOK(h.fs, probe); err != nil {
 		h.problem("cannot create %s: %s", probe, reason(err))
 		return
