@@ -42,7 +42,9 @@ DATA="$WORK/data"
 start_server "$DATA"
 log "platform server at $SERVER_URL (NATS port $NATS_PORT)"
 pf namespaces create "$NAMESPACE" >&2
-pf deploy "$ROOT/examples/helloworld" -n "$NAMESPACE" >&2
+# xlarge (2 CPUs): the gateways are compared, so the instance's size must not be the bound
+# (the local runtime enforces sizes; nano is 0.1 CPU).
+pf deploy "$ROOT/examples/helloworld" -n "$NAMESPACE" --size xlarge >&2
 PID="$(instance_of "$DATA" "$SERVICE")" || die "no running $SERVICE instance of this server"
 mapfile -t MESH_ENV < <(mesh_env "$PID")
 
