@@ -164,12 +164,10 @@ func (d *Driver) readopt(inst *instance, addr string) {
 	box := d.opts.Sandbox
 	var c confined
 	if box.Network != nil {
-		if a, err := netip.ParseAddr(addr); err == nil {
-			if err := box.Network.Reserve(inst.id, a); err != nil {
-				d.opts.Logger.Error("re-adopt instance address", "instance", inst.id, "err", err)
-			} else {
-				c.addr = a
-			}
+		// reserveAddrs took it back already (and said so if it could not): Reserve again
+		// only confirms that this instance holds it.
+		if a, err := netip.ParseAddr(addr); err == nil && box.Network.Reserve(inst.id, a) == nil {
+			c.addr = a
 		}
 	}
 	if box.Cgroups != nil {

@@ -1,6 +1,7 @@
 package network_test
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"testing"
@@ -11,19 +12,8 @@ import (
 // BenchmarkAttachDetach is what the network costs per instance start: Attach of a process
 // already in a namespace of its own, then Detach.
 func BenchmarkAttachDetach(b *testing.B) {
-	requireEngine(b)
-	cleanHost(b)
-	n, err := network.Setup(testOptions(4222))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close()
-	p := startInNetns(b, "bench")
-	addr, err := n.Allocate("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pid := p.cmd.Process.Pid
+	n, addr := benchNetwork(b)
+	pid := startInNetns(b, "bench").cmd.Process.Pid
 	for b.Loop() {
 		if err := n.Attach("bench", pid, addr); err != nil {
 			b.Fatal(err)
@@ -39,19 +29,8 @@ func BenchmarkAttachDetach(b *testing.B) {
 // so Detach costs more than Attach, but it is off the start path (and unneeded when the
 // instance's namespace dies: the kernel deletes the pair itself).
 func BenchmarkAttach(b *testing.B) {
-	requireEngine(b)
-	cleanHost(b)
-	n, err := network.Setup(testOptions(4222))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close()
-	p := startInNetns(b, "bench")
-	addr, err := n.Allocate("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pid := p.cmd.Process.Pid
+	n, addr := benchNetwork(b)
+	pid := startInNetns(b, "bench").cmd.Process.Pid
 	b.ResetTimer()
 	for range b.N {
 		if err := n.Attach("bench", pid, addr); err != nil {
@@ -70,17 +49,7 @@ func BenchmarkAttach(b *testing.B) {
 // with nothing on stdin), its exit, and Detach. BenchmarkStartPlain is the same start
 // without a network namespace, to subtract.
 func BenchmarkStartAttached(b *testing.B) {
-	requireEngine(b)
-	cleanHost(b)
-	n, err := network.Setup(testOptions(4222))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close()
-	addr, err := n.Allocate("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	n, addr := benchNetwork(b)
 	for b.Loop() {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), helperEnv+"=bench")
@@ -118,4 +87,22 @@ func BenchmarkSetup(b *testing.B) {
 		}
 		n.Close()
 	}
+}
+
+// benchNetwork sets up the tests' network (closed when b ends) and allocates the address
+// of the benchmarks' one instance.
+func benchNetwork(b *testing.B) (*network.Network, netip.Addr) {
+	b.Helper()
+	requireEngine(b)
+	cleanHost(b)
+	n, err := network.Setup(testOptions(4222))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(n.Close)
+	addr, err := n.Allocate("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, addr
 }
