@@ -13,6 +13,7 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/control"
+	"github.com/micro/platform/sqlstore"
 )
 
 // TestUploadsAreScopedToTheirNamespace is issue 9's finding 6a: archives were global, so
@@ -103,21 +104,7 @@ func TestGitCredentialsSealedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case got := <-rec.urls:
-		if got != given {
-			t.Fatalf("the builder cloned %q, want the URL as given", got)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the build did not start")
-	}
-	b, err := h.store.GetBuild(t.Context(), r.BuildID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Source.URL != "https://example.com/acme/svc.git" || b.Source.SealedURL == "" || strings.Contains(b.Source.SealedURL, token) {
-		t.Fatalf("stored source = %+v, want the public URL and the sealed one", b.Source)
-	}
+	b := sealedBuild(t, h.store, rec, r.BuildID, given, token)
 	shown, err := h.plane.GetBuild(h.owner, "acme", r.BuildID)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +151,14 @@ func TestGitCredentialsStoredInClearSealedAtStart(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.plane.Start(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	sealedBuild(t, h.store, rec, b.ID, given, token)
+}
+
+// sealedBuild waits until the builder clones the URL as given, and returns the stored
+// build, whose source must hold only the public URL in the clear and the given one
+// sealed.
+func sealedBuild(t *testing.T, store *sqlstore.Store, rec recordingBuilder, id, given, token string) *platform.Build {
+	t.Helper()
 	select {
 	case got := <-rec.urls:
 		if got != given {
@@ -172,11 +167,12 @@ func TestGitCredentialsStoredInClearSealedAtStart(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the build did not start")
 	}
-	stored, err := h.store.GetBuild(t.Context(), b.ID)
+	b, err := store.GetBuild(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored.Source.URL != "https://example.com/acme/svc.git" || stored.Source.SealedURL == "" || strings.Contains(stored.Source.SealedURL, token) {
-		t.Fatalf("stored source = %+v, want it sealed", stored.Source)
+	if b.Source.URL != "https://example.com/acme/svc.git" || b.Source.SealedURL == "" || strings.Contains(b.Source.SealedURL, token) {
+		t.Fatalf("stored source = %+v, want the public URL and the sealed one", b.Source)
 	}
+	return b
 }
