@@ -23,19 +23,24 @@ const (
 	EventInstanceStopped      = "instance.stopped"
 	EventInstanceRestarted    = "instance.restarted" // restarted in place by the platform
 	EventServiceDeleted       = "service.deleted"
+	EventRegionLost           = "region.lost"      // a region of the service's placement stopped answering
+	EventRegionReturned       = "region.returned"  // it is connected again
+	EventServiceUnplaced      = "service.unplaced" // no region of its placement is connected
 )
 
 // Event is something that happened in a namespace, for `platform events`, the dashboard
 // and alerting.
 type Event struct {
 	// ID increases with every event appended, so clients resume a stream after an ID.
-	ID        int64             `json:"id"`
-	Namespace string            `json:"namespace"`
-	Service   string            `json:"service,omitempty"`
-	Type      string            `json:"type"`
-	Message   string            `json:"message"`
-	Data      map[string]string `json:"data,omitempty"`
-	Time      time.Time         `json:"time"`
+	ID        int64  `json:"id"`
+	Namespace string `json:"namespace"`
+	Service   string `json:"service,omitempty"`
+	// Region is where it happened, for events a region reported.
+	Region  string            `json:"region,omitempty"`
+	Type    string            `json:"type"`
+	Message string            `json:"message"`
+	Data    map[string]string `json:"data,omitempty"`
+	Time    time.Time         `json:"time"`
 }
 
 // EventFilter selects events.
@@ -43,6 +48,7 @@ type EventFilter struct {
 	Namespace string // required
 	Service   string // optional
 	Type      string // optional, exact or prefix ending in "." (e.g. "build.")
+	Region    string // optional
 	AfterID   int64  // only events with a larger ID
 	Limit     int    // at most this many (newest when AfterID is 0); 0 means 100
 }

@@ -21,6 +21,7 @@ const (
 // Instance is one running copy of a release, as last observed from the runtime driver.
 type Instance struct {
 	ID        string        `json:"id"`
+	Region    string        `json:"region,omitempty"`
 	Namespace string        `json:"namespace"`
 	Service   string        `json:"service"`
 	ReleaseID string        `json:"release_id"`
@@ -38,9 +39,10 @@ type Instance struct {
 
 // InstanceStore keeps the last observed instances of every service.
 type InstanceStore interface {
-	// ReplaceInstances sets the instances of a service to exactly list.
-	ReplaceInstances(ctx context.Context, namespace, service string, list []*Instance) error
-	// ListInstances returns a service's instances ordered by ID; with service "" those of
-	// the namespace.
+	// ReplaceInstances sets the instances of a service in one region to exactly list
+	// (each Instance.Region is set to region); other regions' instances stay.
+	ReplaceInstances(ctx context.Context, namespace, service, region string, list []*Instance) error
+	// ListInstances returns a service's instances, of every region, ordered by region then
+	// ID; with service "" those of the namespace.
 	ListInstances(ctx context.Context, namespace, service string) ([]*Instance, error)
 }

@@ -16,6 +16,7 @@ type LogEntry struct {
 	Time       time.Time `json:"time"`
 	Namespace  string    `json:"namespace"`
 	Service    string    `json:"service"`
+	Region     string    `json:"region,omitempty"`
 	InstanceID string    `json:"instance"`
 	Stream     LogStream `json:"stream"`
 	Line       string    `json:"line"`
@@ -30,4 +31,6 @@ type LogQuery struct {
 	// Follow keeps the stream open, sending new lines as they are written, until the
 	// context ends.
 	Follow bool `json:"follow"`
+	// Region, when set, reads only that region's instances.
+	Region string `json:"region,omitempty"`
 }

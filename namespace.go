@@ -11,7 +11,10 @@ type Namespace struct {
 	Name string `json:"name"`
 	// Org owns the namespace ("" is read as DefaultOrg). Namespace names are unique
 	// across organisations: they name NATS accounts and gateway host prefixes.
-	Org       string    `json:"org,omitempty"`
+	Org string `json:"org,omitempty"`
+	// Regions are where the namespace's services run unless a deploy names its own;
+	// empty means the platform's default region.
+	Regions   []string  `json:"regions,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -30,4 +33,6 @@ type NamespaceStore interface {
 	// builds, releases, instances, events, usage), removes it from the tokens narrowed
 	// to it and deletes those narrowed to it alone. Returns ENOTFOUND if absent.
 	DeleteNamespace(ctx context.Context, name string) error
+	// SetNamespaceRegions replaces the namespace's default regions; ENOTFOUND if absent.
+	SetNamespaceRegions(ctx context.Context, name string, regions []string) error
 }

@@ -45,7 +45,9 @@ type Release struct {
 	Status ReleaseStatus     `json:"status"`
 	Reason string            `json:"reason,omitempty"`
 	// Artifact is copied from the build once it succeeds.
-	Artifact  string    `json:"artifact,omitempty"`
+	Artifact string `json:"artifact,omitempty"`
+	// Regions is the service's placement this release was deployed with.
+	Regions   []string  `json:"regions,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -55,7 +57,8 @@ type ReleaseStore interface {
 	// Deploy records a new desired state in one transaction: it creates the service if it
 	// does not exist (or revives a deleted one), inserts b and r (assigning r.Version when
 	// empty), marks the service's earlier unfinished releases superseded and sets the
-	// service's DesiredRelease to r.ID and its status to deploying. Returns EINVALID for
+	// service's DesiredRelease to r.ID, its Regions to r.Regions (when r has any) and its
+	// status to deploying. Returns EINVALID for
 	// bad names, ENOTFOUND if the namespace does not exist, ECONFLICT for a duplicate
 	// user-given version.
 	Deploy(ctx context.Context, b *Build, r *Release) error
@@ -78,4 +81,7 @@ type DeployRequest struct {
 	// size, DefaultSize for a new service.
 	Size Size              `json:"size,omitempty"`
 	Env  map[string]string `json:"env,omitempty"`
+	// Regions places the service; empty keeps the service's placement, or for a new
+	// service the namespace's regions (the platform's default region when it has none).
+	Regions []string `json:"regions,omitempty"`
 }

@@ -15,6 +15,7 @@ const (
 	ServiceFailed    ServiceStatus = "failed"    // the last release failed and nothing serves
 	ServiceCrashLoop ServiceStatus = "crashloop" // instances of the current release keep crashing
 	ServiceDeleting  ServiceStatus = "deleting"  // delete requested; instances are being stopped
+	ServiceDegraded  ServiceStatus = "degraded"  // a region of its placement is lost
 )
 
 // Service is the desired state of one service in a namespace: which release should run.
@@ -29,8 +30,10 @@ type Service struct {
 	CurrentRelease string        `json:"current_release,omitempty"`
 	Status         ServiceStatus `json:"status"`
 	// Reason says why the status is what it is, for failed and crashloop.
-	Reason    string    `json:"reason,omitempty"`
-	Deleted   bool      `json:"deleted,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+	// Regions are where the service runs (its placement), in the order given.
+	Regions   []string  `json:"regions,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -58,4 +61,18 @@ type ServiceView struct {
 	Endpoints []Endpoint     `json:"endpoints"`
 	Release   *Release       `json:"release,omitempty"`
 	Nodes     []RegistryNode `json:"nodes,omitempty"`
+	// PerRegion is the service in each region of its placement.
+	PerRegion []ServiceRegion `json:"per_region,omitempty"`
+}
+
+// ServiceRegion is a service in one region of its placement.
+type ServiceRegion struct {
+	Region string `json:"region"`
+	// Status is running, deploying, failed, crashloop, or degraded when the region is
+	// not connected (its instances are the last it reported).
+	Status    ServiceStatus `json:"status"`
+	Version   string        `json:"version,omitempty"`
+	Instances int           `json:"instances"`
+	Running   int           `json:"running"`
+	Reason    string        `json:"reason,omitempty"`
 }
