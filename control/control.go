@@ -17,6 +17,7 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/internal/seal"
+	"github.com/micro/platform/internal/workqueue"
 	"github.com/micro/platform/runtime"
 )
 
@@ -129,7 +130,7 @@ type Plane struct {
 	logger *slog.Logger
 	events *hub
 	logs   *buildLogs
-	queue  *queue
+	queue  *workqueue.Queue
 	builds chan struct{} // build slots
 
 	// nsMu orders namespace creation and deletion against the start-up listing that
@@ -161,7 +162,7 @@ func New(opts Options) (*Plane, error) {
 		logger:   opts.Logger,
 		events:   newHub(opts.Store, opts.Logger),
 		logs:     logs,
-		queue:    newQueue(),
+		queue:    workqueue.New(),
 		builds:   make(chan struct{}, opts.BuildConcurrency),
 		inflight: map[string]*inflightBuild{},
 		rollouts: map[string]*rollout{},

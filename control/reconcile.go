@@ -491,7 +491,7 @@ func (p *Plane) recordStatus(ctx context.Context, svc *platform.Service, desired
 	}
 	// Every resync passes here for every service; write only what changed.
 	if !sameInstances(stored, instances) {
-		if err := p.store.ReplaceInstances(ctx, svc.Namespace, svc.Name, instances); err != nil {
+		if err := p.store.ReplaceInstances(ctx, svc.Namespace, svc.Name, "local", instances); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,6 @@
-package control
+// Package workqueue is a de-duplicating work queue of string keys, shared by the control
+// plane's and the regions' reconcilers: a key is never processed by two workers at once.
+package workqueue
 
 import (
 	"context"
@@ -6,10 +8,10 @@ import (
 	"time"
 )
 
-// queue is a de-duplicating work queue of service keys ("namespace/name"): a key added
+// Queue is a de-duplicating work queue of service keys ("namespace/name"): a key added
 // while queued is queued once, and a key added while being processed is processed again
 // afterwards, so one service is never reconciled by two workers at once.
-type queue struct {
+type Queue struct {
 	mu         sync.Mutex
 	cond       *sync.Cond
 	pending    []string
@@ -19,14 +21,15 @@ type queue struct {
 	closed     bool
 }
 
-func newQueue() *queue {
-	q := &queue{queued: map[string]bool{}, processing: map[string]bool{}, dirty: map[string]bool{}}
+// New returns an empty Queue.
+func New() *Queue {
+	q := &Queue{queued: map[string]bool{}, processing: map[string]bool{}, dirty: map[string]bool{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
 
 // Add queues key.
-func (q *queue) Add(key string) {
+func (q *Queue) Add(key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -45,12 +48,12 @@ func (q *queue) Add(key string) {
 }
 
 // AddAfter queues key after d.
-func (q *queue) AddAfter(key string, d time.Duration) {
+func (q *Queue) AddAfter(key string, d time.Duration) {
 	time.AfterFunc(d, func() { q.Add(key) })
 }
 
 // Get blocks until a key is ready or the queue is closed (ok false).
-func (q *queue) Get() (key string, ok bool) {
+func (q *Queue) Get() (key string, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.pending) == 0 && !q.closed {
@@ -67,7 +70,7 @@ func (q *queue) Get() (key string, ok bool) {
 }
 
 // Done marks key processed, queueing it again if it was added meanwhile.
-func (q *queue) Done(key string) {
+func (q *Queue) Done(key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.processing, key)
@@ -82,7 +85,7 @@ func (q *queue) Done(key string) {
 }
 
 // CloseOn closes the queue when ctx ends, waking every Get.
-func (q *queue) CloseOn(ctx context.Context) {
+func (q *Queue) CloseOn(ctx context.Context) {
 	<-ctx.Done()
 	q.mu.Lock()
 	q.closed = true
