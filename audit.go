@@ -35,6 +35,7 @@ const (
 	AuditServiceDelete   = "service.delete"
 	AuditRegionRegister  = "region.register"
 	AuditRegionDelete    = "region.delete"
+	AuditRegionToken     = "region.token"
 	AuditGitHubLinks     = "org.github_links"
 	AuditSettingChange   = "setting.change"
 )

@@ -10,8 +10,9 @@ import (
 // the platform. Each method authorises the caller from the token in ctx with Authorize,
 // so no transport can forget the policy. Implemented by package control.
 type ControlPlane interface {
-	// CreateNamespace: EINVALID bad name, ECONFLICT exists; admin only.
-	CreateNamespace(ctx context.Context, name string) (*Namespace, error)
+	// CreateNamespace: EINVALID bad name or unknown region, ECONFLICT exists; admin
+	// only. Regions, when given, are where its services run unless a deploy names its own.
+	CreateNamespace(ctx context.Context, name string, regions ...string) (*Namespace, error)
 	// ListNamespaces returns the namespaces the caller may access.
 	ListNamespaces(ctx context.Context) ([]*Namespace, error)
 	// DeleteNamespace stops every service in it and removes it; admin only.
@@ -50,6 +51,10 @@ type ControlPlane interface {
 	ListRegions(ctx context.Context) ([]*Region, error)
 	// DeleteRegion unregisters a region; admin only. ENOTFOUND if absent.
 	DeleteRegion(ctx context.Context, name string) error
+	// IssueRegionToken returns a new secret for region name's agent (`platform agent
+	// --token`), shown once, and revokes the previous one, closing its connection;
+	// admin only. ENOTFOUND if there is no such region.
+	IssueRegionToken(ctx context.Context, name string) (string, error)
 
 	// CreateToken creates an API token for the caller and returns its secret, shown
 	// once. The token's role is never above the caller's (EFORBIDDEN says so) and its

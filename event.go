@@ -23,9 +23,10 @@ const (
 	EventInstanceStopped      = "instance.stopped"
 	EventInstanceRestarted    = "instance.restarted" // restarted in place by the platform
 	EventServiceDeleted       = "service.deleted"
-	EventRegionLost           = "region.lost"      // a region of the service's placement stopped answering
-	EventRegionReturned       = "region.returned"  // it is connected again
-	EventServiceUnplaced      = "service.unplaced" // no region of its placement is connected
+	EventRegionLost           = "region.lost"       // a region of the service's placement stopped answering
+	EventRegionReturned       = "region.returned"   // it is connected again
+	EventServiceUnplaced      = "service.unplaced"  // no region of its placement is connected
+	EventNamespaceRefused     = "namespace.refused" // a region's mesh could not set the namespace up
 )
 
 // Event is something that happened in a namespace, for `platform events`, the dashboard

@@ -6,36 +6,50 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/authz"
+	"github.com/micro/platform/region"
 	"github.com/micro/platform/runtime"
+	"github.com/micro/platform/runtimeapi"
 )
 
-// CreateNamespace implements platform.ControlPlane. The namespace belongs to the
-// caller's organisation.
-//
-// It is all or nothing: a mesh that can say so beforehand (namespacePreparer: the
-// embedded NATS checks the room on its disk) is asked first, and a namespace the mesh
-// then refuses is deleted from the store again. Either refusal is EUNAVAILABLE (or the
-// mesh's own code) with the mesh's reason and hint, and audited with outcome "failed".
-func (p *Plane) CreateNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
+// CreateNamespace implements platform.ControlPlane. With regions, the namespace's
+// services run there unless a deploy names its own; every region named must be
+// registered. Each connected region of the namespace's placement is asked first whether
+// it can take the namespace (the embedded NATS checks the room on its disk); a refusal is
+// EUNAVAILABLE (or the region's own code) with its reason and hint, audited with outcome
+// "failed", and nothing is stored. The regions then create the namespace's account from
+// their desired state.
+func (p *Plane) CreateNamespace(ctx context.Context, name string, regions ...string) (*platform.Namespace, error) {
 	if err := p.authorize(ctx, authz.NamespaceCreate); err != nil {
 		return nil, err
 	}
 	if err := platform.ValidateName("namespace", name); err != nil {
 		return nil, err
 	}
+	if err := p.checkRegions(ctx, regions); err != nil {
+		return nil, err
+	}
 	tok := platform.TokenFromContext(ctx)
-	ns := &platform.Namespace{Name: name, Org: tok.OrgName(), CreatedAt: p.opts.Clock.Now().UTC()}
+	ns := &platform.Namespace{Name: name, Org: tok.OrgName(), Regions: regions, CreatedAt: p.opts.Clock.Now().UTC()}
 	p.nsMu.Lock()
 	defer p.nsMu.Unlock()
-	// A namespace that exists is a conflict, whatever the mesh would say.
+	// A namespace that exists is a conflict, whatever a region would say.
 	if _, err := p.store.GetNamespace(ctx, name); platform.IsNotFound(err) {
-		if m, ok := p.opts.Mesh.(namespacePreparer); ok {
-			if err := m.PrepareNamespace(ctx, name); err != nil {
+		for _, r := range p.placement(&platform.Service{}, ns) {
+			c := p.links.client(r)
+			if c == nil {
+				continue
+			}
+			pctx, cancel := runtimeapi.WithTimeout(ctx)
+			err := c.PrepareNamespace(pctx, name)
+			cancel()
+			if err != nil {
 				return nil, p.namespaceRefused(ctx, name, err)
 			}
 		}
@@ -43,32 +57,42 @@ func (p *Plane) CreateNamespace(ctx context.Context, name string) (*platform.Nam
 	if err := p.store.CreateNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	if err := p.opts.Mesh.EnsureNamespace(ctx, name); err != nil {
-		// Undo both sides: the stored namespace, and what the mesh may keep of it (a
-		// remote mesh would send it to its node at the next reconnect).
-		bg := context.WithoutCancel(ctx)
-		if rbErr := p.store.DeleteNamespace(bg, name); rbErr != nil {
-			p.logger.Error("create namespace: the mesh refused it and it could not be removed from the store", "namespace", name, "err", rbErr)
-		}
-		if rmErr := p.opts.Mesh.RemoveNamespace(bg, name); rmErr != nil {
-			p.logger.Warn("create namespace: remove the refused namespace from the mesh", "namespace", name, "err", rmErr)
-		}
-		return nil, p.namespaceRefused(ctx, name, err)
-	}
+	p.links.kick()
 	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceCreate, Target: "namespace/" + name})
 	p.events.Publish(ctx, &platform.Event{Namespace: name, Type: platform.EventNamespaceCreated, Message: fmt.Sprintf("namespace %s created", name)})
 	return ns, nil
 }
 
+// checkRegions refuses region names that are not registered (EINVALID, naming them).
+func (p *Plane) checkRegions(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	known, err := p.store.ListRegions(ctx)
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return platform.Errorf(platform.EINVALID, "region %q is named twice", n)
+		}
+		seen[n] = true
+		if !slices.ContainsFunc(known, func(r *platform.Region) bool { return r.Name == n }) {
+			unknown = append(unknown, strconv.Quote(n))
+		}
+	}
+	if len(unknown) > 0 {
+		return platform.Errorf(platform.EINVALID, "unknown region %s", strings.Join(unknown, ", ")).
+			WithHint("`platform regions` lists the regions; an operator adds one with `platform regions create`")
+	}
+	return nil
+}
+
 // auditFailed is the audit outcome of an action that was allowed but could not be done
 // (a namespace the mesh had no room for).
 const auditFailed = "failed"
-
-// namespacePreparer is a mesh that can tell, before a namespace is stored, whether it
-// can take it (natsbus.Bus: room for its JetStream data on the disk).
-type namespacePreparer interface {
-	PrepareNamespace(ctx context.Context, ns string) error
-}
 
 // namespaceRefused audits a create the mesh refused and returns the error for the
 // caller: the mesh's code, message and hint, EUNAVAILABLE if it gave no code (its
@@ -77,7 +101,7 @@ func (p *Plane) namespaceRefused(ctx context.Context, name string, err error) er
 	code, msg, hint := platform.ErrorCode(err), platform.ErrorMessage(err), platform.ErrorHint(err)
 	if code == platform.EINTERNAL {
 		p.logger.Error("create namespace: the mesh refused it", "namespace", name, "err", err)
-		code, msg, hint = platform.EUNAVAILABLE, "the messaging layer could not take it", "try again; if it keeps failing, the server log says why"
+		code, msg, hint = platform.EUNAVAILABLE, "the messaging layer could not take it", "try again; if it keeps failing, the region's log says why"
 	}
 	out := platform.Errorf(code, "namespace %s not created: %s", name, msg)
 	if hint != "" {
@@ -131,12 +155,12 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	}
 	p.forgetTokens(narrowed)
 	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceDelete, Target: "namespace/" + name})
+	// The regions stop its services and remove its account from their desired state.
+	p.links.kick()
 	for _, s := range svcs {
-		if err := p.stopAll(ctx, name, s.Name); err != nil {
-			return fmt.Errorf("delete namespace %s: %w", name, err)
-		}
+		p.queue.Add(key(name, s.Name))
 	}
-	return p.opts.Mesh.RemoveNamespace(ctx, name)
+	return nil
 }
 
 // UploadSource implements platform.ControlPlane. The archive is stored once per content
@@ -214,6 +238,16 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 	if err := p.checkUploaded(ctx, req.Namespace, req.Source); err != nil {
 		return nil, err
 	}
+	if err := p.checkRegions(ctx, req.Regions); err != nil {
+		return nil, err
+	}
+	regions := req.Regions
+	if len(regions) == 0 {
+		// A redeploy keeps the service's placement; a new service follows its namespace's.
+		if svc, err := p.store.GetService(ctx, req.Namespace, req.Service); err == nil {
+			regions = svc.Regions
+		}
+	}
 	now := p.opts.Clock.Now().UTC()
 	b := &platform.Build{
 		ID: platform.NewID("b"), Namespace: req.Namespace, Service: req.Service,
@@ -228,7 +262,7 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 	r := &platform.Release{
 		ID: platform.NewID("r"), Namespace: req.Namespace, Service: req.Service, Version: req.Version,
 		BuildID: b.ID, Replicas: deployReplicas(req.Replicas, earlier), Size: deploySize(req.Size, earlier),
-		Env: p.sealEnv(req.Env), Status: platform.ReleasePending, CreatedAt: now, UpdatedAt: now,
+		Env: p.sealEnv(req.Env), Regions: regions, Status: platform.ReleasePending, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := p.store.Deploy(ctx, b, r); err != nil {
 		return nil, err
@@ -390,13 +424,19 @@ func (p *Plane) GetService(ctx context.Context, namespace, name string) (*platfo
 	return p.view(ctx, s, p.registry(ctx, namespace, name))
 }
 
-// registry returns what is registered in the namespace, by service name. A registry that
-// does not answer leaves endpoints empty rather than failing the listing.
+// registry returns what is registered in the namespace, by service name, as the first
+// connected region of the service's placement (or of the namespace's, for a listing)
+// sees it. A registry that does not answer leaves endpoints empty rather than failing
+// the listing.
 func (p *Plane) registry(ctx context.Context, ns, service string) map[string]*platform.RegisteredService {
+	out := map[string]*platform.RegisteredService{}
+	c := p.regionFor(ctx, ns, service)
+	if c == nil {
+		return out
+	}
 	qctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	list, err := p.opts.Mesh.Services(qctx, ns, service)
-	out := map[string]*platform.RegisteredService{}
+	list, err := c.Services(qctx, ns, service)
 	if err != nil {
 		return out
 	}
@@ -404,6 +444,30 @@ func (p *Plane) registry(ctx context.Context, ns, service string) map[string]*pl
 		out[s.Name] = s
 	}
 	return out
+}
+
+// regionFor returns the client of the first connected region where service runs (with
+// service "", of the namespace's placement), or nil when none is connected.
+func (p *Plane) regionFor(ctx context.Context, ns, service string) *runtimeapi.AgentClient {
+	var names []string
+	if service != "" {
+		if svc, err := p.store.GetService(ctx, ns, service); err == nil {
+			names = p.placementOf(ctx, svc)
+		}
+	}
+	if len(names) == 0 {
+		n, err := p.store.GetNamespace(ctx, ns)
+		if err != nil {
+			n = nil
+		}
+		names = p.placement(&platform.Service{}, n)
+	}
+	for _, name := range names {
+		if c := p.links.client(name); c != nil {
+			return c
+		}
+	}
+	return nil
 }
 
 func (p *Plane) view(ctx context.Context, s *platform.Service, registered map[string]*platform.RegisteredService) (*platform.ServiceView, error) {
@@ -429,22 +493,74 @@ func (p *Plane) view(ctx context.Context, s *platform.Service, registered map[st
 	}
 	p.addStats(ctx, instances, v.Nodes)
 	v.Instances = instances
+	v.Regions = p.placementOf(ctx, s)
+	v.PerRegion = p.perRegion(s, v.Regions, instances)
 	return v, nil
 }
 
-// addStats fills each instance's registration and resource use from the live sources.
+// perRegion summarises the service in each region of its placement.
+func (p *Plane) perRegion(s *platform.Service, placed []string, instances []*platform.Instance) []platform.ServiceRegion {
+	out := make([]platform.ServiceRegion, 0, len(placed))
+	for _, name := range placed {
+		sr := platform.ServiceRegion{Region: name}
+		st := p.links.status(name, key(s.Namespace, s.Name))
+		serving := s.CurrentRelease
+		if st.observed != nil && st.observed.Serving != "" {
+			serving = st.observed.Serving
+		}
+		var mine []*platform.Instance
+		for _, i := range instances {
+			if i.Region != name {
+				continue
+			}
+			mine = append(mine, i)
+			sr.Instances++
+			if i.State == platform.InstanceRunning {
+				sr.Running++
+			}
+			if i.ReleaseID == serving && sr.Version == "" {
+				sr.Version = i.Version
+			}
+		}
+		switch {
+		case st.health == platform.RegionLost:
+			sr.Status, sr.Reason = platform.ServiceDegraded, "region lost; instances as it last reported them"
+		case st.health == platform.RegionWaiting:
+			sr.Status, sr.Reason = platform.ServiceDeploying, "no agent of the region has connected yet"
+		case st.observed != nil && st.observed.Rollout != nil && st.observed.Rollout.State == region.RolloutFailed && st.observed.Serving == "":
+			sr.Status, sr.Reason = platform.ServiceFailed, st.observed.Rollout.Reason
+		case st.observed != nil && st.observed.Rollout != nil && st.observed.Rollout.State == region.RolloutRunning:
+			sr.Status = platform.ServiceDeploying
+		default:
+			sr.Status, sr.Reason = serviceStatus(s, nil, mine)
+			if s.CurrentRelease != "" && sr.Running == 0 && sr.Status == platform.ServiceRunning {
+				sr.Status = platform.ServiceDeploying
+			}
+		}
+		out = append(out, sr)
+	}
+	return out
+}
+
+// addStats fills each instance's registration and resource use from its region.
 func (p *Plane) addStats(ctx context.Context, instances []*platform.Instance, nodes []platform.RegistryNode) {
-	byRelease := map[string][]runtime.InstanceStats{}
+	type rel struct{ region, release string }
+	byRelease := map[rel][]runtime.InstanceStats{}
 	for _, i := range instances {
 		for _, n := range nodes {
 			if n.ID == i.Service+"-"+i.ID {
 				i.Registered = true
 			}
 		}
-		stats, ok := byRelease[i.ReleaseID]
+		k := rel{i.Region, i.ReleaseID}
+		stats, ok := byRelease[k]
 		if !ok {
-			stats, _ = p.opts.Driver.Stats(ctx, i.ReleaseID)
-			byRelease[i.ReleaseID] = stats
+			if c := p.links.client(i.Region); c != nil {
+				sctx, cancel := context.WithTimeout(ctx, time.Second)
+				stats, _ = c.Stats(sctx, i.ReleaseID)
+				cancel()
+			}
+			byRelease[k] = stats
 		}
 		for _, st := range stats {
 			if st.InstanceID == i.ID {
@@ -562,7 +678,12 @@ func (p *Plane) Call(ctx context.Context, req platform.CallRequest) ([]byte, err
 	if err := p.authorizeNamespace(ctx, authz.ServiceCall, req.Namespace); err != nil {
 		return nil, err
 	}
-	return p.opts.Mesh.Call(ctx, req)
+	c := p.regionFor(ctx, req.Namespace, req.Service)
+	if c == nil {
+		return nil, platform.Errorf(platform.EUNAVAILABLE, "no region where %s runs is connected", req.Service).
+			WithHint("`platform regions` shows which regions are connected")
+	}
+	return c.Call(ctx, req)
 }
 
 // Logs implements platform.ControlPlane.
@@ -570,10 +691,69 @@ func (p *Plane) Logs(ctx context.Context, q platform.LogQuery) (<-chan platform.
 	if err := p.authorizeNamespace(ctx, authz.LogsRead, q.Namespace); err != nil {
 		return nil, err
 	}
-	if _, err := p.store.GetService(ctx, q.Namespace, q.Service); err != nil {
+	svc, err := p.store.GetService(ctx, q.Namespace, q.Service)
+	if err != nil {
 		return nil, err
 	}
-	return p.opts.Driver.Logs(ctx, q)
+	regions := p.placementOf(ctx, svc)
+	if q.Region != "" {
+		if !slices.Contains(regions, q.Region) {
+			return nil, platform.Errorf(platform.EINVALID, "%s does not run in region %s; it runs in %s", q.Service, q.Region, strings.Join(regions, ", "))
+		}
+		regions = []string{q.Region}
+	}
+	return p.regionLogs(ctx, q, regions)
+}
+
+// regionLogs merges the log streams of the connected regions of a service; a region that
+// is away is skipped (its lines are there once it returns).
+func (p *Plane) regionLogs(ctx context.Context, q platform.LogQuery, regions []string) (<-chan platform.LogEntry, error) {
+	var streams []<-chan platform.LogEntry
+	var firstErr error
+	for _, name := range regions {
+		c := p.links.client(name)
+		if c == nil {
+			continue
+		}
+		ch, err := c.Logs(ctx, q)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		streams = append(streams, ch)
+	}
+	if len(streams) == 0 {
+		if firstErr != nil {
+			return nil, firstErr
+		}
+		return nil, platform.Errorf(platform.EUNAVAILABLE, "no region where %s runs is connected", q.Service).
+			WithHint("`platform regions` shows which regions are connected")
+	}
+	if len(streams) == 1 {
+		return streams[0], nil
+	}
+	out := make(chan platform.LogEntry, 64)
+	var wg sync.WaitGroup
+	for _, ch := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range ch {
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out, nil
 }
 
 // Events implements platform.ControlPlane.

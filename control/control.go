@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sethvargo/go-retry"
-
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/internal/workqueue"
@@ -33,45 +31,21 @@ type TokenInvalidator interface {
 	InvalidateID(id string)
 }
 
-// Drainer is implemented by meshes that can stop sending calls to a node before it is
-// stopped, so a rollout loses no request in the moment between an instance's
-// deregistration and its exit.
-type Drainer interface {
-	DrainNode(ns, nodeID string)
-}
-
 // Options configure a Plane.
 type Options struct {
 	Store   platform.Store
-	Mesh    platform.Mesh
-	Driver  runtime.Driver
 	Builder platform.Builder
 	Sources SourceStore
 	// Auth, if it caches, is told about deleted tokens, and (when it is a
 	// UserInvalidator) about users whose role or state changed.
 	Auth TokenInvalidator
 	// Secrets seals the values of release environments at rest; they are opened only to
-	// start instances and never shown back.
+	// send a region the workloads it runs, and never shown back.
 	Secrets *seal.Box
 	// BuildLogDir keeps build output, one file per build.
 	BuildLogDir string
 	Logger      *slog.Logger
 	Clock       platform.Clock
-	// RolloutTimeout bounds how long a new release may take to become healthy.
-	RolloutTimeout time.Duration
-	// DrainDelay is how long calls are steered away from a running instance before it
-	// is stopped, when the mesh is a Drainer.
-	DrainDelay time.Duration
-	// ReviveAfter is how long an instance of the serving release may run without being
-	// registered in its namespace before it is restarted in place (drivers that implement
-	// runtime.Restarter): an instance whose NATS connection gave up during a long outage
-	// of the platform runs on but serves nothing.
-	ReviveAfter time.Duration
-	// MinReady is how long a new release must stay registered and healthy, without
-	// restarts, before it replaces the current one.
-	MinReady time.Duration
-	// StopGrace is the time between SIGTERM and SIGKILL when stopping instances.
-	StopGrace time.Duration
 	// BuildConcurrency bounds concurrent builds.
 	BuildConcurrency int
 	// ResyncInterval is how often every service is reconciled even without a trigger.
@@ -82,12 +56,28 @@ type Options struct {
 	// platform organisation may link (see platform.GitHubOrgs; empty: any, only in
 	// platform.DefaultOrg).
 	GitHubOrgs platform.GitHubOrgs
-	// Isolation is what the local region's runtime confines instances with, shown on the
-	// region named "local" (see Region.Isolation).
+	// DefaultRegion places the services of namespaces that name no regions; default
+	// LocalRegion.
+	DefaultRegion string
+
+	// The in-process region (`platform server`): with Driver and Mesh set, the plane runs
+	// a region named LocalRegion itself, over the same runtime API as remote agents.
+	Driver runtime.Driver
+	Mesh   platform.Mesh
+	// LocalRegion names the in-process region; default "local".
+	LocalRegion string
+	// Isolation is what the in-process region confines instances with (see
+	// Region.Isolation).
 	Isolation string
-	// InstanceEnv is extra environment for every instance (driver specific, e.g.
-	// MICRO_SERVER_ADDRESS=127.0.0.1:0 for the local driver).
+	// InstanceEnv is extra environment for every instance of the in-process region.
 	InstanceEnv map[string]string
+	// RolloutTimeout, DrainDelay, ReviveAfter, MinReady and StopGrace configure the
+	// in-process region's rollouts (see region.Options).
+	RolloutTimeout time.Duration
+	DrainDelay     time.Duration
+	ReviveAfter    time.Duration
+	MinReady       time.Duration
+	StopGrace      time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -96,21 +86,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.Clock == nil {
 		o.Clock = platform.SystemClock{}
-	}
-	if o.RolloutTimeout <= 0 {
-		o.RolloutTimeout = 60 * time.Second
-	}
-	if o.StopGrace <= 0 {
-		o.StopGrace = 10 * time.Second
-	}
-	if o.DrainDelay <= 0 {
-		o.DrainDelay = 300 * time.Millisecond
-	}
-	if o.ReviveAfter <= 0 {
-		o.ReviveAfter = time.Minute
-	}
-	if o.MinReady <= 0 {
-		o.MinReady = 300 * time.Millisecond
 	}
 	if o.BuildConcurrency <= 0 {
 		o.BuildConcurrency = 2
@@ -121,9 +96,16 @@ func (o *Options) setDefaults() {
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
+	if o.LocalRegion == "" {
+		o.LocalRegion = "local"
+	}
+	if o.DefaultRegion == "" {
+		o.DefaultRegion = o.LocalRegion
+	}
 }
 
-// Plane implements platform.ControlPlane over a store, a mesh, a builder and a driver.
+// Plane implements platform.ControlPlane over a store and a builder; the regions run
+// what it decides, over the runtime API (see links).
 type Plane struct {
 	opts   Options
 	store  platform.Store
@@ -132,16 +114,17 @@ type Plane struct {
 	logs   *buildLogs
 	queue  *workqueue.Queue
 	builds chan struct{} // build slots
+	links  *links
+	local  *localRegion // the in-process region, if any
 
-	// nsMu orders namespace creation and deletion against the start-up listing that
-	// tells the mesh the complete namespace list, so a namespace deleted (or created)
-	// meanwhile is neither brought back nor dropped on the mesh.
-	nsMu     sync.Mutex
-	mu       sync.Mutex
-	inflight map[string]*inflightBuild // build ID → the build running in this process
-	rollouts map[string]*rollout       // release ID → progress seen by this process
-	missing  map[string]time.Time      // instance ID → first seen running but unregistered
-	ready    bool
+	// nsMu orders namespace creation and deletion.
+	nsMu      sync.Mutex
+	mu        sync.Mutex
+	inflight  map[string]*inflightBuild        // build ID → the build running in this process
+	workloads map[string]*runtime.WorkloadSpec // release ID → its workload (releases with an artifact do not change)
+	unplaced  map[string]bool                  // service key → reported that no region of its placement is connected
+	ready     bool
+	runCtx    context.Context // Start's, for the sessions of agents that connect
 }
 
 var _ platform.ControlPlane = (*Plane)(nil)
@@ -149,113 +132,77 @@ var _ platform.ControlPlane = (*Plane)(nil)
 // New returns a Plane. Call Start to run its reconciler.
 func New(opts Options) (*Plane, error) {
 	opts.setDefaults()
-	if opts.Store == nil || opts.Mesh == nil || opts.Driver == nil || opts.Builder == nil || opts.Sources == nil || opts.Secrets == nil {
-		return nil, fmt.Errorf("control: Store, Mesh, Driver, Builder, Sources and Secrets are required")
+	if opts.Store == nil || opts.Builder == nil || opts.Sources == nil || opts.Secrets == nil {
+		return nil, fmt.Errorf("control: Store, Builder, Sources and Secrets are required")
+	}
+	if (opts.Driver == nil) != (opts.Mesh == nil) {
+		return nil, fmt.Errorf("control: the in-process region needs both Driver and Mesh")
 	}
 	logs, err := newBuildLogs(opts.BuildLogDir)
 	if err != nil {
 		return nil, fmt.Errorf("control: build logs: %w", err)
 	}
-	return &Plane{
-		opts:     opts,
-		store:    opts.Store,
-		logger:   opts.Logger,
-		events:   newHub(opts.Store, opts.Logger),
-		logs:     logs,
-		queue:    workqueue.New(),
-		builds:   make(chan struct{}, opts.BuildConcurrency),
-		inflight: map[string]*inflightBuild{},
-		rollouts: map[string]*rollout{},
-		missing:  map[string]time.Time{},
-	}, nil
+	p := &Plane{
+		opts:      opts,
+		store:     opts.Store,
+		logger:    opts.Logger,
+		events:    newHub(opts.Store, opts.Logger),
+		logs:      logs,
+		queue:     workqueue.New(),
+		builds:    make(chan struct{}, opts.BuildConcurrency),
+		inflight:  map[string]*inflightBuild{},
+		workloads: map[string]*runtime.WorkloadSpec{},
+		unplaced:  map[string]bool{},
+	}
+	p.links = newLinks(p)
+	if opts.Driver != nil {
+		if p.local, err = p.newLocalRegion(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
-// Ready reports whether the plane has recovered its state and takes deploys.
+// Ready reports whether the plane has recovered its state and takes deploys: with an
+// in-process region, once that region has re-adopted its instances and is connected.
 func (p *Plane) Ready() bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.ready
+	ready := p.ready
+	p.mu.Unlock()
+	if p.local != nil {
+		return ready && p.local.rec.Recovered() && p.links.connected(p.opts.LocalRegion)
+	}
+	return ready
 }
 
-// HandleRuntimeEvent turns a driver's instance event into a platform event and queues the
-// service; pass it as the driver's EventFunc.
+// HandleRuntimeEvent passes a driver's instance event to the in-process region; pass it
+// as the driver's EventFunc.
 func (p *Plane) HandleRuntimeEvent(e runtime.Event) {
-	ev := &platform.Event{
-		Namespace: e.Namespace,
-		Service:   e.Service,
-		Time:      e.Time,
-		Message:   e.Message,
-		Data:      map[string]string{"release": e.WorkloadID, "instance": e.InstanceID},
+	if p.local != nil {
+		p.local.rec.HandleRuntimeEvent(e)
 	}
-	switch e.Kind {
-	case runtime.EventStarted:
-		ev.Type = platform.EventInstanceStarted
-	case runtime.EventExited:
-		ev.Type = platform.EventInstanceCrashed
-		ev.Data["exit_code"] = fmt.Sprint(e.ExitCode)
-	case runtime.EventCrashLoop:
-		ev.Type = platform.EventInstanceCrashLoop
-	case runtime.EventStopped:
-		ev.Type = platform.EventInstanceStopped
-	default:
-		ev.Type = "instance." + string(e.Kind)
-	}
-	if ev.Message == "" {
-		ev.Message = fmt.Sprintf("instance %s %s", e.InstanceID, e.Kind)
-	}
-	p.events.Publish(context.Background(), ev)
-	p.queue.Add(key(e.Namespace, e.Service))
 }
 
-// namespaceSyncer is a mesh that can be told the complete list of namespaces, and removes
-// every other one (natsbus.Bus).
-type namespaceSyncer interface {
-	SyncNamespaces(ctx context.Context, names []string) error
-}
-
-// Start recovers the driver's workloads, queues every service and reconciles until ctx
-// ends.
+// Start reconciles until ctx ends: the in-process region, if any, and every service.
 func (p *Plane) Start(ctx context.Context) error {
 	if err := p.sealStoredSources(ctx); err != nil {
 		return fmt.Errorf("seal stored git credentials: %w", err)
 	}
-	// A runtime that is briefly unavailable at start (an API server restarting, a read that
-	// failed) is waited for rather than taking the whole server down with it.
-	backoff := retry.WithCappedDuration(30*time.Second, retry.NewExponential(time.Second))
-	if err := retry.Do(ctx, backoff, func(ctx context.Context) error {
-		err := p.opts.Driver.Recover(ctx)
-		if platform.ErrorCode(err) == platform.EUNAVAILABLE {
-			p.logger.Warn("runtime unavailable at start; retrying", "err", err)
-			return retry.RetryableError(err)
-		}
-		return err
-	}); err != nil {
-		return fmt.Errorf("recover runtime: %w", err)
-	}
-	p.nsMu.Lock()
-	namespaces, err := p.store.ListNamespaces(ctx)
-	if err != nil {
-		p.nsMu.Unlock()
-		return fmt.Errorf("list namespaces: %w", err)
-	}
-	names := make([]string, len(namespaces))
-	for i, ns := range namespaces {
-		if err := p.opts.Mesh.EnsureNamespace(ctx, ns.Name); err != nil {
-			p.nsMu.Unlock()
-			return fmt.Errorf("namespace %s: %w", ns.Name, err)
-		}
-		names[i] = ns.Name
-	}
-	// A mesh that outlives the platform (a remote mesh node) may still hold a namespace
-	// deleted while it was away: the stored list is authoritative.
-	if m, ok := p.opts.Mesh.(namespaceSyncer); ok {
-		if err := m.SyncNamespaces(ctx, names); err != nil {
-			p.logger.Warn("mesh: could not send the namespace list; it is sent again when the mesh reconnects", "err", err)
-		}
-	}
-	p.nsMu.Unlock()
+	p.mu.Lock()
+	p.runCtx = ctx
+	p.mu.Unlock()
 	go p.queue.CloseOn(ctx)
 	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	if p.local != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.local.run(ctx); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	for range p.opts.Workers {
 		wg.Add(1)
 		go func() {
@@ -269,8 +216,12 @@ func (p *Plane) Start(ctx context.Context) error {
 	p.mu.Unlock()
 	t := time.NewTicker(p.opts.ResyncInterval)
 	defer t.Stop()
+	lost := time.NewTicker(time.Second)
+	defer lost.Stop()
 	for {
 		select {
+		case err := <-errc:
+			return err
 		case <-ctx.Done():
 			wg.Wait()
 			p.mu.Lock()
@@ -281,35 +232,21 @@ func (p *Plane) Start(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			p.resyncAll(ctx)
+		case <-lost.C:
+			p.links.checkLost(ctx)
 		}
 	}
 }
 
-// resyncAll queues every stored service and stops workloads nobody wants.
+// resyncAll queues every stored service.
 func (p *Plane) resyncAll(ctx context.Context) {
 	svcs, err := p.store.ListServices(ctx, "")
 	if err != nil {
 		p.logger.Error("resync: list services", "err", err)
 		return
 	}
-	known := map[string]bool{}
 	for _, s := range svcs {
-		k := key(s.Namespace, s.Name)
-		known[k] = true
-		p.queue.Add(k)
-	}
-	workloads, err := p.opts.Driver.List(ctx)
-	if err != nil {
-		p.logger.Error("resync: list workloads", "err", err)
-		return
-	}
-	for _, w := range workloads {
-		if !known[key(w.Spec.Namespace, w.Spec.Service)] {
-			p.logger.Info("stopping orphaned workload", "workload", w.Spec.ID, "namespace", w.Spec.Namespace, "service", w.Spec.Service)
-			if err := p.opts.Driver.Stop(ctx, w.Spec.ID, p.opts.StopGrace); err != nil {
-				p.logger.Error("stop orphaned workload", "workload", w.Spec.ID, "err", err)
-			}
-		}
+		p.queue.Add(key(s.Namespace, s.Name))
 	}
 }
 

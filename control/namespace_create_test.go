@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,31 +218,47 @@ func TestCreateNamespaceOnASmallDisk(t *testing.T) {
 // remote mesh node out of reach does.
 type refusingMesh struct {
 	platform.Mesh
+	mu      sync.Mutex
 	err     error
 	removed []string
 }
 
-func (m *refusingMesh) EnsureNamespace(ctx context.Context, ns string) error { return m.err }
+func (m *refusingMesh) EnsureNamespace(ctx context.Context, ns string) error {
+	m.mu.Lock()
+	err := m.err
+	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return m.Mesh.EnsureNamespace(ctx, ns)
+}
+
+func (m *refusingMesh) setErr(err error) {
+	m.mu.Lock()
+	m.err = err
+	m.mu.Unlock()
+}
 
 func (m *refusingMesh) RemoveNamespace(ctx context.Context, ns string) error {
 	m.removed = append(m.removed, ns)
 	return m.Mesh.RemoveNamespace(ctx, ns)
 }
 
-// TestCreateNamespaceMeshRefuses checks that a namespace stored before the mesh refused
-// it is taken out of the store and the mesh again, and that the caller gets the mesh's
-// code and message (a clear unavailable for an error without one, never "internal").
+// TestCreateNamespaceMeshRefuses checks what a user sees when a region's mesh refuses a
+// namespace after the region said it had room (a remote mesh node out of reach): the
+// namespace is created, and the region reports the refusal once as an event with the
+// mesh's message (a clear one for an error without a code, never "internal"), and sets
+// the namespace up once the mesh takes it.
 func TestCreateNamespaceMeshRefuses(t *testing.T) {
 	tests := []struct {
-		name     string
-		err      error
-		wantCode string
-		wantMsg  string
+		name    string
+		err     error
+		wantMsg string
 	}{
 		{name: "coded", err: platform.Errorf(platform.EUNAVAILABLE, "mesh node unreachable").WithHint("check platform mesh"),
-			wantCode: platform.EUNAVAILABLE, wantMsg: "namespace acme not created: mesh node unreachable"},
+			wantMsg: "region local could not set namespace acme up: mesh node unreachable"},
 		{name: "uncoded", err: errors.New("dial tcp 10.0.0.1:4222: i/o timeout"),
-			wantCode: platform.EUNAVAILABLE, wantMsg: "namespace acme not created: the messaging layer could not take it"},
+			wantMsg: "region local could not set namespace acme up: the messaging layer could not take it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,26 +267,44 @@ func TestCreateNamespaceMeshRefuses(t *testing.T) {
 				mesh = &refusingMesh{Mesh: b, err: tt.err}
 				return mesh
 			})
-			_, err := mp.plane.CreateNamespace(mp.admin, "acme")
-			if platform.ErrorCode(err) != tt.wantCode || platform.ErrorMessage(err) != tt.wantMsg {
-				t.Fatalf("error %v, want %s %q", err, tt.wantCode, tt.wantMsg)
-			}
-			if h := platform.ErrorHint(err); h == "" {
-				t.Errorf("no hint")
-			}
-			if _, err := mp.store.GetNamespace(context.Background(), "acme"); !platform.IsNotFound(err) {
-				t.Errorf("refused namespace is in the store: %v", err)
-			}
-			if len(mesh.removed) != 1 || mesh.removed[0] != "acme" {
-				t.Errorf("mesh removals: %v, want [acme]", mesh.removed)
-			}
-			if failed := failedCreates(t, mp); len(failed) != 1 || failed[0].Target != "namespace/acme" {
-				t.Errorf("failed creates audited: %+v, want one for namespace/acme", failed)
-			}
-			// The name is free for another try once the mesh takes it.
-			mesh.err = nil
 			if _, err := mp.plane.CreateNamespace(mp.admin, "acme"); err != nil {
-				t.Fatalf("create again: %v", err)
+				t.Fatalf("create: %v", err)
+			}
+			refused := func() []*platform.Event {
+				evs, err := mp.plane.Events(mp.admin, platform.EventFilter{Namespace: "acme", Type: platform.EventNamespaceRefused})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return evs
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for len(refused()) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("no namespace.refused event")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			evs := refused()
+			if !strings.HasPrefix(evs[0].Message, tt.wantMsg) || evs[0].Region != "local" {
+				t.Errorf("event %q in region %q, want %q in local", evs[0].Message, evs[0].Region, tt.wantMsg)
+			}
+			if _, err := mp.bus.InstanceEnv("acme"); !platform.IsNotFound(err) {
+				t.Errorf("the refused namespace has a mesh account: %v", err)
+			}
+			// Once the mesh takes it, the next resync sets it up, and it is not reported again.
+			mesh.setErr(nil)
+			deadline = time.Now().Add(10 * time.Second)
+			for {
+				if _, err := mp.bus.InstanceEnv("acme"); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the namespace was not set up once the mesh took it")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := len(refused()); n != 1 {
+				t.Errorf("%d namespace.refused events, want 1", n)
 			}
 		})
 	}

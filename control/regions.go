@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"slices"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/authz"
@@ -33,9 +34,32 @@ func (p *Plane) ListRegions(ctx context.Context) ([]*platform.Region, error) {
 	if err != nil {
 		return nil, err
 	}
+	svcs, err := p.store.ListServices(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	nss, err := p.store.ListNamespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*platform.Namespace{}
+	for _, ns := range nss {
+		byName[ns.Name] = ns
+	}
 	for _, r := range list {
-		if r.Name == "local" && r.Provider == "local" {
-			r.Isolation = p.opts.Isolation
+		st := p.links.status(r.Name, "")
+		r.Health = st.health
+		if info := st.info; info != nil {
+			r.Isolation, r.Runtime = info.GetIsolation(), info.GetRuntime()
+			r.CPUMillis, r.MemoryMB = info.GetCapacity().GetCpuMillis(), info.GetCapacity().GetMemoryBytes()>>20
+			if info.GetAgentVersion() != "" {
+				r.AgentVersion = info.GetAgentVersion()
+			}
+		}
+		for _, s := range svcs {
+			if !s.Deleted && slices.Contains(p.placement(s, byName[s.Namespace]), r.Name) {
+				r.Services++
+			}
 		}
 	}
 	return list, nil

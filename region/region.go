@@ -33,7 +33,9 @@ type Desired struct {
 	Generation int64
 	// Namespaces exist in the region's mesh; the region removes every other one.
 	Namespaces []string
-	Services   []ServiceSpec
+	// NamespaceOrgs maps each namespace to the organisation that owns it.
+	NamespaceOrgs map[string]string
+	Services      []ServiceSpec
 }
 
 // ServiceSpec is what one service must run in the region.
@@ -182,6 +184,7 @@ type Reconciler struct {
 	outcomes   map[string]*Rollout       // release ID → a rollout's end (live or failed)
 	promoted   map[string]string         // key → release promoted in the region, until it is Current
 	missing    map[string]time.Time      // instance ID → first seen running but unregistered
+	refused    map[string]bool           // namespaces the mesh refused, reported once
 	started    map[string]*resolved      // release ID → the workload as last started
 	recovered  bool
 }
@@ -204,6 +207,7 @@ func New(opts Options) (*Reconciler, error) {
 		promoted:   map[string]string{},
 		missing:    map[string]time.Time{},
 		started:    map[string]*resolved{},
+		refused:    map[string]bool{},
 	}, nil
 }
 
@@ -251,32 +255,59 @@ func (r *Reconciler) syncNamespaces(ctx context.Context, names []string) {
 	for _, ns := range names {
 		if err := r.opts.Mesh.EnsureNamespace(ctx, ns); err != nil {
 			r.logger.Error("namespace refused by the mesh", "namespace", ns, "err", err)
+			r.reportRefused(ns, err)
 			continue
 		}
+		r.reportRefused(ns, nil)
 		ensured[ns] = true
 	}
+	r.mu.Lock()
+	var gone []string
+	for ns := range r.namespaces {
+		if !slices.Contains(names, ns) {
+			gone = append(gone, ns)
+		}
+	}
+	r.mu.Unlock()
+	for _, ns := range gone {
+		if err := r.opts.Mesh.RemoveNamespace(ctx, ns); err != nil {
+			r.logger.Warn("remove namespace from the mesh", "namespace", ns, "err", err)
+		}
+	}
+	// A mesh that outlives the region's process (a remote mesh node) may still hold a
+	// namespace deleted while it was away: the desired list is authoritative.
 	if m, ok := r.opts.Mesh.(namespaceSyncer); ok {
 		if err := m.SyncNamespaces(ctx, names); err != nil {
 			r.logger.Warn("mesh: could not send the namespace list", "err", err)
-		}
-	} else {
-		r.mu.Lock()
-		var gone []string
-		for ns := range r.namespaces {
-			if !slices.Contains(names, ns) {
-				gone = append(gone, ns)
-			}
-		}
-		r.mu.Unlock()
-		for _, ns := range gone {
-			if err := r.opts.Mesh.RemoveNamespace(ctx, ns); err != nil {
-				r.logger.Warn("remove namespace from the mesh", "namespace", ns, "err", err)
-			}
 		}
 	}
 	r.mu.Lock()
 	r.namespaces = ensured
 	r.mu.Unlock()
+}
+
+// reportRefused records an event the first time the mesh refuses namespace ns (and
+// forgets it once the mesh takes it): its services cannot run in the region until then.
+func (r *Reconciler) reportRefused(ns string, err error) {
+	r.mu.Lock()
+	_, reported := r.refused[ns]
+	if err == nil {
+		delete(r.refused, ns)
+	} else {
+		r.refused[ns] = true
+	}
+	r.mu.Unlock()
+	if err == nil || reported {
+		return
+	}
+	msg := platform.ErrorMessage(err)
+	if platform.ErrorCode(err) == platform.EINTERNAL {
+		msg = "the messaging layer could not take it"
+	}
+	r.publish(&platform.Event{
+		Namespace: ns, Type: platform.EventNamespaceRefused,
+		Message: fmt.Sprintf("region %s could not set namespace %s up: %s; its services cannot run there until it can (tried again every %s)", r.opts.Name, ns, msg, r.opts.ResyncInterval),
+	})
 }
 
 func referenced(specs map[string]ServiceSpec, release string) bool {

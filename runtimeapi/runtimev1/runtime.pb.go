@@ -396,9 +396,12 @@ func (x *ServiceSpec) GetNext() *Workload {
 type ApplyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Generation increases with every change of the desired state.
-	Generation    int64          `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
-	Namespaces    []string       `protobuf:"bytes,2,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
-	Services      []*ServiceSpec `protobuf:"bytes,3,rep,name=services,proto3" json:"services,omitempty"`
+	Generation int64          `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	Namespaces []string       `protobuf:"bytes,2,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	Services   []*ServiceSpec `protobuf:"bytes,3,rep,name=services,proto3" json:"services,omitempty"`
+	// NamespaceOrgs maps each namespace to the organisation that owns it, for the
+	// gateway's authorisation.
+	NamespaceOrgs map[string]string `protobuf:"bytes,4,rep,name=namespace_orgs,json=namespaceOrgs,proto3" json:"namespace_orgs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -450,6 +453,13 @@ func (x *ApplyRequest) GetNamespaces() []string {
 func (x *ApplyRequest) GetServices() []*ServiceSpec {
 	if x != nil {
 		return x.Services
+	}
+	return nil
+}
+
+func (x *ApplyRequest) GetNamespaceOrgs() map[string]string {
+	if x != nil {
+		return x.NamespaceOrgs
 	}
 	return nil
 }
@@ -2307,7 +2317,7 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
 	"\aservice\x18\x02 \x01(\tR\aservice\x127\n" +
 	"\acurrent\x18\x03 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\acurrent\x121\n" +
-	"\x04next\x18\x04 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\x04next\"\x8c\x01\n" +
+	"\x04next\x18\x04 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\x04next\"\xab\x02\n" +
 	"\fApplyRequest\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x03R\n" +
@@ -2315,7 +2325,11 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
 	"namespaces\x18\x02 \x03(\tR\n" +
 	"namespaces\x12<\n" +
-	"\bservices\x18\x03 \x03(\v2 .platform.runtime.v1.ServiceSpecR\bservices\"\x0f\n" +
+	"\bservices\x18\x03 \x03(\v2 .platform.runtime.v1.ServiceSpecR\bservices\x12[\n" +
+	"\x0enamespace_orgs\x18\x04 \x03(\v24.platform.runtime.v1.ApplyRequest.NamespaceOrgsEntryR\rnamespaceOrgs\x1a@\n" +
+	"\x12NamespaceOrgsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0f\n" +
 	"\rApplyResponse\"\x0e\n" +
 	"\fWatchRequest\"\x88\x01\n" +
 	"\rWatchResponse\x12;\n" +
@@ -2474,7 +2488,7 @@ func file_platform_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_platform_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*InfoRequest)(nil),              // 0: platform.runtime.v1.InfoRequest
 	(*InfoResponse)(nil),             // 1: platform.runtime.v1.InfoResponse
@@ -2514,10 +2528,11 @@ var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*FetchArtifactRequest)(nil),     // 35: platform.runtime.v1.FetchArtifactRequest
 	(*FetchArtifactResponse)(nil),    // 36: platform.runtime.v1.FetchArtifactResponse
 	nil,                              // 37: platform.runtime.v1.Workload.EnvEntry
-	nil,                              // 38: platform.runtime.v1.Event.DataEntry
-	nil,                              // 39: platform.runtime.v1.RegistryNode.MetadataEntry
-	nil,                              // 40: platform.runtime.v1.Endpoint.MetadataEntry
-	(*timestamppb.Timestamp)(nil),    // 41: google.protobuf.Timestamp
+	nil,                              // 38: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	nil,                              // 39: platform.runtime.v1.Event.DataEntry
+	nil,                              // 40: platform.runtime.v1.RegistryNode.MetadataEntry
+	nil,                              // 41: platform.runtime.v1.Endpoint.MetadataEntry
+	(*timestamppb.Timestamp)(nil),    // 42: google.protobuf.Timestamp
 }
 var file_platform_runtime_v1_runtime_proto_depIdxs = []int32{
 	2,  // 0: platform.runtime.v1.InfoResponse.capacity:type_name -> platform.runtime.v1.Capacity
@@ -2525,54 +2540,55 @@ var file_platform_runtime_v1_runtime_proto_depIdxs = []int32{
 	3,  // 2: platform.runtime.v1.ServiceSpec.current:type_name -> platform.runtime.v1.Workload
 	3,  // 3: platform.runtime.v1.ServiceSpec.next:type_name -> platform.runtime.v1.Workload
 	4,  // 4: platform.runtime.v1.ApplyRequest.services:type_name -> platform.runtime.v1.ServiceSpec
-	9,  // 5: platform.runtime.v1.WatchResponse.observed:type_name -> platform.runtime.v1.Observed
-	13, // 6: platform.runtime.v1.WatchResponse.event:type_name -> platform.runtime.v1.Event
-	10, // 7: platform.runtime.v1.Observed.services:type_name -> platform.runtime.v1.ServiceStatus
-	11, // 8: platform.runtime.v1.ServiceStatus.rollout:type_name -> platform.runtime.v1.Rollout
-	12, // 9: platform.runtime.v1.ServiceStatus.instances:type_name -> platform.runtime.v1.Instance
-	41, // 10: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
-	38, // 11: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
-	41, // 12: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
-	16, // 13: platform.runtime.v1.LogsResponse.entries:type_name -> platform.runtime.v1.LogEntry
-	41, // 14: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
-	21, // 15: platform.runtime.v1.ServicesResponse.services:type_name -> platform.runtime.v1.RegisteredService
-	22, // 16: platform.runtime.v1.RegisteredService.nodes:type_name -> platform.runtime.v1.RegistryNode
-	23, // 17: platform.runtime.v1.RegisteredService.endpoints:type_name -> platform.runtime.v1.Endpoint
-	39, // 18: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
-	40, // 19: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
-	26, // 20: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
-	41, // 21: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
-	31, // 22: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
-	41, // 23: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
-	33, // 24: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
-	41, // 25: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
-	0,  // 26: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
-	5,  // 27: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
-	7,  // 28: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
-	14, // 29: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
-	17, // 30: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
-	19, // 31: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
-	24, // 32: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
-	27, // 33: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
-	29, // 34: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
-	32, // 35: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
-	35, // 36: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
-	1,  // 37: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
-	6,  // 38: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
-	8,  // 39: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
-	15, // 40: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
-	18, // 41: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
-	20, // 42: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
-	25, // 43: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
-	28, // 44: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
-	30, // 45: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
-	34, // 46: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
-	36, // 47: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
-	37, // [37:48] is the sub-list for method output_type
-	26, // [26:37] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	38, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	9,  // 6: platform.runtime.v1.WatchResponse.observed:type_name -> platform.runtime.v1.Observed
+	13, // 7: platform.runtime.v1.WatchResponse.event:type_name -> platform.runtime.v1.Event
+	10, // 8: platform.runtime.v1.Observed.services:type_name -> platform.runtime.v1.ServiceStatus
+	11, // 9: platform.runtime.v1.ServiceStatus.rollout:type_name -> platform.runtime.v1.Rollout
+	12, // 10: platform.runtime.v1.ServiceStatus.instances:type_name -> platform.runtime.v1.Instance
+	42, // 11: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	39, // 12: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
+	42, // 13: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
+	16, // 14: platform.runtime.v1.LogsResponse.entries:type_name -> platform.runtime.v1.LogEntry
+	42, // 15: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	21, // 16: platform.runtime.v1.ServicesResponse.services:type_name -> platform.runtime.v1.RegisteredService
+	22, // 17: platform.runtime.v1.RegisteredService.nodes:type_name -> platform.runtime.v1.RegistryNode
+	23, // 18: platform.runtime.v1.RegisteredService.endpoints:type_name -> platform.runtime.v1.Endpoint
+	40, // 19: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
+	41, // 20: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
+	26, // 21: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
+	42, // 22: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
+	31, // 23: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
+	42, // 24: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	33, // 25: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
+	42, // 26: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
+	0,  // 27: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
+	5,  // 28: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
+	7,  // 29: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
+	14, // 30: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
+	17, // 31: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
+	19, // 32: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
+	24, // 33: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
+	27, // 34: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
+	29, // 35: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
+	32, // 36: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
+	35, // 37: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
+	1,  // 38: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
+	6,  // 39: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
+	8,  // 40: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
+	15, // 41: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
+	18, // 42: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
+	20, // 43: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
+	25, // 44: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
+	28, // 45: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
+	30, // 46: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
+	34, // 47: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
+	36, // 48: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
+	38, // [38:49] is the sub-list for method output_type
+	27, // [27:38] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_platform_runtime_v1_runtime_proto_init() }
@@ -2590,7 +2606,7 @@ func file_platform_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_runtime_v1_runtime_proto_rawDesc), len(file_platform_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

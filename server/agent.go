@@ -1,0 +1,270 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/gateway"
+	"github.com/micro/platform/natsbus"
+	"github.com/micro/platform/region"
+	"github.com/micro/platform/runtime"
+	"github.com/micro/platform/runtimeapi"
+	pb "github.com/micro/platform/runtimeapi/runtimev1"
+	"github.com/micro/platform/runtimeapi/tunnel"
+)
+
+// AgentConfig is the configuration of `platform agent`: the region's own settings
+// (data dir, runtime, sandbox, NATS: the fields of Config it shares with the server) and
+// how it reaches its control plane.
+type AgentConfig struct {
+	Config
+	// Region is the region's name, registered on the control plane.
+	Region string
+	// Control is the control plane's URL, e.g. https://cp.example.
+	Control string
+	// Token is the region token the control plane issued (`platform regions token`).
+	Token string
+	// GatewayAddr is where the region's gateway listens.
+	GatewayAddr string
+}
+
+// Validate reports what is wrong with the configuration.
+func (c *AgentConfig) Validate() error {
+	var problems []string
+	if err := platform.ValidateName("region", c.Region); err != nil {
+		problems = append(problems, platform.ErrorMessage(err))
+	}
+	if u, err := url.Parse(c.Control); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Sprintf("control %q: want the control plane's http(s) URL", c.Control))
+	}
+	if c.Token == "" {
+		problems = append(problems, "token: the region token is required (an operator issues one with `platform regions token "+c.Region+"`)")
+	}
+	if c.Runtime != RuntimeLocal {
+		problems = append(problems, fmt.Sprintf("runtime %q: an agent runs the local runtime for now; the kubernetes runtime runs in the control plane's own region", c.Runtime))
+	}
+	if len(problems) > 0 {
+		return platform.Errorf(platform.EINVALID, "invalid agent configuration: %s", strings.Join(problems, "; "))
+	}
+	return c.Config.Validate()
+}
+
+// Agent is a region's process: its NATS, driver and region reconciler, its gateway, and
+// the tunnel to the control plane that serves the runtime API.
+type Agent struct {
+	cfg  AgentConfig
+	host *App // the parts shared with the server: data dir, logger, NATS, sandbox, driver
+
+	control *runtimeapi.ControlClient
+	rec     *region.Reconciler
+	api     *runtimeapi.Agent
+	gw      *gateway.Gateway
+	gwLn    net.Listener
+	gwSrv   *http.Server
+	tun     *tunnel.Agent
+}
+
+// RunAgent runs a region's agent until ctx ends.
+func RunAgent(ctx context.Context, cfg AgentConfig, stdout io.Writer) error {
+	a, err := NewAgent(ctx, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// NewAgent builds every part of the agent; nothing runs until Run.
+func NewAgent(ctx context.Context, cfg AgentConfig, stdout io.Writer) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, platform.Errorf(platform.EINVALID, "data dir %s: %v", cfg.DataDir, err)
+	}
+	logger, err := newLogger(cfg.Config, stdout)
+	if err != nil {
+		return nil, err
+	}
+	logger = logger.With("region", cfg.Region)
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, host: &App{cfg: cfg.Config, logger: logger, out: stdout, lock: lock}}
+	if err := a.build(ctx); err != nil {
+		a.host.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Agent) build(_ context.Context) error {
+	h, cfg := a.host, a.cfg
+	secret, err := loadOrCreate(filepath.Join(cfg.DataDir, "secret.key"), func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+	nopts := natsbus.Options{Advertise: cfg.NATSAdvertise, Secret: secret, Logger: h.logger.With("component", "nats")}
+	if nopts.Port, err = h.natsPort(); err != nil {
+		return err
+	}
+	nopts.Dir, nopts.Host = filepath.Join(cfg.DataDir, "nats"), cfg.NATSHost
+	if h.iso, err = h.newIsolation(nopts.Port); err != nil {
+		return err
+	}
+	h.logIsolation()
+	if n := h.iso.net; n != nil {
+		nopts.Host = n.Gateway().String()
+	}
+	if h.bus, err = natsbus.New(nopts); err != nil {
+		return err
+	}
+	var rec *region.Reconciler
+	if h.driver, err = h.newDriver(secret, func(e runtime.Event) {
+		if rec != nil {
+			rec.HandleRuntimeEvent(e)
+		}
+	}); err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+
+	a.control = runtimeapi.NewControlClient(http.DefaultClient, strings.TrimSuffix(cfg.Control, "/"), cfg.Region, cfg.Token)
+	var api *runtimeapi.Agent
+	rec, err = region.New(region.Options{
+		Name: cfg.Region, Driver: h.driver, Mesh: h.bus,
+		Artifacts:      a.artifact,
+		Notify:         func() { api.Notify() },
+		Event:          func(e *platform.Event) { api.Event(e) },
+		Logger:         h.logger.With("component", "region"),
+		RolloutTimeout: cfg.RolloutTimeout,
+		StopGrace:      cfg.StopGrace,
+	})
+	if err != nil {
+		return err
+	}
+	a.rec = rec
+
+	if a.gwLn, err = net.Listen("tcp", cfg.GatewayAddr); err != nil {
+		return platform.Errorf(platform.EUNAVAILABLE, "gateway: listen on %s: %v", cfg.GatewayAddr, err).
+			WithHint("another process uses the address; pass --gateway-addr HOST:PORT")
+	}
+	api = runtimeapi.NewAgent(runtimeapi.AgentOptions{
+		Info: &pb.InfoResponse{
+			Region: cfg.Region, AgentVersion: platform.Version(), Runtime: h.driver.Name(),
+			Isolation: h.iso.summary(), GatewayEndpoint: "http://" + a.gwLn.Addr().String(),
+			Capacity: capacity(),
+		},
+		Reconciler: rec, Driver: h.driver, Mesh: h.bus,
+		Applied: func(d region.Desired) { a.control.SetNamespaceOrgs(d.NamespaceOrgs) },
+		Logger:  h.logger.With("component", "runtime-api"),
+	})
+	a.api = api
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.gw = gateway.New(gateway.Options{
+		Mesh: h.bus, Auth: a.control, Usage: a.control, Domain: cfg.GatewayDomain,
+		Metrics: reg, Logger: h.logger.With("component", "gateway"),
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", a.gw)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	a.gwSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	amux := http.NewServeMux()
+	amux.Handle(api.Handler())
+	a.tun = &tunnel.Agent{URL: cfg.Control, Token: cfg.Token, Region: cfg.Region, Handler: amux, Logger: h.logger.With("component", "tunnel")}
+	return nil
+}
+
+// artifact fetches a binary the control plane built into the data dir, once per release.
+func (a *Agent) artifact(ctx context.Context, w *runtime.WorkloadSpec) (string, error) {
+	id, ok := strings.CutPrefix(w.Artifact, "fetch:")
+	if !ok {
+		return w.Artifact, nil
+	}
+	path := filepath.Join(a.cfg.DataDir, "artifacts", id, w.Service)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	start := time.Now()
+	if err := a.control.FetchArtifact(ctx, id, path); err != nil {
+		return "", fmt.Errorf("fetch artifact of %s %s: %w", w.Service, w.Version, err)
+	}
+	a.host.logger.Info("fetched artifact", "service", w.Service, "version", w.Version, "took", time.Since(start).Round(time.Millisecond))
+	return path, nil
+}
+
+// capacity is what this machine offers instances.
+func capacity() *pb.Capacity {
+	c := &pb.Capacity{CpuMillis: int64(goruntime.NumCPU()) * 1000}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		c.MemoryBytes = int64(si.Totalram) * int64(si.Unit)
+	}
+	return c
+}
+
+// GatewayAddr is the address the region's gateway listens on.
+func (a *Agent) GatewayAddr() string { return a.gwLn.Addr().String() }
+
+// Run serves until ctx ends. Instances keep running when the agent stops, and are
+// re-adopted at its next start; while the control plane is away the region keeps serving
+// what it runs.
+func (a *Agent) Run(ctx context.Context) error {
+	h := a.host
+	defer h.close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return h.bus.Start(ctx) })
+	if err := h.bus.WaitReady(ctx); err != nil {
+		_ = g.Wait()
+		return fmt.Errorf("nats: %w", err)
+	}
+	if err := h.keepNATSPort(); err != nil {
+		return err
+	}
+	h.logger.Info("agent started", "control", a.cfg.Control, "gateway", a.GatewayAddr(), "data", a.cfg.DataDir, "nats", h.bus.ClientURL())
+	g.Go(func() error { return a.rec.Start(ctx) })
+	g.Go(func() error { return a.gw.Start(ctx) })
+	g.Go(func() error { return a.tun.Start(ctx) })
+	g.Go(func() error {
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = a.gwSrv.Shutdown(sctx)
+		}()
+		if err := a.gwSrv.Serve(a.gwLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
