@@ -17,6 +17,9 @@ type nsStore struct {
 	lookups atomic.Int64
 }
 
+// The Authenticator looks namespaces up only in a complete platform.NamespaceStore.
+var _ platform.NamespaceStore = (*nsStore)(nil)
+
 func (s *nsStore) GetNamespace(_ context.Context, name string) (*platform.Namespace, error) {
 	s.lookups.Add(1)
 	s.mu.Lock()
@@ -33,6 +36,9 @@ func (s *nsStore) ListNamespaces(context.Context) ([]*platform.Namespace, error)
 	return nil, nil
 }
 func (s *nsStore) DeleteNamespace(context.Context, string) error { return nil }
+func (s *nsStore) SetNamespaceRegions(context.Context, string, []string) error {
+	return nil
+}
 
 func TestNamespaceOrg(t *testing.T) {
 	t.Parallel()

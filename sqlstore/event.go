@@ -41,9 +41,9 @@ func (s *Store) AppendEvent(ctx context.Context, e *platform.Event) error {
 		if _, err := tx.exec(ctx, `UPDATE event_append_lock SET appended = appended + 1 WHERE id = 1`); err != nil {
 			return err
 		}
-		return tx.queryRow(ctx, `INSERT INTO events (namespace, service, type, message, data, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			e.Namespace, e.Service, e.Type, e.Message, data, micros(at)).Scan(&id)
+		return tx.queryRow(ctx, `INSERT INTO events (namespace, service, region, type, message, data, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			e.Namespace, e.Service, e.Region, e.Type, e.Message, data, micros(at)).Scan(&id)
 	})
 	if err != nil {
 		return wrap("append event", err)
@@ -54,7 +54,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *platform.Event) error {
 
 // ListEvents returns the events matching f in ascending ID order: the first f.Limit after
 // f.AfterID, or the newest f.Limit when f.AfterID is 0. A Type ending in "." matches every
-// type it prefixes. Returns EINVALID without a namespace.
+// type it prefixes; Service and Region match exactly. Returns EINVALID without a namespace.
 func (s *Store) ListEvents(ctx context.Context, f platform.EventFilter) ([]*platform.Event, error) {
 	if f.Namespace == "" {
 		return nil, platform.Errorf(platform.EINVALID, "listing events needs a namespace")
@@ -63,11 +63,15 @@ func (s *Store) ListEvents(ctx context.Context, f platform.EventFilter) ([]*plat
 	if limit <= 0 {
 		limit = defaultEventLimit
 	}
-	q := `SELECT id, namespace, service, type, message, data, created_at FROM events WHERE namespace = ?`
+	q := `SELECT id, namespace, service, region, type, message, data, created_at FROM events WHERE namespace = ?`
 	args := []any{f.Namespace}
 	if f.Service != "" {
 		q += ` AND service = ?`
 		args = append(args, f.Service)
+	}
+	if f.Region != "" {
+		q += ` AND region = ?`
+		args = append(args, f.Region)
 	}
 	switch {
 	case strings.HasSuffix(f.Type, "."):
@@ -94,7 +98,7 @@ func (s *Store) ListEvents(ctx context.Context, f platform.EventFilter) ([]*plat
 		var e platform.Event
 		var data string
 		var at int64
-		if err := rows.Scan(&e.ID, &e.Namespace, &e.Service, &e.Type, &e.Message, &data, &at); err != nil {
+		if err := rows.Scan(&e.ID, &e.Namespace, &e.Service, &e.Region, &e.Type, &e.Message, &data, &at); err != nil {
 			return nil, wrap("list events", err)
 		}
 		if err := unmarshalJSON(data, &e.Data); err != nil {

@@ -166,6 +166,77 @@ func TestMigrateSourceUploads(t *testing.T) {
 	}
 }
 
+// TestMigrateRegions migrates a database written before regions were placed (schema 8):
+// its instances ran in the local region, and its namespaces, services, releases, events
+// and regions come back with no placement, region or token.
+func TestMigrateRegions(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path, db := sqliteAtVersion(t, 8)
+	for _, q := range []string{
+		`INSERT INTO namespaces (name, org, created_at) VALUES ('acme', 'default', 1)`,
+		`INSERT INTO services (namespace, name, desired_release, status, created_at, updated_at) VALUES ('acme', 'api', 'r-old', 'running', 1, 1)`,
+		`INSERT INTO builds (id, namespace, service, seq, source_kind, status, created_at) VALUES ('b-old', 'acme', 'api', 1, 'archive', 'succeeded', 1)`,
+		`INSERT INTO releases (id, namespace, service, seq, version, build_id, replicas, status, created_at, updated_at)
+			VALUES ('r-old', 'acme', 'api', 1, 'v1', 'b-old', 1, 'live', 1, 1)`,
+		`INSERT INTO instances (namespace, service, id, state) VALUES ('acme', 'api', 'i-old', 'running')`,
+		`INSERT INTO events (namespace, service, type, created_at) VALUES ('acme', 'api', 'release.created', 1)`,
+		`INSERT INTO regions (name, provider, created_at, updated_at) VALUES ('local', 'local', 1, 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	instances, err := s.ListInstances(ctx, "acme", "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(instances) != 1 || instances[0].Region != "local" {
+		t.Fatalf("migrated instances = %+v, want i-old in local", instances)
+	}
+	// The agent of the local region reports the instance again: it is replaced, not kept
+	// beside its new report.
+	if err := s.ReplaceInstances(ctx, "acme", "api", "local", []*platform.Instance{{ID: "i-old", State: platform.InstanceRunning}}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := s.GetNamespace(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := s.GetService(ctx, "acme", "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.GetRelease(ctx, "r-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.Regions != nil || svc.Regions != nil || r.Regions != nil {
+		t.Fatalf("migrated placement: namespace %q, service %q, release %q; want none", ns.Regions, svc.Regions, r.Regions)
+	}
+	events, err := s.ListEvents(ctx, platform.EventFilter{Namespace: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Region != "" {
+		t.Fatalf("migrated events = %+v, want one with no region", events)
+	}
+	region, err := s.GetRegion(ctx, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if region.TokenHash != "" || region.LastSeen != nil || region.AgentVersion != "" {
+		t.Fatalf("migrated region = %+v, want no token, never seen", region)
+	}
+}
+
 // sqliteAtVersion creates a SQLite database migrated up to version only, as an older
 // platform left it, and returns its path and an open handle for writing its rows.
 func sqliteAtVersion(t *testing.T, version int64) (string, *sql.DB) {

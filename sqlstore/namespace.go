@@ -19,19 +19,28 @@ func namespaceNotFound(name string) error {
 }
 
 // CreateNamespace stores ns, setting CreatedAt when zero and Org to DefaultOrg when
-// empty. Returns EINVALID for a bad name, ENOTFOUND for an unknown org, ECONFLICT if it
-// exists or if its name was ever used by another organisation (see namespace_names in
-// migration 00006).
+// empty. Returns EINVALID for a bad name or regions, ENOTFOUND for an unknown org,
+// ECONFLICT if it exists or if its name was ever used by another organisation (see
+// namespace_names in migration 00006).
 func (s *Store) CreateNamespace(ctx context.Context, ns *platform.Namespace) error {
-	if err := platform.ValidateName("namespace", ns.Name); err != nil {
+	var problems []string
+	if p := nameProblem("namespace", ns.Name); p != "" {
+		problems = append(problems, p)
+	}
+	problems = append(problems, placementProblems("namespace regions", ns.Regions)...)
+	if err := invalid(problems); err != nil {
 		return err
+	}
+	regions, err := encodeRegions(ns.Regions)
+	if err != nil {
+		return wrap("create namespace "+ns.Name, err)
 	}
 	org := ns.Org
 	if org == "" {
 		org = platform.DefaultOrg
 	}
 	created := orNow(ns.CreatedAt)
-	err := s.inTx(ctx, func(tx conn) error {
+	err = s.inTx(ctx, func(tx conn) error {
 		// namespaces.org has no foreign key (see migration 00004): check it here.
 		if err := orgExists(ctx, tx, org); err != nil {
 			return err
@@ -39,7 +48,8 @@ func (s *Store) CreateNamespace(ctx context.Context, ns *platform.Namespace) err
 		if err := claimNamespaceName(ctx, tx, ns.Name, org, created); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `INSERT INTO namespaces (name, org, created_at) VALUES (?, ?, ?)`, ns.Name, org, micros(created))
+		_, err := tx.exec(ctx, `INSERT INTO namespaces (name, org, regions, created_at) VALUES (?, ?, ?, ?)`,
+			ns.Name, org, regions, micros(created))
 		if isUniqueViolation(err) {
 			return platform.Errorf(platform.ECONFLICT, "namespace %q already exists", ns.Name)
 		}
@@ -79,41 +89,69 @@ func namespaceNameTaken(name string) error {
 		WithHint("namespace names are global and never reused across organisations; choose another name")
 }
 
+const namespaceColumns = `name, org, regions, created_at`
+
+func scanNamespace(sc scanner) (*platform.Namespace, error) {
+	var ns platform.Namespace
+	var regions string
+	var created int64
+	if err := sc.Scan(&ns.Name, &ns.Org, &regions, &created); err != nil {
+		return nil, err
+	}
+	var err error
+	if ns.Regions, err = decodeRegions(regions); err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
+	}
+	ns.CreatedAt = fromMicros(created)
+	return &ns, nil
+}
+
 // GetNamespace returns ENOTFOUND if there is no such namespace.
 func (s *Store) GetNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
-	var created int64
-	var org string
-	err := s.r.queryRow(ctx, `SELECT org, created_at FROM namespaces WHERE name = ?`, name).Scan(&org, &created)
+	ns, err := scanNamespace(s.r.queryRow(ctx, `SELECT `+namespaceColumns+` FROM namespaces WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, namespaceNotFound(name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get namespace %s: %w", name, err)
 	}
-	return &platform.Namespace{Name: name, Org: org, CreatedAt: fromMicros(created)}, nil
+	return ns, nil
 }
 
 // ListNamespaces returns all namespaces ordered by name.
 func (s *Store) ListNamespaces(ctx context.Context) ([]*platform.Namespace, error) {
-	rows, err := s.r.query(ctx, `SELECT name, org, created_at FROM namespaces ORDER BY name`)
+	rows, err := s.r.query(ctx, `SELECT `+namespaceColumns+` FROM namespaces ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list namespaces: %w", err)
 	}
 	defer rows.Close()
 	list := []*platform.Namespace{}
 	for rows.Next() {
-		var ns platform.Namespace
-		var created int64
-		if err := rows.Scan(&ns.Name, &ns.Org, &created); err != nil {
+		ns, err := scanNamespace(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list namespaces: %w", err)
 		}
-		ns.CreatedAt = fromMicros(created)
-		list = append(list, &ns)
+		list = append(list, ns)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list namespaces: %w", err)
 	}
 	return list, nil
+}
+
+// SetNamespaceRegions replaces the namespace's default regions (none: the platform's
+// default region). Returns EINVALID for a bad or repeated region name, ENOTFOUND if the
+// namespace is absent.
+func (s *Store) SetNamespaceRegions(ctx context.Context, name string, regions []string) error {
+	if err := invalid(placementProblems("namespace regions", regions)); err != nil {
+		return err
+	}
+	raw, err := encodeRegions(regions)
+	if err != nil {
+		return wrap("set namespace regions "+name, err)
+	}
+	err = s.w.execOne(ctx, namespaceNotFound(name), `UPDATE namespaces SET regions = ? WHERE name = ?`, raw, name)
+	return wrap("set namespace regions "+name, err)
 }
 
 // DeleteNamespace removes the namespace and everything stored under it in one

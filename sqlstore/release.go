@@ -14,7 +14,7 @@ import (
 var _ platform.ReleaseStore = (*Store)(nil)
 
 const releaseColumns = `id, namespace, service, version, build_id, replicas, size, env, status, reason, artifact,
-	created_at, updated_at`
+	regions, created_at, updated_at`
 
 func releaseNotFound(id string) error {
 	return platform.Errorf(platform.ENOTFOUND, "release %q not found", id)
@@ -22,15 +22,18 @@ func releaseNotFound(id string) error {
 
 func scanRelease(sc scanner) (*platform.Release, error) {
 	var r platform.Release
-	var env, status, size string
+	var env, status, size, regions string
 	var created, updated int64
 	err := sc.Scan(&r.ID, &r.Namespace, &r.Service, &r.Version, &r.BuildID, &r.Replicas, &size, &env, &status,
-		&r.Reason, &r.Artifact, &created, &updated)
+		&r.Reason, &r.Artifact, &regions, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
 	if err := unmarshalJSON(env, &r.Env); err != nil {
 		return nil, fmt.Errorf("release %s env: %w", r.ID, err)
+	}
+	if r.Regions, err = decodeRegions(regions); err != nil {
+		return nil, fmt.Errorf("release %s: %w", r.ID, err)
 	}
 	r.Size = platform.Size(size)
 	r.Status = platform.ReleaseStatus(status)
@@ -42,7 +45,8 @@ func scanRelease(sc scanner) (*platform.Release, error) {
 // Deploy records a new desired state in one transaction: it creates the service if it
 // does not exist (or revives a deleted one), inserts b and r, marks the service's earlier
 // pending, building and rolling_out releases superseded, and sets the service's
-// DesiredRelease to r.ID and its status to deploying.
+// DesiredRelease to r.ID, its status to deploying and its Regions to r.Regions when r has
+// any (a deploy naming no regions keeps the service's placement; a new service gets none).
 //
 // Empty fields are filled in and written back: IDs (platform.NewID), b's namespace and
 // service from r, r.BuildID, statuses (queued, pending), timestamps, and r.Version as
@@ -50,7 +54,8 @@ func scanRelease(sc scanner) (*platform.Release, error) {
 // never repeat while the service row exists. Reviving a deleted service clears its
 // CurrentRelease, since the reconciler stopped what served.
 //
-// Returns EINVALID for bad names, an unknown size or mismatched b and r, ENOTFOUND if the namespace does
+// Returns EINVALID for bad names (of r's regions too), an unknown size or mismatched b
+// and r, ENOTFOUND if the namespace does
 // not exist, ECONFLICT for a duplicate user-given version or a duplicate ID. Concurrent
 // deploys to one service are serialised by the service row: the first statement of the
 // transaction writes it.
@@ -111,6 +116,7 @@ func prepareDeploy(b *platform.Build, r *platform.Release) error {
 	if r.Version != "" && strings.TrimSpace(r.Version) != r.Version {
 		problems = append(problems, fmt.Sprintf("version %q must not start or end with spaces", r.Version))
 	}
+	problems = append(problems, placementProblems("release regions", r.Regions)...)
 	if err := invalid(problems); err != nil {
 		return err
 	}
@@ -139,14 +145,20 @@ func deployTx(ctx context.Context, tx conn, b *platform.Build, r *platform.Relea
 	// Writing the service row first takes its row lock on PostgreSQL, which serialises
 	// concurrent deploys to the service; SQLite has one writer anyway.
 	ts := micros(r.CreatedAt)
+	regions, err := encodeRegions(r.Regions)
+	if err != nil {
+		return "", err
+	}
 	_, err = tx.exec(ctx, `INSERT INTO services (namespace, name, desired_release, current_release, status, reason,
-			deleted, created_at, updated_at)
-		VALUES (?, ?, ?, '', ?, '', ?, ?, ?)
+			deleted, regions, created_at, updated_at)
+		VALUES (?, ?, ?, '', ?, '', ?, ?, ?, ?)
 		ON CONFLICT (namespace, name) DO UPDATE SET
 			desired_release = excluded.desired_release,
 			current_release = CASE WHEN services.deleted THEN '' ELSE services.current_release END,
-			status = excluded.status, reason = '', deleted = excluded.deleted, updated_at = excluded.updated_at`,
-		r.Namespace, r.Service, r.ID, string(platform.ServiceDeploying), false, ts, ts)
+			status = excluded.status, reason = '', deleted = excluded.deleted,
+			regions = CASE WHEN excluded.regions = '' THEN services.regions ELSE excluded.regions END,
+			updated_at = excluded.updated_at`,
+		r.Namespace, r.Service, r.ID, string(platform.ServiceDeploying), false, regions, ts, ts)
 	if isForeignKeyViolation(err) {
 		return "", namespaceNotFound(r.Namespace)
 	}
@@ -223,10 +235,14 @@ func insertRelease(ctx context.Context, tx conn, r *platform.Release, seq int64,
 	if err != nil {
 		return err
 	}
+	regions, err := encodeRegions(r.Regions)
+	if err != nil {
+		return err
+	}
 	_, err = tx.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Namespace, r.Service, version, r.BuildID, r.Replicas, string(r.Size), env, string(r.Status), r.Reason,
-		r.Artifact, micros(r.CreatedAt), micros(r.UpdatedAt), seq)
+		r.Artifact, regions, micros(r.CreatedAt), micros(r.UpdatedAt), seq)
 	if isUniqueViolation(err) {
 		return platform.Errorf(platform.ECONFLICT, "release %q or version %q already exists", r.ID, version)
 	}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/micro/platform"
 )
 
 var _ platform.ServiceStore = (*Store)(nil)
 
-const serviceColumns = `namespace, name, desired_release, current_release, status, reason, deleted, created_at, updated_at`
+const serviceColumns = `namespace, name, desired_release, current_release, status, reason, deleted, regions,
+	created_at, updated_at`
 
 func serviceNotFound(namespace, name string) error {
 	return platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", name, namespace)
@@ -23,12 +25,15 @@ type scanner interface {
 
 func scanService(sc scanner) (*platform.Service, error) {
 	var svc platform.Service
-	var status string
+	var status, regions string
 	var created, updated int64
 	err := sc.Scan(&svc.Namespace, &svc.Name, &svc.DesiredRelease, &svc.CurrentRelease, &status,
-		&svc.Reason, &svc.Deleted, &created, &updated)
+		&svc.Reason, &svc.Deleted, &regions, &created, &updated)
 	if err != nil {
 		return nil, err
+	}
+	if svc.Regions, err = decodeRegions(regions); err != nil {
+		return nil, fmt.Errorf("service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
 	svc.Status = platform.ServiceStatus(status)
 	svc.CreatedAt = fromMicros(created)
@@ -72,7 +77,8 @@ func (s *Store) ListServices(ctx context.Context, namespace string) ([]*platform
 }
 
 // UpdateService writes the status fields (CurrentRelease, Status, Reason, Deleted) of an
-// existing service and sets its UpdatedAt. Returns ENOTFOUND if absent.
+// existing service and sets its UpdatedAt; its DesiredRelease and Regions change only
+// with Deploy. Returns ENOTFOUND if absent.
 func (s *Store) UpdateService(ctx context.Context, svc *platform.Service) error {
 	updated := now()
 	err := s.w.execOne(ctx, serviceNotFound(svc.Namespace, svc.Name),

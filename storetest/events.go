@@ -75,6 +75,38 @@ func testEvents(t *testing.T, h *harness) {
 			})
 		}
 	})
+	t.Run("region", func(t *testing.T) {
+		inRegion := func(svc, region, typ string) *platform.Event {
+			e := &platform.Event{Namespace: "placed", Service: svc, Region: region, Type: typ}
+			must(t, s.AppendEvent(ctx, e))
+			return e
+		}
+		events := []*platform.Event{
+			inRegion("api", "lon1", platform.EventInstanceStarted), // 0
+			inRegion("api", "fra1", platform.EventInstanceStarted), // 1
+			inRegion("api", "", platform.EventReleaseCreated),      // 2
+			inRegion("web", "lon1", platform.EventInstanceCrashed), // 3
+			inRegion("api", "lon1", platform.EventRegionLost),      // 4
+		}
+		tests := []struct {
+			name   string
+			filter platform.EventFilter
+			want   []*platform.Event
+		}{
+			{"none is every region", platform.EventFilter{Namespace: "placed"}, events},
+			{"one region", platform.EventFilter{Namespace: "placed", Region: "lon1"}, []*platform.Event{events[0], events[3], events[4]}},
+			{"region and service", platform.EventFilter{Namespace: "placed", Service: "api", Region: "lon1"}, []*platform.Event{events[0], events[4]}},
+			{"region and type", platform.EventFilter{Namespace: "placed", Region: "lon1", Type: "instance."}, []*platform.Event{events[0], events[3]}},
+			{"exact match", platform.EventFilter{Namespace: "placed", Region: "lon"}, []*platform.Event{}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.ListEvents(ctx, tc.filter)
+				must(t, err)
+				sameJSON(t, "events", got, tc.want)
+			})
+		}
+	})
 	t.Run("invalid", func(t *testing.T) {
 		_, err := s.ListEvents(ctx, platform.EventFilter{})
 		wantCode(t, err, platform.EINVALID)

@@ -66,6 +66,58 @@ func testNamespaces(t *testing.T, h *harness) {
 	})
 }
 
+// testNamespaceRegions checks that a namespace's default regions are stored in the order
+// given and replaced by SetNamespaceRegions.
+func testNamespaceRegions(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	acme := &platform.Namespace{Name: "acme", Regions: []string{"lon1", "fra1"}}
+	must(t, s.CreateNamespace(ctx, acme))
+	mustNamespace(t, s, "globex")
+	regionsOf := func(name string) []string {
+		t.Helper()
+		ns, err := s.GetNamespace(ctx, name)
+		must(t, err)
+		return ns.Regions
+	}
+
+	t.Run("create stores them", func(t *testing.T) {
+		got, err := s.GetNamespace(ctx, "acme")
+		must(t, err)
+		sameJSON(t, "GetNamespace", got, acme)
+		list, err := s.ListNamespaces(ctx)
+		must(t, err)
+		if len(list) != 2 || !slices.Equal(list[0].Regions, []string{"lon1", "fra1"}) || list[1].Regions != nil {
+			t.Fatalf("ListNamespaces = %+v, want acme in lon1 and fra1, globex in none", list)
+		}
+	})
+	t.Run("set replaces them", func(t *testing.T) {
+		must(t, s.SetNamespaceRegions(ctx, "globex", []string{"nyc1"}))
+		if got := regionsOf("globex"); !slices.Equal(got, []string{"nyc1"}) {
+			t.Fatalf("regions = %q, want nyc1", got)
+		}
+		must(t, s.SetNamespaceRegions(ctx, "acme", []string{"fra1", "lon1", "sgp1"}))
+		if got := regionsOf("acme"); !slices.Equal(got, []string{"fra1", "lon1", "sgp1"}) {
+			t.Fatalf("regions = %q, want fra1, lon1, sgp1", got)
+		}
+		must(t, s.SetNamespaceRegions(ctx, "acme", nil))
+		if got := regionsOf("acme"); len(got) != 0 {
+			t.Fatalf("regions after clearing = %q, want none", got)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		wantCode(t, s.SetNamespaceRegions(ctx, "nope", []string{"lon1"}), platform.ENOTFOUND)
+		wantCode(t, s.SetNamespaceRegions(ctx, "globex", []string{"Bad_Region"}), platform.EINVALID)
+		wantCode(t, s.SetNamespaceRegions(ctx, "globex", []string{"lon1", "lon1"}), platform.EINVALID)
+		wantCode(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "initech", Regions: []string{""}}), platform.EINVALID)
+		_, err := s.GetNamespace(ctx, "initech")
+		wantCode(t, err, platform.ENOTFOUND)
+		if got := regionsOf("globex"); !slices.Equal(got, []string{"nyc1"}) {
+			t.Fatalf("regions after rejected sets = %q, want nyc1", got)
+		}
+	})
+}
+
 // testDeleteNamespaceCascades fills two namespaces, deletes one and checks that nothing
 // of it remains while the other is untouched.
 func testDeleteNamespaceCascades(t *testing.T, h *harness) {
@@ -80,7 +132,7 @@ func testDeleteNamespaceCascades(t *testing.T, h *harness) {
 		deploy(t, s, ns, "api", "")
 		b, r := deploy(t, s, ns, "api", "")
 		deploy(t, s, ns, "web", "")
-		must(t, s.ReplaceInstances(ctx, ns, "api", []*platform.Instance{{ID: ns + "-i1", ReleaseID: r.ID, State: platform.InstanceRunning}}))
+		must(t, s.ReplaceInstances(ctx, ns, "api", "local", []*platform.Instance{{ID: ns + "-i1", ReleaseID: r.ID, State: platform.InstanceRunning}}))
 		must(t, s.AppendEvent(ctx, &platform.Event{Namespace: ns, Service: "api", Type: platform.EventReleaseCreated}))
 		must(t, s.AppendEvent(ctx, &platform.Event{Namespace: ns, Type: platform.EventNamespaceCreated}))
 		must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{{Namespace: ns, Service: "api", Minute: testTime, Requests: 1}}))

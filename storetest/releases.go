@@ -174,6 +174,92 @@ func testDeploySupersedes(t *testing.T, h *harness) {
 	}
 }
 
+// testDeployRegions checks placement: a release keeps the regions it was deployed with,
+// and the service takes them, except from a deploy naming none.
+func testDeployRegions(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	deployIn := func(svc string, regions ...string) *platform.Release {
+		t.Helper()
+		b, r := newDeploy("acme", svc, "")
+		r.Regions = regions
+		must(t, s.Deploy(ctx, b, r))
+		return r
+	}
+	serviceRegions := func(svc string) []string {
+		t.Helper()
+		got, err := s.GetService(ctx, "acme", svc)
+		must(t, err)
+		return got.Regions
+	}
+
+	first := deployIn("api", "lon1", "fra1")
+	t.Run("the release and the service get the regions", func(t *testing.T) {
+		got, err := s.GetRelease(ctx, first.ID)
+		must(t, err)
+		sameJSON(t, "GetRelease", got, first)
+		if !slices.Equal(got.Regions, []string{"lon1", "fra1"}) {
+			t.Fatalf("release regions = %q, want lon1, fra1 in that order", got.Regions)
+		}
+		if got := serviceRegions("api"); !slices.Equal(got, []string{"lon1", "fra1"}) {
+			t.Fatalf("service regions = %q, want lon1, fra1", got)
+		}
+		list, err := s.ListServices(ctx, "acme")
+		must(t, err)
+		if len(list) != 1 || !slices.Equal(list[0].Regions, []string{"lon1", "fra1"}) {
+			t.Fatalf("ListServices = %+v, want api in lon1 and fra1", list)
+		}
+	})
+	t.Run("a deploy without regions keeps the service's", func(t *testing.T) {
+		r := deployIn("api")
+		got, err := s.GetRelease(ctx, r.ID)
+		must(t, err)
+		if len(got.Regions) != 0 {
+			t.Fatalf("release regions = %q, want none", got.Regions)
+		}
+		if got := serviceRegions("api"); !slices.Equal(got, []string{"lon1", "fra1"}) {
+			t.Fatalf("service regions = %q, want lon1, fra1 kept", got)
+		}
+		releases, err := s.ListReleases(ctx, "acme", "api", 0)
+		must(t, err)
+		if len(releases) != 2 || len(releases[0].Regions) != 0 || !slices.Equal(releases[1].Regions, first.Regions) {
+			t.Fatalf("ListReleases = %+v, want the newest in no region, the first in lon1 and fra1", releases)
+		}
+	})
+	t.Run("a deploy with regions moves the service", func(t *testing.T) {
+		deployIn("api", "nyc1")
+		if got := serviceRegions("api"); !slices.Equal(got, []string{"nyc1"}) {
+			t.Fatalf("service regions = %q, want nyc1", got)
+		}
+	})
+	t.Run("UpdateService leaves them alone", func(t *testing.T) {
+		svc, err := s.GetService(ctx, "acme", "api")
+		must(t, err)
+		svc.Status, svc.Regions = platform.ServiceDegraded, []string{"sgp1"}
+		must(t, s.UpdateService(ctx, svc))
+		if got := serviceRegions("api"); !slices.Equal(got, []string{"nyc1"}) {
+			t.Fatalf("service regions after UpdateService = %q, want nyc1", got)
+		}
+	})
+	t.Run("a new service without regions has none", func(t *testing.T) {
+		deployIn("web")
+		if got := serviceRegions("web"); len(got) != 0 {
+			t.Fatalf("service regions = %q, want none", got)
+		}
+	})
+	t.Run("bad regions", func(t *testing.T) {
+		for _, regions := range [][]string{{"Bad_Region"}, {"lon1", "lon1"}, {""}} {
+			b, r := newDeploy("acme", "api", "")
+			r.Regions = regions
+			wantCode(t, s.Deploy(ctx, b, r), platform.EINVALID)
+		}
+		if got := serviceRegions("api"); !slices.Equal(got, []string{"nyc1"}) {
+			t.Fatalf("service regions after rejected deploys = %q, want nyc1", got)
+		}
+	})
+}
+
 func testDeployErrors(t *testing.T, h *harness) {
 	s := h.fresh(t)
 	ctx := t.Context()

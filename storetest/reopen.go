@@ -14,8 +14,9 @@ func testReopen(t *testing.T, h *harness) {
 	ctx := t.Context()
 	mustNamespace(t, s, "acme")
 	b, r := deploy(t, s, "acme", "api", "")
-	must(t, s.ReplaceInstances(ctx, "acme", "api", []*platform.Instance{{ID: "i-1", ReleaseID: r.ID, State: platform.InstanceRunning}}))
-	event := &platform.Event{Namespace: "acme", Service: "api", Type: platform.EventReleaseCreated, Data: map[string]string{"version": "v1"}}
+	must(t, s.ReplaceInstances(ctx, "acme", "api", "local", []*platform.Instance{{ID: "i-1", ReleaseID: r.ID, State: platform.InstanceRunning}}))
+	event := &platform.Event{Namespace: "acme", Service: "api", Region: "local", Type: platform.EventReleaseCreated,
+		Data: map[string]string{"version": "v1"}}
 	must(t, s.AppendEvent(ctx, event))
 	expires := testTime.Add(time.Hour).Truncate(time.Microsecond)
 	token := &platform.Token{ID: "t-1", Name: "ci", Hash: "hash-1", Namespaces: []string{"acme"}, ExpiresAt: &expires}
@@ -39,8 +40,8 @@ func testReopen(t *testing.T, h *harness) {
 	}
 	instances, err := s2.ListInstances(ctx, "acme", "api")
 	must(t, err)
-	if len(instances) != 1 || instances[0].ID != "i-1" {
-		t.Fatalf("instances = %+v, want i-1", instances)
+	if len(instances) != 1 || instances[0].ID != "i-1" || instances[0].Region != "local" {
+		t.Fatalf("instances = %+v, want i-1 in local", instances)
 	}
 	events, err := s2.ListEvents(ctx, platform.EventFilter{Namespace: "acme"})
 	must(t, err)

@@ -70,7 +70,7 @@ func testDeleteService(t *testing.T, h *harness) {
 	b, r := deploy(t, s, "acme", "api", "")
 	_, other := deploy(t, s, "acme", "web", "")
 	for _, svc := range []string{"api", "web"} {
-		must(t, s.ReplaceInstances(ctx, "acme", svc, []*platform.Instance{{ID: svc + "-1", State: platform.InstanceRunning}}))
+		must(t, s.ReplaceInstances(ctx, "acme", svc, "local", []*platform.Instance{{ID: svc + "-1", State: platform.InstanceRunning}}))
 	}
 	must(t, s.AppendEvent(ctx, &platform.Event{Namespace: "acme", Service: "api", Type: platform.EventServiceDeleted}))
 
@@ -188,22 +188,22 @@ func testInstances(t *testing.T, h *harness) {
 		return got
 	}
 
-	must(t, s.ReplaceInstances(ctx, "acme", "api", []*platform.Instance{instance("c"), instance("a"), instance("b")}))
+	must(t, s.ReplaceInstances(ctx, "acme", "api", "local", []*platform.Instance{instance("c"), instance("a"), instance("b")}))
 	want := []*platform.Instance{instance("a"), instance("b"), instance("c")}
 	for _, in := range want {
-		in.Namespace, in.Service = "acme", "api"
+		in.Region, in.Namespace, in.Service = "local", "acme", "api"
 	}
 	sameJSON(t, "instances ordered by ID", list("acme", "api"), want)
 
-	must(t, s.ReplaceInstances(ctx, "acme", "web", []*platform.Instance{{ID: "aa", State: platform.InstanceStarting}}))
-	must(t, s.ReplaceInstances(ctx, "acme", "api", []*platform.Instance{instance("b"), instance("d")}))
+	must(t, s.ReplaceInstances(ctx, "acme", "web", "local", []*platform.Instance{{ID: "aa", State: platform.InstanceStarting}}))
+	must(t, s.ReplaceInstances(ctx, "acme", "api", "local", []*platform.Instance{instance("b"), instance("d")}))
 	var ids []string
 	for _, in := range list("acme", "") {
 		ids = append(ids, in.Service+"/"+in.ID)
 	}
 	sameJSON(t, "namespace instances after a replace", ids, []string{"web/aa", "api/b", "api/d"})
 
-	must(t, s.ReplaceInstances(ctx, "acme", "api", nil))
+	must(t, s.ReplaceInstances(ctx, "acme", "api", "local", nil))
 	if got := list("acme", "api"); len(got) != 0 {
 		t.Fatalf("instances after replacing with none = %d, want 0", len(got))
 	}
@@ -211,10 +211,64 @@ func testInstances(t *testing.T, h *harness) {
 		t.Fatalf("the other service's instances = %d, want 1", len(got))
 	}
 
-	wantCode(t, s.ReplaceInstances(ctx, "acme", "nope", []*platform.Instance{instance("x")}), platform.ENOTFOUND)
-	wantCode(t, s.ReplaceInstances(ctx, "acme", "web", []*platform.Instance{{ID: ""}}), platform.EINVALID)
-	wantCode(t, s.ReplaceInstances(ctx, "acme", "web", []*platform.Instance{instance("x"), instance("x")}), platform.EINVALID)
+	wantCode(t, s.ReplaceInstances(ctx, "acme", "nope", "local", []*platform.Instance{instance("x")}), platform.ENOTFOUND)
+	wantCode(t, s.ReplaceInstances(ctx, "acme", "web", "local", []*platform.Instance{{ID: ""}}), platform.EINVALID)
+	wantCode(t, s.ReplaceInstances(ctx, "acme", "web", "local", []*platform.Instance{instance("x"), instance("x")}), platform.EINVALID)
 	if got := list("acme", "web"); len(got) != 1 || got[0].ID != "aa" {
 		t.Fatalf("instances after rejected replaces = %+v, want aa untouched", got)
 	}
+}
+
+// testInstanceRegions checks that a service's instances are kept per region: replacing
+// one region's leaves the others', and listings order by region then ID.
+func testInstanceRegions(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	deploy(t, s, "acme", "api", "")
+	deploy(t, s, "acme", "web", "")
+	running := func(ids ...string) []*platform.Instance {
+		var list []*platform.Instance
+		for _, id := range ids {
+			list = append(list, &platform.Instance{ID: id, State: platform.InstanceRunning})
+		}
+		return list
+	}
+	listed := func(ns, svc string) []string {
+		got, err := s.ListInstances(ctx, ns, svc)
+		must(t, err)
+		names := []string{}
+		for _, in := range got {
+			names = append(names, in.Region+"/"+in.Service+"/"+in.ID)
+		}
+		return names
+	}
+
+	lon := running("c", "a")
+	must(t, s.ReplaceInstances(ctx, "acme", "api", "lon1", lon))
+	for _, in := range lon {
+		if in.Region != "lon1" || in.Namespace != "acme" || in.Service != "api" {
+			t.Fatalf("written back instance = %+v, want region lon1 of acme/api", in)
+		}
+	}
+	must(t, s.ReplaceInstances(ctx, "acme", "api", "fra1", running("d", "b")))
+	must(t, s.ReplaceInstances(ctx, "acme", "web", "lon1", running("e")))
+	sameJSON(t, "service instances by region then ID", listed("acme", "api"),
+		[]string{"fra1/api/b", "fra1/api/d", "lon1/api/a", "lon1/api/c"})
+	sameJSON(t, "namespace instances", listed("acme", ""),
+		[]string{"fra1/api/b", "fra1/api/d", "lon1/api/a", "lon1/api/c", "lon1/web/e"})
+
+	t.Run("replacing one region leaves the others", func(t *testing.T) {
+		must(t, s.ReplaceInstances(ctx, "acme", "api", "lon1", running("f")))
+		sameJSON(t, "after replacing lon1", listed("acme", "api"), []string{"fra1/api/b", "fra1/api/d", "lon1/api/f"})
+		must(t, s.ReplaceInstances(ctx, "acme", "api", "fra1", nil))
+		sameJSON(t, "after emptying fra1", listed("acme", "api"), []string{"lon1/api/f"})
+		sameJSON(t, "the other service", listed("acme", "web"), []string{"lon1/web/e"})
+	})
+	t.Run("errors", func(t *testing.T) {
+		wantCode(t, s.ReplaceInstances(ctx, "acme", "api", "", running("g")), platform.EINVALID)
+		// Instance IDs are unique across regions.
+		wantCode(t, s.ReplaceInstances(ctx, "acme", "api", "fra1", running("g", "f")), platform.ECONFLICT)
+		sameJSON(t, "after rejected replaces", listed("acme", "api"), []string{"lon1/api/f"})
+	})
 }

@@ -10,8 +10,9 @@
 //	}
 //
 // The suite checks what callers of the store see: every method, its error codes, cascade
-// deletes, version assignment and superseding in Deploy, concurrent writers, usage
-// arithmetic, event filtering and paging, and data surviving Close and reopen.
+// deletes, version assignment, superseding and placement in Deploy, instances per region,
+// concurrent writers, usage arithmetic, event filtering and paging, region tokens, and
+// data surviving Close and reopen.
 package storetest
 
 import (
@@ -42,12 +43,14 @@ func Run(t *testing.T, open OpenFunc) {
 		fn   func(t *testing.T, h *harness)
 	}{
 		{"Namespaces", testNamespaces},
+		{"NamespaceRegions", testNamespaceRegions},
 		{"DeleteNamespaceCascades", testDeleteNamespaceCascades},
 		{"NamespaceNamesStayWithTheirOrg", testNamespaceNamesStayWithTheirOrg},
 		{"DeleteNamespaceUnscopesTokens", testDeleteNamespaceUnscopesTokens},
 		{"Deploy", testDeploy},
 		{"DeployServiceState", testDeployServiceState},
 		{"DeploySupersedes", testDeploySupersedes},
+		{"DeployRegions", testDeployRegions},
 		{"DeployErrors", testDeployErrors},
 		{"ConcurrentDeploys", testConcurrentDeploys},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -58,6 +61,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"BuildSealedURL", testBuildSealedURL},
 		{"Releases", testReleases},
 		{"Instances", testInstances},
+		{"InstanceRegions", testInstanceRegions},
 		{"Events", testEvents},
 		{"EventPaging", testEventPaging},
 		{"EventStream", testEventStream},
@@ -70,6 +74,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Audit", testAudit},
 		{"Usage", testUsage},
 		{"Regions", testRegions},
+		{"RegionTokens", testRegionTokens},
 		{"Reopen", testReopen},
 	}
 	for _, tc := range tests {
