@@ -164,13 +164,14 @@ func New(opts Options) (*Plane, error) {
 }
 
 // Ready reports whether the plane has recovered its state and takes deploys: with an
-// in-process region, once that region has re-adopted its instances and is connected.
+// in-process region, once that region has re-adopted its instances and applied its
+// desired state.
 func (p *Plane) Ready() bool {
 	p.mu.Lock()
 	ready := p.ready
 	p.mu.Unlock()
 	if p.local != nil {
-		return ready && p.local.rec.Recovered() && p.links.connected(p.opts.LocalRegion)
+		return ready && p.local.rec.Recovered() && p.local.rec.Applied() && p.links.connected(p.opts.LocalRegion)
 	}
 	return ready
 }

@@ -157,6 +157,7 @@ func (l *links) attach(ctx context.Context, name string, client *runtimeapi.Agen
 		scancel()
 	}()
 	go l.send(sctx, lk)
+	l.kick() // the other regions learn its gateway
 	err = client.Watch(sctx,
 		func(o region.Observed) { l.observe(lk, session, o) },
 		func(e *platform.Event) { l.p.events.Publish(context.Background(), e) })

@@ -19,13 +19,14 @@ import (
 // Reconciler and its AgentService, reached over the same runtime API as a remote agent,
 // through an in-memory connection instead of a dialed one.
 type localRegion struct {
-	p     *Plane
-	rec   *region.Reconciler
-	agent *runtimeapi.Agent
+	p      *Plane
+	rec    *region.Reconciler
+	agent  *runtimeapi.Agent
+	router *region.Router
 }
 
 func (p *Plane) newLocalRegion() (*localRegion, error) {
-	l := &localRegion{p: p}
+	l := &localRegion{p: p, router: region.NewRouter(p.opts.LocalRegion)}
 	rec, err := region.New(region.Options{
 		Name:           p.opts.LocalRegion,
 		Driver:         p.opts.Driver,
@@ -54,11 +55,21 @@ func (p *Plane) newLocalRegion() (*localRegion, error) {
 			Isolation: p.opts.Isolation,
 		},
 		Reconciler: rec,
+		Applied:    func(d region.Desired) { l.router.Update(d.Routes, d.RegionGateways) },
 		Driver:     p.opts.Driver,
 		Mesh:       p.opts.Mesh,
 		Logger:     p.logger.With("region", p.opts.LocalRegion),
 	})
 	return l, nil
+}
+
+// Router returns where the in-process region's gateway forwards calls for services that
+// run only in other regions; nil without an in-process region.
+func (p *Plane) Router() *region.Router {
+	if p.local == nil {
+		return nil
+	}
+	return p.local.router
 }
 
 // run runs the region and its connection to the plane until ctx ends.

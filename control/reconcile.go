@@ -332,8 +332,18 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 	if err != nil {
 		return region.Desired{}, err
 	}
+	if d.RegionGateways, err = p.regionGateways(ctx); err != nil {
+		return region.Desired{}, err
+	}
 	for _, svc := range svcs {
-		if svc.Deleted || !slices.Contains(p.placement(svc, byName[svc.Namespace]), name) {
+		if svc.Deleted {
+			continue
+		}
+		placed := p.placement(svc, byName[svc.Namespace])
+		if svc.CurrentRelease != "" {
+			d.Routes = append(d.Routes, region.Route{Namespace: svc.Namespace, Service: svc.Name, Regions: placed})
+		}
+		if !slices.Contains(placed, name) {
 			continue
 		}
 		spec := region.ServiceSpec{Namespace: svc.Namespace, Service: svc.Name}
@@ -358,6 +368,26 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 		}
 	}
 	return d, nil
+}
+
+// regionGateways maps every region to its gateway's URL: as its connected agent reports
+// it, else as registered.
+func (p *Plane) regionGateways(ctx context.Context) (map[string]string, error) {
+	regions, err := p.store.ListRegions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(regions))
+	for _, r := range regions {
+		gw := r.GatewayEndpoint
+		if info := p.links.status(r.Name, "").info; info != nil && info.GetGatewayEndpoint() != "" {
+			gw = info.GetGatewayEndpoint()
+		}
+		if gw != "" {
+			out[r.Name] = gw
+		}
+	}
+	return out, nil
 }
 
 // workload is the workload of release id as a region runs it: its environment opened,

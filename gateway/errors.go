@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	platform "github.com/micro/platform"
-	platformhttp "github.com/micro/platform/http"
 )
 
 // writeError writes err as the platform error JSON and returns the status written.
@@ -16,8 +15,12 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		// The client went away; whatever the call returned, nobody will read it.
 		return statusClientClosed
 	}
+	var fs errForwardedStatus
+	if errors.As(err, &fs) {
+		return fs.status // the other region's answer is written already
+	}
 	code := platform.ErrorCode(err)
-	status := platformhttp.StatusFor(code)
+	status := platform.HTTPStatus(code)
 	var se *statusError
 	if errors.As(err, &se) {
 		status = se.status
@@ -26,7 +29,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if code == platform.EINTERNAL {
 		g.opts.Logger.Error("gateway: internal error", "request_id", id, "path", r.URL.Path, "err", err)
 	}
-	body, _ := json.Marshal(platformhttp.ErrorResponse{Error: platformhttp.ErrorBody{
+	body, _ := json.Marshal(platform.ErrorResponse{Error: platform.ErrorBody{
 		Code:      code,
 		Message:   platform.ErrorMessage(err),
 		Hint:      platform.ErrorHint(err),

@@ -87,6 +87,11 @@ type Options struct {
 	// service="_unknown" in both metrics and usage); requests to further services are
 	// labelled service="_other". Usage records stay exact. Default 10000.
 	MaxSeries int
+	// Router, when set, makes this a region's gateway: a call for a service the region's
+	// mesh does not know is forwarded to the gateway of the nearest region that runs it.
+	Router Router
+	// Region is this gateway's region, sent with the calls it forwards.
+	Region string
 }
 
 func (o Options) withDefaults() Options {

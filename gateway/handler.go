@@ -52,6 +52,9 @@ var (
 type target struct {
 	ns, service string
 	authorized  bool
+	// forwarded calls were served by another region's gateway, which meters them for
+	// usage; here they count only in the metrics.
+	forwarded bool
 }
 
 // ServeHTTP serves POST /api/{service}/{Type.Method}.
@@ -91,17 +94,19 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 		return tgt, err
 	}
 	tgt = target{ns: ns, service: service, authorized: true}
-	return tgt, g.call(ctx, w, r, platform.CallRequest{
+	tgt.forwarded, err = g.call(ctx, w, r, platform.CallRequest{
 		Namespace: ns,
 		Service:   service,
 		Endpoint:  endpoint,
 		Version:   firstHeader(r, HeaderVersion),
 		Timeout:   g.opts.Timeout,
 	})
+	return tgt, err
 }
 
-// call reads the body into a pooled buffer, makes the call and writes the answer.
-func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Request, req platform.CallRequest) error {
+// call reads the body into a pooled buffer, makes the call (or forwards it to another
+// region, reporting true) and writes the answer.
+func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Request, req platform.CallRequest) (bool, error) {
 	buf := g.bufs.Get().(*buffer)
 	body, err := readBody(r, buf.b, g.opts.MaxBodyBytes)
 	buf.b = body
@@ -112,27 +117,33 @@ func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 	}()
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
 	case len(body) == 0:
 		req.Body = emptyBody
 	case !json.Valid(body):
-		return errBadJSON
+		return false, errBadJSON
 	default:
 		req.Body = body
 	}
 	resp, err := g.opts.Mesh.Call(ctx, req)
+	if err != nil && g.forwardable(r, err) {
+		if ok, ferr := g.forward(ctx, w, r, req, req.Body); ok {
+			recycle = ctx.Err() == nil
+			return true, ferr
+		}
+	}
 	if err != nil {
 		// A call that timed out or was abandoned may still be sending the body from a
 		// goroutine of the RPC client; let the garbage collector have that buffer.
 		recycle = platform.ErrorCode(err) != platform.ETIMEOUT && ctx.Err() == nil
-		return err
+		return false, err
 	}
 	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(resp) // a client that went away is not the gateway's error
-	return nil
+	return false, nil
 }
 
 // readBody reads r's body into b, reusing its capacity, and fails with 413 beyond limit.

@@ -89,7 +89,7 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 		s = mt.series(seriesKey{t.ns, t.service}, status == http.StatusOK)
 	}
 	s.metrics.observe(status, latency.Seconds())
-	if !s.billed {
+	if !s.billed || t.forwarded {
 		return
 	}
 	sec := start.Unix()

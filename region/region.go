@@ -36,6 +36,11 @@ type Desired struct {
 	// NamespaceOrgs maps each namespace to the organisation that owns it.
 	NamespaceOrgs map[string]string
 	Services      []ServiceSpec
+	// Routes say where every service runs, in this region or another, and
+	// RegionGateways where each region's gateway is: the gateway forwards calls for
+	// services the region does not run (see Router).
+	Routes         []Route
+	RegionGateways map[string]string
 }
 
 // ServiceSpec is what one service must run in the region.

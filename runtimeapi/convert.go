@@ -100,7 +100,10 @@ func fromTS(t *timestamppb.Timestamp) time.Time {
 
 // DesiredToProto encodes a region's desired state.
 func DesiredToProto(d region.Desired) *pb.ApplyRequest {
-	out := &pb.ApplyRequest{Generation: d.Generation, Namespaces: d.Namespaces, NamespaceOrgs: d.NamespaceOrgs}
+	out := &pb.ApplyRequest{Generation: d.Generation, Namespaces: d.Namespaces, NamespaceOrgs: d.NamespaceOrgs, RegionGateways: d.RegionGateways}
+	for _, r := range d.Routes {
+		out.Routes = append(out.Routes, &pb.Route{Namespace: r.Namespace, Service: r.Service, Regions: r.Regions})
+	}
 	for _, s := range d.Services {
 		out.Services = append(out.Services, &pb.ServiceSpec{
 			Namespace: s.Namespace, Service: s.Service,
@@ -112,7 +115,10 @@ func DesiredToProto(d region.Desired) *pb.ApplyRequest {
 
 // DesiredFromProto decodes a region's desired state.
 func DesiredFromProto(in *pb.ApplyRequest) region.Desired {
-	d := region.Desired{Generation: in.GetGeneration(), Namespaces: in.GetNamespaces(), NamespaceOrgs: in.GetNamespaceOrgs()}
+	d := region.Desired{Generation: in.GetGeneration(), Namespaces: in.GetNamespaces(), NamespaceOrgs: in.GetNamespaceOrgs(), RegionGateways: in.GetRegionGateways()}
+	for _, r := range in.GetRoutes() {
+		d.Routes = append(d.Routes, region.Route{Namespace: r.GetNamespace(), Service: r.GetService(), Regions: r.GetRegions()})
+	}
 	for _, s := range in.GetServices() {
 		d.Services = append(d.Services, region.ServiceSpec{
 			Namespace: s.GetNamespace(), Service: s.GetService(),

@@ -74,6 +74,7 @@ type Agent struct {
 	host *App // the parts shared with the server: data dir, logger, NATS, sandbox, driver
 
 	control *runtimeapi.ControlClient
+	router  *region.Router
 	rec     *region.Reconciler
 	api     *runtimeapi.Agent
 	gw      *gateway.Gateway
@@ -150,6 +151,7 @@ func (a *Agent) build(_ context.Context) error {
 		return fmt.Errorf("runtime: %w", err)
 	}
 
+	a.router = region.NewRouter(cfg.Region)
 	a.control = runtimeapi.NewControlClient(http.DefaultClient, strings.TrimSuffix(cfg.Control, "/"), cfg.Region, cfg.Token)
 	var api *runtimeapi.Agent
 	rec, err = region.New(region.Options{
@@ -177,7 +179,10 @@ func (a *Agent) build(_ context.Context) error {
 			Capacity: capacity(),
 		},
 		Reconciler: rec, Driver: h.driver, Mesh: h.bus,
-		Applied: func(d region.Desired) { a.control.SetNamespaceOrgs(d.NamespaceOrgs) },
+		Applied: func(d region.Desired) {
+			a.control.SetNamespaceOrgs(d.NamespaceOrgs)
+			a.router.Update(d.Routes, d.RegionGateways)
+		},
 		Logger:  h.logger.With("component", "runtime-api"),
 	})
 	a.api = api
@@ -186,6 +191,7 @@ func (a *Agent) build(_ context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.gw = gateway.New(gateway.Options{
 		Mesh: h.bus, Auth: a.control, Usage: a.control, Domain: cfg.GatewayDomain,
+		Router: a.router, Region: cfg.Region,
 		Metrics: reg, Logger: h.logger.With("component", "gateway"),
 	})
 	mux := http.NewServeMux()

@@ -190,6 +190,7 @@ func (a *App) build(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.gw = gateway.New(gateway.Options{
 		Mesh: a.bus, Auth: a.auth, Usage: a.store, Domain: cfg.GatewayDomain,
+		Router: plane.Router(), Region: "local",
 		Metrics: reg, Logger: a.logger.With("component", "gateway"),
 	})
 	hopts := platformhttp.Options{

@@ -402,8 +402,13 @@ type ApplyRequest struct {
 	// NamespaceOrgs maps each namespace to the organisation that owns it, for the
 	// gateway's authorisation.
 	NamespaceOrgs map[string]string `protobuf:"bytes,4,rep,name=namespace_orgs,json=namespaceOrgs,proto3" json:"namespace_orgs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Routes say where every service of every namespace runs, so the region's gateway
+	// forwards a call for a service it does not run to a region that does.
+	Routes []*Route `protobuf:"bytes,5,rep,name=routes,proto3" json:"routes,omitempty"`
+	// RegionGateways maps each region to its gateway's URL.
+	RegionGateways map[string]string `protobuf:"bytes,6,rep,name=region_gateways,json=regionGateways,proto3" json:"region_gateways,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ApplyRequest) Reset() {
@@ -464,6 +469,82 @@ func (x *ApplyRequest) GetNamespaceOrgs() map[string]string {
 	return nil
 }
 
+func (x *ApplyRequest) GetRoutes() []*Route {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+func (x *ApplyRequest) GetRegionGateways() map[string]string {
+	if x != nil {
+		return x.RegionGateways
+	}
+	return nil
+}
+
+// Route is where one service runs.
+type Route struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Service   string                 `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
+	// Regions in the order of the service's placement.
+	Regions       []string `protobuf:"bytes,3,rep,name=regions,proto3" json:"regions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Route) Reset() {
+	*x = Route{}
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Route) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Route) ProtoMessage() {}
+
+func (x *Route) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Route.ProtoReflect.Descriptor instead.
+func (*Route) Descriptor() ([]byte, []int) {
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Route) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Route) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *Route) GetRegions() []string {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
 type ApplyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -472,7 +553,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +565,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +578,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
 }
 
 type WatchRequest struct {
@@ -508,7 +589,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +601,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +614,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
 }
 
 type WatchResponse struct {
@@ -549,7 +630,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +642,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +655,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchResponse) GetKind() isWatchResponse_Kind {
@@ -630,7 +711,7 @@ type Observed struct {
 
 func (x *Observed) Reset() {
 	*x = Observed{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +723,7 @@ func (x *Observed) String() string {
 func (*Observed) ProtoMessage() {}
 
 func (x *Observed) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +736,7 @@ func (x *Observed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Observed.ProtoReflect.Descriptor instead.
 func (*Observed) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Observed) GetGeneration() int64 {
@@ -688,7 +769,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +781,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +794,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServiceStatus) GetNamespace() string {
@@ -763,7 +844,7 @@ type Rollout struct {
 
 func (x *Rollout) Reset() {
 	*x = Rollout{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +856,7 @@ func (x *Rollout) String() string {
 func (*Rollout) ProtoMessage() {}
 
 func (x *Rollout) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +869,7 @@ func (x *Rollout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rollout.ProtoReflect.Descriptor instead.
 func (*Rollout) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Rollout) GetRelease() string {
@@ -828,7 +909,7 @@ type Instance struct {
 
 func (x *Instance) Reset() {
 	*x = Instance{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +921,7 @@ func (x *Instance) String() string {
 func (*Instance) ProtoMessage() {}
 
 func (x *Instance) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +934,7 @@ func (x *Instance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Instance.ProtoReflect.Descriptor instead.
 func (*Instance) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Instance) GetId() string {
@@ -926,7 +1007,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1019,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1032,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetNamespace() string {
@@ -1008,7 +1089,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1101,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1114,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogsRequest) GetNamespace() string {
@@ -1073,7 +1154,7 @@ type LogsResponse struct {
 
 func (x *LogsResponse) Reset() {
 	*x = LogsResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1166,7 @@ func (x *LogsResponse) String() string {
 func (*LogsResponse) ProtoMessage() {}
 
 func (x *LogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1179,7 @@ func (x *LogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsResponse.ProtoReflect.Descriptor instead.
 func (*LogsResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogsResponse) GetEntries() []*LogEntry {
@@ -1120,7 +1201,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1213,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1226,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogEntry) GetTime() *timestamppb.Timestamp {
@@ -1190,7 +1271,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1283,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1296,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CallRequest) GetNamespace() string {
@@ -1269,7 +1350,7 @@ type CallResponse struct {
 
 func (x *CallResponse) Reset() {
 	*x = CallResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1362,7 @@ func (x *CallResponse) String() string {
 func (*CallResponse) ProtoMessage() {}
 
 func (x *CallResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1375,7 @@ func (x *CallResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallResponse.ProtoReflect.Descriptor instead.
 func (*CallResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CallResponse) GetBody() []byte {
@@ -1314,7 +1395,7 @@ type ServicesRequest struct {
 
 func (x *ServicesRequest) Reset() {
 	*x = ServicesRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1407,7 @@ func (x *ServicesRequest) String() string {
 func (*ServicesRequest) ProtoMessage() {}
 
 func (x *ServicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1420,7 @@ func (x *ServicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicesRequest.ProtoReflect.Descriptor instead.
 func (*ServicesRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ServicesRequest) GetNamespace() string {
@@ -1365,7 +1446,7 @@ type ServicesResponse struct {
 
 func (x *ServicesResponse) Reset() {
 	*x = ServicesResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1458,7 @@ func (x *ServicesResponse) String() string {
 func (*ServicesResponse) ProtoMessage() {}
 
 func (x *ServicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1471,7 @@ func (x *ServicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicesResponse.ProtoReflect.Descriptor instead.
 func (*ServicesResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ServicesResponse) GetServices() []*RegisteredService {
@@ -1411,7 +1492,7 @@ type RegisteredService struct {
 
 func (x *RegisteredService) Reset() {
 	*x = RegisteredService{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1504,7 @@ func (x *RegisteredService) String() string {
 func (*RegisteredService) ProtoMessage() {}
 
 func (x *RegisteredService) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1517,7 @@ func (x *RegisteredService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisteredService.ProtoReflect.Descriptor instead.
 func (*RegisteredService) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RegisteredService) GetName() string {
@@ -1472,7 +1553,7 @@ type RegistryNode struct {
 
 func (x *RegistryNode) Reset() {
 	*x = RegistryNode{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1565,7 @@ func (x *RegistryNode) String() string {
 func (*RegistryNode) ProtoMessage() {}
 
 func (x *RegistryNode) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1578,7 @@ func (x *RegistryNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegistryNode.ProtoReflect.Descriptor instead.
 func (*RegistryNode) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RegistryNode) GetId() string {
@@ -1538,7 +1619,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1631,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1644,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Endpoint) GetName() string {
@@ -1589,7 +1670,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1601,7 +1682,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1614,7 +1695,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StatsRequest) GetRelease() string {
@@ -1633,7 +1714,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1726,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1739,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatsResponse) GetInstances() []*InstanceStats {
@@ -1680,7 +1761,7 @@ type InstanceStats struct {
 
 func (x *InstanceStats) Reset() {
 	*x = InstanceStats{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1773,7 @@ func (x *InstanceStats) String() string {
 func (*InstanceStats) ProtoMessage() {}
 
 func (x *InstanceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1786,7 @@ func (x *InstanceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceStats.ProtoReflect.Descriptor instead.
 func (*InstanceStats) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InstanceStats) GetInstance() string {
@@ -1745,7 +1826,7 @@ type PrepareNamespaceRequest struct {
 
 func (x *PrepareNamespaceRequest) Reset() {
 	*x = PrepareNamespaceRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1838,7 @@ func (x *PrepareNamespaceRequest) String() string {
 func (*PrepareNamespaceRequest) ProtoMessage() {}
 
 func (x *PrepareNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1851,7 @@ func (x *PrepareNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*PrepareNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PrepareNamespaceRequest) GetNamespace() string {
@@ -1788,7 +1869,7 @@ type PrepareNamespaceResponse struct {
 
 func (x *PrepareNamespaceResponse) Reset() {
 	*x = PrepareNamespaceResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1881,7 @@ func (x *PrepareNamespaceResponse) String() string {
 func (*PrepareNamespaceResponse) ProtoMessage() {}
 
 func (x *PrepareNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1894,7 @@ func (x *PrepareNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*PrepareNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 type AuthenticateRequest struct {
@@ -1825,7 +1906,7 @@ type AuthenticateRequest struct {
 
 func (x *AuthenticateRequest) Reset() {
 	*x = AuthenticateRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +1918,7 @@ func (x *AuthenticateRequest) String() string {
 func (*AuthenticateRequest) ProtoMessage() {}
 
 func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +1931,7 @@ func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{29}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AuthenticateRequest) GetSecret() string {
@@ -1869,7 +1950,7 @@ type AuthenticateResponse struct {
 
 func (x *AuthenticateResponse) Reset() {
 	*x = AuthenticateResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +1962,7 @@ func (x *AuthenticateResponse) String() string {
 func (*AuthenticateResponse) ProtoMessage() {}
 
 func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +1975,7 @@ func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{30}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AuthenticateResponse) GetToken() *Token {
@@ -1922,7 +2003,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2015,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2028,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{31}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Token) GetId() string {
@@ -2022,7 +2103,7 @@ type RecordUsageRequest struct {
 
 func (x *RecordUsageRequest) Reset() {
 	*x = RecordUsageRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2115,7 @@ func (x *RecordUsageRequest) String() string {
 func (*RecordUsageRequest) ProtoMessage() {}
 
 func (x *RecordUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2128,7 @@ func (x *RecordUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordUsageRequest.ProtoReflect.Descriptor instead.
 func (*RecordUsageRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{32}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordUsageRequest) GetUsage() []*RequestUsage {
@@ -2073,7 +2154,7 @@ type RequestUsage struct {
 
 func (x *RequestUsage) Reset() {
 	*x = RequestUsage{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2085,7 +2166,7 @@ func (x *RequestUsage) String() string {
 func (*RequestUsage) ProtoMessage() {}
 
 func (x *RequestUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2098,7 +2179,7 @@ func (x *RequestUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestUsage.ProtoReflect.Descriptor instead.
 func (*RequestUsage) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{33}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RequestUsage) GetNamespace() string {
@@ -2165,7 +2246,7 @@ type RecordUsageResponse struct {
 
 func (x *RecordUsageResponse) Reset() {
 	*x = RecordUsageResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2258,7 @@ func (x *RecordUsageResponse) String() string {
 func (*RecordUsageResponse) ProtoMessage() {}
 
 func (x *RecordUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2271,7 @@ func (x *RecordUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordUsageResponse.ProtoReflect.Descriptor instead.
 func (*RecordUsageResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{34}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{35}
 }
 
 type FetchArtifactRequest struct {
@@ -2203,7 +2284,7 @@ type FetchArtifactRequest struct {
 
 func (x *FetchArtifactRequest) Reset() {
 	*x = FetchArtifactRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2296,7 @@ func (x *FetchArtifactRequest) String() string {
 func (*FetchArtifactRequest) ProtoMessage() {}
 
 func (x *FetchArtifactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2309,7 @@ func (x *FetchArtifactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchArtifactRequest.ProtoReflect.Descriptor instead.
 func (*FetchArtifactRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{35}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FetchArtifactRequest) GetRelease() string {
@@ -2247,7 +2328,7 @@ type FetchArtifactResponse struct {
 
 func (x *FetchArtifactResponse) Reset() {
 	*x = FetchArtifactResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2259,7 +2340,7 @@ func (x *FetchArtifactResponse) String() string {
 func (*FetchArtifactResponse) ProtoMessage() {}
 
 func (x *FetchArtifactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2272,7 +2353,7 @@ func (x *FetchArtifactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchArtifactResponse.ProtoReflect.Descriptor instead.
 func (*FetchArtifactResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{36}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FetchArtifactResponse) GetChunk() []byte {
@@ -2317,7 +2398,7 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
 	"\aservice\x18\x02 \x01(\tR\aservice\x127\n" +
 	"\acurrent\x18\x03 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\acurrent\x121\n" +
-	"\x04next\x18\x04 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\x04next\"\xab\x02\n" +
+	"\x04next\x18\x04 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\x04next\"\x82\x04\n" +
 	"\fApplyRequest\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x03R\n" +
@@ -2326,10 +2407,19 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"namespaces\x18\x02 \x03(\tR\n" +
 	"namespaces\x12<\n" +
 	"\bservices\x18\x03 \x03(\v2 .platform.runtime.v1.ServiceSpecR\bservices\x12[\n" +
-	"\x0enamespace_orgs\x18\x04 \x03(\v24.platform.runtime.v1.ApplyRequest.NamespaceOrgsEntryR\rnamespaceOrgs\x1a@\n" +
+	"\x0enamespace_orgs\x18\x04 \x03(\v24.platform.runtime.v1.ApplyRequest.NamespaceOrgsEntryR\rnamespaceOrgs\x122\n" +
+	"\x06routes\x18\x05 \x03(\v2\x1a.platform.runtime.v1.RouteR\x06routes\x12^\n" +
+	"\x0fregion_gateways\x18\x06 \x03(\v25.platform.runtime.v1.ApplyRequest.RegionGatewaysEntryR\x0eregionGateways\x1a@\n" +
 	"\x12NamespaceOrgsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0f\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aA\n" +
+	"\x13RegionGatewaysEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Y\n" +
+	"\x05Route\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
+	"\aservice\x18\x02 \x01(\tR\aservice\x12\x18\n" +
+	"\aregions\x18\x03 \x03(\tR\aregions\"\x0f\n" +
 	"\rApplyResponse\"\x0e\n" +
 	"\fWatchRequest\"\x88\x01\n" +
 	"\rWatchResponse\x12;\n" +
@@ -2488,7 +2578,7 @@ func file_platform_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_platform_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*InfoRequest)(nil),              // 0: platform.runtime.v1.InfoRequest
 	(*InfoResponse)(nil),             // 1: platform.runtime.v1.InfoResponse
@@ -2496,99 +2586,103 @@ var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*Workload)(nil),                 // 3: platform.runtime.v1.Workload
 	(*ServiceSpec)(nil),              // 4: platform.runtime.v1.ServiceSpec
 	(*ApplyRequest)(nil),             // 5: platform.runtime.v1.ApplyRequest
-	(*ApplyResponse)(nil),            // 6: platform.runtime.v1.ApplyResponse
-	(*WatchRequest)(nil),             // 7: platform.runtime.v1.WatchRequest
-	(*WatchResponse)(nil),            // 8: platform.runtime.v1.WatchResponse
-	(*Observed)(nil),                 // 9: platform.runtime.v1.Observed
-	(*ServiceStatus)(nil),            // 10: platform.runtime.v1.ServiceStatus
-	(*Rollout)(nil),                  // 11: platform.runtime.v1.Rollout
-	(*Instance)(nil),                 // 12: platform.runtime.v1.Instance
-	(*Event)(nil),                    // 13: platform.runtime.v1.Event
-	(*LogsRequest)(nil),              // 14: platform.runtime.v1.LogsRequest
-	(*LogsResponse)(nil),             // 15: platform.runtime.v1.LogsResponse
-	(*LogEntry)(nil),                 // 16: platform.runtime.v1.LogEntry
-	(*CallRequest)(nil),              // 17: platform.runtime.v1.CallRequest
-	(*CallResponse)(nil),             // 18: platform.runtime.v1.CallResponse
-	(*ServicesRequest)(nil),          // 19: platform.runtime.v1.ServicesRequest
-	(*ServicesResponse)(nil),         // 20: platform.runtime.v1.ServicesResponse
-	(*RegisteredService)(nil),        // 21: platform.runtime.v1.RegisteredService
-	(*RegistryNode)(nil),             // 22: platform.runtime.v1.RegistryNode
-	(*Endpoint)(nil),                 // 23: platform.runtime.v1.Endpoint
-	(*StatsRequest)(nil),             // 24: platform.runtime.v1.StatsRequest
-	(*StatsResponse)(nil),            // 25: platform.runtime.v1.StatsResponse
-	(*InstanceStats)(nil),            // 26: platform.runtime.v1.InstanceStats
-	(*PrepareNamespaceRequest)(nil),  // 27: platform.runtime.v1.PrepareNamespaceRequest
-	(*PrepareNamespaceResponse)(nil), // 28: platform.runtime.v1.PrepareNamespaceResponse
-	(*AuthenticateRequest)(nil),      // 29: platform.runtime.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),     // 30: platform.runtime.v1.AuthenticateResponse
-	(*Token)(nil),                    // 31: platform.runtime.v1.Token
-	(*RecordUsageRequest)(nil),       // 32: platform.runtime.v1.RecordUsageRequest
-	(*RequestUsage)(nil),             // 33: platform.runtime.v1.RequestUsage
-	(*RecordUsageResponse)(nil),      // 34: platform.runtime.v1.RecordUsageResponse
-	(*FetchArtifactRequest)(nil),     // 35: platform.runtime.v1.FetchArtifactRequest
-	(*FetchArtifactResponse)(nil),    // 36: platform.runtime.v1.FetchArtifactResponse
-	nil,                              // 37: platform.runtime.v1.Workload.EnvEntry
-	nil,                              // 38: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
-	nil,                              // 39: platform.runtime.v1.Event.DataEntry
-	nil,                              // 40: platform.runtime.v1.RegistryNode.MetadataEntry
-	nil,                              // 41: platform.runtime.v1.Endpoint.MetadataEntry
-	(*timestamppb.Timestamp)(nil),    // 42: google.protobuf.Timestamp
+	(*Route)(nil),                    // 6: platform.runtime.v1.Route
+	(*ApplyResponse)(nil),            // 7: platform.runtime.v1.ApplyResponse
+	(*WatchRequest)(nil),             // 8: platform.runtime.v1.WatchRequest
+	(*WatchResponse)(nil),            // 9: platform.runtime.v1.WatchResponse
+	(*Observed)(nil),                 // 10: platform.runtime.v1.Observed
+	(*ServiceStatus)(nil),            // 11: platform.runtime.v1.ServiceStatus
+	(*Rollout)(nil),                  // 12: platform.runtime.v1.Rollout
+	(*Instance)(nil),                 // 13: platform.runtime.v1.Instance
+	(*Event)(nil),                    // 14: platform.runtime.v1.Event
+	(*LogsRequest)(nil),              // 15: platform.runtime.v1.LogsRequest
+	(*LogsResponse)(nil),             // 16: platform.runtime.v1.LogsResponse
+	(*LogEntry)(nil),                 // 17: platform.runtime.v1.LogEntry
+	(*CallRequest)(nil),              // 18: platform.runtime.v1.CallRequest
+	(*CallResponse)(nil),             // 19: platform.runtime.v1.CallResponse
+	(*ServicesRequest)(nil),          // 20: platform.runtime.v1.ServicesRequest
+	(*ServicesResponse)(nil),         // 21: platform.runtime.v1.ServicesResponse
+	(*RegisteredService)(nil),        // 22: platform.runtime.v1.RegisteredService
+	(*RegistryNode)(nil),             // 23: platform.runtime.v1.RegistryNode
+	(*Endpoint)(nil),                 // 24: platform.runtime.v1.Endpoint
+	(*StatsRequest)(nil),             // 25: platform.runtime.v1.StatsRequest
+	(*StatsResponse)(nil),            // 26: platform.runtime.v1.StatsResponse
+	(*InstanceStats)(nil),            // 27: platform.runtime.v1.InstanceStats
+	(*PrepareNamespaceRequest)(nil),  // 28: platform.runtime.v1.PrepareNamespaceRequest
+	(*PrepareNamespaceResponse)(nil), // 29: platform.runtime.v1.PrepareNamespaceResponse
+	(*AuthenticateRequest)(nil),      // 30: platform.runtime.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),     // 31: platform.runtime.v1.AuthenticateResponse
+	(*Token)(nil),                    // 32: platform.runtime.v1.Token
+	(*RecordUsageRequest)(nil),       // 33: platform.runtime.v1.RecordUsageRequest
+	(*RequestUsage)(nil),             // 34: platform.runtime.v1.RequestUsage
+	(*RecordUsageResponse)(nil),      // 35: platform.runtime.v1.RecordUsageResponse
+	(*FetchArtifactRequest)(nil),     // 36: platform.runtime.v1.FetchArtifactRequest
+	(*FetchArtifactResponse)(nil),    // 37: platform.runtime.v1.FetchArtifactResponse
+	nil,                              // 38: platform.runtime.v1.Workload.EnvEntry
+	nil,                              // 39: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	nil,                              // 40: platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	nil,                              // 41: platform.runtime.v1.Event.DataEntry
+	nil,                              // 42: platform.runtime.v1.RegistryNode.MetadataEntry
+	nil,                              // 43: platform.runtime.v1.Endpoint.MetadataEntry
+	(*timestamppb.Timestamp)(nil),    // 44: google.protobuf.Timestamp
 }
 var file_platform_runtime_v1_runtime_proto_depIdxs = []int32{
 	2,  // 0: platform.runtime.v1.InfoResponse.capacity:type_name -> platform.runtime.v1.Capacity
-	37, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
+	38, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
 	3,  // 2: platform.runtime.v1.ServiceSpec.current:type_name -> platform.runtime.v1.Workload
 	3,  // 3: platform.runtime.v1.ServiceSpec.next:type_name -> platform.runtime.v1.Workload
 	4,  // 4: platform.runtime.v1.ApplyRequest.services:type_name -> platform.runtime.v1.ServiceSpec
-	38, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
-	9,  // 6: platform.runtime.v1.WatchResponse.observed:type_name -> platform.runtime.v1.Observed
-	13, // 7: platform.runtime.v1.WatchResponse.event:type_name -> platform.runtime.v1.Event
-	10, // 8: platform.runtime.v1.Observed.services:type_name -> platform.runtime.v1.ServiceStatus
-	11, // 9: platform.runtime.v1.ServiceStatus.rollout:type_name -> platform.runtime.v1.Rollout
-	12, // 10: platform.runtime.v1.ServiceStatus.instances:type_name -> platform.runtime.v1.Instance
-	42, // 11: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
-	39, // 12: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
-	42, // 13: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
-	16, // 14: platform.runtime.v1.LogsResponse.entries:type_name -> platform.runtime.v1.LogEntry
-	42, // 15: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
-	21, // 16: platform.runtime.v1.ServicesResponse.services:type_name -> platform.runtime.v1.RegisteredService
-	22, // 17: platform.runtime.v1.RegisteredService.nodes:type_name -> platform.runtime.v1.RegistryNode
-	23, // 18: platform.runtime.v1.RegisteredService.endpoints:type_name -> platform.runtime.v1.Endpoint
-	40, // 19: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
-	41, // 20: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
-	26, // 21: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
-	42, // 22: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
-	31, // 23: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
-	42, // 24: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
-	33, // 25: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
-	42, // 26: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
-	0,  // 27: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
-	5,  // 28: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
-	7,  // 29: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
-	14, // 30: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
-	17, // 31: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
-	19, // 32: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
-	24, // 33: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
-	27, // 34: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
-	29, // 35: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
-	32, // 36: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
-	35, // 37: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
-	1,  // 38: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
-	6,  // 39: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
-	8,  // 40: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
-	15, // 41: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
-	18, // 42: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
-	20, // 43: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
-	25, // 44: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
-	28, // 45: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
-	30, // 46: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
-	34, // 47: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
-	36, // 48: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
-	38, // [38:49] is the sub-list for method output_type
-	27, // [27:38] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	39, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	6,  // 6: platform.runtime.v1.ApplyRequest.routes:type_name -> platform.runtime.v1.Route
+	40, // 7: platform.runtime.v1.ApplyRequest.region_gateways:type_name -> platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	10, // 8: platform.runtime.v1.WatchResponse.observed:type_name -> platform.runtime.v1.Observed
+	14, // 9: platform.runtime.v1.WatchResponse.event:type_name -> platform.runtime.v1.Event
+	11, // 10: platform.runtime.v1.Observed.services:type_name -> platform.runtime.v1.ServiceStatus
+	12, // 11: platform.runtime.v1.ServiceStatus.rollout:type_name -> platform.runtime.v1.Rollout
+	13, // 12: platform.runtime.v1.ServiceStatus.instances:type_name -> platform.runtime.v1.Instance
+	44, // 13: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	41, // 14: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
+	44, // 15: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
+	17, // 16: platform.runtime.v1.LogsResponse.entries:type_name -> platform.runtime.v1.LogEntry
+	44, // 17: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	22, // 18: platform.runtime.v1.ServicesResponse.services:type_name -> platform.runtime.v1.RegisteredService
+	23, // 19: platform.runtime.v1.RegisteredService.nodes:type_name -> platform.runtime.v1.RegistryNode
+	24, // 20: platform.runtime.v1.RegisteredService.endpoints:type_name -> platform.runtime.v1.Endpoint
+	42, // 21: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
+	43, // 22: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
+	27, // 23: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
+	44, // 24: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
+	32, // 25: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
+	44, // 26: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	34, // 27: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
+	44, // 28: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
+	0,  // 29: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
+	5,  // 30: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
+	8,  // 31: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
+	15, // 32: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
+	18, // 33: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
+	20, // 34: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
+	25, // 35: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
+	28, // 36: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
+	30, // 37: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
+	33, // 38: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
+	36, // 39: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
+	1,  // 40: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
+	7,  // 41: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
+	9,  // 42: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
+	16, // 43: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
+	19, // 44: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
+	21, // 45: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
+	26, // 46: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
+	29, // 47: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
+	31, // 48: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
+	35, // 49: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
+	37, // 50: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
+	40, // [40:51] is the sub-list for method output_type
+	29, // [29:40] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_platform_runtime_v1_runtime_proto_init() }
@@ -2596,7 +2690,7 @@ func file_platform_runtime_v1_runtime_proto_init() {
 	if File_platform_runtime_v1_runtime_proto != nil {
 		return
 	}
-	file_platform_runtime_v1_runtime_proto_msgTypes[8].OneofWrappers = []any{
+	file_platform_runtime_v1_runtime_proto_msgTypes[9].OneofWrappers = []any{
 		(*WatchResponse_Observed)(nil),
 		(*WatchResponse_Event)(nil),
 	}
@@ -2606,7 +2700,7 @@ func file_platform_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_runtime_v1_runtime_proto_rawDesc), len(file_platform_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
