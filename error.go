@@ -6,7 +6,7 @@ import (
 )
 
 // Error codes. Every error that crosses a package boundary towards a user carries one of
-// these; transports map them to their own status with one table each (see http.StatusFor).
+// these; transports map them to their own status with one table each (see HTTPStatus).
 const (
 	EINVALID         = "invalid"
 	ENOTFOUND        = "not_found"

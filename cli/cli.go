@@ -1,5 +1,6 @@
 // Package cli implements the `platform` command: one file per verb, each talking to the
-// platform only through package client (except `platform server`, which runs it).
+// platform only through package client. `platform server`, which runs the platform, is
+// not here: cmd/platform adds it as a Verb, so that the CLI does not import the server.
 //
 // Run takes its arguments, streams and environment as parameters, so tests call it in
 // process with buffers; nothing in the package reads the process environment.
@@ -57,10 +58,16 @@ type app struct {
 	ran bool
 }
 
+// Verb builds a command that Run adds to the tree without package cli implementing it.
+// env is the environment Run was given; the command's streams are Run's
+// (cmd.OutOrStdout and so on). As for every verb, an error before its RunE starts (flags,
+// arguments) is a usage error.
+type Verb func(env []string) *cobra.Command
+
 // Run runs the platform command with args (without the program name) and returns the
-// exit status. env is the environment as os.Environ returns it. The server verb runs until
-// ctx ends.
-func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) int {
+// exit status. env is the environment as os.Environ returns it; verbs are added to the
+// built-in ones. A verb that serves (mesh, server) runs until ctx ends.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env []string, verbs ...Verb) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, env: envMap(env)}
 	a.loc = time.Local
 	if tz, ok := a.env["TZ"]; ok {
@@ -69,6 +76,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	root := a.newRoot()
+	for _, v := range verbs {
+		cmd := v(env)
+		a.adopt(cmd)
+		root.AddCommand(cmd)
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -126,7 +138,6 @@ func (a *app) newRoot() *cobra.Command {
 		a.tokensCmd(),
 		a.regionsCmd(),
 		a.infraCmd(),
-		a.serverCmd(),
 		a.versionCmd(),
 	)
 	for _, c := range commands {
@@ -147,6 +158,17 @@ func (a *app) run(f func(cmd *cobra.Command, args []string) error) func(*cobra.C
 	return func(cmd *cobra.Command, args []string) error {
 		a.ran = true
 		return f(cmd, args)
+	}
+}
+
+// adopt makes cmd and its subcommands record, like the built-in verbs, that their
+// arguments were accepted.
+func (a *app) adopt(cmd *cobra.Command) {
+	if cmd.RunE != nil {
+		cmd.RunE = a.run(cmd.RunE)
+	}
+	for _, c := range cmd.Commands() {
+		a.adopt(c)
 	}
 }
 
@@ -213,4 +235,13 @@ func envMap(env []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// envSlice turns the environment back into os.Environ form.
+func envSlice(env map[string]string) []string {
+	s := make([]string, 0, len(env))
+	for k, v := range env {
+		s = append(s, k+"="+v)
+	}
+	return s
 }

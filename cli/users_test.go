@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"regexp"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/micro/platform/internal/testenv"
+	"github.com/micro/platform/server"
 )
 
 // liveServer is `platform server` running in process on a temporary data dir, and the
@@ -18,7 +20,8 @@ type liveServer struct {
 	errs        *testenv.Buffer
 }
 
-// startServer runs `platform server` until the test ends.
+// startServer runs `platform server` until the test ends. The CLI's own verbs do not
+// include it (cmd/platform adds it); the tests add it the same way.
 func startServer(t *testing.T) *liveServer {
 	t.Helper()
 	data := t.TempDir()
@@ -28,7 +31,7 @@ func startServer(t *testing.T) *liveServer {
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"server", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"},
-			strings.NewReader(""), s.logs, s.errs, []string{"HOME=" + t.TempDir()})
+			strings.NewReader(""), s.logs, s.errs, []string{"HOME=" + t.TempDir()}, server.Command)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -56,6 +59,23 @@ func startServer(t *testing.T) *liveServer {
 	}
 	s.owner = adminTokenFrom(t, s.logs.String())
 	return s
+}
+
+// adminTokenFrom finds the admin token the server prints at first start.
+func adminTokenFrom(t *testing.T, out string) string {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "Admin token") {
+			for sc.Scan() {
+				if s := strings.TrimSpace(sc.Text()); s != "" {
+					return s
+				}
+			}
+		}
+	}
+	t.Fatalf("no admin token in output:\n%s", out)
+	return ""
 }
 
 // as runs the CLI against s with secret.

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	platform "github.com/micro/platform"
-	platformhttp "github.com/micro/platform/http"
 )
 
 const (
@@ -102,9 +101,9 @@ func acme() map[string]string {
 }
 
 // errorOf decodes the platform error JSON of w, failing unless it has that shape.
-func errorOf(t *testing.T, w *httptest.ResponseRecorder) platformhttp.ErrorBody {
+func errorOf(t *testing.T, w *httptest.ResponseRecorder) platform.ErrorBody {
 	t.Helper()
-	var b platformhttp.ErrorResponse
+	var b platform.ErrorResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil || b.Error.Code == "" || b.Error.RequestID == "" {
 		t.Fatalf("body %q is not the platform error shape (%v)", w.Body.String(), err)
 	}

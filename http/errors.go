@@ -11,27 +11,6 @@ import (
 	platform "github.com/micro/platform"
 )
 
-// statusByCode is the one code → status table of docs/api.md.
-var statusByCode = map[string]int{
-	platform.EINVALID:         http.StatusBadRequest,
-	platform.EUNAUTHENTICATED: http.StatusUnauthorized,
-	platform.EFORBIDDEN:       http.StatusForbidden,
-	platform.ENOTFOUND:        http.StatusNotFound,
-	platform.ECONFLICT:        http.StatusConflict,
-	platform.EQUOTA:           http.StatusTooManyRequests,
-	platform.EINTERNAL:        http.StatusInternalServerError,
-	platform.EUNAVAILABLE:     http.StatusServiceUnavailable,
-	platform.ETIMEOUT:         http.StatusGatewayTimeout,
-}
-
-// StatusFor returns the HTTP status for a platform error code; an unknown code is a 500.
-func StatusFor(code string) int {
-	if s, ok := statusByCode[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
 // statusError gives an error an HTTP status that its code alone does not imply: 413 for
 // a body over the limit, 405 for a method a route does not take. The JSON body is the
 // wrapped error's (its code stays invalid), as the gateway answers the same cases.
@@ -58,22 +37,15 @@ func statusOf(err error) int {
 	if errors.As(err, &se) {
 		return se.status
 	}
-	return StatusFor(platform.ErrorCode(err))
+	return platform.HTTPStatus(platform.ErrorCode(err))
 }
 
 // ErrorResponse is the JSON body of every error response and of the SSE `error` message.
-type ErrorResponse struct {
-	Error ErrorBody `json:"error"`
-}
+// It is defined in package platform because the gateway writes the same body.
+type ErrorResponse = platform.ErrorResponse
 
-// ErrorBody describes one error: a machine-readable code, a message for the user, an
-// optional hint saying what to do next, and the request id to quote in a bug report.
-type ErrorBody struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Hint      string `json:"hint,omitempty"`
-	RequestID string `json:"request_id,omitempty"`
-}
+// ErrorBody describes one error of an ErrorResponse.
+type ErrorBody = platform.ErrorBody
 
 // handlerFunc is the signature of every API handler: it writes a successful response or
 // returns an error for the adapter (Server.handle) to write.

@@ -13,22 +13,6 @@ import (
 	platformhttp "github.com/micro/platform/http"
 )
 
-func TestStatusFor(t *testing.T) {
-	t.Parallel()
-	// The table of docs/api.md.
-	want := map[string]int{
-		platform.EINVALID: 400, platform.EUNAUTHENTICATED: 401, platform.EFORBIDDEN: 403,
-		platform.ENOTFOUND: 404, platform.ECONFLICT: 409, platform.EQUOTA: 429,
-		platform.EINTERNAL: 500, platform.EUNAVAILABLE: 503, platform.ETIMEOUT: 504,
-		"no_such_code": 500,
-	}
-	for code, status := range want {
-		if got := platformhttp.StatusFor(code); got != status {
-			t.Errorf("StatusFor(%q) = %d, want %d", code, got, status)
-		}
-	}
-}
-
 func TestErrorResponses(t *testing.T) {
 	t.Parallel()
 	codes := []string{platform.EINVALID, platform.EUNAUTHENTICATED, platform.EFORBIDDEN, platform.ENOTFOUND,
@@ -39,7 +23,7 @@ func TestErrorResponses(t *testing.T) {
 			err := fmt.Errorf("wrapped: %w", platform.Errorf(code, "namespace %q went %s", "acme", code).WithHint("try again"))
 			ts := newTestServer(t, &fakeControlPlane{err: err}, nil)
 			resp, body := ts.do(t, "GET", "/v1/namespaces/acme/services", adminSecret, nil)
-			if want := platformhttp.StatusFor(code); resp.StatusCode != want {
+			if want := platform.HTTPStatus(code); resp.StatusCode != want {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, want)
 			}
 			got := mustErrorBody(t, resp, body)

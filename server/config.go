@@ -22,7 +22,7 @@ import (
 
 // Config is everything `platform server` can be told. Values come from DefaultConfig, then
 // the config file (YAML, `--config`), then PLATFORM_* environment variables, then flags;
-// the cli package applies them in that order.
+// Command applies them in that order.
 type Config struct {
 	// DataDir holds everything the server keeps: the SQLite store, NATS JetStream data,
 	// source archives, artifacts, instance logs, the admin token and the secret key.

@@ -1,9 +1,11 @@
-package cli
+package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"github.com/micro/platform/internal/testenv"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,67 +13,67 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
-	"github.com/micro/platform/server"
+	"github.com/micro/platform/internal/testenv"
+	"github.com/micro/platform/runtime/local/sandbox"
 )
 
-// TestServerConfig checks defaults < file < env < flags, and that only flags actually
-// given override.
-func TestServerConfig(t *testing.T) {
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestMain lets the server TestServerEndToEnd starts run its instances' sandboxes: the
+// local runtime starts this test binary again as the sandbox's init, as it does main.
+func TestMain(m *testing.M) {
+	sandbox.Init()
+	os.Exit(m.Run())
+}
+
+// result is what one run of the command printed and returned.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs the command in process with env (plus HOME in a temp dir and TZ=UTC unless
+// given).
+func runCLI(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	base := []string{"HOME=" + t.TempDir(), "TZ=UTC"}
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code := run(ctx, args, strings.NewReader(""), &out, &errb, append(base, env...))
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// TestServerVerb checks that `platform server` is wired in, with the help and the usage
+// errors of the CLI's own verbs, against testdata/*.golden.
+func TestServerVerb(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "platform.yaml")
-	os.WriteFile(file, []byte("addr: 127.0.0.1:7001\nlog_level: debug\nnats_port: 4333\nrollout_timeout: 30s\ndata: "+dir+"\n"), 0o600)
 	tests := []struct {
-		name    string
-		env     []string
-		args    []string
-		check   func(server.Config) bool
-		wantErr string
+		name string
+		args []string
 	}{
-		{name: "defaults", args: []string{"--data", dir},
-			check: func(c server.Config) bool {
-				return c.Addr == "127.0.0.1:8080" && c.LogLevel == "info" && c.Runtime == "local"
-			}},
-		{name: "file over defaults", args: []string{"--config", file},
-			check: func(c server.Config) bool {
-				return c.Addr == "127.0.0.1:7001" && c.LogLevel == "debug" && c.NATSPort == 4333 && c.RolloutTimeout == 30*time.Second && c.DataDir == dir
-			}},
-		{name: "env over file", args: []string{"--config", file}, env: []string{"PLATFORM_ADDR=127.0.0.1:7002", "PLATFORM_ROLLOUT_TIMEOUT=45s"},
-			check: func(c server.Config) bool {
-				return c.Addr == "127.0.0.1:7002" && c.RolloutTimeout == 45*time.Second && c.LogLevel == "debug"
-			}},
-		{name: "flags over env", args: []string{"--config", file, "--addr", "127.0.0.1:7003", "--rollout-timeout", "5s", "--nats-port", "0", "--log-format", "json"},
-			env: []string{"PLATFORM_ADDR=127.0.0.1:7002"},
-			check: func(c server.Config) bool {
-				return c.Addr == "127.0.0.1:7003" && c.RolloutTimeout == 5*time.Second && c.NATSPort == 0 && c.LogFormat == "json" && c.LogLevel == "debug"
-			}},
-		{name: "every invalid setting reported", args: []string{"--data", dir, "--runtime", "k8s", "--log-format", "xml"},
-			wantErr: `runtime "k8s"`},
+		{name: "server_help", args: []string{"server", "--help"}},
+		{name: "server_args", args: []string{"server", "extra"}},
+		{name: "server_bad_flag", args: []string{"server", "--bogus"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a := &app{env: envMap(tt.env)}
-			var sf serverFlags
-			cmd := &cobra.Command{}
-			sf.register(cmd)
-			if err := cmd.ParseFlags(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := a.serverConfig(cmd, sf)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), `log_format "xml"`) {
-					t.Fatalf("err = %v, want both problems", err)
+			r := runCLI(t, nil, tt.args...)
+			got := fmt.Sprintf("$ platform %s\n--- stdout\n%s--- stderr\n%s--- exit %d\n", strings.Join(tt.args, " "), r.stdout, r.stderr, r.code)
+			p := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
 				}
 				return
 			}
+			want, err := os.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tt.check(cfg) {
-				t.Errorf("config %+v", cfg)
+			if got != string(want) {
+				t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s--- want\n%s", p, got, want)
 			}
 		})
 	}
@@ -90,7 +92,7 @@ func TestServerEndToEnd(t *testing.T) {
 	var errb testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"server", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "text"}, strings.NewReader(""), out, &errb, []string{"HOME=" + cfgHome})
+		done <- run(ctx, []string{"server", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "text"}, strings.NewReader(""), out, &errb, []string{"HOME=" + cfgHome})
 	}()
 	addrRE := regexp.MustCompile(`platform server started.* addr=([0-9.:]+)`)
 	var addr string
@@ -124,12 +126,12 @@ func TestServerEndToEnd(t *testing.T) {
 		{[]string{"events", "-n", "acme"}, "namespace.created"},
 	}
 	for _, s := range steps {
-		r := runCLI(t, env, "", s.args...)
+		r := runCLI(t, env, s.args...)
 		if r.code != 0 || !strings.Contains(r.stdout, s.want) {
 			t.Fatalf("platform %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(s.args, " "), r.code, r.stdout, r.stderr)
 		}
 	}
-	if r := runCLI(t, env, "", "services", "get", "nope", "-n", "acme"); r.code != 1 || !strings.HasPrefix(r.stderr, "error: ") {
+	if r := runCLI(t, env, "services", "get", "nope", "-n", "acme"); r.code != 1 || !strings.HasPrefix(r.stderr, "error: ") {
 		t.Errorf("services get nope: exit %d, stderr %s", r.code, r.stderr)
 	}
 	deployAndCall(t, env)
@@ -165,7 +167,7 @@ func adminTokenFrom(t *testing.T, out string) string {
 // deletes it.
 func deployAndCall(t *testing.T, env []string) {
 	t.Helper()
-	r := runCLI(t, env, "", "deploy", filepath.Join("..", "examples", "helloworld"), "-n", "acme")
+	r := runCLI(t, env, "deploy", filepath.Join("..", "..", "examples", "helloworld"), "-n", "acme")
 	if r.code != 0 || !strings.Contains(r.stdout, "Release v1 of helloworld is live.") || !strings.Contains(r.stdout, "build.succeeded") {
 		t.Fatalf("deploy: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -179,7 +181,7 @@ func deployAndCall(t *testing.T, env []string) {
 		{[]string{"delete", "helloworld", "-n", "acme"}, "Deleting service helloworld in acme"},
 	}
 	for _, s := range steps {
-		r := runCLI(t, env, "", s.args...)
+		r := runCLI(t, env, s.args...)
 		if r.code != 0 || !strings.Contains(r.stdout, s.want) {
 			t.Errorf("platform %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant %q", strings.Join(s.args, " "), r.code, r.stdout, r.stderr, s.want)
 		}
