@@ -306,6 +306,17 @@ func (l *links) sendOnce(ctx context.Context, lk *link) error {
 	return nil
 }
 
+// sent returns how many desired states were sent to regions since the start.
+func (l *links) sent() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, lk := range l.byName {
+		n += lk.applies
+	}
+	return n
+}
+
 // disconnect ends region name's session, if connected; its agent connects again.
 func (l *links) disconnect(name string) {
 	l.mu.Lock()

@@ -65,6 +65,10 @@ func (p *Plane) ListRegions(ctx context.Context) ([]*platform.Region, error) {
 	return list, nil
 }
 
+// DesiredStatesSent returns how many desired states this process sent to regions: a
+// region gets one when it connects and when what it must run changes, none otherwise.
+func (p *Plane) DesiredStatesSent() int64 { return p.links.sent() }
+
 // DeleteRegion implements platform.ControlPlane.
 func (p *Plane) DeleteRegion(ctx context.Context, name string) error {
 	if err := p.authorize(ctx, authz.RegionManage); err != nil {
