@@ -174,12 +174,17 @@ func (l *links) detach(lk *link, session int64, err error) {
 	}
 	lk.client, lk.cancel = nil, nil
 	lk.lostAt = l.p.opts.Clock.Now()
+	lostAt, version := lk.lostAt, lk.info.GetAgentVersion()
 	keys := make([]string, 0, len(lk.observed))
 	for k := range lk.observed {
 		keys = append(keys, k)
 	}
 	l.mu.Unlock()
 	l.p.logger.Warn("region disconnected", "region", lk.name, "err", err)
+	if err := l.p.store.TouchRegion(context.Background(), lk.name, lostAt.UTC(), version); err != nil && !platform.IsNotFound(err) {
+		l.p.logger.Warn("record region seen", "region", lk.name, "err", err)
+	}
+	l.kick() // the other regions' gateways stop preferring it
 	// Its services show degraded at once; region.lost is recorded by the lost check.
 	for _, k := range keys {
 		l.p.queue.Add(k)

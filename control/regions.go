@@ -49,6 +49,10 @@ func (p *Plane) ListRegions(ctx context.Context) ([]*platform.Region, error) {
 	for _, r := range list {
 		st := p.links.status(r.Name, "")
 		r.Health = st.health
+		if st.health == platform.RegionConnected {
+			now := p.opts.Clock.Now().UTC()
+			r.LastSeen = &now
+		}
 		if info := st.info; info != nil {
 			r.Isolation, r.Runtime = info.GetIsolation(), info.GetRuntime()
 			r.CPUMillis, r.MemoryMB = info.GetCapacity().GetCpuMillis(), info.GetCapacity().GetMemoryBytes()>>20
