@@ -206,6 +206,9 @@ func (a *Agent) build(_ context.Context) error {
 	return nil
 }
 
+// artifactTimeout bounds the fetch of one artifact from the control plane.
+const artifactTimeout = 5 * time.Minute
+
 // artifact fetches a binary the control plane built into the data dir, once per release.
 func (a *Agent) artifact(ctx context.Context, w *runtime.WorkloadSpec) (string, error) {
 	id, ok := strings.CutPrefix(w.Artifact, "fetch:")
@@ -217,7 +220,9 @@ func (a *Agent) artifact(ctx context.Context, w *runtime.WorkloadSpec) (string, 
 		return path, nil
 	}
 	start := time.Now()
-	if err := a.control.FetchArtifact(ctx, id, path); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, artifactTimeout)
+	defer cancel()
+	if err := a.control.FetchArtifact(fctx, id, path); err != nil {
 		return "", fmt.Errorf("fetch artifact of %s %s: %w", w.Service, w.Version, err)
 	}
 	a.host.logger.Info("fetched artifact", "service", w.Service, "version", w.Version, "took", time.Since(start).Round(time.Millisecond))
