@@ -28,7 +28,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		if subtle.ConstantTimeCompare([]byte(opts.Password), []byte(want)) != 1 {
 			return false
 		}
-		acc, err := a.bus.server().LookupAccount(controlAccount)
+		acc, err := a.bus.server().LookupAccount(a.bus.controlAccount())
 		if err != nil {
 			return false
 		}

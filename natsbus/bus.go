@@ -26,9 +26,38 @@
 // The platform's calls into a namespace (Call, Health) speak go-micro's NATS transport
 // protocol over one shared connection per namespace and pick nodes round-robin from
 // go-micro's registry cache, kept current by the registry's watch; a node that has
-// gone ("no responders") is skipped for the next one. A node is healthy when its
-// Debug.Health endpoint answers, or, if its service registered none, when the node
-// answers at all.
+// gone ("no responders") is skipped for the next one, and a node that has gone or let
+// a call time out is tried after every other one for a while (SuspectTTL). A node is
+// healthy when its Debug.Health endpoint answers, or, if its service registered none,
+// when the node answers at all.
+//
+// # Regions: the supercluster
+//
+// Each region of the platform runs its own server (a Bus, or a Node) with its own
+// secret. With Options.Gateway the regions' servers form a NATS supercluster: every
+// region is a NATS cluster named after it, and NATS gateways link it to every other
+// region. Gateways carry each account's messages to the account of the same name in
+// the other regions, and only there, and only where it has subscribers (gateways run
+// in interest-only mode), so a namespace spans the regions that have it: a go-micro
+// service in one region discovers, calls and receives broker messages from a service
+// of its namespace in another, and never anything of another namespace. Namespace
+// credentials stay per region (each region derives them from its own secret); the
+// gateway connections authenticate with a user and password derived from
+// Gateway.Secret, which every region shares and which admits no client. A region
+// learns the others from any one seed (gateway gossip), an account created at runtime
+// joins its namespace across regions as soon as it exists on both sides, in either
+// order, and a Node's control account is named after its region so that each
+// platform reaches its own Node only.
+//
+// A server in the supercluster runs without JetStream: nats-server runs JetStream
+// beside gateways only clustered, in one metadata group spanning every region.
+//
+// When a region goes away, the others notice at once if its connections close (its
+// server stopped) and after about three Gateway.PingInterval otherwise (a partition):
+// its nodes then answer "no responders", and every Bus expires its registry caches so
+// that they leave Services and Call. Before a partition is noticed, a call to a node
+// of the vanished region times out; that makes the node suspect (tried last) and the
+// registry cache ask again, where the node cannot answer, so it is dropped.
 package natsbus
 
 import (
@@ -122,6 +151,10 @@ type Options struct {
 	// RegistryTimeout is how long a registry broadcast query waits for answers (service
 	// listing, first lookup of a service); 0 means 250ms.
 	RegistryTimeout time.Duration
+	// Gateway joins the embedded server to the platform's NATS supercluster, one
+	// cluster per region; off when Gateway.Name is empty. The server then runs without
+	// JetStream (see GatewayOptions). Not valid with Remote.
+	Gateway GatewayOptions
 }
 
 func (o *Options) validate() error {
@@ -139,6 +172,7 @@ func (o *Options) validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		errs = append(errs, platform.Errorf(platform.EINVALID, "natsbus: Port %d out of range", o.Port))
 	}
+	errs = append(errs, o.Gateway.validate(o.Remote)...)
 	return errors.Join(errs...)
 }
 
@@ -166,6 +200,14 @@ func (o *Options) setDefaults() {
 	}
 	if o.RegistryTimeout == 0 {
 		o.RegistryTimeout = 250 * time.Millisecond
+	}
+	if o.Gateway.enabled() {
+		if o.Gateway.Host == "" {
+			o.Gateway.Host = o.Host
+		}
+		if o.Gateway.PingInterval == 0 {
+			o.Gateway.PingInterval = DefaultGatewayPingInterval
+		}
 	}
 }
 
@@ -233,21 +275,8 @@ func (b *Bus) Start(ctx context.Context) error {
 	if b.opts.Remote != "" {
 		return b.startRemote(ctx)
 	}
-	port := b.opts.Port
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	srv, err := server.NewServer(&server.Options{
-		ServerName:                 "platform",
-		Host:                       b.opts.Host,
-		Port:                       port,
-		JetStream:                  true,
-		StoreDir:                   b.opts.Dir,
-		NoSigs:                     true,
-		NoLog:                      true,
-		MaxPayload:                 MaxPayload,
-		CustomClientAuthentication: &authenticator{bus: b},
-	})
+	so := b.serverOptions()
+	srv, err := server.NewServer(so)
 	if err != nil {
 		return fmt.Errorf("natsbus: configure server: %w", err)
 	}
@@ -261,7 +290,7 @@ func (b *Bus) Start(ctx context.Context) error {
 	b.srv = srv
 	var errs []error
 	if b.control {
-		if _, err := srv.RegisterAccount(controlAccount); err != nil {
+		if _, err := srv.RegisterAccount(b.controlAccount()); err != nil {
 			errs = append(errs, fmt.Errorf("natsbus: register control account: %w", err))
 		}
 	}
@@ -276,16 +305,32 @@ func (b *Bus) Start(ctx context.Context) error {
 		return err
 	}
 	close(b.ready)
-	b.opts.Logger.Info("nats server ready", "url", srv.ClientURL(), "dir", b.opts.Dir)
+	if g := b.opts.Gateway; g.enabled() {
+		b.opts.Logger.Info("nats server ready, without JetStream: it joins the supercluster", "url", srv.ClientURL(),
+			"region", g.Name, "gateway", b.GatewayURL(), "seeds", len(g.Seeds))
+	} else {
+		b.opts.Logger.Info("nats server ready", "url", srv.ClientURL(), "dir", b.opts.Dir)
+	}
 
 	retry := time.NewTicker(b.opts.JetStreamRetry)
 	defer retry.Stop()
+	var (
+		regions <-chan time.Time // nil without gateways
+		watch   regionWatch
+	)
+	if b.opts.Gateway.enabled() {
+		t := time.NewTicker(regionsPoll)
+		defer t.Stop()
+		regions = t.C
+	}
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
 		case <-retry.C:
 			b.retryJetStream()
+		case <-regions:
+			watch.check(b)
 		}
 	}
 
@@ -294,6 +339,29 @@ func (b *Bus) Start(ctx context.Context) error {
 	srv.WaitForShutdown()
 	b.opts.Logger.Info("nats server stopped")
 	return nil
+}
+
+// serverOptions returns the embedded server's options.
+func (b *Bus) serverOptions() *server.Options {
+	port := b.opts.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	so := &server.Options{
+		ServerName:                 "platform",
+		Host:                       b.opts.Host,
+		Port:                       port,
+		JetStream:                  true,
+		StoreDir:                   b.opts.Dir,
+		NoSigs:                     true,
+		NoLog:                      true,
+		MaxPayload:                 MaxPayload,
+		CustomClientAuthentication: &authenticator{bus: b},
+	}
+	if b.opts.Gateway.enabled() {
+		b.configureGateway(so)
+	}
+	return so
 }
 
 // closeClients closes the platform's namespace connections for good, at shutdown.
@@ -448,13 +516,13 @@ func (b *Bus) EnsureNamespace(ctx context.Context, ns string) error {
 // take it, and prepares its account: the disk holding the JetStream data has at least
 // Options.MinFreeDisk free and the account gets JetStream. EUNAVAILABLE, naming the
 // disk, when it cannot; EINVALID for a bad name. It does not admit the namespace (see
-// EnsureNamespace). Before Start, and with Remote (the Node's disk is the Node's), it
-// only validates the name.
+// EnsureNamespace). Before Start, with Remote (the Node's disk is the Node's) and in a
+// supercluster (no JetStream, see GatewayOptions), it only validates the name.
 func (b *Bus) PrepareNamespace(ctx context.Context, ns string) error {
 	if err := platform.ValidateName("namespace", ns); err != nil {
 		return err
 	}
-	if b.opts.Remote != "" {
+	if b.opts.Remote != "" || !b.jetStream() {
 		return nil
 	}
 	if min := b.opts.MinFreeDisk; min > 0 {
@@ -538,12 +606,16 @@ func (b *Bus) SyncNamespaces(ctx context.Context, names []string) error {
 	return b.resyncLocked(ctx)
 }
 
-// registerAccountLocked creates ns's account if missing and enables JetStream on it. An
-// account that cannot get JetStream (nats-server refuses it when the disk is full) still
-// admits the namespace's connections, so its services register, call and publish; it
-// is recorded in noJetStream, logged once and tried again every Options.JetStreamRetry.
+// registerAccountLocked creates ns's account if missing and enables JetStream on it
+// (none in a supercluster). An account that cannot get JetStream (nats-server refuses it
+// when the disk is full) still admits the namespace's connections, so its services
+// register, call and publish; it is recorded in noJetStream, logged once and tried
+// again every Options.JetStreamRetry.
 func (b *Bus) registerAccountLocked(ns string) {
 	acc, _ := b.srv.LookupOrRegisterAccount(ns)
+	if !b.jetStream() {
+		return
+	}
 	if err := b.enableJetStreamLocked(acc); err != nil {
 		if _, logged := b.noJetStream[ns]; !logged {
 			b.opts.Logger.Warn("namespace admitted without JetStream; retrying", "namespace", ns, "dir", b.opts.Dir,

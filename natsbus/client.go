@@ -21,12 +21,13 @@ import (
 // registry behind a watch-updated cache for discovery and round-robin node choice, and
 // one NATS connection for requests and the registry watch.
 type nsClient struct {
-	reg   registry.Registry // the namespace's NATS registry (broadcast queries)
-	cache *registryCache    // reg behind one watch-updated cache, for lookups
-	conn  *nats.Conn
-	seq   atomic.Uint64 // request IDs
-	rr    atomic.Uint64 // round-robin position
-	drain drainSet
+	reg     registry.Registry // the namespace's NATS registry (broadcast queries)
+	cache   *registryCache    // reg behind one watch-updated cache, for lookups
+	conn    *nats.Conn
+	seq     atomic.Uint64 // request IDs
+	rr      atomic.Uint64 // round-robin position
+	drain   nodeSet       // nodes drained by DrainNode: never called
+	suspect nodeSet       // nodes found gone or unresponsive: called last, see SuspectTTL
 }
 
 // natsOptions are the NATS connection settings of the platform's namespace clients: a
@@ -277,6 +278,34 @@ func (c *registryCache) evictLocked() {
 		}
 	}
 	delete(c.services, oldest)
+}
+
+// expire makes the next lookup of service ask the registry again (at most once per
+// RetryInterval, as for any stale entry), still answering from memory if the registry
+// cannot be asked. The platform calls it when a node of the service turned out gone.
+func (c *registryCache) expire(service string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.services[service]; e != nil {
+		c.services[service] = e.expired()
+	}
+}
+
+// expireAll expires every service kept, e.g. when a region joined or left.
+func (c *registryCache) expireAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, e := range c.services {
+		c.services[name] = e.expired()
+	}
+}
+
+// expired returns a copy of e that is no longer valid. Entries in the cache are never
+// changed: the copy shares e's immutable services and node times.
+func (e *cacheEntry) expired() *cacheEntry {
+	ne := &cacheEntry{services: e.services, nodes: e.nodes, queried: e.queried}
+	ne.used.Store(e.used.Load())
+	return ne
 }
 
 // valid reports whether e may be served without asking the registry: within its TTL

@@ -287,3 +287,43 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRegistryCacheExpire: an expired service is asked about again at the next lookup
+// (at most once per retry interval), and still served from memory if the registry
+// cannot answer.
+func TestRegistryCacheExpire(t *testing.T) {
+	t.Parallel()
+	reg := newCountingRegistry("greeter", "billing")
+	c, clock := newTestCache(t, reg, cacheOptions{})
+	for _, name := range []string{"greeter", "billing"} {
+		if _, err := c.getService(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.expire("greeter")
+	c.expire("nosuch") // not kept: nothing to do
+	_, _ = c.getService("greeter")
+	if n := reg.count("greeter"); n != 1 {
+		t.Fatalf("greeter queried %d times right after its last query, want once", n)
+	}
+	clock.advance(lookupRetryInterval)
+	_, _ = c.getService("greeter")
+	_, _ = c.getService("billing")
+	if g, b := reg.count("greeter"), reg.count("billing"); g != 2 || b != 1 {
+		t.Fatalf("queries greeter %d, billing %d: want only the expired greeter asked again", g, b)
+	}
+
+	clock.advance(lookupRetryInterval)
+	c.expireAll()
+	reg.mu.Lock()
+	reg.fail = errors.New("nats: connection closed")
+	reg.mu.Unlock()
+	for _, name := range []string{"greeter", "billing"} {
+		if svcs, err := c.getService(name); err != nil || len(svcs) != 1 {
+			t.Fatalf("getService(%s) after expireAll with the registry down = %v, %v: want what was known", name, svcs, err)
+		}
+	}
+	if g, b := reg.count("greeter"), reg.count("billing"); g != 3 || b != 2 {
+		t.Fatalf("queries greeter %d, billing %d after expireAll: want each asked again", g, b)
+	}
+}

@@ -9,26 +9,35 @@ import (
 // DrainTTL is how long DrainNode keeps a node out of the platform's calls.
 const DrainTTL = 5 * time.Minute
 
-// drainSet holds the nodes of a namespace that the platform no longer calls.
-type drainSet struct {
+// SuspectTTL is how long Call tries a node only after every other one once the node
+// turned out gone (NATS "no responders": its instance stopped, or its region's server
+// is no longer connected) or did not answer a call in time (its region may have
+// vanished without its gateway noticing yet, see GatewayOptions.PingInterval). Either
+// also makes the cache ask the registry again, which drops the node unless it still
+// answers there. After SuspectTTL a node that came back is called as before.
+const SuspectTTL = 10 * time.Second
+
+// nodeSet holds node IDs of a namespace until a time each: the nodes the platform no
+// longer calls (drained) or calls only when no other is left (suspect).
+type nodeSet struct {
 	n     atomic.Int32 // len(nodes), read on the hot path without the lock
 	mu    sync.Mutex
-	nodes map[string]time.Time // node ID -> when draining ends
+	nodes map[string]time.Time // node ID -> when it leaves the set
 }
 
-// add drains node id until now+ttl.
-func (d *drainSet) add(id string, now time.Time) {
+// add holds node id until the given time.
+func (d *nodeSet) add(id string, until time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.nodes == nil {
 		d.nodes = make(map[string]time.Time)
 	}
-	d.nodes[id] = now.Add(DrainTTL)
+	d.nodes[id] = until
 	d.n.Store(int32(len(d.nodes)))
 }
 
-// has reports whether node id is draining. It takes no lock while nothing drains.
-func (d *drainSet) has(id string) bool {
+// has reports whether node id is in the set. It takes no lock while the set is empty.
+func (d *nodeSet) has(id string) bool {
 	if d.n.Load() == 0 {
 		return false
 	}
@@ -54,5 +63,5 @@ func (b *Bus) DrainNode(ns, nodeID string) {
 	if err != nil {
 		return
 	}
-	nc.drain.add(nodeID, time.Now())
+	nc.drain.add(nodeID, time.Now().Add(DrainTTL))
 }

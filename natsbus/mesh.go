@@ -113,8 +113,9 @@ func toRegistered(name string, svcs []*registry.Service) *platform.RegisteredSer
 // Call makes one RPC into req.Namespace, passing the JSON body through undecoded, to
 // the service's nodes in round-robin (only those of req.Version when set, never a
 // drained one). A call that finds its node gone (NATS "no responders", e.g. during a
-// rolling update) is retried on another node. Errors are mapped from go-micro's codes
-// (see callError).
+// rolling update, or the node's region is no longer connected) is retried on another
+// node; such a node, or one that let a call time out, is tried after every other node
+// for SuspectTTL. Errors are mapped from go-micro's codes (see callError).
 func (b *Bus) Call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
 	nc, err := b.nsClient(req.Namespace)
 	if err != nil {

@@ -121,6 +121,14 @@ func (n *Node) Addr() string {
 	return ""
 }
 
+// GatewayURL is the node's gateway URL for other regions' seeds, "" without gateways or
+// before it is ready (see Bus.GatewayURL).
+func (n *Node) GatewayURL() string { return n.bus.GatewayURL() }
+
+// ConnectedRegions lists the other regions the node is connected to (see
+// Bus.ConnectedRegions).
+func (n *Node) ConnectedRegions() []string { return n.bus.ConnectedRegions() }
+
 // handle answers one control request.
 func (n *Node) handle(m *nats.Msg) {
 	op := m.Subject[len(controlSubject):]

@@ -24,8 +24,9 @@ import (
 const (
 	// controlUser is the NATS user of the platform's control connection to a Node.
 	controlUser = "platform"
-	// controlAccount is the Node's account of the control connection. Its name is not a
-	// valid namespace name, so no namespace account can be it.
+	// controlAccount is the Node's account of the control connection (with the region
+	// appended in a supercluster, see Bus.controlAccount). Its name is not a valid
+	// namespace name, so no namespace account can be it.
 	controlAccount = "_platform_control"
 	controlSubject = "platform.mesh.namespace."
 	opEnsure       = "ensure"
@@ -50,6 +51,16 @@ func (b *Bus) controlPassword() string {
 	m := hmac.New(sha256.New, b.opts.Secret)
 	m.Write([]byte("nats-control"))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// controlAccount is the name of a Node's control account. In a supercluster it names
+// the region: accounts of the same name are joined across regions, and each region's
+// platform must reach its own Node only.
+func (b *Bus) controlAccount() string {
+	if r := b.opts.Gateway.Name; r != "" {
+		return controlAccount + "_" + r
+	}
+	return controlAccount
 }
 
 // server returns the embedded server, nil before ready.

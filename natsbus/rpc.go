@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	merrors "go-micro.dev/v5/errors"
@@ -62,17 +63,30 @@ func (c *nsClient) request(ctx context.Context, node *registry.Node, service, en
 }
 
 // call picks nodes of req.Service round-robin from the watch-updated registry cache and
-// makes the request, moving on to the next node when one is gone. Errors are platform
-// errors.
+// makes the request, moving on to the next node when one is gone. A node that is gone,
+// or lets the call time out, is suspect for SuspectTTL (calls try it only after every
+// other node) and makes the cache ask the registry again: a node that deregistered, or
+// whose region can no longer be reached, does not answer the registry and is dropped.
+// Errors are platform errors.
 func (c *nsClient) call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
-	nodes, err := c.nodes(req)
+	live, suspect, err := c.nodes(req)
 	if err != nil {
 		return nil, err
 	}
-	start := int(c.rr.Add(1) % uint64(len(nodes)))
-	attempts := min(maxAttempts, len(nodes))
+	var order []*registry.Node
+	if len(live) > 0 {
+		start := int(c.rr.Add(1) % uint64(len(live)))
+		order = append(live[start:len(live):len(live)], live[:start]...)
+	}
+	order = append(order, suspect...)
+	attempts := min(maxAttempts, len(order))
 	for i := 0; ; i++ {
-		out, err := c.request(ctx, nodes[(start+i)%len(nodes)], req.Service, req.Endpoint, req.Body)
+		node := order[i]
+		out, err := c.request(ctx, node, req.Service, req.Endpoint, req.Body)
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			c.suspect.add(node.Id, time.Now().Add(SuspectTTL))
+			c.cache.expire(req.Service)
+		}
 		if errors.Is(err, nats.ErrNoResponders) && i+1 < attempts {
 			continue
 		}
@@ -84,30 +98,33 @@ func (c *nsClient) call(ctx context.Context, req platform.CallRequest) ([]byte, 
 }
 
 // nodes returns the nodes a call may go to: those of req.Version when set, never a
-// drained one. ENOTFOUND when there is none.
-func (c *nsClient) nodes(req platform.CallRequest) ([]*registry.Node, error) {
+// drained one; the suspect ones apart, to be tried last. ENOTFOUND when there is none.
+func (c *nsClient) nodes(req platform.CallRequest) (live, suspect []*registry.Node, err error) {
 	svcs, err := c.cache.getService(req.Service)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
-		return nil, platform.Errorf(platform.EUNAVAILABLE, "look up service %q: %v", req.Service, err)
+		return nil, nil, platform.Errorf(platform.EUNAVAILABLE, "look up service %q: %v", req.Service, err)
 	}
-	var nodes []*registry.Node
 	for _, s := range svcs {
 		if req.Version != "" && s.Version != req.Version {
 			continue
 		}
 		for _, n := range s.Nodes {
-			if !c.drain.has(n.Id) {
-				nodes = append(nodes, n)
+			switch {
+			case c.drain.has(n.Id):
+			case c.suspect.has(n.Id):
+				suspect = append(suspect, n)
+			default:
+				live = append(live, n)
 			}
 		}
 	}
 	switch {
-	case len(nodes) > 0:
-		return nodes, nil
+	case len(live)+len(suspect) > 0:
+		return live, suspect, nil
 	case len(svcs) == 0:
-		return nil, platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", req.Service, req.Namespace)
+		return nil, nil, platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", req.Service, req.Namespace)
 	case req.Version != "":
-		return nil, platform.Errorf(platform.ENOTFOUND, "service %q has no node of version %q in namespace %q", req.Service, req.Version, req.Namespace)
+		return nil, nil, platform.Errorf(platform.ENOTFOUND, "service %q has no node of version %q in namespace %q", req.Service, req.Version, req.Namespace)
 	}
-	return nil, platform.Errorf(platform.EUNAVAILABLE, "every node of service %q in namespace %q is draining", req.Service, req.Namespace)
+	return nil, nil, platform.Errorf(platform.EUNAVAILABLE, "every node of service %q in namespace %q is draining", req.Service, req.Namespace)
 }
