@@ -101,17 +101,24 @@ func cannedBuild(ns, id string) *platform.Build {
 
 func cannedService(ns, name string) *platform.ServiceView {
 	return &platform.ServiceView{
-		Service:   platform.Service{Namespace: ns, Name: name, Status: platform.ServiceRunning, CreatedAt: t0, UpdatedAt: t0},
+		Service: platform.Service{Namespace: ns, Name: name, Status: platform.ServiceDegraded, Regions: []string{"lon1", "fra1"},
+			CreatedAt: t0, UpdatedAt: t0},
 		Instances: []*platform.Instance{},
 		Endpoints: []platform.Endpoint{{Name: "Hello.Call"}},
+		PerRegion: []platform.ServiceRegion{
+			{Region: "lon1", Status: platform.ServiceRunning, Version: "v1", Instances: 2, Running: 2},
+			{Region: "fra1", Status: platform.ServiceDegraded, Version: "v1", Instances: 1, Running: 0, Reason: "region fra1 is lost"},
+		},
 	}
 }
 
-func (f *fakeControlPlane) CreateNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
-	if err := f.record(ctx, "CreateNamespace", "", name); err != nil {
+func (f *fakeControlPlane) CreateNamespace(ctx context.Context, name string, regions ...string) (*platform.Namespace, error) {
+	if err := f.record(ctx, "CreateNamespace", "", platform.Namespace{Name: name, Regions: regions}); err != nil {
 		return nil, err
 	}
-	return cannedNamespace(name), nil
+	ns := cannedNamespace(name)
+	ns.Regions = regions
+	return ns, nil
 }
 
 func (f *fakeControlPlane) ListNamespaces(ctx context.Context) ([]*platform.Namespace, error) {
@@ -272,11 +279,21 @@ func (f *fakeControlPlane) ListRegions(ctx context.Context) ([]*platform.Region,
 	if err := f.record(ctx, "ListRegions", "", nil); err != nil {
 		return nil, err
 	}
-	return []*platform.Region{{Name: "local", Provider: "local", GatewayEndpoint: "http://127.0.0.1:8080", CreatedAt: t0, UpdatedAt: t0}}, nil
+	seen := t0
+	return []*platform.Region{{Name: "local", Provider: "local", GatewayEndpoint: "http://127.0.0.1:8080", TokenHash: "never-serialised",
+		Health: platform.RegionConnected, LastSeen: &seen, AgentVersion: "v1.2.3", Services: 3, Runtime: "local", CPUMillis: 4000, MemoryMB: 8192,
+		CreatedAt: t0, UpdatedAt: t0}}, nil
 }
 
 func (f *fakeControlPlane) DeleteRegion(ctx context.Context, name string) error {
 	return f.record(ctx, "DeleteRegion", "", name)
+}
+
+func (f *fakeControlPlane) IssueRegionToken(ctx context.Context, name string) (string, error) {
+	if err := f.record(ctx, "IssueRegionToken", "", name); err != nil {
+		return "", err
+	}
+	return f.tokenSec, nil
 }
 
 func sendAll[T any](list []T) <-chan T {

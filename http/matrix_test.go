@@ -1,12 +1,15 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -24,6 +27,7 @@ import (
 	platformhttp "github.com/micro/platform/http"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime/fake"
+	"github.com/micro/platform/runtimeapi/tunnel"
 	"github.com/micro/platform/sqlstore"
 )
 
@@ -82,15 +86,22 @@ func newRealServer(t *testing.T) *realServer {
 		t.Fatal(err)
 	}
 	gw := gateway.New(gateway.Options{Mesh: matrixMesh{}, Auth: a, Usage: st, Logger: slog.New(slog.DiscardHandler)})
-	api := platformhttp.NewServer(platformhttp.Options{Addr: "127.0.0.1:0", ControlPlane: plane, Auth: a, Gateway: gw})
+	api := platformhttp.NewServer(platformhttp.Options{Addr: "127.0.0.1:0", ControlPlane: plane, Auth: a, Gateway: gw, Regions: plane.RegionHandler()})
 	if err := api.Listen(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 3)
 	go func() { _ = api.Serve(ctx); done <- struct{}{} }()
 	go func() { _ = gw.Start(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
+	// The plane runs its in-process region, which calls and logs go through.
+	go func() { _ = plane.Start(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done; <-done })
+	for deadline := time.Now().Add(30 * time.Second); !plane.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the control plane's local region did not connect")
+		}
+	}
 	return &realServer{url: "http://" + api.Addr(), store: st, plane: plane}
 }
 
@@ -236,8 +247,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	checked := 0
 	for _, key := range keys {
 		rule := platformhttp.RoutePolicy[key]
-		if rule.Public {
-			continue
+		if rule.Public || rule.Agent {
+			continue // Agent routes: TestAgentRoutesRefuseAPITokens
 		}
 		method, pattern, _ := strings.Cut(key, " ")
 		for _, c := range callers {
@@ -314,7 +325,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // walkRoutes lists the server's routes as "METHOD pattern", the gateway as "POST /api/*".
 func walkRoutes(t *testing.T, cp platform.ControlPlane) []string {
 	t.Helper()
-	api := platformhttp.NewServer(platformhttp.Options{ControlPlane: cp, Auth: fakeAuth{}, Gateway: http.NotFoundHandler()})
+	api := platformhttp.NewServer(platformhttp.Options{ControlPlane: cp, Auth: fakeAuth{}, Gateway: http.NotFoundHandler(), Regions: http.NotFoundHandler()})
 	var out []string
 	err := chi.Walk(api.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if strings.HasPrefix(route, "/api/") {
@@ -516,4 +527,96 @@ func TestDeployRefusesBadGitSources(t *testing.T) {
 	if len(svcs) != 0 || len(builds) != 0 {
 		t.Fatalf("refused deploys stored %d services and %d builds", len(svcs), len(builds))
 	}
+}
+
+// TestAgentRoutesRefuseAPITokens sends the agents' routes through the real server with
+// the control plane's RegionHandler: no API token of any role opens the tunnel or calls
+// ControlService (the API's authentication does not run there, and the handler knows
+// region tokens only), while the region's own token does both.
+func TestAgentRoutesRefuseAPITokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server skipped under -short")
+	}
+	t.Parallel()
+	s := newRealServer(t)
+	s.ensure(t)
+	callers := s.callers(t)
+	ctx := t.Context()
+	const regionName = "agent-region"
+	if err := s.store.PutRegion(ctx, &platform.Region{Name: regionName, Provider: "local"}); err != nil {
+		t.Fatal(err)
+	}
+	regionSecret, hash := auth.NewSecret()
+	if err := s.store.SetRegionToken(ctx, regionName, hash); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	authenticate := func(secret string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, s.url+"/platform.runtime.v1.ControlService/Authenticate",
+			strings.NewReader(`{"secret":"`+callers[0].secret+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Micro-Region", regionName)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, c := range callers {
+		if code, body := upgrade(t, s.url, regionName, c.secret); code != http.StatusUnauthorized {
+			t.Errorf("tunnel as %s: status %d (%s), want 401", c.name, code, body)
+		}
+		if code, body := authenticate(c.secret); code != http.StatusUnauthorized {
+			t.Errorf("ControlService as %s: status %d (%s), want 401", c.name, code, body)
+		}
+	}
+	if code, body := authenticate(regionSecret); code != http.StatusOK {
+		t.Errorf("ControlService with the region token: status %d (%s), want 200", code, body)
+	}
+	if code, body := upgrade(t, s.url, regionName, regionSecret); code != http.StatusSwitchingProtocols {
+		t.Errorf("tunnel with the region token: status %d (%s), want 101", code, body)
+	}
+}
+
+// upgrade asks baseURL for the runtime tunnel as region's agent with secret and returns
+// the status and, when it is not 101, the body.
+func upgrade(t *testing.T, baseURL, region, secret string) (int, string) {
+	t.Helper()
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	req, err := http.NewRequest(http.MethodGet, baseURL+tunnel.ConnectPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", tunnel.Protocol)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set(tunnel.RegionHeader, region)
+	if err := req.Write(nc); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(nc), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return resp.StatusCode, ""
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

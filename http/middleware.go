@@ -1,10 +1,12 @@
 package http
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -40,7 +42,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			route = rc.RoutePattern()
 		}
 		status := ww.Status()
-		if status == 0 {
+		switch {
+		case status == 0 && r.Header.Get("Upgrade") != "" && ww.BytesWritten() == 0:
+			// Hijacked for an upgrade (an agent's tunnel): the handler answered on the
+			// connection itself.
+			status = http.StatusSwitchingProtocols
+		case status == 0:
 			status = http.StatusOK
 		}
 		elapsed := time.Since(start)
@@ -88,6 +95,19 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(tw, r)
 	})
+}
+
+// Flush implements http.Flusher for handlers that assert it rather than use
+// http.ResponseController, as connect-go's streaming RPCs (Options.Regions) do: every
+// request passes recoverPanic's trackingWriter. Flushing sends the header.
+func (w *trackingWriter) Flush() {
+	w.wroteHeader = true
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker for handlers that assert it, as Flush does.
+func (w *trackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 // authenticate resolves `Authorization: Bearer <secret>` to a token and puts it in the

@@ -17,6 +17,8 @@ func (s *Server) namespaceRoutes(r chi.Router) {
 // createNamespaceRequest is the body of POST /v1/namespaces.
 type createNamespaceRequest struct {
 	Name string `json:"name"`
+	// Regions are where the namespace's services run unless a deploy names its own.
+	Regions []string `json:"regions"`
 }
 
 func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
@@ -24,7 +26,7 @@ func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, s.opts.MaxBodyBytes); err != nil {
 		return err
 	}
-	ns, err := s.cp.CreateNamespace(r.Context(), req.Name)
+	ns, err := s.cp.CreateNamespace(r.Context(), req.Name, req.Regions...)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,10 @@ type RouteRule struct {
 	Namespace string
 	// Public routes need no token (probes, metrics, the OpenAPI document).
 	Public bool
+	// Agent routes are served by Options.Regions to the agents of remote regions. They
+	// are outside the API's authentication: the handler checks a region token itself, so
+	// an API token opens nothing there. Mounted only when Options.Regions is set.
+	Agent bool
 }
 
 // RoutePolicy is every route of the server, as "METHOD pattern", with its rule. The
@@ -43,9 +47,12 @@ var RoutePolicy = map[string]RouteRule{
 	"GET /v1/tokens":         {Action: authz.TokenList},
 	"DELETE /v1/tokens/{id}": {Action: authz.TokenRevoke},
 
-	"GET /v1/regions":           {Action: authz.RegionRead},
-	"PUT /v1/regions/{name}":    {Action: authz.RegionManage},
-	"DELETE /v1/regions/{name}": {Action: authz.RegionManage},
+	"GET /v1/regions":                 {Action: authz.RegionRead},
+	"PUT /v1/regions/{name}":          {Action: authz.RegionManage},
+	"DELETE /v1/regions/{name}":       {Action: authz.RegionManage},
+	"POST /v1/regions/{name}/token":   {Action: authz.RegionManage},
+	"GET " + agentConnectRoute:        {Agent: true},
+	"POST " + agentControlRoute + "*": {Agent: true},
 
 	"GET /v1/whoami":                 {Action: authz.TokenList},
 	"GET /v1/users":                  {Action: authz.MemberRead},

@@ -16,7 +16,9 @@ func TestRoutes(t *testing.T) {
 	t.Parallel()
 	const ts0 = `"2026-01-02T03:04:05Z"`
 	release := `{"id":"r-1","namespace":"acme","service":"hello","version":"v1","build_id":"b-1","replicas":1,"status":"pending","created_at":` + ts0 + `,"updated_at":` + ts0 + `}`
-	service := `{"namespace":"acme","name":"hello","status":"running","created_at":` + ts0 + `,"updated_at":` + ts0 + `,"instances":[],"endpoints":[{"name":"Hello.Call"}]}`
+	service := `{"namespace":"acme","name":"hello","status":"degraded","regions":["lon1","fra1"],"created_at":` + ts0 + `,"updated_at":` + ts0 + `,"instances":[],"endpoints":[{"name":"Hello.Call"}],` +
+		`"per_region":[{"region":"lon1","status":"running","version":"v1","instances":2,"running":2},` +
+		`{"region":"fra1","status":"degraded","version":"v1","instances":1,"running":0,"reason":"region fra1 is lost"}]}`
 	tests := []struct {
 		name        string
 		method      string
@@ -30,7 +32,10 @@ func TestRoutes(t *testing.T) {
 		contentType string
 	}{
 		{name: "create namespace", method: "POST", path: "/v1/namespaces", body: `{"name":"acme"}`,
-			wantStatus: 201, wantBody: `{"name":"acme","created_at":` + ts0 + `}`, wantCall: "CreateNamespace", wantArg: "acme"},
+			wantStatus: 201, wantBody: `{"name":"acme","created_at":` + ts0 + `}`, wantCall: "CreateNamespace", wantArg: platform.Namespace{Name: "acme"}},
+		{name: "create namespace in regions", method: "POST", path: "/v1/namespaces", body: `{"name":"acme","regions":["lon1","fra1"]}`,
+			wantStatus: 201, wantBody: `{"name":"acme","regions":["lon1","fra1"],"created_at":` + ts0 + `}`,
+			wantCall: "CreateNamespace", wantArg: platform.Namespace{Name: "acme", Regions: []string{"lon1", "fra1"}}},
 		{name: "list namespaces", method: "GET", path: "/v1/namespaces",
 			wantStatus: 200, wantBody: `{"namespaces":[{"name":"acme","created_at":` + ts0 + `}]}`, wantCall: "ListNamespaces"},
 		{name: "delete namespace", method: "DELETE", path: "/v1/namespaces/acme",
@@ -40,6 +45,11 @@ func TestRoutes(t *testing.T) {
 			wantStatus: 202, wantBody: release, wantCall: "Deploy",
 			wantArg: platform.DeployRequest{Namespace: "acme", Service: "hello", Replicas: 2, Env: map[string]string{"A": "1"},
 				Source: platform.Source{Kind: platform.SourceGit, URL: "https://example.com/x.git", Ref: "main"}}},
+		{name: "deploy in regions", method: "POST", path: "/v1/namespaces/acme/deploys",
+			body:       `{"service":"hello","source":{"kind":"archive","archive":"abc"},"regions":["lon1","fra1"]}`,
+			wantStatus: 202, wantBody: release, wantCall: "Deploy",
+			wantArg: platform.DeployRequest{Namespace: "acme", Service: "hello", Source: platform.Source{Kind: platform.SourceArchive, Archive: "abc"},
+				Regions: []string{"lon1", "fra1"}}},
 		{name: "deploy with matching namespace in body", method: "POST", path: "/v1/namespaces/acme/deploys",
 			body:       `{"namespace":"acme","service":"hello","source":{"kind":"archive","archive":"abc"}}`,
 			wantStatus: 202, wantBody: release, wantCall: "Deploy",
@@ -58,11 +68,17 @@ func TestRoutes(t *testing.T) {
 			wantStatus: 200, wantBody: `{"id":"b-7","namespace":"acme","service":"hello","source":{"kind":"archive","archive":"abc"},"status":"succeeded","created_at":` + ts0 + `}`,
 			wantCall: "GetBuild", wantArg: "b-7"},
 		{name: "logs without follow", method: "GET", path: "/v1/namespaces/acme/services/hello/logs?tail=5",
-			wantStatus: 200, wantBody: `{"logs":[{"time":` + ts0 + `,"namespace":"acme","service":"hello","instance":"i-1","stream":"stdout","line":"hi"}]}`,
+			wantStatus: 200, wantBody: `{"logs":[{"time":` + ts0 + `,"namespace":"acme","service":"hello","region":"fra1","instance":"i-1","stream":"stdout","line":"hi"}]}`,
 			wantCall: "Logs", wantArg: platform.LogQuery{Namespace: "acme", Service: "hello", Tail: 5}},
+		{name: "logs of one region", method: "GET", path: "/v1/namespaces/acme/services/hello/logs?region=fra1",
+			wantStatus: 200, wantBody: `{"logs":[{"time":` + ts0 + `,"namespace":"acme","service":"hello","region":"fra1","instance":"i-1","stream":"stdout","line":"hi"}]}`,
+			wantCall: "Logs", wantArg: platform.LogQuery{Namespace: "acme", Service: "hello", Region: "fra1"}},
 		{name: "events without follow", method: "GET", path: "/v1/namespaces/acme/events?service=hello&type=build.&after=3&limit=10",
 			wantStatus: 200, wantBody: `{"events":[{"id":4,"namespace":"acme","service":"hello","type":"build.started","message":"building","time":` + ts0 + `}]}`,
 			wantCall: "Events", wantArg: platform.EventFilter{Namespace: "acme", Service: "hello", Type: "build.", AfterID: 3, Limit: 10}},
+		{name: "events of one region", method: "GET", path: "/v1/namespaces/acme/events?region=fra1",
+			wantStatus: 200, wantBody: `{"events":[{"id":4,"namespace":"acme","service":"hello","type":"build.started","message":"building","time":` + ts0 + `}]}`,
+			wantCall: "Events", wantArg: platform.EventFilter{Namespace: "acme", Region: "fra1"}},
 		{name: "call", method: "POST", path: "/v1/namespaces/acme/call",
 			body:       `{"service":"hello","endpoint":"Hello.Call","request":{"name": "Alice"},"version":"v2"}`,
 			wantStatus: 200, wantBody: `{"msg":"Hello Alice"}`, wantCall: "Call",
@@ -79,13 +95,17 @@ func TestRoutes(t *testing.T) {
 		{name: "delete token", method: "DELETE", path: "/v1/tokens/t-2",
 			wantStatus: 204, wantCall: "DeleteToken", wantArg: "t-2"},
 		{name: "list regions", method: "GET", path: "/v1/regions",
-			wantStatus: 200, wantBody: `{"regions":[{"name":"local","provider":"local","gateway_endpoint":"http://127.0.0.1:8080","created_at":` + ts0 + `,"updated_at":` + ts0 + `}]}`, wantCall: "ListRegions"},
+			wantStatus: 200, wantBody: `{"regions":[{"name":"local","provider":"local","gateway_endpoint":"http://127.0.0.1:8080",` +
+				`"health":"connected","last_seen":` + ts0 + `,"agent_version":"v1.2.3","services":3,"runtime":"local","cpu_millis":4000,"memory_mb":8192,` +
+				`"created_at":` + ts0 + `,"updated_at":` + ts0 + `}]}`, wantCall: "ListRegions"},
 		{name: "register region", method: "PUT", path: "/v1/regions/lon1",
 			body:       `{"provider":"digitalocean","location":"lon1","gateway_endpoint":"https://lon1.example.dev","kubeconfig_ref":"secret://lon1"}`,
-			wantStatus: 200, wantBody: `{"name":"lon1","provider":"digitalocean","location":"lon1","gateway_endpoint":"https://lon1.example.dev","kubeconfig_ref":"secret://lon1","created_at":` + ts0 + `,"updated_at":` + ts0 + `}`,
+			wantStatus: 200, wantBody: `{"name":"lon1","provider":"digitalocean","location":"lon1","gateway_endpoint":"https://lon1.example.dev","kubeconfig_ref":"secret://lon1","services":0,"created_at":` + ts0 + `,"updated_at":` + ts0 + `}`,
 			wantCall: "RegisterRegion", wantArg: platform.Region{Name: "lon1", Provider: "digitalocean", Location: "lon1", GatewayEndpoint: "https://lon1.example.dev", KubeconfigRef: "secret://lon1"}},
 		{name: "delete region", method: "DELETE", path: "/v1/regions/lon1",
 			wantStatus: 204, wantCall: "DeleteRegion", wantArg: "lon1"},
+		{name: "issue region token", method: "POST", path: "/v1/regions/lon1/token",
+			wantStatus: 201, wantBody: `{"region":"lon1","token":"new-secret"}`, wantCall: "IssueRegionToken", wantArg: "lon1"},
 		{name: "upload source", method: "POST", path: "/v1/namespaces/acme/sources", body: "\x1f\x8bfake-archive",
 			header: []string{"Content-Type", "application/gzip"}, contentType: "application/json",
 			wantStatus: 201, wantBody: `{"archive":"sha-of-upload"}`, wantCall: "UploadSource", wantArg: "acme"},
@@ -96,7 +116,7 @@ func TestRoutes(t *testing.T) {
 			cp := &fakeControlPlane{
 				callResp: []byte(`{"msg":"Hello Alice"}`),
 				tokenSec: "new-secret",
-				logs:     []platform.LogEntry{{Time: t0, Namespace: "acme", Service: "hello", InstanceID: "i-1", Stream: platform.Stdout, Line: "hi"}},
+				logs:     []platform.LogEntry{{Time: t0, Namespace: "acme", Service: "hello", Region: "fra1", InstanceID: "i-1", Stream: platform.Stdout, Line: "hi"}},
 				events:   []*platform.Event{{ID: 4, Namespace: "acme", Service: "hello", Type: "build.started", Message: "building", Time: t0}},
 			}
 			ts := newTestServer(t, cp, nil)

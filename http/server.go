@@ -7,7 +7,7 @@
 // action each route is held to, and a test checks every route against it for every role.
 //
 // Every handler returns an error; one adapter turns it into the error JSON of docs/api.md
-// with the status from StatusFor, logs uncoded errors with the request id and shows them
+// with the status from platform.HTTPStatus, logs uncoded errors with the request id and shows them
 // as "internal error". Streams are Server-Sent Events (see sse.go).
 package http
 
@@ -60,6 +60,11 @@ type Options struct {
 	// without a token: github.Integration and its Routes().
 	SignIn       http.Handler
 	SignInRoutes []string
+	// Regions, when set, serves the agents of remote regions (control.Plane's
+	// RegionHandler): GET /v1/regions/connect, the tunnel an agent opens, and POST
+	// /platform.runtime.v1.ControlService/*. It authenticates agents by their region
+	// token itself; the API's token authentication does not run on these routes.
+	Regions http.Handler
 	// Ready reports whether deploys can be taken, for /readyz; nil means always ready.
 	Ready func() bool
 	// Metrics is served at /metrics and receives the server's own request metrics; nil
@@ -253,7 +258,8 @@ func allowedMethods(router chi.Routes, path string) []string {
 }
 
 // routes builds the router: probes, metrics and the OpenAPI document without a token;
-// every other /v1 route behind authenticate.
+// the agents' routes with a region token of their own (agentRoutes); every other /v1
+// route behind authenticate.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, s.observe, s.recoverPanic)
@@ -280,6 +286,7 @@ func (s *Server) routes() chi.Router {
 			r.Handle(p, s.opts.SignIn)
 		}
 	}
+	s.agentRoutes(r)
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/openapi.json", s.openAPI)

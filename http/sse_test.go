@@ -105,7 +105,7 @@ func TestBuildLogStream(t *testing.T) {
 			t.Fatalf("first message %+v, want line", m)
 		}
 		m := mustNext(t, r)
-		var er platformhttp.ErrorResponse
+		var er platform.ErrorResponse
 		if err := json.Unmarshal([]byte(m.Data), &er); err != nil || m.Event != "error" ||
 			er.Error.Code != platform.ENOTFOUND || er.Error.Message != "build b-1 was deleted" || er.Error.RequestID == "" {
 			t.Fatalf("message %+v, want an error event with the error JSON", m)
@@ -128,17 +128,17 @@ func TestLogsFollow(t *testing.T) {
 	cp := &fakeControlPlane{logsCh: ch}
 	ts := newTestServer(t, cp, func(o *platformhttp.Options) { o.SSEHeartbeat = 20 * time.Millisecond })
 	ctx, cancel := context.WithCancel(t.Context())
-	_, r := ts.openStream(t, ctx, "/v1/namespaces/acme/services/hello/logs?follow=true&tail=-1")
+	_, r := ts.openStream(t, ctx, "/v1/namespaces/acme/services/hello/logs?follow=true&tail=-1&region=fra1")
 
-	if got, want := cp.LastArg(), (platform.LogQuery{Namespace: "acme", Service: "hello", Tail: -1, Follow: true}); got != want {
+	if got, want := cp.LastArg(), (platform.LogQuery{Namespace: "acme", Service: "hello", Tail: -1, Follow: true, Region: "fra1"}); got != want {
 		t.Fatalf("LogQuery = %+v, want %+v", got, want)
 	}
 	for i, line := range []string{"listening on :0", "request 1"} {
-		sent := platform.LogEntry{Time: t0, Namespace: "acme", Service: "hello", InstanceID: "i-1", Stream: platform.Stderr, Line: line}
+		sent := platform.LogEntry{Time: t0, Namespace: "acme", Service: "hello", Region: "fra1", InstanceID: "i-1", Stream: platform.Stderr, Line: line}
 		ch <- sent
 		m := mustNext(t, r)
 		var got platform.LogEntry
-		if err := json.Unmarshal([]byte(m.Data), &got); err != nil || m.Event != "log" || got != sent {
+		if err := json.Unmarshal([]byte(m.Data), &got); err != nil || m.Event != "log" || got != sent || !strings.Contains(m.Data, `"region":"fra1"`) {
 			t.Fatalf("message %d = %+v, want log %+v", i, m, sent)
 		}
 	}
@@ -162,14 +162,14 @@ func TestEventsFollow(t *testing.T) {
 	ch := make(chan *platform.Event, 2)
 	cp := &fakeControlPlane{eventsCh: ch}
 	ts := newTestServer(t, cp, nil)
-	_, r := ts.openStream(t, t.Context(), "/v1/namespaces/acme/events?follow=true&type=release.&after=7", "Last-Event-ID", "41")
+	_, r := ts.openStream(t, t.Context(), "/v1/namespaces/acme/events?follow=true&type=release.&region=fra1&after=7", "Last-Event-ID", "41")
 
-	want := platform.EventFilter{Namespace: "acme", Type: "release.", AfterID: 41}
+	want := platform.EventFilter{Namespace: "acme", Type: "release.", Region: "fra1", AfterID: 41}
 	if got := cp.LastArg(); got != want {
 		t.Fatalf("EventFilter = %+v, want %+v (Last-Event-ID wins over after)", got, want)
 	}
 	sent := []*platform.Event{
-		{ID: 42, Namespace: "acme", Service: "hello", Type: "release.rolled_out", Message: "v2 is live", Time: t0},
+		{ID: 42, Namespace: "acme", Service: "hello", Region: "fra1", Type: "release.rolled_out", Message: "v2 is live", Time: t0},
 		{ID: 43, Namespace: "acme", Service: "hello", Type: "release.failed", Message: "crashed", Data: map[string]string{"exit": "2"}, Time: t0},
 	}
 	for _, e := range sent {
@@ -181,7 +181,7 @@ func TestEventsFollow(t *testing.T) {
 		if err := json.Unmarshal([]byte(m.Data), &got); err != nil {
 			t.Fatal(err)
 		}
-		if m.Event != "event" || m.ID != strconv.FormatInt(e.ID, 10) || got.ID != e.ID || got.Message != e.Message {
+		if m.Event != "event" || m.ID != strconv.FormatInt(e.ID, 10) || got.ID != e.ID || got.Message != e.Message || got.Region != e.Region {
 			t.Fatalf("message %+v, want event with id %d", m, e.ID)
 		}
 	}

@@ -52,7 +52,8 @@ func (s *Server) buildLog(w http.ResponseWriter, r *http.Request) error {
 }
 
 // logs answers with a service's recent log lines, or with follow streams them as `log`
-// messages until the client goes away.
+// messages until the client goes away; with region, only that region's instances. Each
+// entry names its region.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 	q := newQueryParams(r)
 	lq := platform.LogQuery{
@@ -60,6 +61,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 		Service:   chi.URLParam(r, "svc"),
 		Tail:      q.Int("tail", 0, -1),
 		Follow:    q.Bool("follow"),
+		Region:    q.String("region"),
 	}
 	if err := q.Err(); err != nil {
 		return err
@@ -104,6 +106,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		Namespace: chi.URLParam(r, "ns"),
 		Service:   q.String("service"),
 		Type:      q.String("type"),
+		Region:    q.String("region"),
 		AfterID:   q.Int64("after"),
 		Limit:     q.Int("limit", 0, 0),
 	}
