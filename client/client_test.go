@@ -63,6 +63,13 @@ func TestRequests(t *testing.T) {
 			wantOut:  &platform.Namespace{Name: "acme", CreatedAt: created},
 		},
 		{
+			name: "create namespace in regions", status: 201,
+			response: `{"name":"acme","regions":["lon1","fra1"],"created_at":"2026-01-02T03:04:05Z"}`,
+			call:     func(c *Client) (any, error) { return c.CreateNamespace(context.Background(), "acme", "lon1", "fra1") },
+			want:     recorded{Method: "POST", Path: "/v1/namespaces", ContentType: "application/json", Body: `{"name":"acme","regions":["lon1","fra1"]}`},
+			wantOut:  &platform.Namespace{Name: "acme", Regions: []string{"lon1", "fra1"}, CreatedAt: created},
+		},
+		{
 			name: "list namespaces", status: 200,
 			response: `{"namespaces":[{"name":"acme","created_at":"2026-01-02T03:04:05Z"}]}`,
 			call:     func(c *Client) (any, error) { return c.ListNamespaces(context.Background()) },
@@ -94,6 +101,32 @@ func TestRequests(t *testing.T) {
 				Body: `{"namespace":"acme","service":"hello","source":{"kind":"archive","archive":"abc123"},"replicas":2}`},
 			wantOut: &platform.Release{ID: "r-1", Namespace: "acme", Service: "hello", Version: "v1", BuildID: "b-1",
 				Replicas: 2, Status: platform.ReleasePending, CreatedAt: created, UpdatedAt: created},
+		},
+		{
+			name: "deploy in regions", status: 202, response: `{"id":"r-1","regions":["lon1","fra1"]}`,
+			call: func(c *Client) (any, error) {
+				return c.Deploy(context.Background(), platform.DeployRequest{
+					Namespace: "acme", Service: "hello", Regions: []string{"lon1", "fra1"},
+					Source: platform.Source{Kind: platform.SourceArchive, Archive: "abc123"},
+				})
+			},
+			want: recorded{Method: "POST", Path: "/v1/namespaces/acme/deploys", ContentType: "application/json",
+				Body: `{"namespace":"acme","service":"hello","source":{"kind":"archive","archive":"abc123"},"regions":["lon1","fra1"]}`},
+			wantOut: &platform.Release{ID: "r-1", Regions: []string{"lon1", "fra1"}},
+		},
+		{
+			name: "service in regions", status: 200,
+			response: `{"namespace":"acme","name":"hello","status":"degraded","regions":["lon1","fra1"],` +
+				`"per_region":[{"region":"lon1","status":"running","version":"v1","instances":2,"running":2},{"region":"fra1","status":"degraded","instances":1,"running":0,"reason":"lost"}]}`,
+			call: func(c *Client) (any, error) { return c.GetService(context.Background(), "acme", "hello") },
+			want: recorded{Method: "GET", Path: "/v1/namespaces/acme/services/hello"},
+			wantOut: &platform.ServiceView{
+				Service: platform.Service{Namespace: "acme", Name: "hello", Status: platform.ServiceDegraded, Regions: []string{"lon1", "fra1"}},
+				PerRegion: []platform.ServiceRegion{
+					{Region: "lon1", Status: platform.ServiceRunning, Version: "v1", Instances: 2, Running: 2},
+					{Region: "fra1", Status: platform.ServiceDegraded, Instances: 1, Reason: "lost"},
+				},
+			},
 		},
 		{
 			name: "list services", status: 200,
@@ -143,6 +176,29 @@ func TestRequests(t *testing.T) {
 			want: recorded{Method: "GET", Path: "/v1/namespaces/acme/events", Query: "after=3&limit=5&service=hello&type=build."},
 			wantOut: []*platform.Event{{ID: 7, Namespace: "acme", Type: "build.started", Message: "m",
 				Data: map[string]string{"release": "r-1"}, Time: created}},
+		},
+		{
+			name: "events of a region", status: 200, response: `{"events":[{"id":8,"namespace":"acme","region":"fra1","type":"region.lost","message":"m","time":"2026-01-02T03:04:05Z"}]}`,
+			call: func(c *Client) (any, error) {
+				return c.Events(context.Background(), platform.EventFilter{Namespace: "acme", Region: "fra1"})
+			},
+			want:    recorded{Method: "GET", Path: "/v1/namespaces/acme/events", Query: "region=fra1"},
+			wantOut: []*platform.Event{{ID: 8, Namespace: "acme", Region: "fra1", Type: platform.EventRegionLost, Message: "m", Time: created}},
+		},
+		{
+			name: "list regions", status: 200,
+			response: `{"regions":[{"name":"fra1","provider":"local","health":"connected","last_seen":"2026-01-02T03:04:05Z","agent_version":"v1.2.3",` +
+				`"services":2,"runtime":"local","cpu_millis":4000,"memory_mb":8192,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}]}`,
+			call: func(c *Client) (any, error) { return c.ListRegions(context.Background()) },
+			want: recorded{Method: "GET", Path: "/v1/regions"},
+			wantOut: []*platform.Region{{Name: "fra1", Provider: "local", Health: platform.RegionConnected, LastSeen: &created, AgentVersion: "v1.2.3",
+				Services: 2, Runtime: "local", CPUMillis: 4000, MemoryMB: 8192, CreatedAt: created, UpdatedAt: created}},
+		},
+		{
+			name: "issue region token", status: 201, response: `{"region":"fra1","token":"mp_region"}`,
+			call:    func(c *Client) (any, error) { return c.IssueRegionToken(context.Background(), "fra1") },
+			want:    recorded{Method: "POST", Path: "/v1/regions/fra1/token"},
+			wantOut: "mp_region",
 		},
 		{
 			name: "call", status: 200, response: `{"msg":"Hello Alice"}`,

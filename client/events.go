@@ -51,6 +51,9 @@ func eventQuery(f platform.EventFilter, follow bool) url.Values {
 	if f.Type != "" {
 		q.Set("type", f.Type)
 	}
+	if f.Region != "" {
+		q.Set("region", f.Region)
+	}
 	if f.AfterID > 0 {
 		q.Set("after", strconv.FormatInt(f.AfterID, 10))
 	}

@@ -60,13 +60,17 @@ func (c *Client) BuildLog(ctx context.Context, ns, id string, follow bool) (*Str
 	return newStream(next, closer(cancel, resp.Body)), nil
 }
 
-// Logs returns the output of a service's instances: the last q.Tail lines (0 means the
-// server's default of 100, -1 all it keeps) and, with q.Follow, new lines as they are
-// written until ctx ends or the stream is closed.
+// Logs returns the output of a service's instances, of q.Region's only when set: the
+// last q.Tail lines (0 means the server's default of 100, -1 all it keeps) and, with
+// q.Follow, new lines as they are written until ctx ends or the stream is closed. Each
+// entry names its region.
 func (c *Client) Logs(ctx context.Context, q platform.LogQuery) (*Stream[platform.LogEntry], error) {
 	v := url.Values{}
 	if q.Tail != 0 {
 		v.Set("tail", strconv.Itoa(q.Tail))
+	}
+	if q.Region != "" {
+		v.Set("region", q.Region)
 	}
 	p := nsPath(q.Namespace, "services", q.Service, "logs")
 	if !q.Follow {

@@ -7,11 +7,16 @@ import (
 	platform "github.com/micro/platform"
 )
 
-// CreateNamespace creates a namespace: EINVALID for a bad name, ECONFLICT if it exists,
-// EFORBIDDEN without an admin token.
-func (c *Client) CreateNamespace(ctx context.Context, name string) (*platform.Namespace, error) {
+// CreateNamespace creates a namespace whose services run in regions unless a deploy
+// names its own (none: the platform's default region): EINVALID for a bad name or an
+// unknown region, ECONFLICT if it exists, EFORBIDDEN without an admin token.
+func (c *Client) CreateNamespace(ctx context.Context, name string, regions ...string) (*platform.Namespace, error) {
+	in := struct {
+		Name    string   `json:"name"`
+		Regions []string `json:"regions,omitempty"`
+	}{name, regions}
 	var ns platform.Namespace
-	if err := c.do(ctx, http.MethodPost, path("v1", "namespaces"), nil, map[string]string{"name": name}, &ns); err != nil {
+	if err := c.do(ctx, http.MethodPost, path("v1", "namespaces"), nil, in, &ns); err != nil {
 		return nil, err
 	}
 	return &ns, nil

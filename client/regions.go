@@ -2,12 +2,14 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	platform "github.com/micro/platform"
 )
 
-// ListRegions returns the regions the control plane can deploy to.
+// ListRegions returns the regions the control plane can deploy to, with their health
+// and what their agents reported.
 func (c *Client) ListRegions(ctx context.Context) ([]*platform.Region, error) {
 	var out struct {
 		Regions []*platform.Region `json:"regions"`
@@ -37,4 +39,22 @@ func (c *Client) RegisterRegion(ctx context.Context, r *platform.Region) (*platf
 // DeleteRegion unregisters a region: ENOTFOUND if absent. Admin only.
 func (c *Client) DeleteRegion(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, path("v1", "regions", name), nil, nil, nil)
+}
+
+// IssueRegionToken returns a new token for region name's agent (`platform agent --token`),
+// shown only this once; the region's previous token is revoked and its agent
+// disconnected. ENOTFOUND if there is no such region. Admin only.
+func (c *Client) IssueRegionToken(ctx context.Context, name string) (string, error) {
+	var out struct {
+		Region string `json:"region"`
+		Token  string `json:"token"`
+	}
+	p := path("v1", "regions", name, "token")
+	if err := c.do(ctx, http.MethodPost, p, nil, nil, &out); err != nil {
+		return "", err
+	}
+	if out.Token == "" {
+		return "", c.badResponse(http.MethodPost, p, errors.New("no token in the response"))
+	}
+	return out.Token, nil
 }

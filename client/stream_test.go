@@ -176,6 +176,14 @@ func TestLogs(t *testing.T) {
 			},
 			wantQuery: "follow=true&tail=-1", wantLines: []string{"i-1 stdout one"},
 		},
+		{
+			name: "region",
+			q:    platform.LogQuery{Namespace: "acme", Service: "hello", Region: "fra1"},
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 200, `{"logs":[{"region":"fra1","instance":"i-1","stream":"stdout","line":"one"}]}`)
+			},
+			wantQuery: "region=fra1", wantLines: []string{"fra1 i-1 stdout one"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,7 +196,11 @@ func TestLogs(t *testing.T) {
 			var lines []string
 			for s.Next() {
 				e := s.Value()
-				lines = append(lines, fmt.Sprintf("%s %s %s", e.InstanceID, e.Stream, e.Line))
+				line := fmt.Sprintf("%s %s %s", e.InstanceID, e.Stream, e.Line)
+				if e.Region != "" {
+					line = e.Region + " " + line
+				}
+				lines = append(lines, line)
 			}
 			if err := s.Err(); err != nil {
 				t.Fatal(err)
