@@ -23,6 +23,7 @@ type deployOptions struct {
 	namespace, name, path, ref, version, size string
 	replicas                                  int
 	env                                       []string
+	regions                                   []string
 	detach                                    bool
 }
 
@@ -35,10 +36,14 @@ func (a *app) deployCmd() *cobra.Command {
 			"follows the build and rollout until the new release is live or has failed. The\n" +
 			"previous release keeps serving until the new one is healthy.\n\n" +
 			"--size sets the CPU and memory of each instance (its request and limit):\n" + sizeHelp() +
-			"A redeploy without --size keeps the service's current size; a new service gets " + string(platform.DefaultSize) + ".",
+			"A redeploy without --size keeps the service's current size; a new service gets " + string(platform.DefaultSize) + ".\n\n" +
+			"--regions places the service: each region runs --replicas instances of it. A redeploy\n" +
+			"without --regions keeps the service's placement; a new service gets its namespace's\n" +
+			"regions (see `platform namespaces create --regions`), or the platform's default region.",
 		Example: `  platform deploy ./helloworld -n acme
   platform deploy https://github.com/acme/services.git --path helloworld --ref v1.2.0 -n acme
-  platform deploy . -n acme --replicas 3 --size medium --env GREETING=hi --detach`,
+  platform deploy . -n acme --replicas 3 --size medium --env GREETING=hi --detach
+  platform deploy ./helloworld -n acme --regions lon1,fra1`,
 		Args: args(1, 1, "a directory or a git URL"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			return a.deploy(cmd, args[0], o)
@@ -53,6 +58,7 @@ func (a *app) deployCmd() *cobra.Command {
 	f.IntVar(&o.replicas, "replicas", 0, "number of instances (default: the service's current count, 1 for a new service)")
 	f.StringVar(&o.size, "size", "", "size of each instance: "+platform.SizeNames()+" (default: the service's current size, "+string(platform.DefaultSize)+" for a new service)")
 	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the instances (repeatable)")
+	f.StringSliceVar(&o.regions, "regions", nil, "regions to run the service in, comma separated (default: its current placement, or the namespace's regions)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "return once the release is recorded, without following it")
 	return cmd
 }
@@ -87,6 +93,9 @@ func deployRequest(src string, o deployOptions) (platform.DeployRequest, error) 
 		errs = append(errs, err)
 	}
 	req.Env = env
+	if req.Regions, err = parseRegions(o.regions); err != nil {
+		errs = append(errs, err)
+	}
 	base := ""
 	if isGitURL(src) {
 		req.Source = platform.Source{Kind: platform.SourceGit, URL: src, Ref: o.ref, Path: o.path}
@@ -179,7 +188,7 @@ func (a *app) deploy(cmd *cobra.Command, src string, o deployOptions) error {
 		if a.jsonOutput() {
 			return a.printJSON(rel)
 		}
-		fmt.Fprintf(a.stdout, "Deploying %s to %s: release %s (%s).\n", rel.Service, ns, rel.ID, rel.Version)
+		fmt.Fprintf(a.stdout, "Deploying %s to %s%s: release %s (%s).\n", rel.Service, ns, inRegions(rel.Regions), rel.ID, rel.Version)
 		fmt.Fprintf(a.stdout, "Follow it with `platform events -n %s --service %s -f`.\n", ns, rel.Service)
 		return nil
 	}
@@ -188,9 +197,18 @@ func (a *app) deploy(cmd *cobra.Command, src string, o deployOptions) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(a.stdout, "Deploying %s to %s: release %s (%s).\n", rel.Service, ns, rel.ID, rel.Version)
+		fmt.Fprintf(a.stdout, "Deploying %s to %s%s: release %s (%s).\n", rel.Service, ns, inRegions(rel.Regions), rel.ID, rel.Version)
 	}
 	return a.followDeploy(ctx, c, rel, afterID)
+}
+
+// inRegions names the regions of a release for the deploy's first line: "" when it
+// names none (the platform's default placement).
+func inRegions(regions []string) string {
+	if len(regions) == 0 {
+		return ""
+	}
+	return " in " + strings.Join(regions, ", ")
 }
 
 // upload packs dir and streams it to the server, returning the archive's digest.

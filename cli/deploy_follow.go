@@ -156,5 +156,8 @@ func (f *deployFollower) printEvent(e *platform.Event) {
 		return
 	}
 	msg := strings.ReplaceAll(e.Message, "\n", "\n      │ ")
+	if e.Region != "" {
+		msg = e.Region + ": " + msg
+	}
 	fmt.Fprintf(f.a.stdout, "  %s  %-21s %s\n", e.Time.In(f.a.loc).Format("15:04:05"), e.Type, msg)
 }

@@ -50,6 +50,17 @@ func TestDeployRequest(t *testing.T) {
 				Source: platform.Source{Kind: platform.SourceGit, URL: "git@github.com:acme/mono.git", Path: "cmd/api"}},
 		},
 		{
+			name: "regions, comma separated or repeated",
+			src:  "/src/hello", opts: deployOptions{regions: []string{"lon1", " fra1", "nyc3"}},
+			want: platform.DeployRequest{Service: "hello", Regions: []string{"lon1", "fra1", "nyc3"}, Source: platform.Source{Kind: platform.SourceArchive}},
+		},
+		{
+			name: "bad regions",
+			src:  "/src/hello", opts: deployOptions{regions: []string{"lon1", "LON1", "lon1", ""}},
+			wantErr: "--regions: invalid region name \"LON1\": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'\n" +
+				"--regions: lon1 is named twice\n--regions: invalid region name \"\"",
+		},
+		{
 			name: "every problem at once",
 			src:  "/src/My_Service", opts: deployOptions{ref: "main", replicas: -1, size: "huge", env: []string{"NOEQUALS"}},
 			wantErr: "--replicas -1: must not be negative\n--size \"huge\": want one of nano, small, medium, large, xlarge\n--env \"NOEQUALS\": want KEY=VALUE\n--ref: only a git source has refs; commit and deploy the directory instead\n" +
@@ -315,5 +326,23 @@ func TestDeployHelpListsSizes(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("deploy --help lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+func TestDeployInRegions(t *testing.T) {
+	t.Parallel()
+	f := newDeployFake(t, nil, "")
+	f.deployRel.Regions = []string{"lon1", "fra1"}
+	r := f.run(t, "deploy", "https://github.com/acme/hello.git", "-n", "acme", "--regions", "lon1,fra1", "--detach")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if want := "Deploying hello to acme in lon1, fra1: release r-2 (v2).\n"; !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("stdout:\n%s\nwant it to start with:\n%s", r.stdout, want)
+	}
+	var req platform.DeployRequest
+	json.Unmarshal(f.recorded("POST /v1/namespaces/acme/deploys"), &req)
+	if !reflect.DeepEqual(req.Regions, []string{"lon1", "fra1"}) {
+		t.Errorf("deploy request regions %q, want [lon1 fra1]", req.Regions)
 	}
 }

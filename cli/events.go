@@ -12,9 +12,9 @@ import (
 
 func (a *app) eventsCmd() *cobra.Command {
 	var (
-		ns, service, typ string
-		follow           bool
-		limit            int
+		ns, service, typ, region string
+		follow                   bool
+		limit                    int
 	)
 	cmd := &cobra.Command{
 		Use:   "events",
@@ -28,7 +28,7 @@ func (a *app) eventsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f := platform.EventFilter{Namespace: ns, Service: service, Type: typ, Limit: limit}
+			f := platform.EventFilter{Namespace: ns, Service: service, Type: typ, Region: region, Limit: limit}
 			list, err := c.Events(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -79,6 +79,7 @@ func (a *app) eventsCmd() *cobra.Command {
 	}
 	addNamespaceFlag(cmd, &ns)
 	cmd.Flags().StringVar(&service, "service", "", "only events of this service")
+	cmd.Flags().StringVar(&region, "region", "", "only events that happened in this region")
 	cmd.Flags().StringVar(&typ, "type", "", `only events of this type, or of a type prefix ending in "." (e.g. build.)`)
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many of the most recent events to print")
@@ -87,10 +88,10 @@ func (a *app) eventsCmd() *cobra.Command {
 
 // Column widths of the events table: fixed, so that followed events line up with the
 // ones printed before them.
-const eventRowFormat = "%-19s   %-21s   %-16s   %s\n"
+const eventRowFormat = "%-19s   %-21s   %-16s   %-8s   %s\n"
 
 func (a *app) printEventHeader(w io.Writer) {
-	fmt.Fprintf(w, eventRowFormat, "TIME", "TYPE", "SERVICE", "MESSAGE")
+	fmt.Fprintf(w, eventRowFormat, "TIME", "TYPE", "SERVICE", "REGION", "MESSAGE")
 }
 
 // printEvent writes one event as a table row or, with -o json, a JSON line.
@@ -98,7 +99,7 @@ func (a *app) printEvent(e *platform.Event) error {
 	if a.jsonOutput() {
 		return a.printJSONLine(e)
 	}
-	msg := strings.ReplaceAll(e.Message, "\n", "\n"+strings.Repeat(" ", 19+3+21+3+16+3))
-	_, err := fmt.Fprintf(a.stdout, eventRowFormat, a.fmtTime(e.Time), e.Type, orDash(e.Service), msg)
+	msg := strings.ReplaceAll(e.Message, "\n", "\n"+strings.Repeat(" ", 19+3+21+3+16+3+8+3))
+	_, err := fmt.Fprintf(a.stdout, eventRowFormat, a.fmtTime(e.Time), e.Type, orDash(e.Service), orDash(e.Region), msg)
 	return err
 }

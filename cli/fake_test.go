@@ -50,6 +50,8 @@ type fakeAPI struct {
 	follow    []*platform.Event // events the follow stream sends after the deploy
 	deployRel *platform.Release // what POST deploys answers
 	regions   []platform.Region // registered with PUT /v1/regions/{name}
+	// regionList is what GET /v1/regions answers.
+	regionList []*platform.Region
 }
 
 // newFakeAPI starts a fake with fixtures for namespace "acme".
@@ -60,13 +62,19 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	rel := &platform.Release{ID: "r-1", Namespace: "acme", Service: "hello", Version: "v1", BuildID: "b-1", Replicas: 2, Size: platform.SizeSmall, Status: platform.ReleaseLive}
 	f.services = []*platform.ServiceView{
 		{
-			Service: platform.Service{Namespace: "acme", Name: "hello", CurrentRelease: "r-1", DesiredRelease: "r-1", Status: platform.ServiceRunning, CreatedAt: t0, UpdatedAt: t1},
+			Service: platform.Service{Namespace: "acme", Name: "hello", CurrentRelease: "r-1", DesiredRelease: "r-1", Status: platform.ServiceDegraded,
+				Regions: []string{"lon1", "fra1"}, CreatedAt: t0, UpdatedAt: t1},
 			Version: "v1", Release: rel,
 			Instances: []*platform.Instance{
-				{ID: "r-1-0a1b2c3d4e5f", Version: "v1", State: platform.InstanceRunning, Registered: true, StartedAt: t1},
-				{ID: "r-1-6a7b8c9d0e1f", Version: "v1", State: platform.InstanceBackoff, Restarts: 3, Message: "exit status 2", StartedAt: t1},
+				{ID: "r-1-0a1b2c3d4e5f", Region: "lon1", Version: "v1", State: platform.InstanceRunning, Registered: true, StartedAt: t1},
+				{ID: "r-1-6a7b8c9d0e1f", Region: "lon1", Version: "v1", State: platform.InstanceBackoff, Restarts: 3, Message: "exit status 2", StartedAt: t1},
+				{ID: "r-1-1c2d3e4f5a6b", Region: "fra1", Version: "v1", State: platform.InstanceRunning, Registered: true, StartedAt: t1},
 			},
 			Endpoints: []platform.Endpoint{{Name: "Hello.Call"}, {Name: "Hello.Stream"}},
+			PerRegion: []platform.ServiceRegion{
+				{Region: "lon1", Status: platform.ServiceRunning, Version: "v1", Instances: 2, Running: 1},
+				{Region: "fra1", Status: platform.ServiceDegraded, Version: "v1", Instances: 1, Running: 1, Reason: "region lost; instances as it last reported them"},
+			},
 		},
 		{
 			Service:   platform.Service{Namespace: "acme", Name: "worker-queue", DesiredRelease: "r-9", Status: platform.ServiceFailed, Reason: "build failed", CreatedAt: t0, UpdatedAt: t1},
@@ -83,8 +91,16 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		{ID: "t-1122334455667788", Name: "ci", Namespaces: []string{"acme", "globex"}, CreatedAt: t1, ExpiresAt: &exp},
 	}
 	f.logs = []platform.LogEntry{
-		{Time: t1, Namespace: "acme", Service: "hello", InstanceID: "r-1-0a1b2c3d4e5f", Stream: platform.Stdout, Line: "Starting [service] hello"},
-		{Time: t1, Namespace: "acme", Service: "hello", InstanceID: "r-1-6a7b8c9d0e1f", Stream: platform.Stderr, Line: "panic: boom"},
+		{Time: t1, Namespace: "acme", Service: "hello", Region: "lon1", InstanceID: "r-1-0a1b2c3d4e5f", Stream: platform.Stdout, Line: "Starting [service] hello"},
+		{Time: t1, Namespace: "acme", Service: "hello", Region: "lon1", InstanceID: "r-1-6a7b8c9d0e1f", Stream: platform.Stderr, Line: "panic: boom"},
+		{Time: t1, Namespace: "acme", Service: "hello", Region: "fra1", InstanceID: "r-1-1c2d3e4f5a6b", Stream: platform.Stdout, Line: "Starting [service] hello"},
+	}
+	f.regionList = []*platform.Region{
+		{Name: "fra1", Provider: "local", Location: "frankfurt", Health: platform.RegionLost, LastSeen: &t1, AgentVersion: "v1.4.0", Services: 1,
+			GatewayEndpoint: "https://fra1.example.dev", Isolation: "sandboxed", CreatedAt: t0, UpdatedAt: t1},
+		{Name: "local", Provider: "local", Health: platform.RegionConnected, LastSeen: &t1, AgentVersion: "v1.4.0", Services: 0,
+			GatewayEndpoint: "http://127.0.0.1:8080", Isolation: "partial: no cgroup v2", CreatedAt: t0, UpdatedAt: t1},
+		{Name: "lon1", Provider: "digitalocean", Location: "lon1", Health: platform.RegionWaiting, Services: 1, CreatedAt: t0, UpdatedAt: t0},
 	}
 	f.releases["r-1"] = rel
 	f.Server = httptest.NewServer(f.routes())
@@ -95,16 +111,19 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 func (f *fakeAPI) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/namespaces", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"namespaces": []platform.Namespace{{Name: "acme", CreatedAt: t0}, {Name: "globex", CreatedAt: t1}}})
+		writeJSON(w, 200, map[string]any{"namespaces": []platform.Namespace{{Name: "acme", Regions: []string{"lon1", "fra1"}, CreatedAt: t0}, {Name: "globex", CreatedAt: t1}}})
 	})
 	mux.HandleFunc("POST /v1/namespaces", func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ Name string }
+		var body struct {
+			Name    string
+			Regions []string
+		}
 		_ = json.Unmarshal(f.body(r), &body)
 		if body.Name == "acme" {
 			writeError(w, 409, platform.ECONFLICT, `namespace "acme" already exists`, "")
 			return
 		}
-		writeJSON(w, 201, platform.Namespace{Name: body.Name, CreatedAt: t0})
+		writeJSON(w, 201, platform.Namespace{Name: body.Name, Regions: body.Regions, CreatedAt: t0})
 	})
 	mux.HandleFunc("DELETE /v1/namespaces/{ns}", f.needNS(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	mux.HandleFunc("GET /v1/namespaces/{ns}/services", f.needNS(func(w http.ResponseWriter, r *http.Request) {
@@ -195,6 +214,16 @@ func (f *fakeAPI) routes() http.Handler {
 		writeJSON(w, 200, reg)
 	})
 	mux.HandleFunc("DELETE /v1/regions/{name}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	mux.HandleFunc("GET /v1/regions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"regions": f.regionList})
+	})
+	mux.HandleFunc("POST /v1/regions/{name}/token", func(w http.ResponseWriter, r *http.Request) {
+		if name := r.PathValue("name"); name != "fra1" {
+			writeError(w, 404, platform.ENOTFOUND, fmt.Sprintf("region %q not found", name), "list regions with `platform regions`")
+			return
+		}
+		writeJSON(w, 201, map[string]string{"region": "fra1", "token": "mpr_r3g10n"})
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
@@ -205,6 +234,13 @@ func (f *fakeAPI) routes() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// addRegionEvent appends an event a region reported to f's events (after the fixtures,
+// whose IDs the deploy tests' followed events continue).
+func (f *fakeAPI) addRegionEvent() {
+	f.events = append(f.events, &platform.Event{ID: 4, Namespace: "acme", Service: "hello", Region: "fra1",
+		Type: platform.EventRegionLost, Message: "region fra1 stopped answering", Time: t1.Add(time.Minute)})
 }
 
 // needNS answers 404 for any namespace but acme.
@@ -238,7 +274,7 @@ func (f *fakeAPI) handleEvents(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	match := func(e *platform.Event) bool {
-		return e.ID > after && (q.Get("service") == "" || e.Service == q.Get("service")) &&
+		return e.ID > after && (q.Get("service") == "" || e.Service == q.Get("service")) && (q.Get("region") == "" || e.Region == q.Get("region")) &&
 			(q.Get("type") == "" || e.Type == q.Get("type") || (strings.HasSuffix(q.Get("type"), ".") && strings.HasPrefix(e.Type, q.Get("type"))))
 	}
 	if q.Get("follow") != "true" {
@@ -264,12 +300,18 @@ func (f *fakeAPI) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeAPI) handleLogs(w http.ResponseWriter, r *http.Request) {
+	var logs []platform.LogEntry
+	for _, e := range f.logs {
+		if region := r.URL.Query().Get("region"); region == "" || e.Region == region {
+			logs = append(logs, e)
+		}
+	}
 	if r.URL.Query().Get("follow") != "true" {
-		writeJSON(w, 200, map[string]any{"logs": f.logs})
+		writeJSON(w, 200, map[string]any{"logs": logs})
 		return
 	}
 	st := startSSE(w)
-	for _, e := range f.logs {
+	for _, e := range logs {
 		st.send("log", "", e)
 	}
 	<-r.Context().Done()

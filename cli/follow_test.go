@@ -47,10 +47,10 @@ func TestFollowUntilInterrupted(t *testing.T) {
 		name, want string
 		args       []string
 	}{
-		{name: "logs", args: []string{"logs", "hello", "-n", "acme", "-f"}, want: "[6a7b8c9d stderr] panic: boom\n"},
+		{name: "logs", args: []string{"logs", "hello", "-n", "acme", "-f"}, want: "[lon1 6a7b8c9d stderr] panic: boom\n"},
 		{name: "events", args: []string{"events", "-n", "acme", "-f", "--limit", "1"},
-			want: "2026-03-04 10:22:00   release.rolled_out      hello              hello v1 is live with 2 instances\n" +
-				"2026-03-04 10:22:00   instance.crashed        hello              instance r-1-aa crashed: exit status 2\n"},
+			want: "2026-03-04 10:22:00   release.rolled_out      hello              -          hello v1 is live with 2 instances\n" +
+				"2026-03-04 10:22:00   instance.crashed        hello              -          instance r-1-aa crashed: exit status 2\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ func transcript(args []string, r result) string {
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	f := newFakeAPI(t)
+	f.addRegionEvent()
 	tests := []struct {
 		name string
 		args []string
@@ -26,12 +27,21 @@ func TestGolden(t *testing.T) {
 		{name: "services_get_not_found", args: []string{"services", "get", "nope", "-n", "acme"}},
 		{name: "events", args: []string{"events", "-n", "acme"}},
 		{name: "events_service", args: []string{"events", "-n", "acme", "--service", "hello", "--type", "build."}},
+		{name: "events_region", args: []string{"events", "-n", "acme", "--region", "fra1"}},
+		{name: "regions", args: []string{"regions"}},
+		{name: "regions_token_control", args: []string{"regions", "token", "fra1", "--control", "https://platform.example.com"}},
+		{name: "regions_token_not_found", args: []string{"regions", "token", "nope"}},
+		{name: "regions_create", args: []string{"regions", "create", "fra1", "--location", "frankfurt", "--gateway", "https://fra1.example.dev"}},
+		{name: "regions_create_invalid", args: []string{"regions", "create", "Fra_1", "--provider", "aws2"}},
+		{name: "namespaces_create_regions", args: []string{"namespaces", "create", "initech", "--regions", "lon1,fra1"}},
+		{name: "namespaces_create_bad_regions", args: []string{"namespaces", "create", "initech", "--regions", "lon1,Bad_Name,lon1"}},
 		{name: "tokens", args: []string{"tokens", "list"}},
 		{name: "tokens_create", args: []string{"tokens", "create", "ci", "--namespace", "acme", "--namespace", "globex", "--ttl", "720h"}},
 		{name: "tokens_delete_not_found", args: []string{"tokens", "delete", "t-nope"}},
 		{name: "namespaces", args: []string{"ns"}},
 		{name: "namespaces_create_conflict", args: []string{"namespaces", "create", "acme"}},
 		{name: "logs", args: []string{"logs", "hello", "-n", "acme", "--tail", "2"}},
+		{name: "logs_region", args: []string{"logs", "hello", "-n", "acme", "--region", "fra1"}},
 		{name: "call", args: []string{"call", "hello", "Hello.Call", `{"name":"Alice"}`, "-n", "acme", "--version", "v1"}},
 		{name: "error_unreachable", args: []string{"services", "-n", "acme"}, env: []string{"PLATFORM_SERVER=http://127.0.0.1:1"}},
 		{name: "error_unauthenticated", args: []string{"tokens", "list"}, env: []string{"PLATFORM_SERVER=" + f.URL, "PLATFORM_TOKEN=wrong"}},
@@ -62,6 +72,7 @@ func TestGolden(t *testing.T) {
 func TestJSONOutput(t *testing.T) {
 	t.Parallel()
 	f := newFakeAPI(t)
+	f.addRegionEvent()
 	tests := []struct {
 		name     string
 		args     []string
@@ -71,14 +82,29 @@ func TestJSONOutput(t *testing.T) {
 	}{
 		{name: "services", args: []string{"services", "-n", "acme"}, check: wantLen(2)},
 		{name: "services get", args: []string{"services", "get", "hello", "-n", "acme"}, check: wantField("name", "hello")},
-		{name: "events", args: []string{"events", "-n", "acme"}, check: wantLen(3)},
+		{name: "events", args: []string{"events", "-n", "acme"}, check: wantLen(4)},
+		{name: "events of a region", args: []string{"events", "-n", "acme", "--region", "fra1"}, check: wantLen(1)},
+		{name: "regions", args: []string{"regions"}, check: wantLen(3)},
+		{name: "regions token", args: []string{"regions", "token", "fra1"}, check: func(t *testing.T, v any) {
+			m, _ := v.(map[string]any)
+			if m["region"] != "fra1" || m["token"] != "mpr_r3g10n" || !strings.HasSuffix(fmt.Sprint(m["command"]), "--token mpr_r3g10n") {
+				t.Errorf("got %v, want region fra1, its token and the agent's command", v)
+			}
+		}},
+		{name: "namespaces create in regions", args: []string{"namespaces", "create", "initech", "--regions", "lon1,fra1"},
+			check: func(t *testing.T, v any) {
+				if r, _ := v.(map[string]any)["regions"].([]any); len(r) != 2 || r[0] != "lon1" || r[1] != "fra1" {
+					t.Errorf("got %v, want regions [lon1 fra1]", v)
+				}
+			}},
 		{name: "tokens", args: []string{"tokens", "list"}, check: wantLen(2)},
 		{name: "tokens create", args: []string{"tokens", "create", "ci", "--admin"}, check: wantField("secret", "mp_s3cr3t")},
 		{name: "namespaces", args: []string{"namespaces", "list"}, check: wantLen(2)},
 		{name: "namespaces create", args: []string{"namespaces", "create", "initech"}, check: wantField("name", "initech")},
 		{name: "delete", args: []string{"delete", "hello", "-n", "acme"}, check: wantField("status", "deleting")},
 		{name: "call", args: []string{"call", "hello", "Hello.Call", `{"name":"Alice"}`, "-n", "acme"}, check: wantField("version", "")},
-		{name: "logs", args: []string{"logs", "hello", "-n", "acme"}, lines: true, check: wantLen(2)},
+		{name: "logs", args: []string{"logs", "hello", "-n", "acme"}, lines: true, check: wantLen(3)},
+		{name: "logs of a region", args: []string{"logs", "hello", "-n", "acme", "--region", "fra1"}, lines: true, check: wantLen(1)},
 		{name: "version", args: []string{"version"}, check: wantField("version", "dev")},
 		{name: "error", args: []string{"services", "get", "nope", "-n", "acme"}, wantCode: 1, check: func(t *testing.T, v any) {
 			e, _ := v.(map[string]any)["error"].(map[string]any)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -21,26 +22,37 @@ func (a *app) namespacesCmd() *cobra.Command {
 		Args:    args(0, 0, "no arguments"),
 		RunE:    a.run(a.listNamespaces),
 	}
+	var regions []string
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a namespace (admin token)",
-		Args:  args(1, 1, "NAME"),
+		Long: "create makes a namespace. --regions names where its services run unless a deploy\n" +
+			"names its own (`platform deploy --regions`); without it they run in the platform's\n" +
+			"default region.",
+		Example: `  platform namespaces create acme
+  platform namespaces create acme --regions lon1,fra1`,
+		Args: args(1, 1, "NAME"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			regions, err := parseRegions(regions)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
 			c, err := a.connect(cmd)
 			if err != nil {
 				return err
 			}
-			ns, err := c.CreateNamespace(cmd.Context(), args[0])
+			ns, err := c.CreateNamespace(cmd.Context(), args[0], regions...)
 			if err != nil {
 				return err
 			}
 			if a.jsonOutput() {
 				return a.printJSON(ns)
 			}
-			fmt.Fprintf(a.stdout, "Created namespace %s.\n", ns.Name)
+			fmt.Fprintf(a.stdout, "Created namespace %s%s.\n", ns.Name, inRegions(ns.Regions))
 			return nil
 		}),
 	}
+	create.Flags().StringSliceVar(&regions, "regions", nil, "regions its services run in, comma separated (default: the platform's default region)")
 	del := &cobra.Command{
 		Use:     "delete NAME",
 		Aliases: []string{"rm"},
@@ -82,9 +94,9 @@ func (a *app) listNamespaces(cmd *cobra.Command, _ []string) error {
 		return nil
 	}
 	tw := table(a.stdout)
-	fmt.Fprintln(tw, "NAME\tCREATED")
+	fmt.Fprintln(tw, "NAME\tREGIONS\tCREATED")
 	for _, ns := range list {
-		fmt.Fprintf(tw, "%s\t%s\n", ns.Name, a.fmtTime(ns.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.Name, orDash(strings.Join(ns.Regions, ",")), a.fmtTime(ns.CreatedAt))
 	}
 	return tw.Flush()
 }

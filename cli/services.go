@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -33,9 +34,10 @@ func (a *app) servicesCmd() *cobra.Command {
 				return nil
 			}
 			tw := table(a.stdout)
-			fmt.Fprintln(tw, "NAME\tVERSION\tSTATUS\tINSTANCES\tSIZE\tENDPOINTS")
+			fmt.Fprintln(tw, "NAME\tVERSION\tSTATUS\tINSTANCES\tSIZE\tREGIONS\tENDPOINTS")
 			for _, s := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(s.Version), s.Status, instanceCount(s), serviceSize(s), endpointList(s.Endpoints))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(s.Version), s.Status, instanceCount(s), serviceSize(s),
+					placement(s), endpointList(s.Endpoints))
 			}
 			return tw.Flush()
 		}),
@@ -45,7 +47,7 @@ func (a *app) servicesCmd() *cobra.Command {
 	var getNS string
 	get := &cobra.Command{
 		Use:   "get NAME",
-		Short: "Show one service: its release, instances and endpoints",
+		Short: "Show one service: its release, regions, instances and endpoints",
 		Args:  args(1, 1, "NAME"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			c, ns, err := a.connectNS(cmd, getNS)
@@ -67,7 +69,8 @@ func (a *app) servicesCmd() *cobra.Command {
 	return cmd
 }
 
-// instanceCount renders running/desired instances.
+// instanceCount renders running/desired instances, over every region of the service's
+// placement (each runs the release's replicas).
 func instanceCount(s *platform.ServiceView) string {
 	running := 0
 	for _, in := range s.Instances {
@@ -77,7 +80,7 @@ func instanceCount(s *platform.ServiceView) string {
 	}
 	desired := 0
 	if s.Release != nil {
-		desired = s.Release.Replicas
+		desired = s.Release.Replicas * max(len(s.PerRegion), 1)
 	}
 	return fmt.Sprintf("%d/%d", running, desired)
 }
@@ -114,6 +117,7 @@ func (a *app) printService(s *platform.ServiceView) error {
 	if s.DesiredRelease != "" && s.DesiredRelease != s.CurrentRelease {
 		fmt.Fprintf(tw, "Deploying:\t%s\n", s.DesiredRelease)
 	}
+	fmt.Fprintf(tw, "Regions:\t%s\n", orDash(strings.Join(s.Regions, ",")))
 	fmt.Fprintf(tw, "Instances:\t%s\n", instanceCount(s))
 	if s.Release != nil {
 		fmt.Fprintf(tw, "Size:\t%s\n", s.Release.Size.Describe())
@@ -124,13 +128,36 @@ func (a *app) printService(s *platform.ServiceView) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(s.PerRegion) > 0 {
+		fmt.Fprintln(a.stdout)
+		tw = table(a.stdout)
+		fmt.Fprintln(tw, "REGION\tSTATUS\tVERSION\tINSTANCES\tREASON")
+		for _, r := range s.PerRegion {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Region, r.Status, orDash(r.Version), regionInstances(s, r), orDash(r.Reason))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(s.Instances) == 0 {
 		return nil
 	}
 	fmt.Fprintln(a.stdout)
-	tw = table(a.stdout)
+	return a.printInstances(s.Instances)
+}
+
+// printInstances writes a table of instances, with their regions when any has one.
+func (a *app) printInstances(list []*platform.Instance) error {
+	regions := slices.ContainsFunc(list, func(in *platform.Instance) bool { return in.Region != "" })
+	tw := table(a.stdout)
+	if regions {
+		fmt.Fprint(tw, "REGION\t")
+	}
 	fmt.Fprintln(tw, "INSTANCE\tVERSION\tSTATE\tRESTARTS\tREGISTERED\tSTARTED\tMESSAGE")
-	for _, in := range s.Instances {
+	for _, in := range list {
+		if regions {
+			fmt.Fprintf(tw, "%s\t", orDash(in.Region))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%t\t%s\t%s\n", in.ID, in.Version, in.State, in.Restarts,
 			in.Registered, a.fmtTime(in.StartedAt), orDash(in.Message))
 	}
