@@ -1,7 +1,8 @@
 // Command platform is the command-line interface of Micro Platform: it deploys go-micro
-// services, inspects them and runs the platform server. The verbs live in package cli,
-// `platform server` in package server; main adds the one to the other, so that the CLI,
-// a client of the API, does not import the server.
+// services, inspects them and runs the platform server and the agents of its regions. The
+// verbs live in package cli, `platform server` and `platform agent` in package server; main
+// adds the one to the other, so that the CLI, a client of the API, does not import the
+// server.
 package main
 
 import (
@@ -25,7 +26,7 @@ func main() {
 	os.Exit(code)
 }
 
-// run runs the platform command: the CLI's verbs and `platform server`.
+// run runs the platform command: the CLI's verbs, `platform server` and `platform agent`.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) int {
-	return cli.Run(ctx, args, stdin, stdout, stderr, env, server.Command)
+	return cli.Run(ctx, args, stdin, stdout, stderr, env, server.Command, server.AgentCommand)
 }
