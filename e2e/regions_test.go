@@ -45,7 +45,7 @@ func startAgent(t *testing.T, cp *serverProc, name string) *agentProc {
 	}
 	dir := t.TempDir()
 	args := []string{"agent", "--region", name, "--control", cp.url(), "--token", m[1], "--data", dir,
-		"--gateway-addr", "127.0.0.1:0", "--rollout-timeout", "60s"}
+		"--gateway-addr", "127.0.0.1:0"}
 	testenv.RemoveCgroups(t, dir)
 	if bridge, subnet := testenv.SandboxNetwork(t, dir); bridge != "" {
 		args = append(args, "--sandbox-bridge", bridge, "--sandbox-subnet", subnet)

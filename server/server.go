@@ -196,6 +196,7 @@ func (a *App) build(ctx context.Context) error {
 	hopts := platformhttp.Options{
 		Addr: cfg.Addr, ControlPlane: plane, Auth: a.auth, Gateway: a.gw,
 		Ready: plane.Ready, Metrics: reg, Logger: a.logger.With("component", "http"),
+		Regions: plane.RegionHandler(),
 		MaxUploadBytes: cfg.MaxArchiveBytes,
 	}
 	if a.github, err = a.newGitHub(plane); err != nil {
