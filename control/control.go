@@ -59,6 +59,12 @@ type Options struct {
 	// DefaultRegion places the services of namespaces that name no regions; default
 	// LocalRegion.
 	DefaultRegion string
+	// MeshSecret authenticates the regions' NATS gateways to each other; the control
+	// plane hands it to agents (ControlService.MeshConfig). Empty: regions do not mesh.
+	MeshSecret []byte
+	// LocalMeshGateway returns the in-process region's NATS gateway URL ("" when it is not
+	// in the mesh), a seed for the agents.
+	LocalMeshGateway func() string
 
 	// The in-process region (`platform server`): with Driver and Mesh set, the plane runs
 	// a region named LocalRegion itself, over the same runtime API as remote agents.

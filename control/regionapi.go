@@ -171,6 +171,32 @@ func (s *controlService) FetchArtifact(ctx context.Context, req *connect.Request
 	}
 }
 
+// MeshConfig implements ControlService: the secret of the regions' NATS gateways and
+// the gateways of the regions in the mesh now, as seeds.
+func (s *controlService) MeshConfig(ctx context.Context, req *connect.Request[pb.MeshConfigRequest]) (*connect.Response[pb.MeshConfigResponse], error) {
+	name, err := s.agent(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	p := s.p
+	if len(p.opts.MeshSecret) == 0 {
+		return nil, runtimeapi.ToConnect(platform.Errorf(platform.EUNAVAILABLE, "this control plane runs no region mesh").
+			WithHint("start the server with --mesh-gateway HOST:PORT, or the agent without it"))
+	}
+	seeds := map[string]string{}
+	if p.opts.LocalMeshGateway != nil && p.local != nil {
+		if gw := p.opts.LocalMeshGateway(); gw != "" {
+			seeds[p.opts.LocalRegion] = gw
+		}
+	}
+	for _, r := range p.links.names() {
+		if info := p.links.status(r, "").info; r != name && info != nil && info.GetMeshGateway() != "" {
+			seeds[r] = info.GetMeshGateway()
+		}
+	}
+	return connect.NewResponse(&pb.MeshConfigResponse{Secret: p.opts.MeshSecret, Seeds: seeds}), nil
+}
+
 // IssueRegionToken implements platform.ControlPlane: a new token for region name's
 // agent, replacing (revoking) the previous one; the secret is returned once.
 func (p *Plane) IssueRegionToken(ctx context.Context, name string) (string, error) {

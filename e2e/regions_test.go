@@ -35,7 +35,7 @@ var agentRE = regexp.MustCompile(`msg="agent started".* gateway=(\S+)`)
 
 // startAgent registers region name on cp (once), issues it a token and starts its agent
 // with its own data dir, NATS and gateway on 127.0.0.1:0.
-func startAgent(t *testing.T, cp *serverProc, name string) *agentProc {
+func startAgent(t *testing.T, cp *serverProc, name string, extra ...string) *agentProc {
 	t.Helper()
 	cp.must(t, "regions", "create", name, "--provider", "local", "--location", "loopback")
 	out := cp.must(t, "regions", "token", name)
@@ -46,6 +46,7 @@ func startAgent(t *testing.T, cp *serverProc, name string) *agentProc {
 	dir := t.TempDir()
 	args := []string{"agent", "--region", name, "--control", cp.url(), "--token", m[1], "--data", dir,
 		"--gateway-addr", "127.0.0.1:0"}
+	args = append(args, extra...)
 	testenv.RemoveCgroups(t, dir)
 	if bridge, subnet := testenv.SandboxNetwork(t, dir); bridge != "" {
 		args = append(args, "--sandbox-bridge", bridge, "--sandbox-subnet", subnet)
@@ -333,4 +334,47 @@ func samePIDs(a, b map[int]bool) bool {
 func restartServer(t *testing.T, s *serverProc) *serverProc {
 	t.Helper()
 	return startServer(t, s.dir, "--addr", s.addr)
+}
+
+// TestRegionsMesh: with the regions' NATS joined (--mesh-gateway), a namespace spans
+// regions — greeter in nyc1 calls helloworld placed only in lon1 through its own go-micro
+// client — and another namespace's greeter in nyc1 reaches nothing of it.
+func TestRegionsMesh(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	cp := startServer(t, t.TempDir(), "--mesh-gateway", "127.0.0.1:0")
+	lon := startAgent(t, cp, "lon1", "--mesh-gateway", "127.0.0.1:0")
+	nyc := startAgent(t, cp, "nyc1", "--mesh-gateway", "127.0.0.1:0")
+
+	cp.must(t, "namespaces", "create", "acme")
+	cp.must(t, "namespaces", "create", "globex")
+	cp.must(t, "deploy", "./examples/helloworld", "-n", "acme", "--regions", "lon1")
+	cp.must(t, "deploy", "./examples/greeter", "-n", "acme", "--regions", "nyc1")
+	cp.must(t, "deploy", "./examples/greeter", "-n", "globex", "--regions", "nyc1")
+	if n := len(instancePIDs(t, nyc.dir)); n != 2 {
+		t.Errorf("nyc1 runs %d instances, want the two greeters", n)
+	}
+	if n := len(instancePIDs(t, lon.dir)); n != 1 {
+		t.Errorf("lon1 runs %d instances, want helloworld", n)
+	}
+
+	// acme's greeter in nyc1 reaches acme's helloworld in lon1, through each gateway.
+	waitServing(t, cp.token, "acme", "greeter", "Greeter.Hello", `{"name":"Mia"}`, "Hello Mia (via greeter)",
+		"http://"+nyc.gateway, "http://"+lon.gateway, cp.url())
+
+	// globex's greeter in the same region finds no helloworld: the namespace is its own
+	// in every region.
+	code, out, err := nyc.call(cp.token, "globex", "greeter", "Greeter.Hello", `{"name":"Zed"}`)
+	if err != nil || code == 200 || strings.Contains(out, "Hello Zed") {
+		t.Errorf("globex's greeter reached acme's helloworld: %d %s %v", code, out, err)
+	}
+	// And a globex token cannot call acme's services through any region.
+	tok := decode[struct {
+		Secret string `json:"secret"`
+	}](t, cp.must(t, "tokens", "create", "globex-ci", "--role", "developer", "--namespace", "globex", "-o", "json"))
+	for _, gw := range []string{"http://" + nyc.gateway, "http://" + lon.gateway} {
+		if code, out, _ := gatewayCall(gw, tok.Secret, "acme", "helloworld", "Helloworld.Call", `{"name":"Eve"}`); code != http.StatusForbidden {
+			t.Errorf("globex token on acme through %s: %d %s, want 403", gw, code, out)
+		}
+	}
 }

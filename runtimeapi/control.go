@@ -136,6 +136,18 @@ func (c *ControlClient) ListRequestUsage(context.Context, string, string, time.T
 	return nil, platform.Errorf(platform.EINVALID, "usage is read from the control plane, not a region")
 }
 
+// MeshConfig returns the secret of the regions' NATS gateways and the gateways of the
+// regions in the mesh now, by region.
+func (c *ControlClient) MeshConfig(ctx context.Context) ([]byte, map[string]string, error) {
+	req := connect.NewRequest(&pb.MeshConfigRequest{})
+	c.header(req.Header())
+	res, err := c.c.MeshConfig(ctx, req)
+	if err != nil {
+		return nil, nil, FromConnect(err)
+	}
+	return res.Msg.GetSecret(), res.Msg.GetSeeds(), nil
+}
+
 // FetchArtifact writes release's artifact to path (mode 0755), atomically.
 func (c *ControlClient) FetchArtifact(ctx context.Context, release, path string) error {
 	req := connect.NewRequest(&pb.FetchArtifactRequest{Release: release})

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sethvargo/go-retry"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
@@ -74,6 +76,7 @@ type Agent struct {
 	host *App // the parts shared with the server: data dir, logger, NATS, sandbox, driver
 
 	control *runtimeapi.ControlClient
+	info    *pb.InfoResponse // completed with the mesh gateway once NATS runs
 	router  *region.Router
 	rec     *region.Reconciler
 	api     *runtimeapi.Agent
@@ -117,7 +120,7 @@ func NewAgent(ctx context.Context, cfg AgentConfig, stdout io.Writer) (*Agent, e
 	return a, nil
 }
 
-func (a *Agent) build(_ context.Context) error {
+func (a *Agent) build(ctx context.Context) error {
 	h, cfg := a.host, a.cfg
 	secret, err := loadOrCreate(filepath.Join(cfg.DataDir, "secret.key"), func() ([]byte, error) {
 		b := make([]byte, 32)
@@ -139,6 +142,16 @@ func (a *Agent) build(_ context.Context) error {
 	if n := h.iso.net; n != nil {
 		nopts.Host = n.Gateway().String()
 	}
+	a.control = runtimeapi.NewControlClient(http.DefaultClient, strings.TrimSuffix(cfg.Control, "/"), cfg.Region, cfg.Token)
+	if cfg.MeshGateway != "" {
+		secret, seeds, err := a.meshConfig(ctx)
+		if err != nil {
+			return err
+		}
+		if nopts.Gateway, err = meshGateway(cfg.Region, cfg.MeshGateway, cfg.MeshAdvertise, secret, seeds); err != nil {
+			return err
+		}
+	}
 	if h.bus, err = natsbus.New(nopts); err != nil {
 		return err
 	}
@@ -152,7 +165,6 @@ func (a *Agent) build(_ context.Context) error {
 	}
 
 	a.router = region.NewRouter(cfg.Region)
-	a.control = runtimeapi.NewControlClient(http.DefaultClient, strings.TrimSuffix(cfg.Control, "/"), cfg.Region, cfg.Token)
 	var api *runtimeapi.Agent
 	rec, err = region.New(region.Options{
 		Name: cfg.Region, Driver: h.driver, Mesh: h.bus,
@@ -172,18 +184,19 @@ func (a *Agent) build(_ context.Context) error {
 		return platform.Errorf(platform.EUNAVAILABLE, "gateway: listen on %s: %v", cfg.GatewayAddr, err).
 			WithHint("another process uses the address; pass --gateway-addr HOST:PORT")
 	}
+	a.info = &pb.InfoResponse{
+		Region: cfg.Region, AgentVersion: platform.Version(), Runtime: h.driver.Name(),
+		Isolation: h.iso.summary(), GatewayEndpoint: "http://" + a.gwLn.Addr().String(),
+		Capacity: capacity(),
+	}
 	api = runtimeapi.NewAgent(runtimeapi.AgentOptions{
-		Info: &pb.InfoResponse{
-			Region: cfg.Region, AgentVersion: platform.Version(), Runtime: h.driver.Name(),
-			Isolation: h.iso.summary(), GatewayEndpoint: "http://" + a.gwLn.Addr().String(),
-			Capacity: capacity(),
-		},
+		Info:       a.info,
 		Reconciler: rec, Driver: h.driver, Mesh: h.bus,
 		Applied: func(d region.Desired) {
 			a.control.SetNamespaceOrgs(d.NamespaceOrgs)
 			a.router.Update(d.Routes, d.RegionGateways)
 		},
-		Logger:  h.logger.With("component", "runtime-api"),
+		Logger: h.logger.With("component", "runtime-api"),
 	})
 	a.api = api
 
@@ -204,6 +217,45 @@ func (a *Agent) build(_ context.Context) error {
 	amux.Handle(api.Handler())
 	a.tun = &tunnel.Agent{URL: cfg.Control, Token: cfg.Token, Region: cfg.Region, Handler: amux, Logger: h.logger.With("component", "tunnel")}
 	return nil
+}
+
+// meshFile keeps the mesh configuration the control plane gave, so the agent joins the
+// mesh again after a restart while the control plane is away.
+const meshFile = "mesh.json"
+
+// meshConfig asks the control plane how to join the regions' NATS mesh, for up to a
+// minute, and keeps the answer; without an answer it uses the one kept last time.
+func (a *Agent) meshConfig(ctx context.Context) ([]byte, map[string]string, error) {
+	type kept struct {
+		Secret []byte            `json:"secret"`
+		Seeds  map[string]string `json:"seeds"`
+	}
+	path := filepath.Join(a.cfg.DataDir, meshFile)
+	var got kept
+	backoff := retry.WithMaxDuration(time.Minute, retry.WithCappedDuration(5*time.Second, retry.NewExponential(200*time.Millisecond)))
+	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		secret, seeds, err := a.control.MeshConfig(cctx)
+		if platform.ErrorCode(err) == platform.EUNAVAILABLE && !strings.Contains(platform.ErrorMessage(err), "no region mesh") {
+			a.host.logger.Warn("asking the control plane for the mesh; retrying", "err", err)
+			return retry.RetryableError(err)
+		}
+		got = kept{Secret: secret, Seeds: seeds}
+		return err
+	})
+	if err == nil {
+		b, _ := json.Marshal(got)
+		if werr := os.WriteFile(path, b, 0o600); werr != nil {
+			a.host.logger.Warn("keep the mesh configuration", "err", werr)
+		}
+		return got.Secret, got.Seeds, nil
+	}
+	if b, rerr := os.ReadFile(path); rerr == nil && json.Unmarshal(b, &got) == nil && len(got.Secret) > 0 {
+		a.host.logger.Warn("the control plane did not answer; joining the mesh as last time", "err", err)
+		return got.Secret, got.Seeds, nil
+	}
+	return nil, nil, fmt.Errorf("join the region mesh: %w", err)
 }
 
 // artifactTimeout bounds the fetch of one artifact from the control plane.
@@ -257,6 +309,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := h.keepNATSPort(); err != nil {
 		return err
 	}
+	a.info.MeshGateway = h.bus.GatewayURL()
 	h.logger.Info("agent started", "control", a.cfg.Control, "gateway", a.GatewayAddr(), "data", a.cfg.DataDir, "nats", h.bus.ClientURL())
 	g.Go(func() error { return a.rec.Start(ctx) })
 	g.Go(func() error { return a.gw.Start(ctx) })

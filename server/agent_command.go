@@ -77,6 +77,7 @@ type agentFlags struct {
 	sandboxBridge string
 	sandboxSubnet string
 	natsPort      int
+	meshGateway   string
 	logLevel      string
 	logFormat     string
 }
@@ -94,6 +95,7 @@ func (af *agentFlags) register(cmd *cobra.Command) {
 	f.StringVar(&af.sandboxBridge, "sandbox-bridge", "", "bridge of the instances' network (default mp0)")
 	f.StringVar(&af.sandboxSubnet, "sandbox-subnet", "", "IPv4 subnet of the instances' network (default 10.213.0.0/16)")
 	f.IntVar(&af.natsPort, "nats-port", 0, "port of the region's NATS server (default: a free port, kept across restarts)")
+	f.StringVar(&af.meshGateway, "mesh-gateway", "", "HOST:PORT of the NATS gateway that joins this region's NATS to the other regions', so namespaces span regions (default: off)")
 	f.StringVar(&af.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	f.StringVar(&af.logFormat, "log-format", "", "text or json (default text)")
 }
@@ -143,6 +145,9 @@ func (af *agentFlags) resolve(cmd *cobra.Command, env []string) (AgentConfig, er
 	}
 	if changed("nats-port") {
 		cfg.NATSPort = af.natsPort
+	}
+	if changed("mesh-gateway") {
+		cfg.MeshGateway = af.meshGateway
 	}
 	if changed("log-level") {
 		cfg.LogLevel = af.logLevel

@@ -58,6 +58,7 @@ type commandFlags struct {
 	registry       string
 	natsPort       int
 	natsURL        string
+	meshGateway    string
 	gatewayDomain  string
 	logLevel       string
 	logFormat      string
@@ -76,6 +77,7 @@ func (cf *commandFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.registry, "registry", "", "image reference prefix for the kubernetes runtime (default: the platform's own registry)")
 	f.IntVar(&cf.natsPort, "nats-port", 0, "port of the embedded NATS server (default: a free port, kept across restarts)")
 	f.StringVar(&cf.natsURL, "nats-url", "", "nats:// URL of a mesh node (`platform mesh`) instead of the embedded NATS server")
+	f.StringVar(&cf.meshGateway, "mesh-gateway", "", "HOST:PORT of the NATS gateway that joins the regions' NATS, so namespaces span regions (default: off)")
 	f.StringVar(&cf.gatewayDomain, "gateway-domain", "", "route NAMESPACE.DOMAIN hosts to namespaces")
 	f.StringVar(&cf.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	f.StringVar(&cf.logFormat, "log-format", "", "text or json (default text)")
@@ -117,6 +119,9 @@ func (cf *commandFlags) resolve(cmd *cobra.Command, env []string) (Config, error
 	}
 	if changed("nats-port") {
 		cfg.NATSPort = cf.natsPort
+	}
+	if changed("mesh-gateway") {
+		cfg.MeshGateway = cf.meshGateway
 	}
 	if changed("nats-url") {
 		cfg.NATSURL = cf.natsURL

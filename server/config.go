@@ -73,6 +73,13 @@ type Config struct {
 	// server's own address of NATS.
 	NATSURL       string `yaml:"nats_url"`
 	NATSAdvertise string `yaml:"nats_advertise"`
+	// MeshGateway, when set (HOST:PORT, port 0 for a free one), joins this region's
+	// embedded NATS to the other regions' through a NATS gateway, so a namespace spans
+	// regions: its services discover and call each other across them. A region in the
+	// mesh has no JetStream (nats-server runs JetStream in a supercluster only clustered).
+	// MeshAdvertise is the host[:port] other regions dial, when it differs.
+	MeshGateway   string `yaml:"mesh_gateway"`
+	MeshAdvertise string `yaml:"mesh_advertise"`
 	// GoCache and GoModCache are the build caches; "" uses the host's Go caches.
 	GoCache    string `yaml:"go_cache"`
 	GoModCache string `yaml:"go_mod_cache"`
@@ -233,6 +240,8 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.Registry = v
 		case "PLATFORM_NATS_URL":
 			c.NATSURL = v
+		case "PLATFORM_MESH_GATEWAY":
+			c.MeshGateway = v
 		case "PLATFORM_GITHUB_CLIENT_ID":
 			c.GitHub.ClientID = v
 		case "PLATFORM_GITHUB_CLIENT_SECRET":

@@ -5,7 +5,9 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -135,6 +137,16 @@ func (a *App) build(ctx context.Context) error {
 			nopts.Host = n.Gateway().String()
 		}
 	}
+	var meshSecret []byte
+	if cfg.MeshGateway != "" {
+		if cfg.NATSURL != "" {
+			return platform.Errorf(platform.EINVALID, "mesh_gateway and nats_url together: give the `platform mesh` node the gateway instead")
+		}
+		meshSecret = derive(secret, "region-mesh")
+		if nopts.Gateway, err = meshGateway("local", cfg.MeshGateway, cfg.MeshAdvertise, meshSecret, nil); err != nil {
+			return err
+		}
+	}
 	if a.bus, err = natsbus.New(nopts); err != nil {
 		return err
 	}
@@ -180,6 +192,8 @@ func (a *App) build(ctx context.Context) error {
 		StopGrace:        cfg.StopGrace,
 		BuildConcurrency: cfg.BuildConcurrency,
 		GitHubOrgs:       platform.GitHubOrgs(cfg.GitHub.Organizations),
+		MeshSecret:       meshSecret,
+		LocalMeshGateway: a.bus.GatewayURL,
 		Isolation:        a.regionIsolation(),
 	}); err != nil {
 		return err
@@ -196,7 +210,7 @@ func (a *App) build(ctx context.Context) error {
 	hopts := platformhttp.Options{
 		Addr: cfg.Addr, ControlPlane: plane, Auth: a.auth, Gateway: a.gw,
 		Ready: plane.Ready, Metrics: reg, Logger: a.logger.With("component", "http"),
-		Regions: plane.RegionHandler(),
+		Regions:        plane.RegionHandler(),
 		MaxUploadBytes: cfg.MaxArchiveBytes,
 	}
 	if a.github, err = a.newGitHub(plane); err != nil {
@@ -393,4 +407,25 @@ func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// derive returns a key for purpose derived from the server's secret key.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// meshGateway returns the NATS gateway options of region name listening on addr
+// (HOST:PORT).
+func meshGateway(name, addr, advertise string, secret []byte, seeds map[string]string) (natsbus.GatewayOptions, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return natsbus.GatewayOptions{}, platform.Errorf(platform.EINVALID, "mesh_gateway %q: want HOST:PORT", addr)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return natsbus.GatewayOptions{}, platform.Errorf(platform.EINVALID, "mesh_gateway %q: bad port", addr)
+	}
+	return natsbus.GatewayOptions{Name: name, Host: host, Port: p, Advertise: advertise, Secret: secret, Seeds: seeds}, nil
 }

@@ -79,8 +79,10 @@ type InfoResponse struct {
 	// GatewayEndpoint is the URL of the region's gateway.
 	GatewayEndpoint string    `protobuf:"bytes,5,opt,name=gateway_endpoint,json=gatewayEndpoint,proto3" json:"gateway_endpoint,omitempty"`
 	Capacity        *Capacity `protobuf:"bytes,6,opt,name=capacity,proto3" json:"capacity,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// MeshGateway is the URL of the region's NATS gateway ("" when it is not in the mesh).
+	MeshGateway   string `protobuf:"bytes,7,opt,name=mesh_gateway,json=meshGateway,proto3" json:"mesh_gateway,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InfoResponse) Reset() {
@@ -153,6 +155,13 @@ func (x *InfoResponse) GetCapacity() *Capacity {
 		return x.Capacity
 	}
 	return nil
+}
+
+func (x *InfoResponse) GetMeshGateway() string {
+	if x != nil {
+		return x.MeshGateway
+	}
+	return ""
 }
 
 type Capacity struct {
@@ -2363,19 +2372,110 @@ func (x *FetchArtifactResponse) GetChunk() []byte {
 	return nil
 }
 
+type MeshConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MeshConfigRequest) Reset() {
+	*x = MeshConfigRequest{}
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MeshConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MeshConfigRequest) ProtoMessage() {}
+
+func (x *MeshConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MeshConfigRequest.ProtoReflect.Descriptor instead.
+func (*MeshConfigRequest) Descriptor() ([]byte, []int) {
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{38}
+}
+
+type MeshConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Secret authenticates the regions' NATS gateways to each other.
+	Secret []byte `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Seeds are gateway URLs of regions in the mesh, by region.
+	Seeds         map[string]string `protobuf:"bytes,2,rep,name=seeds,proto3" json:"seeds,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MeshConfigResponse) Reset() {
+	*x = MeshConfigResponse{}
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MeshConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MeshConfigResponse) ProtoMessage() {}
+
+func (x *MeshConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MeshConfigResponse.ProtoReflect.Descriptor instead.
+func (*MeshConfigResponse) Descriptor() ([]byte, []int) {
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *MeshConfigResponse) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *MeshConfigResponse) GetSeeds() map[string]string {
+	if x != nil {
+		return x.Seeds
+	}
+	return nil
+}
+
 var File_platform_runtime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
 	"!platform/runtime/v1/runtime.proto\x12\x13platform.runtime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\r\n" +
-	"\vInfoRequest\"\xe9\x01\n" +
+	"\vInfoRequest\"\x8c\x02\n" +
 	"\fInfoResponse\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12#\n" +
 	"\ragent_version\x18\x02 \x01(\tR\fagentVersion\x12\x18\n" +
 	"\aruntime\x18\x03 \x01(\tR\aruntime\x12\x1c\n" +
 	"\tisolation\x18\x04 \x01(\tR\tisolation\x12)\n" +
 	"\x10gateway_endpoint\x18\x05 \x01(\tR\x0fgatewayEndpoint\x129\n" +
-	"\bcapacity\x18\x06 \x01(\v2\x1d.platform.runtime.v1.CapacityR\bcapacity\"L\n" +
+	"\bcapacity\x18\x06 \x01(\v2\x1d.platform.runtime.v1.CapacityR\bcapacity\x12!\n" +
+	"\fmesh_gateway\x18\a \x01(\tR\vmeshGateway\"L\n" +
 	"\bCapacity\x12\x1d\n" +
 	"\n" +
 	"cpu_millis\x18\x01 \x01(\x03R\tcpuMillis\x12!\n" +
@@ -2551,7 +2651,15 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x14FetchArtifactRequest\x12\x18\n" +
 	"\arelease\x18\x01 \x01(\tR\arelease\"-\n" +
 	"\x15FetchArtifactResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\xb3\x05\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\"\x13\n" +
+	"\x11MeshConfigRequest\"\xb0\x01\n" +
+	"\x12MeshConfigResponse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\fR\x06secret\x12H\n" +
+	"\x05seeds\x18\x02 \x03(\v22.platform.runtime.v1.MeshConfigResponse.SeedsEntryR\x05seeds\x1a8\n" +
+	"\n" +
+	"SeedsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xb3\x05\n" +
 	"\fAgentService\x12K\n" +
 	"\x04Info\x12 .platform.runtime.v1.InfoRequest\x1a!.platform.runtime.v1.InfoResponse\x12N\n" +
 	"\x05Apply\x12!.platform.runtime.v1.ApplyRequest\x1a\".platform.runtime.v1.ApplyResponse\x12P\n" +
@@ -2560,11 +2668,13 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04Call\x12 .platform.runtime.v1.CallRequest\x1a!.platform.runtime.v1.CallResponse\x12W\n" +
 	"\bServices\x12$.platform.runtime.v1.ServicesRequest\x1a%.platform.runtime.v1.ServicesResponse\x12N\n" +
 	"\x05Stats\x12!.platform.runtime.v1.StatsRequest\x1a\".platform.runtime.v1.StatsResponse\x12o\n" +
-	"\x10PrepareNamespace\x12,.platform.runtime.v1.PrepareNamespaceRequest\x1a-.platform.runtime.v1.PrepareNamespaceResponse2\xc1\x02\n" +
+	"\x10PrepareNamespace\x12,.platform.runtime.v1.PrepareNamespaceRequest\x1a-.platform.runtime.v1.PrepareNamespaceResponse2\xa0\x03\n" +
 	"\x0eControlService\x12c\n" +
 	"\fAuthenticate\x12(.platform.runtime.v1.AuthenticateRequest\x1a).platform.runtime.v1.AuthenticateResponse\x12`\n" +
 	"\vRecordUsage\x12'.platform.runtime.v1.RecordUsageRequest\x1a(.platform.runtime.v1.RecordUsageResponse\x12h\n" +
-	"\rFetchArtifact\x12).platform.runtime.v1.FetchArtifactRequest\x1a*.platform.runtime.v1.FetchArtifactResponse0\x01B:Z8github.com/micro/platform/runtimeapi/runtimev1;runtimev1b\x06proto3"
+	"\rFetchArtifact\x12).platform.runtime.v1.FetchArtifactRequest\x1a*.platform.runtime.v1.FetchArtifactResponse0\x01\x12]\n" +
+	"\n" +
+	"MeshConfig\x12&.platform.runtime.v1.MeshConfigRequest\x1a'.platform.runtime.v1.MeshConfigResponseB:Z8github.com/micro/platform/runtimeapi/runtimev1;runtimev1b\x06proto3"
 
 var (
 	file_platform_runtime_v1_runtime_proto_rawDescOnce sync.Once
@@ -2578,7 +2688,7 @@ func file_platform_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_platform_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*InfoRequest)(nil),              // 0: platform.runtime.v1.InfoRequest
 	(*InfoResponse)(nil),             // 1: platform.runtime.v1.InfoResponse
@@ -2618,71 +2728,77 @@ var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*RecordUsageResponse)(nil),      // 35: platform.runtime.v1.RecordUsageResponse
 	(*FetchArtifactRequest)(nil),     // 36: platform.runtime.v1.FetchArtifactRequest
 	(*FetchArtifactResponse)(nil),    // 37: platform.runtime.v1.FetchArtifactResponse
-	nil,                              // 38: platform.runtime.v1.Workload.EnvEntry
-	nil,                              // 39: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
-	nil,                              // 40: platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
-	nil,                              // 41: platform.runtime.v1.Event.DataEntry
-	nil,                              // 42: platform.runtime.v1.RegistryNode.MetadataEntry
-	nil,                              // 43: platform.runtime.v1.Endpoint.MetadataEntry
-	(*timestamppb.Timestamp)(nil),    // 44: google.protobuf.Timestamp
+	(*MeshConfigRequest)(nil),        // 38: platform.runtime.v1.MeshConfigRequest
+	(*MeshConfigResponse)(nil),       // 39: platform.runtime.v1.MeshConfigResponse
+	nil,                              // 40: platform.runtime.v1.Workload.EnvEntry
+	nil,                              // 41: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	nil,                              // 42: platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	nil,                              // 43: platform.runtime.v1.Event.DataEntry
+	nil,                              // 44: platform.runtime.v1.RegistryNode.MetadataEntry
+	nil,                              // 45: platform.runtime.v1.Endpoint.MetadataEntry
+	nil,                              // 46: platform.runtime.v1.MeshConfigResponse.SeedsEntry
+	(*timestamppb.Timestamp)(nil),    // 47: google.protobuf.Timestamp
 }
 var file_platform_runtime_v1_runtime_proto_depIdxs = []int32{
 	2,  // 0: platform.runtime.v1.InfoResponse.capacity:type_name -> platform.runtime.v1.Capacity
-	38, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
+	40, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
 	3,  // 2: platform.runtime.v1.ServiceSpec.current:type_name -> platform.runtime.v1.Workload
 	3,  // 3: platform.runtime.v1.ServiceSpec.next:type_name -> platform.runtime.v1.Workload
 	4,  // 4: platform.runtime.v1.ApplyRequest.services:type_name -> platform.runtime.v1.ServiceSpec
-	39, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	41, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
 	6,  // 6: platform.runtime.v1.ApplyRequest.routes:type_name -> platform.runtime.v1.Route
-	40, // 7: platform.runtime.v1.ApplyRequest.region_gateways:type_name -> platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	42, // 7: platform.runtime.v1.ApplyRequest.region_gateways:type_name -> platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
 	10, // 8: platform.runtime.v1.WatchResponse.observed:type_name -> platform.runtime.v1.Observed
 	14, // 9: platform.runtime.v1.WatchResponse.event:type_name -> platform.runtime.v1.Event
 	11, // 10: platform.runtime.v1.Observed.services:type_name -> platform.runtime.v1.ServiceStatus
 	12, // 11: platform.runtime.v1.ServiceStatus.rollout:type_name -> platform.runtime.v1.Rollout
 	13, // 12: platform.runtime.v1.ServiceStatus.instances:type_name -> platform.runtime.v1.Instance
-	44, // 13: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
-	41, // 14: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
-	44, // 15: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
+	47, // 13: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	43, // 14: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
+	47, // 15: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
 	17, // 16: platform.runtime.v1.LogsResponse.entries:type_name -> platform.runtime.v1.LogEntry
-	44, // 17: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	47, // 17: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
 	22, // 18: platform.runtime.v1.ServicesResponse.services:type_name -> platform.runtime.v1.RegisteredService
 	23, // 19: platform.runtime.v1.RegisteredService.nodes:type_name -> platform.runtime.v1.RegistryNode
 	24, // 20: platform.runtime.v1.RegisteredService.endpoints:type_name -> platform.runtime.v1.Endpoint
-	42, // 21: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
-	43, // 22: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
+	44, // 21: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
+	45, // 22: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
 	27, // 23: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
-	44, // 24: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
+	47, // 24: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
 	32, // 25: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
-	44, // 26: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	47, // 26: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	34, // 27: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
-	44, // 28: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
-	0,  // 29: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
-	5,  // 30: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
-	8,  // 31: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
-	15, // 32: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
-	18, // 33: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
-	20, // 34: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
-	25, // 35: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
-	28, // 36: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
-	30, // 37: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
-	33, // 38: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
-	36, // 39: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
-	1,  // 40: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
-	7,  // 41: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
-	9,  // 42: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
-	16, // 43: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
-	19, // 44: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
-	21, // 45: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
-	26, // 46: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
-	29, // 47: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
-	31, // 48: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
-	35, // 49: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
-	37, // 50: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
-	40, // [40:51] is the sub-list for method output_type
-	29, // [29:40] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	47, // 28: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
+	46, // 29: platform.runtime.v1.MeshConfigResponse.seeds:type_name -> platform.runtime.v1.MeshConfigResponse.SeedsEntry
+	0,  // 30: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
+	5,  // 31: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
+	8,  // 32: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
+	15, // 33: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
+	18, // 34: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
+	20, // 35: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
+	25, // 36: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
+	28, // 37: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
+	30, // 38: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
+	33, // 39: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
+	36, // 40: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
+	38, // 41: platform.runtime.v1.ControlService.MeshConfig:input_type -> platform.runtime.v1.MeshConfigRequest
+	1,  // 42: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
+	7,  // 43: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
+	9,  // 44: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
+	16, // 45: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
+	19, // 46: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
+	21, // 47: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
+	26, // 48: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
+	29, // 49: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
+	31, // 50: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
+	35, // 51: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
+	37, // 52: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
+	39, // 53: platform.runtime.v1.ControlService.MeshConfig:output_type -> platform.runtime.v1.MeshConfigResponse
+	42, // [42:54] is the sub-list for method output_type
+	30, // [30:42] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_platform_runtime_v1_runtime_proto_init() }
@@ -2700,7 +2816,7 @@ func file_platform_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_runtime_v1_runtime_proto_rawDesc), len(file_platform_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

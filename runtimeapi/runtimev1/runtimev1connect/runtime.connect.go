@@ -71,6 +71,9 @@ const (
 	// ControlServiceFetchArtifactProcedure is the fully-qualified name of the ControlService's
 	// FetchArtifact RPC.
 	ControlServiceFetchArtifactProcedure = "/platform.runtime.v1.ControlService/FetchArtifact"
+	// ControlServiceMeshConfigProcedure is the fully-qualified name of the ControlService's MeshConfig
+	// RPC.
+	ControlServiceMeshConfigProcedure = "/platform.runtime.v1.ControlService/MeshConfig"
 )
 
 // AgentServiceClient is a client for the platform.runtime.v1.AgentService service.
@@ -351,6 +354,9 @@ type ControlServiceClient interface {
 	RecordUsage(context.Context, *connect.Request[runtimev1.RecordUsageRequest]) (*connect.Response[runtimev1.RecordUsageResponse], error)
 	// FetchArtifact streams a build's artifact (a binary) to the region.
 	FetchArtifact(context.Context, *connect.Request[runtimev1.FetchArtifactRequest]) (*connect.ServerStreamForClient[runtimev1.FetchArtifactResponse], error)
+	// MeshConfig says how the region's NATS joins the other regions' (a supercluster), so
+	// a namespace spans regions.
+	MeshConfig(context.Context, *connect.Request[runtimev1.MeshConfigRequest]) (*connect.Response[runtimev1.MeshConfigResponse], error)
 }
 
 // NewControlServiceClient constructs a client for the platform.runtime.v1.ControlService service.
@@ -382,6 +388,12 @@ func NewControlServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(controlServiceMethods.ByName("FetchArtifact")),
 			connect.WithClientOptions(opts...),
 		),
+		meshConfig: connect.NewClient[runtimev1.MeshConfigRequest, runtimev1.MeshConfigResponse](
+			httpClient,
+			baseURL+ControlServiceMeshConfigProcedure,
+			connect.WithSchema(controlServiceMethods.ByName("MeshConfig")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -390,6 +402,7 @@ type controlServiceClient struct {
 	authenticate  *connect.Client[runtimev1.AuthenticateRequest, runtimev1.AuthenticateResponse]
 	recordUsage   *connect.Client[runtimev1.RecordUsageRequest, runtimev1.RecordUsageResponse]
 	fetchArtifact *connect.Client[runtimev1.FetchArtifactRequest, runtimev1.FetchArtifactResponse]
+	meshConfig    *connect.Client[runtimev1.MeshConfigRequest, runtimev1.MeshConfigResponse]
 }
 
 // Authenticate calls platform.runtime.v1.ControlService.Authenticate.
@@ -407,6 +420,11 @@ func (c *controlServiceClient) FetchArtifact(ctx context.Context, req *connect.R
 	return c.fetchArtifact.CallServerStream(ctx, req)
 }
 
+// MeshConfig calls platform.runtime.v1.ControlService.MeshConfig.
+func (c *controlServiceClient) MeshConfig(ctx context.Context, req *connect.Request[runtimev1.MeshConfigRequest]) (*connect.Response[runtimev1.MeshConfigResponse], error) {
+	return c.meshConfig.CallUnary(ctx, req)
+}
+
 // ControlServiceHandler is an implementation of the platform.runtime.v1.ControlService service.
 type ControlServiceHandler interface {
 	// Authenticate resolves a bearer secret presented to the region's gateway.
@@ -415,6 +433,9 @@ type ControlServiceHandler interface {
 	RecordUsage(context.Context, *connect.Request[runtimev1.RecordUsageRequest]) (*connect.Response[runtimev1.RecordUsageResponse], error)
 	// FetchArtifact streams a build's artifact (a binary) to the region.
 	FetchArtifact(context.Context, *connect.Request[runtimev1.FetchArtifactRequest], *connect.ServerStream[runtimev1.FetchArtifactResponse]) error
+	// MeshConfig says how the region's NATS joins the other regions' (a supercluster), so
+	// a namespace spans regions.
+	MeshConfig(context.Context, *connect.Request[runtimev1.MeshConfigRequest]) (*connect.Response[runtimev1.MeshConfigResponse], error)
 }
 
 // NewControlServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -442,6 +463,12 @@ func NewControlServiceHandler(svc ControlServiceHandler, opts ...connect.Handler
 		connect.WithSchema(controlServiceMethods.ByName("FetchArtifact")),
 		connect.WithHandlerOptions(opts...),
 	)
+	controlServiceMeshConfigHandler := connect.NewUnaryHandler(
+		ControlServiceMeshConfigProcedure,
+		svc.MeshConfig,
+		connect.WithSchema(controlServiceMethods.ByName("MeshConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/platform.runtime.v1.ControlService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ControlServiceAuthenticateProcedure:
@@ -450,6 +477,8 @@ func NewControlServiceHandler(svc ControlServiceHandler, opts ...connect.Handler
 			controlServiceRecordUsageHandler.ServeHTTP(w, r)
 		case ControlServiceFetchArtifactProcedure:
 			controlServiceFetchArtifactHandler.ServeHTTP(w, r)
+		case ControlServiceMeshConfigProcedure:
+			controlServiceMeshConfigHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -469,4 +498,8 @@ func (UnimplementedControlServiceHandler) RecordUsage(context.Context, *connect.
 
 func (UnimplementedControlServiceHandler) FetchArtifact(context.Context, *connect.Request[runtimev1.FetchArtifactRequest], *connect.ServerStream[runtimev1.FetchArtifactResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("platform.runtime.v1.ControlService.FetchArtifact is not implemented"))
+}
+
+func (UnimplementedControlServiceHandler) MeshConfig(context.Context, *connect.Request[runtimev1.MeshConfigRequest]) (*connect.Response[runtimev1.MeshConfigResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("platform.runtime.v1.ControlService.MeshConfig is not implemented"))
 }
