@@ -59,6 +59,9 @@ func (p *Plane) ListRegions(ctx context.Context) ([]*platform.Region, error) {
 			if info.GetAgentVersion() != "" {
 				r.AgentVersion = info.GetAgentVersion()
 			}
+			if r.GatewayEndpoint == "" {
+				r.GatewayEndpoint = info.GetGatewayEndpoint()
+			}
 		}
 		for _, s := range svcs {
 			if !s.Deleted && slices.Contains(p.placement(s, byName[s.Namespace]), r.Name) {

@@ -63,10 +63,13 @@ func (c *AgentConfig) Validate() error {
 	if c.Runtime != RuntimeLocal {
 		problems = append(problems, fmt.Sprintf("runtime %q: an agent runs the local runtime for now; the kubernetes runtime runs in the control plane's own region", c.Runtime))
 	}
+	if err := c.Config.Validate(); err != nil {
+		problems = append(problems, platform.ErrorMessage(err))
+	}
 	if len(problems) > 0 {
 		return platform.Errorf(platform.EINVALID, "invalid agent configuration: %s", strings.Join(problems, "; "))
 	}
-	return c.Config.Validate()
+	return nil
 }
 
 // Agent is a region's process: its NATS, driver and region reconciler, its gateway, and
