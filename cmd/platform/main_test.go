@@ -175,7 +175,7 @@ func deployAndCall(t *testing.T, env []string) {
 		args []string
 		want string
 	}{
-		{[]string{"services", "-n", "acme"}, "helloworld   v1        running   1/1         nano   Helloworld.Call"},
+		{[]string{"services", "-n", "acme"}, "helloworld   v1        running   1/1         nano   local:running 1/1   Helloworld.Call"},
 		{[]string{"call", "helloworld", "Helloworld.Call", `{"name":"Alice"}`, "-n", "acme"}, "{\n  \"message\": \"Hello Alice\"\n}\n"},
 		{[]string{"logs", "helloworld", "-n", "acme"}, `stderr] `},
 		{[]string{"delete", "helloworld", "-n", "acme"}, "Deleting service helloworld in acme"},
