@@ -258,33 +258,10 @@ func (p *Plane) resyncAll(ctx context.Context) {
 }
 
 func (p *Plane) work(ctx context.Context) {
-	for {
-		k, ok := p.queue.Get()
-		if !ok {
-			return
-		}
-		ns, name := splitKey(k)
-		after, err := p.reconcile(ctx, ns, name)
-		if err != nil && ctx.Err() == nil {
-			p.logger.Error("reconcile", "namespace", ns, "service", name, "err", err)
-			if after == 0 {
-				after = 2 * time.Second
-			}
-		}
-		p.queue.Done(k)
-		if after > 0 && ctx.Err() == nil {
-			p.queue.AddAfter(k, after)
-		}
-	}
+	p.queue.Work(ctx, p.logger, func(ctx context.Context, k string) (time.Duration, error) {
+		ns, name := workqueue.SplitKey(k)
+		return p.reconcile(ctx, ns, name)
+	})
 }
 
-func key(ns, name string) string { return ns + "/" + name }
-
-func splitKey(k string) (string, string) {
-	for i := range len(k) {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
-}
+func key(ns, name string) string { return workqueue.Key(ns, name) }

@@ -487,33 +487,10 @@ func (r *Reconciler) resyncAll(ctx context.Context) {
 }
 
 func (r *Reconciler) work(ctx context.Context) {
-	for {
-		k, ok := r.queue.Get()
-		if !ok {
-			return
-		}
-		ns, name := splitKey(k)
-		after, err := r.reconcile(ctx, ns, name)
-		if err != nil && ctx.Err() == nil {
-			r.logger.Error("reconcile", "namespace", ns, "service", name, "err", err)
-			if after == 0 {
-				after = 2 * time.Second
-			}
-		}
-		r.queue.Done(k)
-		if after > 0 && ctx.Err() == nil {
-			r.queue.AddAfter(k, after)
-		}
-	}
+	r.queue.Work(ctx, r.logger, func(ctx context.Context, k string) (time.Duration, error) {
+		ns, name := workqueue.SplitKey(k)
+		return r.reconcile(ctx, ns, name)
+	})
 }
 
-func key(ns, name string) string { return ns + "/" + name }
-
-func splitKey(k string) (string, string) {
-	for i := range len(k) {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
-}
+func key(ns, name string) string { return workqueue.Key(ns, name) }

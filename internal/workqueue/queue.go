@@ -4,6 +4,8 @@ package workqueue
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -91,4 +93,40 @@ func (q *Queue) CloseOn(ctx context.Context) {
 	q.closed = true
 	q.mu.Unlock()
 	q.cond.Broadcast()
+}
+
+// retryAfter is how soon a key whose processing failed is processed again.
+const retryAfter = 2 * time.Second
+
+// Work processes keys until the queue is closed: process returns how soon to look at
+// the key again (0: when it is added again); a failure is logged and retried after
+// 2 s unless process asked for another delay.
+func (q *Queue) Work(ctx context.Context, logger *slog.Logger, process func(ctx context.Context, key string) (time.Duration, error)) {
+	for {
+		k, ok := q.Get()
+		if !ok {
+			return
+		}
+		after, err := process(ctx, k)
+		if err != nil && ctx.Err() == nil {
+			ns, name := SplitKey(k)
+			logger.Error("reconcile", "namespace", ns, "service", name, "err", err)
+			if after == 0 {
+				after = retryAfter
+			}
+		}
+		q.Done(k)
+		if after > 0 && ctx.Err() == nil {
+			q.AddAfter(k, after)
+		}
+	}
+}
+
+// Key is the queue key of a service.
+func Key(ns, name string) string { return ns + "/" + name }
+
+// SplitKey returns the namespace and name of a service's key.
+func SplitKey(k string) (ns, name string) {
+	ns, name, _ = strings.Cut(k, "/")
+	return ns, name
 }
