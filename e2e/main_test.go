@@ -150,19 +150,23 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 }
 
 // stop ends the server with SIGTERM (instances keep running, as designed).
-func (s *serverProc) stop() {
+func (s *serverProc) stop() { stopProcess(s.t, "server", s.cmd, s.exited) }
+
+// stopProcess ends a platform process with SIGTERM, and with SIGKILL (failing the test)
+// if it has not exited 30 s later.
+func stopProcess(t *testing.T, what string, cmd *exec.Cmd, exited chan struct{}) {
 	select {
-	case <-s.exited:
+	case <-exited:
 		return
 	default:
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.exited:
+	case <-exited:
 	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-		s.t.Error("server did not stop within 30s of SIGTERM")
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Errorf("%s did not stop within 30s of SIGTERM", what)
 	}
 }
 

@@ -109,21 +109,7 @@ func (a *agentProc) start() {
 	}
 }
 
-func (a *agentProc) stop() {
-	select {
-	case <-a.exited:
-		return
-	default:
-	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.exited:
-	case <-time.After(30 * time.Second):
-		_ = a.cmd.Process.Kill()
-		<-a.exited
-		a.t.Errorf("agent %s did not stop within 30s of SIGTERM", a.region)
-	}
-}
+func (a *agentProc) stop() { stopProcess(a.t, "agent "+a.region, a.cmd, a.exited) }
 
 func (a *agentProc) kill9() {
 	_ = a.cmd.Process.Signal(syscall.SIGKILL)
