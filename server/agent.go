@@ -304,12 +304,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	h := a.host
 	defer h.close()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return h.bus.Start(ctx) })
-	if err := h.bus.WaitReady(ctx); err != nil {
-		_ = g.Wait()
-		return fmt.Errorf("nats: %w", err)
-	}
-	if err := h.keepNATSPort(); err != nil {
+	if err := h.startBus(ctx, g); err != nil {
 		return err
 	}
 	a.info.MeshGateway = h.bus.GatewayURL()

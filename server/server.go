@@ -278,12 +278,7 @@ func (a *App) keepNATSPort() error {
 func (a *App) Run(ctx context.Context) error {
 	defer a.close()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.bus.Start(ctx) })
-	if err := a.bus.WaitReady(ctx); err != nil {
-		_ = g.Wait()
-		return fmt.Errorf("nats: %w", err)
-	}
-	if err := a.keepNATSPort(); err != nil {
+	if err := a.startBus(ctx, g); err != nil {
 		return err
 	}
 	if err := a.api.Listen(); err != nil {
@@ -311,6 +306,17 @@ func (a *App) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// startBus runs the embedded NATS in g and waits until it takes connections, keeping the
+// port it took.
+func (a *App) startBus(ctx context.Context, g *errgroup.Group) error {
+	g.Go(func() error { return a.bus.Start(ctx) })
+	if err := a.bus.WaitReady(ctx); err != nil {
+		_ = g.Wait()
+		return fmt.Errorf("nats: %w", err)
+	}
+	return a.keepNATSPort()
 }
 
 // Addr is the address the API listens on, once Run has started listening.
