@@ -329,17 +329,22 @@ func TestSingleflight(t *testing.T) {
 	store.gate, store.entered = make(chan struct{}), make(chan struct{}, 100)
 
 	const callers = 50
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
 	errs := make(chan error, callers)
+	started.Add(callers)
 	for range callers {
 		wg.Go(func() {
+			started.Done()
 			_, err := a.Authenticate(context.Background(), secret)
 			errs <- err
 		})
 	}
 	<-store.entered
-	// Give the other callers time to join the lookup in flight before it completes.
-	time.Sleep(50 * time.Millisecond)
+	// Give the other callers time to join the lookup in flight before it completes: all
+	// of them are running, and then some (on a loaded machine a goroutine may wait long
+	// for a CPU between starting and asking).
+	started.Wait()
+	time.Sleep(100 * time.Millisecond)
 	close(store.gate)
 	wg.Wait()
 	close(errs)
