@@ -86,13 +86,20 @@ func TestServerEndToEnd(t *testing.T) {
 	}
 	data, cfgHome := t.TempDir(), t.TempDir()
 	t.Cleanup(func() { testenv.KillInstances(t, data) }) // instances outlive the server by design
+	args := []string{"server", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "text"}
+	testenv.RemoveCgroups(t, data)
+	// A bridge of its own, so that another server on this machine (a benchmark, another
+	// test binary) never rewrites this one's firewall table.
+	if bridge, subnet := testenv.SandboxNetwork(t, data); bridge != "" {
+		args = append(args, "--sandbox-bridge", bridge, "--sandbox-subnet", subnet)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &testenv.Buffer{}
 	var errb testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"server", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "text"}, strings.NewReader(""), out, &errb, []string{"HOME=" + cfgHome})
+		done <- run(ctx, args, strings.NewReader(""), out, &errb, []string{"HOME=" + cfgHome})
 	}()
 	addrRE := regexp.MustCompile(`platform server started.* addr=([0-9.:]+)`)
 	var addr string
