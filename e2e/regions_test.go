@@ -218,8 +218,40 @@ func TestRegions(t *testing.T) {
 
 	// kill -9 fra1's agent: lon1 keeps serving; the region is reported lost and the
 	// service degraded; restarted, it re-adopts its instances (no duplicates).
+	// Calls for helloworld through nyc1's gateway (which forwards them) keep going while
+	// fra1 dies: any failures stop within the failover target.
 	fraPIDs := instancePIDs(t, fra.dir)
+	var lastFail atomic.Int64 // unix nanos of the last failed call
+	var failures atomic.Int64
+	stopCalls := make(chan struct{})
+	callsDone := make(chan struct{})
+	go func() {
+		defer close(callsDone)
+		for {
+			select {
+			case <-stopCalls:
+				return
+			default:
+			}
+			if code, _, err := nyc.call(cp.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Ivy"}`); err != nil || code != 200 {
+				failures.Add(1)
+				lastFail.Store(time.Now().UnixNano())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	killed := time.Now()
 	fra.kill9()
+	time.Sleep(5 * time.Second)
+	close(stopCalls)
+	<-callsDone
+	if n := failures.Load(); n > 0 {
+		if window := time.Unix(0, lastFail.Load()).Sub(killed); window > 3*time.Second {
+			t.Errorf("calls through nyc1 failed until %s after fra1 died (%d failures), want under 3s", window, n)
+		}
+		t.Logf("%d calls through nyc1 failed while fra1 died", n)
+	}
 	eventually(t, "region.lost recorded", func() bool {
 		evs := decode[[]platform.Event](t, cp.must(t, "events", "-n", "acme", "-o", "json"))
 		for _, e := range evs {
