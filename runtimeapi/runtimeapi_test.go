@@ -43,7 +43,7 @@ func TestObservedRoundTrip(t *testing.T) {
 	started := time.Date(2026, 12, 6, 1, 2, 3, 4000, time.UTC)
 	o := region.Observed{Generation: 3, Services: []region.ServiceStatus{{
 		Namespace: "acme", Service: "hello", Serving: "r1",
-		Rollout:   &region.Rollout{Release: "r2", State: region.RolloutFailed, Reason: "crashed"},
+		Rollout: &region.Rollout{Release: "r2", State: region.RolloutFailed, Reason: "crashed"},
 		Instances: []*platform.Instance{{ID: "i1", Region: "fra1", Namespace: "acme", Service: "hello", ReleaseID: "r1", Version: "v1",
 			State: platform.InstanceRunning, Restarts: 2, ExitCode: 1, Message: "m", StartedAt: started}},
 	}}}
