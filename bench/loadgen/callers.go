@@ -135,33 +135,61 @@ func waitReady(ctx context.Context, call caller, wait, timeout time.Duration) er
 	}
 }
 
-// load runs call from concurrency workers until d has passed or max requests were made.
-func load(ctx context.Context, call caller, concurrency int, d time.Duration, max int64, timeout time.Duration) result {
-	ctx, cancel := context.WithTimeout(ctx, d)
+// loadOptions say how load calls: how many callers, for how long, how often.
+type loadOptions struct {
+	concurrency int
+	duration    time.Duration
+	max         int64         // requests in all
+	timeout     time.Duration // of one request
+	interval    time.Duration // between the starts of one caller's requests; 0: none
+	trace       *tracer       // nil: none
+}
+
+// load runs call from o.concurrency workers until o.duration has passed or o.max
+// requests were made. With an interval, the workers' first calls are spread over it, so
+// the stream is even.
+func load(ctx context.Context, call caller, o loadOptions) result {
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	rec := newRecorder(max)
+	rec := newRecorder(o.max)
 	start := time.Now()
-	done := make(chan workerResult, concurrency)
-	for range concurrency {
+	done := make(chan workerResult, o.concurrency)
+	for i := range o.concurrency {
 		go func() {
 			var w workerResult
-			for ctx.Err() == nil && rec.take() {
-				rctx, rcancel := context.WithTimeout(ctx, timeout)
+			next := start.Add(o.interval * time.Duration(i) / time.Duration(o.concurrency))
+			for pace(ctx, next) && rec.take() {
+				rctx, rcancel := context.WithTimeout(ctx, o.timeout)
 				t0 := time.Now()
 				err := call(rctx)
-				lat := time.Since(t0)
+				t1 := time.Now()
 				rcancel()
 				if err != nil && ctx.Err() != nil {
 					break // cut short by the end of the run, not a failure
 				}
-				w.add(lat, err)
+				w.add(t1.Sub(t0), err)
+				o.trace.record(t0, t1, err)
+				next = t0.Add(o.interval)
 			}
 			done <- w
 		}()
 	}
 	var all []workerResult
-	for range concurrency {
+	for range o.concurrency {
 		all = append(all, <-done)
 	}
 	return summarise(all, time.Since(start))
+}
+
+// pace waits until next and reports whether ctx is still live then.
+func pace(ctx context.Context, next time.Time) bool {
+	if d := time.Until(next); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return ctx.Err() == nil
 }

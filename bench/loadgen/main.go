@@ -13,6 +13,13 @@
 // With -wait, loadgen first retries one call every 10ms until it succeeds (a service has
 // just registered, a gateway has just come up) and fails if none did within -wait; the
 // retries are not part of the measurement.
+//
+// With -interval, each caller starts its calls at least that far apart (a steady stream
+// rather than a saturating one); with -trace FILE, loadgen writes one line per request —
+// its start and end in Unix nanoseconds and "ok" or the error — so a script can line the
+// requests up with what it did meanwhile (bench/failover.sh kills a region under them).
+//
+//	loadgen -url URL -c 4 -interval 10ms -timeout 5s -d 1h -trace calls.txt
 package main
 
 import (
@@ -56,6 +63,8 @@ type config struct {
 	maxRequests         int64
 	timeout             time.Duration
 	wait                time.Duration
+	interval            time.Duration
+	trace               string
 	header              bool
 	url                 string
 	headers             headerFlags
@@ -82,6 +91,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.Int64Var(&c.maxRequests, "n", 5_000_000, "stop after this many requests")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.DurationVar(&c.wait, "wait", 0, "retry one call until it succeeds, for at most this long, before measuring")
+	fs.DurationVar(&c.interval, "interval", 0, "start each caller's calls at least this far apart (0: back to back)")
+	fs.StringVar(&c.trace, "trace", "", "write every request's start, end (Unix ns) and outcome to this file")
 	fs.BoolVar(&c.header, "header", false, "print the markdown table header before the row")
 	fs.StringVar(&c.url, "url", "", "http mode: URL to POST to")
 	fs.Var(&c.headers, "H", "http mode: request header 'Name: value' (repeatable)")
@@ -127,6 +138,9 @@ func (c *config) validate() error {
 	if c.wait < 0 {
 		errs = append(errs, errors.New("-wait must not be negative"))
 	}
+	if c.interval < 0 {
+		errs = append(errs, errors.New("-interval must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -157,7 +171,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 	}
-	res := load(ctx, call, c.concurrency, c.duration, c.maxRequests, c.timeout)
+	var tr *tracer
+	if c.trace != "" {
+		if tr, err = createTrace(c.trace); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+	}
+	res := load(ctx, call, loadOptions{concurrency: c.concurrency, duration: c.duration,
+		max: c.maxRequests, timeout: c.timeout, interval: c.interval, trace: tr})
+	if err := tr.Close(); err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return 1
+	}
 	if c.header {
 		fmt.Fprint(stdout, tableHeader)
 	}

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -85,6 +89,60 @@ func TestRunStopsAtDuration(t *testing.T) {
 	}
 }
 
+// TestRunTrace paces two callers at 20ms and checks the trace: one line per request, in
+// the run's time, the failures with their error.
+func TestRunTrace(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1)%4 == 0 {
+			http.Error(w, "boom", http.StatusBadGateway)
+		}
+	}))
+	defer srv.Close()
+	trace := filepath.Join(t.TempDir(), "trace.txt")
+	before := time.Now().UnixNano()
+	code, out, errOut := runLoadgen(t, []string{"-url", srv.URL, "-c", "2", "-n", "12", "-interval", "20ms", "-trace", trace}, nil)
+	after := time.Now().UnixNano()
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if m := rowRE.FindStringSubmatch(strings.TrimSpace(out)); m == nil || m[2] != "12" || m[3] != "3" {
+		t.Fatalf("row %q: want 12 requests, 3 errors", out)
+	}
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 12 {
+		t.Fatalf("trace has %d lines, want 12:\n%s", len(lines), b)
+	}
+	var failed int
+	var first, last int64 = math.MaxInt64, 0
+	for _, l := range lines {
+		var start, end int64
+		var outcome string
+		if _, err := fmt.Sscanf(l, "%d %d %s", &start, &end, &outcome); err != nil || start < before || end < start || end > after {
+			t.Fatalf("trace line %q: want START END OUTCOME within the run (%v)", l, err)
+		}
+		first, last = min(first, start), max(last, start)
+		if outcome == "error" {
+			failed++
+			if !strings.HasSuffix(l, "HTTP 502: boom") {
+				t.Errorf("trace line %q does not carry the error", l)
+			}
+		}
+	}
+	if failed != 3 {
+		t.Errorf("trace has %d failures, want 3", failed)
+	}
+	// 6 calls per caller, 20ms apart: the last starts at least 100ms after the first.
+	if d := time.Duration(last - first); d < 100*time.Millisecond {
+		t.Errorf("12 calls of 2 callers paced at 20ms spanned %v, want at least 100ms", d)
+	}
+}
+
 func TestRunWait(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -140,6 +198,7 @@ func TestRunInvalidFlags(t *testing.T) {
 		{name: "unknown mode", args: []string{"-mode", "grpc"}, want: []string{`-mode "grpc"`}},
 		{name: "bad header", args: []string{"-url", "http://x", "-H", "nocolon"}, want: []string{"not 'Name: value'"}},
 		{name: "negative wait", args: []string{"-url", "http://x", "-wait", "-1s"}, want: []string{"-wait must not be negative"}},
+		{name: "negative interval", args: []string{"-url", "http://x", "-interval", "-1ms"}, want: []string{"-interval must not be negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
