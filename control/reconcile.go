@@ -341,7 +341,12 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 		}
 		placed := p.placement(svc, byName[svc.Namespace])
 		if svc.CurrentRelease != "" {
-			d.Routes = append(d.Routes, region.Route{Namespace: svc.Namespace, Service: svc.Name, Regions: placed})
+			// A region known lost is left out of the routes: the gateways' own probes
+			// would find it too, but only after a call or two.
+			reachable := slices.DeleteFunc(slices.Clone(placed), func(r string) bool {
+				return p.links.status(r, "").health == platform.RegionLost
+			})
+			d.Routes = append(d.Routes, region.Route{Namespace: svc.Namespace, Service: svc.Name, Regions: reachable})
 		}
 		if !slices.Contains(placed, name) {
 			continue

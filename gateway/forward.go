@@ -16,8 +16,16 @@ type Router interface {
 	// Remotes returns the gateway URLs of the other regions that run service in ns,
 	// nearest healthy first.
 	Remotes(ns, service string) []string
+	// Local reports whether service in ns runs (or may run) in this region.
+	Local(ns, service string) bool
+	// Ready reports whether the region has had its desired state: before, a service it
+	// lacks may yet start here.
+	Ready() bool
 	// Observe records how a forward to gateway gw went.
 	Observe(gw string, took time.Duration, failed bool)
+	// Down returns a channel closed when gateway gw is next found failing, so a call
+	// waiting on it moves on to the next region.
+	Down(gw string) <-chan struct{}
 }
 
 // HeaderForwardedBy marks a call a gateway forwarded to another region's gateway, with
@@ -36,9 +44,18 @@ var forwardClient = &http.Client{Transport: &http.Transport{
 	IdleConnTimeout:     90 * time.Second,
 }}
 
-// forwardable reports whether a call the mesh could not route here may be forwarded.
+// forwardable reports whether a call the mesh could not route here (err, or nil before
+// asking the mesh) may be forwarded.
 func (g *Gateway) forwardable(r *http.Request, err error) bool {
-	return g.opts.Router != nil && platform.IsNotFound(err) && r.Header.Get(HeaderForwardedBy) == ""
+	return g.opts.Router != nil && (err == nil || platform.IsNotFound(err)) && r.Header.Get(HeaderForwardedBy) == ""
+}
+
+// errStarting answers for a service a region that has not had its desired state yet
+// does not know: it may be about to run it, so callers (and forwarding gateways) should
+// try elsewhere or again.
+func errStarting(region string) error {
+	return platform.Errorf(platform.EUNAVAILABLE, "region %s is starting and does not run this service yet", region).
+		WithHint("try again in a few seconds, or through another region's gateway")
 }
 
 // forward sends the call to the nearest region that runs the service, and on to the
@@ -49,11 +66,24 @@ func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if len(remotes) == 0 {
 		return false, nil
 	}
+	// An attempt abandoned for the next region may still be sending the body.
+	body = bytes.Clone(body)
 	var lastErr error
-	for _, gw := range remotes {
+	for i, gw := range remotes {
+		more := i < len(remotes)-1
 		start := g.opts.Clock.Now()
-		fr, err := http.NewRequestWithContext(ctx, http.MethodPost, gw+r.URL.Path, bytes.NewReader(body))
+		actx, cancel := context.WithCancel(ctx)
+		down := g.opts.Router.Down(gw)
+		go func() {
+			select {
+			case <-down:
+				cancel()
+			case <-actx.Done():
+			}
+		}()
+		fr, err := http.NewRequestWithContext(actx, http.MethodPost, gw+r.URL.Path, bytes.NewReader(body))
 		if err != nil {
+			cancel()
 			return true, err
 		}
 		for _, h := range forwardHeaders {
@@ -65,20 +95,32 @@ func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, r *http.Re
 		fr.Header.Set(HeaderForwardedBy, g.opts.Region)
 		resp, err := forwardClient.Do(fr)
 		if err != nil {
+			cancel()
 			if ctx.Err() != nil {
 				return true, ctx.Err()
 			}
+			// Unreachable, or found hanging (its probe failed) while we waited.
 			g.opts.Router.Observe(gw, 0, true)
 			lastErr = err
 			continue
 		}
-		if resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable {
+		switch {
+		case resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable:
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			cancel()
 			g.opts.Router.Observe(gw, 0, true)
 			lastErr = platform.Errorf(platform.EUNAVAILABLE, "region at %s answered %s", gw, resp.Status)
 			continue
+		case resp.StatusCode == http.StatusNotFound && more:
+			// That region does not run it (any more, or yet): the next one may.
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			cancel()
+			lastErr = platform.Errorf(platform.ENOTFOUND, "region at %s does not run %s", gw, req.Service)
+			continue
 		}
+		defer cancel()
 		g.opts.Router.Observe(gw, g.opts.Clock.Now().Sub(start), false)
 		for _, h := range []string{"Content-Type", "Allow"} {
 			if v := resp.Header.Get(h); v != "" {

@@ -14,7 +14,10 @@ import (
 // staticRouter routes every service to a fixed list of gateways and records what it is
 // told about them.
 type staticRouter struct {
-	remotes []string
+	remotes   []string
+	elsewhere bool                     // the service is placed only in other regions
+	starting  bool                     // no desired state yet
+	down      map[string]chan struct{} // closed by the test: that gateway is found hanging
 
 	mu     sync.Mutex
 	failed []string
@@ -22,6 +25,9 @@ type staticRouter struct {
 }
 
 func (r *staticRouter) Remotes(string, string) []string { return slices.Clone(r.remotes) }
+func (r *staticRouter) Local(string, string) bool       { return !r.elsewhere }
+func (r *staticRouter) Ready() bool                     { return !r.starting }
+func (r *staticRouter) Down(gw string) <-chan struct{}  { return r.down[gw] }
 
 func (r *staticRouter) Observe(gw string, _ time.Duration, failed bool) {
 	r.mu.Lock()
@@ -126,5 +132,53 @@ func TestForwardNowhere(t *testing.T) {
 	w := g2.do(req{headers: acme()})
 	if e := errorOf(t, w); w.Code != http.StatusServiceUnavailable || e.Code != "unavailable" || e.Hint == "" {
 		t.Errorf("no region answers: %d %+v, want 503 unavailable with a hint", w.Code, e)
+	}
+}
+
+// TestForwardAroundAHungRegion: a region that accepts connections but never answers (a
+// stopped machine) is left for the next one as soon as it is found failing, and a
+// service placed only elsewhere is not looked up here first.
+func TestForwardAroundAHungRegion(t *testing.T) {
+	t.Parallel()
+	fra := newTestGateway(t, func(o *Options) { o.Region = "fra1"; o.Router = &staticRouter{} })
+	fraSrv := httptest.NewServer(fra)
+	t.Cleanup(fraSrv.Close)
+	hung := make(chan struct{})
+	hungSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hung); hungSrv.Close() })
+
+	down := make(chan struct{})
+	router := &staticRouter{remotes: []string{hungSrv.URL, fraSrv.URL}, elsewhere: true, down: map[string]chan struct{}{hungSrv.URL: down}}
+	nyc := newTestGateway(t, func(o *Options) { o.Region = "nyc1"; o.Router = router })
+	time.AfterFunc(200*time.Millisecond, func() { close(down) })
+	start := time.Now()
+	w := nyc.do(req{headers: acme()})
+	if w.Code != http.StatusOK || time.Since(start) > 5*time.Second {
+		t.Fatalf("call with the first region hung: %d %s after %s", w.Code, w.Body, time.Since(start))
+	}
+	if n := len(nyc.mesh.Calls()); n != 0 {
+		t.Errorf("the local mesh was asked %d times for a service placed elsewhere", n)
+	}
+	if !slices.Equal(router.failed, []string{hungSrv.URL}) {
+		t.Errorf("failed %v, want the hung region", router.failed)
+	}
+}
+
+// TestStartingRegionSaysSo: a region that has had no desired state yet answers 503 for a
+// service it does not know, so callers and forwarding gateways go elsewhere.
+func TestStartingRegionSaysSo(t *testing.T) {
+	t.Parallel()
+	g := newTestGateway(t, func(o *Options) { o.Region = "fra1"; o.Router = &staticRouter{starting: true} })
+	g.mesh.unregistered["helloworld"] = true
+	h := acme()
+	h[HeaderForwardedBy] = "nyc1"
+	w := g.do(req{headers: h})
+	if e := errorOf(t, w); w.Code != http.StatusServiceUnavailable || e.Hint == "" {
+		t.Errorf("starting region: %d %+v, want 503 with a hint", w.Code, e)
 	}
 }

@@ -127,12 +127,21 @@ func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	default:
 		req.Body = body
 	}
+	// A service placed only in other regions goes straight to them, without asking this
+	// region's registry first.
+	if g.forwardable(r, nil) && !g.opts.Router.Local(req.Namespace, req.Service) {
+		if ok, ferr := g.forward(ctx, w, r, req, req.Body); ok {
+			return true, ferr
+		}
+	}
 	resp, err := g.opts.Mesh.Call(ctx, req)
 	if err != nil && g.forwardable(r, err) {
 		if ok, ferr := g.forward(ctx, w, r, req, req.Body); ok {
-			recycle = ctx.Err() == nil
 			return true, ferr
 		}
+	}
+	if err != nil && g.opts.Router != nil && platform.IsNotFound(err) && !g.opts.Router.Ready() {
+		err = errStarting(g.opts.Region)
 	}
 	if err != nil {
 		// A call that timed out or was abandoned may still be sending the body from a

@@ -284,6 +284,9 @@ func (a *Agent) artifact(ctx context.Context, w *runtime.WorkloadSpec) (string, 
 	return path, nil
 }
 
+// probeClient asks other regions' gateways whether they answer.
+var probeClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}}
+
 // capacity is what this machine offers instances.
 func capacity() *pb.Capacity {
 	c := &pb.Capacity{CpuMillis: int64(goruntime.NumCPU()) * 1000}
@@ -312,6 +315,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.rec.Start(ctx) })
 	g.Go(func() error { return a.gw.Start(ctx) })
 	g.Go(func() error { return a.tun.Start(ctx) })
+	g.Go(func() error { a.router.Probe(ctx, probeClient); return nil })
 	g.Go(func() error {
 		go func() {
 			<-ctx.Done()

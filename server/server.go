@@ -300,6 +300,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.startGitHub(ctx) })
 	g.Go(func() error { return a.plane.Start(ctx) })
 	g.Go(func() error { return a.gw.Start(ctx) })
+	g.Go(func() error { a.plane.Router().Probe(ctx, probeClient); return nil })
 	g.Go(func() error { return a.api.Serve(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
