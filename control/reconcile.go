@@ -194,6 +194,7 @@ func (p *Plane) promote(ctx context.Context, svc *platform.Service, r *platform.
 			if err := p.store.UpdateRelease(ctx, prev); err != nil {
 				return err
 			}
+			p.forgetWorkload(prev.ID)
 			p.publish(ctx, prev, platform.EventReleaseSuperseded, fmt.Sprintf("%s %s is replaced by %s", prev.Service, prev.Version, r.Version))
 		}
 	}
@@ -213,6 +214,7 @@ func (p *Plane) failRelease(ctx context.Context, svc *platform.Service, r *platf
 	if err := p.store.UpdateRelease(ctx, r); err != nil {
 		return err
 	}
+	p.forgetWorkload(r.ID)
 	p.links.kick()
 	p.publish(ctx, r, platform.EventReleaseFailed, fmt.Sprintf("release %s of %s failed: %s", r.Version, r.Service, reason))
 	return nil
@@ -427,6 +429,13 @@ func (p *Plane) workload(ctx context.Context, id string) (*runtime.WorkloadSpec,
 		p.mu.Unlock()
 	}
 	return w, nil
+}
+
+// forgetWorkload drops the kept workload of a release no region runs any more.
+func (p *Plane) forgetWorkload(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.workloads, id)
 }
 
 // artifactRef is how a region asks for release r's artifact: a binary built here is
