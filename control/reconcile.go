@@ -233,6 +233,8 @@ func (p *Plane) finishDelete(ctx context.Context, svc *platform.Service) (time.D
 	if err := p.store.DeleteService(ctx, svc.Namespace, svc.Name); err != nil && !platform.IsNotFound(err) {
 		return 0, err
 	}
+	p.forgetWorkload(svc.CurrentRelease)
+	p.forgetWorkload(svc.DesiredRelease)
 	p.events.Publish(ctx, &platform.Event{
 		Namespace: svc.Namespace, Service: svc.Name, Type: platform.EventServiceDeleted,
 		Message: fmt.Sprintf("service %s deleted; all its instances are stopped", svc.Name),
