@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/go-logr/logr"
@@ -49,7 +50,11 @@ func (a *App) newDriver(secret []byte, onEvent runtime.EventFunc) (closer, error
 		}
 		var pull func(string) (string, string, string, bool)
 		if cfg.Registry == "" {
-			addr, err := stableAddr(filepath.Join(cfg.DataDir, "registry.addr"), cfg.RegistryAddr)
+			natsPort, err := a.natsPort()
+			if err != nil {
+				return nil, err
+			}
+			addr, err := stableAddr(filepath.Join(cfg.DataDir, "registry.addr"), cfg.RegistryAddr, natsPort)
 			if err != nil {
 				return nil, fmt.Errorf("registry address: %w", err)
 			}
@@ -166,7 +171,7 @@ func pullCredential(secret []byte, addr string) func(ns string) (string, string,
 // stableAddr returns addr, or, when its port is 0, the address chosen at first start and
 // kept in file: references to what is served there (NATS URLs in instances' environment,
 // image references in releases) must survive a restart.
-func stableAddr(file, addr string) (string, error) {
+func stableAddr(file, addr string, avoid ...int) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", err
@@ -175,12 +180,20 @@ func stableAddr(file, addr string) (string, error) {
 		return addr, nil
 	}
 	b, err := loadOrCreate(file, func() ([]byte, error) {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, err
+		// A port picked the same way moments ago (the NATS port, which NATS binds only
+		// later) is free again, and the kernel may well hand it out twice: hold each
+		// unwanted one open while asking for another.
+		for range 16 {
+			l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+			if err != nil {
+				return nil, err
+			}
+			defer l.Close()
+			if p := l.Addr().(*net.TCPAddr).Port; !slices.Contains(avoid, p) {
+				return []byte(strconv.Itoa(p)), nil
+			}
 		}
-		defer l.Close()
-		return []byte(strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
+		return nil, fmt.Errorf("no free port on %s", host)
 	})
 	if err != nil {
 		return "", err
