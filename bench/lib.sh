@@ -7,6 +7,11 @@
 #                     built platform, loadgen and `micro` binaries
 #   GO_MICRO_VERSION  default v5.30.0 (the version the platform requires)
 #   KEEP_WORK         set to 1 to keep the temp dir (data dirs, logs) after the run
+#   PLATFORM          a platform binary to run (server and CLI) instead of building one
+#                     from this tree, e.g. one built from another commit to compare with;
+#                     loadgen is still built from this tree
+#   SERVER_FLAGS      extra flags of every `platform server` start_server starts, split
+#                     on spaces, e.g. "--sandbox off"
 #
 # Everything listens on 127.0.0.1 with ports the kernel picks (--addr 127.0.0.1:0) or that
 # free_port found unused.
@@ -18,6 +23,7 @@ CACHE_DIR="${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/micro-platform-bench}"
 GO_MICRO_VERSION="${GO_MICRO_VERSION:-v5.30.0}"
 BIN="$CACHE_DIR/bin"
 mkdir -p "$BIN"
+PLATFORM="${PLATFORM:-$BIN/platform}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/platform-bench.XXXXXX")"
 SCRIPT="$(basename "$0")"
 
@@ -113,10 +119,17 @@ free_port() {
 	die "no free port found"
 }
 
-# build_tools builds the platform command and loadgen from this tree.
+# build_tools builds the platform command (unless PLATFORM names one) and loadgen from
+# this tree.
 build_tools() {
-	log "building platform and loadgen"
-	(cd "$ROOT" && go build -o "$BIN/platform" ./cmd/platform && go build -o "$BIN/loadgen" ./bench/loadgen)
+	if [[ "$PLATFORM" == "$BIN/platform" ]]; then
+		log "building platform and loadgen"
+		(cd "$ROOT" && go build -o "$BIN/platform" ./cmd/platform)
+	else
+		[[ -x "$PLATFORM" ]] || die "PLATFORM=$PLATFORM is not an executable"
+		log "building loadgen; platform is $PLATFORM"
+	fi
+	(cd "$ROOT" && go build -o "$BIN/loadgen" ./bench/loadgen)
 }
 
 # build_micro builds go-micro's own `micro` CLI once, in a scratch module so the project's
@@ -145,7 +158,8 @@ start_server() {
 	SERVER_LOG="$WORK/server.$RANDOM.log"
 	[[ " ${DATA_DIRS[*]-} " == *" $data "* ]] || DATA_DIRS+=("$data")
 	t0="$(now)"
-	"$BIN/platform" server --data "$data" --addr 127.0.0.1:0 "$@" >"$SERVER_LOG" 2>&1 &
+	# shellcheck disable=SC2086 # SERVER_FLAGS is a list of flags
+	"$PLATFORM" server --data "$data" --addr 127.0.0.1:0 ${SERVER_FLAGS:-} "$@" >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	for ((i = 0; ; i++)); do
@@ -183,7 +197,7 @@ stop_server() {
 }
 
 # pf runs the platform CLI against the server started last.
-pf() { "$BIN/platform" --server "$SERVER_URL" --token "$TOKEN" "$@"; }
+pf() { "$PLATFORM" --server "$SERVER_URL" --token "$TOKEN" "$@"; }
 
 # instance_pids DATA prints the pids of the live instances the server of DATA started: the
 # processes with a MICRO_SERVER_ID whose MICRO_REGISTRY_ADDRESS points at its NATS port.

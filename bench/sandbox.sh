@@ -51,7 +51,7 @@ for mode in plain sandboxed; do
 	log "$mode server at $SERVER_URL: $(pf regions | awk '$1 == "local" { print $NF }')"
 done
 
-px() { local m="$1"; shift; "$BIN/platform" --server "${URL[$m]}" --token "${TOK[$m]}" "$@"; }
+px() { local m="$1"; shift; "$PLATFORM" --server "${URL[$m]}" --token "${TOK[$m]}" "$@"; }
 
 gateway() { # MODE LABEL DURATION
 	"$BIN/loadgen" -label "$2" -body '{"name":"Alice"}' -c "$CONCURRENCY" -d "$3" -mode http \

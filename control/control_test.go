@@ -18,6 +18,7 @@ import (
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtime/fake"
+	"github.com/micro/platform/runtimeapi/tunnel"
 	"github.com/micro/platform/sqlstore"
 )
 
@@ -126,24 +127,59 @@ func (fakeBuilder) StoreArchive(r io.Reader) (string, error) {
 }
 
 type harness struct {
-	t      *testing.T
-	store  platform.Store
-	host   *fake.Host
-	mesh   *fakeMesh
-	plane  *control.Plane
-	driver *fake.Driver
-	cancel context.CancelFunc
-	done   chan error
-	admin  context.Context
+	t       testing.TB
+	opts    harnessOptions
+	store   platform.Store
+	host    *fake.Host
+	mesh    *fakeMesh
+	plane   *control.Plane
+	driver  *fake.Driver
+	cancel  context.CancelFunc
+	done    chan error
+	admin   context.Context
+	started time.Time // when the plane's Start was called
 }
 
-func newHarness(t *testing.T, dir string, host *fake.Host, rollout time.Duration) *harness {
+// harnessOptions tune a harness; newHarness's tests take the zero values but rollout.
+type harnessOptions struct {
+	// rollout is the in-process region's RolloutTimeout.
+	rollout time.Duration
+	// resync is the plane's and the regions' ResyncInterval (200ms).
+	resync time.Duration
+	// logger receives the plane's and the regions' logs (the test's log).
+	logger *slog.Logger
+	// gateways makes remote regions' agents report a gateway endpoint of their own, as
+	// `platform agent` does.
+	gateways bool
+	// pings is the keepalive of remote regions' agents (200ms, 500ms).
+	pings tunnel.Options
+}
+
+func newHarness(t testing.TB, dir string, host *fake.Host, rollout time.Duration) *harness {
 	t.Helper()
+	h := openHarness(t, dir, host, harnessOptions{rollout: rollout})
+	h.start()
+	return h
+}
+
+// openHarness opens the store in dir and makes a plane on it with an in-process region
+// on host; start starts it.
+func openHarness(t testing.TB, dir string, host *fake.Host, opts harnessOptions) *harness {
+	t.Helper()
+	if opts.resync <= 0 {
+		opts.resync = 200 * time.Millisecond
+	}
+	if opts.logger == nil {
+		opts.logger = testLogger(t)
+	}
+	if opts.pings == (tunnel.Options{}) {
+		opts.pings = tunnel.Options{PingInterval: 200 * time.Millisecond, PingTimeout: 500 * time.Millisecond}
+	}
 	st, err := sqlstore.Open(context.Background(), filepath.Join(dir, "platform.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: st, host: host}
+	h := &harness{t: t, opts: opts, store: st, host: host}
 	var plane *control.Plane
 	h.driver = fake.New(fake.Options{Host: host, OnEvent: func(e runtime.Event) {
 		if plane != nil {
@@ -157,21 +193,27 @@ func newHarness(t *testing.T, dir string, host *fake.Host, rollout time.Duration
 	}
 	plane, err = control.New(control.Options{
 		Store: st, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{}, Secrets: box,
-		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: rollout, StopGrace: 200 * time.Millisecond,
-		ResyncInterval: 200 * time.Millisecond, Logger: testLogger(t), ReviveAfter: 700 * time.Millisecond,
+		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: opts.rollout, StopGrace: 200 * time.Millisecond,
+		ResyncInterval: opts.resync, Logger: opts.logger, ReviveAfter: 700 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.plane = plane
+	h.admin = platform.NewContextWithToken(context.Background(), &platform.Token{Name: "admin", Admin: true})
+	return h
+}
+
+// start starts the plane and waits until it is ready.
+func (h *harness) start() {
+	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)
-	go func() { h.done <- plane.Start(ctx) }()
-	h.admin = platform.NewContextWithToken(context.Background(), &platform.Token{Name: "admin", Admin: true})
-	t.Cleanup(h.stop)
-	h.eventually("plane ready", plane.Ready)
-	return h
+	h.started = time.Now()
+	go func() { h.done <- h.plane.Start(ctx) }()
+	h.t.Cleanup(h.stop)
+	h.eventually("plane ready", h.plane.Ready)
 }
 
 // stop ends the plane and leaves the simulated processes running, like kill -9.
@@ -529,11 +571,11 @@ func isSubsequence(want, got []string) bool {
 	return i == len(want)
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

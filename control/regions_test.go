@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ type remoteRegion struct {
 	mesh   *fakeMesh
 	cancel context.CancelFunc
 	done   chan struct{}
+	// applied counts the desired states its agent applied; last is the last one.
+	applied atomic.Int64
+	last    atomic.Pointer[region.Desired]
 }
 
 // startRegion registers region name, issues its token and connects an agent for it to h's
@@ -58,18 +62,26 @@ func (h *harness) connectRegion(srv *httptest.Server, name, token string, host *
 	rec, err := region.New(region.Options{
 		Name: name, Driver: rr.driver, Mesh: rr.mesh,
 		Notify: func() { api.Notify() }, Event: func(e *platform.Event) { api.Event(e) },
-		RolloutTimeout: 5 * time.Second, StopGrace: 200 * time.Millisecond, ResyncInterval: 200 * time.Millisecond,
-		Logger: testLogger(h.t).With("region", name),
+		RolloutTimeout: 5 * time.Second, StopGrace: 200 * time.Millisecond, ResyncInterval: h.opts.resync,
+		Logger: h.opts.logger.With("region", name),
 	})
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	info := &pb.InfoResponse{Region: name, AgentVersion: "test", Runtime: "fake"}
+	if h.opts.gateways {
+		info.GatewayEndpoint = "http://" + name + ".gateway.test"
+	}
 	api = runtimeapi.NewAgent(runtimeapi.AgentOptions{
-		Info: &pb.InfoResponse{Region: name, AgentVersion: "test", Runtime: "fake"}, Reconciler: rec, Driver: rr.driver, Mesh: rr.mesh,
+		Info: info, Reconciler: rec, Driver: rr.driver, Mesh: rr.mesh,
+		Applied: func(d region.Desired) {
+			rr.last.Store(&d)
+			rr.applied.Add(1)
+		},
 	})
 	path, handler := api.Handler()
 	mux := httpMux(path, handler)
-	ta := &tunnel.Agent{URL: srv.URL, Token: token, Region: name, Handler: mux, Options: tunnel.Options{PingInterval: 200 * time.Millisecond, PingTimeout: 500 * time.Millisecond}}
+	ta := &tunnel.Agent{URL: srv.URL, Token: token, Region: name, Handler: mux, Options: h.opts.pings}
 	ctx, cancel := context.WithCancel(context.Background())
 	rr.cancel = cancel
 	go func() {
