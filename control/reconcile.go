@@ -379,8 +379,8 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 	return d, nil
 }
 
-// regionGateways maps every region to its gateway's URL: as its connected agent reports
-// it, else as registered.
+// regionGateways maps every region to its gateway's URL: as registered (the address the
+// operator gave, e.g. behind a load balancer), else as its connected agent reports it.
 func (p *Plane) regionGateways(ctx context.Context) (map[string]string, error) {
 	regions, err := p.store.ListRegions(ctx)
 	if err != nil {
@@ -389,7 +389,7 @@ func (p *Plane) regionGateways(ctx context.Context) (map[string]string, error) {
 	out := make(map[string]string, len(regions))
 	for _, r := range regions {
 		gw := r.GatewayEndpoint
-		if info := p.links.status(r.Name, "").info; info != nil && info.GetGatewayEndpoint() != "" {
+		if info := p.links.status(r.Name, "").info; gw == "" && info != nil {
 			gw = info.GetGatewayEndpoint()
 		}
 		if gw != "" {

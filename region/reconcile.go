@@ -95,6 +95,13 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 		}
 		keep = append(keep, serving.ID)
 	}
+	if ro != nil && ro.State == RolloutLive && serving != nil {
+		// Say it serves before draining the previous release, which takes DrainDelay and
+		// the stop: the control plane promotes it meanwhile.
+		if err := r.record(ctx, ns, name, serving.ID, ro, keep); err != nil {
+			return after, err
+		}
+	}
 	if err := r.stopAll(ctx, ns, name, keep...); err != nil {
 		return after, err
 	}

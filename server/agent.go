@@ -189,7 +189,7 @@ func (a *Agent) build(ctx context.Context) error {
 	}
 	a.info = &pb.InfoResponse{
 		Region: cfg.Region, AgentVersion: platform.Version(), Runtime: h.driver.Name(),
-		Isolation: h.iso.summary(), GatewayEndpoint: "http://" + a.gwLn.Addr().String(),
+		Isolation: h.iso.summary(), GatewayEndpoint: gatewayURL(a.gwLn.Addr()),
 		Capacity: capacity(),
 	}
 	api = runtimeapi.NewAgent(runtimeapi.AgentOptions{
@@ -282,6 +282,15 @@ func (a *Agent) artifact(ctx context.Context, w *runtime.WorkloadSpec) (string, 
 	}
 	a.host.logger.Info("fetched artifact", "service", w.Service, "version", w.Version, "took", time.Since(start).Round(time.Millisecond))
 	return path, nil
+}
+
+// gatewayURL is the URL the region's gateway reports, "" when it listens on every
+// address (the operator gives the public one: `platform regions create --gateway`).
+func gatewayURL(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		return ""
+	}
+	return "http://" + addr.String()
 }
 
 // probeClient asks other regions' gateways whether they answer.
