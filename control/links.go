@@ -180,6 +180,9 @@ func (l *links) detach(lk *link, session int64, err error) {
 		keys = append(keys, k)
 	}
 	l.mu.Unlock()
+	if ctx := l.p.runContext(); ctx == nil || ctx.Err() != nil {
+		return // the control plane is stopping: its store may be closed already
+	}
 	l.p.logger.Warn("region disconnected", "region", lk.name, "err", err)
 	if err := l.p.store.TouchRegion(context.Background(), lk.name, lostAt.UTC(), version); err != nil && !platform.IsNotFound(err) {
 		l.p.logger.Warn("record region seen", "region", lk.name, "err", err)
