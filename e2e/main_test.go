@@ -84,36 +84,9 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 		args = append(args, "--sandbox-bridge", bridge, "--sandbox-subnet", subnet)
 	}
 	args = append(args, extra...)
-	cmd := exec.Command(binary, args...)
-	// The server keeps HOME: its builds use the host's Go caches, as a user's would.
-	cmd.Env = os.Environ()
-	pr, pw := io.Pipe()
 	out := &testenv.Buffer{}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &serverProc{t: t, dir: dataDir, cmd: cmd, out: out, exited: make(chan struct{})}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(out, line)
-			if m := addrRE.FindStringSubmatch(line); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		cmd.Wait()
-		pw.Close()
-		close(s.exited)
-	}()
+	cmd, exited, addrc := spawn(t, args, out, addrRE)
+	s := &serverProc{t: t, dir: dataDir, cmd: cmd, out: out, exited: exited}
 	t.Cleanup(func() {
 		s.stop()
 		testenv.KillInstances(t, dataDir)
@@ -147,6 +120,42 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// spawn starts the platform binary with args (keeping HOME: builds use the host's Go
+// caches, as a user's would), copies its output to out, and sends the first submatch of
+// re in it on the returned channel; exited is closed when the process has exited.
+func spawn(t *testing.T, args []string, out *testenv.Buffer, re *regexp.Regexp) (*exec.Cmd, chan struct{}, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = os.Environ()
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(out, line)
+			if m := re.FindStringSubmatch(line); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		close(exited)
+	}()
+	return cmd, exited, found
 }
 
 // stop ends the server with SIGTERM (instances keep running, as designed).

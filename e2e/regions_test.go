@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -67,39 +65,13 @@ func startAgent(t *testing.T, cp *serverProc, name string, extra ...string) *age
 func (a *agentProc) start() {
 	t := a.t
 	t.Helper()
-	cmd := exec.Command(binary, a.args...)
-	cmd.Env = os.Environ()
-	pr, pw := io.Pipe()
 	if a.out == nil {
 		a.out = &testenv.Buffer{}
 	}
 	out := a.out
-	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	a.cmd, a.exited = cmd, make(chan struct{})
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(out, line)
-			if m := agentRE.FindStringSubmatch(line); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
+	var addrc <-chan string
+	a.cmd, a.exited, addrc = spawn(t, a.args, out, agentRE)
 	exited := a.exited
-	go func() {
-		cmd.Wait()
-		pw.Close()
-		close(exited)
-	}()
 	select {
 	case a.gateway = <-addrc:
 	case <-exited:
