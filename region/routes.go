@@ -22,7 +22,7 @@ type Route struct {
 type Router struct {
 	self string
 
-	mu       sync.Mutex
+	mu       sync.RWMutex // read on every gateway call (Local, Ready)
 	updated  bool                // routes came from a desired state
 	routes   map[string][]string // service key → regions
 	gateways map[string]string   // region → gateway URL
@@ -62,15 +62,15 @@ func (r *Router) Update(routes []Route, gateways map[string]string) {
 // Ready reports whether the router has routes from a desired state: before that a region
 // does not know what it should run, and a service it lacks may yet start there.
 func (r *Router) Ready() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return r.updated
 }
 
 // Local reports whether service in ns runs in this region, or might (no route known).
 func (r *Router) Local(ns, service string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	regions, ok := r.routes[key(ns, service)]
 	return !ok || slices.Contains(regions, r.self)
 }
