@@ -113,10 +113,19 @@ var numericUser = regexp.MustCompile(`^[0-9]+(:[0-9]+)?$`)
 // New checks opts and returns a Builder around inner. A bad registry prefix or user is
 // EINVALID.
 func New(inner platform.Builder, opts Options) (*Builder, error) {
-	var problems []string
 	if inner == nil {
-		problems = append(problems, "an inner builder is required")
+		return nil, platform.Errorf(platform.EINVALID, "image builder: an inner builder is required")
 	}
+	return newBuilder(inner, opts)
+}
+
+// NewPacker checks opts and returns a Builder with no inner builder: it packs binaries
+// made elsewhere (Pack), such as the ones a region fetches from its control plane, and
+// its Build refuses.
+func NewPacker(opts Options) (*Builder, error) { return newBuilder(nil, opts) }
+
+func newBuilder(inner platform.Builder, opts Options) (*Builder, error) {
+	var problems []string
 	if opts.Dir == "" {
 		problems = append(problems, "Dir is required")
 	}
@@ -178,10 +187,21 @@ func nameOpts(insecure bool) []name.Option {
 // a registry that cannot be reached EUNAVAILABLE, and one that refuses the credential
 // EFORBIDDEN.
 func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.LogWriter) (artifact, commit string, err error) {
+	if b.inner == nil {
+		return "", "", platform.Errorf(platform.EINTERNAL, "image builder: a packer builds nothing, it packs (Pack)")
+	}
 	binary, commit, err := b.inner.Build(ctx, bd, log)
 	if err != nil {
 		return "", commit, err
 	}
+	artifact, err = b.Pack(ctx, bd, binary, commit, log)
+	return artifact, commit, err
+}
+
+// Pack packs the binary of bd (built from commit, "" for an uploaded archive) into an
+// image and pushes it, unless the registry already has it under its tag. The artifact is
+// <registry>/<namespace>/<service>@sha256:<digest>; the errors are Build's.
+func (b *Builder) Pack(ctx context.Context, bd *platform.Build, binary, commit string, log platform.LogWriter) (artifact string, err error) {
 	defer func() {
 		if err != nil && platform.ErrorCode(err) != platform.EINTERNAL {
 			log.WriteLine("image failed: " + platform.ErrorMessage(err))
@@ -190,15 +210,15 @@ func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.Lo
 	start := time.Now()
 	repo, err := name.NewRepository(b.opts.Registry+"/"+bd.Namespace+"/"+bd.Service, nameOpts(b.opts.Insecure)...)
 	if err != nil {
-		return "", commit, platform.Errorf(platform.EINVALID, "image repository for %s/%s: %v", bd.Namespace, bd.Service, err)
+		return "", platform.Errorf(platform.EINVALID, "image repository for %s/%s: %v", bd.Namespace, bd.Service, err)
 	}
 	img, layer, err := b.image(bd, commit, binary, log)
 	if err != nil {
-		return "", commit, err
+		return "", err
 	}
 	digest, err := img.Digest()
 	if err != nil {
-		return "", commit, fmt.Errorf("image digest: %w", err)
+		return "", fmt.Errorf("image digest: %w", err)
 	}
 	ref := repo.Tag(tagFor(bd))
 	artifact = repo.Digest(digest.String()).String()
@@ -207,17 +227,17 @@ func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.Lo
 	switch {
 	case err == nil && existing.Digest == digest:
 		log.WriteLine(fmt.Sprintf("image unchanged, reused: %s", artifact))
-		return artifact, commit, nil
+		return artifact, nil
 	case err != nil && !isNotFound(err):
-		return "", commit, registryError(b.opts.Registry, err)
+		return "", registryError(b.opts.Registry, err)
 	}
 
 	if err := b.push(ctx, ref, img, layer, log); err != nil {
-		return "", commit, err
+		return "", err
 	}
 	log.WriteLine(fmt.Sprintf("pushed %s in %s", ref, time.Since(start).Round(10*time.Millisecond)))
 	log.WriteLine("image " + artifact)
-	return artifact, commit, nil
+	return artifact, nil
 }
 
 // push writes img to ref, uploading only the blobs the registry lacks, and logs the

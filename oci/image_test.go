@@ -480,3 +480,35 @@ func TestKeychain(t *testing.T) {
 		t.Fatalf("keychain asked for %q, want %s", kc.asked, host)
 	}
 }
+
+// TestPacker packs a binary made elsewhere (as a region does with the binaries it fetches
+// from its control plane) into the same image Build makes of it, and refuses to build.
+func TestPacker(t *testing.T) {
+	host, _ := registryServer(t)
+	bin := mustHello(t, "hello v1")
+	built, _, err := newBuilder(t, &fileBuilder{path: bin}, host).Build(context.Background(), testBuild("v1"), &buildLog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := oci.NewPacker(oci.Options{Registry: host, Auth: pushCred, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &buildLog{}
+	packed, err := p.Pack(context.Background(), testBuild("v1"), bin, "", log)
+	if err != nil {
+		t.Fatalf("Pack: %v\nlog:\n%s", err, log)
+	}
+	if packed != built {
+		t.Errorf("packed %s, built %s: want the same image for the same binary and labels", packed, built)
+	}
+	if !strings.Contains(log.String(), "image unchanged, reused") {
+		t.Errorf("the registry already held the image; log:\n%s", log)
+	}
+	if _, _, err := p.Build(context.Background(), testBuild("v1"), &buildLog{}); err == nil {
+		t.Error("a packer built: want an error, it has nothing to build with")
+	}
+	if _, err := p.Pack(context.Background(), testBuild("v1"), filepath.Join(t.TempDir(), "missing"), "", &buildLog{}); err == nil {
+		t.Error("packed a missing binary")
+	}
+}
