@@ -116,6 +116,13 @@ type Config struct {
 	// organisations, whose code can then reach each other's. Off by default: such a server
 	// refuses to start with more than one.
 	UnsandboxedTenants bool `yaml:"unsandboxed_tenants"`
+	// RegionTokensFile, when set, names a JSON file of the regions whose agents
+	// `platform infra apply` installed, each with the SHA-256 of its token (and its
+	// provider and location): the server creates or updates them at start, so those
+	// agents connect without a token issued through the API (control.ParseRegionSeeds
+	// has the format). On Kubernetes it is the Secret platform-region-tokens, mounted
+	// optional: a missing file seeds nothing.
+	RegionTokensFile string `yaml:"region_tokens_file"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
@@ -252,6 +259,8 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.GitHub.WebhookSecret = v
 		case "PLATFORM_GATEWAY_DOMAIN":
 			c.GatewayDomain = v
+		case "PLATFORM_REGION_TOKENS_FILE":
+			c.RegionTokensFile = v
 		case "PLATFORM_LOG_LEVEL":
 			c.LogLevel = v
 		case "PLATFORM_LOG_FORMAT":

@@ -157,3 +157,24 @@ func TestConfigKubeEgress(t *testing.T) {
 		}
 	})
 }
+
+func TestConfigRegionTokensFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "platform.yaml")
+	if err := os.WriteFile(file, []byte("region_tokens_file: /etc/platform/regions/regions.json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.DefaultConfig()
+	if err := cfg.LoadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RegionTokensFile != "/etc/platform/regions/regions.json" {
+		t.Errorf("from the file: region_tokens_file = %q", cfg.RegionTokensFile)
+	}
+	if err := cfg.ApplyEnv([]string{"PLATFORM_REGION_TOKENS_FILE=/run/regions.json"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RegionTokensFile != "/run/regions.json" {
+		t.Errorf("env over file: region_tokens_file = %q", cfg.RegionTokensFile)
+	}
+}

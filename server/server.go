@@ -295,6 +295,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.registerLocalRegion(ctx); err != nil {
 		return err
 	}
+	if err := a.bootstrapRegions(ctx); err != nil {
+		return err
+	}
 	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
 	g.Go(func() error { return a.startRegistry(ctx) })
 	g.Go(func() error { return a.startGitHub(ctx) })
@@ -372,6 +375,28 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 	}
 	fmt.Fprintf(a.out, "\nAdmin token (shown once; also saved to %s):\n\n    %s\n\nLog in with:\n\n    platform login --server http://%s --token %s\n\n", path, secret, a.api.Addr(), secret)
 	return nil
+}
+
+// bootstrapRegions creates the regions listed in RegionTokensFile with their agents'
+// token hashes. A missing file seeds nothing: the Kubernetes base mounts it from an
+// optional Secret, which only `platform infra apply` creates.
+func (a *App) bootstrapRegions(ctx context.Context) error {
+	path := a.cfg.RegionTokensFile
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		a.logger.Info("no region tokens file: regions come from the API only", "file", path)
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("region tokens file: %w", err)
+	}
+	seeds, err := control.ParseRegionSeeds(data)
+	if err != nil {
+		return fmt.Errorf("region tokens file %s: %w", path, err)
+	}
+	return a.plane.BootstrapRegions(ctx, seeds)
 }
 
 // registerLocalRegion records the region this process runs, so `platform regions` and
