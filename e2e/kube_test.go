@@ -28,12 +28,14 @@ import (
 // keeps.
 const kubeOwner = "platform"
 
-// TestKubernetesWalkthrough is the README's walkthrough with `platform server --runtime
-// kubernetes` against a real kube-apiserver and etcd, with the test's process kubelet
-// (kubelet_test.go) running the pods' images as local processes: deploy, call through the
-// CLI and the gateway, logs, events, a second service calling the first, a new version
-// under load, a crashing version, a server restart, and delete — checking the objects in
-// the cluster and the image in the platform's own registry along the way.
+// TestKubernetesWalkthrough is the README's walkthrough on a region whose agent runs the
+// kubernetes driver (`platform agent --runtime kubernetes`) against a real kube-apiserver
+// and etcd, with the test's process kubelet (kubelet_test.go) running the pods' images as
+// local processes, managed by a control plane with the local runtime: deploy, call through
+// the CLI, the region's gateway and the control plane's (forwarded), logs, events, a
+// second service calling the first, a new version under load, a crashing version, an agent
+// restart, and delete — checking the objects in the cluster and the image the agent packed
+// into its own registry along the way.
 func TestKubernetesWalkthrough(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
@@ -42,14 +44,17 @@ func TestKubernetesWalkthrough(t *testing.T) {
 	kc := admin(t)
 	kubeconfig := writeKubeconfig(t)
 	kubelet := startProcessKubelet(t, cfg, kubeOwner)
-	data := t.TempDir()
-	args := []string{"--runtime", "kubernetes", "--kubeconfig", kubeconfig, "--rollout-timeout", "90s"}
-	s := startServer(t, data, args...)
+	s := startServer(t, t.TempDir())
+	agent := startAgent(t, s, "k8s", "--runtime", "kubernetes", "--kubeconfig", kubeconfig, "--rollout-timeout", "90s")
+	data := agent.dir
+	gateway := func(token, ns, service, endpoint, body string) (int, string, error) {
+		return agent.call(token, ns, service, endpoint, body)
+	}
 	ctx := t.Context()
 	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
-	step("server started")
+	step("control plane and region k8s started")
 
-	s.must(t, "namespaces", "create", "acme")
+	s.must(t, "namespaces", "create", "acme", "--regions", "k8s")
 	deploy := s.must(t, "deploy", "./examples/helloworld", "-n", "acme")
 	for _, want := range []string{"build.started", "build.succeeded", "release.rolled_out", "is live"} {
 		if !strings.Contains(deploy, want) {
@@ -59,10 +64,10 @@ func TestKubernetesWalkthrough(t *testing.T) {
 	step("helloworld v1 live")
 
 	services := s.must(t, "services", "-n", "acme")
-	if !containsRow(services, "helloworld", "v1", "running", "1/1", "Helloworld.Call") {
+	if !containsRow(services, "helloworld", "v1", "running", "1/1", "k8s", "Helloworld.Call") {
 		t.Errorf("services:\n%s", services)
 	}
-	ns := kubeNamespace(t, kc, "acme")
+	ns := kubeNamespace(t, kc, kubeOwner, "acme")
 	view := serviceView(t, s, "helloworld")
 	pods := kubePods(t, kc, ns, "helloworld")
 	if len(view.Instances) != 1 || len(pods) != 1 || view.Instances[0].ID != pods[0].Name || !view.Instances[0].Registered {
@@ -72,12 +77,16 @@ func TestKubernetesWalkthrough(t *testing.T) {
 	if out := s.must(t, "call", "helloworld", "Helloworld.Call", `{"name":"Alice"}`, "-n", "acme"); !strings.Contains(out, `"Hello Alice"`) {
 		t.Errorf("call: %s", out)
 	}
-	status, body, err := s.gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Bob"}`)
+	status, body, err := gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Bob"}`)
 	if err != nil || status != 200 || strings.TrimSpace(body) != `{"message":"Hello Bob"}` {
-		t.Errorf("gateway: %d %s %v", status, body, err)
+		t.Errorf("region gateway: %d %s %v", status, body, err)
+	}
+	status, body, err = s.gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Bob"}`)
+	if err != nil || status != 200 || strings.TrimSpace(body) != `{"message":"Hello Bob"}` {
+		t.Errorf("control plane's gateway (forwarded to region k8s): %d %s %v", status, body, err)
 	}
 	eventually(t, "logs (the pod log API, served by the process kubelet) show the calls", func() bool {
-		logs := s.platform(t, "logs", "helloworld", "-n", "acme")
+		logs := s.platform(t, "logs", "helloworld", "-n", "acme", "--region", "k8s")
 		return strings.Contains(logs.stdout, `name="Alice"`) && strings.Contains(logs.stdout, `name="Bob"`)
 	})
 	events := s.must(t, "events", "-n", "acme")
@@ -93,12 +102,12 @@ func TestKubernetesWalkthrough(t *testing.T) {
 		checkNamespaceObjects(t, kc, ns, "acme")
 		checkWorkload(t, kc, v1, "acme", "helloworld", "v1")
 	})
-	t.Run("image in the platform's registry", func(t *testing.T) {
+	t.Run("image in the region's registry", func(t *testing.T) {
 		image := v1.Spec.Template.Spec.Containers[0].Image
 		addr, err := os.ReadFile(filepath.Join(data, "registry.addr"))
 		must(t, err)
 		if !strings.HasPrefix(image, "127.0.0.1:"+strings.TrimSpace(string(addr))+"/acme/helloworld@sha256:") {
-			t.Errorf("image %s: want the platform's own registry (port %s), repository acme/helloworld, by digest", image, addr)
+			t.Errorf("image %s: want the region's own registry (port %s), repository acme/helloworld, by digest", image, addr)
 		}
 		ref, err := name.ParseReference(image)
 		must(t, err)
@@ -186,21 +195,20 @@ func TestKubernetesWalkthrough(t *testing.T) {
 		step("crashing v3 failed, v2 serves")
 	})
 
-	outer := t // the restarted server must outlive the subtest
-	t.Run("restart the server", func(t *testing.T) {
+	t.Run("restart the agent", func(t *testing.T) {
 		before := podNames(kubePods(t, kc, ns, "helloworld"))
-		s.stop()
-		s = startServer(outer, data, args...)
-		step("server restarted")
-		// The instances reconnect to the restarted embedded NATS server (every 2s).
-		eventually(t, "helloworld answers through the gateway after the restart", func() bool {
-			status, body, err := s.gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Again"}`)
+		agent.stop()
+		agent.start()
+		step("agent restarted")
+		// The instances reconnect to the region's restarted NATS server (every 2s).
+		eventually(t, "helloworld answers through the region's gateway after the restart", func() bool {
+			status, body, err := gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Again"}`)
 			return err == nil && status == 200 && strings.Contains(body, "Hello Again")
 		})
 		if out := s.must(t, "call", "helloworld", "Helloworld.Call", `{"name":"Frank"}`, "-n", "acme"); !strings.Contains(out, "Hello Frank") {
 			t.Errorf("call after restart: %s", out)
 		}
-		status, body, err := s.gateway(s.token, "acme", "greeter", "Greeter.Hello", `{"name":"Grace"}`)
+		status, body, err := gateway(s.token, "acme", "greeter", "Greeter.Hello", `{"name":"Grace"}`)
 		if err != nil || status != 200 || !strings.Contains(body, "Hello Grace (via greeter)") {
 			t.Errorf("gateway after restart: %d %s %v", status, body, err)
 		}
@@ -234,7 +242,7 @@ func TestKubernetesWalkthrough(t *testing.T) {
 			return len(pods) == 1 && !slices.Contains(old, pods[0].Name) && pods[0].OwnerReferences[0].UID == back[0].UID && pods[0].Status.Phase == corev1.PodRunning
 		})
 		eventually(t, "greeter answers from its new pod", func() bool {
-			status, body, err := s.gateway(s.token, "acme", "greeter", "Greeter.Hello", `{"name":"Heidi"}`)
+			status, body, err := gateway(s.token, "acme", "greeter", "Greeter.Hello", `{"name":"Heidi"}`)
 			return err == nil && status == 200 && strings.Contains(body, "Hello Heidi (via greeter)")
 		})
 		step("hand-deleted Deployment restored")
@@ -254,7 +262,7 @@ func TestKubernetesWalkthrough(t *testing.T) {
 			return len(kubelet.procs) == 0
 		})
 		eventually(t, "the gateway says not found", func() bool {
-			status, _, _ := s.gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{}`)
+			status, _, _ := gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{}`)
 			return status == 404
 		})
 		if out := s.must(t, "services", "-n", "acme"); strings.Contains(out, "helloworld") || strings.Contains(out, "greeter") {
@@ -268,12 +276,62 @@ func TestKubernetesWalkthrough(t *testing.T) {
 	})
 }
 
-// kubeNamespace returns the name of the one Kubernetes namespace labelled as the
-// platform's for platform namespace ns: the driver's prefix (whatever its default) and ns.
-func kubeNamespace(t *testing.T, c client.Client, ns string) string {
+// TestKubernetesServer is the shorter path of `platform server --runtime kubernetes`,
+// whose in-process region runs the kubernetes driver and whose builder pushes images to
+// the server's own registry: deploy, call through the gateway, delete. Its Kubernetes
+// objects carry their own owner and namespace prefix, so that it shares the API server
+// with TestKubernetesWalkthrough.
+func TestKubernetesServer(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	const owner = "platform-server"
+	cfg := kubetest.Config(t)
+	kc := admin(t)
+	startProcessKubelet(t, cfg, owner)
+	data := t.TempDir()
+	conf := filepath.Join(t.TempDir(), "platform.yaml")
+	must(t, os.WriteFile(conf, []byte("kube_owner: "+owner+"\nkube_namespace_prefix: srv-\n"), 0o600))
+	s := startServer(t, data, "--config", conf, "--runtime", "kubernetes", "--kubeconfig", writeKubeconfig(t), "--rollout-timeout", "90s")
+
+	s.must(t, "namespaces", "create", "acme")
+	if out := s.must(t, "deploy", "./examples/helloworld", "-n", "acme"); !strings.Contains(out, "is live") {
+		t.Fatalf("deploy:\n%s", out)
+	}
+	ns := kubeNamespace(t, kc, owner, "acme")
+	if ns != "srv-acme" {
+		t.Errorf("Kubernetes namespace %s, want srv-acme (kube_namespace_prefix)", ns)
+	}
+	status, body, err := s.gateway(s.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Bob"}`)
+	if err != nil || status != 200 || strings.TrimSpace(body) != `{"message":"Hello Bob"}` {
+		t.Errorf("gateway: %d %s %v", status, body, err)
+	}
+	selector := []client.ListOption{client.InNamespace(ns), client.MatchingLabels{kubernetes.LabelOwner: owner, kubernetes.LabelService: "helloworld"}}
+	var deployments appsv1.DeploymentList
+	must(t, kc.List(t.Context(), &deployments, selector...))
+	if len(deployments.Items) != 1 {
+		t.Fatalf("%d Deployments of helloworld, want 1", len(deployments.Items))
+	}
+	d := deployments.Items[0]
+	addr, err := os.ReadFile(filepath.Join(data, "registry.addr"))
+	must(t, err)
+	if image := d.Spec.Template.Spec.Containers[0].Image; !strings.HasPrefix(image, "127.0.0.1:"+strings.TrimSpace(string(addr))+"/acme/helloworld@sha256:") {
+		t.Errorf("image %s: want the server's own registry (port %s), by digest", image, addr)
+	}
+	s.must(t, "delete", "helloworld", "-n", "acme")
+	eventually(t, "the Deployment and its pods are gone", func() bool {
+		var pods corev1.PodList
+		must(t, kc.List(t.Context(), &deployments, selector...))
+		must(t, kc.List(t.Context(), &pods, selector...))
+		return len(deployments.Items) == 0 && len(pods.Items) == 0
+	})
+}
+
+// kubeNamespace returns the name of the one Kubernetes namespace labelled as owner's for
+// platform namespace ns: the driver's prefix (whatever its default) and ns.
+func kubeNamespace(t *testing.T, c client.Client, owner, ns string) string {
 	t.Helper()
 	var list corev1.NamespaceList
-	must(t, c.List(context.Background(), &list, client.MatchingLabels{kubernetes.LabelOwner: kubeOwner, kubernetes.LabelNamespace: ns}))
+	must(t, c.List(context.Background(), &list, client.MatchingLabels{kubernetes.LabelOwner: owner, kubernetes.LabelNamespace: ns}))
 	if len(list.Items) != 1 || !strings.HasSuffix(list.Items[0].Name, "-"+ns) {
 		t.Fatalf("want one Kubernetes namespace <prefix>-%s labelled for platform namespace %s, got %d", ns, ns, len(list.Items))
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,9 @@ func startAgent(t *testing.T, cp *serverProc, name string, extra ...string) *age
 		"--gateway-addr", "127.0.0.1:0"}
 	args = append(args, extra...)
 	testenv.RemoveCgroups(t, dir)
-	if bridge, subnet := testenv.SandboxNetwork(t, dir); bridge != "" {
+	if slices.Contains(extra, "kubernetes") {
+		// The cluster runs the instances: no sandbox network.
+	} else if bridge, subnet := testenv.SandboxNetwork(t, dir); bridge != "" {
 		args = append(args, "--sandbox-bridge", bridge, "--sandbox-subnet", subnet)
 	}
 	a := &agentProc{t: t, region: name, dir: dir, args: args}

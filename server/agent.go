@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +27,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/gateway"
 	"github.com/micro/platform/natsbus"
+	"github.com/micro/platform/oci"
 	"github.com/micro/platform/region"
 	"github.com/micro/platform/runtime"
 	"github.com/micro/platform/runtimeapi"
@@ -60,9 +62,6 @@ func (c *AgentConfig) Validate() error {
 	if c.Token == "" {
 		problems = append(problems, "token: the region token is required (an operator issues one with `platform regions token "+c.Region+"`)")
 	}
-	if c.Runtime != RuntimeLocal {
-		problems = append(problems, fmt.Sprintf("runtime %q: an agent runs the local runtime for now; the kubernetes runtime runs in the control plane's own region", c.Runtime))
-	}
 	if err := c.Config.Validate(); err != nil {
 		problems = append(problems, platform.ErrorMessage(err))
 	}
@@ -87,6 +86,9 @@ type Agent struct {
 	gwLn    net.Listener
 	gwSrv   *http.Server
 	tun     *tunnel.Agent
+	// images packs the binaries the agent fetches into images for the kubernetes
+	// runtime; nil with the local runtime, which runs them as they are.
+	images *oci.Builder
 }
 
 // RunAgent runs a region's agent until ctx ends.
@@ -138,12 +140,14 @@ func (a *Agent) build(ctx context.Context) error {
 		return err
 	}
 	nopts.Dir, nopts.Host = filepath.Join(cfg.DataDir, "nats"), cfg.NATSHost
-	if h.iso, err = h.newIsolation(nopts.Port); err != nil {
-		return err
-	}
-	h.logIsolation()
-	if n := h.iso.net; n != nil {
-		nopts.Host = n.Gateway().String()
+	if cfg.Runtime == RuntimeLocal {
+		if h.iso, err = h.newIsolation(nopts.Port); err != nil {
+			return err
+		}
+		h.logIsolation()
+		if n := h.iso.net; n != nil {
+			nopts.Host = n.Gateway().String()
+		}
 	}
 	a.control = runtimeapi.NewControlClient(http.DefaultClient, strings.TrimSuffix(cfg.Control, "/"), cfg.Region, cfg.Token)
 	if cfg.MeshGateway != "" {
@@ -165,6 +169,15 @@ func (a *Agent) build(ctx context.Context) error {
 		}
 	}); err != nil {
 		return fmt.Errorf("runtime: %w", err)
+	}
+	if cfg.Runtime == RuntimeKubernetes {
+		opts, err := h.imageOptions(secret)
+		if err != nil {
+			return fmt.Errorf("images: %w", err)
+		}
+		if a.images, err = oci.NewPacker(opts); err != nil {
+			return fmt.Errorf("images: %w", err)
+		}
 	}
 
 	a.router = region.NewRouter(cfg.Region)
@@ -189,7 +202,7 @@ func (a *Agent) build(ctx context.Context) error {
 	}
 	a.info = &pb.InfoResponse{
 		Region: cfg.Region, AgentVersion: platform.Version(), Runtime: h.driver.Name(),
-		Isolation: h.iso.summary(), GatewayEndpoint: gatewayURL(a.gwLn.Addr()),
+		Isolation: h.regionIsolation(), GatewayEndpoint: gatewayURL(a.gwLn.Addr()),
 		Capacity: capacity(),
 	}
 	api = runtimeapi.NewAgent(runtimeapi.AgentOptions{
@@ -264,25 +277,53 @@ func (a *Agent) meshConfig(ctx context.Context) ([]byte, map[string]string, erro
 // artifactTimeout bounds the fetch of one artifact from the control plane.
 const artifactTimeout = 5 * time.Minute
 
-// artifact fetches a binary the control plane built into the data dir, once per release.
+// artifact fetches a binary the control plane built into the data dir, once per release;
+// with the kubernetes runtime it then packs it into an image in the region's registry,
+// also once per release (the image's reference is kept beside the binary).
 func (a *Agent) artifact(ctx context.Context, w *runtime.WorkloadSpec) (string, error) {
 	id, ok := strings.CutPrefix(w.Artifact, "fetch:")
 	if !ok {
 		return w.Artifact, nil
 	}
-	path := filepath.Join(a.cfg.DataDir, "artifacts", id, w.Service)
-	if _, err := os.Stat(path); err == nil {
+	dir := filepath.Join(a.cfg.DataDir, "artifacts", id)
+	path := filepath.Join(dir, w.Service)
+	if a.images != nil {
+		if ref, err := os.ReadFile(filepath.Join(dir, imageRefFile)); err == nil && len(ref) > 0 {
+			return string(ref), nil
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		start := time.Now()
+		fctx, cancel := context.WithTimeout(ctx, artifactTimeout)
+		defer cancel()
+		if err := a.control.FetchArtifact(fctx, id, path); err != nil {
+			return "", fmt.Errorf("fetch artifact of %s %s: %w", w.Service, w.Version, err)
+		}
+		a.host.logger.Info("fetched artifact", "service", w.Service, "version", w.Version, "took", time.Since(start).Round(time.Millisecond))
+	}
+	if a.images == nil {
 		return path, nil
 	}
 	start := time.Now()
-	fctx, cancel := context.WithTimeout(ctx, artifactTimeout)
-	defer cancel()
-	if err := a.control.FetchArtifact(fctx, id, path); err != nil {
-		return "", fmt.Errorf("fetch artifact of %s %s: %w", w.Service, w.Version, err)
+	bd := &platform.Build{ID: id, Namespace: w.Namespace, Service: w.Service, Version: w.Version}
+	ref, err := a.images.Pack(ctx, bd, path, "", logLines{a.host.logger.With("service", w.Service, "version", w.Version)})
+	if err != nil {
+		return "", fmt.Errorf("image of %s %s: %w", w.Service, w.Version, err)
 	}
-	a.host.logger.Info("fetched artifact", "service", w.Service, "version", w.Version, "took", time.Since(start).Round(time.Millisecond))
-	return path, nil
+	if err := os.WriteFile(filepath.Join(dir, imageRefFile), []byte(ref), 0o600); err != nil {
+		return "", fmt.Errorf("image of %s %s: %w", w.Service, w.Version, err)
+	}
+	a.host.logger.Info("packed image", "service", w.Service, "version", w.Version, "image", ref, "took", time.Since(start).Round(time.Millisecond))
+	return ref, nil
 }
+
+// imageRefFile keeps, beside a fetched binary, the reference of the image packed from it.
+const imageRefFile = "image"
+
+// logLines writes the image packer's progress lines to the agent's log, at debug level.
+type logLines struct{ l *slog.Logger }
+
+func (w logLines) WriteLine(line string) { w.l.Debug(line) }
 
 // gatewayURL is the URL the region's gateway reports, "" when it listens on every
 // address (the operator gives the public one: `platform regions create --gateway`).
@@ -321,6 +362,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.info.MeshGateway = h.bus.GatewayURL()
 	h.logger.Info("agent started", "control", a.cfg.Control, "gateway", a.GatewayAddr(), "data", a.cfg.DataDir, "nats", h.bus.ClientURL())
+	g.Go(func() error { return h.startRegistry(ctx) })
 	g.Go(func() error { return a.rec.Start(ctx) })
 	g.Go(func() error { return a.gw.Start(ctx) })
 	g.Go(func() error { return a.tun.Start(ctx) })

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,8 +29,10 @@ func AgentCommand(env []string) *cobra.Command {
 		Short: "Run a region: its NATS, instances and gateway, managed by a control plane",
 		Long: "agent runs one region of the platform on this machine until interrupted. It dials out\n" +
 			"to the control plane (--control) with the region's token, so the region needs no inbound\n" +
-			"port for it, and runs the region's own NATS, runtime driver (the local runtime: sandboxed\n" +
-			"processes) and gateway (--gateway-addr). The control plane tells it what to run; it\n" +
+			"port for it, and runs the region's own NATS, runtime driver (--runtime local: sandboxed\n" +
+			"processes; --runtime kubernetes: Deployments on the cluster of --kubeconfig, or the one\n" +
+			"it runs in, with images it packs from the control plane's builds into its own registry or\n" +
+			"--registry) and gateway (--gateway-addr). The control plane tells it what to run; it\n" +
 			"rolls releases out itself and reports back. While the control plane is away the region\n" +
 			"keeps serving what it runs and reconnects when it can.\n\n" +
 			"Register the region and issue its token first, from a CLI logged in as an admin:\n" +
@@ -80,6 +83,10 @@ type agentFlags struct {
 	meshGateway   string
 	logLevel      string
 	logFormat     string
+	runtime       string
+	kubeconfig    string
+	registry      string
+	rollout       time.Duration
 }
 
 // register defines the flags on cmd.
@@ -98,6 +105,10 @@ func (af *agentFlags) register(cmd *cobra.Command) {
 	f.StringVar(&af.meshGateway, "mesh-gateway", "", "HOST:PORT of the NATS gateway that joins this region's NATS to the other regions', so namespaces span regions (default: off)")
 	f.StringVar(&af.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	f.StringVar(&af.logFormat, "log-format", "", "text or json (default text)")
+	f.StringVar(&af.runtime, "runtime", "", "runtime driver that runs the region's instances: local or kubernetes (default local)")
+	f.StringVar(&af.kubeconfig, "kubeconfig", "", "kubeconfig of the kubernetes runtime's cluster (default: in-cluster)")
+	f.StringVar(&af.registry, "registry", "", "image reference prefix for the kubernetes runtime (default: the region's own registry)")
+	f.DurationVar(&af.rollout, "rollout-timeout", 0, "how long a new release has to become healthy (default 60s)")
 }
 
 // resolve returns the agent's configuration: defaults < file < env < flags. The data
@@ -154,6 +165,18 @@ func (af *agentFlags) resolve(cmd *cobra.Command, env []string) (AgentConfig, er
 	}
 	if changed("log-format") {
 		cfg.LogFormat = af.logFormat
+	}
+	if changed("runtime") {
+		cfg.Runtime = af.runtime
+	}
+	if changed("kubeconfig") {
+		cfg.Kubeconfig = af.kubeconfig
+	}
+	if changed("registry") {
+		cfg.Registry = af.registry
+	}
+	if changed("rollout-timeout") {
+		cfg.RolloutTimeout = af.rollout
 	}
 	if cfg.DataDir == "" {
 		// Beside the server's, so that an agent and a server on one machine never share

@@ -54,6 +54,14 @@ func TestAgentCommandConfig(t *testing.T) {
 				return c.Token == "from-flag" && c.GatewayAddr == "0.0.0.0:9091" && c.DataDir == "/srv/agent" && c.Sandbox == SandboxOff &&
 					c.SandboxBridge == "mp2" && c.SandboxSubnet == "10.215.0.0/16" && c.NATSPort == 4444 && c.LogLevel == "error" && c.LogFormat == "json"
 			}},
+		{name: "the kubernetes runtime", args: append([]string{"--token", agentSecret, "--runtime", "kubernetes", "--kubeconfig", "/etc/kube/config",
+			"--registry", "registry.example.com/micro", "--rollout-timeout", "90s"}, base...),
+			check: func(c AgentConfig) bool {
+				return c.Runtime == RuntimeKubernetes && c.Kubeconfig == "/etc/kube/config" && c.Registry == "registry.example.com/micro" &&
+					c.RolloutTimeout == 90*time.Second
+			}},
+		{name: "an unknown runtime", args: append([]string{"--token", agentSecret, "--runtime", "docker"}, base...),
+			wantErr: []string{`runtime "docker"`}},
 		{name: "every problem at once", args: []string{"--control", "cp.example:8080", "--log-format", "xml"},
 			wantErr: []string{`invalid region name ""`, `control "cp.example:8080"`, "token: the region token is required"}},
 	}

@@ -124,39 +124,49 @@ func (a *App) kubeMesh() (kubernetes.Mesh, error) {
 
 // artifactBuilder returns what turns source into the driver's artifact: the binary
 // builder itself for the local runtime; for kubernetes, the binary packed into an OCI
-// image and pushed to the configured registry, or to the platform's own, which it then
-// creates (a.registry) to be served by Run.
+// image and pushed (imageOptions).
 func (a *App) artifactBuilder(b *builder.Builder, secret []byte) (platform.Builder, error) {
-	cfg := a.cfg
-	if cfg.Runtime != RuntimeKubernetes {
+	if a.cfg.Runtime != RuntimeKubernetes {
 		return b, nil
 	}
+	opts, err := a.imageOptions(secret)
+	if err != nil {
+		return nil, err
+	}
+	return oci.New(b, opts)
+}
+
+// imageOptions returns where the kubernetes runtime's images go: the configured registry,
+// or the platform's own, which it then creates (a.registry) to be served by Run.
+func (a *App) imageOptions(secret []byte) (oci.Options, error) {
+	cfg := a.cfg
 	opts := oci.Options{
 		Registry: cfg.Registry,
 		Dir:      filepath.Join(cfg.DataDir, "images"),
 		Logger:   a.logger.With("component", "images"),
 		Keychain: authn.DefaultKeychain,
 	}
-	if cfg.Registry == "" {
-		addr, err := stableAddr(filepath.Join(cfg.DataDir, "registry.addr"), cfg.RegistryAddr)
-		if err != nil {
-			return nil, fmt.Errorf("registry address: %w", err)
-		}
-		host, _, _ := net.SplitHostPort(addr)
-		a.registry, err = registry.New(registry.Options{
-			Dir: filepath.Join(cfg.DataDir, "registry"), Addr: addr, Secret: secret,
-			RequirePullAuth: !net.ParseIP(host).IsLoopback(),
-			Logger:          a.logger.With("component", "registry"),
-		})
-		if err != nil {
-			return nil, err
-		}
-		push := registry.PushCredential(secret)
-		opts.Registry = addr
-		opts.Auth = &authn.Basic{Username: push.Username, Password: push.Password}
-		opts.Keychain = nil
+	if cfg.Registry != "" {
+		return opts, nil
 	}
-	return oci.New(b, opts)
+	addr, err := stableAddr(filepath.Join(cfg.DataDir, "registry.addr"), cfg.RegistryAddr)
+	if err != nil {
+		return opts, fmt.Errorf("registry address: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	a.registry, err = registry.New(registry.Options{
+		Dir: filepath.Join(cfg.DataDir, "registry"), Addr: addr, Secret: secret,
+		RequirePullAuth: !net.ParseIP(host).IsLoopback(),
+		Logger:          a.logger.With("component", "registry"),
+	})
+	if err != nil {
+		return opts, err
+	}
+	push := registry.PushCredential(secret)
+	opts.Registry = addr
+	opts.Auth = &authn.Basic{Username: push.Username, Password: push.Password}
+	opts.Keychain = nil
+	return opts, nil
 }
 
 // pullCredential returns, for the platform's own registry at addr (the host of every image
