@@ -33,6 +33,10 @@ type Platform struct {
 	// registry.example.com/micro-platform/services; every region's nodes must be able to
 	// pull from it. Required when a region is not local.
 	Registry string
+	// Control names the control region: the one that runs the control plane (and, in a
+	// cloud, the mesh); every other region runs a region agent that dials it. Default: the
+	// first region.
+	Control string
 	// State says where the engine keeps each region's state.
 	State State
 	// DNS, when set, adds global DNS and load balancing across regions.
@@ -86,6 +90,21 @@ func (c Config) Region(name string) (Region, bool) {
 		return Region{}, false
 	}
 	return c.Regions[i], true
+}
+
+// IsControl reports whether the region called name is the control region.
+func (c Config) IsControl(name string) bool { return name == c.Platform.Control }
+
+// AgentRegions lists the regions other than the control region, in the file's order:
+// each runs a region agent.
+func (c Config) AgentRegions() []Region {
+	var out []Region
+	for _, r := range c.Regions {
+		if !c.IsControl(r.Name) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Providers lists the provider kinds a region may use, sorted.

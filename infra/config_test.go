@@ -37,6 +37,7 @@ func TestParseValid(t *testing.T) {
 			Name: "micro", Domain: "example.dev",
 			Image:    "registry.example.com/micro-platform/platform:v0.1.0",
 			Registry: "registry.example.com/micro-platform/services",
+			Control:  "lon1",
 			State:    State{Backend: BackendS3, Bucket: "micro-tf-state", Region: "eu-west-2", Prefix: "platform/micro"},
 			DNS:      &DNS{Provider: DNSCloudflare, Zone: "example.dev", AccountID: "0123456789abcdef0123456789abcdef"},
 		},
@@ -47,6 +48,30 @@ func TestParseValid(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+// TestParseControl: the control region is the first unless platform.control names another.
+func TestParseControl(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, control, want string }{
+		{"default: the first region", "", "lon1"},
+		{"named", "  control: fra1\n", "fra1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Parse([]byte("platform:\n  name: micro\n"+tt.control+"  state: { backend: local }\nregions:\n  - { name: lon1, provider: local }\n  - { name: fra1, provider: local }\n"), "platform.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var agents []string
+			for _, r := range cfg.AgentRegions() {
+				agents = append(agents, r.Name)
+			}
+			if cfg.Platform.Control != tt.want || len(agents) != 1 || agents[0] == tt.want {
+				t.Errorf("control = %q, agent regions %v; want control %s and the other region as agent", cfg.Platform.Control, agents, tt.want)
+			}
+		})
 	}
 }
 
@@ -102,6 +127,8 @@ func TestParseErrors(t *testing.T) {
 				`platform.yaml:3: platform: invalid image "reg.example/platform:v1 # x": want a reference such as registry.example.com/micro-platform/platform:v0.1.0`,
 				`platform.yaml:4: platform: invalid registry "Reg.example/{services}": want a repository prefix such as registry.example.com/micro-platform/services`,
 			}},
+		{"unknown control region", "platform:\n  name: micro\n  control: nyc1\n  state: { backend: local }\nregions:\n  - { name: lon1, provider: local }\n  - { name: fra1, provider: local }\n",
+			[]string{`platform.yaml:3: platform.control: no region is called "nyc1": name the region that runs the control plane (one of lon1, fra1)`}},
 		{"not a mapping", "- a\n", []string{`platform.yaml:1: document: want a mapping`}},
 		{"empty file", "", []string{`platform.yaml:1: empty file: want platform and regions`}},
 		{"no regions", "platform:\n  name: micro\n  state: { backend: local }\n",
@@ -142,7 +169,7 @@ regions:
 			`platform.yaml:2: platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
 			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare or local)`,
 			`platform.yaml:3: platform.dns: missing zone (or set platform.domain)`,
-			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, image, registry, state, dns)`,
+			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, image, registry, control, state, dns)`,
 			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`,
 			`platform.yaml:9: region "lon1": missing location (the digitalocean region to run in)`,
 			`platform.yaml:11: region "lon1": network "10.0.0.0/40" is not an IPv4 CIDR such as 10.10.0.0/16`,

@@ -28,6 +28,9 @@ func (d *decoder) config(n *yaml.Node, cfg *Config) {
 		return
 	}
 	d.regions(f["regions"], cfg)
+	if f["platform"] != nil {
+		d.control(f["platform"], cfg)
+	}
 	if f["platform"] != nil && slices.ContainsFunc(cfg.Regions, func(r Region) bool { _, cloud := cloudProviders[r.Provider]; return cloud }) {
 		// A cloud region installs the platform from deploy/kubernetes: it needs the image
 		// to run and the registry to push builds to. Local regions model a cluster only.
@@ -42,7 +45,7 @@ func (d *decoder) config(n *yaml.Node, cfg *Config) {
 
 // platform decodes the platform section.
 func (d *decoder) platform(n *yaml.Node, p *Platform) {
-	keys := []string{"name", "domain", "image", "registry", "state", "dns"}
+	keys := []string{"name", "domain", "image", "registry", "control", "state", "dns"}
 	if chart := mappingKey(n, "chart"); chart != nil {
 		// platform.chart named the Helm chart the platform module installed; the module
 		// now ships deploy/kubernetes itself.
@@ -57,6 +60,7 @@ func (d *decoder) platform(n *yaml.Node, p *Platform) {
 	d.str(f["domain"], "platform.domain", &p.Domain)
 	d.str(f["image"], "platform.image", &p.Image)
 	d.str(f["registry"], "platform.registry", &p.Registry)
+	d.str(f["control"], "platform.control", &p.Control)
 	switch {
 	case f["name"] == nil:
 		d.errorf(n, "platform: missing name")
@@ -85,12 +89,41 @@ func (d *decoder) platform(n *yaml.Node, p *Platform) {
 	}
 }
 
+// control checks platform.control names a region of the file and defaults it to the
+// first one.
+func (d *decoder) control(n *yaml.Node, cfg *Config) {
+	p := &cfg.Platform
+	if p.Control == "" {
+		if len(cfg.Regions) > 0 {
+			p.Control = cfg.Regions[0].Name
+		}
+		return
+	}
+	if _, ok := cfg.Region(p.Control); !ok {
+		at := mappingValue(n, "control")
+		names := regionNames(*cfg)
+		d.errorf(at, "platform.control: no region is called %q: name the region that runs the control plane (one of %s)", p.Control, strings.Join(names, ", "))
+	}
+}
+
 // imageRE and registryRE are the checks the platform module's variables make too: the
 // values go into a YAML manifest as they are.
 var (
 	imageRE    = regexp.MustCompile(`^[a-z0-9][A-Za-z0-9._/:@-]*$`)
 	registryRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*$`)
 )
+
+// mappingValue returns the value node of key in the mapping n, or n itself.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return n
+}
 
 // mappingKey returns the key node called key in the mapping n, or nil.
 func mappingKey(n *yaml.Node, key string) *yaml.Node {
