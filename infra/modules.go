@@ -16,7 +16,8 @@ var modulesFS embed.FS
 const ModuleSource = "../modules"
 
 // Modules returns the Terraform modules shipped with the platform, one directory each:
-// doks, eks, aks, gke, dns-cloudflare, platform and local.
+// doks, eks, aks, gke, dns-cloudflare, dns-local, platform, agent, region-tokens and
+// local.
 func Modules() fs.FS {
 	sub, err := fs.Sub(modulesFS, "modules")
 	if err != nil {
@@ -49,7 +50,8 @@ var cloudProviders = map[string]providerPin{
 	ProviderGCP:          {"google", "hashicorp/google", "~> 6.8"},
 }
 
-// platformProviders are the providers the platform module needs on every cloud.
+// platformProviders are the providers every cloud root requires, whatever its role: the
+// platform and agent modules need kubernetes, the platform module random.
 var platformProviders = []providerPin{
 	{"kubernetes", "hashicorp/kubernetes", "~> 2.33"},
 	{"random", "hashicorp/random", "~> 3.6"},

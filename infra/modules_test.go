@@ -158,9 +158,10 @@ func TestShippedModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"aks", "dns-cloudflare", "dns-local", "doks", "eks", "gke", "local", "platform"}
-	// Modules that model a cloud with terraform_data need no provider.
-	providerless := map[string]bool{"local": true, "dns-local": true}
+	want := []string{"agent", "aks", "dns-cloudflare", "dns-local", "doks", "eks", "gke", "local", "platform", "region-tokens"}
+	// Modules that model a cloud with terraform_data need no provider, nor does
+	// region-tokens, which the local module runs too.
+	providerless := map[string]bool{"local": true, "dns-local": true, "region-tokens": true}
 	var got []string
 	pins := map[string]string{}
 	for _, e := range entries {

@@ -59,6 +59,7 @@ module "install" {
   image                  = var.image
   registry               = "reg.test/acme/services"
   gateway_domain         = "lon1.example.dev"
+  values                 = { region_tokens_sha256 = "5eed5eed" }
   host                   = var.host
   cluster_ca_certificate = var.ca
   token                  = var.token
@@ -284,7 +285,8 @@ func tofuOutput(t *testing.T, tofu func(string, []string, ...string) (string, er
 }
 
 // expectedManifest is the rendered base with a region's values, computed here without the
-// template: the image and registry replaced, gateway_domain set, and the ConfigMap named
+// template: the image and registry replaced, gateway_domain and the region tokens' hash
+// (installRoot's) set, and the ConfigMap named
 // after the hash the module computes (sha256 of its JSON list of the template's SHA-256,
 // the registry and the gateway domain, 10 hex digits).
 func expectedManifest(t *testing.T, base, image, registry, gatewayDomain, root string) string {
@@ -302,6 +304,7 @@ func expectedManifest(t *testing.T, base, image, registry, gatewayDomain, root s
 		"registry.example.com/micro-platform/platform:v0.1.0", image,
 		"registry: registry.example.com/micro-platform/services", "registry: "+registry,
 		`gateway_domain: ""`, `gateway_domain: "`+gatewayDomain+`"`,
+		`micro-platform/region-tokens-sha256: ""`, `micro-platform/region-tokens-sha256: "5eed5eed"`,
 	).Replace(base)
 	i := strings.Index(s, "platform-config-")
 	if i < 0 {
@@ -355,4 +358,111 @@ func adminToken(t *testing.T, cs *kubernetes.Clientset) string {
 		t.Fatal(err)
 	}
 	return tr.Status.Token
+}
+
+// agentInstallRoot calls the install step as modules/agent does: the agent's template,
+// its values and its one workload to wait for.
+const agentInstallRoot = `
+variable "host" {
+  type = string
+}
+variable "ca" {
+  type = string
+}
+variable "cert" {
+  type = string
+}
+variable "key" {
+  type = string
+}
+
+module "install" {
+  source = "../modules/platform/install"
+
+  template               = "${path.module}/../modules/agent/install.yaml.tftpl"
+  image                  = "reg.test/acme/platform:v1"
+  registry               = "reg.test/acme/services"
+  values                 = { region = "on", control_url = "https://lon1.example.dev", region_token_sha256 = "70ce70ce" }
+  rollouts               = ["deployment/platform-agent"]
+  host                   = var.host
+  cluster_ca_certificate = var.ca
+  client_certificate     = var.cert
+  client_key             = var.key
+  wait_for_rollout       = false
+}
+
+output "objects" {
+  value = module.install.objects
+}
+`
+
+// TestAgentInstallWithTheEngine applies the agent module's install step with OpenTofu and
+// the real kubectl to a real kube-apiserver: the region agent's Deployment runs the
+// region's name (here "on", which YAML would take for true unquoted) against the
+// control plane's URL, with the region token's hash on its pod template.
+func TestAgentInstallWithTheEngine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs OpenTofu, kubectl and a kube-apiserver")
+	}
+	cfg := kubetest.Config(t)
+	kubectl := kubetest.Kubectl(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "modules"), Modules()); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "main.tf"), []byte(agentInstallRoot), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"TF_CLI_CONFIG_FILE=" + filepath.Join(tofuDir, "tofurc"), "HOME=" + dir, "PATH=" + filepath.Dir(kubectl) + ":/usr/bin:/bin",
+		"TMPDIR=" + t.TempDir(), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1",
+		"TF_VAR_host=" + cfg.Host, "TF_VAR_ca=" + string(cfg.CAData), "TF_VAR_cert=" + string(cfg.CertData), "TF_VAR_key=" + string(cfg.KeyData),
+	}
+	for _, args := range [][]string{{"init", "-input=false", "-no-color"}, {"apply", "-auto-approve", "-input=false", "-no-color"}} {
+		cmd := exec.Command(filepath.Join(tofuDir, "tofu"), args...)
+		cmd.Dir, cmd.Env = root, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("tofu %s: %v\n%s", args[0], err, out)
+		}
+	}
+	kubeconfig := writeKubeconfig(t, cfg.Host, cfg.CAData, cfg.CertData, cfg.KeyData, "")
+	out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "-n", "micro-platform", "get", "deployment/platform-agent", "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("kubectl get deployment/platform-agent: %v", err)
+	}
+	var d struct {
+		Spec struct {
+			Template struct {
+				Metadata struct{ Annotations map[string]string }
+				Spec     struct {
+					Containers []struct {
+						Image string
+						Env   []struct{ Name, Value string }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatal(err)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	env2 := map[string]string{}
+	for _, e := range c.Env {
+		env2[e.Name] = e.Value
+	}
+	if env2["PLATFORM_REGION_NAME"] != "on" || env2["PLATFORM_CONTROL_URL"] != "https://lon1.example.dev" || c.Image != "reg.test/acme/platform:v1" {
+		t.Errorf("the agent runs %s with region %q and control plane %q", c.Image, env2["PLATFORM_REGION_NAME"], env2["PLATFORM_CONTROL_URL"])
+	}
+	if got := d.Spec.Template.Metadata.Annotations["micro-platform/region-token-sha256"]; got != "70ce70ce" {
+		t.Errorf("pod template annotation region-token-sha256 = %q, want the token's hash", got)
+	}
+	conf, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "-n", "micro-platform", "get", "configmaps", "-o", "jsonpath={.items[*].data.platform\\.yaml}").Output()
+	if err != nil || !strings.Contains(string(conf), "\nregistry: reg.test/acme/services\n") {
+		t.Errorf("the agent's config lacks the registry (err %v):\n%s", err, conf)
+	}
 }

@@ -39,10 +39,16 @@ const golden = "testdata/rendered.yaml"
 // render runs `kubectl kustomize` on this directory, as an operator would.
 func render(t *testing.T) []byte {
 	t.Helper()
+	return renderDir(t, ".")
+}
+
+// renderDir runs `kubectl kustomize` on dir.
+func renderDir(t *testing.T, dir string) []byte {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs kubectl from scripts/build-k8s; skipped under -short")
 	}
-	out, err := exec.Command(kubetest.Kubectl(t), "kustomize", ".").Output()
+	out, err := exec.Command(kubetest.Kubectl(t), "kustomize", dir).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -120,6 +126,7 @@ var templateVars = []struct {
 	{"registry.example.com/micro-platform/platform:v0.1.0", "${image}", 2}, // control plane and mesh
 	{"registry: registry.example.com/micro-platform/services", "registry: ${registry}", 1},
 	{`gateway_domain: ""`, `gateway_domain: "${gateway_domain}"`, 1},
+	{`micro-platform/region-tokens-sha256: ""`, `micro-platform/region-tokens-sha256: "${region_tokens_sha256}"`, 1},
 }
 
 // configMapName is the name kustomize's configMapGenerator gives the server config: its
@@ -131,21 +138,32 @@ var configMapName = regexp.MustCompile(`platform-config-[a-z0-9]{10}\b`)
 // templatefile() reads it: existing ${ and %{ are escaped, then the values a region
 // varies become variables.
 func toTemplate(rendered []byte) (string, error) {
+	return makeTemplate(rendered, installTemplateHeader, templateVars, configMapName, "platform-config-${config_hash}")
+}
+
+// makeTemplate turns a rendered base into a module's install template: existing ${ and %{
+// escaped, each of vars' literals replaced by its template text (exactly count times),
+// the config ConfigMap's generated name (configMap, twice: the object and the
+// Deployment's volume) replaced by configMapTmpl, and header prepended.
+func makeTemplate(rendered []byte, header string, vars []struct {
+	literal, tmpl string
+	count         int
+}, configMap *regexp.Regexp, configMapTmpl string) (string, error) {
 	s := strings.NewReplacer("${", "$${", "%{", "%%{").Replace(string(rendered))
-	for _, v := range templateVars {
+	for _, v := range vars {
 		if n := strings.Count(s, v.literal); n != v.count {
 			return "", errors.New("rendered base has " + strconv.Itoa(n) + " of " + v.literal + ", want " + strconv.Itoa(v.count))
 		}
 		s = strings.ReplaceAll(s, v.literal, v.tmpl)
 	}
-	if n := len(configMapName.FindAllString(s, -1)); n != 2 {
+	if n := len(configMap.FindAllString(s, -1)); n != 2 {
 		return "", errors.New("rendered base names the config ConfigMap " + strconv.Itoa(n) + " times, want 2 (the object and the Deployment's volume)")
 	}
-	s = configMapName.ReplaceAllLiteralString(s, "platform-config-${config_hash}")
+	s = configMap.ReplaceAllLiteralString(s, configMapTmpl)
 	if !strings.HasPrefix(s, "apiVersion: v1\nkind: Namespace\n") {
 		return "", errors.New("the rendered base does not start with its Namespace: the module creates it first, from the first document")
 	}
-	return installTemplateHeader + s, nil
+	return header + s, nil
 }
 
 // TestInstallTemplate keeps the platform module's install.yaml.tftpl in step with this
@@ -207,6 +225,7 @@ func TestRenderedObjects(t *testing.T) {
 			"runtime: kubernetes", "addr: 0.0.0.0:8080", "nats_url: nats://platform-mesh:4222",
 			"nats_advertise: platform-mesh.micro-platform.svc:4222", "kube_namespace_prefix: mp-",
 			"registry: registry.example.com/micro-platform/services",
+			"region_tokens_file: /etc/platform-regions/regions.json",
 		} {
 			if !strings.Contains(conf, "\n"+line+"\n") {
 				t.Errorf("platform.yaml lacks %q", line)
@@ -264,6 +283,19 @@ func TestRenderedObjects(t *testing.T) {
 			}
 		})
 	}
+	t.Run("region tokens file", func(t *testing.T) {
+		// platform infra apply writes the Secret; a hand install has none, so it is optional.
+		c := mustJSON(t, find(t, objs, "Deployment", "platform").Object)
+		for _, p := range []string{
+			`{"name":"region-tokens","secret":{"defaultMode":288,"optional":true,"secretName":"platform-region-tokens"}}`,
+			`{"mountPath":"/etc/platform-regions","name":"region-tokens","readOnly":true}`,
+			`"annotations":{"micro-platform/region-tokens-sha256":""}`,
+		} {
+			if !strings.Contains(c, p) {
+				t.Errorf("Deployment lacks %s", p)
+			}
+		}
+	})
 	t.Run("probes", func(t *testing.T) {
 		c := mustJSON(t, find(t, objs, "Deployment", "platform").Object)
 		for _, p := range []string{`"readinessProbe":{"failureThreshold":2,"httpGet":{"path":"/readyz"`, `"livenessProbe":{"failureThreshold":3,"httpGet":{"path":"/healthz"`} {

@@ -1,7 +1,9 @@
-# Installs Micro Platform onto a region's cluster: exactly what deploy/kubernetes (the
-# kustomize base) describes, shipped here as install.yaml.tftpl with the region's image,
-# registry and gateway domain as variables, plus the two Secrets the base expects and a
-# LoadBalancer in front of the gateway. The kubernetes provider is configured by the
+# Installs Micro Platform's control plane onto the control region's cluster: exactly what
+# deploy/kubernetes (the kustomize base) describes, shipped here as install.yaml.tftpl with
+# the region's image, registry and gateway domain as variables, plus the Secrets the base
+# expects (the store, the secret key and the region tokens file) and a LoadBalancer in
+# front of the gateway. It makes one token per agent region (../region-tokens), which
+# platform infra hands to that region's apply (the agent module). The kubernetes provider is configured by the
 # caller; the manifest itself is applied by kubectl (./install), because
 # kubernetes_manifest needs the API server at plan time and the cluster does not exist
 # yet on a region's first plan.
@@ -25,7 +27,18 @@ module "install" {
   client_key             = var.client_key
   wait_for_rollout       = var.wait_for_rollout
   rollout_timeout        = var.rollout_timeout
-  after                  = [kubernetes_secret_v1.store.id, kubernetes_secret_v1.secret_key.id]
+  after                  = [kubernetes_secret_v1.store.id, kubernetes_secret_v1.secret_key.id, kubernetes_secret_v1.region_tokens.id]
+
+  # The control plane reads the region tokens file at start: a change of the set rolls it
+  # (an annotation of its pod template).
+  values = { region_tokens_sha256 = module.tokens.seeds_sha256 }
+}
+
+# One token per agent region, kept in the state; the control plane gets their hashes only.
+module "tokens" {
+  source = "../region-tokens"
+
+  regions = var.agent_regions
 }
 
 # The manifest's own Namespace document (name and pod-security labels); the manifest
@@ -76,6 +89,20 @@ resource "kubernetes_secret_v1" "store" {
 
   data = {
     url = var.database_url
+  }
+}
+
+# The region tokens file (control.ParseRegionSeeds): each agent region's token hash,
+# provider and location. The base mounts it optional, so a hand install runs without.
+resource "kubernetes_secret_v1" "region_tokens" {
+  metadata {
+    name      = "platform-region-tokens"
+    namespace = local.namespace
+    labels    = local.labels
+  }
+
+  data = {
+    "regions.json" = module.tokens.seeds
   }
 }
 

@@ -17,3 +17,14 @@ output "gateway_endpoint" {
   description = "URL of the region's gateway: under the platform's domain when it has one, else the load balancer's address (empty until it has one)."
   value       = var.domain != "" ? "https://${var.region}.${var.domain}" : (local.gateway_address == "-" ? "" : "http://${local.gateway_address}")
 }
+
+output "region_tokens" {
+  description = "Each agent region's token, by name: its agent presents it to the control plane."
+  value       = module.tokens.tokens
+  sensitive   = true
+}
+
+output "region_token_hashes" {
+  description = "The region tokens file the control plane reads at start: JSON of each agent region's token hash, provider and location."
+  value       = module.tokens.seeds
+}

@@ -30,6 +30,15 @@ variable "database_url" {
   }
 }
 
+variable "agent_regions" {
+  type = map(object({
+    provider = string
+    location = string
+  }))
+  description = "The platform's other regions, by name, each running a region agent: each gets a token, and the control plane registers it at start."
+  default     = {}
+}
+
 variable "host" {
   type        = string
   description = "URL of the cluster's Kubernetes API server (the cluster module's output), for kubectl."

@@ -3,7 +3,8 @@
 #
 #   PLATFORM_MANIFEST         the manifest (YAML, no secrets)
 #   PLATFORM_NAMESPACE        its namespace, for the rollout waits
-#   PLATFORM_WAIT             true: wait for the mesh and the control plane to roll out
+#   PLATFORM_WAIT             true: wait for PLATFORM_ROLLOUTS to roll out
+#   PLATFORM_ROLLOUTS         the workloads to wait for, kind/name separated by spaces
 #   PLATFORM_ROLLOUT_TIMEOUT  kubectl --timeout of each wait
 #   PLATFORM_KUBE_HOST, PLATFORM_KUBE_CA and PLATFORM_KUBE_TOKEN or
 #   PLATFORM_KUBE_CLIENT_CERTIFICATE + PLATFORM_KUBE_CLIENT_KEY: the cluster's API server
@@ -53,7 +54,7 @@ printf '%s\n' "$PLATFORM_MANIFEST" |
 	kubectl --kubeconfig "$dir/kubeconfig" apply --server-side --force-conflicts --field-manager=platform-infra -f -
 
 if [ "${PLATFORM_WAIT:-true}" = true ]; then
-	for w in statefulset/platform-mesh deployment/platform; do
+	for w in ${PLATFORM_ROLLOUTS:-statefulset/platform-mesh deployment/platform}; do
 		kubectl --kubeconfig "$dir/kubeconfig" -n "$PLATFORM_NAMESPACE" rollout status "$w" --timeout="$PLATFORM_ROLLOUT_TIMEOUT"
 	done
 fi

@@ -1,7 +1,9 @@
 # Applies deploy/kubernetes, the kustomize base that installs Micro Platform, to a cluster
 # with kubectl. The base is shipped as ../install.yaml.tftpl: `kubectl kustomize
 # deploy/kubernetes` with the values a region varies as template variables, kept equal to
-# the base by TestInstallTemplate in deploy/kubernetes. kubectl must be on the PATH of the
+# the base by TestInstallTemplate in deploy/kubernetes. The agent module applies its own
+# base (deploy/kubernetes/agent, ../../agent/install.yaml.tftpl) through this module too,
+# with var.template, var.values and var.rollouts. kubectl must be on the PATH of the
 # process that runs the engine.
 #
 # Nothing is deleted when this resource is destroyed or replaced: a change of the manifest
@@ -10,18 +12,18 @@
 # platform by deleting its namespace (see ../main.tf).
 
 locals {
-  template = "${path.module}/../install.yaml.tftpl"
+  template = coalesce(var.template, "${path.module}/../install.yaml.tftpl")
 
   # The server config's ConfigMap is named after a hash of what it holds, as kustomize's
   # generator names it, so a change rolls the Deployment.
   config_hash = substr(sha256(jsonencode([filesha256(local.template), var.registry, var.gateway_domain])), 0, 10)
 
-  manifest = templatefile(local.template, {
+  manifest = templatefile(local.template, merge(var.values, {
     image          = var.image
     registry       = var.registry
     gateway_domain = var.gateway_domain
     config_hash    = local.config_hash
-  })
+  }))
 
   documents = [for d in split("\n---\n", local.manifest) : yamldecode(d)]
 }
@@ -45,6 +47,7 @@ resource "terraform_data" "apply" {
       PLATFORM_MANIFEST                = local.manifest
       PLATFORM_NAMESPACE               = local.documents[0].metadata.name
       PLATFORM_WAIT                    = tostring(var.wait_for_rollout)
+      PLATFORM_ROLLOUTS                = join(" ", var.rollouts)
       PLATFORM_ROLLOUT_TIMEOUT         = var.rollout_timeout
       PLATFORM_KUBE_HOST               = var.host
       PLATFORM_KUBE_CA                 = var.cluster_ca_certificate

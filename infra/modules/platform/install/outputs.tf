@@ -12,7 +12,7 @@ output "objects" {
 }
 
 output "manifest_sha256" {
-  description = "SHA-256 of the applied manifest; it changes, and the manifest is applied again, when the image, registry, gateway domain or template does."
+  description = "SHA-256 of the applied manifest; it changes, and the manifest is applied again, when the image, registry, gateway domain, values or template does."
   value       = terraform_data.apply.triggers_replace.manifest
 }
 

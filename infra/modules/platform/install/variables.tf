@@ -82,3 +82,21 @@ variable "rollout_timeout" {
     error_message = "rollout_timeout must be a number of s, m or h, e.g. 10m."
   }
 }
+
+variable "template" {
+  type        = string
+  description = "Path of the manifest template; null for the platform's own (../install.yaml.tftpl, deploy/kubernetes)."
+  default     = null
+}
+
+variable "values" {
+  type        = map(string)
+  description = "The template's variables besides image, registry, gateway_domain and config_hash (e.g. region_tokens_sha256 for the platform's, region and control_url for the agent's)."
+  default     = {}
+}
+
+variable "rollouts" {
+  type        = list(string)
+  description = "The workloads to wait for (kubectl rollout status), as kind/name in the manifest's namespace."
+  default     = ["statefulset/platform-mesh", "deployment/platform"]
+}
