@@ -157,6 +157,9 @@ func (a *app) printPlan(p infra.RegionPlan) {
 		fmt.Fprintf(a.stdout, "%s: plan failed: %s\n", p.Region, platform.ErrorMessage(p.Err))
 		return
 	}
+	if p.Note != "" {
+		defer fmt.Fprintf(a.stdout, "  note: %s\n", p.Note)
+	}
 	if !p.HasChanges() {
 		fmt.Fprintf(a.stdout, "%s: no changes\n", p.Region)
 		return
@@ -252,6 +255,9 @@ func (a *app) infraApply(cmd *cobra.Command, o infraOptions) error {
 			switch {
 			case r.Err != nil:
 				fmt.Fprintf(a.stdout, "%s: apply failed after %s: %s\n", r.Region, r.Duration.Round(1e8), platform.ErrorMessage(r.Err))
+				if hint := platform.ErrorHint(r.Err); hint != "" {
+					fmt.Fprintf(a.stdout, "  hint: %s\n", hint)
+				}
 			case registered[r.Region]:
 				fmt.Fprintf(a.stdout, "%s: applied in %s, registered (gateway %s)\n", r.Region, r.Duration.Round(1e8), orDash(r.Outputs["gateway_endpoint"]))
 			default:

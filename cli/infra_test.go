@@ -24,7 +24,8 @@ type fakeEngine struct {
 
 func (e *fakeEngine) Plan(_ context.Context, cfg infra.Config, regions []string) ([]infra.RegionPlan, error) {
 	return []infra.RegionPlan{
-		{Region: "fra1", Changes: []infra.ResourceChange{{Address: "module.region.terraform_data.cluster", Action: infra.ActionCreate}}},
+		{Region: "fra1", Changes: []infra.ResourceChange{{Address: "module.region.terraform_data.cluster", Action: infra.ActionCreate}},
+			Note: "the control region lon1 is not applied yet: its agent needs the control plane's URL and its token: planned without them"},
 		{Region: "lon1"},
 	}, nil
 }
@@ -85,7 +86,7 @@ func TestInfraApplyRegistersWhatApplied(t *testing.T) {
 	t.Cleanup(func() { newInfraEngine = saved })
 
 	r := f.run(t, "infra", "plan", "-c", cfgPath, "--engine", "/bin/true")
-	if r.code != 0 || !strings.Contains(r.stdout, "fra1: 1 to create, 0 to update, 0 to replace, 0 to delete\n  + module.region.terraform_data.cluster") || !strings.Contains(r.stdout, "lon1: no changes") {
+	if r.code != 0 || !strings.Contains(r.stdout, "fra1: 1 to create, 0 to update, 0 to replace, 0 to delete\n  + module.region.terraform_data.cluster\n  note: the control region lon1 is not applied yet") || !strings.Contains(r.stdout, "lon1: no changes") {
 		t.Errorf("plan: %+v", r)
 	}
 	if eng.opts.WorkDir != filepath.Join(dir, ".platform", "infra") || eng.opts.Binary != "/bin/true" {

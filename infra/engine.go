@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,20 +263,24 @@ type regionVars struct {
 }
 
 // variables returns the region's variables for one command and a function that removes
-// the var file. TF_VAR_ entries of Env go in a var file readable by the owner only, so
-// that secrets such as a database URL never appear on a command line, and a variable the
-// root module does not declare is a warning, as it is in the environment. ExtraVars go on
-// the command line, sorted so that it is stable.
-func (e *Engine) variables(dir, region string) (regionVars, func(), error) {
+// the var file. TF_VAR_ entries of Env and secret, the variables of this command only (an
+// agent region's control plane URL and token), go in a var file readable by the owner
+// only, so that secrets such as a database URL or a region token never appear on a command
+// line, and a variable the root module does not declare is a warning, as it is in the
+// environment. ExtraVars go on the command line, sorted so that it is stable.
+func (e *Engine) variables(dir, region string, secret map[string]string) (regionVars, func(), error) {
 	var v regionVars
 	extra := e.opts.ExtraVars[region]
 	for _, k := range sortedKeys(extra) {
 		v.assign = append(v.assign, k+"="+extra[k])
 	}
-	if len(e.secrets) == 0 {
+	if len(e.secrets) == 0 && len(secret) == 0 {
 		return v, func() {}, nil
 	}
-	data, err := json.Marshal(e.secrets)
+	all := make(map[string]string, len(e.secrets)+len(secret))
+	maps.Copy(all, e.secrets)
+	maps.Copy(all, secret)
+	data, err := json.Marshal(all)
 	if err != nil {
 		return v, nil, fmt.Errorf("encode variables: %w", err)
 	}

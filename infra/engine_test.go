@@ -132,10 +132,20 @@ func actions(p RegionPlan) map[string]Action {
 	return out
 }
 
-func allActions(a Action) map[string]Action {
+// tokenResource is the control region's token of the agent region called agent.
+func tokenResource(agent string) string {
+	return `module.region.module.tokens.terraform_data.token["` + agent + `"]`
+}
+
+// allActions maps each resource of a region of twoLocalRegions to a: the control region
+// one has the token of the agent region two besides.
+func allActions(region string, a Action) map[string]Action {
 	out := map[string]Action{}
 	for _, r := range localResources {
 		out[r] = a
+	}
+	if region == "one" {
+		out[tokenResource("two")] = a
 	}
 	return out
 }
@@ -202,9 +212,12 @@ func TestEngineLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPlans(t, plans, map[string]map[string]Action{"one": allActions(ActionCreate), "two": allActions(ActionCreate)})
-		if got := plans[0].String(); got != "one: 3 to create, 0 to update, 0 to replace, 0 to delete" {
+		checkPlans(t, plans, map[string]map[string]Action{"one": allActions("one", ActionCreate), "two": allActions("two", ActionCreate)})
+		if got := plans[0].String(); got != "one: 4 to create, 0 to update, 0 to replace, 0 to delete" {
 			t.Errorf("summary = %q", got)
+		}
+		if plans[0].Note != "" || !strings.Contains(plans[1].Note, "the control region one is not applied yet") {
+			t.Errorf("notes = %q, %q: want the agent region two's to say the control region is not applied", plans[0].Note, plans[1].Note)
 		}
 		if left, _ := filepath.Glob(filepath.Join(f.dir, "work", "*", "*.tfplan")); len(left) > 0 {
 			t.Errorf("plan files, which hold variables' values, left behind: %v", left)
@@ -234,7 +247,7 @@ func TestEngineLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPlans(t, plans, map[string]map[string]Action{"one": allActions(ActionNoOp), "two": allActions(ActionNoOp)})
+		checkPlans(t, plans, map[string]map[string]Action{"one": allActions("one", ActionNoOp), "two": allActions("two", ActionNoOp)})
 		for _, p := range plans {
 			if p.HasChanges() || p.String() != p.Region+": no changes" {
 				t.Errorf("%s", p)
@@ -255,9 +268,9 @@ func TestEngineLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		two := allActions(ActionNoOp)
+		two := allActions("two", ActionNoOp)
 		two["module.region.terraform_data.node_pool"] = ActionUpdate
-		checkPlans(t, plans, map[string]map[string]Action{"one": allActions(ActionNoOp), "two": two})
+		checkPlans(t, plans, map[string]map[string]Action{"one": allActions("one", ActionNoOp), "two": two})
 	})
 	t.Run("status", func(t *testing.T) {
 		status, err := e.Status(ctx, f.cfg)
@@ -265,13 +278,13 @@ func TestEngineLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range status {
-			if !s.Applied || s.Resources != 3 || s.LastApply.IsZero() || s.Outputs["gateway_endpoint"] != "https://"+s.Region+".example.dev" {
+			if !s.Applied || s.Resources != len(allActions(s.Region, ActionNoOp)) || s.LastApply.IsZero() || s.Outputs["gateway_endpoint"] != "https://"+s.Region+".example.dev" {
 				t.Errorf("status %+v", s)
 			}
 		}
 	})
 	t.Run("destroy one region", func(t *testing.T) {
-		if err := e.Destroy(ctx, f.cfg, "one"); err != nil {
+		if err := e.Destroy(ctx, f.cfg, "two"); err != nil {
 			t.Fatal(err)
 		}
 		status, err := e.Status(ctx, f.cfg)
@@ -282,14 +295,14 @@ func TestEngineLifecycle(t *testing.T) {
 		for _, s := range status {
 			got[s.Region] = s.Resources
 		}
-		if want := map[string]int{"one": 0, "two": 3}; !reflect.DeepEqual(got, want) {
-			t.Errorf("resources after destroying one = %v, want %v", got, want)
+		if want := map[string]int{"one": 4, "two": 0}; !reflect.DeepEqual(got, want) {
+			t.Errorf("resources after destroying two = %v, want %v", got, want)
 		}
 		plans, err := e.Plan(ctx, f.cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPlans(t, plans, map[string]map[string]Action{"one": allActions(ActionCreate), "two": allActions(ActionNoOp)})
+		checkPlans(t, plans, map[string]map[string]Action{"one": allActions("one", ActionNoOp), "two": allActions("two", ActionCreate)})
 	})
 	t.Run("unknown region", func(t *testing.T) {
 		_, err := e.Plan(ctx, f.cfg, []string{"one", "nowhere"})
@@ -328,7 +341,7 @@ func TestEngineFailedApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPlans(t, plans, map[string]map[string]Action{"one": allActions(ActionNoOp), "two": allActions(ActionNoOp)})
+	checkPlans(t, plans, map[string]map[string]Action{"one": allActions("one", ActionNoOp), "two": allActions("two", ActionNoOp)})
 }
 
 // TestEngineStateLock holds a region's state lock with another engine run and checks plan

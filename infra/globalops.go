@@ -52,7 +52,7 @@ func (e *Engine) ApplyGlobal(ctx context.Context, cfg Config, known map[string]s
 		return res, err
 	}
 	defer flush()
-	res.Outputs, err = e.apply(ctx, GlobalRoot, tf)
+	res.Outputs, _, err = e.apply(ctx, GlobalRoot, tf, nil)
 	res.Duration = time.Since(start)
 	return res, err
 }
@@ -73,7 +73,7 @@ func (e *Engine) PlanGlobal(ctx context.Context, cfg Config, known map[string]st
 		return p, err
 	}
 	defer flush()
-	p.Changes, p.Err = e.plan(ctx, GlobalRoot, tf)
+	p.Changes, p.Err = e.plan(ctx, GlobalRoot, tf, nil)
 	return p, p.Err
 }
 

@@ -1,20 +1,25 @@
 package infra
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/micro/platform"
 )
 
 // Action is what a plan does to one resource.
@@ -41,7 +46,10 @@ type ResourceChange struct {
 type RegionPlan struct {
 	Region  string
 	Changes []ResourceChange
-	Err     error
+	// Note says what the plan could not know yet: an agent region planned before the
+	// control region made its token is planned without its control plane URL and token.
+	Note string `json:",omitempty"`
+	Err  error
 }
 
 // Count returns how many resources the plan does a to.
@@ -62,8 +70,9 @@ func (p RegionPlan) HasChanges() bool {
 
 // RegionResult is the outcome of applying one region. Outputs holds the root module's
 // outputs (region, provider, location, kubernetes_version, gateway_endpoint,
-// kubeconfig_ref): strings as they are, other values as JSON. Err is set when the apply
-// failed; a later apply continues from whatever the failed one left in the state.
+// kubeconfig_ref, role, ...): strings as they are, other values as JSON. Sensitive outputs
+// (the control region's region_tokens) are never in it. Err is set when the apply failed;
+// a later apply continues from whatever the failed one left in the state.
 type RegionResult struct {
 	Region   string
 	Outputs  map[string]string
@@ -93,10 +102,30 @@ func (e *Engine) Plan(ctx context.Context, cfg Config, regions []string) ([]Regi
 	if err != nil {
 		return nil, err
 	}
+	// An agent region is planned with the control plane's URL and its token as the
+	// control region's state holds them; before it holds them, without (and says so).
+	var ctl controlOutputs
+	var ctlErr error
+	if slices.ContainsFunc(regions, func(r string) bool { return !cfg.IsControl(r) }) {
+		ctl, ctlErr = e.readControl(ctx, cfg)
+	}
 	plans := make([]RegionPlan, len(regions))
 	e.forEachRegion(regions, func(i int, region string) {
-		changes, err := e.planRegion(ctx, cfg, region)
-		plans[i] = RegionPlan{Region: region, Changes: changes, Err: err}
+		plans[i] = RegionPlan{Region: region}
+		var secret map[string]string
+		if !cfg.IsControl(region) {
+			if ctlErr != nil {
+				plans[i].Err = ctlErr
+				return
+			}
+			vars, err := ctl.agentVars(cfg, region)
+			if err != nil {
+				plans[i].Note = platform.ErrorMessage(err) + ": planned without them"
+				vars = agentPlaceholders()
+			}
+			secret = vars
+		}
+		plans[i].Changes, plans[i].Err = e.planRegion(ctx, cfg, region, secret)
 	})
 	errs := make([]error, len(plans))
 	for i, p := range plans {
@@ -105,22 +134,23 @@ func (e *Engine) Plan(ctx context.Context, cfg Config, regions []string) ([]Regi
 	return plans, errors.Join(errs...)
 }
 
-func (e *Engine) planRegion(ctx context.Context, cfg Config, region string) ([]ResourceChange, error) {
+func (e *Engine) planRegion(ctx context.Context, cfg Config, region string, secret map[string]string) ([]ResourceChange, error) {
 	tf, flush, err := e.initRegion(ctx, cfg, region)
 	if err != nil {
 		return nil, err
 	}
 	defer flush()
-	return e.plan(ctx, region, tf)
+	return e.plan(ctx, region, tf, secret)
 }
 
-// plan plans the initialised root module tf and summarises it.
-func (e *Engine) plan(ctx context.Context, region string, tf *tfexec.Terraform) ([]ResourceChange, error) {
+// plan plans the initialised root module tf with the command's own secret variables and
+// summarises it.
+func (e *Engine) plan(ctx context.Context, region string, tf *tfexec.Terraform, secret map[string]string) ([]ResourceChange, error) {
 	// The plan file holds the variables' values, secrets included: it lives only as long
 	// as it takes to read it back.
 	planFile := filepath.Join(tf.WorkingDir(), "platform.tfplan")
 	defer os.Remove(planFile)
-	vars, cleanup, err := e.variables(tf.WorkingDir(), region)
+	vars, cleanup, err := e.variables(tf.WorkingDir(), region, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -172,19 +202,50 @@ func action(a tfjson.Actions) Action {
 }
 
 // Apply applies each of regions (every region of cfg when empty), at most Parallelism at
-// once, and returns each region's outputs. One region's failure does not stop the others:
-// it is in that region's Err and joined in the returned error. Applying again continues
-// from the state the failed run left.
+// once, and returns each region's outputs. The control region goes first, alone: the
+// agent regions are applied after it with the control plane's URL and their tokens from
+// its outputs (from its state when it is not among regions). An agent region whose
+// control region failed, is not applied yet or has no token for it yet fails without
+// being applied. One region's failure does not stop the others: it is in that region's
+// Err and joined in the returned error. Applying again continues from the state the
+// failed run left.
 func (e *Engine) Apply(ctx context.Context, cfg Config, regions []string) ([]RegionResult, error) {
 	regions, err := checkRegions(cfg, regions)
 	if err != nil {
 		return nil, err
 	}
 	results := make([]RegionResult, len(regions))
-	e.forEachRegion(regions, func(i int, region string) {
-		start := time.Now()
-		outputs, err := e.applyRegion(ctx, cfg, region)
-		results[i] = RegionResult{Region: region, Outputs: outputs, Duration: time.Since(start), Err: err}
+	var agents []int
+	var ctl controlOutputs
+	var ctlErr error
+	control := slices.Index(regions, cfg.Platform.Control)
+	for i := range regions {
+		if i != control {
+			agents = append(agents, i)
+		}
+	}
+	switch {
+	case control >= 0:
+		var sensitive map[string]string
+		results[control], sensitive = e.applyRegion(ctx, cfg, regions[control], nil)
+		if r := results[control]; r.Err == nil {
+			ctl = controlOutputs{applied: true, url: r.Outputs["gateway_endpoint"]}
+			ctl.tokens, ctlErr = decodeTokens(cfg.Platform.Control, sensitive[OutputRegionTokens])
+		} else {
+			ctlErr = platform.Errorf(platform.EUNAVAILABLE, "not applied: its agent needs the control region %s, whose apply failed", cfg.Platform.Control).
+				WithHint("fix the control region and run the apply again")
+		}
+	case len(agents) > 0:
+		ctl, ctlErr = e.readControl(ctx, cfg)
+	}
+	e.forEachRegion(make([]string, len(agents)), func(j int, _ string) {
+		i := agents[j]
+		secret, err := ctl.agentVars(cfg, regions[i])
+		if err = cmp.Or(ctlErr, err); err != nil {
+			results[i] = RegionResult{Region: regions[i], Err: inRegion(regions[i], err)}
+			return
+		}
+		results[i], _ = e.applyRegion(ctx, cfg, regions[i], secret)
 	})
 	errs := make([]error, len(results))
 	for i, r := range results {
@@ -193,20 +254,26 @@ func (e *Engine) Apply(ctx context.Context, cfg Config, regions []string) ([]Reg
 	return results, errors.Join(errs...)
 }
 
-func (e *Engine) applyRegion(ctx context.Context, cfg Config, region string) (map[string]string, error) {
+// applyRegion applies one region with the command's own secret variables, and returns
+// its sensitive outputs apart from the result, which callers print.
+func (e *Engine) applyRegion(ctx context.Context, cfg Config, region string, secret map[string]string) (res RegionResult, sensitive map[string]string) {
+	start := time.Now()
+	res.Region = region
 	tf, flush, err := e.initRegion(ctx, cfg, region)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		defer flush()
+		res.Outputs, sensitive, err = e.apply(ctx, region, tf, secret)
 	}
-	defer flush()
-	return e.apply(ctx, region, tf)
+	res.Err, res.Duration = err, time.Since(start)
+	return res, sensitive
 }
 
-// apply applies the initialised root module tf and returns its outputs.
-func (e *Engine) apply(ctx context.Context, region string, tf *tfexec.Terraform) (map[string]string, error) {
-	vars, cleanup, err := e.variables(tf.WorkingDir(), region)
+// apply applies the initialised root module tf with the command's own secret variables
+// and returns its outputs, the sensitive ones apart.
+func (e *Engine) apply(ctx context.Context, region string, tf *tfexec.Terraform, secret map[string]string) (outputs, sensitive map[string]string, err error) {
+	vars, cleanup, err := e.variables(tf.WorkingDir(), region, secret)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cleanup()
 	opts := []tfexec.ApplyOption{tfexec.LockTimeout("0s")}
@@ -217,17 +284,29 @@ func (e *Engine) apply(ctx context.Context, region string, tf *tfexec.Terraform)
 		opts = append(opts, tfexec.Var(v))
 	}
 	if err := tf.Apply(ctx, opts...); err != nil {
-		return nil, engineError(region, "apply", err)
+		return nil, nil, engineError(region, "apply", err)
 	}
+	return e.outputs(ctx, region, tf)
+}
+
+// outputs reads the outputs in the state of the initialised root module tf, the sensitive
+// ones apart.
+func (e *Engine) outputs(ctx context.Context, region string, tf *tfexec.Terraform) (outputs, sensitive map[string]string, err error) {
+	// The engine's JSON holds the sensitive values: it must not reach Progress.
+	tf.SetStdout(io.Discard)
 	meta, err := tf.Output(ctx)
 	if err != nil {
-		return nil, engineError(region, "read outputs", err)
+		return nil, nil, engineError(region, "read outputs", err)
 	}
-	outputs := make(map[string]string, len(meta))
+	outputs, sensitive = make(map[string]string, len(meta)), map[string]string{}
 	for k, m := range meta {
-		outputs[k] = outputString(m.Value)
+		if m.Sensitive {
+			sensitive[k] = outputString(m.Value)
+		} else {
+			outputs[k] = outputString(m.Value)
+		}
 	}
-	return outputs, nil
+	return outputs, sensitive, nil
 }
 
 // outputString returns a JSON string value as it is and any other value as JSON.
@@ -249,7 +328,13 @@ func (e *Engine) Destroy(ctx context.Context, cfg Config, region string) error {
 		return err
 	}
 	defer flush()
-	vars, cleanup, err := e.variables(tf.WorkingDir(), region)
+	// An agent region's root declares its control plane URL and token; destroying needs
+	// neither.
+	var secret map[string]string
+	if !cfg.IsControl(region) {
+		secret = agentPlaceholders()
+	}
+	vars, cleanup, err := e.variables(tf.WorkingDir(), region, secret)
 	if err != nil {
 		return err
 	}
@@ -295,6 +380,8 @@ func (e *Engine) statusRegion(ctx context.Context, cfg Config, s *RegionStatus) 
 		return err
 	}
 	defer flush()
+	// The state's JSON holds the sensitive values: it must not reach Progress.
+	tf.SetStdout(io.Discard)
 	state, err := tf.Show(ctx)
 	if err != nil {
 		return engineError(s.Region, "show state", err)
@@ -303,6 +390,9 @@ func (e *Engine) statusRegion(ctx context.Context, cfg Config, s *RegionStatus) 
 		s.Resources = countResources(state.Values.RootModule)
 		s.Outputs = map[string]string{}
 		for k, o := range state.Values.Outputs {
+			if o.Sensitive {
+				continue // the control region's region_tokens
+			}
 			if raw, err := json.Marshal(o.Value); err == nil {
 				s.Outputs[k] = outputString(raw)
 			}

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"strings"
@@ -41,17 +42,69 @@ func RenderRegion(cfg Config, region string) (map[string][]byte, error) {
 		"versions.tf": renderVersions(r),
 		"backend.tf":  backend,
 	}
+	role := cfg.Role(r.Name)
 	if r.Provider == ProviderLocal {
-		files["main.tf"] = renderLocalMain(cfg.Platform, r)
-		files["variables.tf"] = renderLocalVariables()
-		files["outputs.tf"] = renderOutputs(r, "module.region.gateway_endpoint", "module.region.kubeconfig_ref")
+		files["main.tf"] = renderLocalMain(cfg, r)
+		files["variables.tf"] = renderLocalVariables(role)
+		files["outputs.tf"] = renderOutputs(r, role, "module.region", "module.region.kubeconfig_ref")
 		return files, nil
 	}
-	files["main.tf"] = renderCloudMain(cfg.Platform, r, module)
+	install := "platform"
+	if role == RoleAgent {
+		install = "agent"
+	}
+	files["main.tf"] = renderCloudMain(cfg, r, module)
 	files["providers.tf"] = renderProviders(r)
-	files["variables.tf"] = renderVariables()
-	files["outputs.tf"] = renderOutputs(r, "module.platform.gateway_endpoint", "module.cluster.kubeconfig_ref")
+	files["variables.tf"] = renderVariables(role)
+	files["outputs.tf"] = renderOutputs(r, role, "module."+install, "module.cluster.kubeconfig_ref")
 	return files, nil
+}
+
+// Roles of a region: the control region runs the control plane (and makes the agent
+// regions' tokens); every other region runs a region agent.
+const (
+	RoleControl = "control"
+	RoleAgent   = "agent"
+)
+
+// Role returns the role of the region called name: [RoleControl] for platform.control,
+// [RoleAgent] for the others.
+func (c Config) Role(name string) string {
+	if c.IsControl(name) {
+		return RoleControl
+	}
+	return RoleAgent
+}
+
+// Root variables of an agent region's root module: the control plane's URL and the
+// region's token, both read from the control region's outputs by the [Engine], which
+// hands them over as it does TF_VAR_ entries (never on a command line).
+const (
+	VarControlURL  = "control_url"
+	VarRegionToken = "region_token"
+)
+
+// agentRegions is the control region's agent_regions argument: every other region's
+// provider and location, by name.
+func agentRegions(cfg Config) cty.Value {
+	m := map[string]cty.Value{}
+	for _, a := range cfg.AgentRegions() {
+		m[a.Name] = cty.ObjectVal(map[string]cty.Value{"provider": cty.StringVal(a.Provider), "location": cty.StringVal(a.Location)})
+	}
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+// roleArguments sets the arguments of the module that installs the region's role.
+func roleArguments(m *hclwrite.Body, cfg Config, r Region) {
+	if cfg.Role(r.Name) == RoleControl {
+		m.SetAttributeValue("agent_regions", agentRegions(cfg))
+		return
+	}
+	m.SetAttributeTraversal(VarControlURL, traversal("var", VarControlURL))
+	m.SetAttributeTraversal(VarRegionToken, traversal("var", VarRegionToken))
 }
 
 func finish(f *hclwrite.File) []byte {
@@ -124,7 +177,8 @@ func renderBackend(p Platform, region string) ([]byte, error) {
 	return out, nil
 }
 
-func renderLocalMain(p Platform, r Region) []byte {
+func renderLocalMain(cfg Config, r Region) []byte {
+	p := cfg.Platform
 	f := hclwrite.NewEmptyFile()
 	m := f.Body().AppendNewBlock("module", []string{"region"}).Body()
 	m.SetAttributeValue("source", cty.StringVal(ModuleSource+"/local"))
@@ -141,21 +195,41 @@ func renderLocalMain(p Platform, r Region) []byte {
 		"max":  cty.NumberIntVal(int64(r.Nodes.Max)),
 	}))
 	m.SetAttributeTraversal("fail_apply", traversal("var", "fail_apply"))
+	m.AppendNewline()
+	m.SetAttributeValue("role", cty.StringVal(cfg.Role(r.Name)))
+	roleArguments(m, cfg, r)
 	return finish(f)
 }
 
 // renderLocalVariables declares fail_apply, which tests set (EngineOptions.ExtraVars) to
-// make a local region's apply fail on purpose.
-func renderLocalVariables() []byte {
+// make a local region's apply fail on purpose, and an agent region's variables.
+func renderLocalVariables(role string) []byte {
 	f := hclwrite.NewEmptyFile()
 	v := f.Body().AppendNewBlock("variable", []string{"fail_apply"}).Body()
 	v.SetAttributeTraversal("type", traversal("bool"))
 	v.SetAttributeValue("description", cty.StringVal("For tests of failure handling: make this region's apply fail on purpose."))
 	v.SetAttributeValue("default", cty.False)
+	if role == RoleAgent {
+		agentVariables(f.Body())
+	}
 	return finish(f)
 }
 
-func renderCloudMain(p Platform, r Region, module string) []byte {
+// agentVariables declares an agent region's root variables.
+func agentVariables(b *hclwrite.Body) {
+	b.AppendNewline()
+	v := b.AppendNewBlock("variable", []string{VarControlURL}).Body()
+	v.SetAttributeTraversal("type", traversal("string"))
+	v.SetAttributeValue("description", cty.StringVal("URL of the control plane: the control region's gateway_endpoint output, which platform infra reads from its state (empty in a plan made before the control region is applied)."))
+	b.AppendNewline()
+	v = b.AppendNewBlock("variable", []string{VarRegionToken}).Body()
+	v.SetAttributeTraversal("type", traversal("string"))
+	v.SetAttributeValue("description", cty.StringVal("The region agent's token: this region's entry of the control region's region_tokens output, which platform infra reads from its state (empty in a plan made before the control region made it)."))
+	v.SetAttributeValue("sensitive", cty.True)
+}
+
+func renderCloudMain(cfg Config, r Region, module string) []byte {
+	p := cfg.Platform
 	f := hclwrite.NewEmptyFile()
 	c := f.Body().AppendNewBlock("module", []string{"cluster"}).Body()
 	c.SetAttributeValue("source", cty.StringVal(ModuleSource+"/"+module))
@@ -168,14 +242,22 @@ func renderCloudMain(p Platform, r Region, module string) []byte {
 	c.SetAttributeValue("node_max", cty.NumberIntVal(int64(r.Nodes.Max)))
 	c.SetAttributeValue("network_cidr", cty.StringVal(r.Network))
 	f.Body().AppendNewline()
-	m := f.Body().AppendNewBlock("module", []string{"platform"}).Body()
-	m.SetAttributeValue("source", cty.StringVal(ModuleSource+"/platform"))
+	// The control region installs the control plane and the mesh; the others an agent.
+	install := "platform"
+	if cfg.Role(r.Name) == RoleAgent {
+		install = "agent"
+	}
+	m := f.Body().AppendNewBlock("module", []string{install}).Body()
+	m.SetAttributeValue("source", cty.StringVal(ModuleSource+"/"+install))
 	m.AppendNewline()
 	m.SetAttributeValue("region", cty.StringVal(r.Name))
 	m.SetAttributeValue("domain", cty.StringVal(p.Domain))
 	m.SetAttributeValue("image", cty.StringVal(p.Image))
 	m.SetAttributeValue("registry", cty.StringVal(p.Registry))
-	m.SetAttributeTraversal("database_url", traversal("var", "database_url"))
+	if install == "platform" {
+		m.SetAttributeTraversal("database_url", traversal("var", "database_url"))
+	}
+	roleArguments(m, cfg, r)
 	m.AppendNewline()
 	// kubectl, which applies the platform's manifest, reaches the cluster as the
 	// kubernetes provider does.
@@ -216,8 +298,17 @@ func clusterAuth(b *hclwrite.Body) {
 	}
 }
 
-func renderVariables() []byte {
+// renderVariables declares a cloud region's root variables: the store's URL for the
+// control region (only the control plane has a store), the control plane's URL and the
+// region's token for an agent region.
+func renderVariables(role string) []byte {
 	f := hclwrite.NewEmptyFile()
+	if role == RoleAgent {
+		agentVariables(f.Body())
+		out := finish(f)
+		// agentVariables starts with a blank line between blocks.
+		return append([]byte(generatedHeader), hclwrite.Format(bytes.TrimLeft(out[len(generatedHeader):], "\n"))...)
+	}
 	v := f.Body().AppendNewBlock("variable", []string{"database_url"}).Body()
 	v.SetAttributeTraversal("type", traversal("string"))
 	v.SetAttributeValue("description", cty.StringVal("PostgreSQL URL of the platform's store, from TF_VAR_database_url: required (the platform module refuses null), since deploy/kubernetes runs no database in the cluster."))
@@ -226,21 +317,36 @@ func renderVariables() []byte {
 	return finish(f)
 }
 
-// renderOutputs declares the outputs the driver registers a region with.
-func renderOutputs(r Region, endpoint, kubeconfig string) []byte {
-	f := hclwrite.NewEmptyFile()
-	outputs := []struct {
+// renderOutputs declares the outputs the driver registers a region with, and those of its
+// role, read from mod, the module that installs it: a control region's agents' tokens
+// (sensitive) and the file of their hashes; an agent region's control plane URL and the
+// hash of its token.
+func renderOutputs(r Region, role, mod, kubeconfig string) []byte {
+	type output struct {
 		name, desc string
-		val        cty.Value
-		expr       string
-	}{
-		{"region", "Name of the region.", cty.StringVal(r.Name), ""},
-		{"provider", "Provider kind of the region.", cty.StringVal(r.Provider), ""},
-		{"location", "Location of the region at its provider.", cty.StringVal(r.Location), ""},
-		{"kubernetes_version", "Kubernetes minor version of the region's cluster.", cty.StringVal(r.KubernetesVersion), ""},
-		{"gateway_endpoint", "URL of the region's gateway.", cty.NilVal, endpoint},
-		{"kubeconfig_ref", "Reference to the cluster's credentials, for the control plane.", cty.NilVal, kubeconfig},
+		val        cty.Value // a literal, or
+		expr       string    // a reference
+		sensitive  bool
 	}
+	outputs := []output{
+		{name: "region", desc: "Name of the region.", val: cty.StringVal(r.Name)},
+		{name: "provider", desc: "Provider kind of the region.", val: cty.StringVal(r.Provider)},
+		{name: "location", desc: "Location of the region at its provider.", val: cty.StringVal(r.Location)},
+		{name: "kubernetes_version", desc: "Kubernetes minor version of the region's cluster.", val: cty.StringVal(r.KubernetesVersion)},
+		{name: "gateway_endpoint", desc: "URL of the region's gateway.", expr: mod + ".gateway_endpoint"},
+		{name: "kubeconfig_ref", desc: "Reference to the cluster's credentials, for the control plane.", expr: kubeconfig},
+		{name: "role", desc: "control: the region runs the control plane; agent: a region agent.", val: cty.StringVal(role)},
+	}
+	if role == RoleControl {
+		outputs = append(outputs,
+			output{name: OutputRegionTokens, desc: "Each agent region's token, by name: platform infra hands it to that region's apply.", expr: mod + ".region_tokens", sensitive: true},
+			output{name: "region_token_hashes", desc: "The control plane's region tokens file: each agent region's token hash, provider and location (JSON).", expr: mod + ".region_token_hashes"})
+	} else {
+		outputs = append(outputs,
+			output{name: "control_url", desc: "URL of the control plane the region's agent dials.", expr: mod + ".control_url"},
+			output{name: "region_token_sha256", desc: "SHA-256 of the token the region's agent was given.", expr: mod + ".region_token_sha256"})
+	}
+	f := hclwrite.NewEmptyFile()
 	for i, o := range outputs {
 		if i > 0 {
 			f.Body().AppendNewline()
@@ -252,9 +358,16 @@ func renderOutputs(r Region, endpoint, kubeconfig string) []byte {
 		} else {
 			b.SetAttributeValue("value", o.val)
 		}
+		if o.sensitive {
+			b.SetAttributeValue("sensitive", cty.True)
+		}
 	}
 	return finish(f)
 }
+
+// OutputRegionTokens is the control region's sensitive output of every agent region's
+// token, by name.
+const OutputRegionTokens = "region_tokens"
 
 // traversal builds the reference a.b.c.
 func traversal(names ...string) hcl.Traversal {

@@ -17,3 +17,24 @@ output "nodes" {
   description = "Modelled node pool as applied."
   value       = terraform_data.node_pool.output
 }
+
+output "region_tokens" {
+  description = "control role: each agent region's token, by name."
+  value       = module.tokens.tokens
+  sensitive   = true
+}
+
+output "region_token_hashes" {
+  description = "control role: the region tokens file the control plane would read (JSON of each agent region's token hash, provider and location); empty for an agent."
+  value       = var.role == "control" ? module.tokens.seeds : ""
+}
+
+output "control_url" {
+  description = "agent role: the control plane's URL the agent was given."
+  value       = var.control_url
+}
+
+output "region_token_sha256" {
+  description = "agent role: SHA-256 of the token the agent was given."
+  value       = local.region_token_sha256
+}

@@ -62,3 +62,36 @@ variable "fail_apply" {
   description = "For tests of failure handling: when true, the apply fails on purpose after creating the other resources."
   default     = false
 }
+
+variable "role" {
+  type        = string
+  description = "control: the region runs the control plane and makes a token for every agent region; agent: it runs a region agent that dials the control plane."
+  default     = "control"
+
+  validation {
+    condition     = contains(["control", "agent"], var.role)
+    error_message = "role must be control or agent."
+  }
+}
+
+variable "agent_regions" {
+  type = map(object({
+    provider = string
+    location = string
+  }))
+  description = "control role: the agent regions, by name, each given a token."
+  default     = {}
+}
+
+variable "control_url" {
+  type        = string
+  description = "agent role: URL of the control plane (the control region's gateway_endpoint); empty in a plan made before the control region is applied."
+  default     = ""
+}
+
+variable "region_token" {
+  type        = string
+  description = "agent role: the region's token, from the control region's region_tokens output; empty in a plan made before the control region made it."
+  default     = ""
+  sensitive   = true
+}

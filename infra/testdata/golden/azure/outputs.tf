@@ -22,10 +22,25 @@ output "kubernetes_version" {
 
 output "gateway_endpoint" {
   description = "URL of the region's gateway."
-  value       = module.platform.gateway_endpoint
+  value       = module.agent.gateway_endpoint
 }
 
 output "kubeconfig_ref" {
   description = "Reference to the cluster's credentials, for the control plane."
   value       = module.cluster.kubeconfig_ref
+}
+
+output "role" {
+  description = "control: the region runs the control plane; agent: a region agent."
+  value       = "agent"
+}
+
+output "control_url" {
+  description = "URL of the control plane the region's agent dials."
+  value       = module.agent.control_url
+}
+
+output "region_token_sha256" {
+  description = "SHA-256 of the token the region's agent was given."
+  value       = module.agent.region_token_sha256
 }

@@ -20,6 +20,24 @@ module "platform" {
   image        = "registry.example.com/micro-platform/platform:v0.1.0"
   registry     = "registry.example.com/micro-platform/services"
   database_url = var.database_url
+  agent_regions = {
+    dev = {
+      location = "local"
+      provider = "local"
+    }
+    fra1 = {
+      location = "eu-central-1"
+      provider = "aws"
+    }
+    iow = {
+      location = "europe-west2"
+      provider = "gcp"
+    }
+    uks = {
+      location = "uksouth"
+      provider = "azure"
+    }
+  }
 
   host                   = module.cluster.host
   cluster_ca_certificate = module.cluster.cluster_ca_certificate

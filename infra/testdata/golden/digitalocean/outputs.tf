@@ -29,3 +29,19 @@ output "kubeconfig_ref" {
   description = "Reference to the cluster's credentials, for the control plane."
   value       = module.cluster.kubeconfig_ref
 }
+
+output "role" {
+  description = "control: the region runs the control plane; agent: a region agent."
+  value       = "control"
+}
+
+output "region_tokens" {
+  description = "Each agent region's token, by name: platform infra hands it to that region's apply."
+  value       = module.platform.region_tokens
+  sensitive   = true
+}
+
+output "region_token_hashes" {
+  description = "The control plane's region tokens file: each agent region's token hash, provider and location (JSON)."
+  value       = module.platform.region_token_hashes
+}

@@ -12,14 +12,15 @@ module "cluster" {
   network_cidr       = "10.10.0.0/16"
 }
 
-module "platform" {
-  source = "../modules/platform"
+module "agent" {
+  source = "../modules/agent"
 
   region       = "iow"
   domain       = "example.dev"
   image        = "registry.example.com/micro-platform/platform:v0.1.0"
   registry     = "registry.example.com/micro-platform/services"
-  database_url = var.database_url
+  control_url  = var.control_url
+  region_token = var.region_token
 
   host                   = module.cluster.host
   cluster_ca_certificate = module.cluster.cluster_ca_certificate

@@ -15,4 +15,8 @@ module "region" {
     size = "local"
   }
   fail_apply = var.fail_apply
+
+  role         = "agent"
+  control_url  = var.control_url
+  region_token = var.region_token
 }

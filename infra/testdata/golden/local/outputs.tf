@@ -29,3 +29,18 @@ output "kubeconfig_ref" {
   description = "Reference to the cluster's credentials, for the control plane."
   value       = module.region.kubeconfig_ref
 }
+
+output "role" {
+  description = "control: the region runs the control plane; agent: a region agent."
+  value       = "agent"
+}
+
+output "control_url" {
+  description = "URL of the control plane the region's agent dials."
+  value       = module.region.control_url
+}
+
+output "region_token_sha256" {
+  description = "SHA-256 of the token the region's agent was given."
+  value       = module.region.region_token_sha256
+}

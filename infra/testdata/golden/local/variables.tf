@@ -5,3 +5,14 @@ variable "fail_apply" {
   description = "For tests of failure handling: make this region's apply fail on purpose."
   default     = false
 }
+
+variable "control_url" {
+  type        = string
+  description = "URL of the control plane: the control region's gateway_endpoint output, which platform infra reads from its state (empty in a plan made before the control region is applied)."
+}
+
+variable "region_token" {
+  type        = string
+  description = "The region agent's token: this region's entry of the control region's region_tokens output, which platform infra reads from its state (empty in a plan made before the control region made it)."
+  sensitive   = true
+}
