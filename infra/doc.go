@@ -8,6 +8,7 @@
 //	  domain: example.dev
 //	  image: registry.example.com/micro-platform/platform:v0.1.0   # cloud regions only
 //	  registry: registry.example.com/micro-platform/services       # cloud regions only
+//	  control: lon1                 # the control region (default: the first region)
 //	  state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
 //	  dns: { provider: cloudflare, zone: example.dev, account_id: 0123456789abcdef0123456789abcdef }
 //	regions:
@@ -19,35 +20,78 @@
 // [Load] and [Parse] decode the file and report every problem at once, each with its line,
 // as one *platform.Error with code EINVALID. [RenderRegion] turns one region into a root
 // module (main.tf, versions.tf, backend.tf, providers.tf) that calls the modules shipped in
-// [Modules]: doks, eks, aks and gke for managed Kubernetes, platform to install the platform
-// onto a cluster (see below), dns-cloudflare for global load balancing, and local and
-// dns-local, which model a region and the load balancer with the built-in terraform_data
-// resource so the real engine can plan, apply and destroy without a cloud.
+// [Modules]: doks, eks, aks and gke for managed Kubernetes, platform to install the control
+// plane onto the control region's cluster and agent to install a region agent onto every
+// other region's (see below), region-tokens for the agents' tokens, dns-cloudflare for
+// global load balancing, and local and dns-local, which model a region and the load
+// balancer with the built-in terraform_data resource so the real engine can plan, apply
+// and destroy without a cloud.
 //
-// # Installing the platform on a region
+// # Regions and their roles
+//
+// One region is the control region (platform.control, default the first): it runs the
+// control plane (platform server) and the mesh, installed by the platform module. Every
+// other region is an agent region: it runs a region agent (platform agent --runtime
+// kubernetes, deploy/kubernetes/agent), installed by the agent module, which dials the
+// control plane with the region's token and runs the region's NATS, gateway and services
+// (docs/regions.md). The role is a module of its own rather than a variable of platform:
+// the two install different manifests and take different secrets (the store's URL for
+// the control plane, the control plane's URL and a region token for an agent), and an
+// agent region has no database, no mesh and no secret key of the control plane's.
+//
+// The tokens come from the control region, without a login: its root calls region-tokens
+// (through the platform module) with every agent region's name, provider and location.
+// region-tokens keeps one token per agent region in the state (a terraform_data resource:
+// two version-4 UUIDs of the engine's secure random source, 244 random bits, made once;
+// needing no provider, the local module runs the very same code), writes their SHA-256
+// with each region's provider and location as JSON into the Secret platform-region-tokens
+// (never a token), and the root's sensitive output region_tokens maps each agent region to
+// its token. The control plane reads that Secret at start (region_tokens_file in its
+// platform.yaml, control.BootstrapRegions): it creates or updates each listed region and
+// sets its token hash, so that its agent connects; a listed hash wins over a token issued
+// through the API for that region. A change of the set (a region added, removed, or a
+// token replaced) changes the hash on the control plane's pod template, which rolls it.
+//
+// [Engine.Apply] applies the control region first, alone, then the agent regions in
+// parallel, each with its own root variables control_url (the control region's
+// gateway_endpoint output: the API and the gateway share the port) and region_token (its
+// entry of region_tokens), handed over in the owner-only var file the engine uses for
+// TF_VAR_ entries and never on a command line, in progress lines or in the results. An
+// agent region applied alone (--region) reads them from the control region's state; until
+// the control region is applied, or before it made that region's token, the agent
+// region's apply is refused with EINVALID saying which region to apply first, and its plan
+// is made without them and carries a note ([RegionPlan].Note) saying so. When the control
+// region's apply fails, no agent region is applied. Sensitive outputs are kept out of
+// [RegionResult].Outputs and [RegionStatus].Outputs, and the engine's JSON output (outputs,
+// state) never reaches Progress.
+//
+// # Installing the control plane on the control region
 //
 // The platform module installs exactly what deploy/kubernetes (a kustomize base)
 // describes. The base is shipped inside the module as install.yaml.tftpl: the output of
 // kubectl kustomize deploy/kubernetes with the values a region varies as template
 // variables: the image (platform.image), the registry builds are pushed to
 // (platform.registry), the server's gateway_domain (<region>.<domain>, or empty without a
-// domain) and the hash in the server config's ConfigMap name (kustomize's generator names
-// it after its content so a change rolls the Deployment; the module hashes the template
-// and the values instead). TestInstallTemplate in deploy/kubernetes renders the base with
+// domain), the SHA-256 of the region tokens file (a pod template annotation) and the hash
+// in the server config's ConfigMap name (kustomize's generator names it after its content
+// so a change rolls the Deployment; the module hashes the template and the values
+// instead). TestInstallTemplate in deploy/kubernetes renders the base with
 // the real kubectl, substitutes the same way and requires equality (-update rewrites it).
 //
 // A region's apply, in order:
 //
 //  1. kubernetes_namespace_v1 creates the manifest's own Namespace (name and pod-security
 //     labels decoded from its first document);
-//  2. kubernetes_secret_v1 creates the two Secrets the base expects: platform-store (key
-//     url, from TF_VAR_database_url) and platform-secret-key (key secret.key, 32 bytes from
-//     the random provider's random_bytes, kept in the state);
+//  2. kubernetes_secret_v1 creates the Secrets the base expects: platform-store (key url,
+//     from TF_VAR_database_url), platform-secret-key (key secret.key, 32 bytes from the
+//     random provider's random_bytes, kept in the state) and platform-region-tokens (key
+//     regions.json, the agent regions' token hashes, above);
 //  3. the provider-free submodule platform/install renders the template with
 //     templatefile() and a terraform_data resource, replaced whenever the manifest's
 //     SHA-256 changes, runs kubectl apply --server-side --force-conflicts
 //     --field-manager=platform-infra from a local-exec provisioner, then (unless
-//     wait_for_rollout is false) kubectl rollout status for the mesh and the control plane.
+//     wait_for_rollout is false) kubectl rollout status for the mesh and the control plane
+//     (its rollouts variable).
 //     The manifest and the credentials (the cluster module's host, cluster_ca_certificate
 //     and token or client_certificate + client_key) reach the command only through its
 //     environment; it writes them into a kubeconfig in a mode-0700 temporary directory with
@@ -72,9 +116,24 @@
 // ClusterRole and ClusterRoleBinding micro-platform, go with the cluster. Superseded
 // platform-config-<hash> ConfigMaps are not pruned; they go with the namespace.
 //
-// The base runs no database: a cloud region needs TF_VAR_database_url (a postgres:// URL of
+// # Installing an agent on the other regions
+//
+// The agent module does the same with deploy/kubernetes/agent, shipped as the agent
+// module's install.yaml.tftpl (TestAgentInstallTemplate keeps it equal to the base, with
+// the image, the registry, the region's name, the control plane's URL, the SHA-256 of the
+// region's token (a pod template annotation, so a new token rolls the agent) and the
+// config's hash as variables), through the same provider-free platform/install step
+// (template, values and rollouts deployment/platform-agent). In order: the namespace; the
+// Secret platform-region-token (key token, from the region_token variable, sensitive);
+// the manifest; a LoadBalancer platform-gateway in front of the agent's gateway (port 80
+// to its 8081), whose address makes the region's gateway_endpoint as for the control
+// plane. The agent pushes the images it packs from the control plane's builds to
+// platform.registry. Destroying deletes the namespace; the ClusterRole and
+// ClusterRoleBinding platform-agent go with the cluster.
+//
+// The base runs no database: the control region needs TF_VAR_database_url (a postgres:// URL of
 // a managed PostgreSQL the cluster can reach); the platform module refuses a plan without
-// it. A change of the URL updates the Secret only: the control plane reads it at start, so
+// it. Agent regions need none. A change of the URL updates the Secret only: the control plane reads it at start, so
 // follow it with kubectl -n micro-platform rollout restart deployment/platform.
 //
 // # Global DNS
@@ -105,6 +164,7 @@
 //	platform.state.schema (pg)   platform_<platform.name>
 //	platform.dns.zone            platform.domain
 //	platform.image, .registry    none: required when a region is not local
+//	platform.control             the first region
 //	regions[].location (local)   local
 //	regions[].nodes.size         digitalocean s-2vcpu-4gb, aws t3.large, azure Standard_D4s_v5,
 //	                             gcp e2-standard-4, local local
@@ -133,8 +193,9 @@
 //	state gcs     GOOGLE_CREDENTIALS
 //	state azurerm ARM_* above (or ARM_ACCESS_KEY)
 //	state pg      PLATFORM_INFRA_PG_CONN, handed to the engine as PG_CONN_STR
-//	platform DB   TF_VAR_database_url (required for cloud regions: deploy/kubernetes runs no
-//	              PostgreSQL; it becomes the platform-store Secret)
+//	platform DB   TF_VAR_database_url (required for a cloud control region: deploy/kubernetes
+//	              runs no PostgreSQL; it becomes the platform-store Secret)
+//	region tokens none: the control region makes them (above)
 //
 // [ProviderEnv] and [StateEnv] return these lists for the driver to check before it runs.
 //
@@ -148,10 +209,19 @@
 // (go test ./infra -update rewrites them). The local module is validated by OpenTofu in
 // the tests (TestValidateWithTheEngine) and its rendered roots are planned, applied and
 // destroyed for real (engine_test.go, e2e); it was also run by Terraform 1.11.4 by hand.
+// The local module runs region-tokens and models each role, so the roles are run for real
+// too (roles_test.go, e2e): the control region's region_tokens hold one token per agent
+// region, each agent region receives the control region's gateway_endpoint and a token
+// whose SHA-256 is the one the control region wrote, an agent region alone is refused
+// until the control region is applied (and until it made that region's token), a new
+// agent region gets a token of its own while the others keep theirs, no agent region is
+// applied when the control region fails, and no token shows in progress lines, results or
+// status.
 // dns-local is validated and run the same way (globalops_test.go, e2e).
-// The cloud modules (doks, eks, aks, gke), dns-cloudflare and platform are only parsed and
-// golden-tested: their providers (and kubernetes and random for platform) cannot be
-// installed offline, so `tofu validate` cannot run on them here.
+// The cloud modules (doks, eks, aks, gke), dns-cloudflare, platform and agent are only
+// parsed and golden-tested: their providers (and kubernetes and random for platform,
+// kubernetes for agent) cannot be installed offline, so `tofu validate` cannot run on them
+// here.
 //
 // Of the platform module, what runs for real is its install step, the provider-free
 // submodule platform/install: TestPlatformInstallWithTheEngine applies it with OpenTofu and
@@ -164,7 +234,12 @@
 // that destroying the step deletes nothing. Not exercised: the platform module's own
 // resources (namespace, Secrets, random key, load balancer, the order between them and
 // the destroy through the namespace), which need the kubernetes and random providers, and
-// any rollout, since no kubelet runs in the test cluster.
+// any rollout, since no kubelet runs in the test cluster. TestAgentInstallWithTheEngine
+// applies the same step as the agent module calls it (the agent's template, values and
+// rollouts) and checks the agent's Deployment runs the region's name (quoted: a region
+// called "on" stays a string) against the control plane's URL with the token's hash on
+// its pod template. The agent module's own resources are not exercised, nor is an agent
+// pod ever started.
 //
 // # Running the engine
 //
@@ -172,7 +247,8 @@
 // modules. Its work directory holds <work>/modules, a copy of [Modules], and
 // <work>/<region>, each region's rendered root. [Engine.Plan] summarises each region's plan
 // per resource (create, update, replace, delete, no-op); [Engine.Apply] applies regions in
-// parallel up to a limit and returns their outputs (gateway_endpoint, kubeconfig_ref, ...);
+// parallel up to a limit, the control region first (above), and returns their outputs
+// (gateway_endpoint, kubeconfig_ref, role, ...);
 // [Engine.Destroy] destroys one region; [Engine.Status] reads each region's state. One
 // region's failure never stops the others: it is reported in that region's result and
 // joined in the returned error, and running again continues from the state it left. Each
