@@ -86,6 +86,24 @@ func TestShippedKubernetesConfig(t *testing.T) {
 	}
 }
 
+// TestShippedAgentKubernetesConfig loads the config file deploy/kubernetes/agent ships
+// for the region agent, with what its Deployment gives on the command line and in the
+// environment: every key must be one the agent knows, and the result must be valid.
+func TestShippedAgentKubernetesConfig(t *testing.T) {
+	cfg := server.AgentConfig{Config: server.DefaultConfig(), Region: "fra1", Control: "https://platform.example.com", GatewayAddr: "0.0.0.0:8081"}
+	if err := cfg.LoadFile(filepath.Join("..", "deploy", "kubernetes", "agent", "platform.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Token = "from PLATFORM_REGION_TOKEN"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Runtime != server.RuntimeKubernetes || cfg.NATSHost != "0.0.0.0" || cfg.NATSPort != 4222 || cfg.NATSURL != "" ||
+		cfg.KubeMeshLabels["app.kubernetes.io/name"] != "platform-agent" || cfg.Registry == "" || cfg.DataDir != "/var/lib/platform" {
+		t.Errorf("config = %+v", cfg.Config)
+	}
+}
+
 // TestConfigKubeEgress checks the kubernetes egress keys from the file and the
 // environment, and that Validate refuses what the driver would refuse, naming the key.
 func TestConfigKubeEgress(t *testing.T) {
