@@ -43,10 +43,11 @@
 // (through the platform module) with every agent region's name, provider and location.
 // region-tokens keeps one token per agent region in the state (a terraform_data resource:
 // two version-4 UUIDs of the engine's secure random source, 244 random bits, made once;
-// needing no provider, the local module runs the very same code), writes their SHA-256
-// with each region's provider and location as JSON into the Secret platform-region-tokens
-// (never a token), and the root's sensitive output region_tokens maps each agent region to
-// its token. The control plane reads that Secret at start (region_tokens_file in its
+// rather than the random provider's random_password, so that it needs no provider and
+// the local module, which the tests run for real, runs the very same code); the platform
+// module writes their SHA-256 with each region's provider and location as JSON into the
+// Secret platform-region-tokens (never a token), and the root's sensitive output
+// region_tokens maps each agent region to its token. The control plane reads that Secret at start (region_tokens_file in its
 // platform.yaml, control.BootstrapRegions): it creates or updates each listed region and
 // sets its token hash, so that its agent connects; a listed hash wins over a token issued
 // through the API for that region. A change of the set (a region added, removed, or a
