@@ -176,6 +176,8 @@ type decoder struct {
 	file     string
 	problems []problem
 	secrets  bool
+	// nameLines holds the line of each region's name, for problems found after regions.
+	nameLines map[string]int
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {

@@ -129,6 +129,8 @@ func TestParseErrors(t *testing.T) {
 			}},
 		{"unknown control region", "platform:\n  name: micro\n  control: nyc1\n  state: { backend: local }\nregions:\n  - { name: lon1, provider: local }\n  - { name: fra1, provider: local }\n",
 			[]string{`platform.yaml:3: platform.control: no region is called "nyc1": name the region that runs the control plane (one of lon1, fra1)`}},
+		{"an agent region called local", "platform:\n  name: micro\n  state: { backend: local }\nregions:\n  - { name: lon1, provider: local }\n  - { name: local, provider: local }\n",
+			[]string{`platform.yaml:6: region "local": the name is reserved for an agent region: the control plane's own region is called local; rename it, or make it the control region`}},
 		{"not a mapping", "- a\n", []string{`platform.yaml:1: document: want a mapping`}},
 		{"empty file", "", []string{`platform.yaml:1: empty file: want platform and regions`}},
 		{"no regions", "platform:\n  name: micro\n  state: { backend: local }\n",

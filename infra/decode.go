@@ -90,21 +90,26 @@ func (d *decoder) platform(n *yaml.Node, p *Platform) {
 }
 
 // control checks platform.control names a region of the file and defaults it to the
-// first one.
+// first one. An agent region may not be called [ControlPlaneRegion]: the control plane
+// would refuse to register it.
 func (d *decoder) control(n *yaml.Node, cfg *Config) {
 	p := &cfg.Platform
-	if p.Control == "" {
-		if len(cfg.Regions) > 0 {
-			p.Control = cfg.Regions[0].Name
-		}
-		return
-	}
-	if _, ok := cfg.Region(p.Control); !ok {
+	if p.Control == "" && len(cfg.Regions) > 0 {
+		p.Control = cfg.Regions[0].Name
+	} else if _, ok := cfg.Region(p.Control); !ok {
 		at := mappingValue(n, "control")
 		names := regionNames(*cfg)
 		d.errorf(at, "platform.control: no region is called %q: name the region that runs the control plane (one of %s)", p.Control, strings.Join(names, ", "))
+		return
+	}
+	if line, ok := d.nameLines[ControlPlaneRegion]; ok && p.Control != ControlPlaneRegion {
+		d.problems = append(d.problems, problem{line: line, msg: fmt.Sprintf("region %q: the name is reserved for an agent region: the control plane's own region is called %s; rename it, or make it the control region", ControlPlaneRegion, ControlPlaneRegion)})
 	}
 }
+
+// ControlPlaneRegion is the name of the control plane's own, in-process region
+// (control.Options.LocalRegion's default).
+const ControlPlaneRegion = "local"
 
 // imageRE and registryRE are the checks the platform module's variables make too: the
 // values go into a YAML manifest as they are.
@@ -280,6 +285,7 @@ func (d *decoder) regions(n *yaml.Node, cfg *Config) {
 		return
 	}
 	seen := map[string]int{}
+	d.nameLines = seen
 	for i, rn := range n.Content {
 		var r Region
 		nameNode := d.region(rn, i, &r)
