@@ -37,7 +37,8 @@
 // (docs/regions.md). The role is a module of its own rather than a variable of platform:
 // the two install different manifests and take different secrets (the store's URL for
 // the control plane, the control plane's URL and a region token for an agent), and an
-// agent region has no database, no mesh and no secret key of the control plane's.
+// agent region has no database, no mesh and no secret key of the control plane's. An
+// agent region may not be called local: that is the control plane's own region.
 //
 // The tokens come from the control region, without a login: its root calls region-tokens
 // (through the platform module) with every agent region's name, provider and location.
