@@ -130,8 +130,11 @@ type Options struct {
 	// StopGrace is the grace of Stop when called with 0 and the pods'
 	// terminationGracePeriodSeconds (10s).
 	StopGrace time.Duration
-	// CrashLoopRestarts is how many exits in a row put an instance in crashloop (5); the
-	// kubelet's CrashLoopBackOff before that is reported as backoff.
+	// CrashLoopRestarts is how many exits in a row put an instance in crashloop (3); the
+	// kubelet's CrashLoopBackOff before that is reported as backoff. Fewer than the local
+	// driver's 5: the kubelet's own backoff (10 s, doubling) makes a fifth exit come
+	// about 80 s after the first, longer than most rollouts may take; a third comes after
+	// about 20 s.
 	CrashLoopRestarts int
 	// OnEvent receives instance events; it must not block for long.
 	OnEvent runtime.EventFunc
@@ -242,7 +245,7 @@ func (o *Options) setDefaults() {
 		o.StopGrace = 10 * time.Second
 	}
 	if o.CrashLoopRestarts <= 0 {
-		o.CrashLoopRestarts = 5
+		o.CrashLoopRestarts = 3
 	}
 	if o.Clock == nil {
 		o.Clock = platform.SystemClock{}

@@ -116,6 +116,44 @@ func TestPodStatusSetByTestBecomesEvents(t *testing.T) {
 			t.Errorf("instance = %+v, want running again after one OOM restart", in)
 		}
 	})
+	t.Run("a pod stopped on deletion did not crash", func(t *testing.T) {
+		p := newPod(t, "drained")
+		// A finalizer holds the pod while it terminates, as its containers would.
+		var cur corev1.Pod
+		if err := c.Get(t.Context(), client.ObjectKeyFromObject(p), &cur); err != nil {
+			t.Fatal(err)
+		}
+		cur.Finalizers = []string{"test.micro.mu/hold"}
+		if err := c.Update(t.Context(), &cur); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := c.Get(t.Context(), client.ObjectKeyFromObject(p), &cur); err == nil {
+				cur.Finalizers = nil
+				_ = c.Update(t.Context(), &cur)
+			}
+		}()
+		if err := setContainerID(t.Context(), c, p, 0, "sim://drained/0", corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, runtime.EventStarted, p.Name)
+		if err := c.Delete(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		stopped := corev1.ContainerState{Terminated: terminated("sim://drained/0", 0, "Completed", "")}
+		if err := setContainerID(t.Context(), c, p, 0, "sim://drained/0", stopped, nil); err != nil {
+			t.Fatal(err)
+		}
+		// A later event of another pod shows the driver has seen the termination.
+		other := newPod(t, "after-drain")
+		if err := setContainerID(t.Context(), c, other, 0, "sim://after/0", corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, runtime.EventStarted, other.Name)
+		if exits := d.events.find(runtime.EventExited, p.Name); len(exits) != 0 {
+			t.Errorf("the exit of a pod being deleted was reported: %+v", exits)
+		}
+	})
 	t.Run("unschedulable", func(t *testing.T) {
 		p := newPod(t, "pending")
 		var cur corev1.Pod

@@ -175,6 +175,13 @@ func (d *Driver) observeContainer(p *corev1.Pod, cs *corev1.ContainerStatus, tr 
 	}
 	if exit != nil {
 		tr.exit = terminationKey(exit)
+		if p.DeletionTimestamp != nil {
+			// A pod being deleted (a release drained, scaled down or deleted) was stopped
+			// by the platform or the Deployment controller: its exit is no crash.
+			exit = nil
+		}
+	}
+	if exit != nil {
 		if exit.Reason == "OOMKilled" {
 			limit := ""
 			for _, c := range p.Spec.Containers {
