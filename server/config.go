@@ -95,6 +95,11 @@ type Config struct {
 	// GatewayDomain, when set, lets the gateway take the namespace from a host prefix:
 	// acme.<GatewayDomain>.
 	GatewayDomain string `yaml:"gateway_domain"`
+	// LocalRegion names the region the server runs in its own process (default "local").
+	// A control plane installed by `platform infra apply` runs its control region, so the
+	// region the operator named in platform.yaml is this one, not a second one waiting for
+	// an agent. Set it before the first deploy: placements name it.
+	LocalRegion string `yaml:"local_region"`
 	// GitHub turns on sign-in with GitHub and team sync when its client_id is set. Its
 	// secrets come from the environment only (PLATFORM_GITHUB_CLIENT_SECRET,
 	// PLATFORM_GITHUB_SYNC_TOKEN, PLATFORM_GITHUB_WEBHOOK_SECRET); the file may not hold
@@ -164,6 +169,7 @@ func DefaultConfig() Config {
 		DataDir:          defaultDataDir(),
 		Addr:             "127.0.0.1:8080",
 		Runtime:          RuntimeLocal,
+		LocalRegion:      "local",
 		RegistryAddr:     "127.0.0.1:0",
 		NATSHost:         "127.0.0.1",
 		MaxArchiveBytes:  64 << 20,
@@ -259,6 +265,8 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.GitHub.WebhookSecret = v
 		case "PLATFORM_GATEWAY_DOMAIN":
 			c.GatewayDomain = v
+		case "PLATFORM_LOCAL_REGION":
+			c.LocalRegion = v
 		case "PLATFORM_REGION_TOKENS_FILE":
 			c.RegionTokensFile = v
 		case "PLATFORM_LOG_LEVEL":
@@ -288,6 +296,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		errs = append(errs, fmt.Errorf("store %q: want empty (SQLite in the data dir) or a postgres:// URL", c.Store))
+	}
+	if err := platform.ValidateName("region", c.LocalRegion); err != nil {
+		errs = append(errs, fmt.Errorf("local_region: %s", platform.ErrorMessage(err)))
 	}
 	switch c.Runtime {
 	case RuntimeLocal:

@@ -196,3 +196,20 @@ func TestConfigRegionTokensFile(t *testing.T) {
 		t.Errorf("env over file: region_tokens_file = %q", cfg.RegionTokensFile)
 	}
 }
+
+// TestConfigLocalRegion names the server's own region from the file or the environment,
+// and refuses a name no region may have.
+func TestConfigLocalRegion(t *testing.T) {
+	t.Parallel()
+	cfg := server.DefaultConfig()
+	if cfg.LocalRegion != "local" {
+		t.Errorf("default local_region = %q, want local", cfg.LocalRegion)
+	}
+	if err := cfg.ApplyEnv([]string{"PLATFORM_LOCAL_REGION=lon1"}); err != nil || cfg.LocalRegion != "lon1" {
+		t.Errorf("env: local_region = %q, %v", cfg.LocalRegion, err)
+	}
+	cfg.LocalRegion = "Lon 1"
+	if err := cfg.Validate(); platform.ErrorCode(err) != platform.EINVALID || !strings.Contains(err.Error(), "local_region") {
+		t.Errorf("Validate = %v, want invalid naming local_region", err)
+	}
+}

@@ -143,7 +143,7 @@ func (a *App) build(ctx context.Context) error {
 			return platform.Errorf(platform.EINVALID, "mesh_gateway and nats_url together: give the `platform mesh` node the gateway instead")
 		}
 		meshSecret = derive(secret, "region-mesh")
-		if nopts.Gateway, err = meshGateway("local", cfg.MeshGateway, cfg.MeshAdvertise, meshSecret, nil); err != nil {
+		if nopts.Gateway, err = meshGateway(cfg.LocalRegion, cfg.MeshGateway, cfg.MeshAdvertise, meshSecret, nil); err != nil {
 			return err
 		}
 	}
@@ -195,6 +195,7 @@ func (a *App) build(ctx context.Context) error {
 		MeshSecret:       meshSecret,
 		LocalMeshGateway: a.bus.GatewayURL,
 		Isolation:        a.regionIsolation(),
+		LocalRegion:      cfg.LocalRegion,
 	}); err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (a *App) build(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.gw = gateway.New(gateway.Options{
 		Mesh: a.bus, Auth: a.auth, Usage: a.store, Domain: cfg.GatewayDomain,
-		Router: plane.Router(), Region: "local",
+		Router: plane.Router(), Region: cfg.LocalRegion,
 		Metrics: reg, Logger: a.logger.With("component", "gateway"),
 	})
 	hopts := platformhttp.Options{
@@ -400,11 +401,19 @@ func (a *App) bootstrapRegions(ctx context.Context) error {
 }
 
 // registerLocalRegion records the region this process runs, so `platform regions` and
-// placement see it beside the regions `platform infra apply` registers.
+// placement see it beside the regions `platform infra apply` registers. A region already
+// registered under its name (by `platform infra apply`, for a control region) keeps its
+// provider and location.
 func (a *App) registerLocalRegion(ctx context.Context) error {
 	host, _ := os.Hostname()
 	now := time.Now().UTC()
-	r := &platform.Region{Name: "local", Provider: "local", Location: host, GatewayEndpoint: "http://" + a.api.Addr(), UpdatedAt: now}
+	r := &platform.Region{Name: a.cfg.LocalRegion, Provider: "local", Location: host, GatewayEndpoint: "http://" + a.api.Addr(), UpdatedAt: now}
+	switch old, err := a.store.GetRegion(ctx, r.Name); {
+	case err == nil:
+		r.Provider, r.Location = old.Provider, old.Location
+	case !platform.IsNotFound(err):
+		return fmt.Errorf("register the local region: %w", err)
+	}
 	if err := a.store.PutRegion(ctx, r); err != nil {
 		return fmt.Errorf("register the local region: %w", err)
 	}

@@ -265,3 +265,40 @@ func TestOneServerPerDataDir(t *testing.T) {
 		t.Fatalf("second server on the same data dir: %v, want a conflict", err)
 	}
 }
+
+// TestServerRunsItsNamedRegion names the server's own region (local_region), as a
+// control plane installed by `platform infra apply` does with its control region: the
+// region is connected under that name, a registration of it by `platform infra apply`
+// (its provider and location) survives a restart, and no region "local" appears.
+func TestServerRunsItsNamedRegion(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	named := func(c *server.Config) { c.LocalRegion = "lon1" }
+	_, c, _, stop := runServer(t, dir, named)
+	t.Cleanup(func() { testenv.KillInstances(t, dir) })
+	ctx := context.Background()
+	if _, err := c.RegisterRegion(ctx, &platform.Region{Name: "lon1", Provider: "digitalocean", Location: "lon1"}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	_, c, _ = startServer(t, dir, named)
+	var regions []*platform.Region
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if regions, err = c.ListRegions(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(regions) == 1 && regions[0].Health == platform.RegionConnected || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(regions) != 1 {
+		t.Fatalf("regions %+v, want lon1 only", regions)
+	}
+	r := regions[0]
+	if r.Name != "lon1" || r.Health != platform.RegionConnected || r.Provider != "digitalocean" || r.Location != "lon1" || r.Runtime != "local" {
+		t.Errorf("region %+v, want lon1 connected, provider and location as registered, local runtime", r)
+	}
+}

@@ -126,6 +126,7 @@ var templateVars = []struct {
 	{"registry.example.com/micro-platform/platform:v0.1.0", "${image}", 2}, // control plane and mesh
 	{"registry: registry.example.com/micro-platform/services", "registry: ${registry}", 1},
 	{`gateway_domain: ""`, `gateway_domain: "${gateway_domain}"`, 1},
+	{`local_region: local`, `local_region: "${region}"`, 1},
 	{`micro-platform/region-tokens-sha256: ""`, `micro-platform/region-tokens-sha256: "${region_tokens_sha256}"`, 1},
 }
 

@@ -31,7 +31,8 @@ module "install" {
 
   # The control plane reads the region tokens file at start: a change of the set rolls it
   # (an annotation of its pod template).
-  values = { region_tokens_sha256 = module.tokens.seeds_sha256 }
+  # The control plane runs the control region itself (local_region).
+  values = { region_tokens_sha256 = module.tokens.seeds_sha256, region = var.region }
 }
 
 # One token per agent region, kept in the state; the control plane gets their hashes only.

@@ -16,7 +16,7 @@ locals {
 
   # The server config's ConfigMap is named after a hash of what it holds, as kustomize's
   # generator names it, so a change rolls the Deployment.
-  config_hash = substr(sha256(jsonencode([filesha256(local.template), var.registry, var.gateway_domain])), 0, 10)
+  config_hash = substr(sha256(jsonencode([filesha256(local.template), var.registry, var.gateway_domain, var.values])), 0, 10)
 
   manifest = templatefile(local.template, merge(var.values, {
     image          = var.image
