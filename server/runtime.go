@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -112,6 +113,11 @@ func (a *App) kubeMesh() (kubernetes.Mesh, error) {
 			return mesh, err
 		}
 		mesh = kubernetes.Mesh{Namespace: gw.Namespace, Labels: gw.Labels, Port: int32(port)}
+		// NATS on a specific address (not every one) runs outside the cluster, on this
+		// process's host: instances may connect there.
+		if ip, err := netip.ParseAddr(natsAdvertiseHost(cfg)); err == nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+			mesh.Addresses = []string{netip.PrefixFrom(ip, ip.BitLen()).String()}
+		}
 	}
 	if cfg.KubeMeshNamespace != "" {
 		mesh.Namespace = cfg.KubeMeshNamespace
@@ -120,6 +126,18 @@ func (a *App) kubeMesh() (kubernetes.Mesh, error) {
 		mesh.Labels = maps.Clone(cfg.KubeMeshLabels)
 	}
 	return mesh, nil
+}
+
+// natsAdvertiseHost is the host instances dial for the embedded NATS: nats_advertise's,
+// else nats_host.
+func natsAdvertiseHost(cfg Config) string {
+	if cfg.NATSAdvertise != "" {
+		if h, _, err := net.SplitHostPort(cfg.NATSAdvertise); err == nil {
+			return h
+		}
+		return cfg.NATSAdvertise
+	}
+	return cfg.NATSHost
 }
 
 // artifactBuilder returns what turns source into the driver's artifact: the binary

@@ -165,6 +165,10 @@ type Mesh struct {
 	Namespace string
 	Labels    map[string]string
 	Port      int32
+	// Addresses are CIDRs outside the cluster where the mesh also listens on Port, such
+	// as the host of a region agent that runs beside the cluster rather than in it:
+	// instances may connect there although those addresses are private.
+	Addresses []string
 }
 
 // DefaultGateway selects the control-plane pods as deploy/kubernetes labels them:
@@ -315,6 +319,12 @@ func New(opts Options) (*Driver, error) {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: egress exception %q: %v", cidr, err).
 				WithHint("give address ranges in CIDR notation, e.g. 10.0.0.0/8")
+		}
+	}
+	for _, cidr := range opts.Mesh.Addresses {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			return nil, platform.Errorf(platform.EINVALID, "kubernetes driver: mesh address %q: %v", cidr, err).
+				WithHint("give the mesh's addresses outside the cluster in CIDR notation, e.g. 10.250.0.1/32")
 		}
 	}
 	if errs := validation.IsValidLabelValue(opts.Owner); len(errs) > 0 {

@@ -186,7 +186,8 @@ func (d *Driver) pullSecret(ns string) *corev1.Secret {
 }
 
 // egressRules are where a namespace's pods may connect: port 53 (DNS) anywhere, the mesh's
-// client port, their own namespace, and any address outside Options.EgressExcept.
+// client port (on its pods, and on Mesh.Addresses), their own namespace, and any address
+// outside Options.EgressExcept.
 func (d *Driver) egressRules() []networkingv1.NetworkPolicyEgressRule {
 	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	dns, mesh := intstr.FromInt32(53), intstr.FromInt32(d.opts.Mesh.Port)
@@ -198,7 +199,7 @@ func (d *Driver) egressRules() []networkingv1.NetworkPolicyEgressRule {
 			v6 = append(v6, p.Masked().String())
 		}
 	}
-	return []networkingv1.NetworkPolicyEgressRule{
+	rules := []networkingv1.NetworkPolicyEgressRule{
 		// DNS to any destination, not only kube-system's k8s-app=kube-dns pods: node-local
 		// caches (169.254.20.10) and resolvers labelled otherwise must work too. Other
 		// namespaces' pods listening on 53 still refuse it by their own ingress policy.
@@ -216,6 +217,14 @@ func (d *Driver) egressRules() []networkingv1.NetworkPolicyEgressRule {
 			{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: v6}},
 		}},
 	}
+	if len(d.opts.Mesh.Addresses) > 0 {
+		var to []networkingv1.NetworkPolicyPeer
+		for _, cidr := range d.opts.Mesh.Addresses {
+			to = append(to, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+		}
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{To: to, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &mesh}}})
+	}
+	return rules
 }
 
 // serviceObject is the headless Service of a platform service: its instances talk over

@@ -120,20 +120,52 @@ func TestNetworkPolicyEgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := false
-			for _, rule := range np.Spec.Egress {
-				// A rule without peers allows every destination on its ports.
-				if portMatches(rule.Ports, tt.proto, tt.port) && (len(rule.To) == 0 || slices.ContainsFunc(rule.To, func(p networkingv1.NetworkPolicyPeer) bool {
-					return peerMatches(p, "mp-acme", tt.nsLabels, tt.pod, tt.ip)
-				})) {
-					got = true
-				}
-			}
-			if got != tt.want {
+			if got := egressAllowed(np, tt.nsLabels, tt.pod, tt.ip, tt.proto, tt.port); got != tt.want {
 				t.Errorf("egress to %s (%s %s/%d) allowed = %v, want %v", tt.name, tt.ip, tt.proto, tt.port, got, tt.want)
 			}
 		})
 	}
+}
+
+// TestNetworkPolicyEgressToMeshOutsideTheCluster: with Mesh.Addresses (a region agent's
+// NATS on its host, beside the cluster), instances reach the mesh port there and nothing
+// else of that host or its network.
+func TestNetworkPolicyEgressToMeshOutsideTheCluster(t *testing.T) {
+	d := &Driver{opts: Options{Mesh: Mesh{Port: 41222, Addresses: []string{"10.250.0.1/32"}}}}
+	d.opts.setDefaults()
+	var np *networkingv1.NetworkPolicy
+	for _, obj := range d.namespaceObjects("acme", nil) {
+		if p, ok := obj.(*networkingv1.NetworkPolicy); ok {
+			np = p
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		ip   string
+		port int32
+		want bool
+	}{
+		{"the mesh on the agent's host", "10.250.0.1", 41222, true},
+		{"the agent's host on another port (its API server)", "10.250.0.1", 16443, false},
+		{"another host of that network on the mesh port", "10.250.0.2", 41222, false},
+	} {
+		if got := egressAllowed(np, nil, nil, tt.ip, corev1.ProtocolTCP, tt.port); got != tt.want {
+			t.Errorf("egress to %s (%s:%d) allowed = %v, want %v", tt.name, tt.ip, tt.port, got, tt.want)
+		}
+	}
+}
+
+// egressAllowed evaluates np's egress rules as a CNI would for one connection.
+func egressAllowed(np *networkingv1.NetworkPolicy, nsLabels, pod map[string]string, ip string, proto corev1.Protocol, port int32) bool {
+	for _, rule := range np.Spec.Egress {
+		// A rule without peers allows every destination on its ports.
+		if portMatches(rule.Ports, proto, port) && (len(rule.To) == 0 || slices.ContainsFunc(rule.To, func(p networkingv1.NetworkPolicyPeer) bool {
+			return peerMatches(p, "mp-acme", nsLabels, pod, ip)
+		})) {
+			return true
+		}
+	}
+	return false
 }
 
 // peerMatches applies NetworkPolicy peer semantics for a policy in namespace own: a pod
