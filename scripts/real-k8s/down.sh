@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/real-k8s/down.sh [--purge] — stops what up.sh started and only that: deletes the pods
-# (so the kubelet tears down their sandboxes and CNI), stops kube-proxy (and removes its
-# iptables rules), the kubelet, controller-manager, scheduler, apiserver and etcd by their
+# (so the kubelet tears down their sandboxes and CNI), stops kube-router, kube-proxy (and removes
+# its iptables rules), the kubelet, controller-manager, scheduler, apiserver and etcd by their
 # recorded PIDs, removes any k8s.io containers left with ctr, stops containerd by PID, removes
-# the KUBE-* iptables chains, the kubelet's empty cgroups, cni0 and the node IP, restores
+# the KUBE-* iptables chains (kube-router's KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-* among
+# them) and kube-router's ipsets, the kubelet's empty cgroups, cni0 and the node IP, restores
 # ip_forward and /etc/containerd/config.toml. Idempotent.
 # --purge also deletes $RUN (PKI, etcd data, logs), the imported images and /var/lib/kubelet
 # (when up.sh created it).
@@ -43,6 +44,12 @@ if running kube-apiserver && running kubelet; then
 		sleep 1
 	done
 fi
+# kube-router leaves its rules in place when it stops (so pods stay confined until here). Its
+# `--cleanup-config` is not used: in v2.1.0 it runs the policy controller's cleanup on an empty
+# controller (no iptables or ipset handlers: it removes nothing) and the service proxy's, which
+# flushes every IPVS service on the machine, ours or not. The KUBE-* chains and the KUBE-SRC-*,
+# KUBE-DST-* ipsets are removed below instead.
+stop_pid kube-router
 stop_pid kube-proxy
 if [ -f "$RUN/kube-proxy.yaml" ] && [ -x "$BIN/kube-proxy" ]; then
 	log "kube-proxy --cleanup (removes its iptables rules)"
@@ -80,6 +87,13 @@ for ipt in iptables ip6tables; do
 		for c in $chains; do $ipt -t $t -X "$c" 2>/dev/null; done
 	done
 done
+# kube-router's ipsets (inet6: prefixes its IPv6 sets; TMP-<16 base32> are its transient swap
+# sets). Destroyed after the iptables rules that match on them are gone.
+if command -v ipset >/dev/null; then
+	for set in $(ipset list -n 2>/dev/null | grep -E '^(inet6:)?(KUBE-(SRC|DST)-|TMP-[A-Z2-7]{16}$)'); do
+		ipset destroy "$set" 2>/dev/null || log "could not destroy ipset $set"
+	done
+fi
 # Empty cgroups kubelet created (cgroupfs driver, cgroup v1 + the unified mount).
 for d in /sys/fs/cgroup/*/kubepods; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
 ip link del cni0 2>/dev/null && log "removed cni0"

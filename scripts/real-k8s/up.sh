@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/real-k8s/up.sh — a real single-node Kubernetes v1.32 on this machine, idempotent: etcd,
 # kube-apiserver, kube-scheduler, kube-controller-manager, containerd 1.6 + runc (Debian
-# packages), the bridge CNI, a kubelet and kube-proxy (built from the Go module proxy by
-# scripts/build-k8s --node). Debian bookworm, cgroup v1 or v2, run as root, no internet
-# needed. Re-running starts only what is not running; it waits for the Node to be Ready.
+# packages), the bridge CNI, a kubelet, kube-proxy and kube-router's NetworkPolicy controller
+# (built from the Go module proxy by scripts/build-k8s --node). Debian bookworm, cgroup v1 or
+# v2, run as root, no internet needed. Re-running starts only what is not running; it waits for
+# the Node to be Ready and for kube-router's first sync.
 #
 #   scripts/real-k8s/up.sh            # install, build, configure, start, wait for Ready
 #   scripts/real-k8s/down.sh [--purge] # stop what up.sh started, clean up
@@ -16,6 +17,14 @@
 # 10.96.0.0/24 (kube-proxy, iptables mode). etcd 127.0.0.1:12379/12380, apiserver
 # https://127.0.0.1:16443. Pods route to the service range and to the node IP only (no
 # default route): what they may reach is the node's business, and NetworkPolicies'.
+#
+# NetworkPolicies: the bridge CNI enforces none, so kube-router runs with only its firewall
+# (--run-firewall; no --run-router, no --run-service-proxy): iptables chains KUBE-ROUTER-*,
+# KUBE-POD-FW-*, KUBE-NWPLCY-* in the filter table and ipsets KUBE-SRC-*/KUBE-DST-* (Debian's
+# ipset). sigs.k8s.io/kube-network-policies would need the kernel's nft queue (CONFIG_NFT_QUEUE),
+# which these machines lack. Advisory GHSA-phqm-jgc3-qf8g (kube-router) concerns the service
+# proxy's handling of Services' externalIPs; the proxy is not run here (kube-proxy serves
+# Services), so the advisory does not apply. KUBE_ROUTER=0 leaves NetworkPolicies unenforced.
 #
 # Quirks of these machines: no CAP_SYS_RESOURCE → containerd's restrict_oom_score_adj; no
 # registry reachable → the pause image is built here (internal/realk8s); images the
@@ -34,13 +43,14 @@ POD_CIDR=10.244.0.0/24
 SVC_CIDR=10.96.0.0/24
 ETCD_PORT=12379 APISERVER_PORT=16443
 PAUSE_IMAGE=localhost/pause:3.10
+PROBE_IMAGE=localhost/probe:1
 T0=$(date +%s)
 log() { printf '[real-k8s up %3ds] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
 mkdir -p "$PKI" "$LOGS" "$PIDS"
 echo "$NODE_IP" >"$RUN/node-ip"
 
 # ---------------------------------------------------------------- packages
-pkgs="containerd runc containernetworking-plugins iptables conntrack"
+pkgs="containerd runc containernetworking-plugins iptables conntrack ipset"
 if ! dpkg -s $pkgs >/dev/null 2>&1; then
 	log "apt-get install $pkgs"
 	apt-get update -qq
@@ -62,6 +72,15 @@ if [ ! -f "$IMG/pause.tar" ]; then
 		"$IMG/mkimage" "$IMG/pause" "$PAUSE_IMAGE" "$IMG/pause.tar.tmp" 65535 &&
 		mv "$IMG/pause.tar.tmp" "$IMG/pause.tar")
 fi
+# The probe image (internal/realk8s/probe) for tests of NetworkPolicies. Built every time (a
+# few seconds from the build cache); mkimage's output is reproducible, so probe.tar changes,
+# and is imported again below, only when the program does.
+(cd "$ROOT" && export GOFLAGS=-mod=mod CGO_ENABLED=0 &&
+	go build -o "$IMG/mkimage" ./internal/realk8s/mkimage &&
+	go build -trimpath -ldflags='-s -w' -o "$IMG/probe" ./internal/realk8s/probe &&
+	"$IMG/mkimage" "$IMG/probe" "$PROBE_IMAGE" "$IMG/probe.tar.tmp" 65532)
+if cmp -s "$IMG/probe.tar.tmp" "$IMG/probe.tar"; then rm "$IMG/probe.tar.tmp"
+else mv "$IMG/probe.tar.tmp" "$IMG/probe.tar" && rm -f "$IMG/probe.imported"; fi
 
 # ---------------------------------------------------------------- PKI + kubeconfigs
 cert() { # name CN O [SAN]
@@ -103,11 +122,13 @@ cert kubelet "system:node:$NODE" system:nodes
 cert scheduler system:kube-scheduler ""
 cert controller-manager system:kube-controller-manager ""
 cert kube-proxy system:kube-proxy ""
+cert kube-router system:kube-router ""
 kubeconfig admin admin
 kubeconfig kubelet kubelet
 kubeconfig scheduler scheduler
 kubeconfig controller-manager controller-manager
 kubeconfig kube-proxy kube-proxy
+kubeconfig kube-router kube-router
 
 # ---------------------------------------------------------------- process helpers
 # A recorded pid counts only if it is alive and its argv[0] is the component (guards pid reuse).
@@ -228,8 +249,16 @@ if ! ctr -n k8s.io images ls -q | grep -qx "$PAUSE_IMAGE"; then
 	log "importing $PAUSE_IMAGE"
 	ctr -n k8s.io images import "$IMG/pause.tar" >/dev/null
 fi
-# Keep the sandbox image from kubelet image GC.
-ctr -n k8s.io images label "$PAUSE_IMAGE" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
+if [ ! -f "$IMG/probe.imported" ] || ! ctr -n k8s.io images ls -q | grep -qx "$PROBE_IMAGE"; then
+	log "importing $PROBE_IMAGE"
+	ctr -n k8s.io images import "$IMG/probe.tar" >/dev/null
+	touch "$IMG/probe.imported"
+fi
+# Keep the sandbox and probe images from kubelet image GC (pods use the probe with
+# imagePullPolicy Never: there is no registry to pull it back from).
+for i in "$PAUSE_IMAGE" "$PROBE_IMAGE"; do
+	ctr -n k8s.io images label "$i" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
+done
 
 # ---------------------------------------------------------------- kubelet
 [ -d /var/lib/kubelet ] || { mkdir -p /var/lib/kubelet && touch /var/lib/kubelet/.created-by-realk8s; }
@@ -286,6 +315,45 @@ KPEOF
 	cmp -s "$RUN/kube-proxy.yaml.new" "$RUN/kube-proxy.yaml" && rm "$RUN/kube-proxy.yaml.new" ||
 		mv "$RUN/kube-proxy.yaml.new" "$RUN/kube-proxy.yaml"
 	start kube-proxy "$BIN/kube-proxy" --config="$RUN/kube-proxy.yaml" --v=1
+fi
+# ---------------------------------------------------------------- kube-router: NetworkPolicies
+# Only the firewall (see the header). It reads the node's InternalIP ($NODE_IP) to find the
+# node's pods, and the service range, whose traffic it leaves to kube-proxy's DNAT; its
+# informers list Services, Endpoints and EndpointSlices too, hence the RBAC below. No health
+# or metrics listener (they would listen on every address, pods' reach included).
+if [ "${KUBE_ROUTER:-1}" = 1 ]; then
+	$KUBECTL apply -f - >/dev/null <<KREOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:kube-router"}
+rules:
+- apiGroups: [""]
+  resources: [namespaces, pods, services, nodes, endpoints]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:kube-router"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:kube-router"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:kube-router"}
+KREOF
+	# The node object must exist before kube-router starts (it reads the node's addresses).
+	wait_for "node $NODE registered" 60 $KUBECTL get node "$NODE"
+	start kube-router "$BIN/kube-router" --kubeconfig="$PKI/kube-router.kubeconfig" \
+		--hostname-override="$NODE" --run-firewall=true --run-router=false --run-service-proxy=false \
+		--run-loadbalancer=false --enable-cni=false --enable-ipv4=true --enable-ipv6=false \
+		--service-cluster-ip-range=$SVC_CIDR --health-port=0 --metrics-port=0 \
+		--iptables-sync-period=1m --v=1
+	# Its first full sync ends with the ACCEPT of traffic its pod chains passed (mark 0x20000),
+	# appended to each top-level chain: from then on NetworkPolicies are enforced.
+	wait_for "kube-router's first sync" 60 sh -c 'iptables -t filter -S KUBE-ROUTER-FORWARD | grep -q 0x20000/0x20000'
 fi
 log "waiting for node $NODE to be Ready"
 wait_for "node Ready" 120 $KUBECTL wait --for=condition=Ready "node/$NODE" --timeout=2s
