@@ -4,11 +4,16 @@
 //
 //	probe serve ADDR        answers HTTP on ADDR (e.g. :8080) with the pod's hostname
 //	probe dial HOST:PORT    exits 0 if a TCP connection is established within 2s, else 1
+//	probe sleep DURATION    sleeps (an init container's wait, e.g. 3s)
 //
 // dial prints one line saying what happened: "connected" (with the server's answer when it
 // is a probe), or the error. A NetworkPolicy's REJECT and a closed port both read "connection
 // refused", a DROP reads as a timeout, so tests compare with a run without policies rather
 // than parse the reason.
+//
+// A pod's own (egress) rules exist only once the policy controller has seen the pod's IP,
+// which the kubelet reports after the pod's containers may have started: a dial in a pod's
+// first instants is not confined. Tests wait with `probe sleep` in an init container.
 package main
 
 import (
@@ -29,7 +34,7 @@ const dialTimeout = 2 * time.Second
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: probe serve ADDR | probe dial HOST:PORT")
+		fmt.Fprintln(os.Stderr, "usage: probe serve ADDR | probe dial HOST:PORT | probe sleep DURATION")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -40,6 +45,13 @@ func main() {
 		}
 	case "dial":
 		os.Exit(dial(os.Args[2]))
+	case "sleep":
+		d, err := time.ParseDuration(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "probe sleep:", err)
+			os.Exit(2)
+		}
+		time.Sleep(d)
 	default:
 		fmt.Fprintf(os.Stderr, "probe: unknown command %q\n", os.Args[1])
 		os.Exit(2)
