@@ -41,6 +41,9 @@ type Platform struct {
 	State State
 	// DNS, when set, adds global DNS and load balancing across regions.
 	DNS *DNS
+	// Security holds the security switches every cloud region takes unless it sets its
+	// own (see [Security]).
+	Security SecurityOverrides
 }
 
 // State configures the engine's state backend. Which fields apply depends on Backend.
@@ -74,6 +77,81 @@ type Region struct {
 	Nodes             Nodes
 	Network           string // IPv4 CIDR of the region's network
 	KubernetesVersion string // minor version, e.g. 1.31
+	// Security is the region's cluster hardening: its own security block over
+	// platform.security over the secure defaults. Zero for a local region.
+	Security Security
+}
+
+// Security holds a cloud region's security switches. Every switch defaults to the
+// secure setting, except APIAllowedCIDRs, which has no default: the operator names the
+// networks platform infra apply (and its kubectl) runs from. Each switch applies to the
+// providers [SecuritySwitches] lists; the package documentation says why each exists.
+type Security struct {
+	// APIAllowedCIDRs are the only IPv4 networks that reach the cluster's Kubernetes API
+	// from the internet (EKS public access CIDRs, AKS authorized IP ranges, GKE master
+	// authorized networks, the DOKS control plane firewall). Required.
+	APIAllowedCIDRs []string
+	// PrivateNodes keeps public addresses off the nodes; they reach the internet through
+	// a NAT gateway (aws, gcp). Default true.
+	PrivateNodes bool
+	// EnvelopeEncryption encrypts the cluster's Secrets with a customer-managed KMS key
+	// of the region's own, rotated yearly (aws). Default true.
+	EnvelopeEncryption bool
+	// FlowLogs records the network's flows (aws, azure, gcp). Default true.
+	FlowLogs bool
+	// MetadataConcealment keeps pods away from the node's cloud credentials in the
+	// instance metadata service (aws: IMDSv2 with a hop limit of 1; gcp: the GKE metadata
+	// server, Workload Identity, no legacy endpoints). Default true.
+	MetadataConcealment bool
+}
+
+// SecurityOverrides is a security block as written: nil is "not set here".
+type SecurityOverrides struct {
+	APIAllowedCIDRs     []string
+	PrivateNodes        *bool
+	EnvelopeEncryption  *bool
+	FlowLogs            *bool
+	MetadataConcealment *bool
+}
+
+// Security switch names, as platform.yaml spells them.
+const (
+	SwitchAPIAllowedCIDRs     = "api_allowed_cidrs"
+	SwitchPrivateNodes        = "private_nodes"
+	SwitchEnvelopeEncryption  = "envelope_encryption"
+	SwitchFlowLogs            = "flow_logs"
+	SwitchMetadataConcealment = "metadata_concealment"
+)
+
+// SecuritySwitches lists, per cloud provider kind, the security switches its cluster
+// module takes, in the order the rendered root passes them. What a provider does not
+// offer (or always does) is explained in the package documentation.
+var SecuritySwitches = map[string][]string{
+	ProviderAWS:          {SwitchAPIAllowedCIDRs, SwitchPrivateNodes, SwitchEnvelopeEncryption, SwitchFlowLogs, SwitchMetadataConcealment},
+	ProviderAzure:        {SwitchAPIAllowedCIDRs, SwitchFlowLogs},
+	ProviderGCP:          {SwitchAPIAllowedCIDRs, SwitchPrivateNodes, SwitchFlowLogs, SwitchMetadataConcealment},
+	ProviderDigitalOcean: {SwitchAPIAllowedCIDRs},
+}
+
+// DefaultSecurity is the security of a cloud region that sets no switch: every
+// protection on, and no network allowed to the API until the operator names one.
+func DefaultSecurity() Security {
+	return Security{PrivateNodes: true, EnvelopeEncryption: true, FlowLogs: true, MetadataConcealment: true}
+}
+
+// apply sets on s every switch o sets.
+func (o SecurityOverrides) apply(s *Security) {
+	if o.APIAllowedCIDRs != nil {
+		s.APIAllowedCIDRs = slices.Clone(o.APIAllowedCIDRs)
+	}
+	for _, b := range []struct {
+		from *bool
+		to   *bool
+	}{{o.PrivateNodes, &s.PrivateNodes}, {o.EnvelopeEncryption, &s.EnvelopeEncryption}, {o.FlowLogs, &s.FlowLogs}, {o.MetadataConcealment, &s.MetadataConcealment}} {
+		if b.from != nil {
+			*b.to = *b.from
+		}
+	}
 }
 
 // Nodes sizes a region's autoscaling node pool.

@@ -17,6 +17,7 @@ const validYAML = `platform:
   registry: registry.example.com/micro-platform/services
   state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
   dns: { provider: cloudflare, account_id: 0123456789abcdef0123456789abcdef }
+  security: { api_allowed_cidrs: [203.0.113.0/24] }
 regions:
   - name: lon1
     provider: digitalocean
@@ -40,9 +41,11 @@ func TestParseValid(t *testing.T) {
 			Control:  "lon1",
 			State:    State{Backend: BackendS3, Bucket: "micro-tf-state", Region: "eu-west-2", Prefix: "platform/micro"},
 			DNS:      &DNS{Provider: DNSCloudflare, Zone: "example.dev", AccountID: "0123456789abcdef0123456789abcdef"},
+			Security: SecurityOverrides{APIAllowedCIDRs: []string{"203.0.113.0/24"}},
 		},
 		Regions: []Region{
-			{Name: "lon1", Provider: ProviderDigitalOcean, Location: "lon1", Nodes: Nodes{Size: "s-4vcpu-8gb", Min: 3, Max: 6}, Network: DefaultNetwork, KubernetesVersion: DefaultKubernetesVersion},
+			{Name: "lon1", Provider: ProviderDigitalOcean, Location: "lon1", Nodes: Nodes{Size: "s-4vcpu-8gb", Min: 3, Max: 6}, Network: DefaultNetwork, KubernetesVersion: DefaultKubernetesVersion,
+				Security: Security{APIAllowedCIDRs: []string{"203.0.113.0/24"}, PrivateNodes: true, EnvelopeEncryption: true, FlowLogs: true, MetadataConcealment: true}},
 			{Name: "dev", Provider: ProviderLocal, Location: DefaultLocalLocation, Nodes: Nodes{Size: "local", Min: DefaultNodesMin, Max: DefaultNodesMax}, Network: DefaultNetwork, KubernetesVersion: DefaultKubernetesVersion},
 		},
 	}
@@ -79,7 +82,7 @@ func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	const head = "platform:\n  name: micro\n  state: { backend: local }\nregions:\n"
 	// cloudHead is head with what cloud regions need besides.
-	const cloudHead = "platform:\n  name: micro\n  image: reg.example/platform:v1\n  registry: reg.example/services\n  state: { backend: local }\nregions:\n"
+	const cloudHead = "platform:\n  name: micro\n  image: reg.example/platform:v1\n  registry: reg.example/services\n  state: { backend: local }\n  security: { api_allowed_cidrs: [203.0.113.0/24] }\nregions:\n"
 	tests := []struct {
 		name string
 		yaml string
@@ -102,23 +105,24 @@ func TestParseErrors(t *testing.T) {
 		{"missing state", "platform:\n  name: micro\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`}},
 		{"missing location", cloudHead + "  - name: lon1\n    provider: digitalocean\n",
-			[]string{`platform.yaml:7: region "lon1": missing location (the digitalocean region to run in)`}},
+			[]string{`platform.yaml:8: region "lon1": missing location (the digitalocean region to run in)`}},
 		{"unknown key", head + "  - { name: dev, provider: local, zone: a }\n",
-			[]string{`platform.yaml:5: region "dev": unknown key "zone" (want one of kubernetes_version, location, name, network, nodes, provider)`}},
+			[]string{`platform.yaml:5: region "dev": unknown key "zone" (want one of kubernetes_version, location, name, network, nodes, provider, security)`}},
 		{"secret in region", cloudHead + "  - name: lon1\n    provider: digitalocean\n    location: lon1\n    token: dop_v1_abc\n",
-			[]string{`platform.yaml:10: region "lon1": "token" looks like a secret and is not accepted in the file: set DIGITALOCEAN_TOKEN in the environment`}},
+			[]string{`platform.yaml:11: region "lon1": "token" looks like a secret and is not accepted in the file: set DIGITALOCEAN_TOKEN in the environment`}},
 		{"secret in state", "platform:\n  name: micro\n  state:\n    backend: pg\n    password: hunter2\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:5: platform.state: "password" looks like a secret and is not accepted in the file: set the backend's credentials in the environment (PLATFORM_INFRA_PG_CONN)`}},
 		{"state key of another backend", "platform:\n  name: micro\n  state: { backend: s3, bucket: b, region: r, container: c }\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:3: platform.state: key "container" does not apply to backend "s3"`}},
 		{"state missing required", "platform:\n  name: micro\n  state: { backend: azurerm, resource_group: rg }\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:3: platform.state: backend "azurerm" needs storage_account`, `platform.yaml:3: platform.state: backend "azurerm" needs container`}},
-		{"cluster name too long", "platform:\n  name: micro-platform-production\n  image: reg.example/platform:v1\n  registry: reg.example/services\n  state: { backend: local }\nregions:\n  - { name: europe-west-london, provider: gcp, location: europe-west2 }\n",
-			[]string{`platform.yaml:7: region "europe-west-london": cluster name "micro-platform-production-europe-west-london" is longer than 40 characters: shorten the platform or region name`}},
+		{"cluster name too long", "platform:\n  name: micro-platform-production\n  image: reg.example/platform:v1\n  registry: reg.example/services\n  state: { backend: local }\n  security: { api_allowed_cidrs: [203.0.113.0/24] }\nregions:\n  - { name: europe-west-london, provider: gcp, location: europe-west2 }\n",
+			[]string{`platform.yaml:8: region "europe-west-london": cluster name "micro-platform-production-europe-west-london" is longer than 40 characters: shorten the platform or region name`}},
 		{"cloud region without image or registry", head + "  - { name: lon1, provider: digitalocean, location: lon1 }\n",
 			[]string{
 				`platform.yaml:2: platform: missing image: cloud regions run the platform's image (deploy/kubernetes/build-image.sh builds and pushes it)`,
 				`platform.yaml:2: platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
+				`platform.yaml:5: region "lon1": missing security.api_allowed_cidrs: the networks allowed to the cluster's Kubernetes API, which platform infra apply reaches with kubectl from where it runs; set it on the region or in platform.security, e.g. api_allowed_cidrs: [203.0.113.0/24], listing the public networks of the machines that run platform infra and kubectl`,
 			}},
 		{"chart is gone", "platform:\n  name: micro\n  chart: deploy/kubernetes\n  state: { backend: local }\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:3: platform: chart is no longer used: the platform module installs deploy/kubernetes as shipped; remove it and set image and registry`}},
@@ -171,11 +175,13 @@ regions:
 			`platform.yaml:2: platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
 			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare or local)`,
 			`platform.yaml:3: platform.dns: missing zone (or set platform.domain)`,
-			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, image, registry, control, state, dns)`,
+			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, image, registry, control, state, dns, security)`,
 			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`,
 			`platform.yaml:9: region "lon1": missing location (the digitalocean region to run in)`,
+			`platform.yaml:9: region "lon1": missing security.api_allowed_cidrs: the networks allowed to the cluster's Kubernetes API, which platform infra apply reaches with kubectl from where it runs; set it on the region or in platform.security, e.g. api_allowed_cidrs: [203.0.113.0/24], listing the public networks of the machines that run platform infra and kubectl`,
 			`platform.yaml:11: region "lon1": network "10.0.0.0/40" is not an IPv4 CIDR such as 10.10.0.0/16`,
 			`platform.yaml:12: region "lon1": nodes.min 4 is greater than nodes.max 2`,
+			`platform.yaml:13: region "fra1": missing security.api_allowed_cidrs: the networks allowed to the cluster's Kubernetes API, which platform infra apply reaches with kubectl from where it runs; set it on the region or in platform.security, e.g. api_allowed_cidrs: [203.0.113.0/24], listing the public networks of the machines that run platform infra and kubectl`,
 			`platform.yaml:13: region "fra1": duplicate name (first defined at line 6)`,
 		}},
 	}

@@ -45,7 +45,7 @@ func (d *decoder) config(n *yaml.Node, cfg *Config) {
 
 // platform decodes the platform section.
 func (d *decoder) platform(n *yaml.Node, p *Platform) {
-	keys := []string{"name", "domain", "image", "registry", "control", "state", "dns"}
+	keys := []string{"name", "domain", "image", "registry", "control", "state", "dns", "security"}
 	if chart := mappingKey(n, "chart"); chart != nil {
 		// platform.chart named the Helm chart the platform module installed; the module
 		// now ships deploy/kubernetes itself.
@@ -86,6 +86,9 @@ func (d *decoder) platform(n *yaml.Node, p *Platform) {
 	if f["dns"] != nil {
 		p.DNS = &DNS{}
 		d.dns(f["dns"], p)
+	}
+	if f["security"] != nil {
+		d.security(f["security"], "platform.security", "", &p.Security)
 	}
 }
 
@@ -288,7 +291,7 @@ func (d *decoder) regions(n *yaml.Node, cfg *Config) {
 	d.nameLines = seen
 	for i, rn := range n.Content {
 		var r Region
-		nameNode := d.region(rn, i, &r)
+		nameNode := d.region(rn, i, cfg.Platform, &r)
 		if r.Name != "" {
 			if first, dup := seen[r.Name]; dup {
 				d.errorf(nameNode, "region %q: duplicate name (first defined at line %d)", r.Name, first)
@@ -309,13 +312,13 @@ func (d *decoder) regions(n *yaml.Node, cfg *Config) {
 // maxClusterName is the longest cluster name every provider accepts (GKE's limit).
 const maxClusterName = 40
 
-var regionKeys = []string{"kubernetes_version", "location", "name", "network", "nodes", "provider"}
+var regionKeys = []string{"kubernetes_version", "location", "name", "network", "nodes", "provider", "security"}
 
 var k8sVersionRE = regexp.MustCompile(`^1\.[0-9]{2}$`)
 
 // region decodes one region, applies its defaults and returns the node of its name (or of
 // the region itself when it has none), where a duplicate is reported.
-func (d *decoder) region(n *yaml.Node, i int, r *Region) *yaml.Node {
+func (d *decoder) region(n *yaml.Node, i int, p Platform, r *Region) *yaml.Node {
 	where := fmt.Sprintf("regions[%d]", i)
 	if n.Kind == yaml.MappingNode {
 		for j := 0; j+1 < len(n.Content); j += 2 {
@@ -355,6 +358,9 @@ func (d *decoder) region(n *yaml.Node, i int, r *Region) *yaml.Node {
 	d.regionNetwork(f, where, r)
 	d.nodes(f["nodes"], where, r)
 	d.regionDefaults(r)
+	if known {
+		d.regionSecurity(n, f["security"], where, p, r)
+	}
 	return nameNode
 }
 

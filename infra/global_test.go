@@ -20,6 +20,7 @@ const globalYAML = `platform:
   registry: registry.example.com/micro-platform/services
   state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
   dns: { provider: cloudflare, zone: example.dev, account_id: 0123456789abcdef0123456789abcdef }
+  security: { api_allowed_cidrs: [203.0.113.0/24] }
 regions:
   - { name: lon1, provider: digitalocean, location: lon1 }
   - { name: fra1, provider: aws, location: eu-central-1 }

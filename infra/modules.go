@@ -44,7 +44,7 @@ type providerPin struct {
 
 // cloudProviders lists the Terraform providers each provider kind's root module requires.
 var cloudProviders = map[string]providerPin{
-	ProviderDigitalOcean: {"digitalocean", "digitalocean/digitalocean", "~> 2.40"},
+	ProviderDigitalOcean: {"digitalocean", "digitalocean/digitalocean", "~> 2.48"},
 	ProviderAWS:          {"aws", "hashicorp/aws", "~> 5.70"},
 	ProviderAzure:        {"azurerm", "hashicorp/azurerm", "~> 4.5"},
 	ProviderGCP:          {"google", "hashicorp/google", "~> 6.8"},

@@ -241,6 +241,9 @@ func renderCloudMain(cfg Config, r Region, module string) []byte {
 	c.SetAttributeValue("node_min", cty.NumberIntVal(int64(r.Nodes.Min)))
 	c.SetAttributeValue("node_max", cty.NumberIntVal(int64(r.Nodes.Max)))
 	c.SetAttributeValue("network_cidr", cty.StringVal(r.Network))
+	c.AppendNewline()
+	// The cluster's hardening: platform.security and the region's own (security.go).
+	securityArguments(c, r)
 	f.Body().AppendNewline()
 	// The control region installs the control plane and the mesh; the others an agent.
 	install := "platform"

@@ -77,3 +77,37 @@ variable "service_cidr" {
     error_message = "service_cidr must be an IPv4 CIDR such as 172.16.0.0/16."
   }
 }
+
+variable "api_allowed_cidrs" {
+  type        = list(string)
+  description = "IPv4 networks allowed to the Kubernetes API (its authorized IP ranges): where platform infra apply and kubectl run. No default: an empty or missing list is refused."
+
+  validation {
+    condition     = length(var.api_allowed_cidrs) > 0 && length(var.api_allowed_cidrs) <= 40 && alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0)) && can(regex("^[0-9.]+/[0-9]+$", c))])
+    error_message = "api_allowed_cidrs must list 1-40 IPv4 CIDRs, such as 203.0.113.0/24."
+  }
+}
+
+variable "flow_logs" {
+  type        = bool
+  description = "Whether the virtual network's flows are logged (VNet flow logs) to a storage account of the cluster's own."
+  default     = true
+}
+
+variable "flow_log_retention_days" {
+  type        = number
+  description = "Days the storage account keeps the flow logs."
+  default     = 90
+}
+
+variable "network_watcher_name" {
+  type        = string
+  description = "Network Watcher that records the flow logs; null: the one Azure creates, NetworkWatcher_<location>."
+  default     = null
+}
+
+variable "network_watcher_resource_group" {
+  type        = string
+  description = "Resource group of the Network Watcher."
+  default     = "NetworkWatcherRG"
+}

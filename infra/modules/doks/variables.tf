@@ -66,3 +66,13 @@ variable "network_cidr" {
     error_message = "network_cidr must be an IPv4 CIDR between /8 and /24, such as 10.10.0.0/16."
   }
 }
+
+variable "api_allowed_cidrs" {
+  type        = list(string)
+  description = "IPv4 networks the control plane firewall lets reach the Kubernetes API: where platform infra apply and kubectl run. No default: an empty or missing list is refused."
+
+  validation {
+    condition     = length(var.api_allowed_cidrs) > 0 && length(var.api_allowed_cidrs) <= 40 && alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0)) && can(regex("^[0-9.]+/[0-9]+$", c))])
+    error_message = "api_allowed_cidrs must list 1-40 IPv4 CIDRs, such as 203.0.113.0/24."
+  }
+}

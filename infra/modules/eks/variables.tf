@@ -66,3 +66,43 @@ variable "network_cidr" {
     error_message = "network_cidr must be an IPv4 CIDR between /8 and /24, such as 10.10.0.0/16."
   }
 }
+
+variable "api_allowed_cidrs" {
+  type        = list(string)
+  description = "IPv4 networks allowed to the public endpoint of the Kubernetes API: where platform infra apply and kubectl run. No default: an empty or missing list is refused."
+
+  validation {
+    condition     = length(var.api_allowed_cidrs) > 0 && length(var.api_allowed_cidrs) <= 40 && alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0)) && can(regex("^[0-9.]+/[0-9]+$", c))])
+    error_message = "api_allowed_cidrs must list 1-40 IPv4 CIDRs, such as 203.0.113.0/24."
+  }
+}
+
+variable "private_nodes" {
+  type        = bool
+  description = "Whether nodes run in private subnets without public addresses, reaching the internet through a NAT gateway."
+  default     = true
+}
+
+variable "envelope_encryption" {
+  type        = bool
+  description = "Whether the cluster encrypts Kubernetes Secrets with a customer-managed KMS key (rotated yearly). EKS cannot turn it off on an existing cluster."
+  default     = true
+}
+
+variable "flow_logs" {
+  type        = bool
+  description = "Whether the VPC's flows (accepted and rejected) go to CloudWatch Logs."
+  default     = true
+}
+
+variable "flow_log_retention_days" {
+  type        = number
+  description = "Days CloudWatch Logs keeps the flow logs."
+  default     = 90
+}
+
+variable "metadata_concealment" {
+  type        = bool
+  description = "Whether nodes require IMDSv2 with a hop limit of 1, so that pods cannot read the node role's credentials from the instance metadata service."
+  default     = true
+}

@@ -94,3 +94,31 @@ variable "deletion_protection" {
   description = "Whether GKE refuses to delete the cluster; platform infra destroy needs false."
   default     = false
 }
+
+variable "api_allowed_cidrs" {
+  type        = list(string)
+  description = "IPv4 networks allowed to the public endpoint of the Kubernetes API (master authorized networks): where platform infra apply and kubectl run. No default: an empty or missing list is refused."
+
+  validation {
+    condition     = length(var.api_allowed_cidrs) > 0 && length(var.api_allowed_cidrs) <= 40 && alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0)) && can(regex("^[0-9.]+/[0-9]+$", c))])
+    error_message = "api_allowed_cidrs must list 1-40 IPv4 CIDRs, such as 203.0.113.0/24."
+  }
+}
+
+variable "private_nodes" {
+  type        = bool
+  description = "Whether nodes have internal addresses only, reaching the internet through Cloud NAT."
+  default     = true
+}
+
+variable "flow_logs" {
+  type        = bool
+  description = "Whether the subnetwork's flows (VPC Flow Logs, half of them sampled, every 5 s) go to Cloud Logging."
+  default     = true
+}
+
+variable "metadata_concealment" {
+  type        = bool
+  description = "Whether pods see the GKE metadata server (Workload Identity) rather than the node's metadata and service account."
+  default     = true
+}

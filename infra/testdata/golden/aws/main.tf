@@ -10,6 +10,12 @@ module "cluster" {
   node_min           = 1
   node_max           = 3
   network_cidr       = "10.20.0.0/16"
+
+  api_allowed_cidrs    = ["203.0.113.0/24"]
+  private_nodes        = true
+  envelope_encryption  = true
+  flow_logs            = true
+  metadata_concealment = true
 }
 
 module "agent" {

@@ -10,6 +10,9 @@ module "cluster" {
   node_min           = 2
   node_max           = 5
   network_cidr       = "10.10.0.0/16"
+
+  api_allowed_cidrs = ["198.51.100.0/24", "203.0.113.0/24"]
+  flow_logs         = true
 }
 
 module "agent" {

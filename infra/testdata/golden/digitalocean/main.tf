@@ -10,6 +10,8 @@ module "cluster" {
   node_min           = 3
   node_max           = 6
   network_cidr       = "10.10.0.0/16"
+
+  api_allowed_cidrs = ["203.0.113.0/24"]
 }
 
 module "platform" {

@@ -6,7 +6,7 @@ terraform {
   required_providers {
     digitalocean = {
       source  = "digitalocean/digitalocean"
-      version = "~> 2.40"
+      version = "~> 2.48"
     }
     kubernetes = {
       source  = "hashicorp/kubernetes"
