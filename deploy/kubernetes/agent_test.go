@@ -260,6 +260,7 @@ func TestAgentApplyToAPIServer(t *testing.T) {
 	}{
 		{"create a deployment in a platform namespace", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "create", Group: "apps", Resource: "deployments"}, true},
 		{"read pod logs", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "get", Resource: "pods", Subresource: "log"}, true},
+		{"get a pod", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "get", Resource: "pods", Name: "x"}, false},
 		{"delete a namespace", authorizationv1.ResourceAttributes{Verb: "delete", Resource: "namespaces", Name: "kube-system"}, false},
 		{"create a role binding", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}, false},
 		{"exec into a pod", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "create", Resource: "pods", Subresource: "exec"}, false},

@@ -325,8 +325,8 @@ var allowed = map[string][]string{
 	"/limitranges":                      {"get", "list", "watch", "create", "patch", "delete"},
 	"apps/deployments":                  {"get", "list", "watch", "create", "patch", "delete"},
 	"networking.k8s.io/networkpolicies": {"get", "list", "watch", "create", "patch", "delete"},
-	"/pods":                             {"get", "list", "watch"},
-	"/pods/log":                         {"get", "list", "watch"},
+	"/pods":                             {"list", "watch"},
+	"/pods/log":                         {"get"},
 }
 
 func TestRBACRulesAreTheListedOnes(t *testing.T) {
@@ -492,6 +492,8 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		{"create a secret", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "create", Resource: "secrets"}, true},
 		{"delete a resource quota", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "delete", Resource: "resourcequotas"}, true},
 		{"read pod logs", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "get", Resource: "pods", Subresource: "log"}, true},
+		{"watch pods", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "watch", Resource: "pods"}, true},
+		{"get a pod (the driver reads pods from its watch)", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "get", Resource: "pods", Name: "x"}, false},
 		{"delete a namespace", authorizationv1.ResourceAttributes{Verb: "delete", Resource: "namespaces", Name: "kube-system"}, false},
 		{"update a deployment", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "update", Group: "apps", Resource: "deployments"}, false},
 		{"watch events", authorizationv1.ResourceAttributes{Namespace: "mp-acme", Verb: "watch", Group: "events.k8s.io", Resource: "events"}, false},
