@@ -59,7 +59,7 @@ module "install" {
   image                  = var.image
   registry               = "reg.test/acme/services"
   gateway_domain         = "lon1.example.dev"
-  values                 = { region_tokens_sha256 = "5eed5eed" }
+  values                 = { region_tokens_sha256 = "5eed5eed", region = "lon1" }
   host                   = var.host
   cluster_ca_certificate = var.ca
   token                  = var.token
@@ -285,10 +285,10 @@ func tofuOutput(t *testing.T, tofu func(string, []string, ...string) (string, er
 }
 
 // expectedManifest is the rendered base with a region's values, computed here without the
-// template: the image and registry replaced, gateway_domain and the region tokens' hash
-// (installRoot's) set, and the ConfigMap named
+// template: the image and registry replaced, gateway_domain, the region tokens' hash and
+// local_region (installRoot's) set, and the ConfigMap named
 // after the hash the module computes (sha256 of its JSON list of the template's SHA-256,
-// the registry and the gateway domain, 10 hex digits).
+// the registry, the gateway domain and the values, 10 hex digits).
 func expectedManifest(t *testing.T, base, image, registry, gatewayDomain, root string) string {
 	t.Helper()
 	tmpl, err := os.ReadFile(filepath.Join(root, "..", "modules", "platform", "install.yaml.tftpl"))
@@ -296,7 +296,7 @@ func expectedManifest(t *testing.T, base, image, registry, gatewayDomain, root s
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(tmpl)
-	list, _ := json.Marshal([]string{hex.EncodeToString(sum[:]), registry, gatewayDomain})
+	list, _ := json.Marshal([]any{hex.EncodeToString(sum[:]), registry, gatewayDomain, map[string]string{"region_tokens_sha256": "5eed5eed", "region": "lon1"}})
 	h := sha256.Sum256(list)
 	hash := hex.EncodeToString(h[:])[:10]
 	header, _, _ := strings.Cut(string(tmpl), "apiVersion:")
@@ -305,6 +305,7 @@ func expectedManifest(t *testing.T, base, image, registry, gatewayDomain, root s
 		"registry: registry.example.com/micro-platform/services", "registry: "+registry,
 		`gateway_domain: ""`, `gateway_domain: "`+gatewayDomain+`"`,
 		`micro-platform/region-tokens-sha256: ""`, `micro-platform/region-tokens-sha256: "5eed5eed"`,
+		`local_region: local`, `local_region: "lon1"`,
 	).Replace(base)
 	i := strings.Index(s, "platform-config-")
 	if i < 0 {
