@@ -133,12 +133,6 @@ var SecuritySwitches = map[string][]string{
 	ProviderDigitalOcean: {SwitchAPIAllowedCIDRs},
 }
 
-// DefaultSecurity is the security of a cloud region that sets no switch: every
-// protection on, and no network allowed to the API until the operator names one.
-func DefaultSecurity() Security {
-	return Security{PrivateNodes: true, EnvelopeEncryption: true, FlowLogs: true, MetadataConcealment: true}
-}
-
 // apply sets on s every switch o sets.
 func (o SecurityOverrides) apply(s *Security) {
 	if o.APIAllowedCIDRs != nil {

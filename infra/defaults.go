@@ -51,6 +51,12 @@ var DefaultNodeSize = map[string]string{
 	ProviderLocal:        "local",
 }
 
+// DefaultSecurity is the security of a cloud region that sets no switch: every
+// protection on, and no network allowed to the API until the operator names one.
+func DefaultSecurity() Security {
+	return Security{PrivateNodes: true, EnvelopeEncryption: true, FlowLogs: true, MetadataConcealment: true}
+}
+
 // providerEnv lists, per provider kind, the environment variables its credentials come from.
 var providerEnv = map[string][]string{
 	ProviderDigitalOcean: {"DIGITALOCEAN_TOKEN"},

@@ -11,6 +11,7 @@
 //	  control: lon1                 # the control region (default: the first region)
 //	  state: { backend: s3, bucket: micro-tf-state, region: eu-west-2 }
 //	  dns: { provider: cloudflare, zone: example.dev, account_id: 0123456789abcdef0123456789abcdef }
+//	  security: { api_allowed_cidrs: [203.0.113.0/24] }  # cloud regions only: who reaches the API
 //	regions:
 //	  - name: lon1
 //	    provider: digitalocean
@@ -156,6 +157,34 @@
 // platform infra destroy runs it after the region is gone. [Engine.PlanGlobal] plans it the
 // same way.
 //
+// # Hardening of the cloud clusters
+//
+// The cluster modules build hardened clusters; each protection with a cost, or that can
+// get in an operator's way, is a switch of a security block: platform.security for every
+// cloud region, a region's own security over it key by key ([Security], [SecuritySwitches];
+// a local region takes none, and a switch a provider does not offer is refused on that
+// region). The rendered root passes every switch its cluster module takes, explicitly.
+//
+//	switch                default  providers                    what
+//	api_allowed_cidrs     none     aws azure gcp digitalocean   the only networks that reach the Kubernetes API
+//	private_nodes         true     aws gcp                      nodes without public addresses, egress through NAT
+//	envelope_encryption   true     aws                          Secrets under a KMS key of the cluster's own
+//	flow_logs             true     aws azure gcp                the network's flows logged
+//	metadata_concealment  true     aws gcp                      pods kept from the node's credentials (IMDSv2 hop
+//	                                                            limit 1; GKE metadata server, Workload Identity)
+//
+// api_allowed_cidrs has no default, and a cloud region without it is refused (EINVALID,
+// naming the key and where to set it): platform infra apply reaches the API with its
+// kubernetes provider and kubectl from where it runs, so the operator lists those networks;
+// a private-only endpoint would need a bastion in each region's network, which the modules
+// do not build. Not switches, since the platform depends on them: NetworkPolicy enforcement
+// (EKS VPC CNI add-on with its policy agent, AKS Calico, GKE Dataplane V2; DOKS's Cilium),
+// Kubernetes RBAC on AKS, no node public addresses on AKS, no GKE legacy metadata endpoints.
+// docs/security.md ("Cloud clusters") gives each reason and what a provider does not offer
+// (DigitalOcean: the allow-list only). security_test.go reads each module with the values
+// its rendered root passes, with the defaults and with each switch off, and checks what a
+// plan would hold.
+//
 // # Defaults
 //
 // Every default lives in defaults.go; this table is its documentation.
@@ -174,6 +203,11 @@
 //	regions[].nodes.max          3
 //	regions[].network            10.10.0.0/16
 //	regions[].kubernetes_version 1.31
+//	security.api_allowed_cidrs   none: required for a cloud region (platform.security or the region's)
+//	security.private_nodes,
+//	  .envelope_encryption,
+//	  .flow_logs,
+//	  .metadata_concealment      true (DefaultSecurity), where the provider takes them
 //
 // Each region keeps its own state and lock: the state key (s3, azurerm), prefix (gcs),
 // schema (pg) or path (local) ends in the region's name.
@@ -221,7 +255,8 @@
 // status.
 // dns-local is validated and run the same way (globalops_test.go, e2e).
 // The cloud modules (doks, eks, aks, gke), dns-cloudflare, platform and agent are only
-// parsed and golden-tested: their providers (and kubernetes and random for platform,
+// parsed, golden-tested and, for the cluster modules' hardening, read with the rendered
+// values (above): their providers (and kubernetes and random for platform,
 // kubernetes for agent) cannot be installed offline, so `tofu validate` cannot run on them
 // here.
 //
