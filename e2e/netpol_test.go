@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -41,8 +42,12 @@ func TestNetworkPolicyIsEnforced(t *testing.T) {
 	}
 	t.Parallel()
 	kube := kubeCluster(t, "netpol")
-	kc := kube.admin(t)
-	cs, err := kubernetes.NewForConfig(kube.cfg)
+	// Every dialing pod of a phase is polled at once: more than client-go's default 5 QPS.
+	cfg := rest.CopyConfig(kube.cfg)
+	cfg.QPS, cfg.Burst = 50, 100
+	kc, err := client.New(cfg, client.Options{})
+	must(t, err)
+	cs, err := kubernetes.NewForConfig(cfg)
 	must(t, err)
 	ctx := t.Context()
 
@@ -66,7 +71,7 @@ func TestNetworkPolicyIsEnforced(t *testing.T) {
 	}
 
 	serverB := startProbeServer(t, kc, nsB)
-	startProbeServer(t, kc, nsA) // a target of ingress policies that is not B's
+	toA := net.JoinHostPort(startProbeServer(t, kc, nsA), "8080")
 	node := kube.natsHost
 	var api corev1.Service
 	must(t, kc.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, &api))
@@ -124,6 +129,8 @@ func TestNetworkPolicyIsEnforced(t *testing.T) {
 		// B's friend rule names A: a role=friend pod of B itself is no friend.
 		{name: "b-friend-to-b", ns: nsB, labels: friend, target: toB, want: refused},
 		{name: "plain-to-kubelet", ns: nsA, target: kubelet, want: connects},
+		// B's policies are about B's ingress: A's server still admits B.
+		{name: "b-to-a", ns: nsB, target: toA, want: connects},
 	})
 
 	// A: egress only to DNS.
@@ -143,6 +150,7 @@ func TestNetworkPolicyIsEnforced(t *testing.T) {
 		{name: "plain-to-api-service", ns: nsA, target: apiService, want: refused},
 		{name: "plain-to-api-node", ns: nsA, target: apiNode, want: refused},
 		{name: "plain-to-kubelet", ns: nsA, target: kubelet, want: refused},
+		{name: "plain-to-a", ns: nsA, target: toA, want: refused},
 		// B admits the friend, but A's egress does not let it out.
 		{name: "friend-to-b", ns: nsA, labels: friend, target: toB, want: refused},
 		// B's own pods are not under A's policy.
