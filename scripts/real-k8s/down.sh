@@ -44,8 +44,8 @@ if running kube-apiserver && running kubelet; then
 		sleep 1
 	done
 fi
-# kube-router leaves its rules in place when it stops (so pods stay confined until here). Its
-# `--cleanup-config` is not used: in v2.1.0 it runs the policy controller's cleanup on an empty
+# kube-router leaves its rules in place when it stops (pods stay confined until they are
+# gone); they go below with the other KUBE-* chains. Its `--cleanup-config` is not used: in v2.1.0 it runs the policy controller's cleanup on an empty
 # controller (no iptables or ipset handlers: it removes nothing) and the service proxy's, which
 # flushes every IPVS service on the machine, ours or not. The KUBE-* chains and the KUBE-SRC-*,
 # KUBE-DST-* ipsets are removed below instead.

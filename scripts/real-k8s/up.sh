@@ -73,11 +73,12 @@ if [ ! -f "$IMG/pause.tar" ]; then
 		mv "$IMG/pause.tar.tmp" "$IMG/pause.tar")
 fi
 # The probe image (internal/realk8s/probe) for tests of NetworkPolicies. Built every time (a
-# few seconds from the build cache); mkimage's output is reproducible, so probe.tar changes,
-# and is imported again below, only when the program does.
+# few seconds from the build cache); the build (-trimpath, no VCS stamp) and mkimage's output
+# are reproducible, so probe.tar changes, and is imported again below, only when the program
+# does.
 (cd "$ROOT" && export GOFLAGS=-mod=mod CGO_ENABLED=0 &&
 	go build -o "$IMG/mkimage" ./internal/realk8s/mkimage &&
-	go build -trimpath -ldflags='-s -w' -o "$IMG/probe" ./internal/realk8s/probe &&
+	go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$IMG/probe" ./internal/realk8s/probe &&
 	"$IMG/mkimage" "$IMG/probe" "$PROBE_IMAGE" "$IMG/probe.tar.tmp" 65532)
 if cmp -s "$IMG/probe.tar.tmp" "$IMG/probe.tar"; then rm "$IMG/probe.tar.tmp"
 else mv "$IMG/probe.tar.tmp" "$IMG/probe.tar" && rm -f "$IMG/probe.imported"; fi
@@ -159,7 +160,9 @@ wait_for() { # description timeout cmd...
 
 # ---------------------------------------------------------------- host network: node IP
 # The kernel has no dummy link type; the node IP goes on lo (kubelet refuses 127.x as node IP).
-if ! ip addr show dev lo | grep -q "inet $NODE_IP/32"; then
+# (Outputs are captured before grep -q: with pipefail, `cmd | grep -q` fails when grep's early
+# exit kills cmd with SIGPIPE, and up.sh then re-added an address lo already had.)
+if ! grep -q "inet $NODE_IP/32" <<<"$(ip addr show dev lo)"; then
 	log "adding node IP $NODE_IP/32 to lo"
 	ip addr add "$NODE_IP/32" dev lo
 fi
@@ -245,11 +248,12 @@ else
 fi
 start containerd /usr/bin/containerd --config /etc/containerd/config.toml
 wait_for containerd 30 ctr --address /run/containerd/containerd.sock version
-if ! ctr -n k8s.io images ls -q | grep -qx "$PAUSE_IMAGE"; then
+images=$(ctr -n k8s.io images ls -q)
+if ! grep -qx "$PAUSE_IMAGE" <<<"$images"; then
 	log "importing $PAUSE_IMAGE"
 	ctr -n k8s.io images import "$IMG/pause.tar" >/dev/null
 fi
-if [ ! -f "$IMG/probe.imported" ] || ! ctr -n k8s.io images ls -q | grep -qx "$PROBE_IMAGE"; then
+if [ ! -f "$IMG/probe.imported" ] || ! grep -qx "$PROBE_IMAGE" <<<"$images"; then
 	log "importing $PROBE_IMAGE"
 	ctr -n k8s.io images import "$IMG/probe.tar" >/dev/null
 	touch "$IMG/probe.imported"
