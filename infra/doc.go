@@ -115,8 +115,9 @@
 // manifest put in it, the Secrets, the load balancer (the provider waits for the cloud's
 // clean-up) and the PersistentVolumeClaims, before the cluster goes; the disks behind the
 // claims are released by the cluster's storage driver asynchronously, so one may outlive a
-// cluster destroyed right after. The base's two cluster-scoped objects,
-// ClusterRole and ClusterRoleBinding micro-platform, go with the cluster. Superseded
+// cluster destroyed right after. The base's cluster-scoped objects, ClusterRole and
+// ClusterRoleBinding micro-platform and the ValidatingAdmissionPolicy and its binding
+// micro-platform-scope, go with the cluster. Superseded
 // platform-config-<hash> ConfigMaps are not pruned; they go with the namespace.
 //
 // # Installing an agent on the other regions
@@ -132,7 +133,8 @@
 // to its 8081), whose address makes the region's gateway_endpoint as for the control
 // plane. The agent pushes the images it packs from the control plane's builds to
 // platform.registry. Destroying deletes the namespace; the ClusterRole and
-// ClusterRoleBinding platform-agent go with the cluster.
+// ClusterRoleBinding platform-agent and the admission policy platform-agent-scope go with
+// the cluster.
 //
 // The base runs no database: the control region needs TF_VAR_database_url (a postgres:// URL of
 // a managed PostgreSQL the cluster can reach); the platform module refuses a plan without

@@ -104,6 +104,7 @@ func TestAgentRenderedObjects(t *testing.T) {
 		"ClusterRole/platform-agent", "ClusterRoleBinding/platform-agent", "Deployment/platform-agent",
 		"Namespace/micro-platform", "NetworkPolicy/platform-agent", "PersistentVolumeClaim/platform-agent-data",
 		"Service/platform-agent", "ServiceAccount/platform-agent",
+		"ValidatingAdmissionPolicy/platform-agent-scope", "ValidatingAdmissionPolicyBinding/platform-agent-scope",
 	}
 	if !slices.Equal(keys, want) || cm == "" {
 		t.Fatalf("rendered objects:\n  %v\nwant (and one ConfigMap/platform-agent-config-<hash>):\n  %v", keys, want)

@@ -203,7 +203,7 @@ func TestRenderedObjects(t *testing.T) {
 		"Deployment/platform", "Namespace/micro-platform",
 		"NetworkPolicy/platform", "NetworkPolicy/platform-mesh", "PersistentVolumeClaim/platform-data",
 		"Service/platform", "Service/platform-mesh", "ServiceAccount/platform",
-		"StatefulSet/platform-mesh",
+		"StatefulSet/platform-mesh", "ValidatingAdmissionPolicy/micro-platform-scope", "ValidatingAdmissionPolicyBinding/micro-platform-scope",
 	}
 	var cm string
 	keys = slices.DeleteFunc(keys, func(k string) bool {
