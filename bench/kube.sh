@@ -99,18 +99,18 @@ ROWS=""
 LOC=() COLD=() WARM=() LOCW=()
 for ((run = 1; run <= RUNS; run++)); do
 	log "run $run/$RUNS: load average $(loadavg)"
-	dir="$(changed_copy "run$run")"
-	# Both runtimes deploy the same changed source: whichever goes first compiles it, so
-	# the order alternates between runs.
+	# Each runtime gets a changed source of its own, so both compile; the order alternates
+	# between runs.
+	ldir="$(changed_copy "local$run")" kdir="$(changed_copy "kube$run")"
 	if ((run % 2)); then
-		l="$(timed loc "$dir")"
-		c="$(timed kub "$dir")"
+		l="$(timed loc "$ldir")"
+		c="$(timed kub "$kdir")"
 	else
-		c="$(timed kub "$dir")"
-		l="$(timed loc "$dir")"
+		c="$(timed kub "$kdir")"
+		l="$(timed loc "$ldir")"
 	fi
-	w="$(timed kub "$dir" --env "BENCH_RUN=$run")"
-	lw="$(timed loc "$dir" --env "BENCH_RUN=$run")"
+	w="$(timed kub "$kdir" --env "BENCH_RUN=$run")"
+	lw="$(timed loc "$ldir" --env "BENCH_RUN=$run")"
 	LOC+=("$l") COLD+=("$c") WARM+=("$w") LOCW+=("$lw")
 	ROWS+="| $run | $l | $c | $w | $lw |"$'\n'
 done
