@@ -327,6 +327,7 @@ var allowed = map[string][]string{
 	"networking.k8s.io/networkpolicies": {"get", "list", "watch", "create", "patch", "delete"},
 	"/pods":                             {"list", "watch"},
 	"/pods/log":                         {"get"},
+	"metrics.k8s.io/pods":               {"list"},
 }
 
 func TestRBACRulesAreTheListedOnes(t *testing.T) {
