@@ -17,8 +17,8 @@ import (
 // TestTenantCodeIsConfinedOnKubernetes is the sandbox attack on a real cluster: a hostile
 // service in namespace a of a kubernetes region goes after namespace b's pods, the
 // Kubernetes API and the node's services (API server, kubelet), the service account
-// token, the image's files, the kernel's namespace and mount doors, and more memory than
-// its size. Every attempt must be refused, as the hardened pod (non-root, read-only root,
+// token, the image's files, the kernel's namespace and mount doors, and more CPU and
+// memory than its size. Every attempt must be refused, as the hardened pod (non-root, read-only root,
 // no capabilities, RuntimeDefault seccomp) and the namespace's NetworkPolicies (enforced
 // by the cluster's policy controller) say, while its own mesh stays reachable.
 func TestTenantCodeIsConfinedOnKubernetes(t *testing.T) {
@@ -96,6 +96,18 @@ func TestTenantCodeIsConfinedOnKubernetes(t *testing.T) {
 	}
 	if out := s.must(t, "call", "orders", "Status.Check", `{}`, "-n", "b"); !strings.Contains(out, "200 OK") {
 		t.Errorf("victim after the attack: %s", out)
+	}
+
+	// More CPU than its size (nano: 100m): the CFS quota holds it to a tenth of a core.
+	var burn struct {
+		CPU  int64 `json:"cpu_millis"`
+		Wall int64 `json:"wall_millis"`
+	}
+	must(t, json.Unmarshal([]byte(s.must(t, "call", "attacker", "Attack.Burn", `{"threads":2,"millis":3000}`, "-n", "a")), &burn))
+	if cores := float64(burn.CPU) / float64(burn.Wall); burn.Wall < 2900 || cores > 0.2 {
+		t.Errorf("two spinning threads got %d ms of CPU in %d ms (%.2f cores), want at most ~0.1 core (nano)", burn.CPU, burn.Wall, cores)
+	} else {
+		t.Logf("CPU limit: two spinning threads got %d ms of CPU in %d ms (%.2f cores)", burn.CPU, burn.Wall, cores)
 	}
 
 	// More memory than its size: the kernel kills the container, the event says why.

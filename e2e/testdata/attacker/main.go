@@ -43,6 +43,19 @@ type HogResponse struct {
 	Allocated int `json:"allocated"`
 }
 
+// BurnRequest asks for Threads goroutines spinning for Millis milliseconds.
+type BurnRequest struct {
+	Threads int `json:"threads"`
+	Millis  int `json:"millis"`
+}
+
+// BurnResponse says how much CPU time the process got while spinning, against the wall
+// time: their ratio is how many cores it used.
+type BurnResponse struct {
+	CPUMillis  int64 `json:"cpu_millis"`
+	WallMillis int64 `json:"wall_millis"`
+}
+
 // Attack is the attacker's handler.
 type Attack struct{}
 
@@ -92,6 +105,35 @@ func (a *Attack) Hog(ctx context.Context, req *HogRequest, rsp *HogResponse) err
 		keep = append(keep, b)
 	}
 	rsp.Allocated = len(keep)
+	return nil
+}
+
+// Burn spins to take more CPU than the instance's size grants.
+func (a *Attack) Burn(ctx context.Context, req *BurnRequest, rsp *BurnResponse) error {
+	cpu := func() int64 {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return ru.Utime.Nano()/1e6 + ru.Stime.Nano()/1e6
+	}
+	start, c0 := time.Now(), cpu()
+	deadline := start.Add(time.Duration(req.Millis) * time.Millisecond)
+	done := make(chan struct{})
+	for range req.Threads {
+		go func() {
+			x := 0
+			for time.Now().Before(deadline) {
+				for i := 0; i < 1000; i++ {
+					x += i
+				}
+			}
+			_ = x
+			done <- struct{}{}
+		}()
+	}
+	for range req.Threads {
+		<-done
+	}
+	rsp.CPUMillis, rsp.WallMillis = cpu()-c0, time.Since(start).Milliseconds()
 	return nil
 }
 
