@@ -50,16 +50,6 @@ timed_deploy() {
 	if (($(artifacts) > before)); then BUILT=compiled; else BUILT=reused; fi
 }
 
-# changed_copy NAME prints the path of a fresh copy of examples/helloworld whose main.go
-# ends with a comment unique to NAME.
-changed_copy() {
-	local dir="$WORK/src/$1"
-	mkdir -p "$dir"
-	cp -r "$ROOT/examples/helloworld/." "$dir/"
-	echo "// bench: $1 $EPOCHREALTIME" >>"$dir/main.go"
-	echo "$dir"
-}
-
 # floor NAME builds a changed copy by hand and starts it as service NAME with the
 # namespace's environment; it sets FLOOR_BUILD and FLOOR_START (seconds) and stops it.
 floor() {

@@ -81,16 +81,6 @@ timed() {
 	since "$t0"
 }
 
-# changed_copy NAME prints the path of a fresh copy of examples/helloworld whose main.go
-# ends with a comment unique to NAME.
-changed_copy() {
-	local dir="$WORK/src/$1"
-	mkdir -p "$dir"
-	cp -r "$ROOT/examples/helloworld/." "$dir/"
-	echo "// bench: $1 $EPOCHREALTIME" >>"$dir/main.go"
-	echo "$dir"
-}
-
 log "first deploys (warm the build cache; not compared)"
 FIRST_LOC="$(timed loc "$ROOT/examples/helloworld")"
 FIRST_KUB="$(timed kub "$ROOT/examples/helloworld")"

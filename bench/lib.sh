@@ -254,3 +254,13 @@ perf_report() (
 		grep -E 'micro/platform|net/http|nats|encoding/json|sqlite|prometheus|gcBgMarkWorker|mallocgc|syscall\.|\[k\] (entry_SYSCALL|do_syscall)' |
 		head -60
 )
+
+# changed_copy NAME prints the path of a fresh copy of examples/helloworld whose main.go
+# ends with a comment unique to NAME: a changed source, so a deploy compiles it.
+changed_copy() {
+	local dir="$WORK/src/$1"
+	mkdir -p "$dir"
+	cp -r "$ROOT/examples/helloworld/." "$dir/"
+	echo "// bench: $1 $EPOCHREALTIME" >>"$dir/main.go"
+	echo "$dir"
+}

@@ -99,16 +99,7 @@ func TestTenantCodeIsConfinedOnKubernetes(t *testing.T) {
 	}
 
 	// More CPU than its size (nano: 100m): the CFS quota holds it to a tenth of a core.
-	var burn struct {
-		CPU  int64 `json:"cpu_millis"`
-		Wall int64 `json:"wall_millis"`
-	}
-	must(t, json.Unmarshal([]byte(s.must(t, "call", "attacker", "Attack.Burn", `{"threads":2,"millis":3000}`, "-n", "a")), &burn))
-	if cores := float64(burn.CPU) / float64(burn.Wall); burn.Wall < 2900 || cores > 0.2 {
-		t.Errorf("two spinning threads got %d ms of CPU in %d ms (%.2f cores), want at most ~0.1 core (nano)", burn.CPU, burn.Wall, cores)
-	} else {
-		t.Logf("CPU limit: two spinning threads got %d ms of CPU in %d ms (%.2f cores)", burn.CPU, burn.Wall, cores)
-	}
+	checkCPULimit(t, s, "a")
 
 	// More memory than its size: the kernel kills the container, the event says why.
 	if r := s.platform(t, "call", "attacker", "Attack.Hog", `{"mib":400}`, "-n", "a"); r.code == 0 {

@@ -137,14 +137,7 @@ func TestTenantCodeIsConfined(t *testing.T) {
 	}
 
 	// More CPU than its size (nano: 100m): the cgroup's quota holds it to a tenth of a core.
-	var burn struct {
-		CPU  int64 `json:"cpu_millis"`
-		Wall int64 `json:"wall_millis"`
-	}
-	must(t, json.Unmarshal([]byte(s.must(t, "call", "attacker", "Attack.Burn", `{"threads":2,"millis":3000}`, "-n", "a")), &burn))
-	if cores := float64(burn.CPU) / float64(burn.Wall); burn.Wall < 2900 || cores > 0.2 {
-		t.Errorf("two spinning threads got %d ms of CPU in %d ms (%.2f cores), want at most ~0.1 core (nano)", burn.CPU, burn.Wall, cores)
-	}
+	checkCPULimit(t, s, "a")
 
 	// More memory than its size (nano, 128 MiB): the kernel kills it, the event says why.
 	if r := s.platform(t, "call", "attacker", "Attack.Hog", `{"mib":400}`, "-n", "a"); r.code == 0 {
@@ -153,4 +146,21 @@ func TestTenantCodeIsConfined(t *testing.T) {
 	eventually(t, "an out-of-memory event", func() bool {
 		return strings.Contains(s.must(t, "events", "-n", "a"), "out of memory")
 	})
+}
+
+// checkCPULimit has the attacker of namespace ns spin two threads for 3 s: a nano instance
+// (100m) must get no more than about a tenth of a core.
+func checkCPULimit(t *testing.T, s *serverProc, ns string) {
+	t.Helper()
+	var burn struct {
+		CPU  int64 `json:"cpu_millis"`
+		Wall int64 `json:"wall_millis"`
+	}
+	must(t, json.Unmarshal([]byte(s.must(t, "call", "attacker", "Attack.Burn", `{"threads":2,"millis":3000}`, "-n", ns)), &burn))
+	cores := float64(burn.CPU) / float64(burn.Wall)
+	if burn.Wall < 2900 || cores > 0.2 {
+		t.Errorf("two spinning threads got %d ms of CPU in %d ms (%.2f cores), want at most ~0.1 core (nano)", burn.CPU, burn.Wall, cores)
+		return
+	}
+	t.Logf("CPU limit: two spinning threads got %d ms of CPU in %d ms (%.2f cores)", burn.CPU, burn.Wall, cores)
 }
