@@ -27,7 +27,7 @@ type Platform struct {
 	// Domain is the public domain the gateway answers on.
 	Domain string
 	// Image is the platform's own image (control plane and mesh) that cloud regions run,
-	// built by deploy/kubernetes/build-image.sh. Required when a region is not local.
+	// built by deploy/kubernetes/build-image. Required when a region is not local.
 	Image string
 	// Registry is where the control plane pushes the images it builds, e.g.
 	// registry.example.com/micro-platform/services; every region's nodes must be able to
@@ -44,6 +44,14 @@ type Platform struct {
 	// Security holds the security switches every cloud region takes unless it sets its
 	// own (see [Security]).
 	Security SecurityOverrides
+}
+
+// Installs reports whether a region of the provider kind installs the platform from
+// deploy/kubernetes (a cloud cluster or an existing one), rather than modelling it
+// (local).
+func Installs(provider string) bool {
+	_, cloud := cloudProviders[provider]
+	return cloud || provider == ProviderExisting
 }
 
 // State configures the engine's state backend. Which fields apply depends on Backend.
@@ -78,8 +86,16 @@ type Region struct {
 	Network           string // IPv4 CIDR of the region's network
 	KubernetesVersion string // minor version, e.g. 1.31
 	// Security is the region's cluster hardening: its own security block over
-	// platform.security over the secure defaults. Zero for a local region.
+	// platform.security over the secure defaults. Zero for a local or existing region.
 	Security Security
+	// Kubeconfig is the path of the kubeconfig file that reaches an existing cluster
+	// (provider existing; required there, refused elsewhere). [Load] makes it absolute,
+	// relative to the file's directory. The file holds credentials; platform.yaml only
+	// names it.
+	Kubeconfig string
+	// Context is the kubeconfig's context for an existing cluster; empty for its current
+	// context.
+	Context string
 }
 
 // Security holds a cloud region's security switches. Every switch defaults to the
@@ -208,6 +224,11 @@ func Load(path string) (Config, error) {
 	}
 	if p := &cfg.Platform.State.Path; *p != "" && !filepath.IsAbs(*p) {
 		*p = filepath.Join(dir, *p)
+	}
+	for i := range cfg.Regions {
+		if p := &cfg.Regions[i].Kubeconfig; *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 	return cfg, nil
 }

@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 		want []string // every line of the message, in order
 	}{
 		{"unknown provider", head + "  - name: fra1\n    provider: awz\n    location: eu-central-1\n",
-			[]string{`platform.yaml:6: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`}},
+			[]string{`platform.yaml:6: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, existing, gcp, local)`}},
 		{"duplicate region", head + "  - { name: dev, provider: local }\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:6: region "dev": duplicate name (first defined at line 5)`}},
 		{"bad region name", head + "  - { name: Lon_1, provider: local }\n",
@@ -107,7 +107,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing location", cloudHead + "  - name: lon1\n    provider: digitalocean\n",
 			[]string{`platform.yaml:8: region "lon1": missing location (the digitalocean region to run in)`}},
 		{"unknown key", head + "  - { name: dev, provider: local, zone: a }\n",
-			[]string{`platform.yaml:5: region "dev": unknown key "zone" (want one of kubernetes_version, location, name, network, nodes, provider, security)`}},
+			[]string{`platform.yaml:5: region "dev": unknown key "zone" (want one of context, kubeconfig, kubernetes_version, location, name, network, nodes, provider, security)`}},
 		{"secret in region", cloudHead + "  - name: lon1\n    provider: digitalocean\n    location: lon1\n    token: dop_v1_abc\n",
 			[]string{`platform.yaml:11: region "lon1": "token" looks like a secret and is not accepted in the file: set DIGITALOCEAN_TOKEN in the environment`}},
 		{"secret in state", "platform:\n  name: micro\n  state:\n    backend: pg\n    password: hunter2\nregions:\n  - { name: dev, provider: local }\n",
@@ -120,9 +120,29 @@ func TestParseErrors(t *testing.T) {
 			[]string{`platform.yaml:8: region "europe-west-london": cluster name "micro-platform-production-europe-west-london" is longer than 40 characters: shorten the platform or region name`}},
 		{"cloud region without image or registry", head + "  - { name: lon1, provider: digitalocean, location: lon1 }\n",
 			[]string{
-				`platform.yaml:2: platform: missing image: cloud regions run the platform's image (deploy/kubernetes/build-image.sh builds and pushes it)`,
-				`platform.yaml:2: platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
+				`platform.yaml:2: platform: missing image: cloud and existing regions run the platform's image (deploy/kubernetes/build-image builds it)`,
+				`platform.yaml:2: platform: missing registry: cloud and existing regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
 				`platform.yaml:5: region "lon1": missing security.api_allowed_cidrs: the networks allowed to the cluster's Kubernetes API, which platform infra apply reaches with kubectl from where it runs; set it on the region or in platform.security, e.g. api_allowed_cidrs: [203.0.113.0/24], listing the public networks of the machines that run platform infra and kubectl`,
+			}},
+		{"existing without kubeconfig", cloudHead + "  - name: home\n    provider: existing\n",
+			[]string{`platform.yaml:8: region "home": missing kubeconfig: the path of the kubeconfig file that reaches the existing cluster (relative to this file)`}},
+		{"existing with cluster keys", cloudHead + "  - name: home\n    provider: existing\n    kubeconfig: admin.kubeconfig\n    nodes: { min: 1 }\n    network: 10.0.0.0/16\n    security: { flow_logs: false }\n",
+			[]string{
+				`platform.yaml:11: region "home": nodes does not apply to an existing cluster (platform infra creates none; its owner sizes and secures it)`,
+				`platform.yaml:12: region "home": network does not apply to an existing cluster (platform infra creates none; its owner sizes and secures it)`,
+				`platform.yaml:13: region "home": security does not apply to an existing cluster (platform infra creates none; its owner sizes and secures it)`,
+			}},
+		{"kubeconfig elsewhere", head + "  - { name: dev, provider: local, kubeconfig: k, context: c }\n",
+			[]string{
+				`platform.yaml:5: region "dev": kubeconfig applies only to provider existing (a cluster that exists already)`,
+				`platform.yaml:5: region "dev": context applies only to provider existing (a cluster that exists already)`,
+			}},
+		{"existing agent region", cloudHead + "  - { name: dev, provider: local }\n  - name: home\n    provider: existing\n    kubeconfig: k\n",
+			[]string{`platform.yaml:9: region "home": an existing cluster can only be the control region for now (platform.control is "dev")`}},
+		{"existing without image or registry", head + "  - { name: home, provider: existing, kubeconfig: k }\n",
+			[]string{
+				`platform.yaml:2: platform: missing image: cloud and existing regions run the platform's image (deploy/kubernetes/build-image builds it)`,
+				`platform.yaml:2: platform: missing registry: cloud and existing regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
 			}},
 		{"chart is gone", "platform:\n  name: micro\n  chart: deploy/kubernetes\n  state: { backend: local }\nregions:\n  - { name: dev, provider: local }\n",
 			[]string{`platform.yaml:3: platform: chart is no longer used: the platform module installs deploy/kubernetes as shipped; remove it and set image and registry`}},
@@ -171,12 +191,12 @@ regions:
 `, []string{
 			`platform.yaml:2: platform: invalid platform name "Micro": use 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'`,
 			`platform.yaml:2: platform: missing state backend (set platform.state.backend to one of azurerm, gcs, local, pg, s3)`,
-			`platform.yaml:2: platform: missing image: cloud regions run the platform's image (deploy/kubernetes/build-image.sh builds and pushes it)`,
-			`platform.yaml:2: platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
+			`platform.yaml:2: platform: missing image: cloud and existing regions run the platform's image (deploy/kubernetes/build-image builds it)`,
+			`platform.yaml:2: platform: missing registry: cloud and existing regions push the services they build there (e.g. registry.example.com/micro-platform/services)`,
 			`platform.yaml:3: platform.dns: unknown provider "route53" (want cloudflare or local)`,
 			`platform.yaml:3: platform.dns: missing zone (or set platform.domain)`,
 			`platform.yaml:4: platform: unknown key "colour" (want one of name, domain, image, registry, control, state, dns, security)`,
-			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, gcp, local)`,
+			`platform.yaml:7: region "fra1": unknown provider "awz" (want one of aws, azure, digitalocean, existing, gcp, local)`,
 			`platform.yaml:9: region "lon1": missing location (the digitalocean region to run in)`,
 			`platform.yaml:9: region "lon1": missing security.api_allowed_cidrs: the networks allowed to the cluster's Kubernetes API, which platform infra apply reaches with kubectl from where it runs; set it on the region or in platform.security, e.g. api_allowed_cidrs: [203.0.113.0/24], listing the public networks of the machines that run platform infra and kubectl`,
 			`platform.yaml:11: region "lon1": network "10.0.0.0/40" is not an IPv4 CIDR such as 10.10.0.0/16`,
@@ -240,5 +260,28 @@ func TestParseRegionAPIWithoutDNS(t *testing.T) {
 	}
 	if _, ok := cfg.Region("api"); !ok {
 		t.Errorf("region api not decoded: %+v", cfg.Regions)
+	}
+}
+
+// TestLoadExisting checks an existing region's kubeconfig is taken relative to the file,
+// and its defaults.
+func TestLoadExisting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "platform.yaml")
+	src := "platform:\n  name: micro\n  image: reg.example/platform:v1\n  registry: reg.example/services\n  state: { backend: local }\nregions:\n  - { name: home, provider: existing, kubeconfig: kube/admin.kubeconfig, context: admin }\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := cfg.Region("home")
+	if want := filepath.Join(dir, "kube", "admin.kubeconfig"); r.Kubeconfig != want || r.Context != "admin" || r.Location != DefaultExistingLocation {
+		t.Errorf("region = %+v, want kubeconfig %s, context admin, location %s", r, want, DefaultExistingLocation)
+	}
+	if cfg.Platform.Control != "home" || r.Security.APIAllowedCIDRs != nil {
+		t.Errorf("control %q, security %+v: want home and none", cfg.Platform.Control, r.Security)
 	}
 }

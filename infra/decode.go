@@ -31,16 +31,18 @@ func (d *decoder) config(n *yaml.Node, cfg *Config) {
 	if f["platform"] != nil {
 		d.control(f["platform"], cfg)
 	}
-	if f["platform"] != nil && slices.ContainsFunc(cfg.Regions, func(r Region) bool { _, cloud := cloudProviders[r.Provider]; return cloud }) {
-		// A cloud region installs the platform from deploy/kubernetes: it needs the image
-		// to run and the registry to push builds to. Local regions model a cluster only.
+	if f["platform"] != nil && slices.ContainsFunc(cfg.Regions, func(r Region) bool { return Installs(r.Provider) }) {
+		// A cloud or existing region installs the platform from deploy/kubernetes: it
+		// needs the image to run and the registry to push builds to. Local regions model
+		// a cluster only.
 		if cfg.Platform.Image == "" {
-			d.errorf(f["platform"], "platform: missing image: cloud regions run the platform's image (deploy/kubernetes/build-image.sh builds and pushes it)")
+			d.errorf(f["platform"], "platform: missing image: cloud and existing regions run the platform's image (deploy/kubernetes/build-image builds it)")
 		}
 		if cfg.Platform.Registry == "" {
-			d.errorf(f["platform"], "platform: missing registry: cloud regions push the services they build there (e.g. registry.example.com/micro-platform/services)")
+			d.errorf(f["platform"], "platform: missing registry: cloud and existing regions push the services they build there (e.g. registry.example.com/micro-platform/services)")
 		}
 	}
+	d.existingRoles(cfg)
 }
 
 // platform decodes the platform section.
@@ -301,7 +303,7 @@ func (d *decoder) regions(n *yaml.Node, cfg *Config) {
 			if why := reservedRegion(r.Name, cfg.Platform); why != "" {
 				d.errorf(nameNode, "region %q: the name is reserved: %s", r.Name, why)
 			}
-			if name := ClusterName(cfg.Platform, r); cfg.Platform.Name != "" && r.Provider != ProviderLocal && len(name) > maxClusterName {
+			if name := ClusterName(cfg.Platform, r); cfg.Platform.Name != "" && r.Provider != ProviderLocal && r.Provider != ProviderExisting && len(name) > maxClusterName {
 				d.errorf(nameNode, "region %q: cluster name %q is longer than %d characters: shorten the platform or region name", r.Name, name, maxClusterName)
 			}
 		}
@@ -312,7 +314,7 @@ func (d *decoder) regions(n *yaml.Node, cfg *Config) {
 // maxClusterName is the longest cluster name every provider accepts (GKE's limit).
 const maxClusterName = 40
 
-var regionKeys = []string{"kubernetes_version", "location", "name", "network", "nodes", "provider", "security"}
+var regionKeys = []string{"context", "kubeconfig", "kubernetes_version", "location", "name", "network", "nodes", "provider", "security"}
 
 var k8sVersionRE = regexp.MustCompile(`^1\.[0-9]{2}$`)
 
@@ -336,6 +338,8 @@ func (d *decoder) region(n *yaml.Node, i int, p Platform, r *Region) *yaml.Node 
 	d.str(f["location"], where+": location", &r.Location)
 	d.str(f["network"], where+": network", &r.Network)
 	d.str(f["kubernetes_version"], where+": kubernetes_version", &r.KubernetesVersion)
+	d.str(f["kubeconfig"], where+": kubeconfig", &r.Kubeconfig)
+	d.str(f["context"], where+": context", &r.Context)
 	nameNode := n
 	if f["name"] == nil {
 		d.errorf(n, "%s: missing name", where)
@@ -352,9 +356,10 @@ func (d *decoder) region(n *yaml.Node, i int, p Platform, r *Region) *yaml.Node 
 	case !known:
 		d.errorf(f["provider"], "%s: unknown provider %q (want one of %s)", where, r.Provider, strings.Join(Providers(), ", "))
 	}
-	if r.Location == "" && known && r.Provider != ProviderLocal {
+	if r.Location == "" && known && r.Provider != ProviderLocal && r.Provider != ProviderExisting {
 		d.errorf(n, "%s: missing location (the %s region to run in)", where, r.Provider)
 	}
+	d.existing(n, f, where, r)
 	d.regionNetwork(f, where, r)
 	d.nodes(f["nodes"], where, r)
 	d.regionDefaults(r)
@@ -362,6 +367,40 @@ func (d *decoder) region(n *yaml.Node, i int, p Platform, r *Region) *yaml.Node 
 		d.regionSecurity(n, f["security"], where, p, r)
 	}
 	return nameNode
+}
+
+// existing checks the keys of an existing cluster's region: kubeconfig is required and
+// only an existing region takes it (and context); what describes a cluster to create
+// (nodes, network, security) does not apply to one.
+func (d *decoder) existing(n *yaml.Node, f map[string]*yaml.Node, where string, r *Region) {
+	if r.Provider != ProviderExisting {
+		for _, k := range []string{"kubeconfig", "context"} {
+			if f[k] != nil && r.Provider != "" {
+				d.errorf(f[k], "%s: %s applies only to provider %s (a cluster that exists already)", where, k, ProviderExisting)
+			}
+		}
+		return
+	}
+	if f["kubeconfig"] == nil {
+		d.errorf(n, "%s: missing kubeconfig: the path of the kubeconfig file that reaches the existing cluster (relative to this file)", where)
+	} else if r.Kubeconfig == "" {
+		d.errorf(f["kubeconfig"], "%s: kubeconfig is empty: want the path of a kubeconfig file", where)
+	}
+	for _, k := range []string{"nodes", "network", "security"} {
+		if f[k] != nil {
+			d.errorf(mappingKey(n, k), "%s: %s does not apply to an existing cluster (platform infra creates none; its owner sizes and secures it)", where, k)
+		}
+	}
+}
+
+// existingRoles refuses an existing cluster as an agent region: its install (the agent
+// module on a kubeconfig) is not rendered yet.
+func (d *decoder) existingRoles(cfg *Config) {
+	for _, r := range cfg.AgentRegions() {
+		if r.Provider == ProviderExisting && cfg.Platform.Control != "" {
+			d.problems = append(d.problems, problem{line: d.nameLines[r.Name], msg: fmt.Sprintf("region %q: an existing cluster can only be the control region for now (platform.control is %q)", r.Name, cfg.Platform.Control)})
+		}
+	}
 }
 
 // regionHint names the environment variables of the provider the region n declares.
@@ -419,6 +458,9 @@ func (d *decoder) nodes(n *yaml.Node, where string, r *Region) {
 func (d *decoder) regionDefaults(r *Region) {
 	if r.Location == "" && r.Provider == ProviderLocal {
 		r.Location = DefaultLocalLocation
+	}
+	if r.Location == "" && r.Provider == ProviderExisting {
+		r.Location = DefaultExistingLocation
 	}
 	if r.Nodes.Size == "" {
 		r.Nodes.Size = DefaultNodeSize[r.Provider]

@@ -7,6 +7,9 @@ const (
 	ProviderAzure        = "azure"
 	ProviderGCP          = "gcp"
 	ProviderLocal        = "local"
+	// ProviderExisting is a cluster that exists already, reached with a kubeconfig file:
+	// platform infra creates nothing but the platform's install on it (module existing).
+	ProviderExisting = "existing"
 )
 
 // State backends the engine keeps each region's state in.
@@ -34,6 +37,7 @@ func DNSProviders() []string { return []string{DNSCloudflare, DNSLocal} }
 const (
 	DefaultLocalStatePath     = ".platform/state"
 	DefaultLocalLocation      = "local"
+	DefaultExistingLocation   = "existing"
 	DefaultNodesMin           = 1
 	DefaultNodesMax           = 3
 	DefaultNetwork            = "10.10.0.0/16"
@@ -49,6 +53,8 @@ var DefaultNodeSize = map[string]string{
 	ProviderAzure:        "Standard_D4s_v5",
 	ProviderGCP:          "e2-standard-4",
 	ProviderLocal:        "local",
+	// An existing cluster's nodes are its owner's: the value only fills the field.
+	ProviderExisting: "existing",
 }
 
 // DefaultSecurity is the security of a cloud region that sets no switch: every
@@ -65,6 +71,7 @@ var providerEnv = map[string][]string{
 	ProviderGCP:          {"GOOGLE_CREDENTIALS", "GOOGLE_PROJECT"},
 	DNSCloudflare:        {"CLOUDFLARE_API_TOKEN"},
 	ProviderLocal:        nil,
+	ProviderExisting:     nil, // the kubeconfig file holds them
 }
 
 // stateEnv lists, per state backend, the environment variables its credentials come from.

@@ -187,6 +187,34 @@
 // its rendered root passes, with the defaults and with each switch off, and checks what a
 // plan would hold.
 //
+// # An existing cluster
+//
+// Provider kind existing installs the control plane onto a cluster that exists already,
+// reached with a kubeconfig file (regions[].kubeconfig, and .context), rather than one
+// platform infra creates:
+//
+//	regions:
+//	  - { name: home, provider: existing, kubeconfig: admin.kubeconfig }
+//
+// Its root calls module existing only: no cluster module and no provider at all (the
+// root's versions.tf requires none), so it applies where only the engine and kubectl are
+// at hand. The module does what the platform module does with the kubernetes and random
+// providers, provider-free: kubectl from a local-exec provisioner (existing/secrets.sh)
+// creates the namespace and the Secrets platform-store (TF_VAR_database_url, which must
+// be reachable from the cluster's pods), platform-secret-key and platform-region-tokens;
+// the secret key is two uuid() without dashes (64 hexadecimal characters, 244 random bits;
+// the server reads the file as bytes), kept in the state as region-tokens keeps tokens;
+// then platform/install applies the manifest with the operator's kubeconfig (install's
+// kubeconfig and kube_context). No load balancer is made: exposing the platform Service is
+// the cluster owner's, as for a hand install of deploy/kubernetes, so gateway_endpoint is
+// https://<region>.<domain> with a domain and the Service's in-cluster name
+// (http://platform.micro-platform.svc) without. kubeconfig_ref is "kubeconfig:PATH" (and
+// "#CONTEXT"). Destroying deletes the namespace (a destroy-time provisioner), never the
+// cluster. nodes, network and security do not apply and are refused, and for now an
+// existing cluster can only be the control region (an agent on a kubeconfig is not
+// rendered). The install test on the real cluster (e2e/install_test.go,
+// docs/kubernetes-e2e.md) applies it with the real CLI.
+//
 // # Defaults
 //
 // Every default lives in defaults.go; this table is its documentation.
@@ -199,8 +227,12 @@
 //	platform.image, .registry    none: required when a region is not local
 //	platform.control             the first region
 //	regions[].location (local)   local
+//	regions[].location (existing) existing
+//	regions[].kubeconfig         none: required for provider existing (and refused elsewhere);
+//	                             relative to platform.yaml
+//	regions[].context            the kubeconfig's current context (existing)
 //	regions[].nodes.size         digitalocean s-2vcpu-4gb, aws t3.large, azure Standard_D4s_v5,
-//	                             gcp e2-standard-4, local local
+//	                             gcp e2-standard-4, local local (existing: unused)
 //	regions[].nodes.min          1
 //	regions[].nodes.max          3
 //	regions[].network            10.10.0.0/16
@@ -227,6 +259,7 @@
 //	cloudflare    CLOUDFLARE_API_TOKEN (DNS and load balancing; platform.dns.account_id is
 //	              an identifier, not a secret, and lives in the file)
 //	local         none
+//	existing      none in the environment: the kubeconfig file platform.yaml names
 //	state s3      the AWS_* variables above
 //	state gcs     GOOGLE_CREDENTIALS
 //	state azurerm ARM_* above (or ARM_ACCESS_KEY)

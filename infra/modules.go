@@ -34,6 +34,8 @@ var clusterModule = map[string]string{
 	ProviderAzure:        "aks",
 	ProviderGCP:          "gke",
 	ProviderLocal:        "local",
+	// An existing cluster is not built: its module installs the platform on it.
+	ProviderExisting: "existing",
 }
 
 // providerPin is a provider a rendered root module requires, pinned as in the shipped

@@ -158,10 +158,11 @@ func TestShippedModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"agent", "aks", "dns-cloudflare", "dns-local", "doks", "eks", "gke", "local", "platform", "region-tokens"}
+	want := []string{"agent", "aks", "dns-cloudflare", "dns-local", "doks", "eks", "existing", "gke", "local", "platform", "region-tokens"}
 	// Modules that model a cloud with terraform_data need no provider, nor does
-	// region-tokens, which the local module runs too.
-	providerless := map[string]bool{"local": true, "dns-local": true, "region-tokens": true}
+	// region-tokens, which the local module runs too, nor existing, which installs with
+	// kubectl only.
+	providerless := map[string]bool{"local": true, "dns-local": true, "region-tokens": true, "existing": true}
 	var got []string
 	pins := map[string]string{}
 	for _, e := range entries {

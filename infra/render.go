@@ -49,6 +49,16 @@ func RenderRegion(cfg Config, region string) (map[string][]byte, error) {
 		files["outputs.tf"] = renderOutputs(r, role, "module.region", "module.region.kubeconfig_ref")
 		return files, nil
 	}
+	if r.Provider == ProviderExisting {
+		// Decoding refuses an existing agent region; a Config built by hand may not.
+		if role != RoleControl {
+			return nil, platform.Errorf(platform.EINVALID, "region %q: an existing cluster can only be the control region", r.Name)
+		}
+		files["main.tf"] = renderExistingMain(cfg, r)
+		files["variables.tf"] = renderVariables(role)
+		files["outputs.tf"] = renderOutputs(r, role, "module.platform", "module.platform.kubeconfig_ref")
+		return files, nil
+	}
 	install := "platform"
 	if role == RoleAgent {
 		install = "agent"
@@ -115,7 +125,7 @@ func renderVersions(r Region) []byte {
 	f := hclwrite.NewEmptyFile()
 	tf := f.Body().AppendNewBlock("terraform", nil).Body()
 	tf.SetAttributeValue("required_version", cty.StringVal(RootRequiredVersion))
-	if r.Provider == ProviderLocal {
+	if r.Provider == ProviderLocal || r.Provider == ProviderExisting {
 		return finish(f)
 	}
 	tf.AppendNewline()
@@ -265,6 +275,27 @@ func renderCloudMain(cfg Config, r Region, module string) []byte {
 	// kubectl, which applies the platform's manifest, reaches the cluster as the
 	// kubernetes provider does.
 	clusterAuth(m)
+	return finish(f)
+}
+
+// renderExistingMain installs the control plane onto an existing cluster with the
+// existing module: no cluster module and no provider, only the operator's kubeconfig.
+func renderExistingMain(cfg Config, r Region) []byte {
+	p := cfg.Platform
+	f := hclwrite.NewEmptyFile()
+	m := f.Body().AppendNewBlock("module", []string{"platform"}).Body()
+	m.SetAttributeValue("source", cty.StringVal(ModuleSource+"/existing"))
+	m.AppendNewline()
+	m.SetAttributeValue("region", cty.StringVal(r.Name))
+	m.SetAttributeValue("domain", cty.StringVal(p.Domain))
+	m.SetAttributeValue("image", cty.StringVal(p.Image))
+	m.SetAttributeValue("registry", cty.StringVal(p.Registry))
+	m.SetAttributeTraversal("database_url", traversal("var", "database_url"))
+	roleArguments(m, cfg, r)
+	m.AppendNewline()
+	// The file is read by kubectl when the engine applies, never copied into the state.
+	m.SetAttributeValue("kubeconfig", cty.StringVal(r.Kubeconfig))
+	m.SetAttributeValue("kube_context", cty.StringVal(r.Context))
 	return finish(f)
 }
 

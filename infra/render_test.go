@@ -171,3 +171,47 @@ func TestModulesReferenced(t *testing.T) {
 		t.Errorf("global root: module dns-cloudflare is not shipped: %v", err)
 	}
 }
+
+// existingConfig is a platform on one existing cluster, reached with a kubeconfig file.
+const existingConfig = `platform:
+  name: micro
+  image: 10.250.0.1:5000/micro-platform/platform:v0.1.0
+  registry: 10.250.0.1:5000/micro-platform/services
+  state: { backend: local, path: /var/lib/platform/state }
+regions:
+  - name: home
+    provider: existing
+    kubeconfig: /etc/platform/admin.kubeconfig
+    context: admin@home
+`
+
+// TestRenderExistingGolden renders the root of an existing cluster: no provider, no
+// cluster module, the existing module with the kubeconfig, the control role's outputs.
+func TestRenderExistingGolden(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(existingConfig), "platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := RenderRegion(cfg, "home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name, content := range files {
+		names = append(names, name)
+		checkGolden(t, filepath.Join("testdata", "golden", ProviderExisting, name), content)
+	}
+	sort.Strings(names)
+	if want := []string{"backend.tf", "main.tf", "outputs.tf", "variables.tf", "versions.tf"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("files = %v, want %v", names, want)
+	}
+	if bytes.Contains(files["versions.tf"], []byte("required_providers")) {
+		t.Errorf("versions.tf requires providers; an existing cluster's root needs none:\n%s", files["versions.tf"])
+	}
+	hand := cfg
+	hand.Regions = append(hand.Regions, Region{Name: "away", Provider: ProviderExisting, Kubeconfig: "/k"})
+	if _, err := RenderRegion(hand, "away"); platform.ErrorCode(err) != platform.EINVALID {
+		t.Errorf("existing agent region: err = %v, want invalid", err)
+	}
+}

@@ -90,6 +90,9 @@ func (d *decoder) boolean(n *yaml.Node, where string, dst **bool) {
 // regionSecurity resolves a cloud region's security: its own block (n, may be nil) over
 // platform.security over [DefaultSecurity]. A local region takes none.
 func (d *decoder) regionSecurity(region, n *yaml.Node, where string, p Platform, r *Region) {
+	if r.Provider == ProviderExisting {
+		return
+	}
 	if r.Provider == ProviderLocal {
 		if n != nil {
 			d.errorf(n, "%s: security does not apply to a local region (it models a cluster and has no cloud network or API to protect)", where)

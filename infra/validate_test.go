@@ -10,7 +10,7 @@ import (
 )
 
 // TestValidateWithTheEngine runs `tofu validate` on every shipped module whose providers
-// are at hand. Only `local` and `dns-local` need none; the cloud modules' providers cannot be installed
+// are at hand. Only `local`, `existing` and `dns-local` need none; the cloud modules' providers cannot be installed
 // offline, so they are checked by parsing (modules_test.go) and golden files instead.
 func TestValidateWithTheEngine(t *testing.T) {
 	if testing.Short() {
@@ -27,7 +27,7 @@ func TestValidateWithTheEngine(t *testing.T) {
 	}
 	validated := 0
 	for _, e := range entries {
-		if !e.IsDir() || (e.Name() != ProviderLocal && e.Name() != "dns-"+DNSLocal) {
+		if !e.IsDir() || (e.Name() != ProviderLocal && e.Name() != ProviderExisting && e.Name() != "dns-"+DNSLocal) {
 			continue
 		}
 		mod := filepath.Join(dir, e.Name())
@@ -45,7 +45,7 @@ func TestValidateWithTheEngine(t *testing.T) {
 		}
 		validated++
 	}
-	if validated != 2 {
-		t.Fatalf("validated %d modules, want local and dns-local", validated)
+	if validated != 3 {
+		t.Fatalf("validated %d modules, want local, existing and dns-local", validated)
 	}
 }

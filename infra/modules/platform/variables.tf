@@ -11,7 +11,7 @@ variable "domain" {
 
 variable "image" {
   type        = string
-  description = "The platform's own image (control plane and mesh), built by deploy/kubernetes/build-image.sh."
+  description = "The platform's own image (control plane and mesh), built by deploy/kubernetes/build-image."
 }
 
 variable "registry" {

@@ -4,7 +4,9 @@
 # the base by TestInstallTemplate in deploy/kubernetes. The agent module applies its own
 # base (deploy/kubernetes/agent, ../../agent/install.yaml.tftpl) through this module too,
 # with var.template, var.values and var.rollouts. kubectl must be on the PATH of the
-# process that runs the engine.
+# process that runs the engine. The cluster is reached with host and credentials (a cluster
+# a cluster module made) or with an operator's kubeconfig file (an existing cluster,
+# ../../existing).
 #
 # Nothing is deleted when this resource is destroyed or replaced: a change of the manifest
 # replaces it, which applies the new manifest over the old one (server-side apply updates
@@ -49,6 +51,8 @@ resource "terraform_data" "apply" {
       PLATFORM_WAIT                    = tostring(var.wait_for_rollout)
       PLATFORM_ROLLOUTS                = join(" ", var.rollouts)
       PLATFORM_ROLLOUT_TIMEOUT         = var.rollout_timeout
+      PLATFORM_KUBECONFIG              = var.kubeconfig
+      PLATFORM_KUBE_CONTEXT            = var.kube_context
       PLATFORM_KUBE_HOST               = var.host
       PLATFORM_KUBE_CA                 = var.cluster_ca_certificate
       PLATFORM_KUBE_TOKEN              = var.token == null ? "" : var.token

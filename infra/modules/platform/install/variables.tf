@@ -31,12 +31,26 @@ variable "gateway_domain" {
 
 variable "host" {
   type        = string
-  description = "URL of the cluster's Kubernetes API server."
+  description = "URL of the cluster's Kubernetes API server; empty when kubeconfig is set."
+  default     = ""
 }
 
 variable "cluster_ca_certificate" {
   type        = string
-  description = "PEM certificate of the API server's certificate authority."
+  description = "PEM certificate of the API server's certificate authority; empty when kubeconfig is set."
+  default     = ""
+}
+
+variable "kubeconfig" {
+  type        = string
+  description = "Path of a kubeconfig file to reach the cluster with instead of host and the credentials (an existing cluster's); empty for none."
+  default     = ""
+}
+
+variable "kube_context" {
+  type        = string
+  description = "The kubeconfig's context to use; empty for its current context."
+  default     = ""
 }
 
 variable "token" {
