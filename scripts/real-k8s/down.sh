@@ -56,6 +56,7 @@ if [ -f "$RUN/kube-proxy.yaml" ] && [ -x "$BIN/kube-proxy" ]; then
 	"$BIN/kube-proxy" --cleanup --v=0 >/dev/null 2>&1 || true # errors only about ipset/IPVS
 fi
 stop_pid kubelet
+stop_pid cluster-dns
 stop_pid kube-controller-manager
 stop_pid kube-scheduler
 stop_pid kube-apiserver

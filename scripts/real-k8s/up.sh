@@ -29,7 +29,11 @@
 # Quirks of these machines: no CAP_SYS_RESOURCE → containerd's restrict_oom_score_adj; no
 # registry reachable → the pause image is built here (internal/realk8s); images the
 # platform builds are pulled by containerd from its registry on 127.0.0.1 over plain HTTP
-# (containerd's default for loopback hosts).
+# (containerd's default for loopback hosts), or from $NODE_IP:$TEST_REGISTRY_PORT, the port
+# reserved for a test's registry that pods reach too (plain HTTP by a mirror entry of
+# containerd's config: adding it restarted containerd once). Cluster DNS: internal/realk8s/dns
+# on $NODE_IP:53 (the kubelet's clusterDNS) answers Service names under cluster.local from the
+# API server; adding clusterDNS restarted the kubelet once (pods keep running).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd -P)
 ROOT=$(cd "$HERE/../.." && pwd -P)
@@ -44,6 +48,7 @@ SVC_CIDR=10.96.0.0/24
 ETCD_PORT=12379 APISERVER_PORT=16443
 PAUSE_IMAGE=localhost/pause:3.10
 PROBE_IMAGE=localhost/probe:1
+TEST_REGISTRY_PORT=5000
 T0=$(date +%s)
 log() { printf '[real-k8s up %3ds] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
 mkdir -p "$PKI" "$LOGS" "$PIDS"
@@ -234,6 +239,11 @@ version = 2
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "/usr/lib/cni"
       conf_dir = "/etc/cni/net.d"
+    # A test's registry on the node IP (e2e/install_test.go), which pods reach too: plain
+    # HTTP. A legacy mirror entry rather than config_path, which would change how every
+    # other host (the loopback registries included) is resolved.
+    [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$NODE_IP:$TEST_REGISTRY_PORT"]
+      endpoint = ["http://$NODE_IP:$TEST_REGISTRY_PORT"]
   [plugins."io.containerd.internal.v1.opt"]
     path = "/var/lib/containerd/opt"
 EOF
@@ -264,10 +274,23 @@ for i in "$PAUSE_IMAGE" "$PROBE_IMAGE"; do
 	ctr -n k8s.io images label "$i" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
 done
 
+# ---------------------------------------------------------------- cluster DNS
+# internal/realk8s/dns answers SERVICE.NAMESPACE.svc.cluster.local (and a StatefulSet pod's
+# HOSTNAME.SERVICE...) from the API server; everything else is NXDOMAIN (pods have no route
+# beyond the node). Rebuilt every time like the probe; restarted only when it changed.
+(cd "$ROOT" && export GOFLAGS=-mod=mod CGO_ENABLED=0 &&
+	go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$IMG/cluster-dns.new" ./internal/realk8s/dns)
+if cmp -s "$IMG/cluster-dns.new" "$IMG/cluster-dns"; then rm "$IMG/cluster-dns.new"
+else
+	mv "$IMG/cluster-dns.new" "$IMG/cluster-dns"
+	if running cluster-dns; then log "cluster-dns changed: restarting it"; stop_pid cluster-dns; fi
+fi
+start cluster-dns "$IMG/cluster-dns" -listen "$NODE_IP:53" -kubeconfig "$PKI/admin.kubeconfig"
+
 # ---------------------------------------------------------------- kubelet
 [ -d /var/lib/kubelet ] || { mkdir -p /var/lib/kubelet && touch /var/lib/kubelet/.created-by-realk8s; }
 mkdir -p "$RUN/manifests"
-cat >"$RUN/kubelet.yaml" <<EOF
+cat >"$RUN/kubelet.yaml.new" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -287,6 +310,7 @@ authentication:
 authorization:
   mode: AlwaysAllow
 clusterDomain: cluster.local
+clusterDNS: [$NODE_IP]
 resolvConf: /etc/resolv.conf
 serializeImagePulls: false
 evictionHard:
@@ -296,6 +320,11 @@ evictionHard:
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 EOF
+if cmp -s "$RUN/kubelet.yaml.new" "$RUN/kubelet.yaml"; then rm "$RUN/kubelet.yaml.new"
+else
+	mv "$RUN/kubelet.yaml.new" "$RUN/kubelet.yaml"
+	if running kubelet; then log "kubelet config changed: restarting the kubelet (pods keep running)"; stop_pid kubelet; fi
+fi
 start kubelet "$BIN/kubelet" --config="$RUN/kubelet.yaml" --kubeconfig="$PKI/kubelet.kubeconfig" \
 	--hostname-override="$NODE" --node-ip=$NODE_IP --v=1
 # ---------------------------------------------------------------- kube-proxy (iptables mode)
