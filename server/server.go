@@ -75,11 +75,14 @@ func New(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
 		return nil, err
 	}
 	// The data dir holds the secret key, the admin token and the database: the owner's
-	// only, an existing one (an older version made it 0755) tightened.
+	// only, an existing one (an older version made it 0755) tightened. One the server may
+	// not chmod is left as it is: a Kubernetes volume's root belongs to root (fsGroup gives
+	// the pod's group access only), the pod runs one user, and the files in it are made
+	// 0600.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, platform.Errorf(platform.EINVALID, "data dir %s: %v", cfg.DataDir, err)
 	}
-	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
 		return nil, platform.Errorf(platform.EINVALID, "data dir %s: %v", cfg.DataDir, err)
 	}
 	logger, err := newLogger(cfg, stdout)
