@@ -57,6 +57,7 @@ if [ -f "$RUN/kube-proxy.yaml" ] && [ -x "$BIN/kube-proxy" ]; then
 fi
 stop_pid kubelet
 stop_pid cluster-dns
+stop_pid socat
 stop_pid kube-controller-manager
 stop_pid kube-scheduler
 stop_pid kube-apiserver

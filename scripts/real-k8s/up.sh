@@ -55,7 +55,7 @@ mkdir -p "$PKI" "$LOGS" "$PIDS"
 echo "$NODE_IP" >"$RUN/node-ip"
 
 # ---------------------------------------------------------------- packages
-pkgs="containerd runc containernetworking-plugins iptables conntrack ipset"
+pkgs="containerd runc containernetworking-plugins iptables conntrack ipset socat"
 if ! dpkg -s $pkgs >/dev/null 2>&1; then
 	log "apt-get install $pkgs"
 	apt-get update -qq
@@ -191,6 +191,10 @@ start kube-apiserver "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:$ETCD
 	--kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
 	--kubelet-preferred-address-types=InternalIP --v=1
 wait_for kube-apiserver 90 $KUBECTL get --raw /readyz
+# Pods reach the API server as the kubernetes Service, which kube-proxy sends to the
+# advertised $NODE_IP:$APISERVER_PORT; the API server listens on loopback only, so socat
+# forwards that address to it (TLS passes through; the certificate names 10.96.0.1).
+start socat /usr/bin/socat TCP-LISTEN:$APISERVER_PORT,bind=$NODE_IP,reuseaddr,fork TCP:127.0.0.1:$APISERVER_PORT
 
 # ---------------------------------------------------------------- scheduler + controller-manager
 start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$PKI/scheduler.kubeconfig" \
