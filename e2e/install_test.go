@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log"
@@ -169,6 +170,31 @@ regions:
 		time.Sleep(2 * time.Second)
 	}
 	step("a call through the in-cluster gateway answered: " + strings.TrimSpace(body))
+
+	// A second apply with another store URL (the same database) makes the Secrets again and
+	// deletes nothing: the namespace and the deployed service stay.
+	uid := mustKubectl("get", "namespace", "micro-platform", "-o", "jsonpath={.metadata.uid}")
+	infraEnv = append(infraEnv, "TF_VAR_database_url="+dbURL+"&application_name=platform")
+	if r := infra("apply", "--register=false"); r.code != 0 {
+		t.Fatalf("second infra apply: %s", r)
+	}
+	if got := mustKubectl("get", "namespace", "micro-platform", "-o", "jsonpath={.metadata.uid}"); got != uid {
+		t.Fatalf("the second apply replaced the namespace micro-platform (uid %s, was %s)", got, uid)
+	}
+	if url := mustKubectl("-n", "micro-platform", "get", "secret", "platform-store", "-o", "jsonpath={.data.url}"); !strings.Contains(decodeBase64(t, url), "application_name=platform") {
+		t.Errorf("the second apply did not update the Secret platform-store")
+	}
+	if status, body, err := installGateway(server, token, installNamespace, "helloworld", "Helloworld.Call", `{"name":"Again"}`); err != nil || status != 200 || !strings.Contains(body, "Hello Again") {
+		t.Errorf("call after the second apply: %d %q %v", status, body, err)
+	}
+	step("a second apply changed the store's Secret and kept the platform")
+}
+
+func decodeBase64(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	must(t, err)
+	return string(b)
 }
 
 // installGateway posts body to server's /api/{service}/{endpoint} in ns with token.

@@ -50,20 +50,40 @@ locals {
   labels    = merge(module.install.namespace.labels, { "app.kubernetes.io/managed-by" = "micro-platform-infra" })
 }
 
-# The namespace and the Secrets platform-store, platform-secret-key and
-# platform-region-tokens. A change of any of them (a new database URL, a region added)
-# applies them again. The values reach kubectl through files in a private temporary
-# directory, never on a command line.
-resource "terraform_data" "secrets" {
-  # Destroy-time provisioners may read only self: what the delete needs is kept here.
+# The namespace's lifetime: made by the first apply of the Secrets (below), deleted when
+# the region is destroyed. A resource of its own, never replaced by a change of the
+# Secrets (a replacement would run this destroy-time delete and take the platform with
+# it); a change of input (a moved kubeconfig) updates it in place. Destroy-time
+# provisioners may read only self: what the delete needs is kept in input.
+resource "terraform_data" "namespace" {
   input = {
     kubeconfig   = var.kubeconfig
     kube_context = var.kube_context
     namespace    = local.namespace
   }
 
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = ["/bin/sh", "-c"]
+    command     = "/bin/sh \"${path.module}/secrets.sh\" delete"
+
+    environment = {
+      PLATFORM_KUBECONFIG   = self.input.kubeconfig
+      PLATFORM_KUBE_CONTEXT = self.input.kube_context
+      PLATFORM_NAMESPACE    = self.input.namespace
+    }
+  }
+}
+
+# The namespace and the Secrets platform-store, platform-secret-key and
+# platform-region-tokens. A change of any of them (a new database URL, a region added)
+# replaces this resource, which applies them again; its replacement deletes nothing. The
+# values reach kubectl through files in a private temporary directory, never on a command
+# line.
+resource "terraform_data" "secrets" {
   triggers_replace = {
-    content = sha256(jsonencode([var.database_url, terraform_data.secret_key.output, module.tokens.seeds, local.labels]))
+    namespace = terraform_data.namespace.id
+    content   = sha256(jsonencode([var.database_url, terraform_data.secret_key.output, module.tokens.seeds, local.labels]))
   }
 
   provisioner "local-exec" {
@@ -78,18 +98,6 @@ resource "terraform_data" "secrets" {
       PLATFORM_DATABASE_URL  = var.database_url
       PLATFORM_SECRET_KEY    = terraform_data.secret_key.output
       PLATFORM_REGION_TOKENS = module.tokens.seeds
-    }
-  }
-
-  provisioner "local-exec" {
-    when        = destroy
-    interpreter = ["/bin/sh", "-c"]
-    command     = "/bin/sh \"${path.module}/secrets.sh\" delete"
-
-    environment = {
-      PLATFORM_KUBECONFIG   = self.input.kubeconfig
-      PLATFORM_KUBE_CONTEXT = self.input.kube_context
-      PLATFORM_NAMESPACE    = self.input.namespace
     }
   }
 }
