@@ -108,12 +108,20 @@ regions:
 		kubectl("delete", "namespace", "mp-"+installNamespace, "--ignore-not-found", "--wait=true", "--timeout=5m")
 	})
 	t.Cleanup(func() {
-		if r := infra("destroy", "--region", "home", "--register=false"); r.code != 0 {
+		r := infra("destroy", "--region", "home", "--register=false")
+		if r.code != 0 {
 			t.Errorf("infra destroy: %s", r)
-			kubectl("delete", "namespace", "micro-platform", "--ignore-not-found", "--wait=true", "--timeout=5m")
 		}
-		// The manifest's cluster-wide objects (RBAC, admission policy) outlive the namespace.
-		kubectl("delete", "clusterrolebinding,clusterrole,validatingadmissionpolicybinding,validatingadmissionpolicy", "micro-platform", "micro-platform-scope", "--ignore-not-found")
+		// The destroy deletes the namespace and the manifest's cluster-wide objects (RBAC,
+		// the admission policy); whatever is left is deleted here, and reported.
+		for _, o := range []string{"namespace/micro-platform", "clusterrolebinding/micro-platform", "clusterrole/micro-platform", "validatingadmissionpolicybinding/micro-platform-scope", "validatingadmissionpolicy/micro-platform-scope"} {
+			if out, _ := kubectl("get", o, "--ignore-not-found", "-o", "name"); strings.TrimSpace(out) != "" {
+				if r.code == 0 {
+					t.Errorf("infra destroy left %s", o)
+				}
+				kubectl("delete", o, "--ignore-not-found", "--wait=true", "--timeout=5m")
+			}
+		}
 	})
 	if r := infra("apply", "--register=false"); r.code != 0 {
 		logs, _ := kubectl("-n", "micro-platform", "logs", "deploy/platform", "--tail=50")

@@ -209,9 +209,11 @@
 // the cluster owner's, as for a hand install of deploy/kubernetes, so gateway_endpoint is
 // https://<region>.<domain> with a domain and the Service's in-cluster name
 // (http://platform.micro-platform.svc) without. kubeconfig_ref is "kubeconfig:PATH" (and
-// "#CONTEXT"). Destroying deletes the namespace (the destroy-time provisioner of a resource
-// of its own, which a change of the Secrets never replaces: that change applies them again
-// and deletes nothing), never the cluster. nodes, network and security do not apply and are refused, and for now an
+// "#CONTEXT"). Destroying deletes the namespace and the manifest's cluster-wide objects
+// (RBAC, the admission policy) with the destroy-time provisioner of a resource of its own,
+// which a change of the Secrets never replaces (that change applies them again and deletes
+// nothing); never the cluster. The namespaces the control plane made for platform
+// namespaces (mp-*) are left: they are the control plane's, not the install's. nodes, network and security do not apply and are refused, and for now an
 // existing cluster can only be the control region (an agent on a kubeconfig is not
 // rendered). The install test on the real cluster (e2e/install_test.go,
 // docs/kubernetes-e2e.md) applies it with the real CLI.

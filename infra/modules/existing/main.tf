@@ -51,7 +51,8 @@ locals {
 }
 
 # The namespace's lifetime: made by the first apply of the Secrets (below), deleted when
-# the region is destroyed. A resource of its own, never replaced by a change of the
+# the region is destroyed, with the manifest's cluster-wide objects (RBAC, the admission
+# policy), which no namespace holds. A resource of its own, never replaced by a change of the
 # Secrets (a replacement would run this destroy-time delete and take the platform with
 # it); a change of input (a moved kubeconfig) updates it in place. Destroy-time
 # provisioners may read only self: what the delete needs is kept in input.
@@ -60,6 +61,8 @@ resource "terraform_data" "namespace" {
     kubeconfig   = var.kubeconfig
     kube_context = var.kube_context
     namespace    = local.namespace
+    # Kind/name of the manifest's objects outside the namespace.
+    cluster_objects = [for o in module.install.objects : o if can(regex("^(ClusterRole|ClusterRoleBinding|ValidatingAdmissionPolicy|ValidatingAdmissionPolicyBinding)/", o))]
   }
 
   provisioner "local-exec" {
@@ -68,9 +71,10 @@ resource "terraform_data" "namespace" {
     command     = "/bin/sh \"${path.module}/secrets.sh\" delete"
 
     environment = {
-      PLATFORM_KUBECONFIG   = self.input.kubeconfig
-      PLATFORM_KUBE_CONTEXT = self.input.kube_context
-      PLATFORM_NAMESPACE    = self.input.namespace
+      PLATFORM_KUBECONFIG      = self.input.kubeconfig
+      PLATFORM_KUBE_CONTEXT    = self.input.kube_context
+      PLATFORM_NAMESPACE       = self.input.namespace
+      PLATFORM_CLUSTER_OBJECTS = join(" ", self.input.cluster_objects)
     }
   }
 }

@@ -4,6 +4,9 @@
 #
 #   PLATFORM_KUBECONFIG, PLATFORM_KUBE_CONTEXT  the operator's kubeconfig and context
 #   PLATFORM_NAMESPACE      the namespace
+#   delete only:
+#   PLATFORM_CLUSTER_OBJECTS  the manifest's cluster-wide objects, Kind/name separated by
+#                           spaces
 #   apply only:
 #   PLATFORM_LABELS         labels of the namespace and the Secrets, k=v,k=v
 #   PLATFORM_DATABASE_URL   the store's URL (Secret platform-store, key url)
@@ -27,6 +30,9 @@ delete)
 	# Deletes every object of the install with it. Waits, so that a destroy followed by
 	# an apply does not meet a namespace still terminating.
 	kubectl delete namespace "$ns" --ignore-not-found --wait=true --timeout=10m
+	for o in ${PLATFORM_CLUSTER_OBJECTS:-}; do
+		kubectl delete "$o" --ignore-not-found
+	done
 	exit 0
 	;;
 apply) ;;
