@@ -215,8 +215,10 @@
 // nothing); never the cluster. The namespaces the control plane made for platform
 // namespaces (mp-*) are left: they are the control plane's, not the install's. nodes, network and security do not apply and are refused, and for now an
 // existing cluster can only be the control region (an agent on a kubeconfig is not
-// rendered). The install test on the real cluster (e2e/install_test.go,
-// docs/kubernetes-e2e.md) applies it with the real CLI.
+// rendered). TestExistingInstallWithTheEngine applies the module with OpenTofu and kubectl
+// to the test kube-apiserver (the Secrets' content, the key kept, a new database URL
+// applied without touching the namespace); the install test on the real cluster
+// (e2e/install_test.go, docs/kubernetes-e2e.md) applies and destroys it with the real CLI.
 //
 // # Defaults
 //
