@@ -406,6 +406,24 @@ func TestFailedRolloutKeepsOldServing(t *testing.T) {
 			wantReason: "service.Init()",
 			wantEvent:  "instance.unregistered",
 		},
+		{
+			// A cluster namespace someone else owns: no retry will fix it.
+			name: "the runtime refuses the workload",
+			setup: func(h *harness, artifact string) {
+				h.host.SetScript(artifact, fake.Script{StartErr: platform.Errorf(platform.ECONFLICT, "kubernetes: Namespace mp-acme exists and is not the platform's")})
+			},
+			wantReason: "Namespace mp-acme exists and is not the platform's",
+			wantEvent:  "release.rolling_out",
+		},
+		{
+			// A runtime that stays away: tried until the rollout timeout, then failed.
+			name: "the runtime does not answer",
+			setup: func(h *harness, artifact string) {
+				h.host.SetScript(artifact, fake.Script{StartErr: platform.Errorf(platform.EUNAVAILABLE, "kubernetes: the API server does not answer")})
+			},
+			wantReason: "the API server does not answer",
+			wantEvent:  "release.rolling_out",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

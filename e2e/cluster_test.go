@@ -5,13 +5,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/micro/platform/internal/kubetest"
+	"github.com/micro/platform/runtime/kubernetes"
 )
 
 // envRealCluster names the admin kubeconfig of a real cluster (scripts/real-k8s/up.sh
@@ -36,6 +40,9 @@ type cluster struct {
 func kubeCluster(t *testing.T, owner string) *cluster {
 	t.Helper()
 	if path := os.Getenv(envRealCluster); path != "" {
+		// controller-runtime's client logs through a logger nobody set otherwise (it
+		// prints a stack saying so).
+		ctrllog.SetLogger(logr.Discard())
 		cfg, err := clientcmd.BuildConfigFromFlags("", path)
 		if err != nil {
 			t.Fatalf("%s=%s: %v", envRealCluster, path, err)
@@ -76,4 +83,38 @@ func (c *cluster) configFile(t *testing.T, extra string) string {
 	file := filepath.Join(t.TempDir(), "platform.yaml")
 	must(t, os.WriteFile(file, []byte("nats_host: "+c.natsHost+"\n"+extra), 0o600))
 	return file
+}
+
+// fresh deletes, on a real cluster, the Kubernetes namespaces a platform with owner left
+// there (a test run that failed, or one that ended before its clean-up), waits until they
+// are gone, and deletes the ones this test makes when it ends: a driver adopts what carries
+// its owner label, so a leftover would fight the new run. The process kubelet's API server
+// lives as long as the test binary: nothing to do there.
+func (c *cluster) fresh(t *testing.T, owner string) {
+	t.Helper()
+	if !c.real {
+		return
+	}
+	kc := c.admin(t)
+	sweep := func(ctx context.Context) int {
+		var list corev1.NamespaceList
+		if err := kc.List(ctx, &list, client.MatchingLabels{kubernetes.LabelOwner: owner}); err != nil {
+			t.Logf("list namespaces of %s: %v", owner, err)
+			return 0
+		}
+		for i := range list.Items {
+			if list.Items[i].DeletionTimestamp == nil {
+				_ = kc.Delete(ctx, &list.Items[i])
+			}
+		}
+		return len(list.Items)
+	}
+	t.Cleanup(func() { sweep(context.Background()) })
+	deadline := time.Now().Add(3 * time.Minute)
+	for sweep(t.Context()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("namespaces of owner %s left by an earlier run are still terminating after 3m", owner)
+		}
+		time.Sleep(time.Second)
+	}
 }

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/micro/platform/runtime/kubernetes"
@@ -29,19 +33,26 @@ func TestTenantCodeIsConfinedOnKubernetes(t *testing.T) {
 	t.Parallel()
 	const owner = "platform-attack"
 	kube := kubeCluster(t, owner)
+	kube.fresh(t, owner)
 	kc := kube.admin(t)
 	s := startServer(t, t.TempDir())
-	agent := startAgent(t, s, "k8s", "--config", kube.configFile(t, "kube_owner: "+owner+"\nkube_namespace_prefix: atk-\n"),
+	// A prefix of this run's own: a run's namespaces are deleted at its end, and the next
+	// run must not meet them while they terminate.
+	prefix := fmt.Sprintf("atk%06x-", rand.Uint32()&0xffffff)
+	agent := startAgent(t, s, "k8s", "--config", kube.configFile(t, "kube_owner: "+owner+"\nkube_namespace_prefix: "+prefix+"\n"),
 		"--runtime", "kubernetes", "--kubeconfig", kube.kubeconfig, "--rollout-timeout", "90s")
 	for _, ns := range []string{"a", "b"} {
 		s.must(t, "namespaces", "create", ns, "--regions", "k8s")
+		t.Cleanup(func() {
+			_ = kc.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prefix + ns}})
+		})
 	}
 	s.must(t, "deploy", "./e2e/testdata/attacker", "-n", "a")
 	s.must(t, "deploy", "./examples/orders", "-n", "b", "--replicas", "2")
 
 	ctx := t.Context()
 	var victims corev1.PodList
-	must(t, kc.List(ctx, &victims, client.InNamespace("atk-b"), client.MatchingLabels{kubernetes.LabelService: "orders"}))
+	must(t, kc.List(ctx, &victims, client.InNamespace(prefix+"b"), client.MatchingLabels{kubernetes.LabelService: "orders"}))
 	if len(victims.Items) == 0 || victims.Items[0].Status.PodIP == "" {
 		t.Fatalf("no running pod of b's orders: %d pods", len(victims.Items))
 	}

@@ -24,9 +24,10 @@ import (
 	"github.com/micro/platform/runtime/kubernetes"
 )
 
-// kubeOwner is the kubernetes driver's default owner label value, which `platform server`
-// keeps.
-const kubeOwner = "platform"
+// kubeOwner is the owner label of the walkthrough's Kubernetes objects (kube_owner in its
+// agent's config): not the driver's default, which a platform installed on the same
+// cluster keeps (e2e/install_test.go).
+const kubeOwner = "platform-walkthrough"
 
 // TestKubernetesWalkthrough is the README's walkthrough on a region whose agent runs the
 // kubernetes driver (`platform agent --runtime kubernetes`) against a real kube-apiserver
@@ -41,9 +42,10 @@ func TestKubernetesWalkthrough(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
 	kube := kubeCluster(t, kubeOwner)
+	kube.fresh(t, kubeOwner)
 	kc := kube.admin(t)
 	s := startServer(t, t.TempDir())
-	agent := startAgent(t, s, "k8s", "--config", kube.configFile(t, ""), "--runtime", "kubernetes", "--kubeconfig", kube.kubeconfig, "--rollout-timeout", "90s")
+	agent := startAgent(t, s, "k8s", "--config", kube.configFile(t, "kube_owner: "+kubeOwner+"\nkube_namespace_prefix: walk-\n"), "--runtime", "kubernetes", "--kubeconfig", kube.kubeconfig, "--rollout-timeout", "90s")
 	data := agent.dir
 	gateway := func(token, ns, service, endpoint, body string) (int, string, error) {
 		return agent.call(token, ns, service, endpoint, body)
@@ -286,6 +288,7 @@ func TestKubernetesServer(t *testing.T) {
 	t.Parallel()
 	const owner = "platform-server"
 	kube := kubeCluster(t, owner)
+	kube.fresh(t, owner)
 	kc := kube.admin(t)
 	data := t.TempDir()
 	conf := kube.configFile(t, "kube_owner: "+owner+"\nkube_namespace_prefix: srv-\n")
