@@ -407,7 +407,7 @@ func TestFailedRolloutKeepsOldServing(t *testing.T) {
 			wantEvent:  "instance.unregistered",
 		},
 		{
-			// A cluster namespace someone else owns: no retry will fix it.
+			// A cluster namespace someone else owns: tried until the rollout timeout.
 			name: "the runtime refuses the workload",
 			setup: func(h *harness, artifact string) {
 				h.host.SetScript(artifact, fake.Script{StartErr: platform.Errorf(platform.ECONFLICT, "kubernetes: Namespace mp-acme exists and is not the platform's")})

@@ -122,12 +122,12 @@ func (r *Reconciler) rollout(ctx context.Context, w *runtime.WorkloadSpec) (time
 	ro := r.rolloutOf(w.ID)
 	running := &Rollout{Release: w.ID, State: RolloutRunning}
 	if err := r.start(ctx, w); err != nil {
-		switch platform.ErrorCode(err) {
-		case platform.EINVALID, platform.ECONFLICT, platform.EFORBIDDEN:
-			// The runtime refuses it (bad spec, a namespace someone else owns, no right
-			// to): trying again changes nothing.
+		if platform.ErrorCode(err) == platform.EINVALID {
 			return 0, r.fail(w, platform.ErrorMessage(err)), nil
 		}
+		// Anything else may pass (an API server away, a write conflict, a namespace still
+		// terminating) or not (a namespace someone else owns, no right to): tried until
+		// the rollout timeout, then failed with the runtime's reason.
 		if elapsed := r.opts.Clock.Now().Sub(ro.started); elapsed >= r.opts.RolloutTimeout {
 			return 0, r.fail(w, fmt.Sprintf("%s %s could not be started within %s: %s", w.Service, w.Version, r.opts.RolloutTimeout, platform.ErrorMessage(err))), nil
 		}
