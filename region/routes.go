@@ -22,7 +22,7 @@ type Route struct {
 type Router struct {
 	self string
 
-	mu       sync.RWMutex // read on every gateway call (Local, Ready)
+	mu       sync.RWMutex        // read on every gateway call (Local, Ready)
 	updated  bool                // routes came from a desired state
 	routes   map[string][]string // service key → regions
 	gateways map[string]string   // region → gateway URL
