@@ -249,26 +249,6 @@ func goEnv(t *testing.T, key string) string {
 	return string(out)
 }
 
-// runCLI runs the platform binary from the repository's root with extra environment.
-func runCLI(t *testing.T, timeout time.Duration, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run platform %v: %v", args, err)
-	}
-	return result{stdout.String(), stderr.String(), code}
-}
-
 // startPostgres starts a throwaway PostgreSQL (Debian's, as user postgres when root) that
 // listens on host, trusting the pods' network, and returns its URL; it is stopped when
 // the test ends.

@@ -6,7 +6,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -215,13 +214,19 @@ func (s *serverProc) platformAs(t *testing.T, token string, args ...string) resu
 // platformEnv runs the CLI against s with extra environment.
 func (s *serverProc) platformEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	return runCLI(t, 5*time.Minute, append([]string{"PLATFORM_SERVER=" + s.url(), "PLATFORM_TOKEN=" + s.token,
+		"HOME=" + s.dir, "XDG_CONFIG_HOME=" + filepath.Join(s.dir, "cfg")}, env...), args...)
+}
+
+// runCLI runs the platform binary from the repository's root with extra environment.
+func runCLI(t *testing.T, timeout time.Duration, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = ".."
-	cmd.Env = append(append(os.Environ(), "PLATFORM_SERVER="+s.url(), "PLATFORM_TOKEN="+s.token,
-		"HOME="+s.dir, "XDG_CONFIG_HOME="+filepath.Join(s.dir, "cfg")), env...)
-	var stdout, stderr bytes.Buffer
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	code := 0
