@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/micro/platform/internal/kubetest"
-	"github.com/micro/platform/internal/testenv"
 )
 
 // The region agent's base, deploy/kubernetes/agent, which platform infra apply installs
@@ -49,19 +47,7 @@ var agentTemplateVars = []struct {
 var agentConfigMapName = regexp.MustCompile(`platform-agent-config-[a-z0-9]{10}\b`)
 
 func TestAgentRenderMatchesGolden(t *testing.T) {
-	got := renderDir(t, agentDir)
-	if *update {
-		if err := os.WriteFile(agentGolden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(agentGolden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("kubectl kustomize agent differs from %s; review and run `go test ./deploy/kubernetes -run TestAgentRenderMatchesGolden -update`:\n%s", agentGolden, testenv.FirstDiff(string(want), string(got)))
-	}
+	matchFile(t, agentGolden, renderDir(t, agentDir), "TestAgentRenderMatchesGolden")
 }
 
 // TestAgentInstallTemplate keeps the agent module's install.yaml.tftpl in step with the
@@ -71,18 +57,7 @@ func TestAgentInstallTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile(agentTemplate, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(agentTemplate)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(got) != want {
-		t.Errorf("%s is not the rendered agent base; review and run `go test ./deploy/kubernetes -run TestAgentInstallTemplate -update`:\n%s", agentTemplate, testenv.FirstDiff(want, string(got)))
-	}
+	matchFile(t, agentTemplate, []byte(want), "TestAgentInstallTemplate")
 }
 
 func TestAgentRenderedObjects(t *testing.T) {

@@ -92,18 +92,24 @@ func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *u
 }
 
 func TestRenderMatchesGolden(t *testing.T) {
-	got := render(t)
+	matchFile(t, golden, render(t), "TestRenderMatchesGolden")
+}
+
+// matchFile fails t unless the file at path holds got; with -update it writes got there
+// first. test names the test to run with -update after a review.
+func matchFile(t *testing.T, path string, got []byte, test string) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(golden)
+	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("kubectl kustomize output differs from %s; review and run `go test ./deploy/kubernetes -run TestRenderMatchesGolden -update`:\n%s", golden, testenv.FirstDiff(string(want), string(got)))
+		t.Errorf("%s is not what the base renders to; review and run `go test ./deploy/kubernetes -run %s -update`:\n%s", path, test, testenv.FirstDiff(string(want), string(got)))
 	}
 }
 
@@ -174,18 +180,7 @@ func TestInstallTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile(installTemplate, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(installTemplate)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(got) != want {
-		t.Errorf("%s is not the rendered base; review and run `go test ./deploy/kubernetes -run TestInstallTemplate -update`:\n%s", installTemplate, testenv.FirstDiff(want, string(got)))
-	}
+	matchFile(t, installTemplate, []byte(want), "TestInstallTemplate")
 }
 
 func TestRenderedObjects(t *testing.T) {
