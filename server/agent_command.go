@@ -2,7 +2,6 @@ package server
 
 import (
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -67,48 +66,30 @@ func AgentCommand(env []string) *cobra.Command {
 	return cmd
 }
 
-// agentFlags are the flags of `platform agent`; only those set on the command line
-// override the config file and the environment.
+// agentFlags are the flags of `platform agent`: the ones it shares with the server and
+// its own; only those set on the command line override the config file and the
+// environment.
 type agentFlags struct {
-	config        string
-	region        string
-	control       string
-	token         string
-	gatewayAddr   string
-	data          string
-	sandbox       string
-	sandboxBridge string
-	sandboxSubnet string
-	natsPort      int
-	meshGateway   string
-	logLevel      string
-	logFormat     string
-	runtime       string
-	kubeconfig    string
-	registry      string
-	rollout       time.Duration
+	hostFlags
+	region      string
+	control     string
+	token       string
+	gatewayAddr string
 }
 
 // register defines the flags on cmd.
 func (af *agentFlags) register(cmd *cobra.Command) {
+	af.hostFlags.register(cmd, hostHelp{
+		config:   "YAML config file (the server's keys: data, runtime, sandbox, NATS, logs)",
+		data:     "data directory (default ~/.local/share/micro-platform-agent-REGION)",
+		registry: "image reference prefix for the kubernetes runtime (default: the region's own registry)",
+		natsPort: "port of the region's NATS server (default: a free port, kept across restarts)",
+	})
 	f := cmd.Flags()
-	f.StringVar(&af.config, "config", "", "YAML config file (the server's keys: data, sandbox, NATS, logs)")
 	f.StringVar(&af.region, "region", "", "the region this agent runs, as registered on the control plane (required)")
 	f.StringVar(&af.control, "control", "", "the control plane's URL, e.g. https://platform.example.com (required)")
 	f.StringVar(&af.token, "token", "", "the region's token, as 'platform regions token' printed it (env "+envRegionToken+")")
 	f.StringVar(&af.gatewayAddr, "gateway-addr", "", "HOST:PORT the region's gateway listens on (default "+DefaultAgentGatewayAddr+")")
-	f.StringVar(&af.data, "data", "", "data directory (default ~/.local/share/micro-platform-agent-REGION)")
-	f.StringVar(&af.sandbox, "sandbox", "", "confine instances: auto, required or off (default auto)")
-	f.StringVar(&af.sandboxBridge, "sandbox-bridge", "", "bridge of the instances' network (default mp0)")
-	f.StringVar(&af.sandboxSubnet, "sandbox-subnet", "", "IPv4 subnet of the instances' network (default 10.213.0.0/16)")
-	f.IntVar(&af.natsPort, "nats-port", 0, "port of the region's NATS server (default: a free port, kept across restarts)")
-	f.StringVar(&af.meshGateway, "mesh-gateway", "", "HOST:PORT of the NATS gateway that joins this region's NATS to the other regions', so namespaces span regions (default: off)")
-	f.StringVar(&af.logLevel, "log-level", "", "debug, info, warn or error (default info)")
-	f.StringVar(&af.logFormat, "log-format", "", "text or json (default text)")
-	f.StringVar(&af.runtime, "runtime", "", "runtime driver that runs the region's instances: local or kubernetes (default local)")
-	f.StringVar(&af.kubeconfig, "kubeconfig", "", "kubeconfig of the kubernetes runtime's cluster (default: in-cluster)")
-	f.StringVar(&af.registry, "registry", "", "image reference prefix for the kubernetes runtime (default: the region's own registry)")
-	f.DurationVar(&af.rollout, "rollout-timeout", 0, "how long a new release has to become healthy (default 60s)")
 }
 
 // resolve returns the agent's configuration: defaults < file < env < flags. The data
@@ -116,12 +97,7 @@ func (af *agentFlags) register(cmd *cobra.Command) {
 func (af *agentFlags) resolve(cmd *cobra.Command, env []string) (AgentConfig, error) {
 	cfg := AgentConfig{Config: DefaultConfig(), GatewayAddr: DefaultAgentGatewayAddr}
 	cfg.DataDir = ""
-	if af.config != "" {
-		if err := cfg.LoadFile(af.config); err != nil {
-			return cfg, err
-		}
-	}
-	if err := cfg.ApplyEnv(env); err != nil {
+	if err := af.load(cmd, env, &cfg.Config); err != nil {
 		return cfg, err
 	}
 	for _, kv := range env {
@@ -141,42 +117,6 @@ func (af *agentFlags) resolve(cmd *cobra.Command, env []string) (AgentConfig, er
 	}
 	if changed("gateway-addr") {
 		cfg.GatewayAddr = af.gatewayAddr
-	}
-	if changed("data") {
-		cfg.DataDir = af.data
-	}
-	if changed("sandbox") {
-		cfg.Sandbox = af.sandbox
-	}
-	if changed("sandbox-bridge") {
-		cfg.SandboxBridge = af.sandboxBridge
-	}
-	if changed("sandbox-subnet") {
-		cfg.SandboxSubnet = af.sandboxSubnet
-	}
-	if changed("nats-port") {
-		cfg.NATSPort = af.natsPort
-	}
-	if changed("mesh-gateway") {
-		cfg.MeshGateway = af.meshGateway
-	}
-	if changed("log-level") {
-		cfg.LogLevel = af.logLevel
-	}
-	if changed("log-format") {
-		cfg.LogFormat = af.logFormat
-	}
-	if changed("runtime") {
-		cfg.Runtime = af.runtime
-	}
-	if changed("kubeconfig") {
-		cfg.Kubeconfig = af.kubeconfig
-	}
-	if changed("registry") {
-		cfg.Registry = af.registry
-	}
-	if changed("rollout-timeout") {
-		cfg.RolloutTimeout = af.rollout
 	}
 	if cfg.DataDir == "" {
 		// Beside the server's, so that an agent and a server on one machine never share
