@@ -86,7 +86,9 @@ type Build struct {
 	Status  BuildStatus `json:"status"`
 	// Artifact locates the result: a binary path for the local driver, an image
 	// reference for Kubernetes.
-	Artifact   string     `json:"artifact,omitempty"`
+	Artifact string `json:"artifact,omitempty"`
+	// Digest is the artifact's sha256 ("sha256:HEX"), set with Artifact.
+	Digest     string     `json:"digest,omitempty"`
 	Error      string     `json:"error,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
@@ -100,7 +102,8 @@ type BuildStore interface {
 	// ListBuilds returns the builds of a service, newest first; with service "" those of
 	// the namespace; with namespace "" every build (for the reconciler).
 	ListBuilds(ctx context.Context, namespace, service string, limit int) ([]*Build, error)
-	// UpdateBuild writes Status, Source.Commit, Artifact, Error, StartedAt, FinishedAt.
+	// UpdateBuild writes Status, Source.Commit, Artifact, Digest, Error, StartedAt,
+	// FinishedAt.
 	UpdateBuild(ctx context.Context, b *Build) error
 	// SetBuildSourceURL replaces a build's Source.URL and Source.SealedURL, to take the
 	// credentials out of a build recorded before they were sealed. ENOTFOUND if absent.

@@ -8,6 +8,7 @@ type Store interface {
 	BuildStore
 	UploadStore
 	ReleaseStore
+	RepoStore
 	InstanceStore
 	EventStore
 	TokenStore
