@@ -137,4 +137,8 @@ type DeployRequest struct {
 	// Canary, from 1 to 99, deploys the release as a canary taking that percent of the
 	// gateway's calls until `platform promote` (see Release.Canary).
 	Canary int `json:"canary,omitempty"`
+	// Origin labels the release with the commit it was built from (a CI job sets Repo,
+	// Ref and Commit). The control plane records Kind "deploy" and the caller's login
+	// for every caller but the GitOps worker.
+	Origin *ReleaseOrigin `json:"origin,omitempty"`
 }

@@ -16,6 +16,11 @@ const (
 	TokenAPI TokenKind = "api"
 	// TokenSession tokens are issued at sign-in and carried in the session cookie.
 	TokenSession TokenKind = "session"
+	// TokenGitOps tokens are never stored: the GitOps worker makes one in-process for
+	// each link it acts for, narrowed to the link's organisation and namespace, so the
+	// policy that holds for people holds for it. Only such a token may give a deploy
+	// its origin (DeployRequest.Origin) as a push or pull request.
+	TokenGitOps TokenKind = "gitops"
 )
 
 // Token is a credential of a user in one organisation, with a role no higher than the
