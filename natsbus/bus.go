@@ -238,6 +238,9 @@ type Bus struct {
 	// noJetStream holds the admitted namespaces whose account could not get JetStream
 	// (embedded), with the reason; they are tried again every Options.JetStreamRetry.
 	noJetStream map[string]error
+
+	splitMu sync.Mutex
+	splits  map[string]*splits // namespace → its split services (SplitCalls)
 }
 
 // New validates opts and returns a Bus that is not started yet.

@@ -28,6 +28,7 @@ type nsClient struct {
 	rr      atomic.Uint64 // round-robin position
 	drain   nodeSet       // nodes drained by DrainNode: never called
 	suspect nodeSet       // nodes found gone or unresponsive: called last, see SuspectTTL
+	splits  *splits       // the namespace's split services, see Bus.SplitCalls
 }
 
 // natsOptions are the NATS connection settings of the platform's namespace clients: a
@@ -450,6 +451,7 @@ func (b *Bus) nsClient(ns string) (*nsClient, error) {
 	if err != nil {
 		return nil, platform.Errorf(platform.EUNAVAILABLE, "connect to namespace %q: %v", ns, err)
 	}
+	c.splits = b.splitsOf(ns)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if existing := b.clients[ns]; existing != nil && !existing.conn.IsClosed() {

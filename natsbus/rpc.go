@@ -62,19 +62,29 @@ func (c *nsClient) request(ctx context.Context, node *registry.Node, service, en
 	return rsp.Body, nil
 }
 
-// call picks nodes of req.Service round-robin from the watch-updated registry cache and
+// call picks nodes of req.Service round-robin from the watch-updated registry cache (by
+// the service's split first, for a call that names no version: see Bus.SplitCalls) and
 // makes the request, moving on to the next node when one is gone. A node that is gone,
 // or lets the call time out, is suspect for SuspectTTL (calls try it only after every
 // other node) and makes the cache ask the registry again: a node that deregistered, or
 // whose region can no longer be reached, does not answer the registry and is dropped.
 // Errors are platform errors.
 func (c *nsClient) call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
-	live, suspect, err := c.nodes(req)
+	var sp *split
+	var versionOf map[*registry.Node]string
+	if req.Version == "" {
+		if sp = c.splits.get(req.Service); sp != nil {
+			versionOf = make(map[*registry.Node]string)
+		}
+	}
+	live, suspect, err := c.nodes(req, versionOf)
 	if err != nil {
 		return nil, err
 	}
 	var order []*registry.Node
-	if len(live) > 0 {
+	if sp != nil && len(live) > 0 {
+		order = sp.order(live, versionOf)
+	} else if len(live) > 0 {
 		start := int(c.rr.Add(1) % uint64(len(live)))
 		order = append(live[start:len(live):len(live)], live[:start]...)
 	}
@@ -99,7 +109,8 @@ func (c *nsClient) call(ctx context.Context, req platform.CallRequest) ([]byte, 
 
 // nodes returns the nodes a call may go to: those of req.Version when set, never a
 // drained one; the suspect ones apart, to be tried last. ENOTFOUND when there is none.
-func (c *nsClient) nodes(req platform.CallRequest) (live, suspect []*registry.Node, err error) {
+// With versionOf set, the version of each live node is recorded in it.
+func (c *nsClient) nodes(req platform.CallRequest, versionOf map[*registry.Node]string) (live, suspect []*registry.Node, err error) {
 	svcs, err := c.cache.getService(req.Service)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return nil, nil, platform.Errorf(platform.EUNAVAILABLE, "look up service %q: %v", req.Service, err)
@@ -115,6 +126,9 @@ func (c *nsClient) nodes(req platform.CallRequest) (live, suspect []*registry.No
 				suspect = append(suspect, n)
 			default:
 				live = append(live, n)
+				if versionOf != nil {
+					versionOf[n] = s.Version
+				}
 			}
 		}
 	}
