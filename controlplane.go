@@ -84,6 +84,25 @@ type ControlPlane interface {
 	SetUserDisabled(ctx context.Context, login string, disabled bool) (*Member, error)
 	// ListAudit lists the caller's org's audit log, newest first; admins only.
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+	// Rollback deploys an earlier release of a service again without building: a new
+	// release (the next version) with that release's artifact, size, replicas and
+	// environment. version "" goes back to the release live before the current one.
+	// ENOTFOUND for an unknown version, EINVALID when there is nothing to go back to.
+	Rollback(ctx context.Context, namespace, service, version string) (*Release, error)
+	// LinkRepo links a GitHub repository's branch to a namespace (admins of it) and
+	// returns what GitHub needs, the webhook secret shown once. ECONFLICT if the
+	// namespace links that repository and branch already.
+	LinkRepo(ctx context.Context, req LinkRepoRequest) (*RepoLink, *LinkSetup, error)
+	// ListRepoLinks returns the links of a namespace, or of every namespace the caller
+	// reaches with namespace "".
+	ListRepoLinks(ctx context.Context, namespace string) ([]*RepoLink, error)
+	// UnlinkRepo deletes a link (and the webhook the platform installed for it).
+	UnlinkRepo(ctx context.Context, namespace, id string) error
+	// ExchangeActionsToken trades a GitHub Actions OIDC token (no platform token needed)
+	// for a short-lived developer token narrowed to the namespace linked to the job's
+	// repository and branch. EUNAUTHENTICATED, audited, for every refusal.
+	ExchangeActionsToken(ctx context.Context, idToken string) (*ActionsToken, error)
+
 	// GitHubLinks returns the org's GitHub team links; admins may read them.
 	GitHubLinks(ctx context.Context) ([]*GitHubLink, error)
 	// SetGitHubLinks replaces the org's GitHub team links; owners only.

@@ -121,3 +121,48 @@ type RepoStore interface {
 	// Deleting the namespace deletes it too.
 	DeletePreview(ctx context.Context, namespace string) error
 }
+
+// LinkRepoRequest is what `platform repos link` asks for.
+type LinkRepoRequest struct {
+	Namespace string `json:"namespace"`
+	Repo      string `json:"repo"`
+	// Branch defaults to "main".
+	Branch string `json:"branch,omitempty"`
+	Path   string `json:"path,omitempty"`
+	// CloneURL overrides GitHub's clone URL (a mirror, GitHub Enterprise).
+	CloneURL string `json:"clone_url,omitempty"`
+	// NoPreviews turns pull-request previews off.
+	NoPreviews bool `json:"no_previews,omitempty"`
+}
+
+// LinkSetup is what a new link needs on GitHub's side, shown once.
+type LinkSetup struct {
+	// WebhookURL and WebhookSecret are the webhook to add (content type
+	// application/json; events push and pull_request) when the platform could not add
+	// it itself. The secret is shown only here.
+	WebhookURL    string `json:"webhook_url"`
+	WebhookSecret string `json:"webhook_secret"`
+	// HookInstalled says the platform added the webhook with its GitHub token.
+	HookInstalled bool `json:"hook_installed"`
+	// Note says why the webhook was not installed, when it was not.
+	Note string `json:"note,omitempty"`
+}
+
+// ActionsIdentity is what a verified GitHub Actions OIDC token says of its job.
+type ActionsIdentity struct {
+	Repository      string    `json:"repository"`
+	RepositoryOwner string    `json:"repository_owner"`
+	Ref             string    `json:"ref"`
+	SHA             string    `json:"sha,omitempty"`
+	Actor           string    `json:"actor,omitempty"`
+	Workflow        string    `json:"workflow,omitempty"`
+	RunID           string    `json:"run_id,omitempty"`
+	Expiry          time.Time `json:"expiry"`
+}
+
+// ActionsToken is the answer to a GitHub Actions token exchange.
+type ActionsToken struct {
+	Token     *Token `json:"token"`
+	Secret    string `json:"secret"`
+	Namespace string `json:"namespace"`
+}

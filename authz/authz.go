@@ -55,6 +55,10 @@ const (
 	SettingManage Action = "setting.manage"
 	RegionRead    Action = "region.read"
 	RegionManage  Action = "region.manage"
+	// RepoRead lists a namespace's repository links; RepoLink links and unlinks one
+	// (admins: a link deploys on every push and makes preview namespaces).
+	RepoRead Action = "repo.read"
+	RepoLink Action = "repo.link"
 )
 
 // Scope says what an action applies to.
@@ -110,6 +114,8 @@ var Table = map[Action]Rule{
 	SettingManage:   {platform.RoleAdmin, ScopeOrg},
 	RegionRead:      {platform.RoleViewer, ScopeSelf},
 	RegionManage:    {platform.RoleAdmin, ScopePlatform},
+	RepoRead:        {platform.RoleViewer, ScopeNamespace},
+	RepoLink:        {platform.RoleAdmin, ScopeNamespace},
 }
 
 // Actions returns every action of Table, sorted.

@@ -263,6 +263,7 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		ID: platform.NewID("r"), Namespace: req.Namespace, Service: req.Service, Version: req.Version,
 		BuildID: b.ID, Replicas: deployReplicas(req.Replicas, earlier), Size: deploySize(req.Size, earlier),
 		Env: p.sealEnv(req.Env), Regions: regions, Status: platform.ReleasePending, CreatedAt: now, UpdatedAt: now,
+		Canary: req.Canary, Origin: deployOrigin(ctx, req),
 	}
 	if err := p.store.Deploy(ctx, b, r); err != nil {
 		return nil, err
@@ -277,6 +278,48 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		Detail: fmt.Sprintf("release %s from %s", r.Version, describeSource(req.Source))})
 	p.queue.Add(key(r.Namespace, r.Service))
 	return redacted(r), nil
+}
+
+// deployOrigin is the origin a deploy records: the GitOps worker's as it gives it; for
+// anyone else a "deploy" by the caller, keeping the commit a CI job may name.
+func deployOrigin(ctx context.Context, req platform.DeployRequest) *platform.ReleaseOrigin {
+	tok := platform.TokenFromContext(ctx)
+	if req.Origin != nil && tok != nil && tok.Kind == platform.TokenGitOps {
+		o := *req.Origin
+		return &o
+	}
+	o := &platform.ReleaseOrigin{Kind: platform.OriginDeploy}
+	if tok != nil {
+		o.User = tok.User
+	}
+	if req.Origin != nil {
+		o.Repo, o.Ref, o.Commit = clip(req.Origin.Repo, 200), clip(req.Origin.Ref, 255), clip(req.Origin.Commit, 64)
+		o.Message, o.Author = clip(req.Origin.Message, 200), clip(req.Origin.Author, 100)
+	}
+	if o.Commit == "" && req.Source.Kind == platform.SourceGit && validCommit(req.Source.Ref) {
+		o.Commit = req.Source.Ref
+	}
+	return o
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// validCommit reports whether s is a full commit hash.
+func validCommit(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // deployReplicas returns the instance count of a new release: the one asked for, else the

@@ -2,7 +2,12 @@ package control
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -98,7 +103,10 @@ func (p *Plane) runBuild(ctx, bctx context.Context, b *platform.Build, r *platfo
 	} else {
 		b.Status = platform.BuildSucceeded
 		b.Artifact = artifact
-		b.Source.Commit = commit
+		b.Digest = artifactDigest(artifact)
+		if commit != "" || b.Source.Kind == platform.SourceGit {
+			b.Source.Commit = commit
+		}
 	}
 	if err := p.store.UpdateBuild(ctx, b); err != nil {
 		p.logger.Error("update build", "build", b.ID, "err", err)
@@ -109,6 +117,24 @@ func (p *Plane) runBuild(ctx, bctx context.Context, b *platform.Build, r *platfo
 		return
 	}
 	p.publishBuild(ctx, b, r, platform.EventBuildSucceeded, fmt.Sprintf("built %s %s in %s", r.Service, r.Version, done.Sub(now).Round(100*time.Millisecond)))
+}
+
+// artifactDigest is the sha256 of an artifact: of the binary a local build left, or the
+// digest an image reference pins ("" when it pins none).
+func artifactDigest(artifact string) string {
+	if _, d, ok := strings.Cut(artifact, "@sha256:"); ok {
+		return "sha256:" + d
+	}
+	f, err := os.Open(artifact)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // endCancelledBuild records a build stopped because a newer deploy replaced it. A build

@@ -56,6 +56,13 @@ type Options struct {
 	// platform organisation may link (see platform.GitHubOrgs; empty: any, only in
 	// platform.DefaultOrg).
 	GitHubOrgs platform.GitHubOrgs
+	// Hooks installs the webhooks of repository links (nil: users add them by hand).
+	Hooks HookInstaller
+	// Actions verifies GitHub Actions OIDC tokens (nil: the exchange is off).
+	Actions ActionsVerifier
+	// PublicURL is the platform's address as GitHub and users reach it, for webhook
+	// URLs and links ("" when unknown).
+	PublicURL string
 	// DefaultRegion places the services of namespaces that name no regions; default
 	// LocalRegion.
 	DefaultRegion string

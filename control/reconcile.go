@@ -111,7 +111,7 @@ func (p *Plane) reconcileBuild(ctx context.Context, svc *platform.Service, r *pl
 		}
 		return 0, nil
 	case platform.BuildSucceeded:
-		r.Artifact = b.Artifact
+		r.Artifact, r.Digest = b.Artifact, b.Digest
 		r.Status = platform.ReleaseRollingOut
 		if err := p.store.UpdateRelease(ctx, r); err != nil {
 			return 0, err
