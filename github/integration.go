@@ -35,6 +35,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RepoEvents, when set, takes the push, pull_request and installation deliveries
+	// the webhook verified (the operator's GitHub App or organisation webhook), and
+	// says what to answer: the GitOps receiver stores them for the repository's links.
+	RepoEvents func(ctx context.Context, event, delivery string, body []byte) (int, string, error)
 }
 
 // Integration is the GitHub integration: an http.Handler for sign-in and webhooks (see
@@ -48,6 +52,8 @@ type Integration struct {
 	oauth *oauth2.Config
 	mux   *http.ServeMux
 	csrf  CSRF
+	// repoEvents takes repository deliveries (Options.RepoEvents).
+	repoEvents func(ctx context.Context, event, delivery string, body []byte) (int, string, error)
 
 	callback string // path of the redirect URL
 	states   *onceStore[pendingLogin]
@@ -115,6 +121,7 @@ func New(cfg Config, dir Directory, opts Options) (*Integration, error) {
 		log:             opts.Logger,
 		hc:              opts.HTTPClient,
 		now:             opts.Now,
+		repoEvents:      opts.RepoEvents,
 		callback:        redirect.Path,
 		kick:            make(chan struct{}, 1),
 		warned:          map[string]bool{},

@@ -42,6 +42,9 @@ func validSignature(secret, sig string, body []byte) bool {
 // syncEvents are the webhook events that can change who is in a linked team.
 var syncEvents = map[string]bool{"membership": true, "team": true, "organization": true}
 
+// repoEvents are the webhook events of repositories, for GitOps (Options.RepoEvents).
+var repoEvents = map[string]bool{"push": true, "pull_request": true, "installation": true, "installation_repositories": true}
+
 // handleWebhook verifies a GitHub webhook and, for membership, team and organization
 // events of a linked organisation, asks the sync loop to run now. It answers 202 once the
 // sync is queued: GitHub wants an answer within 10 s, and a sync of large teams may take
@@ -84,6 +87,15 @@ func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if event == "ping" {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "pong"})
+		return
+	}
+	if repoEvents[event] && i.repoEvents != nil {
+		status, msg, err := i.repoEvents(r.Context(), event, r.Header.Get("X-GitHub-Delivery"), body)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, status, map[string]string{"status": msg})
 		return
 	}
 	linked, err := i.linked(r.Context(), payload.Organization.Login)

@@ -25,6 +25,7 @@ var RoutePolicy = map[string]RouteRule{
 	"GET /readyz":                {Public: true},
 	"GET /metrics":               {Public: true},
 	"GET /v1/openapi.json":       {Public: true},
+	"POST " + RepoWebhookRoute:   {Public: true},
 	"POST /api/*":                {Action: authz.ServiceCall, Namespace: "Micro-Namespace"},
 	"POST /v1/namespaces":        {Action: authz.NamespaceCreate},
 	"GET /v1/namespaces":         {Action: authz.NamespaceRead},
@@ -63,4 +64,13 @@ var RoutePolicy = map[string]RouteRule{
 	"GET /v1/audit":                  {Action: authz.AuditRead},
 	"GET /v1/org/github":             {Action: authz.OrgRead},
 	"PUT /v1/org/github":             {Action: authz.OrgManage},
+
+	// GitOps: rollback reuses an earlier build; repository links deploy on push.
+	"POST /v1/namespaces/{ns}/services/{svc}/rollback": {Action: authz.ServiceDeploy, Namespace: "ns"},
+	"GET /v1/repos":                         {Action: authz.RepoRead},
+	"GET /v1/namespaces/{ns}/repos":         {Action: authz.RepoRead, Namespace: "ns"},
+	"POST /v1/namespaces/{ns}/repos":        {Action: authz.RepoLink, Namespace: "ns"},
+	"DELETE /v1/namespaces/{ns}/repos/{id}": {Action: authz.RepoLink, Namespace: "ns"},
+	// The job proves who it is with its GitHub OIDC token, in the body.
+	"POST /v1" + actionsTokenRoute: {Public: true},
 }

@@ -37,6 +37,14 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 )
 
+// RepoWebhookRoute is where GitHub sends the deliveries of a repository link.
+const RepoWebhookRoute = "/webhooks/github/links/{link}"
+
+// RepoWebhooks takes the deliveries of repository links (gitops.Receiver).
+type RepoWebhooks interface {
+	ServeLink(w http.ResponseWriter, r *http.Request, link string)
+}
+
 // Options configures a Server. ControlPlane and Auth are required.
 type Options struct {
 	// Addr is the TCP address to listen on; "127.0.0.1:0" picks a free port.
@@ -60,6 +68,10 @@ type Options struct {
 	// without a token: github.Integration and its Routes().
 	SignIn       http.Handler
 	SignInRoutes []string
+	// RepoWebhooks, when set, takes GitHub's deliveries for repository links at POST
+	// /webhooks/github/links/{link} without a token (gitops.Receiver: the delivery's
+	// signature under the link's secret authenticates it).
+	RepoWebhooks RepoWebhooks
 	// Regions, when set, serves the agents of remote regions (control.Plane's
 	// RegionHandler): GET /v1/regions/connect, the tunnel an agent opens, and POST
 	// /platform.runtime.v1.ControlService/*. It authenticates agents by their region
@@ -286,10 +298,17 @@ func (s *Server) routes() chi.Router {
 			r.Handle(p, s.opts.SignIn)
 		}
 	}
+	if s.opts.RepoWebhooks != nil {
+		r.Post(RepoWebhookRoute, func(w http.ResponseWriter, req *http.Request) {
+			s.opts.RepoWebhooks.ServeLink(w, req, chi.URLParam(req, "link"))
+		})
+	}
 	s.agentRoutes(r)
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/openapi.json", s.openAPI)
+		// A GitHub Actions job has no platform token yet: it trades its OIDC token here.
+		r.Post(actionsTokenRoute, s.handle(s.exchangeActionsToken))
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			s.namespaceRoutes(r)
@@ -298,6 +317,7 @@ func (s *Server) routes() chi.Router {
 			s.tokenRoutes(r)
 			s.regionRoutes(r)
 			s.accountRoutes(r)
+			s.repoRoutes(r)
 		})
 	})
 	return r

@@ -106,6 +106,14 @@ type Config struct {
 	// them. Organisations link GitHub teams with `platform users` owners' API
 	// (/v1/org/github).
 	GitHub GitHubConfig `yaml:"github"`
+	// PublicURL is the platform's address as GitHub and users reach it
+	// (https://platform.example.com): webhooks of repository links point at it, commit
+	// statuses and preview comments link to it. Empty: links print the webhook to add by
+	// hand with a placeholder address.
+	PublicURL string `yaml:"public_url"`
+	// MaxPreviews caps the pull-request preview namespaces of one organisation
+	// (default 5).
+	MaxPreviews int `yaml:"max_previews"`
 	// Sandbox confines the local runtime's instances: "auto" (default) as far as the host
 	// allows, saying at start and in `platform regions` what it lacks; "required" refuses
 	// to start unless all of it works; "off" runs instances unconfined. See docs/security.md.
@@ -147,7 +155,17 @@ type GitHubConfig struct {
 	// private team membership. Empty: any GitHub organisation, linked by the default
 	// organisation only (a single-tenant install).
 	Organizations map[string]string `yaml:"organizations"`
+	// OIDCAudience turns on GitHub Actions sign-in (`platform login --github-oidc`): the
+	// audience the jobs ask their OIDC token for, e.g. "micro-platform". OIDCIssuer is
+	// GitHub's issuer unless set (GitHub Enterprise, tests).
+	OIDCAudience string `yaml:"oidc_audience"`
+	OIDCIssuer   string `yaml:"oidc_issuer"`
 
+	// RepoToken is the operator's GitHub token for linked repositories (environment
+	// only: PLATFORM_GITHUB_REPO_TOKEN): it fetches private repositories, installs the
+	// links' webhooks, posts commit statuses and preview comments. Without it public
+	// repositories still deploy and nothing is posted.
+	RepoToken     string `yaml:"-"`
 	ClientSecret  string `yaml:"-"`
 	SyncToken     string `yaml:"-"`
 	WebhookSecret string `yaml:"-"`
@@ -263,6 +281,21 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.GitHub.SyncToken = v
 		case "PLATFORM_GITHUB_WEBHOOK_SECRET":
 			c.GitHub.WebhookSecret = v
+		case "PLATFORM_GITHUB_REPO_TOKEN":
+			c.GitHub.RepoToken = v
+		case "PLATFORM_GITHUB_OIDC_AUDIENCE":
+			c.GitHub.OIDCAudience = v
+		case "PLATFORM_GITHUB_OIDC_ISSUER":
+			c.GitHub.OIDCIssuer = v
+		case "PLATFORM_PUBLIC_URL":
+			c.PublicURL = v
+		case "PLATFORM_MAX_PREVIEWS":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+				continue
+			}
+			c.MaxPreviews = n
 		case "PLATFORM_GATEWAY_DOMAIN":
 			c.GatewayDomain = v
 		case "PLATFORM_LOCAL_REGION":

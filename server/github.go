@@ -6,6 +6,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/github"
+	"github.com/micro/platform/gitops"
 )
 
 // githubDirectory adapts the control plane's account directory to what the GitHub
@@ -18,7 +19,7 @@ func (d githubDirectory) IssueToken(ctx context.Context, userID, org string, kin
 }
 
 // newGitHub returns the GitHub sign-in and team sync of cfg, or nil when it is off.
-func (a *App) newGitHub(plane *control.Plane) (*github.Integration, error) {
+func (a *App) newGitHub(plane *control.Plane, receiver *gitops.Receiver) (*github.Integration, error) {
 	g := a.cfg.GitHub
 	if !g.Enabled() {
 		return nil, nil
@@ -27,7 +28,7 @@ func (a *App) newGitHub(plane *control.Plane) (*github.Integration, error) {
 		ClientID: g.ClientID, ClientSecret: g.ClientSecret, RedirectURL: g.RedirectURL,
 		WebURL: g.WebURL, APIURL: g.APIURL, SyncToken: g.SyncToken, WebhookSecret: g.WebhookSecret,
 		SyncInterval: g.SyncInterval, Organizations: platform.GitHubOrgs(g.Organizations),
-	}, githubDirectory{plane.Directory()}, github.Options{Logger: a.logger.With("component", "github")})
+	}, githubDirectory{plane.Directory()}, github.Options{Logger: a.logger.With("component", "github"), RepoEvents: appRepoEvents(receiver)})
 }
 
 // startGitHub runs the team sync until ctx ends, when GitHub is configured.

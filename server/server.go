@@ -31,6 +31,7 @@ import (
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/gateway"
 	"github.com/micro/platform/github"
+	"github.com/micro/platform/gitops"
 	platformhttp "github.com/micro/platform/http"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/natsbus"
@@ -65,6 +66,7 @@ type App struct {
 	registry *registry.Registry // the platform's own image registry, kubernetes runtime only
 	auth     *auth.Authenticator
 	github   *github.Integration // sign-in with GitHub and team sync, when configured
+	gitops   *gitops.Worker      // deploys what linked repositories push
 	lock     *os.File            // held while the App owns DataDir
 	iso      isolation           // the local runtime's sandbox
 }
@@ -187,7 +189,16 @@ func (a *App) build(ctx context.Context) error {
 		return fmt.Errorf("secret key: %w", err)
 	}
 	a.auth = auth.NewAuthenticator(a.store, auth.Options{})
+	repos, actions, err := a.gitHubClients()
+	if err != nil {
+		return fmt.Errorf("github: %w", err)
+	}
+	var hooks control.HookInstaller
+	if repos != nil {
+		hooks = repos
+	}
 	if plane, err = control.New(control.Options{
+		Hooks: hooks, Actions: actions, PublicURL: cfg.PublicURL,
 		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: artifacts, Sources: b, Auth: a.auth, Secrets: box,
 		BuildLogDir:      filepath.Join(cfg.DataDir, "buildlogs"),
 		Logger:           a.logger.With("component", "control"),
@@ -203,6 +214,8 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.plane = plane
+	var receiver *gitops.Receiver
+	a.gitops, receiver = a.newGitOps(plane, repos, box)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -216,8 +229,9 @@ func (a *App) build(ctx context.Context) error {
 		Ready: plane.Ready, Metrics: reg, Logger: a.logger.With("component", "http"),
 		Regions:        plane.RegionHandler(),
 		MaxUploadBytes: cfg.MaxArchiveBytes,
+		RepoWebhooks:   receiver,
 	}
-	if a.github, err = a.newGitHub(plane); err != nil {
+	if a.github, err = a.newGitHub(plane, receiver); err != nil {
 		return err
 	}
 	if a.github != nil {
@@ -306,6 +320,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.startRegistry(ctx) })
 	g.Go(func() error { return a.startGitHub(ctx) })
 	g.Go(func() error { return a.plane.Start(ctx) })
+	g.Go(func() error { a.gitops.Start(ctx); <-ctx.Done(); a.gitops.Wait(); return nil })
 	g.Go(func() error { return a.gw.Start(ctx) })
 	g.Go(func() error { a.plane.Router().Probe(ctx, probeClient); return nil })
 	g.Go(func() error { return a.api.Serve(ctx) })
