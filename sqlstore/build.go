@@ -11,7 +11,7 @@ import (
 var _ platform.BuildStore = (*Store)(nil)
 
 const buildColumns = `id, namespace, service, source_kind, source_url, source_ref, source_path,
-	source_archive, source_commit, status, artifact, error, created_at, started_at, finished_at, source_sealed_url`
+	source_archive, source_commit, status, artifact, error, created_at, started_at, finished_at, source_sealed_url, digest`
 
 func buildNotFound(id string) error {
 	return platform.Errorf(platform.ENOTFOUND, "build %q not found", id)
@@ -23,7 +23,8 @@ func scanBuild(sc scanner) (*platform.Build, error) {
 	var created int64
 	var started, finished sql.NullInt64
 	err := sc.Scan(&b.ID, &b.Namespace, &b.Service, &kind, &b.Source.URL, &b.Source.Ref, &b.Source.Path,
-		&b.Source.Archive, &b.Source.Commit, &status, &b.Artifact, &b.Error, &created, &started, &finished, &b.Source.SealedURL)
+		&b.Source.Archive, &b.Source.Commit, &status, &b.Artifact, &b.Error, &created, &started, &finished, &b.Source.SealedURL,
+		&b.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -38,10 +39,10 @@ func scanBuild(sc scanner) (*platform.Build, error) {
 // insertBuild stores b as the seq-th build of its service.
 func insertBuild(ctx context.Context, tx conn, b *platform.Build, seq int64) error {
 	_, err := tx.exec(ctx, `INSERT INTO builds (`+buildColumns+`, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.Namespace, b.Service, string(b.Source.Kind), b.Source.URL, b.Source.Ref, b.Source.Path,
 		b.Source.Archive, b.Source.Commit, string(b.Status), b.Artifact, b.Error, micros(b.CreatedAt),
-		nullMicros(b.StartedAt), nullMicros(b.FinishedAt), b.Source.SealedURL, seq)
+		nullMicros(b.StartedAt), nullMicros(b.FinishedAt), b.Source.SealedURL, b.Digest, seq)
 	if isUniqueViolation(err) {
 		return platform.Errorf(platform.ECONFLICT, "build %q already exists", b.ID)
 	}
@@ -89,13 +90,15 @@ func (s *Store) ListBuilds(ctx context.Context, namespace, service string, limit
 	return list, wrap("list builds", rows.Err())
 }
 
-// UpdateBuild writes Status, Source.Commit, Artifact, Error, StartedAt and FinishedAt.
-// Returns ENOTFOUND if absent.
+// UpdateBuild writes Status, Source.Commit, Artifact, Digest, Error, StartedAt and
+// FinishedAt. Returns ENOTFOUND if absent.
 func (s *Store) UpdateBuild(ctx context.Context, b *platform.Build) error {
 	err := s.w.execOne(ctx, buildNotFound(b.ID),
-		`UPDATE builds SET status = ?, source_commit = ?, artifact = ?, error = ?, started_at = ?, finished_at = ?
+		`UPDATE builds SET status = ?, source_commit = ?, artifact = ?, digest = ?, error = ?, started_at = ?,
+			finished_at = ?
 		 WHERE id = ?`,
-		string(b.Status), b.Source.Commit, b.Artifact, b.Error, nullMicros(b.StartedAt), nullMicros(b.FinishedAt), b.ID)
+		string(b.Status), b.Source.Commit, b.Artifact, b.Digest, b.Error, nullMicros(b.StartedAt),
+		nullMicros(b.FinishedAt), b.ID)
 	return wrap("update build", err)
 }
 

@@ -14,7 +14,7 @@ import (
 var _ platform.ReleaseStore = (*Store)(nil)
 
 const releaseColumns = `id, namespace, service, version, build_id, replicas, size, env, status, reason, artifact,
-	regions, created_at, updated_at`
+	regions, created_at, updated_at, digest, canary, origin`
 
 func releaseNotFound(id string) error {
 	return platform.Errorf(platform.ENOTFOUND, "release %q not found", id)
@@ -24,10 +24,17 @@ func scanRelease(sc scanner) (*platform.Release, error) {
 	var r platform.Release
 	var env, status, size, regions string
 	var created, updated int64
+	var origin sql.NullString
 	err := sc.Scan(&r.ID, &r.Namespace, &r.Service, &r.Version, &r.BuildID, &r.Replicas, &size, &env, &status,
-		&r.Reason, &r.Artifact, &regions, &created, &updated)
+		&r.Reason, &r.Artifact, &regions, &created, &updated, &r.Digest, &r.Canary, &origin)
 	if err != nil {
 		return nil, err
+	}
+	if origin.Valid && origin.String != "" {
+		r.Origin = new(platform.ReleaseOrigin)
+		if err := unmarshalJSON(origin.String, r.Origin); err != nil {
+			return nil, fmt.Errorf("release %s origin: %w", r.ID, err)
+		}
 	}
 	if err := unmarshalJSON(env, &r.Env); err != nil {
 		return nil, fmt.Errorf("release %s env: %w", r.ID, err)
@@ -44,9 +51,14 @@ func scanRelease(sc scanner) (*platform.Release, error) {
 
 // Deploy records a new desired state in one transaction: it creates the service if it
 // does not exist (or revives a deleted one), inserts b and r, marks the service's earlier
-// pending, building and rolling_out releases superseded, and sets the service's
-// DesiredRelease to r.ID, its status to deploying and its Regions to r.Regions when r has
-// any (a deploy naming no regions keeps the service's placement; a new service gets none).
+// unfinished (pending, building, rolling_out and canary) releases superseded, and sets
+// the service's DesiredRelease to r.ID, its status to deploying and its Regions to
+// r.Regions when r has any (a deploy naming no regions keeps the service's placement; a
+// new service gets none).
+//
+// With b nil nothing is built: r reuses the build r.BuildID, which must be a succeeded
+// build of r's service, and keeps the Artifact and Digest the caller copied into it (a
+// rollback). Everything else is as for a deploy with a build.
 //
 // Empty fields are filled in and written back: IDs (platform.NewID), b's namespace and
 // service from r, r.BuildID, statuses (queued, pending), timestamps, and r.Version as
@@ -54,11 +66,11 @@ func scanRelease(sc scanner) (*platform.Release, error) {
 // never repeat while the service row exists. Reviving a deleted service clears its
 // CurrentRelease, since the reconciler stopped what served.
 //
-// Returns EINVALID for bad names (of r's regions too), an unknown size or mismatched b
-// and r, ENOTFOUND if the namespace does
-// not exist, ECONFLICT for a duplicate user-given version or a duplicate ID. Concurrent
-// deploys to one service are serialised by the service row: the first statement of the
-// transaction writes it.
+// Returns EINVALID for bad names (of r's regions too), an unknown size, a canary share
+// outside 0..99, mismatched b and r, or with b nil a build that is unknown, of another
+// service or not succeeded; ENOTFOUND if the namespace does not exist, ECONFLICT for a
+// duplicate user-given version or a duplicate ID. Concurrent deploys to one service are
+// serialised by the service row, written before any release is read.
 func (s *Store) Deploy(ctx context.Context, b *platform.Build, r *platform.Release) error {
 	if err := prepareDeploy(b, r); err != nil {
 		return err
@@ -76,23 +88,25 @@ func (s *Store) Deploy(ctx context.Context, b *platform.Build, r *platform.Relea
 	return nil
 }
 
-// prepareDeploy validates b and r, reporting every problem at once, and fills in their
-// empty fields.
+// prepareDeploy validates b (which may be nil) and r, reporting every problem at once,
+// and fills in their empty fields.
 func prepareDeploy(b *platform.Build, r *platform.Release) error {
-	if b.Namespace == "" {
-		b.Namespace = r.Namespace
-	}
-	if b.Service == "" {
-		b.Service = r.Service
-	}
-	if b.ID == "" {
-		b.ID = platform.NewID("b")
+	if b != nil {
+		if b.Namespace == "" {
+			b.Namespace = r.Namespace
+		}
+		if b.Service == "" {
+			b.Service = r.Service
+		}
+		if b.ID == "" {
+			b.ID = platform.NewID("b")
+		}
+		if r.BuildID == "" {
+			r.BuildID = b.ID
+		}
 	}
 	if r.ID == "" {
 		r.ID = platform.NewID("r")
-	}
-	if r.BuildID == "" {
-		r.BuildID = b.ID
 	}
 	var problems []string
 	for _, p := range []string{nameProblem("namespace", r.Namespace), nameProblem("service", r.Service)} {
@@ -100,12 +114,18 @@ func prepareDeploy(b *platform.Build, r *platform.Release) error {
 			problems = append(problems, p)
 		}
 	}
-	if b.Namespace != r.Namespace || b.Service != r.Service {
+	switch {
+	case b == nil && r.BuildID == "":
+		problems = append(problems, "a release deployed without a build must name the build it reuses")
+	case b == nil:
+	case b.Namespace != r.Namespace || b.Service != r.Service:
 		problems = append(problems, fmt.Sprintf("build is for %s/%s but release is for %s/%s",
 			b.Namespace, b.Service, r.Namespace, r.Service))
-	}
-	if r.BuildID != b.ID {
+	case r.BuildID != b.ID:
 		problems = append(problems, fmt.Sprintf("release names build %q but the build is %q", r.BuildID, b.ID))
+	}
+	if r.Canary < 0 || r.Canary > 99 {
+		problems = append(problems, fmt.Sprintf("canary must be a percent from 1 to 99 (0 for none), got %d", r.Canary))
 	}
 	if r.Replicas < 0 {
 		problems = append(problems, fmt.Sprintf("replicas must not be negative, got %d", r.Replicas))
@@ -120,13 +140,15 @@ func prepareDeploy(b *platform.Build, r *platform.Release) error {
 	if err := invalid(problems); err != nil {
 		return err
 	}
-	if b.Status == "" {
-		b.Status = platform.BuildQueued
-	}
 	if r.Status == "" {
 		r.Status = platform.ReleasePending
 	}
-	b.CreatedAt = orNow(b.CreatedAt)
+	if b != nil {
+		if b.Status == "" {
+			b.Status = platform.BuildQueued
+		}
+		b.CreatedAt = orNow(b.CreatedAt)
+	}
 	r.CreatedAt = orNow(r.CreatedAt)
 	r.UpdatedAt = r.CreatedAt
 	return nil
@@ -141,6 +163,11 @@ func deployTx(ctx context.Context, tx conn, b *platform.Build, r *platform.Relea
 	}
 	if err != nil {
 		return "", err
+	}
+	if b == nil {
+		if err := checkReusedBuild(ctx, tx, r); err != nil {
+			return "", err
+		}
 	}
 	// Writing the service row first takes its row lock on PostgreSQL, which serialises
 	// concurrent deploys to the service; SQLite has one writer anyway.
@@ -169,17 +196,43 @@ func deployTx(ctx context.Context, tx conn, b *platform.Build, r *platform.Relea
 	if err != nil {
 		return "", err
 	}
-	if err := insertBuild(ctx, tx, b, seq); err != nil {
-		return "", err
+	if b != nil {
+		if err := insertBuild(ctx, tx, b, seq); err != nil {
+			return "", err
+		}
 	}
 	if err := insertRelease(ctx, tx, r, seq, version); err != nil {
 		return "", err
 	}
+	// A canary runs beside the live release until promoted: a newer deploy replaces it
+	// as it replaces a release still on its way.
 	_, err = tx.exec(ctx, `UPDATE releases SET status = ?, updated_at = ?
-		WHERE namespace = ? AND service = ? AND id <> ? AND status IN (?, ?, ?)`,
+		WHERE namespace = ? AND service = ? AND id <> ? AND status IN (?, ?, ?, ?)`,
 		string(platform.ReleaseSuperseded), ts, r.Namespace, r.Service, r.ID,
-		string(platform.ReleasePending), string(platform.ReleaseBuilding), string(platform.ReleaseRollingOut))
+		string(platform.ReleasePending), string(platform.ReleaseBuilding), string(platform.ReleaseRollingOut),
+		string(platform.ReleaseCanary))
 	return version, err
+}
+
+// checkReusedBuild returns EINVALID unless r.BuildID is a succeeded build of r's
+// service: a release deployed without a build runs that build's artifact again.
+func checkReusedBuild(ctx context.Context, tx conn, r *platform.Release) error {
+	var namespace, service, status string
+	err := tx.queryRow(ctx, `SELECT namespace, service, status FROM builds WHERE id = ?`, r.BuildID).
+		Scan(&namespace, &service, &status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return platform.Errorf(platform.EINVALID, "build %s does not exist: nothing to roll back to", r.BuildID)
+	case err != nil:
+		return err
+	case namespace != r.Namespace || service != r.Service:
+		return platform.Errorf(platform.EINVALID, "build %s is of %s/%s, not %s/%s: a release reuses a build of its own service",
+			r.BuildID, namespace, service, r.Namespace, r.Service)
+	case platform.BuildStatus(status) != platform.BuildSucceeded:
+		return platform.Errorf(platform.EINVALID, "build %s of %s/%s did not succeed (it is %s): nothing to roll back to",
+			r.BuildID, r.Namespace, r.Service, status)
+	}
+	return nil
 }
 
 // nextVersion returns the sequence number of the service's next release and its version:
@@ -239,14 +292,30 @@ func insertRelease(ctx context.Context, tx conn, r *platform.Release, seq int64,
 	if err != nil {
 		return err
 	}
+	origin, err := encodeOrigin(r.Origin)
+	if err != nil {
+		return err
+	}
 	_, err = tx.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Namespace, r.Service, version, r.BuildID, r.Replicas, string(r.Size), env, string(r.Status), r.Reason,
-		r.Artifact, regions, micros(r.CreatedAt), micros(r.UpdatedAt), seq)
+		r.Artifact, regions, micros(r.CreatedAt), micros(r.UpdatedAt), r.Digest, r.Canary, origin, seq)
 	if isUniqueViolation(err) {
 		return platform.Errorf(platform.ECONFLICT, "release %q or version %q already exists", r.ID, version)
 	}
 	return err
+}
+
+// encodeOrigin stores a release's origin as JSON, NULL for none.
+func encodeOrigin(o *platform.ReleaseOrigin) (sql.NullString, error) {
+	if o == nil {
+		return sql.NullString{}, nil
+	}
+	raw, err := marshalJSON(o, false)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: raw, Valid: true}, nil
 }
 
 // GetRelease returns ENOTFOUND if absent.
@@ -278,13 +347,13 @@ func (s *Store) ListReleases(ctx context.Context, namespace, service string, lim
 	return list, wrap("list releases", rows.Err())
 }
 
-// UpdateRelease writes Status, Reason and Artifact and sets UpdatedAt. Returns ENOTFOUND
-// if absent.
+// UpdateRelease writes Status, Reason, Artifact and Digest and sets UpdatedAt. Returns
+// ENOTFOUND if absent.
 func (s *Store) UpdateRelease(ctx context.Context, r *platform.Release) error {
 	updated := now()
 	err := s.w.execOne(ctx, releaseNotFound(r.ID),
-		`UPDATE releases SET status = ?, reason = ?, artifact = ?, updated_at = ? WHERE id = ?`,
-		string(r.Status), r.Reason, r.Artifact, micros(updated), r.ID)
+		`UPDATE releases SET status = ?, reason = ?, artifact = ?, digest = ?, updated_at = ? WHERE id = ?`,
+		string(r.Status), r.Reason, r.Artifact, r.Digest, micros(updated), r.ID)
 	if err != nil {
 		return wrap("update release", err)
 	}
