@@ -144,6 +144,7 @@ func testDeploySupersedes(t *testing.T, h *harness) {
 		{platform.ReleasePending, platform.ReleaseSuperseded},
 		{platform.ReleaseBuilding, platform.ReleaseSuperseded},
 		{platform.ReleaseRollingOut, platform.ReleaseSuperseded},
+		{platform.ReleaseCanary, platform.ReleaseSuperseded},
 		{platform.ReleaseLive, platform.ReleaseLive},
 		{platform.ReleaseFailed, platform.ReleaseFailed},
 		{platform.ReleaseSuperseded, platform.ReleaseSuperseded},
@@ -488,5 +489,165 @@ func testReleases(t *testing.T, h *harness) {
 		_, err := s.GetRelease(ctx, "r-nope")
 		wantCode(t, err, platform.ENOTFOUND)
 		wantCode(t, s.UpdateRelease(ctx, &platform.Release{ID: "r-nope", Status: platform.ReleaseLive}), platform.ENOTFOUND)
+	})
+}
+
+// testReleaseOrigins checks the fields GitOps added to releases: origin, digest and
+// canary share come back as deployed, and UpdateRelease writes the digest and the
+// canary status.
+func testReleaseOrigins(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+
+	b, r := newDeploy("acme", "api", "")
+	r.Canary, r.Digest = 10, "sha256:0123"
+	r.Origin = &platform.ReleaseOrigin{Kind: platform.OriginPush, Repo: "acme/shop", Ref: "refs/heads/main",
+		Commit: "abc123", Author: "alice", Message: "fix the cart", Delivery: "d-1", User: "alice"}
+	must(t, s.Deploy(ctx, b, r))
+	t.Run("round trip", func(t *testing.T) {
+		got, err := s.GetRelease(ctx, r.ID)
+		must(t, err)
+		sameJSON(t, "GetRelease", got, r)
+		list, err := s.ListReleases(ctx, "acme", "api", 1)
+		must(t, err)
+		sameJSON(t, "ListReleases", list, []*platform.Release{r})
+	})
+	t.Run("no origin stays none", func(t *testing.T) {
+		_, plain := deploy(t, s, "acme", "web", "")
+		got, err := s.GetRelease(ctx, plain.ID)
+		must(t, err)
+		if got.Origin != nil || got.Canary != 0 || got.Digest != "" {
+			t.Fatalf("plain release = %+v, want no origin, canary or digest", got)
+		}
+	})
+	t.Run("update writes digest and canary status", func(t *testing.T) {
+		r.Status, r.Artifact, r.Digest = platform.ReleaseCanary, "registry/acme/api@sha256:4567", "sha256:4567"
+		r.Canary, r.Origin = 50, nil // not updatable
+		must(t, s.UpdateRelease(ctx, r))
+		got, err := s.GetRelease(ctx, r.ID)
+		must(t, err)
+		if got.Status != platform.ReleaseCanary || got.Digest != "sha256:4567" || got.Artifact != r.Artifact ||
+			got.Canary != 10 || got.Origin == nil || got.Origin.Commit != "abc123" {
+			t.Fatalf("release after update = %+v, want canary, the new digest and artifact, canary 10 and the origin kept", got)
+		}
+	})
+	t.Run("canary share out of range", func(t *testing.T) {
+		for _, canary := range []int{-1, 100} {
+			b, r := newDeploy("acme", "api", "")
+			r.Canary = canary
+			wantCode(t, s.Deploy(ctx, b, r), platform.EINVALID)
+		}
+	})
+}
+
+// testBuildDigest checks that a build's digest is stored by Deploy and UpdateBuild.
+func testBuildDigest(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	b, _ := newDeploy("acme", "api", "")
+	b.Digest = "sha256:given"
+	_, r := newDeploy("acme", "api", "")
+	r.BuildID = b.ID
+	must(t, s.Deploy(ctx, b, r))
+	got, err := s.GetBuild(ctx, b.ID)
+	must(t, err)
+	sameJSON(t, "GetBuild", got, b)
+
+	b.Status, b.Artifact, b.Digest = platform.BuildSucceeded, "/data/bin/api", "sha256:built"
+	must(t, s.UpdateBuild(ctx, b))
+	list, err := s.ListBuilds(ctx, "acme", "api", 0)
+	must(t, err)
+	if len(list) != 1 || list[0].Digest != "sha256:built" || list[0].Artifact != "/data/bin/api" {
+		t.Fatalf("ListBuilds = %+v, want the build with digest sha256:built", list)
+	}
+}
+
+// testDeployReusedBuild checks Deploy without a build (a rollback): the release reuses
+// a succeeded build of its service and is otherwise deployed as any other; a build that
+// failed, is of another service or does not exist is refused and changes nothing.
+func testDeployReusedBuild(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	mustNamespace(t, s, "acme")
+	good, v1 := deploy(t, s, "acme", "api", "")
+	good.Status, good.Artifact, good.Digest = platform.BuildSucceeded, "/data/bin/api-1", "sha256:one"
+	must(t, s.UpdateBuild(ctx, good))
+	v1.Status, v1.Artifact, v1.Digest = platform.ReleaseLive, good.Artifact, good.Digest
+	must(t, s.UpdateRelease(ctx, v1))
+	bad, _ := deploy(t, s, "acme", "api", "")
+	bad.Status = platform.BuildFailed
+	must(t, s.UpdateBuild(ctx, bad))
+	web, _ := deploy(t, s, "acme", "web", "")
+	web.Status = platform.BuildSucceeded
+	must(t, s.UpdateBuild(ctx, web))
+	_, pending := deploy(t, s, "acme", "api", "")
+
+	rollback := func(buildID string) *platform.Release {
+		return &platform.Release{Namespace: "acme", Service: "api", BuildID: buildID, Replicas: 1,
+			Artifact: v1.Artifact, Digest: v1.Digest,
+			Origin: &platform.ReleaseOrigin{Kind: platform.OriginRollback, RollbackOf: v1.Version, User: "alice"}}
+	}
+	t.Run("refused", func(t *testing.T) {
+		tests := []struct{ name, build, want string }{
+			{"failed build", bad.ID, "did not succeed"},
+			{"build of another service", web.ID, "acme/web"},
+			{"unknown build", "b-nope", "b-nope"},
+			{"no build named", "", "build"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				r := rollback(tc.build)
+				err := s.Deploy(ctx, nil, r)
+				wantCode(t, err, platform.EINVALID)
+				if msg := platform.ErrorMessage(err); !strings.Contains(msg, tc.want) {
+					t.Fatalf("message %q must say %q", msg, tc.want)
+				}
+				_, err = s.GetRelease(ctx, r.ID)
+				wantCode(t, err, platform.ENOTFOUND)
+			})
+		}
+		svc, err := s.GetService(ctx, "acme", "api")
+		must(t, err)
+		list, err := s.ListReleases(ctx, "acme", "api", 0)
+		must(t, err)
+		got, err := s.GetRelease(ctx, pending.ID)
+		must(t, err)
+		if svc.DesiredRelease != pending.ID || len(list) != 3 || got.Status != platform.ReleasePending {
+			t.Fatalf("after refused rollbacks: desired %s, %d releases, pending release %s; want %s, 3, pending",
+				svc.DesiredRelease, len(list), got.Status, pending.ID)
+		}
+	})
+	t.Run("reuses the build", func(t *testing.T) {
+		r := rollback(good.ID)
+		must(t, s.Deploy(ctx, nil, r))
+		if r.Version != "v4" || r.Status != platform.ReleasePending || r.ID == "" {
+			t.Fatalf("rollback wrote back version %q, status %q, ID %q; want v4, pending, an ID", r.Version, r.Status, r.ID)
+		}
+		got, err := s.GetRelease(ctx, r.ID)
+		must(t, err)
+		sameJSON(t, "GetRelease", got, r)
+		svc, err := s.GetService(ctx, "acme", "api")
+		must(t, err)
+		if svc.DesiredRelease != r.ID || svc.Status != platform.ServiceDeploying {
+			t.Fatalf("service after rollback = %+v, want desired %s, deploying", svc, r.ID)
+		}
+		if got, err := s.GetRelease(ctx, pending.ID); err != nil || got.Status != platform.ReleaseSuperseded {
+			t.Fatalf("earlier pending release: %v, %v; want superseded", got, err)
+		}
+		if got, err := s.GetRelease(ctx, v1.ID); err != nil || got.Status != platform.ReleaseLive {
+			t.Fatalf("live release: %v, %v; want still live", got, err)
+		}
+		builds, err := s.ListBuilds(ctx, "acme", "api", 0)
+		must(t, err)
+		if len(builds) != 3 {
+			t.Fatalf("builds after rollback = %d, want 3: nothing is built again", len(builds))
+		}
+	})
+	t.Run("the namespace must exist", func(t *testing.T) {
+		r := rollback(good.ID)
+		r.Namespace = "nope"
+		wantCode(t, s.Deploy(ctx, nil, r), platform.ENOTFOUND)
 	})
 }

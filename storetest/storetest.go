@@ -10,9 +10,10 @@
 //	}
 //
 // The suite checks what callers of the store see: every method, its error codes, cascade
-// deletes, version assignment, superseding and placement in Deploy, instances per region,
-// concurrent writers, usage arithmetic, event filtering and paging, region tokens, and
-// data surviving Close and reopen.
+// deletes, version assignment, superseding and placement in Deploy, redeploying a build,
+// instances per region, concurrent writers, usage arithmetic, event filtering and paging,
+// region tokens, repository links with their webhook deliveries and previews, and data
+// surviving Close and reopen.
 package storetest
 
 import (
@@ -60,6 +61,16 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Uploads", testUploads},
 		{"BuildSealedURL", testBuildSealedURL},
 		{"Releases", testReleases},
+		{"ReleaseOrigins", testReleaseOrigins},
+		{"DeployReusedBuild", testDeployReusedBuild},
+		{"BuildDigest", testBuildDigest},
+		{"RepoLinks", testRepoLinks},
+		{"RepoLinkLastDelivery", testRepoLinkLastDelivery},
+		{"Deliveries", testDeliveries},
+		{"DeliveryQueue", testDeliveryQueue},
+		{"Previews", testPreviews},
+		{"RepoCascades", testRepoCascades},
+		{"RepoReopen", testRepoReopen},
 		{"Instances", testInstances},
 		{"InstanceRegions", testInstanceRegions},
 		{"Events", testEvents},
