@@ -281,6 +281,10 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.GitHub.SyncToken = v
 		case "PLATFORM_GITHUB_WEBHOOK_SECRET":
 			c.GitHub.WebhookSecret = v
+		case "PLATFORM_GITHUB_WEB_URL":
+			c.GitHub.WebURL = v
+		case "PLATFORM_GITHUB_API_URL":
+			c.GitHub.APIURL = v
 		case "PLATFORM_GITHUB_REPO_TOKEN":
 			c.GitHub.RepoToken = v
 		case "PLATFORM_GITHUB_OIDC_AUDIENCE":
