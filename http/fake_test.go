@@ -398,3 +398,57 @@ func (f *fakeControlPlane) SetGitHubLinks(ctx context.Context, links []*platform
 	}
 	return links, nil
 }
+
+func (f *fakeControlPlane) Rollback(ctx context.Context, ns, svc, version string) (*platform.Release, error) {
+	if err := f.record(ctx, "Rollback", ns, []string{svc, version}); err != nil {
+		return nil, err
+	}
+	r := cannedRelease(ns, svc)
+	r.Version = "v3"
+	r.Origin = &platform.ReleaseOrigin{Kind: platform.OriginRollback, RollbackOf: "v1"}
+	return r, nil
+}
+
+func cannedRepoLink(ns string) *platform.RepoLink {
+	return &platform.RepoLink{ID: "l-1", Namespace: ns, Repo: "acme/services", Branch: "main", WebhookSecret: "never-serialised",
+		Previews: true, CreatedAt: t0}
+}
+
+func (f *fakeControlPlane) LinkRepo(ctx context.Context, req platform.LinkRepoRequest) (*platform.RepoLink, *platform.LinkSetup, error) {
+	if err := f.record(ctx, "LinkRepo", req.Namespace, req); err != nil {
+		return nil, nil, err
+	}
+	return cannedRepoLink(req.Namespace), &platform.LinkSetup{WebhookURL: "https://platform.example.com/webhooks/github/links/l-1",
+		WebhookSecret: f.tokenSec, Note: "add it by hand"}, nil
+}
+
+func (f *fakeControlPlane) ListRepoLinks(ctx context.Context, ns string) ([]*platform.RepoLink, error) {
+	check := ns
+	if ns == "" {
+		check = anyNamespace
+	}
+	if err := f.record(ctx, "ListRepoLinks", check, ns); err != nil {
+		return nil, err
+	}
+	if ns == "" {
+		return nil, nil // nil must still encode as []
+	}
+	return []*platform.RepoLink{cannedRepoLink(ns)}, nil
+}
+
+func (f *fakeControlPlane) UnlinkRepo(ctx context.Context, ns, id string) error {
+	return f.record(ctx, "UnlinkRepo", ns, id)
+}
+
+func (f *fakeControlPlane) ExchangeActionsToken(ctx context.Context, idToken string) (*platform.ActionsToken, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, "ExchangeActionsToken")
+	f.lastArg = idToken
+	f.streamCx = append(f.streamCx, ctx)
+	f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &platform.ActionsToken{Token: &platform.Token{ID: "t-9", Name: "github-actions acme/services 42", Role: platform.RoleDeveloper,
+		Namespaces: []string{"acme"}, CreatedAt: t0}, Secret: f.tokenSec, Namespace: "acme"}, nil
+}

@@ -205,6 +205,7 @@ var bodies = map[string]string{
 	"POST /v1/users":                   `{"login":"made-by-matrix","role":"viewer"}`,
 	"PUT /v1/users/{login}/role":       `{"role":"viewer"}`,
 	"PUT /v1/org/github":               `{"links":[]}`,
+	"POST /v1/namespaces/{ns}/repos":   `{"repo":"acme/api"}`,
 	"POST /api/*":                      `{}`,
 }
 

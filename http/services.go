@@ -20,6 +20,7 @@ func (s *Server) serviceRoutes(r chi.Router) {
 	r.Get(ns+"/services/{svc}", s.handle(s.getService))
 	r.Delete(ns+"/services/{svc}", s.handle(s.deleteService))
 	r.Get(ns+"/services/{svc}/releases", s.handle(s.listReleases))
+	r.Post(ns+"/services/{svc}/rollback", s.handle(s.rollback))
 	r.Get(ns+"/releases/{id}", s.handle(s.getRelease))
 	r.Get(ns+"/builds/{id}", s.handle(s.getBuild))
 	r.Post(ns+"/call", s.handle(s.call))
@@ -125,6 +126,27 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, struct {
 		Releases []*platform.Release `json:"releases"`
 	}{nonNil(list)})
+	return nil
+}
+
+// rollbackRequest is the body of POST .../services/{svc}/rollback; an empty body or
+// version goes back to the release live before the current one.
+type rollbackRequest struct {
+	Version string `json:"version"`
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	var req rollbackRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req, s.opts.MaxBodyBytes); err != nil {
+			return err
+		}
+	}
+	rel, err := s.cp.Rollback(r.Context(), chi.URLParam(r, "ns"), chi.URLParam(r, "svc"), req.Version)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, rel)
 	return nil
 }
 
