@@ -32,8 +32,19 @@ const pollInterval = 250 * time.Millisecond
 //	not desired          → stop every workload of it
 //	Next set             → run it beside Current, wait for registration + health, then
 //	                       serve it (promoted in the region) or fail it
+//	Next a canary        → the same, but once healthy it stays beside Current, which
+//	                       keeps serving, and takes its share of the calls (split)
 //	always               → keep the serving release running, stop every other workload of
 //	                       the service, restart unregistered instances, record what runs
+//
+// A canary's life in the region, as the control plane's desired state moves it:
+//
+//	Current=A Next=B Canary=N ──► B rolls out (0% of the calls) ──► B live: N% of the calls
+//	   │                                                               │
+//	   │  Current=B Next=nil (promoted): B's instances serve as they   │
+//	   │  run, A is drained and stopped ◄──────────────────────────────┤
+//	   │                                                               │
+//	   └─ Current=A Next=nil or another (replaced): B is stopped ◄─────┘
 //
 // Every step reads state from the driver and is safe to repeat after a crash. It returns
 // how soon to look again (0: when something changes).
@@ -48,6 +59,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 		return 0, nil
 	}
 	if !desired {
+		r.split(ns, name, spec, nil)
 		err := r.stopAll(ctx, ns, name)
 		if err == nil {
 			r.forget(k)
@@ -56,8 +68,9 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 	}
 
 	serving := spec.Current
+	canary := isCanary(spec)
 	switch {
-	case spec.Next != nil && promoted == spec.Next.ID:
+	case !canary && spec.Next != nil && promoted == spec.Next.ID:
 		// Promoted here before the control plane made it current.
 		serving = spec.Next
 	case promoted != "":
@@ -70,18 +83,30 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 		keep  []string
 	)
 	if next := spec.Next; next != nil && (serving == nil || next.ID != serving.ID) {
-		if out := r.outcome(next.ID); out != nil && out.State == RolloutFailed {
+		out := r.outcome(next.ID)
+		switch {
+		case out != nil && out.State == RolloutFailed:
 			ro = out
-		} else {
+		case canary && out != nil && out.State == RolloutLive:
+			// A healthy canary stays as it runs beside Current; it is not rolled out again.
+			if err := r.start(ctx, next); err != nil {
+				return after, fmt.Errorf("start canary %s %s: %w", name, next.Version, err)
+			}
+			if err := r.reviveUnregistered(ctx, next); err != nil {
+				return after, err
+			}
+			ro = out
+			keep = append(keep, next.ID)
+		default:
 			var err error
 			after, ro, err = r.rollout(ctx, next)
 			if err != nil {
 				return after, err
 			}
-			switch ro.State {
-			case RolloutRunning:
+			switch {
+			case ro.State == RolloutRunning, ro.State == RolloutLive && canary:
 				keep = append(keep, next.ID)
-			case RolloutLive:
+			case ro.State == RolloutLive:
 				serving = next
 				r.setPromoted(k, next.ID)
 			}
@@ -95,6 +120,9 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 		}
 		keep = append(keep, serving.ID)
 	}
+	// Before anything is drained: a promoted canary's calls are no longer split, so
+	// they all reach it once the previous release's nodes are drained.
+	r.split(ns, name, spec, ro)
 	if ro != nil && ro.State == RolloutLive && serving != nil {
 		// Say it serves before draining the previous release, which takes DrainDelay and
 		// the stop: the control plane promotes it meanwhile.
@@ -113,6 +141,31 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 		servingID = serving.ID
 	}
 	return after, r.record(ctx, ns, name, servingID, ro, keep)
+}
+
+// isCanary reports whether spec's Next is a canary of its Current.
+func isCanary(spec ServiceSpec) bool {
+	return spec.Canary > 0 && spec.Next != nil && spec.Current != nil && spec.Next.ID != spec.Current.ID
+}
+
+// split tells the mesh how the service's calls that name no version are shared: a
+// canary takes its percent once live in the region and none while it rolls out (calls
+// naming its version reach it all along); without a canary, or once it failed, they are
+// not split.
+func (r *Reconciler) split(ns, name string, spec ServiceSpec, ro *Rollout) {
+	s, ok := r.opts.Mesh.(Splitter)
+	if !ok {
+		return
+	}
+	if !isCanary(spec) || ro == nil || ro.Release != spec.Next.ID || ro.State == RolloutFailed {
+		s.SplitCalls(ns, name, "", "", 0)
+		return
+	}
+	percent := 0
+	if ro.State == RolloutLive {
+		percent = spec.Canary
+	}
+	s.SplitCalls(ns, name, spec.Current.Version, spec.Next.Version, percent)
 }
 
 // rollout runs release w and reports it live once every instance is registered in the

@@ -51,6 +51,11 @@ type ServiceSpec struct {
 	Current *runtime.WorkloadSpec
 	// Next is a release to roll out beside Current (nil: none).
 	Next *runtime.WorkloadSpec
+	// Canary, from 1 to 99 with Next and Current set, makes Next a canary: once healthy
+	// it is reported live but runs beside Current, which keeps serving, and takes Canary
+	// percent of the calls that name no version (see Splitter). Current = the canary and
+	// Next = nil then promotes it; Next gone with Current unchanged stops it.
+	Canary int
 }
 
 // RolloutState is how a release's rollout went in the region.
@@ -165,6 +170,15 @@ func (o *Options) setDefaults() {
 // exit.
 type Drainer interface {
 	DrainNode(ns, nodeID string)
+}
+
+// Splitter is implemented by meshes that can split the calls of a service that name no
+// version between two of its versions, for canary releases.
+type Splitter interface {
+	// SplitCalls sends percent (0 to 100) of the calls to service in ns that name no
+	// version to nodes of version canary and the rest to nodes of version stable; with
+	// canary "" they are no longer split.
+	SplitCalls(ns, service, stable, canary string, percent int)
 }
 
 // namespaceSyncer is a mesh that can be told the complete list of namespaces, and
@@ -325,7 +339,7 @@ func referenced(specs map[string]ServiceSpec, release string) bool {
 }
 
 func sameSpec(a, b ServiceSpec) bool {
-	return sameWorkload(a.Current, b.Current) && sameWorkload(a.Next, b.Next)
+	return sameWorkload(a.Current, b.Current) && sameWorkload(a.Next, b.Next) && a.Canary == b.Canary
 }
 
 func sameWorkload(a, b *runtime.WorkloadSpec) bool {

@@ -26,9 +26,12 @@ import (
 func TestDesiredRoundTrip(t *testing.T) {
 	w := &runtime.WorkloadSpec{ID: "r1", Namespace: "acme", Service: "hello", Version: "v2", Artifact: "fetch:r1",
 		Replicas: 3, Env: map[string]string{"K": "V"}, Resources: runtime.Resources{CPUMillis: 250, MemoryBytes: 256 << 20}}
+	canary := *w
+	canary.ID, canary.Version = "r2", "v3"
 	d := region.Desired{
 		Generation: 7, Namespaces: []string{"acme"}, NamespaceOrgs: map[string]string{"acme": "default"},
-		Services:       []region.ServiceSpec{{Namespace: "acme", Service: "hello", Next: w}},
+		Services: []region.ServiceSpec{{Namespace: "acme", Service: "hello", Next: w},
+			{Namespace: "acme", Service: "canary", Current: w, Next: &canary, Canary: 10}},
 		Routes:         []region.Route{{Namespace: "acme", Service: "hello", Regions: []string{"lon1", "fra1"}}},
 		RegionGateways: map[string]string{"lon1": "http://lon1:8081"},
 	}
