@@ -99,3 +99,18 @@ func (c *Client) GetBuild(ctx context.Context, ns, id string) (*platform.Build, 
 	}
 	return &b, nil
 }
+
+// Rollback deploys an earlier release of a service again without building and returns
+// the new release (the next version, with that release's artifact); the platform then
+// rolls it out. version "" goes back to the release live before the current one.
+// ENOTFOUND for an unknown version, EINVALID when there is nothing to go back to.
+func (c *Client) Rollback(ctx context.Context, ns, service, version string) (*platform.Release, error) {
+	in := struct {
+		Version string `json:"version,omitempty"`
+	}{version}
+	var r platform.Release
+	if err := c.do(ctx, http.MethodPost, nsPath(ns, "services", service, "rollback"), nil, in, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
