@@ -10,6 +10,9 @@
 // .../memberships/{user} with Link-header pagination, 401 "Bad credentials" for unknown
 // or revoked tokens, and X-RateLimit-* headers with 403 (or 429) once the limit is used
 // up. Tests configure users and teams and change them while the code under test runs.
+//
+// It also serves a GitHub Actions OIDC issuer (oidc.go) and the repositories API of
+// GitOps: commit statuses, issue comments and webhooks (repos.go).
 package githubtest
 
 import (
@@ -84,6 +87,9 @@ type Fake struct {
 	rateStatus int
 
 	calls map[string]int
+
+	oidc  oidcState // oidc.go
+	repos repoState // repos.go
 }
 
 // token is an access token the fake issued: to the OAuth app (through the web or device
@@ -130,6 +136,8 @@ func New(t testing.TB) *Fake {
 	mux.HandleFunc("GET /api/v3/user/teams", f.api(f.userTeams))
 	mux.HandleFunc("GET /api/v3/orgs/{org}/teams/{slug}/members", f.api(f.teamMembers))
 	mux.HandleFunc("GET /api/v3/orgs/{org}/teams/{slug}/memberships/{user}", f.api(f.teamMembership))
+	f.routeOIDC(mux)
+	f.routeRepos(mux)
 	f.Server = httptest.NewServer(mux)
 	t.Cleanup(f.Close)
 	return f
