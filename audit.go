@@ -32,6 +32,7 @@ const (
 	AuditNamespaceCreate = "namespace.create"
 	AuditNamespaceDelete = "namespace.delete"
 	AuditDeploy          = "service.deploy"
+	AuditPromote         = "service.promote"
 	AuditRollback        = "service.rollback"
 	AuditRepoLink        = "repo.link"
 	AuditRepoUnlink      = "repo.unlink"

@@ -29,6 +29,11 @@ type ControlPlane interface {
 	GetService(ctx context.Context, namespace, name string) (*ServiceView, error)
 	// DeleteService marks the service deleted; the reconciler stops its instances.
 	DeleteService(ctx context.Context, namespace, name string) error
+	// Promote makes the service's canary (DeployRequest.Canary) its live release: the
+	// regions serve the canary's running instances and drain and stop the old ones.
+	// Authorised as a deploy. ENOTFOUND when there is no canary, EINVALID when it is
+	// still rolling out.
+	Promote(ctx context.Context, namespace, service string) (*Release, error)
 	GetRelease(ctx context.Context, namespace, id string) (*Release, error)
 	ListReleases(ctx context.Context, namespace, service string) ([]*Release, error)
 	GetBuild(ctx context.Context, namespace, id string) (*Build, error)

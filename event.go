@@ -14,6 +14,7 @@ const (
 	EventReleaseCreated       = "release.created"
 	EventReleaseRollingOut    = "release.rolling_out"
 	EventReleaseRolledOut     = "release.rolled_out"
+	EventReleaseCanary        = "release.canary" // runs beside the live release with a share of the calls
 	EventReleaseFailed        = "release.failed"
 	EventReleaseSuperseded    = "release.superseded"
 	EventInstanceStarted      = "instance.started"

@@ -93,6 +93,12 @@ func (f *deployFollower) outcome(ctx context.Context, e *platform.Event) error {
 			fmt.Fprintf(f.a.stdout, "Release %s of %s is live.\n", rel.Version, rel.Service)
 		}
 		return nil
+	case platform.EventReleaseCanary:
+		if !f.a.jsonOutput() {
+			fmt.Fprintf(f.a.stdout, "Release %s of %s is a canary taking %d%% of the calls; promote it with `platform promote %s -n %s`.\n",
+				rel.Version, rel.Service, rel.Canary, rel.Service, ns)
+		}
+		return nil
 	case platform.EventReleaseSuperseded:
 		return platform.Errorf(platform.ECONFLICT, "release %s of %s was superseded by a newer deploy", rel.Version, rel.Service).
 			WithHint("follow the newer release with `platform events -n %s --service %s -f`", ns, rel.Service)

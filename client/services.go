@@ -71,6 +71,17 @@ func (c *Client) DeleteService(ctx context.Context, ns, name string) error {
 	return c.do(ctx, http.MethodDelete, nsPath(ns, "services", name), nil, nil, nil)
 }
 
+// Promote makes the service's canary its live release and returns it: the canary's
+// running instances take every call, the previous release is drained and stopped.
+// ENOTFOUND when the service has no canary, EINVALID while it is still rolling out.
+func (c *Client) Promote(ctx context.Context, ns, service string) (*platform.Release, error) {
+	var r platform.Release
+	if err := c.do(ctx, http.MethodPost, nsPath(ns, "services", service, "promote"), nil, nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // ListReleases returns the releases of a service, newest first.
 func (c *Client) ListReleases(ctx context.Context, ns, service string) ([]*platform.Release, error) {
 	var out struct {

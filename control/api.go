@@ -241,6 +241,9 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 	if err := p.checkRegions(ctx, req.Regions); err != nil {
 		return nil, err
 	}
+	if err := p.checkCanary(ctx, req); err != nil {
+		return nil, err
+	}
 	regions := req.Regions
 	if len(regions) == 0 {
 		// A redeploy keeps the service's placement; a new service follows its namespace's.
@@ -400,6 +403,9 @@ func validateDeploy(req platform.DeployRequest) error {
 	problems = append(problems, req.Source.Problems()...)
 	if req.Replicas < 0 || req.Replicas > 100 {
 		problems = append(problems, fmt.Sprintf("replicas %d: want 1 to 100", req.Replicas))
+	}
+	if req.Canary < 0 || req.Canary > 99 {
+		problems = append(problems, fmt.Sprintf("canary %d%%: want a share of the calls from 1 to 99 (0: no canary)", req.Canary))
 	}
 	if err := req.Size.Validate(); err != nil {
 		problems = append(problems, platform.ErrorMessage(err))

@@ -16,7 +16,9 @@ import (
 //
 //	desired release pending/building → make sure its build runs (reconcileBuild)
 //	desired release rolling_out      → promote it once every connected region of the
-//	                                   placement serves it, fail it when one failed it
+//	                                   placement serves it (a canary: runs it beside the
+//	                                   live release), fail it when one failed it
+//	desired release canary           → fail it when a region failed it (see canary.go)
 //	always                           → record each region's instances and the status
 //
 // The regions' desired states are derived from the store (desiredFor) and sent when they
@@ -45,6 +47,8 @@ func (p *Plane) reconcile(ctx context.Context, ns, name string) (time.Duration, 
 			after, err = p.reconcileBuild(ctx, svc, desired)
 		case platform.ReleaseRollingOut:
 			after, err = p.reconcileRollout(ctx, svc, desired)
+		case platform.ReleaseCanary:
+			after, err = p.reconcileCanary(ctx, svc, desired)
 		case platform.ReleaseLive:
 			if svc.CurrentRelease != desired.ID {
 				// Crashed between marking the release live and the service current.
@@ -125,7 +129,8 @@ func (p *Plane) reconcileBuild(ctx context.Context, svc *platform.Service, r *pl
 }
 
 // reconcileRollout promotes release r once every connected region of the service's
-// placement serves it, and fails it as soon as one region failed it (the others then go
+// placement serves it (makes it a canary once each runs it healthy beside the live
+// release, for a canary release), and fails it as soon as one region failed it (the others then go
 // back to the current release). Regions that are away get the release when they return.
 func (p *Plane) reconcileRollout(ctx context.Context, svc *platform.Service, r *platform.Release) (time.Duration, error) {
 	k := key(svc.Namespace, svc.Name)
@@ -138,7 +143,7 @@ func (p *Plane) reconcileRollout(ctx context.Context, svc *platform.Service, r *
 		connected++
 		o := st.observed
 		switch {
-		case o != nil && o.Serving == r.ID:
+		case o != nil && o.Serving == r.ID, liveCanary(r, o):
 			live++
 		case o != nil && o.Rollout != nil && o.Rollout.Release == r.ID && o.Rollout.State == region.RolloutFailed:
 			return 0, p.failRelease(ctx, svc, r, fmt.Sprintf("in region %s: %s", name, o.Rollout.Reason))
@@ -150,6 +155,9 @@ func (p *Plane) reconcileRollout(ctx context.Context, svc *platform.Service, r *
 		return 0, nil
 	}
 	if live == connected {
+		if r.Canary > 0 && svc.CurrentRelease != "" && svc.CurrentRelease != r.ID {
+			return 0, p.becomeCanary(ctx, svc, r)
+		}
 		return 0, p.promote(ctx, svc, r)
 	}
 	return 0, nil
@@ -300,7 +308,7 @@ func (p *Plane) recordStatus(ctx context.Context, svc *platform.Service, desired
 }
 
 func serviceStatus(svc *platform.Service, desired *platform.Release, instances []*platform.Instance) (platform.ServiceStatus, string) {
-	if desired != nil && !desired.Status.Terminal() && desired.Status != platform.ReleaseLive {
+	if desired != nil && !desired.Status.Terminal() && desired.Status != platform.ReleaseLive && desired.Status != platform.ReleaseCanary {
 		return platform.ServiceDeploying, ""
 	}
 	if svc.CurrentRelease == "" {
@@ -319,7 +327,7 @@ func serviceStatus(svc *platform.Service, desired *platform.Release, instances [
 
 // desiredFor computes region name's complete desired state from the store: every
 // namespace, and every service placed in the region with its current release and the
-// release rolling out.
+// release rolling out, or its canary with its share.
 func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, error) {
 	nss, err := p.store.ListNamespaces(ctx)
 	if err != nil {
@@ -366,10 +374,11 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 			if err != nil {
 				return region.Desired{}, err
 			}
-			if r.Status == platform.ReleaseRollingOut {
+			if r.Status == platform.ReleaseRollingOut || r.Status == platform.ReleaseCanary {
 				if spec.Next, err = p.workload(ctx, r.ID); err != nil {
 					return region.Desired{}, err
 				}
+				spec.Canary = r.Canary
 			}
 		}
 		if spec.Current != nil || spec.Next != nil {

@@ -172,6 +172,15 @@ func (f *fakeControlPlane) DeleteService(ctx context.Context, ns, name string) e
 	return f.record(ctx, "DeleteService", ns, name)
 }
 
+func (f *fakeControlPlane) Promote(ctx context.Context, ns, svc string) (*platform.Release, error) {
+	if err := f.record(ctx, "Promote", ns, svc); err != nil {
+		return nil, err
+	}
+	r := cannedRelease(ns, svc)
+	r.Canary = 10
+	return r, nil
+}
+
 func (f *fakeControlPlane) GetRelease(ctx context.Context, ns, id string) (*platform.Release, error) {
 	if err := f.record(ctx, "GetRelease", ns, id); err != nil {
 		return nil, err

@@ -60,6 +60,8 @@ func TestRoutes(t *testing.T) {
 			wantStatus: 200, wantBody: service, wantCall: "GetService", wantArg: "hello"},
 		{name: "delete service", method: "DELETE", path: "/v1/namespaces/acme/services/hello",
 			wantStatus: 202, wantCall: "DeleteService", wantArg: "hello"},
+		{name: "promote", method: "POST", path: "/v1/namespaces/acme/services/hello/promote",
+			wantStatus: 200, wantBody: strings.Replace(release, `"replicas":1,`, `"replicas":1,"canary":10,`, 1), wantCall: "Promote", wantArg: "hello"},
 		{name: "list releases encodes none as []", method: "GET", path: "/v1/namespaces/acme/services/hello/releases",
 			wantStatus: 200, wantBody: `{"releases":[]}`, wantCall: "ListReleases", wantArg: "hello"},
 		{name: "get release", method: "GET", path: "/v1/namespaces/acme/releases/r-9",

@@ -19,6 +19,7 @@ func (s *Server) serviceRoutes(r chi.Router) {
 	r.Get(ns+"/services", s.handle(s.listServices))
 	r.Get(ns+"/services/{svc}", s.handle(s.getService))
 	r.Delete(ns+"/services/{svc}", s.handle(s.deleteService))
+	r.Post(ns+"/services/{svc}/promote", s.handle(s.promote))
 	r.Get(ns+"/services/{svc}/releases", s.handle(s.listReleases))
 	r.Post(ns+"/services/{svc}/rollback", s.handle(s.rollback))
 	r.Get(ns+"/releases/{id}", s.handle(s.getRelease))
@@ -115,6 +116,16 @@ func (s *Server) deleteService(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// promote makes the service's canary its live release and answers with it.
+func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
+	rel, err := s.cp.Promote(r.Context(), chi.URLParam(r, "ns"), chi.URLParam(r, "svc"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rel)
 	return nil
 }
 
