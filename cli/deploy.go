@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,9 +23,11 @@ import (
 // deployOptions are the flags of deploy.
 type deployOptions struct {
 	namespace, name, path, ref, version, size string
+	canary                                    string
 	replicas                                  int
 	env                                       []string
 	regions                                   []string
+	commit                                    string
 	detach                                    bool
 }
 
@@ -39,11 +43,16 @@ func (a *app) deployCmd() *cobra.Command {
 			"A redeploy without --size keeps the service's current size; a new service gets " + string(platform.DefaultSize) + ".\n\n" +
 			"--regions places the service: each region runs --replicas instances of it. A redeploy\n" +
 			"without --regions keeps the service's placement; a new service gets its namespace's\n" +
-			"regions (see `platform namespaces create --regions`), or the platform's default region.",
+			"regions (see `platform namespaces create --regions`), or the platform's default region.\n\n" +
+			"--canary PERCENT deploys the release as a canary: once healthy it runs beside the live\n" +
+			"release and takes that share of the calls that send no Micro-Version header (a call\n" +
+			"with `Micro-Version: VERSION` always reaches that version). `platform promote NAME`\n" +
+			"then makes it the live release; a new deploy replaces it.",
 		Example: `  platform deploy ./helloworld -n acme
   platform deploy https://github.com/acme/services.git --path helloworld --ref v1.2.0 -n acme
   platform deploy . -n acme --replicas 3 --size medium --env GREETING=hi --detach
-  platform deploy ./helloworld -n acme --regions lon1,fra1`,
+  platform deploy ./helloworld -n acme --regions lon1,fra1
+  platform deploy ./helloworld -n acme --canary 10%`,
 		Args: args(1, 1, "a directory or a git URL"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			return a.deploy(cmd, args[0], o)
@@ -59,6 +68,8 @@ func (a *app) deployCmd() *cobra.Command {
 	f.StringVar(&o.size, "size", "", "size of each instance: "+platform.SizeNames()+" (default: the service's current size, "+string(platform.DefaultSize)+" for a new service)")
 	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the instances (repeatable)")
 	f.StringSliceVar(&o.regions, "regions", nil, "regions to run the service in, comma separated (default: its current placement, or the namespace's regions)")
+	f.StringVar(&o.canary, "canary", "", "deploy as a canary taking PERCENT (1 to 99, e.g. 10 or 10%) of the calls beside the live release, until `platform promote`")
+	f.StringVar(&o.commit, "commit", "", "commit SHA the source is at, recorded with the release (default in GitHub Actions: GITHUB_SHA)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "return once the release is recorded, without following it")
 	return cmd
 }
@@ -96,6 +107,15 @@ func deployRequest(src string, o deployOptions) (platform.DeployRequest, error) 
 	if req.Regions, err = parseRegions(o.regions); err != nil {
 		errs = append(errs, err)
 	}
+	if req.Canary, err = parseCanary(o.canary); err != nil {
+		errs = append(errs, err)
+	}
+	if o.commit != "" {
+		if !commitSHA.MatchString(o.commit) {
+			errs = append(errs, fmt.Errorf("--commit %q: want a commit SHA (4 to 64 hex digits)", o.commit))
+		}
+		req.Origin = &platform.ReleaseOrigin{Kind: platform.OriginDeploy, Commit: strings.ToLower(o.commit)}
+	}
 	base := ""
 	if isGitURL(src) {
 		req.Source = platform.Source{Kind: platform.SourceGit, URL: src, Ref: o.ref, Path: o.path}
@@ -122,6 +142,37 @@ func deployRequest(src string, o deployOptions) (platform.DeployRequest, error) 
 		return req, usageErrorf("%v", err)
 	}
 	return req, nil
+}
+
+// parseCanary parses --canary's percent, "10" or "10%"; "" is no canary (0).
+func parseCanary(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")))
+	if err != nil || n < 1 || n > 99 {
+		return 0, fmt.Errorf("--canary %q: want a percent from 1 to 99, e.g. 10 or 10%%", s)
+	}
+	return n, nil
+}
+
+// commitSHA is what --commit takes: a full or abbreviated commit SHA (SHA-1 or SHA-256).
+var commitSHA = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
+
+// actionsOrigin fills a deploy's origin, in a GitHub Actions job, with the repository,
+// ref and commit GitHub sets (GITHUB_REPOSITORY, GITHUB_REF, GITHUB_SHA); --commit, in o,
+// wins over GITHUB_SHA. Outside Actions it returns o as is.
+func actionsOrigin(o *platform.ReleaseOrigin, env map[string]string) *platform.ReleaseOrigin {
+	repo, ref, sha := env["GITHUB_REPOSITORY"], env["GITHUB_REF"], env["GITHUB_SHA"]
+	if repo == "" && ref == "" && sha == "" {
+		return o
+	}
+	out := &platform.ReleaseOrigin{Kind: platform.OriginDeploy}
+	if o != nil {
+		*out = *o
+	}
+	out.Repo, out.Ref, out.Commit = first(out.Repo, repo), first(out.Ref, ref), first(out.Commit, sha)
+	return out
 }
 
 // gitPath returns the path part of a git URL (https://host/org/repo.git or
@@ -164,6 +215,7 @@ func (a *app) deploy(cmd *cobra.Command, src string, o deployOptions) error {
 		return err
 	}
 	req.Namespace = ns
+	req.Origin = actionsOrigin(req.Origin, a.env)
 	ctx := cmd.Context()
 	// The newest event before the deploy: following starts after it, so no event of the
 	// new release can be missed however fast the platform is.
@@ -269,6 +321,6 @@ type deployItem struct {
 
 // terminalEvents end the following of a deploy when they concern its release.
 var terminalEvents = []string{
-	platform.EventReleaseRolledOut, platform.EventBuildFailed,
+	platform.EventReleaseRolledOut, platform.EventReleaseCanary, platform.EventBuildFailed,
 	platform.EventReleaseFailed, platform.EventReleaseSuperseded,
 }

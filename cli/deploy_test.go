@@ -61,6 +61,24 @@ func TestDeployRequest(t *testing.T) {
 				"--regions: lon1 is named twice\n--regions: invalid region name \"\"",
 		},
 		{
+			name: "canary as a percent",
+			src:  "/src/hello", opts: deployOptions{canary: "10%"},
+			want: platform.DeployRequest{Service: "hello", Canary: 10, Source: platform.Source{Kind: platform.SourceArchive}},
+		},
+		{
+			name: "canary as a number",
+			src:  "/src/hello", opts: deployOptions{canary: "25"},
+			want: platform.DeployRequest{Service: "hello", Canary: 25, Source: platform.Source{Kind: platform.SourceArchive}},
+		},
+		{
+			name: "canary out of range", src: "/src/hello", opts: deployOptions{canary: "100%"},
+			wantErr: `--canary "100%": want a percent from 1 to 99, e.g. 10 or 10%`,
+		},
+		{
+			name: "canary not a number", src: "/src/hello", opts: deployOptions{canary: "ten"},
+			wantErr: `--canary "ten": want a percent from 1 to 99, e.g. 10 or 10%`,
+		},
+		{
 			name: "every problem at once",
 			src:  "/src/My_Service", opts: deployOptions{ref: "main", replicas: -1, size: "huge", env: []string{"NOEQUALS"}},
 			wantErr: "--replicas -1: must not be negative\n--size \"huge\": want one of nano, small, medium, large, xlarge\n--env \"NOEQUALS\": want KEY=VALUE\n--ref: only a git source has refs; commit and deploy the directory instead\n" +
@@ -245,6 +263,39 @@ func TestDeployFailures(t *testing.T) {
 				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, r.stdout)
 			}
 		})
+	}
+}
+
+// TestDeployCanary: --canary sends the share, and following ends once the release is a
+// canary, saying how to promote it.
+func TestDeployCanary(t *testing.T) {
+	t.Parallel()
+	f := newDeployFake(t, []*platform.Event{
+		ev(4, platform.EventBuildSucceeded, "built hello v2", "r-2"),
+		ev(5, platform.EventReleaseRollingOut, "rolling out hello v2 (1 instances) in local", "r-2"),
+		ev(6, platform.EventReleaseCanary, "v2 takes 10% of calls (v1 the rest)", "r-2"),
+		ev(7, platform.EventInstanceStopped, "never printed", "r-1"),
+	}, "")
+	f.deployRel.Canary = 10
+	r := f.run(t, "deploy", serviceDir(t), "-n", "acme", "--canary", "10%")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"  10:22:00  release.canary        v2 takes 10% of calls (v1 the rest)\n",
+		"Release v2 of hello is a canary taking 10% of the calls; promote it with `platform promote hello -n acme`.\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "never printed") {
+		t.Errorf("followed past the canary:\n%s", r.stdout)
+	}
+	var req platform.DeployRequest
+	json.Unmarshal(f.recorded("POST /v1/namespaces/acme/deploys"), &req)
+	if req.Canary != 10 {
+		t.Errorf("deploy request canary = %d, want 10", req.Canary)
 	}
 }
 

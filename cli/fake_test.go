@@ -139,6 +139,14 @@ func (f *fakeAPI) routes() http.Handler {
 		writeError(w, 404, platform.ENOTFOUND, fmt.Sprintf("service %q not found in namespace %q", r.PathValue("svc"), "acme"), "list services with `platform services -n acme`")
 	}))
 	mux.HandleFunc("DELETE /v1/namespaces/{ns}/services/{svc}", f.needNS(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) }))
+	mux.HandleFunc("POST /v1/namespaces/{ns}/services/{svc}/promote", f.needNS(func(w http.ResponseWriter, r *http.Request) {
+		if svc := r.PathValue("svc"); svc != "hello" {
+			writeError(w, 404, platform.ENOTFOUND, "no canary to promote: "+svc+" has none", "deploy one with `platform deploy DIR -n acme --canary 10%`")
+			return
+		}
+		writeJSON(w, 200, platform.Release{ID: "r-2", Namespace: "acme", Service: "hello", Version: "v2", BuildID: "b-2", Replicas: 2,
+			Status: platform.ReleaseLive, Canary: 10, CreatedAt: t0, UpdatedAt: t1})
+	}))
 	mux.HandleFunc("GET /v1/namespaces/{ns}/events", f.needNS(f.handleEvents))
 	mux.HandleFunc("GET /v1/namespaces/{ns}/services/{svc}/logs", f.needNS(f.handleLogs))
 	mux.HandleFunc("POST /v1/namespaces/{ns}/call", f.needNS(func(w http.ResponseWriter, r *http.Request) {
@@ -224,6 +232,7 @@ func (f *fakeAPI) routes() http.Handler {
 		}
 		writeJSON(w, 201, map[string]string{"region": "fra1", "token": "mpr_r3g10n"})
 	})
+	f.gitopsRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
