@@ -41,6 +41,9 @@ func (a *app) followDeploy(ctx context.Context, c *client.Client, rel *platform.
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
+		if rel.Origin != nil && rel.Origin.Kind == platform.OriginRollback {
+			return // nothing is built: the build's log is the old release's
+		}
 		f.buildLog(ctx)
 	}()
 	for events.Next() {

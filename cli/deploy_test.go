@@ -397,3 +397,47 @@ func TestDeployInRegions(t *testing.T) {
 		t.Errorf("deploy request regions %q, want [lon1 fra1]", req.Regions)
 	}
 }
+
+// TestDeployOrigin: --commit labels the release, and in a GitHub Actions job the
+// repository, ref and commit GitHub sets do (--commit wins over GITHUB_SHA).
+func TestDeployOrigin(t *testing.T) {
+	t.Parallel()
+	actions := []string{"GITHUB_REPOSITORY=acme/services", "GITHUB_REF=refs/heads/main", "GITHUB_SHA=1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"}
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		want     *platform.ReleaseOrigin
+		wantCode int
+		wantErr  string
+	}{
+		{name: "none outside Actions", args: nil},
+		{name: "--commit", args: []string{"--commit", "ABCDEF1"},
+			want: &platform.ReleaseOrigin{Kind: platform.OriginDeploy, Commit: "abcdef1"}},
+		{name: "in GitHub Actions", env: actions,
+			want: &platform.ReleaseOrigin{Kind: platform.OriginDeploy, Repo: "acme/services", Ref: "refs/heads/main", Commit: "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"}},
+		{name: "--commit wins over GITHUB_SHA", args: []string{"--commit", "9f8e7d6"}, env: actions,
+			want: &platform.ReleaseOrigin{Kind: platform.OriginDeploy, Repo: "acme/services", Ref: "refs/heads/main", Commit: "9f8e7d6"}},
+		{name: "--commit not a SHA", args: []string{"--commit", "main"}, wantCode: 2,
+			wantErr: `error: --commit "main": want a commit SHA (4 to 64 hex digits)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newDeployFake(t, nil, "")
+			args := append([]string{"deploy", serviceDir(t), "-n", "acme", "--detach"}, tt.args...)
+			r := runCLI(t, append([]string{"PLATFORM_SERVER=" + f.URL, "PLATFORM_TOKEN=" + adminSecret}, tt.env...), "", args...)
+			if r.code != tt.wantCode || !strings.HasPrefix(r.stderr, tt.wantErr) {
+				t.Fatalf("exit %d, want %d\nstderr:\n%s\nwant prefix %s", r.code, tt.wantCode, r.stderr, tt.wantErr)
+			}
+			if tt.wantCode != 0 {
+				return
+			}
+			var req platform.DeployRequest
+			json.Unmarshal(f.recorded("POST /v1/namespaces/acme/deploys"), &req)
+			if !reflect.DeepEqual(req.Origin, tt.want) {
+				t.Errorf("origin %+v, want %+v", req.Origin, tt.want)
+			}
+		})
+	}
+}

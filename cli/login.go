@@ -18,13 +18,15 @@ type loginResult struct {
 func (a *app) loginCmd() *cobra.Command {
 	var ns string
 	gl := &githubLogin{}
+	ol := &actionsLogin{}
 	cmd := &cobra.Command{
-		Use:   "login --server URL (--token TOKEN | --github | --device)",
+		Use:   "login --server URL (--token TOKEN | --github | --device | --github-oidc)",
 		Short: "Check a token against a server and save both for later commands",
 		Long: "login verifies the token by listing the namespaces it may access, then saves the\n" +
 			"server and token to the config file (mode 0600), where later commands find them.\n" +
 			"--github signs in with GitHub in the browser and --device with GitHub's device flow;\n" +
-			"both save a new API token of the platform.",
+			"both save a new API token of the platform. --github-oidc, in a GitHub Actions job, trades\n" +
+			"the job's OIDC token for a token of the namespace linked to the repository (15 minutes).",
 		Args: args(0, 0, "no arguments"),
 		RunE: a.run(func(cmd *cobra.Command, _ []string) error {
 			s, err := a.resolve(cmd, ns)
@@ -33,6 +35,9 @@ func (a *app) loginCmd() *cobra.Command {
 			}
 			if gl.enabled() {
 				return a.loginWithGitHub(cmd, s, gl)
+			}
+			if ol.enabled {
+				return a.loginWithActions(cmd, s, ol)
 			}
 			if s.Token == "" {
 				return &usageError{err: platform.Errorf(platform.EINVALID, "no token given").
@@ -60,5 +65,6 @@ func (a *app) loginCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "default namespace to save for later commands")
 	gl.flags(cmd)
+	ol.flags(cmd)
 	return cmd
 }
