@@ -256,6 +256,9 @@ func validate(bd *platform.Build) error {
 		if !isDigest(bd.Source.Archive) {
 			problems = append(problems, fmt.Sprintf("archive %q is not a sha256 digest", bd.Source.Archive))
 		}
+		if _, err := cleanSubdir(bd.Source.Path); err != nil {
+			problems = append(problems, err.Error())
+		}
 	case platform.SourceGit:
 		if err := checkGitURL(bd.Source.URL); err != nil {
 			problems = append(problems, err.Error())
@@ -334,7 +337,15 @@ func (b *Builder) fetch(ctx context.Context, bd *platform.Build, work string, lo
 		if err := b.extractStored(bd.Source.Archive, checkout); err != nil {
 			return "", "", "", err
 		}
-		src, key = checkout, "archive:"+bd.Source.Archive
+		sub, _ := cleanSubdir(bd.Source.Path) // validated already
+		if src, err = subdirIn(checkout, sub); err != nil {
+			return "", "", "", err
+		}
+		key = "archive:" + bd.Source.Archive
+		if sub != "." {
+			// One archive of a repository builds each of its services.
+			key += ":" + sub
+		}
 	default:
 		commit, err = b.clone(ctx, bd.Source, checkout, log)
 		if err != nil {

@@ -77,6 +77,12 @@ var addrRE = regexp.MustCompile(`msg="platform server started" addr=(\S+)`)
 // 200. Instances the server started are killed when the test ends.
 func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	t.Helper()
+	return startServerEnv(t, dataDir, nil, extra...)
+}
+
+// startServerEnv is startServer with env added to the server's environment.
+func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string) *serverProc {
+	t.Helper()
 	args := []string{"server", "--data", dataDir, "--addr", "127.0.0.1:0", "--rollout-timeout", "60s"}
 	testenv.RemoveCgroups(t, dataDir)
 	if bridge, subnet := testenv.SandboxNetwork(t, dataDir); bridge != "" {
@@ -84,7 +90,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	}
 	args = append(args, extra...)
 	out := &testenv.Buffer{}
-	cmd, exited, addrc := spawn(t, args, out, addrRE)
+	cmd, exited, addrc := spawn(t, args, out, addrRE, env...)
 	s := &serverProc{t: t, dir: dataDir, cmd: cmd, out: out, exited: exited}
 	t.Cleanup(func() {
 		s.stop()
@@ -121,13 +127,13 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	}
 }
 
-// spawn starts the platform binary with args (keeping HOME: builds use the host's Go
+// spawn starts the platform binary with args and env (keeping HOME: builds use the host's Go
 // caches, as a user's would), copies its output to out, and sends the first submatch of
 // re in it on the returned channel; exited is closed when the process has exited.
-func spawn(t *testing.T, args []string, out *testenv.Buffer, re *regexp.Regexp) (*exec.Cmd, chan struct{}, <-chan string) {
+func spawn(t *testing.T, args []string, out *testenv.Buffer, re *regexp.Regexp, env ...string) (*exec.Cmd, chan struct{}, <-chan string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

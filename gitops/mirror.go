@@ -53,11 +53,14 @@ func (m *Mirror) Checkout(ctx context.Context, link, url, branch, commit string)
 	if err != nil {
 		return nil, fmt.Errorf("open the clone of %s: %w", link, err)
 	}
+	if err := setOrigin(repo, url); err != nil {
+		return nil, fmt.Errorf("the clone of %s: %w", link, err)
+	}
 	hash := plumbing.NewHash(commit)
 	if _, err := repo.CommitObject(hash); err != nil {
 		refspec := gitconfig.RefSpec("+refs/heads/" + branch + ":refs/remotes/origin/" + branch)
 		err := repo.FetchContext(ctx, &git.FetchOptions{
-			RemoteURL: url, RefSpecs: []gitconfig.RefSpec{refspec}, Tags: git.NoTags, Auth: m.auth(url), Force: true,
+			RemoteName: "origin", RefSpecs: []gitconfig.RefSpec{refspec}, Tags: git.NoTags, Auth: m.auth(url), Force: true,
 		})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return nil, fetchError(ctx, url, branch, err, m.Token)
@@ -75,6 +78,20 @@ func (m *Mirror) Checkout(ctx context.Context, link, url, branch, commit string)
 		return nil, fmt.Errorf("check out %s: %w", short(commit), err)
 	}
 	return &Checkout{Root: dir, repo: repo, commit: c}, nil
+}
+
+// setOrigin points the clone's remote "origin" at url (a link's clone URL may change).
+func setOrigin(repo *git.Repository, url string) error {
+	if r, err := repo.Remote("origin"); err == nil {
+		if urls := r.Config().URLs; len(urls) == 1 && urls[0] == url {
+			return nil
+		}
+		if err := repo.DeleteRemote("origin"); err != nil {
+			return err
+		}
+	}
+	_, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
+	return err
 }
 
 func (m *Mirror) auth(url string) transport.AuthMethod {

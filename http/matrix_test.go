@@ -326,7 +326,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 // walkRoutes lists the server's routes as "METHOD pattern", the gateway as "POST /api/*".
 func walkRoutes(t *testing.T, cp platform.ControlPlane) []string {
 	t.Helper()
-	api := platformhttp.NewServer(platformhttp.Options{ControlPlane: cp, Auth: fakeAuth{}, Gateway: http.NotFoundHandler(), Regions: http.NotFoundHandler()})
+	api := platformhttp.NewServer(platformhttp.Options{ControlPlane: cp, Auth: fakeAuth{}, Gateway: http.NotFoundHandler(), Regions: http.NotFoundHandler(),
+		RepoWebhooks: noWebhooks{}})
 	var out []string
 	err := chi.Walk(api.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if strings.HasPrefix(route, "/api/") {
@@ -620,4 +621,11 @@ func upgrade(t *testing.T, baseURL, region, secret string) (int, string) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// noWebhooks stands for the GitOps receiver: the route exists, the policy says public.
+type noWebhooks struct{}
+
+func (noWebhooks) ServeLink(w http.ResponseWriter, _ *http.Request, _ string) {
+	w.WriteHeader(http.StatusUnauthorized)
 }
