@@ -13,7 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/refusal"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/internal/workqueue"
 	"github.com/micro/platform/runtime"
@@ -136,8 +139,13 @@ type Plane struct {
 	inflight  map[string]*inflightBuild        // build ID → the build running in this process
 	workloads map[string]*runtime.WorkloadSpec // release ID → its workload (releases with an artifact do not change)
 	unplaced  map[string]bool                  // service key → reported that no region of its placement is connected
-	ready     bool
-	runCtx    context.Context // Start's, for the sessions of agents that connect
+
+	// exchanges bounds the public GitHub Actions token exchange, whose refusals are
+	// audited within actionsRefusals.
+	exchanges       *rate.Limiter
+	actionsRefusals refusal.Limiter
+	ready           bool
+	runCtx          context.Context // Start's, for the sessions of agents that connect
 }
 
 var _ platform.ControlPlane = (*Plane)(nil)
@@ -166,6 +174,7 @@ func New(opts Options) (*Plane, error) {
 		inflight:  map[string]*inflightBuild{},
 		workloads: map[string]*runtime.WorkloadSpec{},
 		unplaced:  map[string]bool{},
+		exchanges: rate.NewLimiter(10, 30),
 	}
 	p.links = newLinks(p)
 	if opts.Driver != nil {

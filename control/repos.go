@@ -12,6 +12,7 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/authz"
+	"github.com/micro/platform/internal/refusal"
 )
 
 // HookInstaller adds and removes a repository's webhook on GitHub with the operator's
@@ -174,6 +175,9 @@ func (p *Plane) ExchangeActionsToken(ctx context.Context, idToken string) (*plat
 		return nil, platform.Errorf(platform.EUNAVAILABLE, "GitHub Actions sign-in is not configured on this platform").
 			WithHint("the operator sets github.oidc_audience (PLATFORM_GITHUB_OIDC_AUDIENCE)")
 	}
+	if !p.exchanges.Allow() {
+		return nil, platform.Errorf(platform.EQUOTA, "too many GitHub Actions token exchanges at once").WithHint("try again in a second")
+	}
 	id, err := p.opts.Actions.VerifyActions(ctx, idToken)
 	if err != nil {
 		if platform.ErrorCode(err) == platform.EUNAVAILABLE {
@@ -239,8 +243,16 @@ func (p *Plane) actionsRefused(ctx context.Context, org, who, reason string) err
 	if who != "" {
 		detail += " (" + who + ")"
 	}
+	err := platform.Errorf(platform.EUNAUTHENTICATED, "%s", detail).
+		WithHint("link the repository and branch with `platform repos link`; the workflow needs `permissions: id-token: write`")
+	// Anyone can cause a refusal: the audit log gets a bounded share of them.
+	ok, suppressed := p.actionsRefusals.Take(p.opts.Clock.Now())
+	if !ok {
+		p.logger.Warn("GitHub Actions token refused", "reason", detail)
+		return err
+	}
+	detail += refusal.Note(suppressed)
 	p.audit(ctx, &platform.AuditEntry{Org: org, Actor: "github-actions", Action: platform.AuditActionsToken, Outcome: platform.AuditDenied,
 		Target: "token/github-actions", Detail: detail})
-	return platform.Errorf(platform.EUNAUTHENTICATED, "%s", detail).
-		WithHint("link the repository and branch with `platform repos link`; the workflow needs `permissions: id-token: write`")
+	return err
 }

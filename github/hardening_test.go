@@ -8,9 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/refusal"
 )
 
 // addLinks adds links to the directory while the integration runs.
@@ -84,7 +84,7 @@ func TestSeveralOrgsMustChoose(t *testing.T) {
 }
 
 // TestRefusalsCannotFloodTheAuditLog: a hundred bad webhooks and a hundred bad CLI codes
-// write at most refusalBurst audit rows of each kind; the rest are counted. Each kind
+// write at most refusal.DefaultBurst audit rows of each kind; the rest are counted. Each kind
 // has its own bound, so the webhook flood does not keep a later sign-in refusal (a
 // browser with a forged state) out of the audit log.
 func TestRefusalsCannotFloodTheAuditLog(t *testing.T) {
@@ -104,8 +104,8 @@ func TestRefusalsCannotFloodTheAuditLog(t *testing.T) {
 	for range 100 {
 		post(WebhookPath, `{}`)
 	}
-	if rows := len(e.dir.audited(ActionWebhookRejected, "")); rows != refusalBurst {
-		t.Errorf("%d audit rows for 100 bad webhooks, want %d", rows, refusalBurst)
+	if rows := len(e.dir.audited(ActionWebhookRejected, "")); rows != refusal.DefaultBurst {
+		t.Errorf("%d audit rows for 100 bad webhooks, want %d", rows, refusal.DefaultBurst)
 	}
 	if status, _ := get(t, e.browser(), e.srv.URL+"/auth/github/callback?state=forged&code=x"); status != http.StatusBadRequest {
 		t.Fatalf("forged state answered %d", status)
@@ -116,28 +116,8 @@ func TestRefusalsCannotFloodTheAuditLog(t *testing.T) {
 	for range 100 {
 		post(CLIPath, `{"code":"x","verifier":"y"}`)
 	}
-	if rows := len(e.dir.audited(platform.AuditSignInRefused, "")); rows != refusalBurst {
-		t.Errorf("%d sign-in refusal rows for 101 refusals, want %d", rows, refusalBurst)
-	}
-}
-
-func TestRefusalLimiter(t *testing.T) {
-	t.Parallel()
-	var l refusalLimiter
-	now := time.Unix(1_700_000_000, 0)
-	for n := range refusalBurst {
-		if ok, _ := l.take(now); !ok {
-			t.Fatalf("refusal %d of the burst not recorded", n+1)
-		}
-	}
-	for range 5 {
-		if ok, _ := l.take(now); ok {
-			t.Fatal("a refusal past the burst was recorded")
-		}
-	}
-	ok, suppressed := l.take(now.Add(refusalEvery))
-	if !ok || suppressed != 5 {
-		t.Errorf("after %s: recorded %v, suppressed %d; want true, 5", refusalEvery, ok, suppressed)
+	if rows := len(e.dir.audited(platform.AuditSignInRefused, "")); rows != refusal.DefaultBurst {
+		t.Errorf("%d sign-in refusal rows for 101 refusals, want %d", rows, refusal.DefaultBurst)
 	}
 }
 

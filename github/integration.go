@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/refusal"
 )
 
 // Routes the handler serves, besides the callback (the path of Config.RedirectURL).
@@ -60,7 +61,7 @@ type Integration struct {
 	handoffs *onceStore[handoff]
 
 	// refusals bound the audit entries of unauthenticated refusals, one per kind.
-	refusals [numRefusalKinds]refusalLimiter
+	refusals [numRefusalKinds]refusal.Limiter
 
 	// exchanges bounds POST /auth/github/token per source address and checks caches
 	// what GitHub said of each token, so that a flood cannot spend the app's quota.

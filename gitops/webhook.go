@@ -13,12 +13,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/internal/refusal"
 )
 
 // Webhook headers GitHub sends.
@@ -61,10 +59,7 @@ type Receiver struct {
 	Logger *slog.Logger
 	Clock  platform.Clock
 
-	once       sync.Once
-	limiter    *rate.Limiter
-	mu         sync.Mutex
-	suppressed int
+	refusals refusal.Limiter
 }
 
 // Sign returns the SignatureHeader value of body under secret, as GitHub computes it.
@@ -231,25 +226,16 @@ func (rc *Receiver) refuse(ctx context.Context, w http.ResponseWriter, r *http.R
 	writeError(w, status, err)
 }
 
-// auditRefusal writes e unless refusals come faster than the bound; the count of those
-// left out goes into the next entry written.
+// auditRefusal writes e within the refusal bound (package refusal).
 func (rc *Receiver) auditRefusal(ctx context.Context, e *platform.AuditEntry) {
 	if rc.Audit == nil {
 		return
 	}
-	rc.once.Do(func() { rc.limiter = rate.NewLimiter(rate.Every(6*time.Second), 10) })
-	rc.mu.Lock()
-	if !rc.limiter.Allow() {
-		rc.suppressed++
-		rc.mu.Unlock()
+	ok, suppressed := rc.refusals.Take(rc.now())
+	if !ok {
 		return
 	}
-	n := rc.suppressed
-	rc.suppressed = 0
-	rc.mu.Unlock()
-	if n > 0 {
-		e.Detail += fmt.Sprintf(" (%d similar refusals before this one were not recorded: rate limited)", n)
-	}
+	e.Detail += refusal.Note(suppressed)
 	rc.Audit(context.WithoutCancel(ctx), e)
 }
 
