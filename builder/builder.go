@@ -427,3 +427,16 @@ func isDir(p string) bool {
 	info, err := os.Stat(p)
 	return err == nil && info.IsDir()
 }
+
+// RemoveBuild removes what build bd left: its artifact directory. An artifact another
+// build reused is a link of its own (linkOrCopy), so removing this one leaves theirs; the
+// reuse index entry that pointed here becomes a miss and is forgotten at its next use.
+func (b *Builder) RemoveBuild(_ context.Context, bd *platform.Build) error {
+	if bd.ID == "" || strings.ContainsAny(bd.ID, `/\`) || bd.ID == "." || bd.ID == ".." {
+		return platform.Errorf(platform.EINVALID, "build id %q", bd.ID)
+	}
+	if err := os.RemoveAll(filepath.Join(b.opts.Dir, "artifacts", bd.ID)); err != nil {
+		return fmt.Errorf("remove the artifact of %s: %w", bd.ID, err)
+	}
+	return nil
+}

@@ -378,3 +378,51 @@ func isDir(p string) bool {
 	info, err := os.Stat(p)
 	return err == nil && info.IsDir()
 }
+
+// TestArchivePathAndRemoveBuild: one archive of a repository builds each service from its
+// own path (reused per path, not across them); RemoveBuild removes a build's artifact and
+// leaves the one a later build reused from it.
+func TestArchivePathAndRemoveBuild(t *testing.T) {
+	t.Parallel()
+	b := newBuilder(t)
+	repo := t.TempDir()
+	writeService(t, filepath.Join(repo, "svc", "one"), "one")
+	writeService(t, filepath.Join(repo, "svc", "two"), "two")
+	digest := store(t, b, repo)
+	at := func(id, path string) *platform.Build {
+		bd := archiveBuild(id, digest)
+		bd.Source.Path = path
+		return bd
+	}
+	var log lines
+	one, _, err := b.Build(context.Background(), at("p1", "svc/one"), &log)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	two, _, err := b.Build(context.Background(), at("p2", "svc/two"), &log)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	if run(t, one) != "one" || run(t, two) != "two" {
+		t.Fatalf("the services of one archive built the same binary")
+	}
+	if _, _, err := b.Build(context.Background(), at("p3", "../etc"), &log); platform.ErrorCode(err) != platform.EINVALID {
+		t.Errorf("a path leaving the archive: %v", err)
+	}
+	again, _, err := b.Build(context.Background(), at("p4", "svc/one"), &log)
+	if err != nil || run(t, again) != "one" {
+		t.Fatalf("rebuild of svc/one: %v", err)
+	}
+	if err := b.RemoveBuild(context.Background(), &platform.Build{ID: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(one)); !os.IsNotExist(err) {
+		t.Errorf("the removed build's artifact is still there: %v", err)
+	}
+	if run(t, again) != "one" {
+		t.Error("the build that reused the removed one lost its artifact")
+	}
+	if err := b.RemoveBuild(context.Background(), &platform.Build{ID: "../x"}); platform.ErrorCode(err) != platform.EINVALID {
+		t.Errorf("RemoveBuild of a path: %v", err)
+	}
+}

@@ -145,6 +145,10 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 		return err
 	}
 	narrowed := slices.DeleteFunc(toks, func(t *platform.Token) bool { return !slices.Contains(t.Namespaces, name) })
+	builds, err := p.store.ListBuilds(ctx, name, "", 0)
+	if err != nil {
+		return err
+	}
 	// Desired state goes first: from then on every reconcile (and, after a crash, the
 	// first resync) stops what is left of the namespace.
 	p.nsMu.Lock()
@@ -160,7 +164,28 @@ func (p *Plane) DeleteNamespace(ctx context.Context, name string) error {
 	for _, s := range svcs {
 		p.queue.Add(key(name, s.Name))
 	}
+	// Its builds' artifacts (binaries, images) and logs go too; instances still
+	// stopping keep the binary they run (an unlinked file) until they exit.
+	go p.removeBuilds(context.WithoutCancel(ctx), builds)
 	return nil
+}
+
+// removeBuilds removes what the builds of a deleted namespace left: artifacts (when the
+// builder can) and logs. A failure is logged: the namespace is gone either way.
+func (p *Plane) removeBuilds(ctx context.Context, builds []*platform.Build) {
+	remover, _ := p.opts.Builder.(interface {
+		RemoveBuild(context.Context, *platform.Build) error
+	})
+	for _, b := range builds {
+		if remover != nil {
+			if err := remover.RemoveBuild(ctx, b); err != nil {
+				p.logger.Warn("remove the artifact of a deleted namespace's build", "namespace", b.Namespace, "build", b.ID, "err", err)
+			}
+		}
+		if err := p.logs.Remove(b.ID); err != nil {
+			p.logger.Warn("remove the log of a deleted namespace's build", "namespace", b.Namespace, "build", b.ID, "err", err)
+		}
+	}
 }
 
 // UploadSource implements platform.ControlPlane. The archive is stored once per content

@@ -46,6 +46,14 @@ func newBuildLogs(dir string) (*buildLogs, error) {
 
 func (b *buildLogs) path(id string) string { return filepath.Join(b.dir, id+".log") }
 
+// Remove deletes the log of build id; a missing log is not an error.
+func (b *buildLogs) Remove(id string) error {
+	if err := os.Remove(b.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // Open starts (or restarts, truncating) the log of build id.
 func (b *buildLogs) Open(id string) (*liveLog, error) {
 	f, err := os.OpenFile(b.path(id), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)

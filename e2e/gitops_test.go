@@ -336,10 +336,13 @@ func TestGitOps(t *testing.T) {
 	if code, body := hook(t, s, link.ID, secret, "pull_request", "d-pr-1", prPayload(repo, "opened", "feature", head, 7, false)); code != http.StatusAccepted {
 		t.Fatalf("pull request: %d %s", code, body)
 	}
+	var previewBuilds []string
 	for _, svc := range []string{"helloworld", "greeter", "echo"} {
-		if r := releaseOf(t, c, "acme-pr-7", svc, head); r.Status != platform.ReleaseLive {
+		r := releaseOf(t, c, "acme-pr-7", svc, head)
+		if r.Status != platform.ReleaseLive {
 			t.Fatalf("preview %s: %s %s", svc, r.Status, r.Reason)
 		}
+		previewBuilds = append(previewBuilds, r.BuildID)
 	}
 	if !says(t, s, "acme-pr-7", "greeter", "Greeter.Hello", "(via preview)") || !says(t, s, "acme", "greeter", "Greeter.Hello", "(via greeter)") {
 		t.Fatal("the preview does not serve the pull request's code, or the linked namespace changed")
@@ -375,6 +378,19 @@ func TestGitOps(t *testing.T) {
 		return err == nil && !slices.ContainsFunc(nss, func(n *platform.Namespace) bool { return n.Name == "acme-pr-7" })
 	})
 	eventually(t, "the preview's instances stop", func() bool { return !says(t, s, "acme-pr-7", "greeter", "Greeter.Hello", "Hello") })
+	eventually(t, "the preview's artifacts and build logs are removed", func() bool {
+		for _, id := range previewBuilds {
+			for _, p := range []string{filepath.Join(data, "builds", "artifacts", id), filepath.Join(data, "buildlogs", id+".log")} {
+				if _, err := os.Stat(p); err == nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if _, err := os.Stat(filepath.Join(data, "builds", "artifacts", hw.BuildID)); err != nil {
+		t.Errorf("the linked namespace's artifact went with the preview: %v", err)
+	}
 
 	// GitHub Actions: a job of the linked repository and branch gets a token for acme only.
 	good, err := c.ExchangeActionsToken(ctx, gh.ActionsToken(map[string]any{"repository": repo, "ref": "refs/heads/main"}))

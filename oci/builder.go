@@ -413,3 +413,24 @@ func formatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// RemoveBuild deletes the image of build bd from the registry (by digest: the namespace's
+// repository loses that manifest) and what the inner builder kept of it.
+func (b *Builder) RemoveBuild(ctx context.Context, bd *platform.Build) error {
+	var errs []error
+	if bd.Artifact != "" && strings.Contains(bd.Artifact, "@sha256:") {
+		ref, err := name.NewDigest(bd.Artifact, nameOpts(b.opts.Insecure)...)
+		if err == nil {
+			err = remote.Delete(ref, b.remoteOpts(ctx, b.opts.Transport)...)
+		}
+		if err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete image %s: %w", bd.Artifact, err))
+		}
+	}
+	if r, ok := b.inner.(interface {
+		RemoveBuild(context.Context, *platform.Build) error
+	}); ok {
+		errs = append(errs, r.RemoveBuild(ctx, bd))
+	}
+	return errors.Join(errs...)
+}
