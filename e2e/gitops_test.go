@@ -216,7 +216,7 @@ func TestGitOps(t *testing.T) {
 		"PLATFORM_GITHUB_API_URL=" + gh.APIURL(), "PLATFORM_GITHUB_WEB_URL=" + gh.WebURL(),
 		"PLATFORM_GITHUB_REPO_TOKEN=" + gh.IssueToken("platform-bot"),
 		"PLATFORM_GITHUB_OIDC_AUDIENCE=micro-platform", "PLATFORM_GITHUB_OIDC_ISSUER=" + gh.OIDCIssuer(),
-		"PLATFORM_PUBLIC_URL=http://platform.test",
+		"PLATFORM_PUBLIC_URL=http://platform.test", "PLATFORM_MAX_PREVIEWS=1",
 	}
 	s := startServerEnv(t, data, env)
 	c := s.client()
@@ -351,6 +351,17 @@ func TestGitOps(t *testing.T) {
 		cs := gh.Comments(repo, 7)
 		return len(cs) == 1 && strings.Contains(cs[0].Body, "acme-pr-7") && strings.Contains(cs[0].Body, "http://platform.test")
 	})
+	// A second pull request is over the organisation's cap of one preview.
+	if code, body := hook(t, s, link.ID, secret, "pull_request", "d-pr-8", prPayload(repo, "opened", "feature", head, 8, false)); code != http.StatusAccepted {
+		t.Fatalf("pull request 8: %d %s", code, body)
+	}
+	eventually(t, "the over-the-cap comment", func() bool {
+		cs := gh.Comments(repo, 8)
+		return len(cs) == 1 && strings.Contains(cs[0].Body, "No preview") && strings.Contains(cs[0].Body, "(1)")
+	})
+	if nss, err := c.ListNamespaces(ctx); err != nil || slices.ContainsFunc(nss, func(n *platform.Namespace) bool { return n.Name == "acme-pr-8" }) {
+		t.Errorf("a preview over the cap was made (%v)", err)
+	}
 	shop.edit("services/greeter/main.go", `" (via preview)"`, `" (via preview 2)"`)
 	head2 := shop.commit("preview again")
 	shop.push("feature")

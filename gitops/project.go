@@ -53,6 +53,16 @@ func LoadProject(root, dir, repoName, envName string) (*Project, error) {
 		return nil, platform.Errorf(platform.EINVALID, "path %q does not exist in the repository", dir).
 			WithHint("relink with --path naming the directory that holds the services")
 	}
+	// The checkout is the pusher's: a symlink must not make the platform read (and quote
+	// in an error) a file of the server.
+	if err := inside(root, base); err != nil {
+		return nil, err
+	}
+	for _, m := range []string{"micro.mu", "micro.json"} {
+		if st, err := os.Lstat(filepath.Join(base, m)); err == nil && !st.Mode().IsRegular() {
+			return nil, platform.Errorf(platform.EINVALID, "%s is not a regular file (a symlink?): the platform reads only a manifest the repository holds", m)
+		}
+	}
 	cfg, err := config.Load(base)
 	if err != nil {
 		return nil, platform.Errorf(platform.EINVALID, "%s", strings.ReplaceAll(err.Error(), root+string(filepath.Separator), ""))
@@ -85,6 +95,9 @@ func manifestProject(root, dir string, cfg *config.Config, envName string) (*Pro
 		}
 		if st, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel))); err != nil || !st.IsDir() {
 			return nil, platform.Errorf(platform.EINVALID, "%s: service %s has path %q, which does not exist", manifest, s.Name, s.Path)
+		}
+		if err := inside(root, filepath.Join(root, filepath.FromSlash(rel))); err != nil {
+			return nil, err
 		}
 		p.Services = append(p.Services, Service{Name: s.Name, Path: cleanDir(rel), Depends: slices.Sorted(slices.Values(s.Depends))})
 	}
@@ -216,6 +229,23 @@ func (p *Project) Service(name string) (Service, bool) {
 		return Service{}, false
 	}
 	return p.Services[i], true
+}
+
+// inside refuses a directory of the checkout at root that a symlink takes outside it.
+func inside(root, dir string) error {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("resolve the checkout: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return platform.Errorf(platform.EINVALID, "%s cannot be read", strings.TrimPrefix(dir, root))
+	}
+	rel, err := filepath.Rel(realRoot, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return platform.Errorf(platform.EINVALID, "%s leads outside the repository (a symlink)", strings.TrimPrefix(dir, root))
+	}
+	return nil
 }
 
 // cleanDir is a slash-separated directory relative to the root, "" for the root.

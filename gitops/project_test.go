@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	platform "github.com/micro/platform"
@@ -131,5 +132,33 @@ func TestBadProjects(t *testing.T) {
 				t.Fatalf("err = %v, want invalid", err)
 			}
 		})
+	}
+}
+
+// TestSymlinksOutOfTheRepository: a manifest or service directory that is a symlink out
+// of the checkout is refused before anything of the server is read.
+func TestSymlinksOutOfTheRepository(t *testing.T) {
+	secret := writeTree(t, map[string]string{"id_rsa": "-----BEGIN KEY-----\n"})
+	root := writeTree(t, map[string]string{"a/main.go": "package main"})
+	if err := os.Symlink(filepath.Join(secret, "id_rsa"), filepath.Join(root, "micro.mu")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadProject(root, "", "repo", "")
+	if platform.ErrorCode(err) != platform.EINVALID || strings.Contains(err.Error(), "BEGIN") {
+		t.Fatalf("a symlinked micro.mu: %v", err)
+	}
+	root2 := writeTree(t, map[string]string{"micro.mu": "service a\n    path ./a\n"})
+	if err := os.Symlink(secret, filepath.Join(root2, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadProject(root2, "", "repo", ""); platform.ErrorCode(err) != platform.EINVALID {
+		t.Fatalf("a service directory linked out: %v", err)
+	}
+	root3 := writeTree(t, map[string]string{})
+	if err := os.Symlink(secret, filepath.Join(root3, "svc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadProject(root3, "svc", "repo", ""); platform.ErrorCode(err) != platform.EINVALID {
+		t.Fatalf("a link path linked out: %v", err)
 	}
 }
