@@ -1,6 +1,8 @@
 package network
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"net/netip"
@@ -118,7 +120,7 @@ func (n *Network) checkClash() error {
 }
 
 // ensureBridge creates the bridge, or adopts the one there, and leaves it with exactly the
-// gateway's address.
+// gateway's address and a hardware address of its own (bridgeMAC).
 func (n *Network) ensureBridge() (netlink.Link, error) {
 	name := n.opts.Bridge
 	l, err := n.host.LinkByName(name)
@@ -150,7 +152,24 @@ func (n *Network) ensureBridge() (netlink.Link, error) {
 	if err := n.host.AddrReplace(l, want); err != nil {
 		return nil, unavailable("bridge "+name+": address", err)
 	}
+	if mac := bridgeMAC(name); !bytes.Equal(l.Attrs().HardwareAddr, mac) {
+		if err := n.host.LinkSetHardwareAddr(l, mac); err != nil {
+			return nil, unavailable("bridge "+name+": hardware address", err)
+		}
+	}
 	return l, nil
+}
+
+// bridgeMAC is the bridge's hardware address: locally administered, from a hash of its
+// name. A bridge without one set takes the lowest of its ports' addresses, so it changed
+// whenever the instance holding that port stopped (a rollout's old release), and every
+// other instance's neighbour entry for the gateway went stale: their packets to the
+// platform were lost for seconds, until the entry was probed again.
+func bridgeMAC(name string) net.HardwareAddr {
+	sum := sha256.Sum256([]byte("micro-platform bridge\x00" + name))
+	mac := net.HardwareAddr(sum[:6])
+	mac[0] = mac[0]&^0x01 | 0x02 // unicast, locally administered
+	return mac
 }
 
 // sysctls turns forwarding on, and IPv6, redirects and loose reverse-path filtering off

@@ -590,6 +590,27 @@ func TestAttachReplacesStaleLink(t *testing.T) {
 	reach(t, p, hostPort(e.n.Gateway(), e.natsPort), false)
 }
 
+// TestGatewayAddressOutlivesInstances: the bridge has a hardware address of its own,
+// which an instance leaving does not change; otherwise the other instances' neighbour
+// entries for the gateway go stale and their traffic to the platform stalls.
+func TestGatewayAddressOutlivesInstances(t *testing.T) {
+	e := newEnv(t)
+	br, err := netlink.LinkByName(testBridge)
+	must(t, err)
+	mac := br.Attrs().HardwareAddr.String()
+	if kind, err := os.ReadFile("/sys/class/net/" + testBridge + "/addr_assign_type"); err != nil || strings.TrimSpace(string(kind)) != "3" {
+		t.Errorf("bridge addr_assign_type = %q (%v), want 3: set, not taken from a port", kind, err)
+	}
+	for _, id := range []string{"a", "b"} {
+		must(t, e.n.Detach(id))
+		br, err := netlink.LinkByName(testBridge)
+		must(t, err)
+		if got := br.Attrs().HardwareAddr.String(); got != mac {
+			t.Errorf("after %s left the bridge's address is %s, was %s", id, got, mac)
+		}
+	}
+}
+
 func TestAttachErrors(t *testing.T) {
 	e := newEnv(t)
 	tests := []struct {
