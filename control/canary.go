@@ -6,7 +6,6 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
-	"github.com/micro/platform/authz"
 	"github.com/micro/platform/region"
 )
 
@@ -43,15 +42,9 @@ func (p *Plane) checkCanary(ctx context.Context, req platform.DeployRequest) err
 // previous release's. Authorised as a deploy. ENOTFOUND when the service has no canary,
 // EINVALID when its canary is still on its way.
 func (p *Plane) Promote(ctx context.Context, namespace, service string) (*platform.Release, error) {
-	if err := p.authorizeNamespace(ctx, authz.ServiceDeploy, namespace); err != nil {
-		return nil, err
-	}
-	svc, err := p.store.GetService(ctx, namespace, service)
+	svc, err := p.deployedService(ctx, namespace, service)
 	if err != nil {
 		return nil, err
-	}
-	if svc.Deleted {
-		return nil, platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", service, namespace)
 	}
 	r, err := p.desiredRelease(ctx, svc)
 	if err != nil {

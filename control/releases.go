@@ -13,15 +13,9 @@ import (
 // build, so nothing is built: the reconciler finds the build succeeded and rolls the
 // artifact out at once.
 func (p *Plane) Rollback(ctx context.Context, namespace, service, version string) (*platform.Release, error) {
-	if err := p.authorizeNamespace(ctx, authz.ServiceDeploy, namespace); err != nil {
-		return nil, err
-	}
-	svc, err := p.store.GetService(ctx, namespace, service)
+	svc, err := p.deployedService(ctx, namespace, service)
 	if err != nil {
 		return nil, err
-	}
-	if svc.Deleted {
-		return nil, platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", service, namespace)
 	}
 	list, err := p.store.ListReleases(ctx, namespace, service, 0)
 	if err != nil {
@@ -63,6 +57,22 @@ func (p *Plane) Rollback(ctx context.Context, namespace, service, version string
 		Detail: fmt.Sprintf("release %s rolls back to %s", r.Version, target.Version)})
 	p.queue.Add(key(namespace, service))
 	return redacted(r), nil
+}
+
+// deployedService authorises a deploy in namespace and returns its service, ENOTFOUND
+// when there is none (or it is being deleted).
+func (p *Plane) deployedService(ctx context.Context, namespace, service string) (*platform.Service, error) {
+	if err := p.authorizeNamespace(ctx, authz.ServiceDeploy, namespace); err != nil {
+		return nil, err
+	}
+	svc, err := p.store.GetService(ctx, namespace, service)
+	if err != nil {
+		return nil, err
+	}
+	if svc.Deleted {
+		return nil, platform.Errorf(platform.ENOTFOUND, "service %q not found in namespace %q", service, namespace)
+	}
+	return svc, nil
 }
 
 // rollbackTarget picks the release a rollback goes back to: the version named, else the

@@ -60,9 +60,9 @@ func (s *Server) linkRepo(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, s.opts.MaxBodyBytes); err != nil {
 		return err
 	}
-	ns := chi.URLParam(r, "ns")
-	if req.Namespace != "" && req.Namespace != ns {
-		return platform.Errorf(platform.EINVALID, "body names namespace %q but the path names %q: leave it out of the body", req.Namespace, ns)
+	ns, err := pathNamespace(r, req.Namespace)
+	if err != nil {
+		return err
 	}
 	req.Namespace = ns
 	link, setup, err := s.cp.LinkRepo(r.Context(), req)

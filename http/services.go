@@ -73,14 +73,23 @@ func (rr *readErrRecorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// pathNamespace is the namespace of the route, refusing a body that names another.
+func pathNamespace(r *http.Request, inBody string) (string, error) {
+	ns := chi.URLParam(r, "ns")
+	if inBody != "" && inBody != ns {
+		return "", platform.Errorf(platform.EINVALID, "body names namespace %q but the path names %q: leave it out of the body", inBody, ns)
+	}
+	return ns, nil
+}
+
 func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	var req platform.DeployRequest
 	if err := decodeJSON(w, r, &req, s.opts.MaxBodyBytes); err != nil {
 		return err
 	}
-	ns := chi.URLParam(r, "ns")
-	if req.Namespace != "" && req.Namespace != ns {
-		return platform.Errorf(platform.EINVALID, "body names namespace %q but the path names %q: leave it out of the body", req.Namespace, ns)
+	ns, err := pathNamespace(r, req.Namespace)
+	if err != nil {
+		return err
 	}
 	req.Namespace = ns
 	rel, err := s.cp.Deploy(r.Context(), req)
