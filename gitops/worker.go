@@ -151,6 +151,9 @@ func (w *Worker) runLink(ctx context.Context, link string) {
 		w.mu.Lock()
 		delete(w.active, link)
 		w.mu.Unlock()
+		// A delivery recorded after the last look, while this goroutine still counted
+		// as running, is dispatched now rather than at the next tick.
+		w.Kick()
 	}()
 	for ctx.Err() == nil {
 		next, err := w.opts.Store.ListDeliveries(ctx, link, platform.DeliveryQueued, 1)
@@ -280,17 +283,12 @@ func (r *deployRun) deploy(changed []string, complete bool) (string, error) {
 		return "", err
 	}
 	r.project = proj
-	existing, err := r.w.opts.Plane.ListServices(r.act, r.ns)
+	todo := proj.Affected(changed, complete, r.link.Path)
+	missing, err := r.undeployed(todo)
 	if err != nil {
 		return "", err
 	}
-	todo := proj.Affected(changed, complete, r.link.Path)
-	for _, s := range proj.Services {
-		deployed := slices.ContainsFunc(existing, func(v *platform.ServiceView) bool { return v.Name == s.Name })
-		if !deployed && !slices.ContainsFunc(todo, func(t Service) bool { return t.Name == s.Name }) {
-			todo = append(todo, s)
-		}
-	}
+	todo = append(todo, missing...)
 	// Keep the project's dependency order.
 	slices.SortStableFunc(todo, func(a, b Service) int {
 		return slices.IndexFunc(proj.Services, func(s Service) bool { return s.Name == a.Name }) -
@@ -327,6 +325,46 @@ func (r *deployRun) deploy(changed []string, complete bool) (string, error) {
 		}
 	}
 	return strings.Join(out, "; "), nil
+}
+
+// undeployed returns the services of the project that todo leaves out and that the
+// namespace does not have yet (they are deployed too). It asks ListReleases of each
+// (ENOTFOUND: no such service), which the store answers alone, and only when one is
+// missing ListServices, whose answer decides then as it always did: ListServices also
+// asks the region's registry for the nodes of every service, a broadcast query that waits
+// the registry's timeout (250 ms), and reads their instances' stats, none of which a push
+// needs.
+func (r *deployRun) undeployed(todo []Service) ([]Service, error) {
+	var rest []Service
+	for _, s := range r.project.Services {
+		if !slices.ContainsFunc(todo, func(t Service) bool { return t.Name == s.Name }) {
+			rest = append(rest, s)
+		}
+	}
+	all := true
+	for _, s := range rest {
+		_, err := r.w.opts.Plane.ListReleases(r.act, r.ns, s.Name)
+		if platform.IsNotFound(err) {
+			all = false
+			break
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if all {
+		return nil, nil
+	}
+	existing, err := r.w.opts.Plane.ListServices(r.act, r.ns)
+	if err != nil {
+		return nil, err
+	}
+	var out []Service
+	for _, s := range rest {
+		if !slices.ContainsFunc(existing, func(v *platform.ServiceView) bool { return v.Name == s.Name }) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // deployOne deploys s once the services it depends on in this run serve.
