@@ -34,17 +34,16 @@ type Reporter interface {
 	Comment(ctx context.Context, repo string, pr int, marker, body string) error
 }
 
-// Store is what the worker keeps: links, deliveries, previews.
-type Store interface {
-	platform.RepoStore
-}
+// Store is what the worker and the receiver keep: links, deliveries, previews.
+type Store = platform.RepoStore
 
 // Options configure a Worker.
 type Options struct {
 	Store Store
+	// Plane is what the worker acts through, with a token of the link's (see actor):
+	// uploads, deploys, namespaces of previews.
 	Plane platform.ControlPlane
-	// Sources stores the archive of a commit once per push (the Plane records it as the
-	// namespace's upload).
+	// Mirror keeps the links' clones.
 	Mirror   *Mirror
 	Reporter Reporter
 	// PublicURL is the platform's address for links in statuses and comments.
