@@ -76,6 +76,13 @@ func (d *Driver) spawnSandboxed(inst *instance, stdout, stderr *os.File) (*proc,
 	if err != nil {
 		return nil, err
 	}
+	// The init builds the sandbox before it joins the cgroup: its set-up is the
+	// platform's work, and at the instance's CPU quota it would take most of a second.
+	// The program runs only after Release, inside the cgroup.
+	if err := p.Ready(); err != nil {
+		_ = p.Cmd.Wait()
+		return nil, err
+	}
 	if c.group != nil {
 		if err := c.group.Add(p.Pid()); err != nil {
 			p.Abort()

@@ -35,6 +35,10 @@ func Init() {
 // init died.
 const execMark = "\x00"
 
+// readyMark is what the init writes on the status pipe once the sandbox's root is built,
+// before it waits for Release (see Process.Ready).
+const readyMark = "\x01"
+
 func runInit(ctl, status *os.File) error {
 	unix.CloseOnExec(3)
 	unix.CloseOnExec(4)
@@ -56,6 +60,11 @@ func runInit(ctl, status *os.File) error {
 		if err := os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0o644); err != nil {
 			return fmt.Errorf("open low ports: %w", err)
 		}
+	}
+	// Set up: the caller may now put the process into its cgroup (Ready). The set-up
+	// above is the platform's own work and runs before the instance's CPU quota applies.
+	if _, err := status.WriteString(readyMark); err != nil {
+		return err
 	}
 	// Wait for the caller's cgroup and network: "go", or EOF when it gave up or died.
 	if line, err := r.ReadString('\n'); err != nil || line != "go\n" {

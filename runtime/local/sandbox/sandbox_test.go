@@ -285,6 +285,49 @@ func TestSandboxSpecRefused(t *testing.T) {
 	}
 }
 
+// TestSandboxReady: Ready returns once the init built the sandbox and waits; the program
+// has not run (the process is still the init), and Release then runs it. A sandbox whose
+// root cannot be built fails Ready with the init's reason.
+func TestSandboxReady(t *testing.T) {
+	needRoot(t)
+	self, _ := os.Executable()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sandbox.Start(sandbox.Spec{Program: self, Name: "probe", UID: 200125, GID: 200125, Root: t.TempDir(),
+		Env: []string{fmt.Sprintf("%s=/nonexistent,127.0.0.1:1,%d", probeEnv, os.Getpid())}, Stdout: out, Stderr: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Ready(); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid())); !strings.HasPrefix(string(cmdline), sandbox.InitName) {
+		t.Fatalf("after Ready the process is %q, want the init still waiting", cmdline)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatalf("Release after Ready: %v", err)
+	}
+	_ = p.Cmd.Wait() // the probe's checks need a host listener; only that it ran matters
+	if b, _ := os.ReadFile(out.Name()); !strings.Contains(string(b), `"UID":200125`) {
+		t.Errorf("the program did not run as released: %s", b)
+	}
+
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := sandbox.Start(sandbox.Spec{Program: self, Name: "probe", UID: 200125, GID: 200125, Root: notDir})
+	if err != nil {
+		return // refused before the init: nothing to wait for
+	}
+	if err := bad.Ready(); err == nil {
+		t.Error("Ready of a sandbox whose root is a file succeeded")
+	}
+	_ = bad.Cmd.Wait()
+}
+
 func TestSandboxAbortBeforeRelease(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
