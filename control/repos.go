@@ -62,6 +62,15 @@ func (p *Plane) LinkRepo(ctx context.Context, req platform.LinkRepoRequest) (*pl
 	if len(problems) > 0 {
 		return nil, nil, platform.Errorf(platform.EINVALID, "invalid link: %s", strings.Join(problems, "; "))
 	}
+	// The repository is fetched, and its webhook installed, with the operator's GitHub
+	// token, which may reach other customers' private repositories: an organisation links
+	// only repositories of the GitHub owners the operator gave it, as for team links.
+	owner, _, _ := strings.Cut(req.Repo, "/")
+	if !p.opts.GitHubOrgs.Allows(owner, orgOf(ns)) {
+		err := platform.Errorf(platform.EFORBIDDEN, "organisation %s may not link repositories of GitHub owner %s", orgOf(ns), owner).
+			WithHint("the operator maps GitHub owners to organisations in github.organizations")
+		return nil, nil, p.audited(ctx, authz.RepoLink, "namespace/"+ns.Name, err)
+	}
 	tok := platform.TokenFromContext(ctx)
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])

@@ -89,6 +89,13 @@ func TestRepoLinks(t *testing.T) {
 	}
 
 	globex := h.orgOwner("globex", "gina")
+	if _, err := h.plane.CreateNamespace(globex, "globex-web"); err != nil {
+		t.Fatal(err)
+	}
+	// Without github.organizations only the default organisation links repositories: the
+	// operator's token may reach another customer's private ones.
+	_, _, err = h.plane.LinkRepo(globex, platform.LinkRepoRequest{Namespace: "globex-web", Repo: "acme-inc/shop"})
+	wantErr(t, err, platform.EFORBIDDEN, "may not link repositories of GitHub owner acme-inc")
 	if links, err := h.plane.ListRepoLinks(globex, ""); err != nil || len(links) != 0 {
 		t.Errorf("another organisation lists %d links (%v)", len(links), err)
 	}
@@ -106,6 +113,30 @@ func TestRepoLinks(t *testing.T) {
 	}
 	if _, err := h.store.GetRepoLink(t.Context(), link.ID); !platform.IsNotFound(err) {
 		t.Errorf("the link is still stored: %v", err)
+	}
+}
+
+// TestRepoLinksFollowTheOperatorsMap: with github.organizations, an organisation links
+// only repositories of the GitHub owners mapped to it.
+func TestRepoLinksFollowTheOperatorsMap(t *testing.T) {
+	t.Parallel()
+	h := newAccounts(t, func(o *control.Options) {
+		o.GitHubOrgs = platform.GitHubOrgs{"acme-inc": platform.DefaultOrg, "globex-gh": "globex"}
+	})
+	h.namespace("acme")
+	globex := h.orgOwner("globex", "gina")
+	if _, err := h.plane.CreateNamespace(globex, "globex-web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.plane.LinkRepo(globex, platform.LinkRepoRequest{Namespace: "globex-web", Repo: "globex-gh/web"}); err != nil {
+		t.Fatalf("globex links its own GitHub owner's repository: %v", err)
+	}
+	_, _, err := h.plane.LinkRepo(globex, platform.LinkRepoRequest{Namespace: "globex-web", Repo: "acme-inc/shop"})
+	wantErr(t, err, platform.EFORBIDDEN, "GitHub owner acme-inc")
+	_, _, err = h.plane.LinkRepo(h.owner, platform.LinkRepoRequest{Namespace: "acme", Repo: "someone/else"})
+	wantErr(t, err, platform.EFORBIDDEN, "GitHub owner someone")
+	if _, _, err := h.plane.LinkRepo(h.owner, platform.LinkRepoRequest{Namespace: "acme", Repo: "ACME-inc/shop"}); err != nil {
+		t.Fatalf("owners are compared as GitHub does, case-insensitively: %v", err)
 	}
 }
 

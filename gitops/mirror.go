@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,9 +27,12 @@ import (
 type Mirror struct {
 	// Dir holds the clones, one directory per link id.
 	Dir string
-	// Token, when set, is sent as the password of HTTP(S) fetches (GitHub's
-	// x-access-token form), never written into a URL, a log or an error.
+	// Token, when set, is sent as the password of HTTPS fetches from TokenHost (GitHub's
+	// x-access-token form), never written into a URL, a log or an error, and never sent
+	// to another host: a link's clone URL is the tenant's to choose.
 	Token string
+	// TokenHost is GitHub's host ("github.com" when empty).
+	TokenHost string
 }
 
 // Checkout is a commit of a link's repository checked out in its clone.
@@ -94,8 +98,13 @@ func setOrigin(repo *git.Repository, url string) error {
 	return err
 }
 
-func (m *Mirror) auth(url string) transport.AuthMethod {
-	if m.Token == "" || !(strings.HasPrefix(url, "https://") || strings.HasPrefix(url, "http://")) {
+func (m *Mirror) auth(raw string) transport.AuthMethod {
+	host := m.TokenHost
+	if host == "" {
+		host = "github.com"
+	}
+	u, err := neturl.Parse(raw)
+	if m.Token == "" || err != nil || u.Scheme != "https" || !strings.EqualFold(u.Host, host) {
 		return nil
 	}
 	return &githttp.BasicAuth{Username: "x-access-token", Password: m.Token}

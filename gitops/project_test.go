@@ -162,3 +162,25 @@ func TestSymlinksOutOfTheRepository(t *testing.T) {
 		t.Fatalf("a link path linked out: %v", err)
 	}
 }
+
+// TestMirrorSendsTheTokenOnlyToGitHub: the operator's token goes with HTTPS fetches from
+// GitHub's host, never to a clone URL elsewhere (a link's is the tenant's to choose).
+func TestMirrorSendsTheTokenOnlyToGitHub(t *testing.T) {
+	m := &Mirror{Token: "ghs_secret", TokenHost: "ghe.example.com"}
+	for url, want := range map[string]bool{
+		"https://ghe.example.com/acme/shop.git":      true,
+		"https://GHE.example.com/acme/shop.git":      true,
+		"http://ghe.example.com/acme/shop.git":       false,
+		"https://attacker.example/acme/shop.git":     false,
+		"https://ghe.example.com.evil/acme/shop":     false,
+		"git://ghe.example.com/acme/shop.git":        false,
+		"https://ghe.example.com:8443/acme/shop.git": false,
+	} {
+		if got := m.auth(url) != nil; got != want {
+			t.Errorf("token sent to %s: %v, want %v", url, got, want)
+		}
+	}
+	if (&Mirror{Token: "x"}).auth("https://github.com/a/b.git") == nil {
+		t.Error("no token for github.com by default")
+	}
+}

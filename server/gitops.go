@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"path/filepath"
 
 	platform "github.com/micro/platform"
@@ -63,7 +64,8 @@ func (a *App) newGitOps(plane *control.Plane, repos *github.Repos, secrets gitop
 	log := a.logger.With("component", "gitops")
 	w := gitops.NewWorker(gitops.Options{
 		Store: a.store, Plane: plane, Reporter: reporter,
-		Mirror:    &gitops.Mirror{Dir: filepath.Join(a.cfg.DataDir, "gitops"), Token: a.cfg.GitHub.RepoToken},
+		Mirror: &gitops.Mirror{Dir: filepath.Join(a.cfg.DataDir, "gitops"), Token: a.cfg.GitHub.RepoToken,
+			TokenHost: gitHubHost(a.cfg.GitHub.WebURL)},
 		PublicURL: a.cfg.PublicURL, GitHubWebURL: a.cfg.GitHub.WebURL, MaxPreviews: a.cfg.MaxPreviews,
 		Logger: log,
 	})
@@ -74,6 +76,15 @@ func (a *App) newGitOps(plane *control.Plane, repos *github.Repos, secrets gitop
 			}
 		}}
 	return w, rc
+}
+
+// gitHubHost is the host of GitHub's web URL ("" for github.com).
+func gitHubHost(webURL string) string {
+	u, err := url.Parse(webURL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // appRepoEvents hands the deliveries of the operator's GitHub App (or organisation
