@@ -48,6 +48,8 @@ var matrix = map[authz.Action]map[platform.Role]want{
 	authz.SettingManage:   {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.RegionRead:      {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.RegionManage:    {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
+	authz.RepoRead:        {platform.RoleViewer: mine, platform.RoleDeveloper: mine, platform.RoleAdmin: mine, platform.RoleOwner: mine},
+	authz.RepoLink:        {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: mine, platform.RoleOwner: mine},
 }
 
 // namespaced reports whether the action names a namespace, so the three places differ.
