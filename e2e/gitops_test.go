@@ -17,6 +17,7 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/client"
+	"github.com/micro/platform/github"
 	"github.com/micro/platform/github/githubtest"
 	"github.com/micro/platform/gitops"
 	"github.com/micro/platform/internal/testenv"
@@ -106,7 +107,7 @@ func hook(t *testing.T, s *serverProc, link, secret, event, delivery string, pay
 	t.Helper()
 	body, err := json.Marshal(payload)
 	must(t, err)
-	return postDelivery(t, s, link, gitops.Sign(secret, body), event, delivery, body)
+	return postDelivery(t, s, link, github.Sign(secret, body), event, delivery, body)
 }
 
 func postDelivery(t *testing.T, s *serverProc, link, sig, event, delivery string, body []byte) (int, string) {
@@ -114,7 +115,7 @@ func postDelivery(t *testing.T, s *serverProc, link, sig, event, delivery string
 	req, err := http.NewRequest(http.MethodPost, s.url()+"/webhooks/github/links/"+link, bytes.NewReader(body))
 	must(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(gitops.SignatureHeader, sig)
+	req.Header.Set(github.SignatureHeader, sig)
 	req.Header.Set(gitops.EventHeader, event)
 	req.Header.Set(gitops.DeliveryHeader, delivery)
 	resp, err := http.DefaultClient.Do(req)

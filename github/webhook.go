@@ -26,8 +26,9 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// validSignature checks sig against body in constant time.
-func validSignature(secret, sig string, body []byte) bool {
+// ValidSignature reports whether sig (a SignatureHeader value) is body's HMAC-SHA256
+// under secret, compared in constant time; an empty secret validates nothing.
+func ValidSignature(secret, sig string, body []byte) bool {
 	if secret == "" || !strings.HasPrefix(sig, "sha256=") {
 		return false
 	}
@@ -58,13 +59,13 @@ func (i *Integration) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if limit == 0 {
-		err, body = nil, nil // validSignature refuses below
+		err, body = nil, nil // ValidSignature refuses below
 	}
 	if err != nil {
 		writeError(w, platform.Errorf(platform.EINVALID, "webhook body too large or unreadable"))
 		return
 	}
-	if !validSignature(i.cfg.WebhookSecret, r.Header.Get(SignatureHeader), body) {
+	if !ValidSignature(i.cfg.WebhookSecret, r.Header.Get(SignatureHeader), body) {
 		source := remoteAddr(r)
 		i.log.Warn("webhook refused: bad or missing signature", "source", source, "event", r.Header.Get("X-GitHub-Event"))
 		i.refused(r.Context(), refusalWebhook, &platform.AuditEntry{Org: platform.DefaultOrg, Action: ActionWebhookRejected, Outcome: platform.AuditDenied,

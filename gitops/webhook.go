@@ -2,7 +2,6 @@ package gitops
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,14 +15,14 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/github"
 	"github.com/micro/platform/internal/refusal"
 )
 
-// Webhook headers GitHub sends.
+// Webhook headers GitHub sends (the signature's is github.SignatureHeader).
 const (
-	SignatureHeader = "X-Hub-Signature-256"
-	EventHeader     = "X-GitHub-Event"
-	DeliveryHeader  = "X-GitHub-Delivery"
+	EventHeader    = "X-GitHub-Event"
+	DeliveryHeader = "X-GitHub-Delivery"
 )
 
 // MaxBody is GitHub's own cap on a webhook payload.
@@ -62,24 +61,6 @@ type Receiver struct {
 	refusals refusal.Limiter
 }
 
-// Sign returns the SignatureHeader value of body under secret, as GitHub computes it.
-func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// validSignature checks sig against body under secret in constant time.
-func validSignature(secret, sig string, body []byte) bool {
-	got, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
-	if secret == "" || !strings.HasPrefix(sig, "sha256=") || err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
-}
-
 // wellFormed reports whether sig can be a SHA-256 signature at all: without one the
 // body is not read.
 func wellFormed(sig string) bool {
@@ -90,7 +71,7 @@ func wellFormed(sig string) bool {
 // link installed (or its owner added by hand) with the link's own secret.
 func (rc *Receiver) ServeLink(w http.ResponseWriter, r *http.Request, linkID string) {
 	ctx := r.Context()
-	sig := r.Header.Get(SignatureHeader)
+	sig := r.Header.Get(github.SignatureHeader)
 	if !wellFormed(sig) {
 		rc.refuse(ctx, w, r, "", linkID, http.StatusUnauthorized, platform.Errorf(platform.EUNAUTHENTICATED, "webhook signature is missing or not sha256").
 			WithHint("the webhook's secret must be the one `platform repos link` printed, content type application/json"))
@@ -115,7 +96,7 @@ func (rc *Receiver) ServeLink(w http.ResponseWriter, r *http.Request, linkID str
 	}
 	// An unknown link and a bad signature get the same answer: nothing tells a prober
 	// which link ids exist.
-	if link == nil || !validSignature(secret, sig, body) {
+	if link == nil || !github.ValidSignature(secret, sig, body) {
 		org := ""
 		if link != nil {
 			org = link.Org

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/github"
 	"github.com/micro/platform/sqlstore"
 )
 
@@ -62,7 +63,7 @@ func receiverFixture(t *testing.T) (*Receiver, *platform.RepoLink, platform.Stor
 
 func deliver(rc *Receiver, link, sig, event, id string, body []byte) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, "/webhooks/github/links/"+link, bytes.NewReader(body))
-	r.Header.Set(SignatureHeader, sig)
+	r.Header.Set(github.SignatureHeader, sig)
 	r.Header.Set(EventHeader, event)
 	r.Header.Set(DeliveryHeader, id)
 	w := httptest.NewRecorder()
@@ -76,7 +77,7 @@ func deliver(rc *Receiver, link, sig, event, id string, body []byte) *httptest.R
 func TestReceiver(t *testing.T) {
 	rc, link, st, audit := receiverFixture(t)
 	body := []byte(`{"ref":"refs/heads/main","after":"abc","repository":{"full_name":"acme-inc/shop"}}`)
-	sig := Sign("s3cret", body)
+	sig := github.Sign("s3cret", body)
 
 	if w := deliver(rc, link.ID, sig, "push", "guid-1", body); w.Code != http.StatusAccepted {
 		t.Fatalf("signed delivery: %d %s", w.Code, w.Body)
@@ -91,7 +92,7 @@ func TestReceiver(t *testing.T) {
 	if w := deliver(rc, link.ID, sig, "push", "guid-2", body); w.Code != http.StatusConflict {
 		t.Errorf("replay: %d %s", w.Code, w.Body)
 	}
-	if w := deliver(rc, link.ID, Sign("wrong", body), "push", "guid-3", body); w.Code != http.StatusUnauthorized {
+	if w := deliver(rc, link.ID, github.Sign("wrong", body), "push", "guid-3", body); w.Code != http.StatusUnauthorized {
 		t.Errorf("forged: %d", w.Code)
 	}
 	if w := deliver(rc, link.ID, "", "push", "guid-4", body); w.Code != http.StatusUnauthorized {
@@ -101,17 +102,17 @@ func TestReceiver(t *testing.T) {
 		t.Errorf("unknown link: %d", w.Code)
 	}
 	other := []byte(`{"ref":"refs/heads/main","repository":{"full_name":"evil/shop"}}`)
-	if w := deliver(rc, link.ID, Sign("s3cret", other), "push", "guid-6", other); w.Code != http.StatusBadRequest {
+	if w := deliver(rc, link.ID, github.Sign("s3cret", other), "push", "guid-6", other); w.Code != http.StatusBadRequest {
 		t.Errorf("another repository: %d %s", w.Code, w.Body)
 	}
 	if w := deliver(rc, link.ID, sig, "push", "bad id with spaces", body); w.Code != http.StatusBadRequest {
 		t.Errorf("bad delivery id: %d", w.Code)
 	}
-	if w := deliver(rc, link.ID, Sign("s3cret", []byte("{")), "push", "guid-7", []byte("{")); w.Code != http.StatusBadRequest {
+	if w := deliver(rc, link.ID, github.Sign("s3cret", []byte("{")), "push", "guid-7", []byte("{")); w.Code != http.StatusBadRequest {
 		t.Errorf("not JSON: %d", w.Code)
 	}
 	issue := []byte(`{"action":"opened","repository":{"full_name":"acme-inc/shop"}}`)
-	if w := deliver(rc, link.ID, Sign("s3cret", issue), "issues", "guid-8", issue); w.Code != http.StatusOK {
+	if w := deliver(rc, link.ID, github.Sign("s3cret", issue), "issues", "guid-8", issue); w.Code != http.StatusOK {
 		t.Errorf("an event that does not deploy: %d", w.Code)
 	}
 	all, err := st.ListDeliveries(t.Context(), link.ID, "", 0)
@@ -130,7 +131,7 @@ func TestReceiverBoundsRefusalAudits(t *testing.T) {
 	rc, link, _, audit := receiverFixture(t)
 	body := []byte(`{}`)
 	for i := range 100 {
-		deliver(rc, link.ID, Sign("wrong", body), "push", "g", body)
+		deliver(rc, link.ID, github.Sign("wrong", body), "push", "g", body)
 		_ = i
 	}
 	if n := len(audit.actions()); n != 10 {
