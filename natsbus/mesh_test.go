@@ -153,6 +153,31 @@ func TestCallRoundRobinAndVersion(t *testing.T) {
 	MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "one"})
 	MustStartService(t, u, "greeter", "v1", &Greeter{Tag: "two"})
 	MustStartService(t, u, "greeter", "v2", &Greeter{Tag: "three"})
+	// The calls' view of the registry follows its watch events: under load the last
+	// node's may come after its start returned. Wait until the three are there.
+	nodes := 0
+	for deadline := time.Now().Add(5 * time.Second); nodes != 3 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		nodes = 0
+		svcs, err := b.Services(context.Background(), "acme", "greeter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range svcs {
+			nodes += len(s.Nodes)
+		}
+	}
+	if nodes != 3 {
+		t.Fatalf("greeter has %d nodes, want 3", nodes)
+	}
+	v2 := hello("greeter", "x")
+	v2.Version = "v2"
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := b.Call(context.Background(), v2); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("version v2 never answered: %v", err)
+		}
+	}
 
 	seen := map[string]int{}
 	for range 30 {
