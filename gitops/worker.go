@@ -282,33 +282,33 @@ func (r *deployRun) deploy(changed []string, complete bool) (string, error) {
 		return "", err
 	}
 	r.project = proj
-	todo := proj.Affected(changed, complete, r.link.Path)
-	missing, err := r.undeployed(todo)
+	touched := proj.Affected(changed, complete, r.link.Path)
+	missing, err := r.undeployed(touched)
 	if err != nil {
 		return "", err
 	}
-	todo = append(todo, missing...)
+	touched = append(touched, missing...)
 	// Keep the project's dependency order.
-	slices.SortStableFunc(todo, func(a, b Service) int {
+	slices.SortStableFunc(touched, func(a, b Service) int {
 		return slices.IndexFunc(proj.Services, func(s Service) bool { return s.Name == a.Name }) -
 			slices.IndexFunc(proj.Services, func(s Service) bool { return s.Name == b.Name })
 	})
-	if len(todo) == 0 {
+	if len(touched) == 0 {
 		return fmt.Sprintf("no service changed at %s", short(r.sha)), nil
 	}
 	r.results, r.failed = map[string]*platform.Release{}, map[string]string{}
-	names := make([]string, len(todo))
-	for i, s := range todo {
+	names := make([]string, len(touched))
+	for i, s := range touched {
 		names[i] = s.Name
 		r.w.status(r.act, r.link, r.sha, Status{State: "pending", Context: r.context(s.Name), Description: "queued"})
 	}
-	for _, s := range todo {
+	for _, s := range touched {
 		if err := r.deployOne(s, names); err != nil {
 			return "", err
 		}
 	}
 	// Every service is deployed or refused: wait for the rest to end.
-	for _, s := range todo {
+	for _, s := range touched {
 		if _, ok := r.failed[s.Name]; !ok {
 			if err := r.wait(s.Name); err != nil {
 				return "", err
@@ -316,7 +316,7 @@ func (r *deployRun) deploy(changed []string, complete bool) (string, error) {
 		}
 	}
 	var out []string
-	for _, s := range todo {
+	for _, s := range touched {
 		if why, bad := r.failed[s.Name]; bad {
 			out = append(out, s.Name+" failed: "+why)
 		} else {
@@ -326,17 +326,17 @@ func (r *deployRun) deploy(changed []string, complete bool) (string, error) {
 	return strings.Join(out, "; "), nil
 }
 
-// undeployed returns the services of the project that todo leaves out and that the
+// undeployed returns the services of the project that touched leaves out and that the
 // namespace does not have yet (they are deployed too). It asks ListReleases of each
 // (ENOTFOUND: no such service), which the store answers alone, and only when one is
 // missing ListServices, whose answer decides then as it always did: ListServices also
 // asks the region's registry for the nodes of every service, a broadcast query that waits
 // the registry's timeout (250 ms), and reads their instances' stats, none of which a push
 // needs.
-func (r *deployRun) undeployed(todo []Service) ([]Service, error) {
+func (r *deployRun) undeployed(touched []Service) ([]Service, error) {
 	var rest []Service
 	for _, s := range r.project.Services {
-		if !slices.ContainsFunc(todo, func(t Service) bool { return t.Name == s.Name }) {
+		if !slices.ContainsFunc(touched, func(t Service) bool { return t.Name == s.Name }) {
 			rest = append(rest, s)
 		}
 	}
