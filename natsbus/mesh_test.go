@@ -266,13 +266,21 @@ func TestCallRetriesGoneNode(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = reg.Deregister(ghost) })
 	// The registry's view follows its watch events: the ghost shows once its event came.
+	// An event published before the view's watch started is not seen: register again
+	// (the same node, a new event) every second until it shows.
 	nodes := 0
-	for deadline := time.Now().Add(5 * time.Second); nodes != 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline, again := time.Now().Add(15*time.Second), time.Now().Add(time.Second); nodes != 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		svc, err := b.Services(context.Background(), "acme", "greeter")
 		if err != nil {
 			t.Fatal(err)
 		}
 		nodes = len(svc[0].Nodes)
+		if nodes != 2 && time.Now().After(again) {
+			if err := reg.Register(ghost); err != nil {
+				t.Fatal(err)
+			}
+			again = time.Now().Add(time.Second)
+		}
 	}
 	if nodes != 2 {
 		t.Fatalf("greeter has %d nodes, want the live one and the ghost", nodes)
