@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/micro/platform"
@@ -10,11 +12,24 @@ import (
 
 var _ platform.UsageStore = (*Store)(nil)
 
+// latencyColumns are the columns of platform.RequestUsage.LatencyBuckets, one per bucket
+// (migration 00011), and latencyUpsert adds them up in AddRequestUsage's upsert.
+var latencyColumns, latencyUpsert = func() (string, string) {
+	cols := make([]string, platform.LatencyBucketCount)
+	sets := make([]string, platform.LatencyBucketCount)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("latency_bucket_%02d", i)
+		sets[i] = fmt.Sprintf("%[1]s = request_usage.%[1]s + excluded.%[1]s", cols[i])
+	}
+	return strings.Join(cols, ", "), strings.Join(sets, ",\n")
+}()
+
 // AddRequestUsage adds each record to the stored row of the same namespace, service and
-// minute (counts add up, the max latency takes the maximum), creating it if needed. All
-// records are written in one transaction. Minute is truncated to the minute in UTC, so a
-// record stamped within a minute lands on that minute's row. Returns EINVALID, writing
-// nothing, when a record lacks a namespace or has negative counts.
+// minute (counts and latency buckets add up, the max latency takes the maximum), creating
+// it if needed. All records are written in one transaction. Minute is truncated to the
+// minute in UTC, so a record stamped within a minute lands on that minute's row. Returns
+// EINVALID, writing nothing, when a record lacks a namespace, has negative counts or has
+// latency buckets that are not platform.LatencyBucketCount long.
 func (s *Store) AddRequestUsage(ctx context.Context, records []*platform.RequestUsage) error {
 	if len(records) == 0 {
 		return nil
@@ -24,8 +39,15 @@ func (s *Store) AddRequestUsage(ctx context.Context, records []*platform.Request
 		if u.Namespace == "" {
 			problems = append(problems, fmt.Sprintf("usage record %d has no namespace", i))
 		}
-		if u.Requests < 0 || u.Errors < 0 || u.ClientErrors < 0 || u.LatencyMicros < 0 || u.MaxLatencyMicros < 0 {
+		negative := u.Requests < 0 || u.Errors < 0 || u.ClientErrors < 0 || u.LatencyMicros < 0 || u.MaxLatencyMicros < 0
+		for _, c := range u.LatencyBuckets {
+			negative = negative || c < 0
+		}
+		if negative {
 			problems = append(problems, fmt.Sprintf("usage record %d has a negative count", i))
+		}
+		if n := len(u.LatencyBuckets); n != 0 && n != platform.LatencyBucketCount {
+			problems = append(problems, fmt.Sprintf("usage record %d has %d latency buckets, not %d", i, n, platform.LatencyBucketCount))
 		}
 	}
 	if err := invalid(problems); err != nil {
@@ -33,23 +55,32 @@ func (s *Store) AddRequestUsage(ctx context.Context, records []*platform.Request
 	}
 	err := s.inTx(ctx, func(tx conn) error {
 		stmt, err := tx.prepare(ctx, `INSERT INTO request_usage (namespace, service, minute, requests, errors,
-					client_errors, latency_micros, max_latency_micros)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+					client_errors, latency_micros, max_latency_micros, `+latencyColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?`+strings.Repeat(", ?", platform.LatencyBucketCount)+`)
 				ON CONFLICT (namespace, minute, service) DO UPDATE SET
 					requests = request_usage.requests + excluded.requests,
 					errors = request_usage.errors + excluded.errors,
 					client_errors = request_usage.client_errors + excluded.client_errors,
 					latency_micros = request_usage.latency_micros + excluded.latency_micros,
 					max_latency_micros = CASE WHEN excluded.max_latency_micros > request_usage.max_latency_micros
-						THEN excluded.max_latency_micros ELSE request_usage.max_latency_micros END`)
+						THEN excluded.max_latency_micros ELSE request_usage.max_latency_micros END,
+					`+latencyUpsert)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
+		args := make([]any, 8+platform.LatencyBucketCount)
 		for _, u := range records {
-			_, err := stmt.ExecContext(ctx, u.Namespace, u.Service, micros(minuteOf(u.Minute)), u.Requests, u.Errors, u.ClientErrors,
+			args = append(args[:0], u.Namespace, u.Service, micros(minuteOf(u.Minute)), u.Requests, u.Errors, u.ClientErrors,
 				u.LatencyMicros, u.MaxLatencyMicros)
-			if err != nil {
+			for i := range platform.LatencyBucketCount {
+				var c int64
+				if i < len(u.LatencyBuckets) {
+					c = u.LatencyBuckets[i]
+				}
+				args = append(args, c)
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return err
 			}
 		}
@@ -59,9 +90,10 @@ func (s *Store) AddRequestUsage(ctx context.Context, records []*platform.Request
 }
 
 // ListRequestUsage returns a namespace's rows with from <= minute < to, ordered by minute
-// then service; service "" means all services.
+// then service; service "" means all services. A row whose latency buckets are all zero
+// (written before the histogram) has nil LatencyBuckets.
 func (s *Store) ListRequestUsage(ctx context.Context, namespace, service string, from, to time.Time) ([]*platform.RequestUsage, error) {
-	q := `SELECT namespace, service, minute, requests, errors, client_errors, latency_micros, max_latency_micros
+	q := `SELECT namespace, service, minute, requests, errors, client_errors, latency_micros, max_latency_micros, ` + latencyColumns + `
 		FROM request_usage WHERE namespace = ? AND minute >= ? AND minute < ?`
 	args := []any{namespace, micros(from), micros(to)}
 	if service != "" {
@@ -77,12 +109,19 @@ func (s *Store) ListRequestUsage(ctx context.Context, namespace, service string,
 	for rows.Next() {
 		var u platform.RequestUsage
 		var minute int64
-		err := rows.Scan(&u.Namespace, &u.Service, &minute, &u.Requests, &u.Errors, &u.ClientErrors,
-			&u.LatencyMicros, &u.MaxLatencyMicros)
-		if err != nil {
+		buckets := make([]int64, platform.LatencyBucketCount)
+		dest := []any{&u.Namespace, &u.Service, &minute, &u.Requests, &u.Errors, &u.ClientErrors,
+			&u.LatencyMicros, &u.MaxLatencyMicros}
+		for i := range buckets {
+			dest = append(dest, &buckets[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, wrap("list request usage", err)
 		}
 		u.Minute = fromMicros(minute)
+		if slices.ContainsFunc(buckets, func(c int64) bool { return c != 0 }) {
+			u.LatencyBuckets = buckets
+		}
 		list = append(list, &u)
 	}
 	return list, wrap("list request usage", rows.Err())

@@ -70,4 +70,48 @@ func testUsage(t *testing.T, h *harness) {
 	t.Run("empty batch", func(t *testing.T) {
 		must(t, s.AddRequestUsage(ctx, nil))
 	})
+	t.Run("latency buckets add up", func(t *testing.T) {
+		testLatencyBuckets(t, h)
+	})
+}
+
+// testLatencyBuckets: the latency histograms of many gateways and flushes add up element
+// by element, in one batch and across batches; a record without buckets adds none; a
+// histogram of the wrong length is refused.
+func testLatencyBuckets(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	m0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m1 := m0.Add(time.Minute)
+	buckets := func(counts map[int]int64) []int64 {
+		b := make([]int64, platform.LatencyBucketCount)
+		for i, c := range counts {
+			b[i] = c
+		}
+		return b
+	}
+	last := platform.LatencyBucketCount - 1
+	rec := func(minute time.Time, req int64, b []int64) *platform.RequestUsage {
+		return &platform.RequestUsage{Namespace: "acme", Service: "api", Minute: minute, Requests: req, LatencyBuckets: b}
+	}
+	must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{
+		rec(m0, 3, buckets(map[int]int64{0: 1, 3: 2})),
+		rec(m0, 2, buckets(map[int]int64{3: 1, last: 1})), // same row, same batch
+		rec(m1, 1, nil),
+	}))
+	must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{
+		rec(m0, 4, buckets(map[int]int64{0: 1, 7: 3})),
+		rec(m0, 1, nil), // a record without a histogram adds none
+	}))
+	err := s.AddRequestUsage(ctx, []*platform.RequestUsage{rec(m0, 1, []int64{1})})
+	wantCode(t, err, platform.EINVALID)
+	err = s.AddRequestUsage(ctx, []*platform.RequestUsage{rec(m0, 1, buckets(map[int]int64{2: -1}))})
+	wantCode(t, err, platform.EINVALID)
+
+	got, err := s.ListRequestUsage(ctx, "acme", "api", m0, m1.Add(time.Minute))
+	must(t, err)
+	sameJSON(t, "usage with latency buckets", got, []*platform.RequestUsage{
+		rec(m0, 10, buckets(map[int]int64{0: 2, 3: 3, 7: 3, last: 1})),
+		rec(m1, 1, nil), // no request in a bucket: no histogram
+	})
 }
