@@ -26,7 +26,9 @@ var (
 	// sealing at rest and the reconcilers' work queue.
 	shared = []string{".", "./authz/...", "./internal/seal/...", "./internal/workqueue/..."}
 	// testHelpers are for _test.go files only.
-	testHelpers = []string{"./internal/testenv/...", "./internal/kubetest/...", "./internal/deptest/..."}
+	testHelpers = []string{
+		"./internal/testenv/...", "./internal/kubetest/...", "./internal/deptest/...", "./internal/browsertest/...",
+	}
 	// serverOnly are the packages only the server may wire: a client talks to the API.
 	serverOnly = []string{"./server/...", "./control/...", "./sqlstore/..."}
 )
