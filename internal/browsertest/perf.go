@@ -123,8 +123,8 @@ func (f Frames) String() string {
 }
 
 // FrameStats samples the page's animation frames for d, while whatever the test set going
-// (a stream of log lines) runs, and reads the JS heap before and after. The tab must be
-// the visible one of its window: a background tab gets no animation frames.
+// (a stream of log lines) runs, and reads the JS heap before and after. A hidden page gets
+// no animation frames; every tab of this package is visible (each has its own window).
 func FrameStats(ctx context.Context, d time.Duration) (Frames, error) {
 	var f Frames
 	var err error
