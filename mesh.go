@@ -5,10 +5,68 @@ import (
 	"time"
 )
 
-// Endpoint is an RPC endpoint a service registered, e.g. "Helloworld.Call".
+// Endpoint is an RPC endpoint a service registered, e.g. "Helloworld.Call", with the
+// shapes of its request and response (nil when the service registered none).
 type Endpoint struct {
 	Name     string            `json:"name"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	Request  *Value            `json:"request,omitempty"`
+	Response *Value            `json:"response,omitempty"`
+}
+
+// Value is a field of an endpoint's request or response, as go-micro's registry
+// describes it: Name is the field's JSON name (the Go type's name for the request or
+// response itself), Type its Go type ("string", "[]string", "Address"; "" for an
+// anonymous struct), and Values the fields of a struct.
+type Value struct {
+	Name   string   `json:"name"`
+	Type   string   `json:"type"`
+	Values []*Value `json:"values,omitempty"`
+}
+
+// Bounds of a Value made by ConvertValue. A service registers whatever shapes it likes
+// in its namespace's registry, and the platform shows them to others (the dashboard
+// builds a form from them), so a shape is cut to a size a form can be.
+const (
+	// MaxValueDepth is how many levels of fields below the request or response itself
+	// are kept (go-micro's own extractor stops at two).
+	MaxValueDepth = 8
+	// MaxValueFields is how many fields below the request or response itself are kept
+	// in all.
+	MaxValueFields = 256
+)
+
+// ConvertValue copies v, a tree of fields in another form (go-micro's registry.Value,
+// the runtime API's protobuf message), into a Value; fields returns the name, type and
+// fields of one node. It keeps at most MaxValueDepth levels and MaxValueFields fields,
+// the first ones in depth-first order, and drops the rest. nil when v is nil.
+func ConvertValue[T comparable](v T, fields func(T) (name, typ string, values []T)) *Value {
+	budget := MaxValueFields
+	var convert func(v T, depth int) *Value
+	convert = func(v T, depth int) *Value {
+		name, typ, values := fields(v)
+		out := &Value{Name: name, Type: typ}
+		if depth == MaxValueDepth {
+			return out
+		}
+		for _, c := range values {
+			var zero T
+			if c == zero {
+				continue
+			}
+			if budget == 0 {
+				break
+			}
+			budget--
+			out.Values = append(out.Values, convert(c, depth+1))
+		}
+		return out
+	}
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return convert(v, 0)
 }
 
 // RegistryNode is one registered node of a service in its namespace's registry.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -61,6 +62,14 @@ func (m *fakeMesh) InstanceEnv(ns string) (map[string]string, error) {
 	return map[string]string{"MICRO_REGISTRY": "nats", "MICRO_REGISTRY_ADDRESS": "nats://ns-" + ns + ":secret@127.0.0.1:1"}, nil
 }
 
+// helloworldRequest is the shape of the request of the fake mesh's one endpoint.
+func helloworldRequest() *platform.Value {
+	return &platform.Value{Name: "Request", Type: "Request", Values: []*platform.Value{
+		{Name: "name", Type: "string"},
+		{Name: "address", Type: "Address", Values: []*platform.Value{{Name: "city", Type: "string"}}},
+	}}
+}
+
 func (m *fakeMesh) Services(ctx context.Context, ns, service string) ([]*platform.RegisteredService, error) {
 	ws, err := m.driver.List(ctx)
 	if err != nil {
@@ -75,7 +84,7 @@ func (m *fakeMesh) Services(ctx context.Context, ns, service string) ([]*platfor
 		}
 		s := byName[w.Spec.Service]
 		if s == nil {
-			s = &platform.RegisteredService{Name: w.Spec.Service, Endpoints: []platform.Endpoint{{Name: "Helloworld.Call"}}}
+			s = &platform.RegisteredService{Name: w.Spec.Service, Endpoints: []platform.Endpoint{{Name: "Helloworld.Call", Request: helloworldRequest()}}}
 			byName[w.Spec.Service] = s
 		}
 		for _, i := range w.Instances {
@@ -318,7 +327,8 @@ func TestDeployRollsOutAndReplaces(t *testing.T) {
 	if v.Status != platform.ServiceRunning || v.Version != "v1" || v.CurrentRelease != r1.ID {
 		t.Fatalf("service = %s %s %s, want running v1 %s", v.Status, v.Version, v.CurrentRelease, r1.ID)
 	}
-	if len(v.Endpoints) != 1 || v.Endpoints[0].Name != "Helloworld.Call" {
+	// The endpoint comes from the region's registry with the shape of its request.
+	if len(v.Endpoints) != 1 || v.Endpoints[0].Name != "Helloworld.Call" || !reflect.DeepEqual(v.Endpoints[0].Request, helloworldRequest()) {
 		t.Errorf("endpoints = %+v", v.Endpoints)
 	}
 

@@ -171,7 +171,8 @@ func newMeshParts(u string) meshParts {
 }
 
 // MustStartService runs an in-process go-micro RPC server named name in the namespace
-// behind u, with the given handlers, until the test ends or stop is called.
+// behind u, with the given handlers, until the test ends or stop is called. A handler
+// that is a server.Handler already (made with handler options) is registered as it is.
 func MustStartService(tb testing.TB, u, name, version string, handlers ...any) (srv server.Server, stop func()) {
 	tb.Helper()
 	p := newMeshParts(u)
@@ -186,7 +187,11 @@ func MustStartService(tb testing.TB, u, name, version string, handlers ...any) (
 		server.Broker(p.br),
 	)
 	for _, h := range handlers {
-		if err := srv.Handle(srv.NewHandler(h)); err != nil {
+		hd, ok := h.(server.Handler)
+		if !ok {
+			hd = srv.NewHandler(h)
+		}
+		if err := srv.Handle(hd); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -96,9 +96,9 @@ func toRegistered(name string, svcs []*registry.Service) *platform.RegisteredSer
 			})
 		}
 		for _, e := range s.Endpoints {
-			if !seen[e.Name] {
+			if e != nil && !seen[e.Name] {
 				seen[e.Name] = true
-				rs.Endpoints = append(rs.Endpoints, platform.Endpoint{Name: e.Name, Metadata: e.Metadata})
+				rs.Endpoints = append(rs.Endpoints, toEndpoint(e))
 			}
 		}
 	}
@@ -108,6 +108,21 @@ func toRegistered(name string, svcs []*registry.Service) *platform.RegisteredSer
 	slices.SortFunc(rs.Nodes, func(a, b platform.RegistryNode) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(rs.Endpoints, func(a, b platform.Endpoint) int { return strings.Compare(a.Name, b.Name) })
 	return rs
+}
+
+// toEndpoint converts an endpoint a service registered, with the shapes of its request
+// and response cut to platform.ConvertValue's bounds: the service registered them, and
+// they are shown to others.
+func toEndpoint(e *registry.Endpoint) platform.Endpoint {
+	return platform.Endpoint{
+		Name: e.Name, Metadata: e.Metadata,
+		Request:  platform.ConvertValue(e.Request, registryValueFields),
+		Response: platform.ConvertValue(e.Response, registryValueFields),
+	}
+}
+
+func registryValueFields(v *registry.Value) (name, typ string, values []*registry.Value) {
+	return v.Name, v.Type, v.Values
 }
 
 // Call makes one RPC into req.Namespace, passing the JSON body through undecoded, to

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -363,4 +364,97 @@ func TestServicesAndHealth(t *testing.T) {
 	if err := b.Health(ctx, "acme", node("sick")); !strings.Contains(platform.ErrorMessage(err), "db gone") {
 		t.Errorf("failing health message %q does not say why", platform.ErrorMessage(err))
 	}
+}
+
+// People is a handler with nested messages, the kind of endpoint the dashboard builds a
+// call form for.
+type People struct{}
+
+// Address is part of PersonRequest.
+type Address struct {
+	City string `json:"city"`
+}
+
+// PersonRequest is People.Call's body.
+type PersonRequest struct {
+	Name    string   `json:"name"`
+	Address Address  `json:"address"`
+	Tags    []string `json:"tags"`
+}
+
+// PersonResponse is People.Call's answer.
+type PersonResponse struct {
+	Greeting string `json:"greeting"`
+}
+
+// Call greets a person.
+//
+// @example {"name": "Alice", "address": {"city": "Paris"}, "tags": ["vip"]}
+func (p *People) Call(ctx context.Context, req *PersonRequest, rsp *PersonResponse) error {
+	rsp.Greeting = "Hello " + req.Name + " of " + req.Address.City
+	return nil
+}
+
+// TestServicesShowEndpointShapes runs a real go-micro server and checks that Services
+// carries each endpoint's request and response shapes, as go-micro's server extracted
+// them from the handler's types, and its documentation metadata: the @example of a doc
+// comment (which go-micro reads from the handler's source, so only where the source is,
+// as in this test; the platform's builder compiles with -trimpath) and one given with
+// server.WithEndpointExample.
+func TestServicesShowEndpointShapes(t *testing.T) {
+	t.Parallel()
+	b := MustStartBus(t, t.TempDir(), "acme")
+	u := MustNamespaceURL(t, b, "acme")
+	MustStartService(t, u, "people", "v1", &People{},
+		server.NewRpcHandler(&Greeter{}, server.WithEndpointExample("Greeter.Hello", `{"name":"Bob"}`)))
+
+	got, err := b.Services(context.Background(), "acme", "people")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Endpoints) != 2 {
+		t.Fatalf("Services(people) = %s", mustJSON(t, got))
+	}
+	hello, call := got[0].Endpoints[0], got[0].Endpoints[1]
+
+	wantCall := platform.Endpoint{
+		Name: "People.Call",
+		Metadata: map[string]string{
+			"description": "Call greets a person.",
+			"example":     `{"name": "Alice", "address": {"city": "Paris"}, "tags": ["vip"]}`,
+		},
+		Request: &platform.Value{Name: "PersonRequest", Type: "PersonRequest", Values: []*platform.Value{
+			{Name: "name", Type: "string"},
+			{Name: "address", Type: "Address", Values: []*platform.Value{{Name: "city", Type: "string"}}},
+			{Name: "tags", Type: "[]string"},
+		}},
+		Response: &platform.Value{Name: "PersonResponse", Type: "PersonResponse", Values: []*platform.Value{
+			{Name: "greeting", Type: "string"},
+		}},
+	}
+	if !reflect.DeepEqual(call, wantCall) {
+		t.Errorf("People.Call\n got %s\nwant %s", mustJSON(t, call), mustJSON(t, wantCall))
+	}
+
+	wantHelloRequest := &platform.Value{Name: "HelloRequest", Type: "HelloRequest", Values: []*platform.Value{{Name: "name", Type: "string"}}}
+	if hello.Name != "Greeter.Hello" || hello.Metadata["example"] != `{"name":"Bob"}` || !reflect.DeepEqual(hello.Request, wantHelloRequest) {
+		t.Errorf("Greeter.Hello = %s, want its request shape and example", mustJSON(t, hello))
+	}
+
+	// The shape is what a caller fills in: a body of that shape calls the endpoint.
+	out, err := b.Call(context.Background(), platform.CallRequest{
+		Namespace: "acme", Service: "people", Endpoint: "People.Call", Body: []byte(call.Metadata["example"]), Timeout: 10 * time.Second,
+	})
+	if err != nil || strings.TrimSpace(string(out)) != `{"greeting":"Hello Alice of Paris"}` {
+		t.Errorf("calling with the example = %s, %v", out, err)
+	}
+}
+
+func mustJSON(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }
