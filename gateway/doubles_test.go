@@ -117,11 +117,7 @@ func (u *memUsage) AddRequestUsage(_ context.Context, records []*platform.Reques
 		k := usageKey{r.Namespace, r.Service, r.Minute.Unix()}
 		row := u.rows[k]
 		row.Namespace, row.Service, row.Minute = r.Namespace, r.Service, r.Minute
-		row.Requests += r.Requests
-		row.Errors += r.Errors
-		row.ClientErrors += r.ClientErrors
-		row.LatencyMicros += r.LatencyMicros
-		row.MaxLatencyMicros = max(row.MaxLatencyMicros, r.MaxLatencyMicros)
+		row.Add(r)
 		u.rows[k] = row
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -452,11 +453,12 @@ func TestMetering(t *testing.T) {
 	m0 := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
 	m1 := m0.Add(time.Minute)
 	got := tg.usage.Rows()
+	// The fake clock stands still: every request is in the first latency bucket.
 	want := []platform.RequestUsage{
-		{Namespace: "acme", Service: "broken", Minute: m0, Requests: 2, Errors: 2, LatencyMicros: 0},
-		{Namespace: "acme", Service: "helloworld", Minute: m0, Requests: 5},
-		{Namespace: "acme", Service: "picky", Minute: m0, Requests: 3, ClientErrors: 3},
-		{Namespace: "acme", Service: "helloworld", Minute: m1, Requests: 4},
+		{Namespace: "acme", Service: "broken", Minute: m0, Requests: 2, Errors: 2, LatencyMicros: 0, LatencyBuckets: fastest(2)},
+		{Namespace: "acme", Service: "helloworld", Minute: m0, Requests: 5, LatencyBuckets: fastest(5)},
+		{Namespace: "acme", Service: "picky", Minute: m0, Requests: 3, ClientErrors: 3, LatencyBuckets: fastest(3)},
+		{Namespace: "acme", Service: "helloworld", Minute: m1, Requests: 4, LatencyBuckets: fastest(4)},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("usage rows\n got %+v\nwant %+v", got, want)
@@ -486,6 +488,23 @@ func TestMeteringLatency(t *testing.T) {
 	if len(rows) != 1 || rows[0].LatencyMicros != 12000 || rows[0].MaxLatencyMicros != 9000 {
 		t.Fatalf("rows %+v, want latency 12000µs in total and 9000µs at most", rows)
 	}
+	// 3 ms is in the bucket up to 4 ms, 9 ms in the one up to 16 ms.
+	wantBuckets := make([]int64, platform.LatencyBucketCount)
+	wantBuckets[platform.LatencyBucket(4*time.Millisecond)]++
+	wantBuckets[platform.LatencyBucket(16*time.Millisecond)]++
+	if !slices.Equal(rows[0].LatencyBuckets, wantBuckets) {
+		t.Fatalf("latency buckets %v, want %v", rows[0].LatencyBuckets, wantBuckets)
+	}
+	if p50, p99 := rows[0].Quantile(0.5), rows[0].Quantile(0.99); p50 != 4*time.Millisecond || p99 != 9*time.Millisecond {
+		t.Fatalf("p50 %s, p99 %s; want 4ms and 9ms (the slowest)", p50, p99)
+	}
+}
+
+// fastest returns latency buckets with n requests in the first one.
+func fastest(n int64) []int64 {
+	b := make([]int64, platform.LatencyBucketCount)
+	b[0] = n
+	return b
 }
 
 // slowMesh advances the clock by its next duration on each call.
@@ -544,13 +563,16 @@ func TestConcurrentRequestsAndFlushes(t *testing.T) {
 	if err := tg.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var requests, errs int64
+	var requests, errs, bucketed int64
 	for _, r := range tg.usage.Rows() {
 		requests += r.Requests
 		errs += r.Errors
+		for _, c := range r.LatencyBuckets {
+			bucketed += c
+		}
 	}
-	if requests != workers*perWorker || errs != workers*perWorker/2 {
-		t.Fatalf("metered %d requests with %d errors, want %d with %d", requests, errs, workers*perWorker, workers*perWorker/2)
+	if requests != workers*perWorker || errs != workers*perWorker/2 || bucketed != requests {
+		t.Fatalf("metered %d requests (%d in latency buckets) with %d errors, want %d with %d", requests, bucketed, errs, workers*perWorker, workers*perWorker/2)
 	}
 }
 
@@ -651,9 +673,9 @@ func TestUnknownServicesShareOneSeries(t *testing.T) {
 	}
 	m0 := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
 	want := []platform.RequestUsage{
-		{Namespace: "acme", Service: UnknownService, Minute: m0, Requests: 51, ClientErrors: 51},
-		{Namespace: "acme", Service: "greeter", Minute: m0, Requests: 2, ClientErrors: 1},
-		{Namespace: "acme", Service: "helloworld", Minute: m0, Requests: 1, ClientErrors: 1},
+		{Namespace: "acme", Service: UnknownService, Minute: m0, Requests: 51, ClientErrors: 51, LatencyBuckets: fastest(51)},
+		{Namespace: "acme", Service: "greeter", Minute: m0, Requests: 2, ClientErrors: 1, LatencyBuckets: fastest(2)},
+		{Namespace: "acme", Service: "helloworld", Minute: m0, Requests: 1, ClientErrors: 1, LatencyBuckets: fastest(1)},
 	}
 	if got := tg.usage.Rows(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("usage rows\n got %+v\nwant %+v", got, want)

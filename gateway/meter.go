@@ -31,6 +31,8 @@ type bucket struct {
 	minute                          int64
 	requests, errors, clientErrors  int64
 	latencyMicros, maxLatencyMicros int64
+	// latency counts the requests by platform.LatencyBucket.
+	latency [platform.LatencyBucketCount]int64
 }
 
 // series is the metering state of one (namespace, service). Its mutex guards only a few
@@ -112,6 +114,7 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 	}
 	b.latencyMicros += micros
 	b.maxLatencyMicros = max(b.maxLatencyMicros, micros)
+	b.latency[platform.LatencyBucket(latency)]++
 	s.mu.Unlock()
 }
 
@@ -195,7 +198,8 @@ func (mt *meter) take(s *series) {
 		k := usageKey{s.key.ns, s.key.service, b.minute}
 		r := mt.pending[k]
 		if r == nil {
-			r = &platform.RequestUsage{Namespace: k.ns, Service: k.service, Minute: time.Unix(b.minute, 0).UTC()}
+			r = &platform.RequestUsage{Namespace: k.ns, Service: k.service, Minute: time.Unix(b.minute, 0).UTC(),
+				LatencyBuckets: make([]int64, platform.LatencyBucketCount)}
 			mt.pending[k] = r
 		}
 		r.Requests += b.requests
@@ -203,5 +207,8 @@ func (mt *meter) take(s *series) {
 		r.ClientErrors += b.clientErrors
 		r.LatencyMicros += b.latencyMicros
 		r.MaxLatencyMicros = max(r.MaxLatencyMicros, b.maxLatencyMicros)
+		for i, c := range b.latency {
+			r.LatencyBuckets[i] += c
+		}
 	}
 }
