@@ -215,7 +215,9 @@ func servicesToProto(list []*platform.RegisteredService) []*pb.RegisteredService
 			ps.Nodes = append(ps.Nodes, &pb.RegistryNode{Id: n.ID, Version: n.Version, Address: n.Address, Metadata: n.Metadata})
 		}
 		for _, e := range s.Endpoints {
-			ps.Endpoints = append(ps.Endpoints, &pb.Endpoint{Name: e.Name, Metadata: e.Metadata})
+			ps.Endpoints = append(ps.Endpoints, &pb.Endpoint{
+				Name: e.Name, Metadata: e.Metadata, Request: valueToProto(e.Request), Response: valueToProto(e.Response),
+			})
 		}
 		out = append(out, ps)
 	}
@@ -230,11 +232,35 @@ func servicesFromProto(list []*pb.RegisteredService) []*platform.RegisteredServi
 			rs.Nodes = append(rs.Nodes, platform.RegistryNode{ID: n.GetId(), Version: n.GetVersion(), Address: n.GetAddress(), Metadata: n.GetMetadata()})
 		}
 		for _, e := range s.GetEndpoints() {
-			rs.Endpoints = append(rs.Endpoints, platform.Endpoint{Name: e.GetName(), Metadata: e.GetMetadata()})
+			rs.Endpoints = append(rs.Endpoints, platform.Endpoint{
+				Name: e.GetName(), Metadata: e.GetMetadata(),
+				Request:  platform.ConvertValue(e.GetRequest(), protoValueFields),
+				Response: platform.ConvertValue(e.GetResponse(), protoValueFields),
+			})
 		}
 		out = append(out, rs)
 	}
 	return out
+}
+
+// valueToProto encodes the shape of an endpoint's message; nil stays nil.
+func valueToProto(v *platform.Value) *pb.Value {
+	if v == nil {
+		return nil
+	}
+	out := &pb.Value{Name: v.Name, Type: v.Type}
+	for _, c := range v.Values {
+		if c != nil {
+			out.Values = append(out.Values, valueToProto(c))
+		}
+	}
+	return out
+}
+
+// protoValueFields lets platform.ConvertValue decode a shape, cutting it to the
+// platform's bounds again: the agent did, but its answer is not trusted to have.
+func protoValueFields(v *pb.Value) (name, typ string, values []*pb.Value) {
+	return v.GetName(), v.GetType(), v.GetValues()
 }
 
 // TokenToProto encodes what a region's gateway needs of a token.
@@ -270,7 +296,6 @@ func UsageToProto(records []*platform.RequestUsage) *pb.RecordUsageRequest {
 		out.Usage = append(out.Usage, &pb.RequestUsage{
 			Namespace: u.Namespace, Service: u.Service, Minute: ts(u.Minute), Requests: u.Requests,
 			Errors: u.Errors, ClientErrors: u.ClientErrors, LatencyMicros: u.LatencyMicros, MaxLatencyMicros: u.MaxLatencyMicros,
-
 			LatencyBuckets: u.LatencyBuckets,
 		})
 	}
@@ -284,7 +309,6 @@ func UsageFromProto(in *pb.RecordUsageRequest) []*platform.RequestUsage {
 		out = append(out, &platform.RequestUsage{
 			Namespace: u.GetNamespace(), Service: u.GetService(), Minute: fromTS(u.GetMinute()), Requests: u.GetRequests(),
 			Errors: u.GetErrors(), ClientErrors: u.GetClientErrors(), LatencyMicros: u.GetLatencyMicros(), MaxLatencyMicros: u.GetMaxLatencyMicros(),
-
 			LatencyBuckets: u.GetLatencyBuckets(),
 		})
 	}

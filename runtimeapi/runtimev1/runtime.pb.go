@@ -1630,9 +1630,13 @@ func (x *RegistryNode) GetMetadata() map[string]string {
 }
 
 type Endpoint struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Metadata      map[string]string      `protobuf:"bytes,2,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Metadata map[string]string      `protobuf:"bytes,2,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Request and Response are the shapes of the endpoint's messages (unset when the service
+	// registered none).
+	Request       *Value `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
+	Response      *Value `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1681,6 +1685,83 @@ func (x *Endpoint) GetMetadata() map[string]string {
 	return nil
 }
 
+func (x *Endpoint) GetRequest() *Value {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *Endpoint) GetResponse() *Value {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// Value is a field of an endpoint's request or response, as go-micro's registry describes
+// it: its JSON name, its Go type and, for a struct, its fields. The agent cuts it to the
+// platform's bounds (depth and number of fields), and the control plane cuts it again.
+type Value struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Values        []*Value               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Value) Reset() {
+	*x = Value{}
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Value) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Value) ProtoMessage() {}
+
+func (x *Value) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Value.ProtoReflect.Descriptor instead.
+func (*Value) Descriptor() ([]byte, []int) {
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Value) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Value) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Value) GetValues() []*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type StatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Release       string                 `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
@@ -1690,7 +1771,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1783,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1796,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatsRequest) GetRelease() string {
@@ -1734,7 +1815,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1827,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1840,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatsResponse) GetInstances() []*InstanceStats {
@@ -1781,7 +1862,7 @@ type InstanceStats struct {
 
 func (x *InstanceStats) Reset() {
 	*x = InstanceStats{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1874,7 @@ func (x *InstanceStats) String() string {
 func (*InstanceStats) ProtoMessage() {}
 
 func (x *InstanceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1887,7 @@ func (x *InstanceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceStats.ProtoReflect.Descriptor instead.
 func (*InstanceStats) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *InstanceStats) GetInstance() string {
@@ -1846,7 +1927,7 @@ type PrepareNamespaceRequest struct {
 
 func (x *PrepareNamespaceRequest) Reset() {
 	*x = PrepareNamespaceRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +1939,7 @@ func (x *PrepareNamespaceRequest) String() string {
 func (*PrepareNamespaceRequest) ProtoMessage() {}
 
 func (x *PrepareNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +1952,7 @@ func (x *PrepareNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*PrepareNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PrepareNamespaceRequest) GetNamespace() string {
@@ -1889,7 +1970,7 @@ type PrepareNamespaceResponse struct {
 
 func (x *PrepareNamespaceResponse) Reset() {
 	*x = PrepareNamespaceResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +1982,7 @@ func (x *PrepareNamespaceResponse) String() string {
 func (*PrepareNamespaceResponse) ProtoMessage() {}
 
 func (x *PrepareNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[29]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +1995,7 @@ func (x *PrepareNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*PrepareNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{29}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 type AuthenticateRequest struct {
@@ -1926,7 +2007,7 @@ type AuthenticateRequest struct {
 
 func (x *AuthenticateRequest) Reset() {
 	*x = AuthenticateRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2019,7 @@ func (x *AuthenticateRequest) String() string {
 func (*AuthenticateRequest) ProtoMessage() {}
 
 func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[30]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2032,7 @@ func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{30}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AuthenticateRequest) GetSecret() string {
@@ -1970,7 +2051,7 @@ type AuthenticateResponse struct {
 
 func (x *AuthenticateResponse) Reset() {
 	*x = AuthenticateResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2063,7 @@ func (x *AuthenticateResponse) String() string {
 func (*AuthenticateResponse) ProtoMessage() {}
 
 func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[31]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2076,7 @@ func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{31}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AuthenticateResponse) GetToken() *Token {
@@ -2023,7 +2104,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2116,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[32]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2129,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{32}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Token) GetId() string {
@@ -2123,7 +2204,7 @@ type RecordUsageRequest struct {
 
 func (x *RecordUsageRequest) Reset() {
 	*x = RecordUsageRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2135,7 +2216,7 @@ func (x *RecordUsageRequest) String() string {
 func (*RecordUsageRequest) ProtoMessage() {}
 
 func (x *RecordUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[33]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2148,7 +2229,7 @@ func (x *RecordUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordUsageRequest.ProtoReflect.Descriptor instead.
 func (*RecordUsageRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{33}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecordUsageRequest) GetUsage() []*RequestUsage {
@@ -2177,7 +2258,7 @@ type RequestUsage struct {
 
 func (x *RequestUsage) Reset() {
 	*x = RequestUsage{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2270,7 @@ func (x *RequestUsage) String() string {
 func (*RequestUsage) ProtoMessage() {}
 
 func (x *RequestUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[34]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2283,7 @@ func (x *RequestUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestUsage.ProtoReflect.Descriptor instead.
 func (*RequestUsage) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{34}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RequestUsage) GetNamespace() string {
@@ -2276,7 +2357,7 @@ type RecordUsageResponse struct {
 
 func (x *RecordUsageResponse) Reset() {
 	*x = RecordUsageResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2369,7 @@ func (x *RecordUsageResponse) String() string {
 func (*RecordUsageResponse) ProtoMessage() {}
 
 func (x *RecordUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[35]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2382,7 @@ func (x *RecordUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordUsageResponse.ProtoReflect.Descriptor instead.
 func (*RecordUsageResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{35}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{36}
 }
 
 type FetchArtifactRequest struct {
@@ -2314,7 +2395,7 @@ type FetchArtifactRequest struct {
 
 func (x *FetchArtifactRequest) Reset() {
 	*x = FetchArtifactRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2407,7 @@ func (x *FetchArtifactRequest) String() string {
 func (*FetchArtifactRequest) ProtoMessage() {}
 
 func (x *FetchArtifactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[36]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2420,7 @@ func (x *FetchArtifactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchArtifactRequest.ProtoReflect.Descriptor instead.
 func (*FetchArtifactRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{36}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FetchArtifactRequest) GetRelease() string {
@@ -2358,7 +2439,7 @@ type FetchArtifactResponse struct {
 
 func (x *FetchArtifactResponse) Reset() {
 	*x = FetchArtifactResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2451,7 @@ func (x *FetchArtifactResponse) String() string {
 func (*FetchArtifactResponse) ProtoMessage() {}
 
 func (x *FetchArtifactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2464,7 @@ func (x *FetchArtifactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchArtifactResponse.ProtoReflect.Descriptor instead.
 func (*FetchArtifactResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{37}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FetchArtifactResponse) GetChunk() []byte {
@@ -2401,7 +2482,7 @@ type MeshConfigRequest struct {
 
 func (x *MeshConfigRequest) Reset() {
 	*x = MeshConfigRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2494,7 @@ func (x *MeshConfigRequest) String() string {
 func (*MeshConfigRequest) ProtoMessage() {}
 
 func (x *MeshConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2507,7 @@ func (x *MeshConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshConfigRequest.ProtoReflect.Descriptor instead.
 func (*MeshConfigRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{38}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{39}
 }
 
 type MeshConfigResponse struct {
@@ -2441,7 +2522,7 @@ type MeshConfigResponse struct {
 
 func (x *MeshConfigResponse) Reset() {
 	*x = MeshConfigResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2453,7 +2534,7 @@ func (x *MeshConfigResponse) String() string {
 func (*MeshConfigResponse) ProtoMessage() {}
 
 func (x *MeshConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2466,7 +2547,7 @@ func (x *MeshConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshConfigResponse.ProtoReflect.Descriptor instead.
 func (*MeshConfigResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{39}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MeshConfigResponse) GetSecret() []byte {
@@ -2620,13 +2701,19 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\bmetadata\x18\x04 \x03(\v2/.platform.runtime.v1.RegistryNode.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa4\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x02\n" +
 	"\bEndpoint\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12G\n" +
-	"\bmetadata\x18\x02 \x03(\v2+.platform.runtime.v1.Endpoint.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x02 \x03(\v2+.platform.runtime.v1.Endpoint.MetadataEntryR\bmetadata\x124\n" +
+	"\arequest\x18\x03 \x01(\v2\x1a.platform.runtime.v1.ValueR\arequest\x126\n" +
+	"\bresponse\x18\x04 \x01(\v2\x1a.platform.runtime.v1.ValueR\bresponse\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"(\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"c\n" +
+	"\x05Value\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x122\n" +
+	"\x06values\x18\x03 \x03(\v2\x1a.platform.runtime.v1.ValueR\x06values\"(\n" +
 	"\fStatsRequest\x12\x18\n" +
 	"\arelease\x18\x01 \x01(\tR\arelease\"Q\n" +
 	"\rStatsResponse\x12@\n" +
@@ -2711,7 +2798,7 @@ func file_platform_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_platform_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*InfoRequest)(nil),              // 0: platform.runtime.v1.InfoRequest
 	(*InfoResponse)(nil),             // 1: platform.runtime.v1.InfoResponse
@@ -2738,90 +2825,94 @@ var file_platform_runtime_v1_runtime_proto_goTypes = []any{
 	(*RegisteredService)(nil),        // 22: platform.runtime.v1.RegisteredService
 	(*RegistryNode)(nil),             // 23: platform.runtime.v1.RegistryNode
 	(*Endpoint)(nil),                 // 24: platform.runtime.v1.Endpoint
-	(*StatsRequest)(nil),             // 25: platform.runtime.v1.StatsRequest
-	(*StatsResponse)(nil),            // 26: platform.runtime.v1.StatsResponse
-	(*InstanceStats)(nil),            // 27: platform.runtime.v1.InstanceStats
-	(*PrepareNamespaceRequest)(nil),  // 28: platform.runtime.v1.PrepareNamespaceRequest
-	(*PrepareNamespaceResponse)(nil), // 29: platform.runtime.v1.PrepareNamespaceResponse
-	(*AuthenticateRequest)(nil),      // 30: platform.runtime.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),     // 31: platform.runtime.v1.AuthenticateResponse
-	(*Token)(nil),                    // 32: platform.runtime.v1.Token
-	(*RecordUsageRequest)(nil),       // 33: platform.runtime.v1.RecordUsageRequest
-	(*RequestUsage)(nil),             // 34: platform.runtime.v1.RequestUsage
-	(*RecordUsageResponse)(nil),      // 35: platform.runtime.v1.RecordUsageResponse
-	(*FetchArtifactRequest)(nil),     // 36: platform.runtime.v1.FetchArtifactRequest
-	(*FetchArtifactResponse)(nil),    // 37: platform.runtime.v1.FetchArtifactResponse
-	(*MeshConfigRequest)(nil),        // 38: platform.runtime.v1.MeshConfigRequest
-	(*MeshConfigResponse)(nil),       // 39: platform.runtime.v1.MeshConfigResponse
-	nil,                              // 40: platform.runtime.v1.Workload.EnvEntry
-	nil,                              // 41: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
-	nil,                              // 42: platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
-	nil,                              // 43: platform.runtime.v1.Event.DataEntry
-	nil,                              // 44: platform.runtime.v1.RegistryNode.MetadataEntry
-	nil,                              // 45: platform.runtime.v1.Endpoint.MetadataEntry
-	nil,                              // 46: platform.runtime.v1.MeshConfigResponse.SeedsEntry
-	(*timestamppb.Timestamp)(nil),    // 47: google.protobuf.Timestamp
+	(*Value)(nil),                    // 25: platform.runtime.v1.Value
+	(*StatsRequest)(nil),             // 26: platform.runtime.v1.StatsRequest
+	(*StatsResponse)(nil),            // 27: platform.runtime.v1.StatsResponse
+	(*InstanceStats)(nil),            // 28: platform.runtime.v1.InstanceStats
+	(*PrepareNamespaceRequest)(nil),  // 29: platform.runtime.v1.PrepareNamespaceRequest
+	(*PrepareNamespaceResponse)(nil), // 30: platform.runtime.v1.PrepareNamespaceResponse
+	(*AuthenticateRequest)(nil),      // 31: platform.runtime.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),     // 32: platform.runtime.v1.AuthenticateResponse
+	(*Token)(nil),                    // 33: platform.runtime.v1.Token
+	(*RecordUsageRequest)(nil),       // 34: platform.runtime.v1.RecordUsageRequest
+	(*RequestUsage)(nil),             // 35: platform.runtime.v1.RequestUsage
+	(*RecordUsageResponse)(nil),      // 36: platform.runtime.v1.RecordUsageResponse
+	(*FetchArtifactRequest)(nil),     // 37: platform.runtime.v1.FetchArtifactRequest
+	(*FetchArtifactResponse)(nil),    // 38: platform.runtime.v1.FetchArtifactResponse
+	(*MeshConfigRequest)(nil),        // 39: platform.runtime.v1.MeshConfigRequest
+	(*MeshConfigResponse)(nil),       // 40: platform.runtime.v1.MeshConfigResponse
+	nil,                              // 41: platform.runtime.v1.Workload.EnvEntry
+	nil,                              // 42: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	nil,                              // 43: platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	nil,                              // 44: platform.runtime.v1.Event.DataEntry
+	nil,                              // 45: platform.runtime.v1.RegistryNode.MetadataEntry
+	nil,                              // 46: platform.runtime.v1.Endpoint.MetadataEntry
+	nil,                              // 47: platform.runtime.v1.MeshConfigResponse.SeedsEntry
+	(*timestamppb.Timestamp)(nil),    // 48: google.protobuf.Timestamp
 }
 var file_platform_runtime_v1_runtime_proto_depIdxs = []int32{
 	2,  // 0: platform.runtime.v1.InfoResponse.capacity:type_name -> platform.runtime.v1.Capacity
-	40, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
+	41, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
 	3,  // 2: platform.runtime.v1.ServiceSpec.current:type_name -> platform.runtime.v1.Workload
 	3,  // 3: platform.runtime.v1.ServiceSpec.next:type_name -> platform.runtime.v1.Workload
 	4,  // 4: platform.runtime.v1.ApplyRequest.services:type_name -> platform.runtime.v1.ServiceSpec
-	41, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	42, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
 	6,  // 6: platform.runtime.v1.ApplyRequest.routes:type_name -> platform.runtime.v1.Route
-	42, // 7: platform.runtime.v1.ApplyRequest.region_gateways:type_name -> platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	43, // 7: platform.runtime.v1.ApplyRequest.region_gateways:type_name -> platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
 	10, // 8: platform.runtime.v1.WatchResponse.observed:type_name -> platform.runtime.v1.Observed
 	14, // 9: platform.runtime.v1.WatchResponse.event:type_name -> platform.runtime.v1.Event
 	11, // 10: platform.runtime.v1.Observed.services:type_name -> platform.runtime.v1.ServiceStatus
 	12, // 11: platform.runtime.v1.ServiceStatus.rollout:type_name -> platform.runtime.v1.Rollout
 	13, // 12: platform.runtime.v1.ServiceStatus.instances:type_name -> platform.runtime.v1.Instance
-	47, // 13: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
-	43, // 14: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
-	47, // 15: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
+	48, // 13: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	44, // 14: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
+	48, // 15: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
 	17, // 16: platform.runtime.v1.LogsResponse.entries:type_name -> platform.runtime.v1.LogEntry
-	47, // 17: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	48, // 17: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
 	22, // 18: platform.runtime.v1.ServicesResponse.services:type_name -> platform.runtime.v1.RegisteredService
 	23, // 19: platform.runtime.v1.RegisteredService.nodes:type_name -> platform.runtime.v1.RegistryNode
 	24, // 20: platform.runtime.v1.RegisteredService.endpoints:type_name -> platform.runtime.v1.Endpoint
-	44, // 21: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
-	45, // 22: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
-	27, // 23: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
-	47, // 24: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
-	32, // 25: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
-	47, // 26: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
-	34, // 27: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
-	47, // 28: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
-	46, // 29: platform.runtime.v1.MeshConfigResponse.seeds:type_name -> platform.runtime.v1.MeshConfigResponse.SeedsEntry
-	0,  // 30: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
-	5,  // 31: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
-	8,  // 32: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
-	15, // 33: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
-	18, // 34: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
-	20, // 35: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
-	25, // 36: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
-	28, // 37: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
-	30, // 38: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
-	33, // 39: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
-	36, // 40: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
-	38, // 41: platform.runtime.v1.ControlService.MeshConfig:input_type -> platform.runtime.v1.MeshConfigRequest
-	1,  // 42: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
-	7,  // 43: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
-	9,  // 44: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
-	16, // 45: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
-	19, // 46: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
-	21, // 47: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
-	26, // 48: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
-	29, // 49: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
-	31, // 50: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
-	35, // 51: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
-	37, // 52: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
-	39, // 53: platform.runtime.v1.ControlService.MeshConfig:output_type -> platform.runtime.v1.MeshConfigResponse
-	42, // [42:54] is the sub-list for method output_type
-	30, // [30:42] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	45, // 21: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
+	46, // 22: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
+	25, // 23: platform.runtime.v1.Endpoint.request:type_name -> platform.runtime.v1.Value
+	25, // 24: platform.runtime.v1.Endpoint.response:type_name -> platform.runtime.v1.Value
+	25, // 25: platform.runtime.v1.Value.values:type_name -> platform.runtime.v1.Value
+	28, // 26: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
+	48, // 27: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
+	33, // 28: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
+	48, // 29: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 30: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
+	48, // 31: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
+	47, // 32: platform.runtime.v1.MeshConfigResponse.seeds:type_name -> platform.runtime.v1.MeshConfigResponse.SeedsEntry
+	0,  // 33: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
+	5,  // 34: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
+	8,  // 35: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
+	15, // 36: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
+	18, // 37: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
+	20, // 38: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
+	26, // 39: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
+	29, // 40: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
+	31, // 41: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
+	34, // 42: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
+	37, // 43: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
+	39, // 44: platform.runtime.v1.ControlService.MeshConfig:input_type -> platform.runtime.v1.MeshConfigRequest
+	1,  // 45: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
+	7,  // 46: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
+	9,  // 47: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
+	16, // 48: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
+	19, // 49: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
+	21, // 50: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
+	27, // 51: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
+	30, // 52: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
+	32, // 53: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
+	36, // 54: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
+	38, // 55: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
+	40, // 56: platform.runtime.v1.ControlService.MeshConfig:output_type -> platform.runtime.v1.MeshConfigResponse
+	45, // [45:57] is the sub-list for method output_type
+	33, // [33:45] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_platform_runtime_v1_runtime_proto_init() }
@@ -2839,7 +2930,7 @@ func file_platform_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_runtime_v1_runtime_proto_rawDesc), len(file_platform_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
