@@ -27,6 +27,11 @@ type ControlPlane interface {
 	Deploy(ctx context.Context, req DeployRequest) (*Release, error)
 	ListServices(ctx context.Context, namespace string) ([]*ServiceView, error)
 	GetService(ctx context.Context, namespace, name string) (*ServiceView, error)
+	// ServiceMetrics returns a service's requests, errors and latencies per minute over
+	// the last since (DefaultMetricsWindow when 0), with a point for every minute;
+	// authorised as reading the service. EINVALID for a negative since or one over
+	// MaxMetricsWindow, ENOTFOUND for an unknown service.
+	ServiceMetrics(ctx context.Context, namespace, service string, since time.Duration) (*ServiceMetrics, error)
 	// DeleteService marks the service deleted; the reconciler stops its instances.
 	DeleteService(ctx context.Context, namespace, name string) error
 	// Promote makes the service's canary (DeployRequest.Canary) its live release: the

@@ -168,6 +168,19 @@ func (f *fakeControlPlane) GetService(ctx context.Context, ns, name string) (*pl
 	return cannedService(ns, name), nil
 }
 
+func (f *fakeControlPlane) ServiceMetrics(ctx context.Context, ns, name string, since time.Duration) (*platform.ServiceMetrics, error) {
+	if err := f.record(ctx, "ServiceMetrics", ns, since); err != nil {
+		return nil, err
+	}
+	m0 := t0.Truncate(time.Minute)
+	busy := &platform.MetricPoint{Minute: m0.Add(time.Minute), Requests: 120, Errors: 3, ClientErrors: 2,
+		P50: 4 * time.Millisecond, P99: 64 * time.Millisecond, Mean: 5500 * time.Microsecond, Max: 80250 * time.Microsecond}
+	total := *busy
+	total.Minute = m0
+	return &platform.ServiceMetrics{Namespace: ns, Service: name, From: m0, To: m0.Add(2 * time.Minute),
+		Points: []*platform.MetricPoint{{Minute: m0}, busy}, Total: &total}, nil
+}
+
 func (f *fakeControlPlane) DeleteService(ctx context.Context, ns, name string) error {
 	return f.record(ctx, "DeleteService", ns, name)
 }
