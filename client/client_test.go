@@ -47,6 +47,8 @@ func writeJSON(w http.ResponseWriter, status int, v string) {
 func TestRequests(t *testing.T) {
 	t.Parallel()
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	metricPoint := &platform.MetricPoint{Minute: created.Truncate(time.Minute), Requests: 7, Errors: 1, ClientErrors: 2,
+		P50: 500 * time.Microsecond, P99: 64 * time.Millisecond, Mean: 3250 * time.Microsecond, Max: 60001 * time.Microsecond}
 	tests := []struct {
 		name     string
 		status   int
@@ -143,6 +145,24 @@ func TestRequests(t *testing.T) {
 			call:    func(c *Client) (any, error) { return c.GetService(context.Background(), "acme", "a b") },
 			want:    recorded{Method: "GET", Path: "/v1/namespaces/acme/services/a%20b"},
 			wantOut: &platform.ServiceView{Service: platform.Service{Namespace: "acme", Name: "a b", Status: platform.ServiceRunning}},
+		},
+		{
+			name: "service metrics", status: 200,
+			response: `{"namespace":"acme","service":"hello","from":"2026-01-02T03:04:00Z","to":"2026-01-02T03:05:00Z",` +
+				`"points":[{"minute":"2026-01-02T03:04:00Z","requests":7,"errors":1,"client_errors":2,"p50_ms":0.5,"p99_ms":64,"mean_ms":3.25,"max_ms":60.001}],` +
+				`"total":{"minute":"2026-01-02T03:04:00Z","requests":7,"errors":1,"client_errors":2,"p50_ms":0.5,"p99_ms":64,"mean_ms":3.25,"max_ms":60.001}}`,
+			call: func(c *Client) (any, error) {
+				return c.ServiceMetrics(context.Background(), "acme", "hello", 90*time.Minute)
+			},
+			want: recorded{Method: "GET", Path: "/v1/namespaces/acme/services/hello/metrics", Query: "since=1h30m0s"},
+			wantOut: &platform.ServiceMetrics{Namespace: "acme", Service: "hello", From: created.Truncate(time.Minute), To: created.Truncate(time.Minute).Add(time.Minute),
+				Points: []*platform.MetricPoint{metricPoint}, Total: metricPoint},
+		},
+		{
+			name: "service metrics of the default window", status: 200, response: `{"namespace":"acme","service":"hello","points":[]}`,
+			call:    func(c *Client) (any, error) { return c.ServiceMetrics(context.Background(), "acme", "hello", 0) },
+			want:    recorded{Method: "GET", Path: "/v1/namespaces/acme/services/hello/metrics"},
+			wantOut: &platform.ServiceMetrics{Namespace: "acme", Service: "hello", Points: []*platform.MetricPoint{}},
 		},
 		{
 			name: "delete service", status: 202,

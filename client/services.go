@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"time"
 
 	platform "github.com/micro/platform"
 )
@@ -63,6 +65,21 @@ func (c *Client) GetService(ctx context.Context, ns, name string) (*platform.Ser
 		return nil, err
 	}
 	return &v, nil
+}
+
+// ServiceMetrics returns a service's requests, errors and latencies per minute over the
+// last since (the server's default, an hour, when 0), a point for every minute.
+// EINVALID for a window over platform.MaxMetricsWindow, ENOTFOUND for an unknown service.
+func (c *Client) ServiceMetrics(ctx context.Context, ns, service string, since time.Duration) (*platform.ServiceMetrics, error) {
+	var q url.Values
+	if since != 0 {
+		q = url.Values{"since": {since.String()}}
+	}
+	var m platform.ServiceMetrics
+	if err := c.do(ctx, http.MethodGet, nsPath(ns, "services", service, "metrics"), q, nil, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // DeleteService asks the platform to stop and remove a service; it returns once the

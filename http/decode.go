@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	platform "github.com/micro/platform"
 )
@@ -104,6 +105,20 @@ func (q *queryParams) Bool(name string) bool {
 		q.problems = append(q.problems, fmt.Sprintf("query parameter %s=%q must be true or false", name, s))
 	}
 	return b
+}
+
+// Duration returns the duration parameter name (Go syntax: 90s, 15m, 1h), or 0 when
+// absent.
+func (q *queryParams) Duration(name string) time.Duration {
+	s := q.values.Get(name)
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		q.problems = append(q.problems, fmt.Sprintf("query parameter %s=%q must be a duration such as 15m or 1h", name, s))
+	}
+	return d
 }
 
 // String returns the parameter name as sent.

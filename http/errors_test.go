@@ -176,6 +176,7 @@ func TestQueryValidation(t *testing.T) {
 			want: []string{`Last-Event-ID="abc"`}},
 		{name: "logs", path: "/v1/namespaces/acme/services/hello/logs?tail=-2&follow=2x", want: []string{`tail="-2"`, `follow="2x"`}},
 		{name: "build log", path: "/v1/namespaces/acme/builds/b-1/log?follow=nah", want: []string{`follow="nah"`}},
+		{name: "metrics", path: "/v1/namespaces/acme/services/hello/metrics?since=yesterday", want: []string{`since="yesterday"`, "1h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,7 @@ var RoutePolicy = map[string]RouteRule{
 	"POST /v1/namespaces/{ns}/deploys":                {Action: authz.ServiceDeploy, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/services":                {Action: authz.ServiceRead, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/services/{svc}":          {Action: authz.ServiceRead, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/services/{svc}/metrics":  {Action: authz.ServiceRead, Namespace: "ns"},
 	"DELETE /v1/namespaces/{ns}/services/{svc}":       {Action: authz.ServiceDelete, Namespace: "ns"},
 	"POST /v1/namespaces/{ns}/services/{svc}/promote": {Action: authz.ServiceDeploy, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/services/{svc}/releases": {Action: authz.ServiceRead, Namespace: "ns"},

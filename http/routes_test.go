@@ -19,6 +19,11 @@ func TestRoutes(t *testing.T) {
 	service := `{"namespace":"acme","name":"hello","status":"degraded","regions":["lon1","fra1"],"created_at":` + ts0 + `,"updated_at":` + ts0 + `,"instances":[],"endpoints":[{"name":"Hello.Call"}],` +
 		`"per_region":[{"region":"lon1","status":"running","version":"v1","instances":2,"running":2},` +
 		`{"region":"fra1","status":"degraded","version":"v1","instances":1,"running":0,"reason":"region fra1 is lost"}]}`
+	// Latencies are milliseconds, fractions kept.
+	busy := `"requests":120,"errors":3,"client_errors":2,"p50_ms":4,"p99_ms":64,"mean_ms":5.5,"max_ms":80.25}`
+	metrics := `{"namespace":"acme","service":"hello","from":"2026-01-02T03:04:00Z","to":"2026-01-02T03:06:00Z","points":[` +
+		`{"minute":"2026-01-02T03:04:00Z","requests":0,"errors":0,"client_errors":0,"p50_ms":0,"p99_ms":0,"mean_ms":0,"max_ms":0},` +
+		`{"minute":"2026-01-02T03:05:00Z",` + busy + `],"total":{"minute":"2026-01-02T03:04:00Z",` + busy + `}`
 	tests := []struct {
 		name        string
 		method      string
@@ -58,6 +63,10 @@ func TestRoutes(t *testing.T) {
 			wantStatus: 200, wantBody: `{"services":[` + service + `]}`, wantCall: "ListServices", wantArg: "acme"},
 		{name: "get service", method: "GET", path: "/v1/namespaces/acme/services/hello",
 			wantStatus: 200, wantBody: service, wantCall: "GetService", wantArg: "hello"},
+		{name: "service metrics of the last hour", method: "GET", path: "/v1/namespaces/acme/services/hello/metrics",
+			wantStatus: 200, wantBody: metrics, wantCall: "ServiceMetrics", wantArg: time.Duration(0)},
+		{name: "service metrics since", method: "GET", path: "/v1/namespaces/acme/services/hello/metrics?since=15m",
+			wantStatus: 200, wantBody: metrics, wantCall: "ServiceMetrics", wantArg: 15 * time.Minute},
 		{name: "delete service", method: "DELETE", path: "/v1/namespaces/acme/services/hello",
 			wantStatus: 202, wantCall: "DeleteService", wantArg: "hello"},
 		{name: "promote", method: "POST", path: "/v1/namespaces/acme/services/hello/promote",

@@ -18,6 +18,7 @@ func (s *Server) serviceRoutes(r chi.Router) {
 	r.Post(ns+"/deploys", s.handle(s.deploy))
 	r.Get(ns+"/services", s.handle(s.listServices))
 	r.Get(ns+"/services/{svc}", s.handle(s.getService))
+	r.Get(ns+"/services/{svc}/metrics", s.handle(s.serviceMetrics))
 	r.Delete(ns+"/services/{svc}", s.handle(s.deleteService))
 	r.Post(ns+"/services/{svc}/promote", s.handle(s.promote))
 	r.Get(ns+"/services/{svc}/releases", s.handle(s.listReleases))
@@ -117,6 +118,22 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, svc)
+	return nil
+}
+
+// serviceMetrics serves GET .../services/{svc}/metrics?since=1h: the service's traffic
+// per minute over the window (an hour without since).
+func (s *Server) serviceMetrics(w http.ResponseWriter, r *http.Request) error {
+	q := newQueryParams(r)
+	since := q.Duration("since")
+	if err := q.Err(); err != nil {
+		return err
+	}
+	m, err := s.cp.ServiceMetrics(r.Context(), chi.URLParam(r, "ns"), chi.URLParam(r, "svc"), since)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 
