@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/micro/platform/client"
+	"github.com/micro/platform/internal/browsertest"
 	"github.com/micro/platform/internal/kubetest"
 	"github.com/micro/platform/internal/testenv"
 )
@@ -48,6 +49,7 @@ func TestMain(m *testing.M) {
 	// The API server of the kubernetes-runtime tests; a failed start fails only those.
 	stopKube, _ := kubetest.Start()
 	code := m.Run()
+	browsertest.Shutdown()
 	stopKube()
 	os.RemoveAll(dir)
 	os.Exit(code)

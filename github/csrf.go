@@ -31,6 +31,9 @@ const (
 // SameSite=Lax, so most browsers do not send it on cross-site POSTs in the first place.
 type CSRF struct {
 	// Origins are the platform's own origins, e.g. "https://platform.example.com".
+	// Without any, the origin must be the host the request was sent to (the platform
+	// reached at whatever address, as on the embedded default): another site's page
+	// cannot send a request whose Origin names this host.
 	Origins []string
 	// Secure marks the cookie Secure (the platform is served over https).
 	Secure bool
@@ -68,7 +71,7 @@ func (c CSRF) Check(r *http.Request) error {
 			origin = ref.Scheme + "://" + ref.Host
 		}
 	}
-	if origin == "" || !slices.ContainsFunc(c.Origins, func(o string) bool { return strings.EqualFold(o, origin) }) {
+	if origin == "" || !c.ownOrigin(r, origin) {
 		return platform.Errorf(platform.EFORBIDDEN, "cross-site request refused: origin %q is not this platform", origin).
 			WithHint("reload the page and try again")
 	}
@@ -82,6 +85,15 @@ func (c CSRF) Check(r *http.Request) error {
 			WithHint("reload the page and try again")
 	}
 	return nil
+}
+
+// ownOrigin reports whether origin is the platform's own.
+func (c CSRF) ownOrigin(r *http.Request, origin string) bool {
+	if len(c.Origins) > 0 {
+		return slices.ContainsFunc(c.Origins, func(o string) bool { return strings.EqualFold(o, origin) })
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
 // Protect wraps next with Check, answering 403 with the API's JSON error shape.

@@ -117,17 +117,23 @@ func (w *trackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 //
 // The client's address goes into the context too, for the audit log.
 func (s *Server) authenticate(next http.Handler) http.Handler {
+	return s.authenticateWith(s.writeError, next)
+}
+
+// authenticateWith is authenticate answering a refused request with refuse: the API's
+// error JSON, or the dashboard's page (sign in again, or what went wrong).
+func (s *Server) authenticateWith(refuse func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(platform.NewContextWithSource(r.Context(), r.RemoteAddr))
 		header := r.Header.Get("Authorization")
 		if header == "" {
-			s.authenticateSession(w, r, next)
+			s.authenticateSession(w, r, next, refuse)
 			return
 		}
 		scheme, secret, ok := strings.Cut(header, " ")
 		secret = strings.TrimSpace(secret)
 		if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-			s.writeError(w, r, platform.Errorf(platform.EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\""))
+			refuse(w, r, platform.Errorf(platform.EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\""))
 			return
 		}
 		tok, err := s.auth.Authenticate(r.Context(), secret)
@@ -135,7 +141,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			err = errors.New("authenticator returned no token and no error")
 		}
 		if err != nil {
-			s.writeError(w, r, fmt.Errorf("authenticate: %w", err))
+			refuse(w, r, fmt.Errorf("authenticate: %w", err))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withSecret(platform.NewContextWithToken(r.Context(), tok), secret)))
@@ -146,7 +152,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // session cookie, when the server has one configured: a browser session is a token like
 // any other. Cookies are sent by browsers whatever site a request comes from, so a
 // state-changing request authenticated this way must also pass the CSRF check.
-func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request, next http.Handler) {
+func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request, next http.Handler, refuse func(http.ResponseWriter, *http.Request, error)) {
 	if s.opts.SessionCookie == "" {
 		next.ServeHTTP(w, r)
 		return
@@ -160,11 +166,11 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request, nex
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
 		if s.opts.CSRF == nil {
-			s.writeError(w, r, platform.Errorf(platform.EFORBIDDEN, "changes need a bearer token: this server has no CSRF protection for session cookies"))
+			refuse(w, r, platform.Errorf(platform.EFORBIDDEN, "changes need a bearer token: this server has no CSRF protection for session cookies"))
 			return
 		}
 		if err := s.opts.CSRF.Check(r); err != nil {
-			s.writeError(w, r, err)
+			refuse(w, r, err)
 			return
 		}
 	}
@@ -173,7 +179,7 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request, nex
 		err = errors.New("authenticator returned no token and no error")
 	}
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("authenticate session: %w", err))
+		refuse(w, r, fmt.Errorf("authenticate session: %w", err))
 		return
 	}
 	next.ServeHTTP(w, r.WithContext(withSecret(platform.NewContextWithToken(r.Context(), tok), ck.Value)))

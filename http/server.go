@@ -77,6 +77,9 @@ type Options struct {
 	// /platform.runtime.v1.ControlService/*. It authenticates agents by their region
 	// token itself; the API's token authentication does not run on these routes.
 	Regions http.Handler
+	// Dashboard, when set, serves the web dashboard at DashboardPrefix (it needs
+	// SessionCookie and CSRF).
+	Dashboard Dashboard
 	// Ready reports whether deploys can be taken, for /readyz; nil means always ready.
 	Ready func() bool
 	// Metrics is served at /metrics and receives the server's own request metrics; nil
@@ -101,6 +104,18 @@ type Options struct {
 	// that a check is cheap.
 	StreamRecheck time.Duration
 }
+
+// Dashboard serves the web dashboard's pages (package dashboard), mounted at
+// DashboardPrefix behind the same authentication as the API: a page request runs with
+// the session's token in its context, and one that authentication refuses (an expired
+// session, a failed CSRF check) is answered by Refuse.
+type Dashboard interface {
+	http.Handler
+	Refuse(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// DashboardPrefix is where Options.Dashboard is mounted; GET / redirects there.
+const DashboardPrefix = "/ui"
 
 // CSRFChecker checks a request authenticated by a cookie for cross-site forgery.
 type CSRFChecker interface {
@@ -304,6 +319,15 @@ func (s *Server) routes() chi.Router {
 		})
 	}
 	s.agentRoutes(r)
+	if d := s.opts.Dashboard; d != nil {
+		r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+			http.Redirect(w, req, DashboardPrefix+"/", http.StatusSeeOther)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(func(next http.Handler) http.Handler { return s.authenticateWith(d.Refuse, next) })
+			r.Mount(DashboardPrefix, d)
+		})
+	}
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/openapi.json", s.openAPI)

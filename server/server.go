@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 	"github.com/micro/platform/auth"
 	"github.com/micro/platform/builder"
 	"github.com/micro/platform/control"
+	"github.com/micro/platform/dashboard"
 	"github.com/micro/platform/gateway"
 	"github.com/micro/platform/github"
 	"github.com/micro/platform/gitops"
@@ -234,10 +236,25 @@ func (a *App) build(ctx context.Context) error {
 	if a.github, err = a.newGitHub(plane, receiver); err != nil {
 		return err
 	}
-	if a.github != nil {
-		hopts.SessionCookie, hopts.CSRF = github.SessionCookie, a.github.CSRF()
-		hopts.SignIn, hopts.SignInRoutes = a.github, a.github.Routes()
+	// Browsers authenticate by the session cookie, behind CSRF protection: the GitHub
+	// sign-in's (its origin is its redirect URL's), or else the public URL's, or else the
+	// host each request was sent to.
+	csrf := github.CSRF{Secure: strings.HasPrefix(cfg.PublicURL, "https://")}
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
+		csrf.Origins = []string{u.Scheme + "://" + u.Host}
 	}
+	dopts := dashboard.Options{
+		ControlPlane: plane, Auth: a.auth, SessionCookie: github.SessionCookie, CSRFCookie: github.CSRFCookie,
+		Logger: a.logger.With("component", "dashboard"),
+	}
+	if a.github != nil {
+		csrf = a.github.CSRF()
+		hopts.SignIn, hopts.SignInRoutes = a.github, a.github.Routes()
+		dopts.GitHubLogin = github.LoginPath
+	}
+	dopts.CSRF, dopts.Secure = csrf, csrf.Secure
+	hopts.SessionCookie, hopts.CSRF = github.SessionCookie, csrf
+	hopts.Dashboard = dashboard.New(dopts)
 	a.api = platformhttp.NewServer(hopts)
 	return nil
 }

@@ -322,3 +322,15 @@ func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// Eval evaluates a JavaScript expression in the page, awaiting a promise, and decodes its
+// JSON value into out (nil to ignore it): what a test uses to do what a hostile script in
+// the page could, such as forcing a request the page offers no button for.
+func (p *Page) Eval(expression string, out any) {
+	p.tb.Helper()
+	ctx, cancel := p.actionCtx()
+	defer cancel()
+	if err := evalJSON(ctx, expression, out); err != nil {
+		p.failf("evaluate %s: %v", expression, err)
+	}
+}
