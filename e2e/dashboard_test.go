@@ -97,7 +97,9 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	globexDeploy := make(chan result, 1)
-	go func() { globexDeploy <- s.platformAs(t, globexToken, "deploy", "./examples/helloworld", "-n", "globex-apps") }()
+	go func() {
+		globexDeploy <- s.platformAs(t, globexToken, "deploy", "./examples/helloworld", "-n", "globex-apps")
+	}()
 
 	tour := &dashboardTour{t: t, p: browsertest.NewPage(t), base: s.url(), pages: map[string]string{}}
 	p := tour.p
