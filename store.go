@@ -13,6 +13,7 @@ type Store interface {
 	EventStore
 	TokenStore
 	UsageStore
+	ResourceStore
 	RegionStore
 	OrgStore
 	UserStore

@@ -126,3 +126,27 @@ type UsageStore interface {
 	// minute then service; service "" means all services.
 	ListRequestUsage(ctx context.Context, namespace, service string, from, to time.Time) ([]*RequestUsage, error)
 }
+
+// ResourceUsage is a sample of what a service's instances use, summed over its
+// instances in every region: at most one per service and minute, the minute's last.
+type ResourceUsage struct {
+	Namespace string    `json:"namespace"`
+	Service   string    `json:"service"`
+	Minute    time.Time `json:"minute"` // start of the minute, UTC
+	// CPUMillicores is the CPU the instances used (1000 is one core), a rate over the
+	// short time since the runtime's previous sample, not the minute's average.
+	CPUMillicores int64 `json:"cpu_millicores"`
+	// MemoryBytes is the memory the instances held when sampled.
+	MemoryBytes int64 `json:"memory_bytes"`
+}
+
+// ResourceStore keeps samples of the resources services use.
+type ResourceStore interface {
+	// PutResourceUsage stores each sample as its service's sample of the minute,
+	// replacing an earlier one of the same minute. EINVALID for a sample without a
+	// namespace or with negative figures.
+	PutResourceUsage(ctx context.Context, samples []*ResourceUsage) error
+	// ListResourceUsage returns a service's samples with from <= minute < to, ordered by
+	// minute.
+	ListResourceUsage(ctx context.Context, namespace, service string, from, to time.Time) ([]*ResourceUsage, error)
+}

@@ -168,6 +168,9 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 		if _, err := tx.exec(ctx, `DELETE FROM request_usage WHERE namespace = ?`, name); err != nil {
 			return err
 		}
+		if _, err := tx.exec(ctx, `DELETE FROM resource_usage WHERE namespace = ?`, name); err != nil {
+			return err
+		}
 		if err := tx.execOne(ctx, namespaceNotFound(name), `DELETE FROM namespaces WHERE name = ?`, name); err != nil {
 			return err
 		}

@@ -127,5 +127,70 @@ func (s *Store) ListRequestUsage(ctx context.Context, namespace, service string,
 	return list, wrap("list request usage", rows.Err())
 }
 
+var _ platform.ResourceStore = (*Store)(nil)
+
+// PutResourceUsage stores each sample as its service's sample of the minute (Minute
+// truncated to the minute in UTC), replacing an earlier one; all in one transaction.
+// Returns EINVALID, writing nothing, when a sample lacks a namespace or has negative
+// figures.
+func (s *Store) PutResourceUsage(ctx context.Context, samples []*platform.ResourceUsage) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	var problems []string
+	for i, u := range samples {
+		if u.Namespace == "" {
+			problems = append(problems, fmt.Sprintf("resource sample %d has no namespace", i))
+		}
+		if u.CPUMillicores < 0 || u.MemoryBytes < 0 {
+			problems = append(problems, fmt.Sprintf("resource sample %d has a negative figure", i))
+		}
+	}
+	if err := invalid(problems); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(tx conn) error {
+		stmt, err := tx.prepare(ctx, `INSERT INTO resource_usage (namespace, service, minute, cpu_millicores, memory_bytes)
+				VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (namespace, service, minute) DO UPDATE SET
+					cpu_millicores = excluded.cpu_millicores,
+					memory_bytes = excluded.memory_bytes`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, u := range samples {
+			if _, err := stmt.ExecContext(ctx, u.Namespace, u.Service, micros(minuteOf(u.Minute)), u.CPUMillicores, u.MemoryBytes); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("put resource usage", err)
+}
+
+// ListResourceUsage returns a service's samples with from <= minute < to, ordered by
+// minute.
+func (s *Store) ListResourceUsage(ctx context.Context, namespace, service string, from, to time.Time) ([]*platform.ResourceUsage, error) {
+	rows, err := s.r.query(ctx, `SELECT namespace, service, minute, cpu_millicores, memory_bytes
+		FROM resource_usage WHERE namespace = ? AND service = ? AND minute >= ? AND minute < ?
+		ORDER BY minute`, namespace, service, micros(from), micros(to))
+	if err != nil {
+		return nil, wrap("list resource usage", err)
+	}
+	defer rows.Close()
+	list := []*platform.ResourceUsage{}
+	for rows.Next() {
+		var u platform.ResourceUsage
+		var minute int64
+		if err := rows.Scan(&u.Namespace, &u.Service, &minute, &u.CPUMillicores, &u.MemoryBytes); err != nil {
+			return nil, wrap("list resource usage", err)
+		}
+		u.Minute = fromMicros(minute)
+		list = append(list, &u)
+	}
+	return list, wrap("list resource usage", rows.Err())
+}
+
 // minuteOf returns the start of t's minute in UTC.
 func minuteOf(t time.Time) time.Time { return t.UTC().Truncate(time.Minute) }

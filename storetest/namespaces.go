@@ -136,6 +136,7 @@ func testDeleteNamespaceCascades(t *testing.T, h *harness) {
 		must(t, s.AppendEvent(ctx, &platform.Event{Namespace: ns, Service: "api", Type: platform.EventReleaseCreated}))
 		must(t, s.AppendEvent(ctx, &platform.Event{Namespace: ns, Type: platform.EventNamespaceCreated}))
 		must(t, s.AddRequestUsage(ctx, []*platform.RequestUsage{{Namespace: ns, Service: "api", Minute: testTime, Requests: 1}}))
+		must(t, s.PutResourceUsage(ctx, []*platform.ResourceUsage{{Namespace: ns, Service: "api", Minute: testTime, CPUMillicores: 5}}))
 		return filled{b, r}
 	}
 	gone, kept := fill("gone"), fill("kept")
@@ -155,13 +156,15 @@ func testDeleteNamespaceCascades(t *testing.T, h *harness) {
 		must(t, err)
 		usage, err := s.ListRequestUsage(ctx, ns, "", testTime.Add(-time.Hour), testTime.Add(time.Hour))
 		must(t, err)
+		resources, err := s.ListResourceUsage(ctx, ns, "api", testTime.Add(-time.Hour), testTime.Add(time.Hour))
+		must(t, err)
 		return map[string]int{"services": len(services), "builds": len(builds), "releases": len(releases),
-			"instances": len(instances), "events": len(events), "usage": len(usage)}
+			"instances": len(instances), "events": len(events), "usage": len(usage), "resources": len(resources)}
 	}
 	sameJSON(t, "what remains of the deleted namespace", counts("gone"),
-		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0})
+		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0, "resources": 0})
 	sameJSON(t, "the other namespace", counts("kept"),
-		map[string]int{"services": 2, "builds": 3, "releases": 2, "instances": 1, "events": 2, "usage": 1})
+		map[string]int{"services": 2, "builds": 3, "releases": 2, "instances": 1, "events": 2, "usage": 1, "resources": 1})
 
 	_, err := s.GetService(ctx, "gone", "api")
 	wantCode(t, err, platform.ENOTFOUND)
@@ -175,7 +178,7 @@ func testDeleteNamespaceCascades(t *testing.T, h *harness) {
 	// A namespace of the same name starts empty.
 	mustNamespace(t, s, "gone")
 	sameJSON(t, "recreated namespace", counts("gone"),
-		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0})
+		map[string]int{"services": 0, "builds": 0, "releases": 0, "instances": 0, "events": 0, "usage": 0, "resources": 0})
 }
 
 // testNamespaceNamesStayWithTheirOrg checks that a namespace name, once used by an

@@ -115,3 +115,43 @@ func testLatencyBuckets(t *testing.T, h *harness) {
 		rec(m1, 1, nil), // no request in a bucket: no histogram
 	})
 }
+
+func testResourceUsage(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	m0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m1 := m0.Add(time.Minute)
+	sample := func(svc string, minute time.Time, cpu, mem int64) *platform.ResourceUsage {
+		return &platform.ResourceUsage{Namespace: "acme", Service: svc, Minute: minute, CPUMillicores: cpu, MemoryBytes: mem}
+	}
+	must(t, s.PutResourceUsage(ctx, []*platform.ResourceUsage{
+		sample("api", m0.Add(10*time.Second), 100, 1<<20), // lands on m0
+		sample("api", m1, 300, 3<<20),
+		sample("web", m0, 7, 7),
+		{Namespace: "globex", Service: "api", Minute: m0, CPUMillicores: 9},
+	}))
+	// A later sample of the same minute replaces the earlier one.
+	must(t, s.PutResourceUsage(ctx, []*platform.ResourceUsage{sample("api", m0.Add(40*time.Second).In(time.FixedZone("X", 3600)), 250, 2<<20)}))
+	err := s.PutResourceUsage(ctx, []*platform.ResourceUsage{sample("api", m0, 1, 1), {Service: "api", Minute: m0}, sample("api", m0, -1, 0)})
+	wantCode(t, err, platform.EINVALID)
+
+	tests := []struct {
+		name     string
+		service  string
+		from, to time.Time
+		want     []*platform.ResourceUsage
+	}{
+		{"both minutes", "api", m0, m1.Add(time.Minute), []*platform.ResourceUsage{sample("api", m0, 250, 2<<20), sample("api", m1, 300, 3<<20)}},
+		{"to is exclusive", "api", m0, m1, []*platform.ResourceUsage{sample("api", m0, 250, 2<<20)}},
+		{"another service", "web", m0, m1, []*platform.ResourceUsage{sample("web", m0, 7, 7)}},
+		{"none", "nope", m0, m1, []*platform.ResourceUsage{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListResourceUsage(ctx, "acme", tc.service, tc.from, tc.to)
+			must(t, err)
+			sameJSON(t, "resource usage", got, tc.want)
+		})
+	}
+	must(t, s.PutResourceUsage(ctx, nil))
+}
