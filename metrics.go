@@ -13,8 +13,9 @@ const (
 	MaxMetricsWindow = 24 * time.Hour
 )
 
-// ServiceMetrics is a service's traffic as its region's gateways metered it
-// (RequestUsage), one point per minute with no gaps: a minute without requests is a
+// ServiceMetrics is a service's traffic as its regions' gateways metered it
+// (RequestUsage) and the resources its instances used (ResourceUsage), one point per
+// minute with no gaps: a minute without requests is a
 // point of zeros, so that a chart needs no filling.
 type ServiceMetrics struct {
 	Namespace string `json:"namespace"`
@@ -27,11 +28,12 @@ type ServiceMetrics struct {
 	// Points are the minutes from From to To, oldest first.
 	Points []*MetricPoint `json:"points"`
 	// Total is the whole window as one point (its Minute is From): counts add up, the
-	// percentiles are those of every request of the window.
+	// percentiles are those of every request of the window, CPU is the mean of the
+	// minutes sampled and Memory their peak.
 	Total *MetricPoint `json:"total"`
 }
 
-// MetricPoint is a service's traffic in one minute. Latencies are measured at the
+// MetricPoint is a service's traffic and resource use in one minute. Latencies are measured at the
 // gateway, from the request's arrival to the end of its response. In JSON the latencies
 // are milliseconds (fractional) in fields named *_ms.
 type MetricPoint struct {
@@ -48,6 +50,12 @@ type MetricPoint struct {
 	P50, P99 time.Duration
 	// Mean and Max are exact.
 	Mean, Max time.Duration
+	// CPU (cores) and Memory (bytes) are what the service's running instances used,
+	// summed over instances and regions: the control plane's last sample of the minute
+	// (ResourceUsage). 0 when nothing was sampled: no running instance, or a runtime
+	// that reports no figures.
+	CPU    float64
+	Memory int64
 }
 
 // NewMetricPoint makes the point of a usage row (or the sum of several).
@@ -74,6 +82,8 @@ type metricPointJSON struct {
 	P99          float64   `json:"p99_ms"`
 	Mean         float64   `json:"mean_ms"`
 	Max          float64   `json:"max_ms"`
+	CPU          float64   `json:"cpu_cores"`
+	Memory       int64     `json:"memory_bytes"`
 }
 
 // MarshalJSON writes the latencies as milliseconds.
@@ -81,6 +91,7 @@ func (p MetricPoint) MarshalJSON() ([]byte, error) {
 	return json.Marshal(metricPointJSON{
 		Minute: p.Minute, Requests: p.Requests, Errors: p.Errors, ClientErrors: p.ClientErrors,
 		P50: millis(p.P50), P99: millis(p.P99), Mean: millis(p.Mean), Max: millis(p.Max),
+		CPU: p.CPU, Memory: p.Memory,
 	})
 }
 
@@ -93,6 +104,7 @@ func (p *MetricPoint) UnmarshalJSON(b []byte) error {
 	*p = MetricPoint{
 		Minute: j.Minute, Requests: j.Requests, Errors: j.Errors, ClientErrors: j.ClientErrors,
 		P50: fromMillis(j.P50), P99: fromMillis(j.P99), Mean: fromMillis(j.Mean), Max: fromMillis(j.Max),
+		CPU: j.CPU, Memory: j.Memory,
 	}
 	return nil
 }

@@ -48,7 +48,8 @@ func TestRequests(t *testing.T) {
 	t.Parallel()
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	metricPoint := &platform.MetricPoint{Minute: created.Truncate(time.Minute), Requests: 7, Errors: 1, ClientErrors: 2,
-		P50: 500 * time.Microsecond, P99: 64 * time.Millisecond, Mean: 3250 * time.Microsecond, Max: 60001 * time.Microsecond}
+		P50: 500 * time.Microsecond, P99: 64 * time.Millisecond, Mean: 3250 * time.Microsecond, Max: 60001 * time.Microsecond,
+		CPU: 1.5, Memory: 1024}
 	tests := []struct {
 		name     string
 		status   int
@@ -149,8 +150,8 @@ func TestRequests(t *testing.T) {
 		{
 			name: "service metrics", status: 200,
 			response: `{"namespace":"acme","service":"hello","from":"2026-01-02T03:04:00Z","to":"2026-01-02T03:05:00Z",` +
-				`"points":[{"minute":"2026-01-02T03:04:00Z","requests":7,"errors":1,"client_errors":2,"p50_ms":0.5,"p99_ms":64,"mean_ms":3.25,"max_ms":60.001}],` +
-				`"total":{"minute":"2026-01-02T03:04:00Z","requests":7,"errors":1,"client_errors":2,"p50_ms":0.5,"p99_ms":64,"mean_ms":3.25,"max_ms":60.001}}`,
+				`"points":[{"minute":"2026-01-02T03:04:00Z","requests":7,"errors":1,"client_errors":2,"p50_ms":0.5,"p99_ms":64,"mean_ms":3.25,"max_ms":60.001,"cpu_cores":1.5,"memory_bytes":1024}],` +
+				`"total":{"minute":"2026-01-02T03:04:00Z","requests":7,"errors":1,"client_errors":2,"p50_ms":0.5,"p99_ms":64,"mean_ms":3.25,"max_ms":60.001,"cpu_cores":1.5,"memory_bytes":1024}}`,
 			call: func(c *Client) (any, error) {
 				return c.ServiceMetrics(context.Background(), "acme", "hello", 90*time.Minute)
 			},

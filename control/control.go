@@ -55,6 +55,9 @@ type Options struct {
 	ResyncInterval time.Duration
 	// Workers is how many services are reconciled at once.
 	Workers int
+	// SampleInterval is how often the CPU and memory of running instances are sampled
+	// for ServiceMetrics; default 30s, so that every minute gets a sample.
+	SampleInterval time.Duration
 	// GitHubOrgs is the operator's allowlist of GitHub organisations whose teams each
 	// platform organisation may link (see platform.GitHubOrgs; empty: any, only in
 	// platform.DefaultOrg).
@@ -111,6 +114,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
+	}
+	if o.SampleInterval <= 0 {
+		o.SampleInterval = 30 * time.Second
 	}
 	if o.LocalRegion == "" {
 		o.LocalRegion = "local"
@@ -206,7 +212,8 @@ func (p *Plane) HandleRuntimeEvent(e runtime.Event) {
 	}
 }
 
-// Start reconciles until ctx ends: the in-process region, if any, and every service.
+// Start reconciles until ctx ends: the in-process region, if any, and every service; and
+// samples the resources of running instances.
 func (p *Plane) Start(ctx context.Context) error {
 	if err := p.sealStoredSources(ctx); err != nil {
 		return fmt.Errorf("seal stored git credentials: %w", err)
@@ -233,6 +240,7 @@ func (p *Plane) Start(ctx context.Context) error {
 			p.work(ctx)
 		}()
 	}
+	wg.Go(func() { p.sampleResources(ctx) })
 	p.resyncAll(ctx)
 	p.mu.Lock()
 	p.ready = true

@@ -162,6 +162,8 @@ type harnessOptions struct {
 	gateways bool
 	// pings is the keepalive of remote regions' agents (200ms, 500ms).
 	pings tunnel.Options
+	// sample is the plane's SampleInterval (its default when 0).
+	sample time.Duration
 }
 
 func newHarness(t testing.TB, dir string, host *fake.Host, rollout time.Duration) *harness {
@@ -203,7 +205,7 @@ func openHarness(t testing.TB, dir string, host *fake.Host, opts harnessOptions)
 	plane, err = control.New(control.Options{
 		Store: st, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{}, Secrets: box,
 		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: opts.rollout, StopGrace: 200 * time.Millisecond,
-		ResyncInterval: opts.resync, Logger: opts.logger, ReviveAfter: 700 * time.Millisecond,
+		ResyncInterval: opts.resync, Logger: opts.logger, ReviveAfter: 700 * time.Millisecond, SampleInterval: opts.sample,
 	})
 	if err != nil {
 		t.Fatal(err)

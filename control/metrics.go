@@ -2,14 +2,17 @@ package control
 
 import (
 	"context"
+	"math"
 	"time"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/authz"
+	"github.com/micro/platform/runtime"
 )
 
 // ServiceMetrics implements platform.ControlPlane from the usage the regions' gateways
-// record (platform.UsageStore). The window is whole minutes and ends with the current
+// record (platform.UsageStore) and the resource samples of sampleResources
+// (platform.ResourceStore). The window is whole minutes and ends with the current
 // one, so that a chart refreshed every few seconds moves its last point; since is
 // rounded up to a minute.
 func (p *Plane) ServiceMetrics(ctx context.Context, namespace, service string, since time.Duration) (*platform.ServiceMetrics, error) {
@@ -43,6 +46,10 @@ func (p *Plane) ServiceMetrics(ctx context.Context, namespace, service string, s
 		byMinute[i].Add(u)
 		total.Add(u)
 	}
+	samples, err := p.store.ListResourceUsage(ctx, namespace, service, from, to)
+	if err != nil {
+		return nil, err
+	}
 	m := &platform.ServiceMetrics{
 		Namespace: namespace,
 		Service:   service,
@@ -54,5 +61,103 @@ func (p *Plane) ServiceMetrics(ctx context.Context, namespace, service string, s
 	for i := range byMinute {
 		m.Points[i] = platform.NewMetricPoint(from.Add(time.Duration(i)*time.Minute), &byMinute[i])
 	}
+	var cpu int64
+	for _, u := range samples {
+		i := int(u.Minute.Sub(from) / time.Minute)
+		if i < 0 || i >= minutes {
+			continue
+		}
+		m.Points[i].CPU = float64(u.CPUMillicores) / 1000
+		m.Points[i].Memory = u.MemoryBytes
+		cpu += u.CPUMillicores
+		m.Total.Memory = max(m.Total.Memory, u.MemoryBytes)
+	}
+	if len(samples) > 0 {
+		m.Total.CPU = float64(cpu) / 1000 / float64(len(samples))
+	}
 	return m, nil
+}
+
+// sampleResources samples the resources of running instances every SampleInterval
+// until ctx ends.
+func (p *Plane) sampleResources(ctx context.Context) {
+	t := time.NewTicker(p.opts.SampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := p.sampleOnce(ctx); err != nil && ctx.Err() == nil {
+				p.logger.Warn("sample instance resources", "err", err)
+			}
+		}
+	}
+}
+
+// sampleOnce stores what every service's running instances use now, summed over its
+// instances and regions, as its sample of the current minute. The figures are the
+// runtime's own samples (runtime.Driver.Stats through each region, as GetService shows
+// them per instance): a CPU rate since the runtime's previous sample and the memory
+// held. A region that is not connected or does not answer within a second adds nothing.
+func (p *Plane) sampleOnce(ctx context.Context) error {
+	namespaces, err := p.store.ListNamespaces(ctx)
+	if err != nil {
+		return err
+	}
+	now := p.opts.Clock.Now()
+	var samples []*platform.ResourceUsage
+	for _, ns := range namespaces {
+		instances, err := p.store.ListInstances(ctx, ns.Name, "")
+		if err != nil {
+			return err
+		}
+		type release struct{ region, id string }
+		stats := map[release]map[string]runtime.InstanceStats{}
+		byService := map[string]*platform.ResourceUsage{}
+		for _, in := range instances {
+			if in.State != platform.InstanceRunning {
+				continue
+			}
+			k := release{in.Region, in.ReleaseID}
+			byID, ok := stats[k]
+			if !ok {
+				byID = p.releaseStats(ctx, k.region, k.id)
+				stats[k] = byID
+			}
+			st, ok := byID[in.ID]
+			if !ok {
+				continue
+			}
+			u := byService[in.Service]
+			if u == nil {
+				u = &platform.ResourceUsage{Namespace: ns.Name, Service: in.Service, Minute: now}
+				byService[in.Service] = u
+				samples = append(samples, u)
+			}
+			u.CPUMillicores += int64(math.Round(st.CPUPercent * 10)) // percent of a core to millicores
+			u.MemoryBytes += int64(min(st.MemoryBytes, math.MaxInt64))
+		}
+	}
+	return p.store.PutResourceUsage(ctx, samples)
+}
+
+// releaseStats returns the runtime's samples of a release's instances in region, by
+// instance ID; none when the region is not connected or does not answer.
+func (p *Plane) releaseStats(ctx context.Context, region, release string) map[string]runtime.InstanceStats {
+	c := p.links.client(region)
+	if c == nil {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	list, err := c.Stats(sctx, release)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]runtime.InstanceStats, len(list))
+	for _, st := range list {
+		out[st.InstanceID] = st
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/runtime/fake"
 )
 
 // usageRow is one gateway's flush for a minute: requests of the given latencies, with
@@ -140,5 +141,33 @@ func must(tb testing.TB, err error) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestServiceMetricsSamplesResources: the plane samples the running instances through
+// their region (the runtime's Stats) and a service's points carry their CPU and memory,
+// summed over its instances.
+func TestServiceMetricsSamplesResources(t *testing.T) {
+	t.Parallel()
+	h := openHarness(t, t.TempDir(), fake.NewHost(), harnessOptions{rollout: 5 * time.Second, sample: 20 * time.Millisecond})
+	h.start()
+	if _, err := h.plane.CreateNamespace(h.admin, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	h.host.SetScript("bin-cccc3333", fake.Script{CPUPercent: 25, MemoryBytes: 64 << 20})
+	h.upload("acme", digest("cccc3333"))
+	r, err := h.plane.Deploy(h.admin, platform.DeployRequest{Namespace: "acme", Service: "helloworld", Replicas: 2,
+		Source: platform.Source{Kind: platform.SourceArchive, Archive: digest("cccc3333")}})
+	must(t, err)
+	h.waitRelease(r.ID, platform.ReleaseLive)
+	var m *platform.ServiceMetrics
+	h.eventually("a sample of both instances", func() bool {
+		m, err = h.plane.ServiceMetrics(h.admin, "acme", "helloworld", time.Minute)
+		must(t, err)
+		last := m.Points[len(m.Points)-1]
+		return last.CPU == 0.5 && last.Memory == 128<<20
+	})
+	if m.Total.CPU != 0.5 || m.Total.Memory != 128<<20 {
+		t.Fatalf("total CPU %v, memory %d; want 0.5 cores and 128 MiB", m.Total.CPU, m.Total.Memory)
 	}
 }

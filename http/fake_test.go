@@ -174,7 +174,8 @@ func (f *fakeControlPlane) ServiceMetrics(ctx context.Context, ns, name string, 
 	}
 	m0 := t0.Truncate(time.Minute)
 	busy := &platform.MetricPoint{Minute: m0.Add(time.Minute), Requests: 120, Errors: 3, ClientErrors: 2,
-		P50: 4 * time.Millisecond, P99: 64 * time.Millisecond, Mean: 5500 * time.Microsecond, Max: 80250 * time.Microsecond}
+		P50: 4 * time.Millisecond, P99: 64 * time.Millisecond, Mean: 5500 * time.Microsecond, Max: 80250 * time.Microsecond,
+		CPU: 0.25, Memory: 64 << 20}
 	total := *busy
 	total.Minute = m0
 	return &platform.ServiceMetrics{Namespace: ns, Service: name, From: m0, To: m0.Add(2 * time.Minute),

@@ -20,9 +20,9 @@ func TestRoutes(t *testing.T) {
 		`"per_region":[{"region":"lon1","status":"running","version":"v1","instances":2,"running":2},` +
 		`{"region":"fra1","status":"degraded","version":"v1","instances":1,"running":0,"reason":"region fra1 is lost"}]}`
 	// Latencies are milliseconds, fractions kept.
-	busy := `"requests":120,"errors":3,"client_errors":2,"p50_ms":4,"p99_ms":64,"mean_ms":5.5,"max_ms":80.25}`
+	busy := `"requests":120,"errors":3,"client_errors":2,"p50_ms":4,"p99_ms":64,"mean_ms":5.5,"max_ms":80.25,"cpu_cores":0.25,"memory_bytes":67108864}`
 	metrics := `{"namespace":"acme","service":"hello","from":"2026-01-02T03:04:00Z","to":"2026-01-02T03:06:00Z","points":[` +
-		`{"minute":"2026-01-02T03:04:00Z","requests":0,"errors":0,"client_errors":0,"p50_ms":0,"p99_ms":0,"mean_ms":0,"max_ms":0},` +
+		`{"minute":"2026-01-02T03:04:00Z","requests":0,"errors":0,"client_errors":0,"p50_ms":0,"p99_ms":0,"mean_ms":0,"max_ms":0,"cpu_cores":0,"memory_bytes":0},` +
 		`{"minute":"2026-01-02T03:05:00Z",` + busy + `],"total":{"minute":"2026-01-02T03:04:00Z",` + busy + `}`
 	tests := []struct {
 		name        string
