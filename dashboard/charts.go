@@ -23,7 +23,7 @@ type series struct {
 // chart draws series over the same minutes as an SVG line chart with its maximum on the
 // axis; label says what the chart shows, for screen readers (the page also has a table).
 func chart(label, unit string, all ...series) template.HTML {
-	const w, h, pad = 600.0, 160.0, 18.0
+	const w, h, pad = 600.0, 160.0, 26.0
 	peak := 0.0
 	for _, s := range all {
 		for _, v := range s.Values {
@@ -33,8 +33,8 @@ func chart(label, unit string, all ...series) template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="%s">`, w, h+pad, template.HTMLEscapeString(label))
 	fmt.Fprintf(&b, `<line class="axis" x1="0" y1="%g" x2="%g" y2="%g"/>`, h, w, h)
-	fmt.Fprintf(&b, `<text x="2" y="12">%s</text>`, template.HTMLEscapeString(formatValue(peak, unit)))
-	fmt.Fprintf(&b, `<text x="2" y="%g">0</text>`, h+14)
+	fmt.Fprintf(&b, `<text x="4" y="22">%s</text>`, template.HTMLEscapeString(formatValue(peak, unit)))
+	fmt.Fprintf(&b, `<text x="4" y="%g">0</text>`, h+20)
 	for _, s := range all {
 		fmt.Fprintf(&b, `<path class="%s" d="%s"/>`, template.HTMLEscapeString(s.Class), scaledPath(s.Values, w, h, 4, peak))
 	}

@@ -117,6 +117,7 @@ func (d *Dashboard) routes() http.Handler {
 			r.Post("/namespaces", d.action(d.createNamespace))
 			r.Post("/namespaces/delete", d.action(d.deleteNamespace))
 			r.Get("/n/{ns}", d.page(d.services))
+			r.Get("/n/{ns}/activity", d.page(d.activityFragment))
 			r.Get("/n/{ns}/new", d.page(d.newService))
 			r.Post("/n/{ns}/new", d.action(d.deployService))
 			r.Get("/n/{ns}/events", d.page(d.namespaceEvents))
@@ -321,8 +322,12 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	root := "layout"
+	if t.Lookup("fragment") != nil {
+		root = "fragment" // a part of a page, fetched by its script
+	}
 	var b strings.Builder
-	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
+	if err := t.ExecuteTemplate(&b, root, v); err != nil {
 		d.log.Error("dashboard: render", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -25,6 +25,10 @@ func parsePages() map[string]*template.Template {
 		if name == "layout" {
 			continue
 		}
+		if name == "activity" { // a fragment: no layout
+			pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, f))
+			continue
+		}
 		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", f))
 	}
 	return pages
@@ -48,7 +52,9 @@ var funcs = template.FuncMap{
 	"compactJSON":  compactJSON,
 	"epid":         func(name string) string { return "ep-" + notIDChars.ReplaceAllString(name, "-") },
 	"sizeDescribe": func(s platform.Size) string { return s.OrDefault().Describe() },
-	"bytes":        humanBytes,
+	"bytes":        func(n any) string { return humanBytes(toUint64(n)) },
+	"ms":           func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) },
+	"windows":      func() []string { return metricsWindows },
 	"running": func(list []*platform.Instance) int {
 		n := 0
 		for _, in := range list {
@@ -73,6 +79,9 @@ var funcs = template.FuncMap{
 	"releaseHint": releaseHint,
 	"sparkline":   sparkline,
 	"chart":       chart,
+	"series": func(name, class string, values []float64) series {
+		return series{Name: name, Class: class, Values: values}
+	},
 }
 
 // ago says how long ago t was, briefly.
@@ -106,6 +115,20 @@ func until(t *time.Time) string {
 		return fmt.Sprintf("in %dh", int(d.Hours()))
 	}
 	return t.UTC().Format("2 Jan 2006")
+}
+
+func toUint64(n any) uint64 {
+	switch n := n.(type) {
+	case uint64:
+		return n
+	case int64:
+		return uint64(max(n, 0))
+	case int:
+		return uint64(max(n, 0))
+	case float64:
+		return uint64(max(n, 0))
+	}
+	return 0
 }
 
 func humanBytes(n uint64) string {

@@ -32,7 +32,9 @@ func (d *Dashboard) services(w http.ResponseWriter, r *http.Request, v *view) (s
 	}
 	slices.SortFunc(list, func(a, b *platform.ServiceView) int { return cmp.Compare(a.Name, b.Name) })
 	v.Title, v.Section = v.NS, "services"
-	v.Data = servicesData{Services: list, Activity: d.activity(ctx, v.NS, list)}
+	// The sparklines come after the page (activityFragment), so that a namespace of many
+	// services paints at once.
+	v.Data = servicesData{Services: list}
 	return "services", nil
 }
 

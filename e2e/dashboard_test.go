@@ -189,7 +189,17 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("events: %q", txt)
 	}
 	tour.visit("namespace-events", "/ui/n/acme/events", "table.events")
-	tour.visit("metrics", "/ui/n/acme/s/helloworld/metrics", "main h1")
+	// The gateway's calls show on the metrics tab and in the services page's sparklines
+	// (the gateway flushes its meter every few seconds).
+	eventually(t, "the metrics tab counts the gateway's call", func() bool {
+		p.Navigate(s.url()+"/ui/n/acme/s/helloworld/metrics", "dl.facts")
+		return attr(t, p, "dl.facts dd", "textContent") != "0"
+	})
+	if n := len(strings.Split(attr(t, p, "svg.chart path.requests", "outerHTML"), "L")); n < 60 {
+		t.Errorf("the requests chart has %d points, want one a minute for the hour", n)
+	}
+	tour.check("metrics")
+	tour.visit("services-sparklines", "/ui/n/acme", `[data-spark-requests="helloworld"] svg`)
 
 	// Create a token (its secret shown once, and it works), then revoke it (it stops).
 	tour.visit("tokens", "/ui/tokens", "#tok-name")

@@ -50,6 +50,23 @@
     i.addEventListener("focus", function () { i.select(); });
   });
 
+  // ---- services' sparklines, fetched after the page painted --------------------------
+  document.querySelectorAll("table[data-activity-src]").forEach(function (table) {
+    fetch(table.dataset.activitySrc, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : ""; }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      doc.querySelectorAll("[data-activity]").forEach(function (a) {
+        var name = a.dataset.activity;
+        [["requests", "data-spark-requests"], ["errors", "data-spark-errors"]].forEach(function (k) {
+          var cell = table.querySelector("[" + k[1] + '="' + CSS.escape(name) + '"]');
+          var src = a.querySelector("[data-" + k[0] + "]");
+          if (!cell || !src) return;
+          cell.classList.remove("muted");
+          cell.replaceChildren.apply(cell, Array.prototype.slice.call(document.importNode(src, true).childNodes));
+        });
+      });
+    });
+  });
+
   // ---- call forms -------------------------------------------------------------------
   function setPath(obj, path, value) {
     var keys = path.split(".");
