@@ -126,7 +126,7 @@ func (d *Dashboard) serviceEvents(w http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return "", err
 	}
-	if sd.Events, err = d.cp.Events(r.Context(), platform.EventFilter{Namespace: v.NS, Service: v.Service, Type: r.URL.Query().Get("type"), Region: v.Region, Limit: 200}); err != nil {
+	if sd.Events, err = d.events(r, v); err != nil {
 		return "", err
 	}
 	v.Data = sd
@@ -134,13 +134,29 @@ func (d *Dashboard) serviceEvents(w http.ResponseWriter, r *http.Request, v *vie
 }
 
 func (d *Dashboard) namespaceEvents(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
-	events, err := d.cp.Events(r.Context(), platform.EventFilter{Namespace: v.NS, Type: r.URL.Query().Get("type"), Region: v.Region, Limit: 200})
+	events, err := d.events(r, v)
 	if err != nil {
 		return "", err
 	}
 	v.Title, v.Section = "Events · "+v.NS, "events"
 	v.Data = &serviceData{Events: events}
 	return "events", nil
+}
+
+// events reads the newest 200 events of the page's filter, newest first, and the regions
+// to filter by.
+func (d *Dashboard) events(r *http.Request, v *view) ([]*platform.Event, error) {
+	regions, err := d.cp.ListRegions(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	v.Regions = regions
+	events, err := d.cp.Events(r.Context(), platform.EventFilter{Namespace: v.NS, Service: v.Service, Type: r.URL.Query().Get("type"), Region: v.Region, Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(events, func(a, b *platform.Event) int { return cmp.Compare(b.ID, a.ID) })
+	return events, nil
 }
 
 func (d *Dashboard) serviceReleases(w http.ResponseWriter, r *http.Request, v *view) (string, error) {

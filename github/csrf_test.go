@@ -118,3 +118,30 @@ func TestCSRFThroughServer(t *testing.T) {
 	}
 	_ = platform.EFORBIDDEN
 }
+
+// Without configured origins (the embedded default, reached at whatever address) the
+// origin must be the host the request was sent to; the token is checked as ever.
+func TestCSRFSameHost(t *testing.T) {
+	t.Parallel()
+	c := CSRF{}
+	const tok = "the-csrf-token"
+	check := func(origin, header string) error {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:8080/ui/tokens", nil)
+		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: "s"})
+		r.AddCookie(&http.Cookie{Name: CSRFCookie, Value: tok})
+		r.Header.Set("Origin", origin)
+		r.Header.Set(CSRFHeader, header)
+		return c.Check(r)
+	}
+	if err := check("http://127.0.0.1:8080", tok); err != nil {
+		t.Errorf("same host: %v", err)
+	}
+	for _, origin := range []string{"http://127.0.0.1:9090", "http://evil.example", "null", ""} {
+		if err := check(origin, tok); platform.ErrorCode(err) != platform.EFORBIDDEN {
+			t.Errorf("origin %q: %v, want forbidden", origin, err)
+		}
+	}
+	if err := check("http://127.0.0.1:8080", "guess"); platform.ErrorCode(err) != platform.EFORBIDDEN {
+		t.Errorf("same host, wrong token: %v", err)
+	}
+}

@@ -311,6 +311,19 @@
         steps[name].className = i === failedAt ? "failed" : i < at ? "done" : i === at ? "current" : "todo";
       });
     }
+    // A release that failed to roll out shows what its instances printed last: the
+    // crash, the missing variable, the port it could not bind.
+    var crashShown = false;
+    function crashOutput(rel) {
+      if (crashShown || rel.status !== "failed" || !rel.artifact) return;
+      crashShown = true;
+      var box = sec.querySelector("[data-crash]"), pre = box.querySelector("pre");
+      fetch(pre.dataset.crashSrc, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
+        if (!body || !body.logs || body.logs.length === 0) return;
+        pre.textContent = body.logs.map(function (e) { return e.instance.slice(-6) + " " + e.line; }).join("\n");
+        box.hidden = false;
+      });
+    }
     function poll() {
       fetch(sec.dataset.src, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (rel) {
         if (!rel) return;
@@ -322,9 +335,10 @@
           reason.querySelector("p").textContent = rel.reason;
           reason.querySelector("[data-release-hint]").textContent = rel.status === "failed" ? hints[rel.artifact ? "rollout" : "build"] : "";
         }
+        crashOutput(rel);
         if (!terminal[rel.status]) setTimeout(poll, 1000);
       }).catch(function () { setTimeout(poll, 3000); });
     }
-    if (!terminal[sec.dataset.status]) poll();
+    if (!terminal[sec.dataset.status] || sec.dataset.status === "failed") poll();
   });
 })();
