@@ -2,13 +2,9 @@ package server_test
 
 import (
 	"context"
-	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,20 +25,7 @@ func TestDashboardGitHubSignIn(t *testing.T) {
 	fake.AddUser("ada")
 	fake.SetTeam("acme-inc", "devs", "ada")
 
-	// The redirect URL names the server's address before it starts: a listener held by
-	// the test forwards to it, as in TestGitHubSignIn.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	var backend atomic.Pointer[url.URL]
-	front := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(backend.Load())
-		r.Out.Host = r.In.Host
-	}}}
-	go front.Serve(l)
-	t.Cleanup(func() { front.Close() })
+	addr, backend := frontProxy(t)
 	app, owner, _ := startServer(t, t.TempDir(), func(c *server.Config) {
 		c.GitHub = server.GitHubConfig{
 			ClientID: githubtest.ClientID, ClientSecret: githubtest.ClientSecret,

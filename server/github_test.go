@@ -28,6 +28,27 @@ import (
 // GitHub: a member of a linked team gets the highest role of their teams, a non-member
 // is refused with a page, and removal from the team revokes the session on the webhook.
 // No secret reaches the server's output.
+// frontProxy holds a loopback address for a server that has not started yet and forwards
+// it to the server once backend is set: a GitHub redirect URL names the server's address
+// before the server starts, and the server listens on a port it picks itself, as behind
+// a reverse proxy (a port taken, released and handed over could be taken meanwhile: the
+// server's own NATS did).
+func frontProxy(t *testing.T) (string, *atomic.Pointer[url.URL]) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := new(atomic.Pointer[url.URL])
+	front := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(backend.Load())
+		r.Out.Host = r.In.Host
+	}}}
+	go front.Serve(l)
+	t.Cleanup(func() { front.Close() })
+	return l.Addr().String(), backend
+}
+
 func TestGitHubSignIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole server")
@@ -41,22 +62,7 @@ func TestGitHubSignIn(t *testing.T) {
 	const webhookSecret = "webhook-secret-5f2d9c"
 	syncToken := fake.IssueToken("alice")
 
-	// The redirect URL names the server's address before the server starts. The test
-	// holds a listener for that address and forwards it to the server, which listens on
-	// a port it picks itself, as a reverse proxy in front of it would: a port taken,
-	// released and handed over could be taken meanwhile (the server's own NATS did).
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	var backend atomic.Pointer[url.URL]
-	front := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(backend.Load())
-		r.Out.Host = r.In.Host
-	}}}
-	go front.Serve(l)
-	t.Cleanup(func() { front.Close() })
+	addr, backend := frontProxy(t)
 	app, owner, out := startServer(t, t.TempDir(), func(c *server.Config) {
 		c.Addr = "127.0.0.1:0"
 		c.GitHub = server.GitHubConfig{
