@@ -68,7 +68,7 @@ type Options struct {
 	// Secure marks cookies Secure (the platform is served over https).
 	Secure bool
 	// GatewayURL is the public base URL of the gateway (for the curl lines); "" uses the
-	// page's own origin, where the server mounts the gateway at /api.
+	// address the page was requested at, where the server mounts the gateway at /api.
 	GatewayURL string
 	Logger     *slog.Logger
 }

@@ -68,6 +68,20 @@ func TestCallForm(t *testing.T) {
 	}
 }
 
+func TestShellArg(t *testing.T) {
+	for in, want := range map[string]string{
+		"Helloworld.Call":                 "Helloworld.Call",
+		"http://127.0.0.1:8080/api/x/Y.Z": "http://127.0.0.1:8080/api/x/Y.Z",
+		"X.Y;rm -rf ~":                    `'X.Y;rm -rf ~'`,
+		"$(id)":                           `'$(id)'`,
+		"a'b":                             `'a'\''b'`,
+	} {
+		if got := shellArg(in); got != want {
+			t.Errorf("shellArg(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{`{"a":"b"}`: `'{"a":"b"}'`, `it's`: `'it'\''s'`, ``: `''`} {
 		if got := shellQuote(in); got != want {

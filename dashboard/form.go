@@ -180,6 +180,19 @@ func (d *Dashboard) call(w http.ResponseWriter, r *http.Request, v *view) (strin
 	return name, nil
 }
 
+// plainArg matches what a POSIX shell takes literally without quotes.
+var plainArg = regexp.MustCompile(`^[A-Za-z0-9._/:@%+=-]+$`)
+
+// shellArg is s as one shell word: as it is when that is safe, else quoted. Endpoint
+// and service names come from the tenant's registry, so a copied command line must not
+// run what a name smuggles in.
+func shellArg(s string) string {
+	if plainArg.MatchString(s) {
+		return s
+	}
+	return shellQuote(s)
+}
+
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

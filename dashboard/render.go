@@ -49,6 +49,7 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"shellQuote":   shellQuote,
+	"shellArg":     shellArg,
 	"compactJSON":  compactJSON,
 	"epid":         func(name string) string { return "ep-" + notIDChars.ReplaceAllString(name, "-") },
 	"sizeDescribe": func(s platform.Size) string { return s.OrDefault().Describe() },

@@ -105,6 +105,13 @@ func (d *Dashboard) serviceEndpoints(w http.ResponseWriter, r *http.Request, v *
 		sd.Calls = append(sd.Calls, newCallForm(v.NS, sd.Service.Name, ep))
 	}
 	sd.Gateway = d.opts.GatewayURL
+	if sd.Gateway == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		sd.Gateway = scheme + "://" + r.Host
+	}
 	v.Data = sd
 	return "endpoints", nil
 }

@@ -245,7 +245,8 @@ func (a *App) build(ctx context.Context) error {
 	}
 	dopts := dashboard.Options{
 		ControlPlane: plane, Auth: a.auth, SessionCookie: github.SessionCookie, CSRFCookie: github.CSRFCookie,
-		Logger: a.logger.With("component", "dashboard"),
+		GatewayURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		Logger:     a.logger.With("component", "dashboard"),
 	}
 	if a.github != nil {
 		csrf = a.github.CSRF()

@@ -23,6 +23,8 @@
   }
 
   function shellQuote(s) { return "'" + s.replace(/'/g, "'\\''") + "'"; }
+  // Names come from the tenant's registry: quote anything a shell would not take as is.
+  function shellArg(s) { return /^[A-Za-z0-9._\/:@%+=-]+$/.test(s) ? s : shellQuote(s); }
 
   function ago(iso) {
     var d = (Date.now() - new Date(iso).getTime()) / 1000;
@@ -102,9 +104,9 @@
     }
     function lines() {
       var b = compact();
-      cli.textContent = "platform call " + svc + " " + ep + " " + shellQuote(b) + " -n " + ns;
+      cli.textContent = "platform call " + shellArg(svc) + " " + shellArg(ep) + " " + shellQuote(b) + " -n " + ns;
       curl.textContent = "curl -H \"Authorization: Bearer $TOKEN\" -H 'Micro-Namespace: " + ns + "' -d " +
-        shellQuote(b) + " " + gateway + "/api/" + svc + "/" + ep;
+        shellQuote(b) + " " + shellArg(gateway + "/api/" + svc + "/" + ep);
     }
     // Fields fill from the body (its example), and write into it as they change.
     function fromBody() {
