@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,8 +137,33 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("the serving step of a live release is %q, want done", cls)
 	}
 	tour.check("release-live")
+	// A service that does not compile: the release page says so, with the compiler's
+	// output and what to do, and nothing else changes.
+	broken := t.TempDir()
+	must(t, os.CopyFS(broken, os.DirFS("../examples/helloworld")))
+	main, err := os.ReadFile(filepath.Join(broken, "main.go"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(broken, "main.go"), []byte(strings.Replace(string(main), "rsp.Message = ", "rsp.Message = undefinedGreeting + ", 1)), 0o644))
+	brokenGit := gitDaemon(t, broken, "svc", "v1")
+	tour.visit("new-service-broken", "/ui/n/acme/new", "#svc-name")
+	p.Fill("#svc-name", "broken")
+	p.Fill("#svc-url", brokenGit)
+	p.Fill("#svc-path", "svc")
+	p.Click(`form[action="/ui/n/acme/new"] button[type=submit]`)
+	p.Timeout = 3 * time.Minute
+	p.WaitText("[data-release-status]", "failed")
+	p.WaitText("[data-buildlog]", "undefined: undefinedGreeting")
+	p.Timeout = 0
+	if cls := attr(t, p, `[data-step="build"]`, "className"); cls != "failed" {
+		t.Errorf("the build step of a release that did not compile is %q, want failed", cls)
+	}
+	if hint := p.Text("[data-release-hint]"); !strings.Contains(hint, "Fix the code and deploy again") {
+		t.Errorf("the failed build's hint: %q", hint)
+	}
+	tour.check("release-build-failed")
+
 	tour.visit("services", "/ui/n/acme", "table.services")
-	if row := p.Text("table.services tbody tr"); !strings.Contains(row, "helloworld") || !strings.Contains(row, "running") || !strings.Contains(row, "v1") {
+	if row := p.Text("table.services tbody tr:nth-child(2)"); !strings.Contains(row, "helloworld") || !strings.Contains(row, "running") || !strings.Contains(row, "v1") {
 		t.Errorf("services row: %q", row)
 	}
 	tour.visit("service", "/ui/n/acme/s/helloworld", "dl.facts")

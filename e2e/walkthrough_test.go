@@ -176,7 +176,8 @@ func goMicroExample(t *testing.T, file string) string {
 	return dir
 }
 
-// gitDaemon commits the directory src under path in a new repository, tags it and serves
+// gitDaemon commits the directory src (absolute, or relative to the repository's root)
+// under path in a new repository, tags it and serves
 // it with `git daemon` on a loopback port held until the test ends. It returns the clone
 // URL.
 func gitDaemon(t *testing.T, src, path, tag string) string {
@@ -185,7 +186,10 @@ func gitDaemon(t *testing.T, src, path, tag string) string {
 	repo := filepath.Join(base, "repo.git")
 	work := filepath.Join(base, "work")
 	must(t, os.MkdirAll(filepath.Join(work, path), 0o755))
-	must(t, os.CopyFS(filepath.Join(work, path), os.DirFS(filepath.Join("..", src))))
+	if !filepath.IsAbs(src) {
+		src = filepath.Join("..", src)
+	}
+	must(t, os.CopyFS(filepath.Join(work, path), os.DirFS(src)))
 	git := func(dir string, args ...string) {
 		t.Helper()
 		cmd := exec.Command("git", args...)
