@@ -88,11 +88,24 @@ type Build struct {
 	// reference for Kubernetes.
 	Artifact string `json:"artifact,omitempty"`
 	// Digest is the artifact's sha256 ("sha256:HEX"), set with Artifact.
-	Digest     string     `json:"digest,omitempty"`
-	Error      string     `json:"error,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// Docs are the endpoint docs the builder found in the source, by endpoint name
+	// ("Helloworld.Call"), set with Artifact. A binary built with -trimpath and run
+	// without its source cannot read its own doc comments, so the platform keeps them.
+	Docs       map[string]EndpointDoc `json:"docs,omitempty"`
+	Error      string                 `json:"error,omitempty"`
+	CreatedAt  time.Time              `json:"created_at"`
+	StartedAt  *time.Time             `json:"started_at,omitempty"`
+	FinishedAt *time.Time             `json:"finished_at,omitempty"`
+}
+
+// EndpointDoc is what a handler method's doc comment says of its endpoint, in go-micro's
+// format: the comment as Description, and the JSON body after an "@example" line as
+// Example. They fill an endpoint's "description" and "example" metadata when the running
+// service registers none of its own.
+type EndpointDoc struct {
+	Description string `json:"description,omitempty"`
+	Example     string `json:"example,omitempty"`
 }
 
 // BuildStore keeps builds.
@@ -100,9 +113,13 @@ type BuildStore interface {
 	// GetBuild returns ENOTFOUND if absent.
 	GetBuild(ctx context.Context, id string) (*Build, error)
 	// ListBuilds returns the builds of a service, newest first; with service "" those of
-	// the namespace; with namespace "" every build (for the reconciler).
+	// the namespace; with namespace "" every build (for the reconciler). Listed builds
+	// leave Docs out: GetBuild and BuildDocs return them.
 	ListBuilds(ctx context.Context, namespace, service string, limit int) ([]*Build, error)
-	// UpdateBuild writes Status, Source.Commit, Artifact, Digest, Error, StartedAt,
+	// BuildDocs returns the Docs of the builds with the given ids, by build id, in one
+	// round trip; unknown builds and builds without docs are absent.
+	BuildDocs(ctx context.Context, ids []string) (map[string]map[string]EndpointDoc, error)
+	// UpdateBuild writes Status, Source.Commit, Artifact, Digest, Docs, Error, StartedAt,
 	// FinishedAt.
 	UpdateBuild(ctx context.Context, b *Build) error
 	// SetBuildSourceURL replaces a build's Source.URL and Source.SealedURL, to take the
@@ -128,7 +145,8 @@ type Builder interface {
 	// Build runs b to completion, writing progress and compiler output to log. It returns
 	// the artifact reference, and the resolved commit for git sources. A compile error is
 	// EINVALID with the compiler's output in the message; a bad source (git URL, ref,
-	// path) is EINVALID too.
+	// path) is EINVALID too. A builder that reads the endpoint docs of the source sets
+	// b.Docs, which the control plane stores with the artifact; a decorator passes b on.
 	Build(ctx context.Context, b *Build, log LogWriter) (artifact, commit string, err error)
 }
 

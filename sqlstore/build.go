@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/micro/platform"
 )
@@ -17,14 +18,15 @@ func buildNotFound(id string) error {
 	return platform.Errorf(platform.ENOTFOUND, "build %q not found", id)
 }
 
-func scanBuild(sc scanner) (*platform.Build, error) {
+// scanBuild scans buildColumns, then the columns a query adds after them into extra.
+func scanBuild(sc scanner, extra ...any) (*platform.Build, error) {
 	var b platform.Build
 	var kind, status string
 	var created int64
 	var started, finished sql.NullInt64
-	err := sc.Scan(&b.ID, &b.Namespace, &b.Service, &kind, &b.Source.URL, &b.Source.Ref, &b.Source.Path,
+	err := sc.Scan(append([]any{&b.ID, &b.Namespace, &b.Service, &kind, &b.Source.URL, &b.Source.Ref, &b.Source.Path,
 		&b.Source.Archive, &b.Source.Commit, &status, &b.Artifact, &b.Error, &created, &started, &finished, &b.Source.SealedURL,
-		&b.Digest)
+		&b.Digest}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -38,11 +40,15 @@ func scanBuild(sc scanner) (*platform.Build, error) {
 
 // insertBuild stores b as the seq-th build of its service.
 func insertBuild(ctx context.Context, tx conn, b *platform.Build, seq int64) error {
-	_, err := tx.exec(ctx, `INSERT INTO builds (`+buildColumns+`, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	docs, err := marshalJSON(b.Docs, len(b.Docs) == 0)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO builds (`+buildColumns+`, seq, docs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.Namespace, b.Service, string(b.Source.Kind), b.Source.URL, b.Source.Ref, b.Source.Path,
 		b.Source.Archive, b.Source.Commit, string(b.Status), b.Artifact, b.Error, micros(b.CreatedAt),
-		nullMicros(b.StartedAt), nullMicros(b.FinishedAt), b.Source.SealedURL, b.Digest, seq)
+		nullMicros(b.StartedAt), nullMicros(b.FinishedAt), b.Source.SealedURL, b.Digest, seq, docs)
 	if isUniqueViolation(err) {
 		return platform.Errorf(platform.ECONFLICT, "build %q already exists", b.ID)
 	}
@@ -51,16 +57,77 @@ func insertBuild(ctx context.Context, tx conn, b *platform.Build, seq int64) err
 
 // GetBuild returns ENOTFOUND if absent.
 func (s *Store) GetBuild(ctx context.Context, id string) (*platform.Build, error) {
-	b, err := scanBuild(s.r.queryRow(ctx, `SELECT `+buildColumns+` FROM builds WHERE id = ?`, id))
+	var docs string
+	b, err := scanBuild(s.r.queryRow(ctx, `SELECT `+buildColumns+`, docs FROM builds WHERE id = ?`, id), &docs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, buildNotFound(id)
 	}
-	return b, wrap("get build", err)
+	if err != nil {
+		return nil, wrap("get build", err)
+	}
+	if err := unmarshalJSON(docs, &b.Docs); err != nil {
+		return nil, wrap("get build", err)
+	}
+	return b, nil
+}
+
+// buildDocsBatch bounds the ids of one BuildDocs query, well below the bound parameters
+// SQLite and PostgreSQL accept.
+const buildDocsBatch = 500
+
+// BuildDocs returns the Docs of the builds with the given ids, by build id; unknown
+// builds and builds without docs are absent.
+func (s *Store) BuildDocs(ctx context.Context, ids []string) (map[string]map[string]platform.EndpointDoc, error) {
+	out := map[string]map[string]platform.EndpointDoc{}
+	seen := map[string]bool{}
+	var uniq []string
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	for len(uniq) > 0 {
+		batch := uniq[:min(len(uniq), buildDocsBatch)]
+		uniq = uniq[len(batch):]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(batch)), ", ")
+		if err := s.scanDocs(ctx, out, `SELECT id, docs FROM builds WHERE docs <> '' AND id IN (`+marks+`)`, args); err != nil {
+			return nil, wrap("build docs", err)
+		}
+	}
+	return out, nil
+}
+
+// scanDocs adds the (id, docs) rows of query to out.
+func (s *Store) scanDocs(ctx context.Context, out map[string]map[string]platform.EndpointDoc, query string, args []any) error {
+	rows, err := s.r.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return err
+		}
+		var docs map[string]platform.EndpointDoc
+		if err := unmarshalJSON(raw, &docs); err != nil {
+			return err
+		}
+		if len(docs) > 0 {
+			out[id] = docs
+		}
+	}
+	return rows.Err()
 }
 
 // ListBuilds returns the builds of a service, newest (last deployed) first; with service
 // "" those of the namespace and with namespace "" every build, both newest created first.
-// A limit of 0 or less returns all of them.
+// A limit of 0 or less returns all of them. Docs are left out (GetBuild has them).
 func (s *Store) ListBuilds(ctx context.Context, namespace, service string, limit int) ([]*platform.Build, error) {
 	q := `SELECT ` + buildColumns + ` FROM builds`
 	var args []any
@@ -90,14 +157,18 @@ func (s *Store) ListBuilds(ctx context.Context, namespace, service string, limit
 	return list, wrap("list builds", rows.Err())
 }
 
-// UpdateBuild writes Status, Source.Commit, Artifact, Digest, Error, StartedAt and
+// UpdateBuild writes Status, Source.Commit, Artifact, Digest, Docs, Error, StartedAt and
 // FinishedAt. Returns ENOTFOUND if absent.
 func (s *Store) UpdateBuild(ctx context.Context, b *platform.Build) error {
-	err := s.w.execOne(ctx, buildNotFound(b.ID),
-		`UPDATE builds SET status = ?, source_commit = ?, artifact = ?, digest = ?, error = ?, started_at = ?,
-			finished_at = ?
+	docs, err := marshalJSON(b.Docs, len(b.Docs) == 0)
+	if err != nil {
+		return wrap("update build", err)
+	}
+	err = s.w.execOne(ctx, buildNotFound(b.ID),
+		`UPDATE builds SET status = ?, source_commit = ?, artifact = ?, digest = ?, docs = ?, error = ?,
+			started_at = ?, finished_at = ?
 		 WHERE id = ?`,
-		string(b.Status), b.Source.Commit, b.Artifact, b.Digest, b.Error, nullMicros(b.StartedAt),
+		string(b.Status), b.Source.Commit, b.Artifact, b.Digest, docs, b.Error, nullMicros(b.StartedAt),
 		nullMicros(b.FinishedAt), b.ID)
 	return wrap("update build", err)
 }

@@ -162,6 +162,56 @@ func testBuilds(t *testing.T, h *harness) {
 			t.Fatalf("failed build = %+v, want failed with the compiler error", got)
 		}
 	})
+	t.Run("docs", func(t *testing.T) {
+		b := api[1]
+		b.Status, b.Artifact = platform.BuildSucceeded, "/data/bin/api-2"
+		b.Docs = map[string]platform.EndpointDoc{
+			"Helloworld.Call":   {Description: "Call greets a person — «quoted» \"text\".", Example: `{"name": "Alice"}`},
+			"Helloworld.Stream": {Example: `{"count": 3}`},
+			"Admin.Reset":       {Description: "Reset forgets everything."},
+		}
+		must(t, s.UpdateBuild(ctx, b))
+		got, err := s.GetBuild(ctx, b.ID)
+		must(t, err)
+		sameJSON(t, "Docs after UpdateBuild", got.Docs, b.Docs)
+
+		list, err := s.ListBuilds(ctx, "acme", "api", 0)
+		must(t, err)
+		for _, l := range list {
+			if l.Docs != nil {
+				t.Errorf("ListBuilds: build %s has docs %v, want them left out", l.ID, l.Docs)
+			}
+		}
+
+		// More ids than one query takes, repeated and unknown ones, and a build without
+		// docs: only the build with docs is in the answer.
+		ids := []string{"", api[0].ID, b.ID, b.ID}
+		for i := range 700 {
+			ids = append(ids, fmt.Sprintf("b-nope-%d", i))
+		}
+		ids = append(ids, b.ID)
+		docs, err := s.BuildDocs(ctx, ids)
+		must(t, err)
+		sameJSON(t, "BuildDocs", docs, map[string]map[string]platform.EndpointDoc{b.ID: b.Docs})
+		docs, err = s.BuildDocs(ctx, nil)
+		must(t, err)
+		if len(docs) != 0 {
+			t.Errorf("BuildDocs(nil) = %v, want none", docs)
+		}
+
+		b.Docs = nil
+		must(t, s.UpdateBuild(ctx, b))
+		got, err = s.GetBuild(ctx, b.ID)
+		must(t, err)
+		if got.Docs != nil {
+			t.Errorf("Docs after clearing = %v, want none", got.Docs)
+		}
+		docs, err = s.BuildDocs(ctx, []string{b.ID})
+		must(t, err)
+		if len(docs) != 0 {
+			t.Errorf("BuildDocs of a build whose docs were cleared = %v, want none", docs)
+		}
+	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := s.GetBuild(ctx, "b-nope")
 		wantCode(t, err, platform.ENOTFOUND)

@@ -11,9 +11,9 @@
 //
 // The suite checks what callers of the store see: every method, its error codes, cascade
 // deletes, version assignment, superseding and placement in Deploy, redeploying a build,
-// instances per region, concurrent writers, usage arithmetic, resource samples, event
-// filtering and paging, region tokens, repository links with their webhook deliveries and
-// previews, and data surviving Close and reopen.
+// builds' endpoint docs, instances per region, concurrent writers, usage arithmetic,
+// resource samples, event filtering and paging, region tokens, repository links with
+// their webhook deliveries and previews, and data surviving Close and reopen.
 package storetest
 
 import (
