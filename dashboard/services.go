@@ -31,6 +31,20 @@ func (d *Dashboard) services(w http.ResponseWriter, r *http.Request, v *view) (s
 		return "", err
 	}
 	slices.SortFunc(list, func(a, b *platform.ServiceView) int { return cmp.Compare(a.Name, b.Name) })
+	if v.Regions, err = d.cp.ListRegions(ctx); err != nil {
+		return "", err
+	}
+	if v.Region != "" {
+		// One region's view: the services placed there, with that region's status.
+		list = slices.DeleteFunc(list, func(sv *platform.ServiceView) bool {
+			i := slices.IndexFunc(sv.PerRegion, func(pr platform.ServiceRegion) bool { return pr.Region == v.Region })
+			if i < 0 {
+				return true
+			}
+			sv.PerRegion = sv.PerRegion[i : i+1]
+			return false
+		})
+	}
 	v.Title, v.Section = v.NS, "services"
 	// The sparklines come after the page (activityFragment), so that a namespace of many
 	// services paints at once.

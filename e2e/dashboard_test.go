@@ -258,7 +258,20 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("the audit log lacks the revocation: %q", txt)
 	}
 	tour.visit("audit-filtered", "/ui/audit?action=token.", "table")
+	// With a second region the services page switches between them.
+	if _, err := s.client().RegisterRegion(ctx, &platform.Region{Name: "eu", Provider: "local"}); err != nil {
+		t.Fatal(err)
+	}
 	tour.visit("regions", "/ui/regions", "table")
+	if txt := p.Text("table tbody"); !strings.Contains(txt, "eu") || !strings.Contains(txt, "waiting") {
+		t.Errorf("regions page: %q", txt)
+	}
+	tour.visit("services-local", "/ui/n/acme", "#svc-region")
+	p.Fill("#svc-region", "eu")
+	p.WaitText("main", "No services yet")
+	tour.check("services-eu")
+	p.Fill("#svc-region", "local")
+	p.WaitText("table.services", "helloworld")
 
 	// Another organisation's service is a 404, on the page and on the API.
 	if r := <-globexDeploy; r.code != 0 {

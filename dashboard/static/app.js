@@ -48,6 +48,9 @@
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
     s.addEventListener("change", function () { if (s.value) s.form.submit(); });
   });
+  document.querySelectorAll("select[data-autosubmit-any]").forEach(function (s) {
+    s.addEventListener("change", function () { s.form.submit(); });
+  });
   document.querySelectorAll("[data-select]").forEach(function (i) {
     i.addEventListener("focus", function () { i.select(); });
   });
