@@ -21,6 +21,14 @@
 // A build the server's disk has no room for (ENOSPC: the build dir or the Go caches are
 // full) fails with EUNAVAILABLE saying so, not as a compile error of the service.
 //
+// # Endpoint docs
+//
+// go-micro reads a handler method's doc comment (a description, and an "@example" JSON
+// body) from the handler's source file at run time. A binary built with -trimpath and run
+// without its source finds none, so each build reads them itself (docs.go) and returns
+// them in Build.Docs for the control plane to serve with the service's endpoints. Docs
+// never fail a build.
+//
 // # Reuse
 //
 // A build of an archive digest, or of a git commit and path, that was already built with
@@ -278,7 +286,9 @@ func validate(bd *platform.Build) error {
 // Build implements platform.Builder. It fetches the source into a fresh work directory,
 // reuses an earlier artifact of the same source when there is one, and otherwise
 // compiles the main package at the source's path. It returns the absolute path of the
-// binary and, for git sources, the resolved commit.
+// binary and, for git sources, the resolved commit, and sets bd.Docs to the endpoint docs
+// of the source's handler doc comments (endpointDocs), which the binary cannot read at
+// run time.
 func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.LogWriter) (artifact, commit string, err error) {
 	defer func() {
 		// The log is what a user follows: end it with why the build failed.
@@ -310,9 +320,14 @@ func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.Lo
 	if err != nil {
 		return "", commit, timeoutError(ctx, err, b.opts.BuildTimeout)
 	}
+	docs := endpointDocs(ctx, src)
+	if len(docs) > 0 {
+		log.WriteLine(fmt.Sprintf("read the docs of %d endpoints", len(docs)))
+	}
 	artifact = filepath.Join(b.opts.Dir, "artifacts", bd.ID, bd.Service)
 	if from, ok := b.cache.reuse(key, artifact); ok {
 		log.WriteLine(fmt.Sprintf("reused artifact of build %s", from))
+		bd.Docs = docs
 		return artifact, commit, nil
 	}
 	if err := b.compile(ctx, src, work, artifact, log); err != nil {
@@ -324,6 +339,7 @@ func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.Lo
 	if err := b.cache.record(key, bd.ID, artifact); err != nil {
 		b.log.Warn("record artifact for reuse", "build", bd.ID, "err", err)
 	}
+	bd.Docs = docs
 	return artifact, commit, nil
 }
 

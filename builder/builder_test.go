@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -167,6 +168,51 @@ func TestBuildArchiveAndReuse(t *testing.T) {
 	assertEmpty(t, filepath.Join(b.Options().Dir, "work"))
 }
 
+// TestBuildReadsEndpointDocs checks that a build, compiled or reusing an artifact, sets
+// the docs of the source's handler comments on the build.
+func TestBuildReadsEndpointDocs(t *testing.T) {
+	t.Parallel()
+	b := newBuilder(t)
+	src := t.TempDir()
+	writeService(t, src, "docs")
+	handler := `package main
+
+import "context"
+
+type Request struct{ Name string }
+
+type Response struct{ Message string }
+
+// Greeter greets.
+type Greeter struct{}
+
+// Call greets a person.
+//
+// @example {"name": "Alice"}
+func (g *Greeter) Call(ctx context.Context, req *Request, rsp *Response) error { return nil }
+`
+	if err := os.WriteFile(filepath.Join(src, "handler.go"), []byte(handler), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]platform.EndpointDoc{"Greeter.Call": {Description: "Call greets a person.", Example: `{"name": "Alice"}`}}
+	for _, id := range []string{"d1", "d2"} {
+		var log lines
+		bd := archiveBuild(id, store(t, b, src))
+		if _, _, err := b.Build(context.Background(), bd, &log); err != nil {
+			t.Fatalf("Build %s: %v\nlog:\n%s", id, err, log.String())
+		}
+		if !reflect.DeepEqual(bd.Docs, want) {
+			t.Errorf("build %s: Docs = %+v, want %+v", id, bd.Docs, want)
+		}
+		if !log.has("read the docs of 1 endpoints") {
+			t.Errorf("build %s: log does not say it read the docs:\n%s", id, log.String())
+		}
+		if id == "d2" && !log.has("reused artifact of build d1") {
+			t.Errorf("second build should reuse the first's artifact:\n%s", log.String())
+		}
+	}
+}
+
 func TestBuildFailures(t *testing.T) {
 	t.Parallel()
 	b := newBuilder(t)
@@ -310,12 +356,16 @@ func TestBuildHelloworldExample(t *testing.T) {
 	// A cold build downloads and compiles go-micro; bound it below the test timeout.
 	b := newBuilder(t, func(o *builder.Options) { o.BuildTimeout = 5 * time.Minute })
 	var log lines
-	art, _, err := b.Build(context.Background(), archiveBuild("hw1", store(t, b, dir)), &log)
+	bd := archiveBuild("hw1", store(t, b, dir))
+	art, _, err := b.Build(context.Background(), bd, &log)
 	if err != nil {
 		t.Fatalf("Build: %v\nlog:\n%s", err, log.String())
 	}
 	if info, err := os.Stat(art); err != nil || info.Mode()&0o111 == 0 {
 		t.Fatalf("artifact %s: %v %v", art, info, err)
+	}
+	if got := bd.Docs["Helloworld.Call"]; got.Example != `{"name": "Alice"}` || got.Description == "" {
+		t.Errorf("docs of Helloworld.Call = %+v, want its description and example", got)
 	}
 }
 

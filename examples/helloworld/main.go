@@ -25,7 +25,9 @@ type Response struct {
 // Helloworld is the service's handler.
 type Helloworld struct{}
 
-// Call greets req.Name.
+// Call greets a person by name.
+//
+// @example {"name": "Alice"}
 func (h *Helloworld) Call(ctx context.Context, req *Request, rsp *Response) error {
 	log.Printf("Helloworld.Call name=%q", req.Name)
 	rsp.Message = "Hello " + req.Name
