@@ -607,6 +607,10 @@ func (p *Plane) perRegion(s *platform.Service, placed []string, instances []*pla
 			sr.Status = platform.ServiceDeploying
 		default:
 			sr.Status, sr.Reason = serviceStatus(s, nil, mine)
+			if s.CurrentRelease == "" && s.Status == platform.ServiceFailed {
+				// Nothing ever served and the release failed: failed here too, with why.
+				sr.Status, sr.Reason = platform.ServiceFailed, s.Reason
+			}
 			if s.CurrentRelease != "" && sr.Running == 0 && sr.Status == platform.ServiceRunning {
 				sr.Status = platform.ServiceDeploying
 			}

@@ -349,6 +349,21 @@ func TestDeployRollsOutAndReplaces(t *testing.T) {
 	}
 }
 
+// A service whose first release does not build is failed in every region of its
+// placement too, with the reason, not "deploying" forever.
+func TestFirstBuildFailureIsFailedPerRegion(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
+	h.plane.CreateNamespace(h.admin, "acme")
+	r := h.deploy("acme", "broken", digest("bad"))
+	h.waitRelease(r.ID, platform.ReleaseFailed)
+	h.eventually("broken failed in its region", func() bool {
+		v, err := h.plane.GetService(h.admin, "acme", "broken")
+		return err == nil && v.Status == platform.ServiceFailed && len(v.PerRegion) == 1 &&
+			v.PerRegion[0].Status == platform.ServiceFailed && strings.Contains(v.PerRegion[0].Reason, "undefined: foo")
+	})
+}
+
 func TestBuildFailureKeepsCurrentRelease(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, t.TempDir(), fake.NewHost(), 5*time.Second)
