@@ -56,8 +56,11 @@ type ServiceStore interface {
 // ServiceView is a service as the API shows it: desired state joined with what runs.
 type ServiceView struct {
 	Service
-	Version   string         `json:"version,omitempty"`
-	Instances []*Instance    `json:"instances"`
+	Version   string      `json:"version,omitempty"`
+	Instances []*Instance `json:"instances"`
+	// Endpoints are what the registry shows, with the "description" and "example"
+	// metadata the release's build read from the source (Build.Docs) where the service
+	// registers none.
 	Endpoints []Endpoint     `json:"endpoints"`
 	Release   *Release       `json:"release,omitempty"`
 	Nodes     []RegistryNode `json:"nodes,omitempty"`

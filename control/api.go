@@ -483,6 +483,7 @@ func (p *Plane) ListServices(ctx context.Context, namespace string) ([]*platform
 		}
 		views = append(views, v)
 	}
+	p.addBuildDocs(ctx, views)
 	return views, nil
 }
 
@@ -495,7 +496,12 @@ func (p *Plane) GetService(ctx context.Context, namespace, name string) (*platfo
 	if err != nil {
 		return nil, err
 	}
-	return p.view(ctx, s, p.registry(ctx, namespace, name))
+	v, err := p.view(ctx, s, p.registry(ctx, namespace, name))
+	if err != nil {
+		return nil, err
+	}
+	p.addBuildDocs(ctx, []*platform.ServiceView{v})
+	return v, nil
 }
 
 // registry returns what is registered in the namespace, by service name, as the first

@@ -83,6 +83,7 @@ func (p *Plane) runBuild(ctx, bctx context.Context, b *platform.Build, r *platfo
 	// The builder gets the URL as given, credentials included; the store and b keep
 	// them sealed.
 	in := *b
+	in.Docs = nil // what this run's builder finds, if it reads docs
 	src, err := p.openSource(b.Source)
 	var artifact, commit string
 	if err == nil {
@@ -104,6 +105,7 @@ func (p *Plane) runBuild(ctx, bctx context.Context, b *platform.Build, r *platfo
 		b.Status = platform.BuildSucceeded
 		b.Artifact = artifact
 		b.Digest = artifactDigest(artifact)
+		b.Docs = in.Docs
 		if commit != "" || b.Source.Kind == platform.SourceGit {
 			b.Source.Commit = commit
 		}

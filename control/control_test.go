@@ -30,7 +30,8 @@ type fakeMesh struct {
 	driver *fake.Driver
 
 	mu       sync.Mutex
-	silent   map[string]bool // artifact → never registers
+	silent   map[string]bool              // artifact → never registers
+	meta     map[string]map[string]string // service → the metadata its endpoint registers
 	removed  []string
 	ensured  []string
 	synced   [][]string // each SyncNamespaces call's list
@@ -84,7 +85,8 @@ func (m *fakeMesh) Services(ctx context.Context, ns, service string) ([]*platfor
 		}
 		s := byName[w.Spec.Service]
 		if s == nil {
-			s = &platform.RegisteredService{Name: w.Spec.Service, Endpoints: []platform.Endpoint{{Name: "Helloworld.Call", Request: helloworldRequest()}}}
+			s = &platform.RegisteredService{Name: w.Spec.Service, Endpoints: []platform.Endpoint{
+				{Name: "Helloworld.Call", Metadata: m.meta[w.Spec.Service], Request: helloworldRequest()}}}
 			byName[w.Spec.Service] = s
 		}
 		for _, i := range w.Instances {
@@ -109,15 +111,25 @@ func (m *fakeMesh) Call(_ context.Context, req platform.CallRequest) ([]byte, er
 
 func (m *fakeMesh) Health(context.Context, string, platform.RegistryNode) error { return nil }
 
-// fakeBuilder "compiles" instantly: the artifact is the archive digest, and an archive
-// digest starting with "bad" fails like a compile error.
+// fakeBuilder "compiles" instantly: the artifact is the archive digest, an archive
+// digest starting with "bad" fails like a compile error, and one starting with "d0c" has
+// the endpoint docs fakeDocs.
 type fakeBuilder struct{}
+
+// fakeDocs are the endpoint docs of a fakeBuilder build of a "d0c" archive.
+var fakeDocs = map[string]platform.EndpointDoc{
+	"Helloworld.Call":  {Description: "Call greets a person.", Example: `{"name": "Alice"}`},
+	"Helloworld.Other": {Description: "Other is not registered."},
+}
 
 func (fakeBuilder) Build(_ context.Context, b *platform.Build, log platform.LogWriter) (string, string, error) {
 	log.WriteLine("compiling " + b.Service)
 	if strings.HasPrefix(b.Source.Archive, "bad") {
 		log.WriteLine("./main.go:3:2: undefined: foo")
 		return "", "", platform.Errorf(platform.EINVALID, "compile error:\n./main.go:3:2: undefined: foo")
+	}
+	if strings.HasPrefix(b.Source.Archive, "d0c") {
+		b.Docs = fakeDocs
 	}
 	if b.Source.Kind == platform.SourceGit {
 		return "bin-git", "0123456789abcdef0123456789abcdef01234567", nil
@@ -164,6 +176,8 @@ type harnessOptions struct {
 	pings tunnel.Options
 	// sample is the plane's SampleInterval (its default when 0).
 	sample time.Duration
+	// wrapStore, when set, wraps the store the plane is given.
+	wrapStore func(platform.Store) platform.Store
 }
 
 func newHarness(t testing.TB, dir string, host *fake.Host, rollout time.Duration) *harness {
@@ -197,13 +211,18 @@ func openHarness(t testing.TB, dir string, host *fake.Host, opts harnessOptions)
 			plane.HandleRuntimeEvent(e)
 		}
 	}})
-	h.mesh = &fakeMesh{driver: h.driver, silent: map[string]bool{}, callResp: []byte(`{"message":"Hello Alice"}`)}
+	h.mesh = &fakeMesh{driver: h.driver, silent: map[string]bool{}, meta: map[string]map[string]string{},
+		callResp: []byte(`{"message":"Hello Alice"}`)}
 	box, err := seal.New([]byte("test secret key, 32 bytes long!!"), "release-env")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var planeStore platform.Store = st
+	if opts.wrapStore != nil {
+		planeStore = opts.wrapStore(st)
+	}
 	plane, err = control.New(control.Options{
-		Store: st, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{}, Secrets: box,
+		Store: planeStore, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{}, Secrets: box,
 		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: opts.rollout, StopGrace: 200 * time.Millisecond,
 		ResyncInterval: opts.resync, Logger: opts.logger, ReviveAfter: 700 * time.Millisecond, SampleInterval: opts.sample,
 	})
