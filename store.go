@@ -18,5 +18,6 @@ type Store interface {
 	OrgStore
 	UserStore
 	AuditStore
+	AlertStore
 	Close() error
 }

@@ -13,7 +13,9 @@
 // deletes, version assignment, superseding and placement in Deploy, redeploying a build,
 // builds' endpoint docs, instances per region, concurrent writers, usage arithmetic,
 // resource samples, event filtering and paging, region tokens, repository links with
-// their webhook deliveries and previews, and data surviving Close and reopen.
+// their webhook deliveries and previews, alerting (rules, channels, silences, alerts
+// written by key with compare-and-set, the event cursor, the notification outbox claimed
+// under leases), and data surviving Close and reopen.
 package storetest
 
 import (
@@ -87,6 +89,14 @@ func Run(t *testing.T, open OpenFunc) {
 		{"ResourceUsage", testResourceUsage},
 		{"Regions", testRegions},
 		{"RegionTokens", testRegionTokens},
+		{"AlertRules", testAlertRules},
+		{"AlertChannels", testAlertChannels},
+		{"Silences", testSilences},
+		{"AlertUpsertByKey", testAlertUpsertByKey},
+		{"AlertCursor", testAlertCursor},
+		{"EventsAfter", testEventsAfter},
+		{"NotificationClaims", testNotificationClaims},
+		{"NotificationHistory", testNotificationHistory},
 		{"Reopen", testReopen},
 	}
 	for _, tc := range tests {
