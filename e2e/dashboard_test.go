@@ -170,6 +170,20 @@ func TestDashboard(t *testing.T) {
 
 	// Call Helloworld.Call from the form generated from its request type.
 	tour.visit("endpoints", "/ui/n/acme/s/helloworld/endpoints", "#ep-Helloworld-Call-name")
+	// The form starts from the handler's doc comment: its description and @example.
+	if body := attr(t, p, "#ep-Helloworld-Call-body", "value"); !strings.Contains(body, `"name": "Alice"`) {
+		t.Errorf("the call form's body does not start from the @example: %q", body)
+	}
+	if name := attr(t, p, "#ep-Helloworld-Call-name", "value"); name != "Alice" {
+		t.Errorf("the name field does not start from the @example: %q", name)
+	}
+	if txt := p.Text("#ep-Helloworld-Call"); !strings.Contains(txt, "Call greets a person by name.") {
+		t.Errorf("the endpoint's description is missing: %q", txt)
+	}
+	p.Fill("#ep-Helloworld-Call-name", "Ada")
+	if body := attr(t, p, "#ep-Helloworld-Call-body", "value"); !strings.Contains(body, `"name": "Ada"`) {
+		t.Errorf("the body does not follow the field: %q", body)
+	}
 	p.Fill("#ep-Helloworld-Call-name", "Alice")
 	p.Click(`#ep-Helloworld-Call button[type=submit]`)
 	p.WaitText("#ep-Helloworld-Call [data-response]", `"message": "Hello Alice"`)
