@@ -614,8 +614,9 @@ type AlertStore interface {
 	// insert of a key, returns ECONFLICT and writes nothing. EINVALID for an alert
 	// without ID, Org, Key or State.
 	CommitAlerts(ctx context.Context, c *AlertCommit) error
-	// AlertCursor returns a cursor's position, 0 if it was never moved.
-	AlertCursor(ctx context.Context, name string) (int64, error)
+	// AlertCursor returns a cursor's position and whether it was ever written (a
+	// commit from 0 to 0 writes it).
+	AlertCursor(ctx context.Context, name string) (pos int64, ok bool, err error)
 	// ListEventsAfter returns the events of every namespace with an ID above afterID,
 	// in ascending ID order, at most limit (0 means 100): the alert engine's tail.
 	ListEventsAfter(ctx context.Context, afterID int64, limit int) ([]*Event, error)

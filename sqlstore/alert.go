@@ -387,17 +387,17 @@ func (s *Store) CommitAlerts(ctx context.Context, c *platform.AlertCommit) error
 
 // moveCursor sets cursor name from from to to, or returns ErrAlertConflict.
 func moveCursor(ctx context.Context, tx conn, name string, from, to int64) error {
+	if from == 0 {
+		// A cursor never written is at 0: written now, or still at 0.
+		res, err := tx.exec(ctx, `INSERT INTO alert_cursors (name, position) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, to)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+	}
 	res, err := tx.exec(ctx, `UPDATE alert_cursors SET position = ? WHERE name = ? AND position = ?`, to, name, from)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
-	}
-	if from != 0 {
-		return platform.ErrAlertConflict
-	}
-	res, err = tx.exec(ctx, `INSERT INTO alert_cursors (name, position) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, to)
 	if err != nil {
 		return err
 	}
@@ -452,14 +452,17 @@ func writeAlert(ctx context.Context, tx conn, a *platform.Alert, at time.Time) e
 	return nil
 }
 
-// AlertCursor returns the cursor's position, 0 if it was never moved.
-func (s *Store) AlertCursor(ctx context.Context, name string) (int64, error) {
+// AlertCursor returns the cursor's position and whether it was ever written.
+func (s *Store) AlertCursor(ctx context.Context, name string) (int64, bool, error) {
 	var pos int64
 	err := s.r.queryRow(ctx, `SELECT position FROM alert_cursors WHERE name = ?`, name).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+		return 0, false, nil
 	}
-	return pos, wrap("alert cursor", err)
+	if err != nil {
+		return 0, false, wrap("alert cursor", err)
+	}
+	return pos, true, nil
 }
 
 // ListEventsAfter returns the events of every namespace with an ID above afterID in

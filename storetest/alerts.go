@@ -321,11 +321,17 @@ func testAlertUpsertByKey(t *testing.T, h *harness) {
 func testAlertCursor(t *testing.T, h *harness) {
 	s, closeS, reopen := h.openWithReopen(t)
 	ctx := t.Context()
-	pos, err := s.AlertCursor(ctx, "events")
+	pos, ok, err := s.AlertCursor(ctx, "events")
 	must(t, err)
-	if pos != 0 {
-		t.Fatalf("new cursor = %d, want 0", pos)
+	if pos != 0 || ok {
+		t.Fatalf("new cursor = %d, %v; want 0, never written", pos, ok)
 	}
+	// Written at 0: a reader that starts on an empty log records where it starts.
+	must(t, s.CommitAlerts(ctx, &platform.AlertCommit{Cursor: "start", From: 0, To: 0}))
+	if pos, ok, err := s.AlertCursor(ctx, "start"); err != nil || pos != 0 || !ok {
+		t.Fatalf("cursor written at 0 = %d, %v, %v; want 0, written", pos, ok, err)
+	}
+	must(t, s.CommitAlerts(ctx, &platform.AlertCommit{Cursor: "start", From: 0, To: 0}))
 	a := newAlert("al-1", platform.AlertKey("acme", "builtin:crash_loop", "api"))
 	must(t, s.CommitAlerts(ctx, &platform.AlertCommit{Cursor: "events", From: 0, To: 7,
 		Changes: []platform.AlertChange{{Alert: a, Notifications: []*platform.Notification{newNote("n-1", a, "ch-1")}}}}))
@@ -347,9 +353,9 @@ func testAlertCursor(t *testing.T, h *harness) {
 
 	s2, closeS2 := reopen()
 	defer closeS2()
-	pos, err = s2.AlertCursor(ctx, "events")
+	pos, ok, err = s2.AlertCursor(ctx, "events")
 	must(t, err)
-	if pos != 9 {
+	if pos != 9 || !ok {
 		t.Fatalf("cursor after reopen = %d, want 9", pos)
 	}
 	got, err := s2.GetAlert(ctx, "al-1")
