@@ -5,13 +5,22 @@
 // A Sender delivers one Message to one channel. It classifies failures: an error that
 // Permanent reports as permanent (a refused recipient, a 4xx that will not change) is
 // not retried; anything else (a timeout, a 5xx, a refused connection) is, by the
-// dispatcher in package alerting. Senders never log or return a channel's secret.
+// dispatcher in package alerting, after the delay RetryAfter reports when the provider
+// gave one. Senders never log or return a channel's secret.
+//
+// Senders builds one Sender per channel kind; Validate checks a channel's config and
+// secret before it is saved, with the rules each Sender applies again at send time.
 package notify
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/micro/platform"
 )
 
 // Kind is what a notification says about its alert.
@@ -29,7 +38,7 @@ const (
 type Message struct {
 	Kind Kind
 	// Key identifies the alert's group (namespace, rule, service): PagerDuty's dedup key,
-	// Slack's thread-like grouping, the email's subject stays stable under it.
+	// the email thread (References), the webhook's "key"; the subject stays stable under it.
 	Key string
 	// ID is the notification's own id (idempotency key: a receiver that sees it twice
 	// can drop the second; the webhook sends it as X-Platform-Delivery).
@@ -49,7 +58,7 @@ type Message struct {
 	URL string
 }
 
-// Channel is where a Sender delivers: its kind's settings and its secret (the SMTP
+// Channel is where a Sender delivers: its kind (one of platform.ChannelKinds), its settings and its secret (the SMTP
 // password, the Twilio auth token, the Slack webhook URL, the PagerDuty routing key, the
 // webhook's HMAC key), opened from the store by the caller.
 type Channel struct {
@@ -59,9 +68,61 @@ type Channel struct {
 	Secret string
 }
 
-// Sender delivers a message to a channel of its kind.
+// Sender delivers a message to a channel of its kind. Send returns nil once the provider
+// accepted the message, an error that Permanent reports for one retrying will not fix
+// (the channel's configuration is invalid, the provider refused it with a 4xx or an SMTP
+// 5xx), and any other error (network, timeout, 5xx, 429, SMTP 4xx) for one worth
+// retrying, which RetryAfter may say when. Errors never contain the channel's secret.
 type Sender interface {
 	Send(ctx context.Context, ch Channel, m Message) error
+}
+
+// Options configures the senders Senders builds.
+type Options struct {
+	// HTTPClient posts to Twilio, Slack, PagerDuty and webhooks; nil means a client with
+	// Timeout. Senders use a copy that does not follow redirects: a POST redirected would
+	// arrive as a GET without its body, a delivery that looks made and is not.
+	HTTPClient *http.Client
+	// Timeout bounds one HTTP request (for the default client) and one SMTP conversation.
+	// Zero means 10 s. A context deadline that comes sooner wins.
+	Timeout time.Duration
+	// DialTimeout bounds connecting to an SMTP server. Zero means 10 s.
+	DialTimeout time.Duration
+	// TLSConfig is the base TLS configuration for SMTP (STARTTLS and implicit TLS); the
+	// server name is set per channel. Nil means the system's roots; tests set RootCAs.
+	TLSConfig *tls.Config
+	// Clock dates an email and reads an HTTP-date Retry-After; nil means the system's.
+	Clock platform.Clock
+}
+
+const defaultTimeout = 10 * time.Second
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = defaultTimeout
+	}
+	if o.Clock == nil {
+		o.Clock = platform.SystemClock{}
+	}
+	c := &http.Client{Timeout: o.Timeout}
+	if o.HTTPClient != nil {
+		cp := *o.HTTPClient
+		c = &cp
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.HTTPClient = c
+	return o
+}
+
+// Senders returns a Sender for each of platform.ChannelKinds, keyed by kind.
+func Senders(opts Options) map[string]Sender {
+	opts = opts.withDefaults()
+	return map[string]Sender{
+		platform.ChannelEmail: &emailSender{opts: opts},
+	}
 }
 
 // permanent marks an error that retrying will not fix.
@@ -82,4 +143,28 @@ func Permanently(err error) error {
 func Permanent(err error) bool {
 	var p permanent
 	return errors.As(err, &p)
+}
+
+// retryAfter marks an error whose provider said when to try again.
+type retryAfter struct {
+	err   error
+	delay time.Duration
+}
+
+func (r retryAfter) Error() string { return r.err.Error() }
+func (r retryAfter) Unwrap() error { return r.err }
+
+// RetryAfter reports the delay a provider asked for before the next attempt (a 429's
+// Retry-After, Slack's ratelimited), if it gave one.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r retryAfter
+	if errors.As(err, &r) {
+		return r.delay, true
+	}
+	return 0, false
+}
+
+// withRetryAfter wraps err with the delay, saying it in the message.
+func withRetryAfter(err error, d time.Duration) error {
+	return retryAfter{fmt.Errorf("%w (retry after %s)", err, d), d}
 }
