@@ -122,6 +122,7 @@ func Senders(opts Options) map[string]Sender {
 	opts = opts.withDefaults()
 	return map[string]Sender{
 		platform.ChannelEmail: &emailSender{opts: opts},
+		platform.ChannelSMS:   &twilioSender{opts: opts},
 	}
 }
 

@@ -22,6 +22,8 @@ func Validate(kind string, config map[string]string, secret string) error {
 	switch kind {
 	case platform.ChannelEmail:
 		_, problems = parseEmail(config, secret)
+	case platform.ChannelSMS:
+		_, problems = parseTwilio(config, secret)
 	default:
 		return platform.Errorf(platform.EINVALID, "unknown channel kind %q: want one of %s",
 			oneLine(kind, 40), strings.Join(platform.ChannelKinds, ", "))
