@@ -123,6 +123,7 @@ func Senders(opts Options) map[string]Sender {
 	return map[string]Sender{
 		platform.ChannelEmail: &emailSender{opts: opts},
 		platform.ChannelSMS:   &twilioSender{opts: opts},
+		platform.ChannelSlack: &slackSender{opts: opts},
 	}
 }
 

@@ -24,6 +24,8 @@ func Validate(kind string, config map[string]string, secret string) error {
 		_, problems = parseEmail(config, secret)
 	case platform.ChannelSMS:
 		_, problems = parseTwilio(config, secret)
+	case platform.ChannelSlack:
+		_, problems = parseSlack(config, secret)
 	default:
 		return platform.Errorf(platform.EINVALID, "unknown channel kind %q: want one of %s",
 			oneLine(kind, 40), strings.Join(platform.ChannelKinds, ", "))
