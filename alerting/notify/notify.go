@@ -121,9 +121,10 @@ func (o Options) withDefaults() Options {
 func Senders(opts Options) map[string]Sender {
 	opts = opts.withDefaults()
 	return map[string]Sender{
-		platform.ChannelEmail: &emailSender{opts: opts},
-		platform.ChannelSMS:   &twilioSender{opts: opts},
-		platform.ChannelSlack: &slackSender{opts: opts},
+		platform.ChannelEmail:     &emailSender{opts: opts},
+		platform.ChannelSMS:       &twilioSender{opts: opts},
+		platform.ChannelSlack:     &slackSender{opts: opts},
+		platform.ChannelPagerDuty: &pagerDutySender{opts: opts},
 	}
 }
 

@@ -26,6 +26,8 @@ func Validate(kind string, config map[string]string, secret string) error {
 		_, problems = parseTwilio(config, secret)
 	case platform.ChannelSlack:
 		_, problems = parseSlack(config, secret)
+	case platform.ChannelPagerDuty:
+		_, problems = parsePagerDuty(config, secret)
 	default:
 		return platform.Errorf(platform.EINVALID, "unknown channel kind %q: want one of %s",
 			oneLine(kind, 40), strings.Join(platform.ChannelKinds, ", "))
