@@ -125,6 +125,7 @@ func Senders(opts Options) map[string]Sender {
 		platform.ChannelSMS:       &twilioSender{opts: opts},
 		platform.ChannelSlack:     &slackSender{opts: opts},
 		platform.ChannelPagerDuty: &pagerDutySender{opts: opts},
+		platform.ChannelWebhook:   &webhookSender{opts: opts},
 	}
 }
 

@@ -28,6 +28,8 @@ func Validate(kind string, config map[string]string, secret string) error {
 		_, problems = parseSlack(config, secret)
 	case platform.ChannelPagerDuty:
 		_, problems = parsePagerDuty(config, secret)
+	case platform.ChannelWebhook:
+		_, problems = parseWebhook(config, secret)
 	default:
 		return platform.Errorf(platform.EINVALID, "unknown channel kind %q: want one of %s",
 			oneLine(kind, 40), strings.Join(platform.ChannelKinds, ", "))
