@@ -20,7 +20,7 @@ var (
 	platformSide = []string{
 		"./control/...", "./http/...", "./client/...", "./cli/...", "./server/...",
 		"./sqlstore/...", "./storetest/...", "./github/...", "./infra/...", "./auth/...",
-		"./cmd/...",
+		"./cmd/...", "./alerting/...",
 	}
 	// shared may be imported from both sides: the domain, the one authorisation policy,
 	// sealing at rest and the reconcilers' work queue.
