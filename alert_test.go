@@ -25,7 +25,7 @@ func TestAlertRuleValidate(t *testing.T) {
 			RepeatInterval: time.Second}, []string{"prefix", "name", "kind", "severity", "namespace", "repeat interval"}},
 		{"builtin with a condition", &AlertRule{Name: "x", Kind: AlertCrashLoop, Severity: SeverityCritical, Op: ">"},
 			[]string{"fires on events"}},
-		{"bad condition", metric(func(r *AlertRule) { r.Op, r.Threshold, r.Window, r.For = "=", 101, 30 * time.Second, -1 }),
+		{"bad condition", metric(func(r *AlertRule) { r.Op, r.Threshold, r.Window, r.For = "=", 101, 30*time.Second, -1 }),
 			[]string{"op", "percentage", "window", "for"}},
 	}
 	for _, tc := range tests {

@@ -115,11 +115,11 @@ func TestStepClass(t *testing.T) {
 		rel  platform.Release
 		want string // build rollout live
 	}{
-		{platform.Release{Status: platform.ReleaseBuilding}, "current todo todo"},
-		{platform.Release{Status: platform.ReleaseRollingOut, Artifact: "a"}, "done current todo"},
+		{platform.Release{Status: platform.ReleaseBuilding}, "current waiting waiting"},
+		{platform.Release{Status: platform.ReleaseRollingOut, Artifact: "a"}, "done current waiting"},
 		{platform.Release{Status: platform.ReleaseLive, Artifact: "a"}, "done done done"},
-		{platform.Release{Status: platform.ReleaseFailed}, "failed todo todo"},
-		{platform.Release{Status: platform.ReleaseFailed, Artifact: "a"}, "done failed todo"},
+		{platform.Release{Status: platform.ReleaseFailed}, "failed waiting waiting"},
+		{platform.Release{Status: platform.ReleaseFailed, Artifact: "a"}, "done failed waiting"},
 	} {
 		got := stepClass(&c.rel, "build") + " " + stepClass(&c.rel, "rollout") + " " + stepClass(&c.rel, "live")
 		if got != c.want {

@@ -145,7 +145,7 @@ func humanBytes(n uint64) string {
 }
 
 // stepClass says where a release is on the build → roll out → serve path: done,
-// current, failed or todo.
+// current, failed or waiting.
 func stepClass(rel *platform.Release, step string) string {
 	order := map[string]int{"build": 0, "rollout": 1, "live": 2}
 	at := 0
@@ -172,7 +172,7 @@ func stepClass(rel *platform.Release, step string) string {
 	case order[step] == at:
 		return "current"
 	}
-	return "todo"
+	return "waiting"
 }
 
 // releaseHint says what to do about a failed release.
