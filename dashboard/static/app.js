@@ -172,7 +172,12 @@
   // ---- live log tail ----------------------------------------------------------------
   // Lines arrive over SSE into a bounded ring; the view holds at most WINDOW rows and is
   // updated once per animation frame, so a fast service cannot grow the page or block it.
-  var RING = 20000, WINDOW = 1000;
+  // Once the view is full, a new line reuses the row that scrolls out rather than making
+  // one, and the ring is trimmed TRIM lines at a time (one at a time moved the whole ring
+  // for every line). A frame shows everything that arrived since the last one: each
+  // layout of the view pays for all its rows, so spreading a burst over several frames
+  // made more layouts and more work in all, without shorter frames.
+  var RING = 20000, WINDOW = 1000, TRIM = 1000;
   document.querySelectorAll("form[data-logs]").forEach(function (form) {
     var view = document.querySelector("[data-log-view]");
     var state = form.querySelector("[data-log-state]");
@@ -180,19 +185,31 @@
     var instance = form.querySelector("[data-log-instance]");
     var region = form.querySelector("[data-log-region]");
     var pause = form.querySelector("[data-log-pause]");
+    // pending holds the matching lines not shown yet, oldest first, at most WINDOW + TRIM.
     var ring = [], pending = [], paused = false, scheduled = false, es = null, received = 0, dropped = 0;
+    var query = search.value.toLowerCase();
     form.addEventListener("submit", function (ev) { ev.preventDefault(); });
 
     function matches(e) {
       if (instance.value && e.instance !== instance.value) return false;
-      if (search.value && e.line.toLowerCase().indexOf(search.value.toLowerCase()) < 0) return false;
+      if (query && e.line.toLowerCase().indexOf(query) < 0) return false;
       return true;
     }
-    function row(e) {
-      var d = el("div", "l" + (e.stream === "stderr" ? " stderr" : ""));
-      var t = new Date(e.time);
-      d.appendChild(el("span", "m", t.toISOString().slice(11, 23) + " " + e.instance.slice(-6) + (e.region ? " " + e.region : "") + " "));
-      d.appendChild(document.createTextNode(e.line));
+    function meta(e) {
+      return new Date(e.time).toISOString().slice(11, 23) + " " + e.instance.slice(-6) + (e.region ? " " + e.region : "") + " ";
+    }
+    // row shows e in d, a row that scrolled out, or in a new row when d is null.
+    function row(e, d) {
+      var cls = "l" + (e.stream === "stderr" ? " stderr" : "");
+      if (!d) {
+        d = el("div", cls);
+        d.appendChild(el("span", "m", meta(e)));
+        d.appendChild(document.createTextNode(e.line));
+        return d;
+      }
+      if (d.className !== cls) d.className = cls;
+      d.firstChild.textContent = meta(e);
+      d.lastChild.nodeValue = e.line;
       return d;
     }
     function atBottom() { return view.scrollHeight - view.scrollTop - view.clientHeight < 40; }
@@ -200,20 +217,20 @@
       scheduled = false;
       if (paused || pending.length === 0) return;
       var stick = atBottom();
-      var batch = pending.filter(matches);
+      if (pending.length > WINDOW) pending = pending.slice(pending.length - WINDOW);
+      var batch = pending;
       pending = [];
-      if (batch.length > WINDOW) batch = batch.slice(batch.length - WINDOW);
+      var reuse = view.childElementCount + batch.length - WINDOW;
       var frag = document.createDocumentFragment();
-      batch.forEach(function (e) { frag.appendChild(row(e)); });
+      for (var i = 0; i < batch.length; i++) frag.appendChild(row(batch[i], i < reuse ? view.firstElementChild : null));
       view.appendChild(frag);
-      var extra = view.childElementCount - WINDOW;
-      while (extra-- > 0) view.removeChild(view.firstElementChild);
       if (stick) view.scrollTop = view.scrollHeight;
       status();
     }
     function schedule() { if (!scheduled) { scheduled = true; requestAnimationFrame(flush); } }
     // Re-render the window from the ring (a filter changed).
     function rerender() {
+      query = search.value.toLowerCase();
       view.textContent = "";
       pending = ring.filter(matches);
       if (pending.length > WINDOW) pending = pending.slice(pending.length - WINDOW);
@@ -233,9 +250,11 @@
         var e = JSON.parse(m.data);
         received++;
         ring.push(e);
-        if (ring.length > RING) { ring.splice(0, ring.length - RING); dropped++; }
+        if (ring.length >= RING + TRIM) { dropped += ring.length - RING; ring.splice(0, ring.length - RING); }
+        // While paused, Resume re-renders from the ring.
+        if (paused || !matches(e)) return;
         pending.push(e);
-        if (pending.length > RING) pending.splice(0, pending.length - RING);
+        if (pending.length >= WINDOW + TRIM) pending.splice(0, pending.length - WINDOW);
         schedule();
       });
       es.addEventListener("error", function (m) {
