@@ -12,6 +12,8 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/micro/platform/authz"
 	"github.com/micro/platform/region"
 	"github.com/micro/platform/runtime"
@@ -472,7 +474,7 @@ func (p *Plane) ListServices(ctx context.Context, namespace string) ([]*platform
 	if err != nil {
 		return nil, err
 	}
-	registered := p.registry(ctx, namespace, "")
+	registered := p.registryOf(ctx, namespace, svcs)
 	views := make([]*platform.ServiceView, 0, len(svcs))
 	for _, s := range svcs {
 		v, err := p.view(ctx, s, registered)
@@ -523,6 +525,42 @@ func (p *Plane) registry(ctx context.Context, ns, service string) map[string]*pl
 	for _, s := range list {
 		out[s.Name] = s
 	}
+	return out
+}
+
+// registryOf is registry for the services of a listing: each looked up by name, a few at
+// a time, from the region's registry cache (kept current by its watch). A listing of the
+// whole registry waits out the registry's broadcast query (natsbus.RegistryTimeout, a
+// quarter of a second) however few services answer.
+func (p *Plane) registryOf(ctx context.Context, ns string, svcs []*platform.Service) map[string]*platform.RegisteredService {
+	out := map[string]*platform.RegisteredService{}
+	if len(svcs) == 0 {
+		return out
+	}
+	c := p.regionFor(ctx, ns, "")
+	if c == nil {
+		return out
+	}
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(16)
+	for _, s := range svcs {
+		g.Go(func() error {
+			list, err := c.Services(qctx, ns, s.Name)
+			if err != nil {
+				return nil // not registered (or the region did not answer): no endpoints
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, rs := range list {
+				out[rs.Name] = rs
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 	return out
 }
 

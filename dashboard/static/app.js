@@ -332,7 +332,7 @@
       var failedAt = -1;
       if (rel.status === "failed") { at = rel.artifact ? 1 : 0; failedAt = at; }
       ["build", "rollout", "live"].forEach(function (name, i) {
-        steps[name].className = i === failedAt ? "failed" : i < at ? "done" : i === at ? "current" : "todo";
+        steps[name].className = i === failedAt ? "failed" : i < at ? "done" : i === at ? "current" : "waiting";
       });
     }
     // A release that failed to roll out shows what its instances printed last: the
