@@ -475,15 +475,29 @@ func (p *Plane) ListServices(ctx context.Context, namespace string) ([]*platform
 		return nil, err
 	}
 	registered := p.registryOf(ctx, namespace, svcs)
+	// Each view reads its release and instances and asks the region for their figures:
+	// a few at a time, so that a namespace of many services lists in a few round trips.
+	all := make([]*platform.ServiceView, len(svcs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, s := range svcs {
+		g.Go(func() error {
+			v, err := p.view(gctx, s, registered)
+			if platform.IsNotFound(err) {
+				return nil // deleted while we listed
+			}
+			all[i] = v
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	views := make([]*platform.ServiceView, 0, len(svcs))
-	for _, s := range svcs {
-		v, err := p.view(ctx, s, registered)
-		if platform.IsNotFound(err) {
-			continue // deleted while we listed
-		} else if err != nil {
-			return nil, err
+	for _, v := range all {
+		if v != nil {
+			views = append(views, v)
 		}
-		views = append(views, v)
 	}
 	p.addBuildDocs(ctx, views)
 	return views, nil
