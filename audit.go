@@ -43,6 +43,10 @@ const (
 	AuditRegionToken     = "region.token"
 	AuditGitHubLinks     = "org.github_links"
 	AuditSettingChange   = "setting.change"
+	AuditAlertRule       = "alert.rule"
+	AuditAlertChannel    = "alert.channel"
+	AuditAlertSilence    = "alert.silence"
+	AuditAlertTest       = "alert.test"
 )
 
 // AuditEntry is one line of an organisation's audit log: who did what to what, when,

@@ -113,6 +113,53 @@ type ControlPlane interface {
 	// repository and branch. EUNAUTHENTICATED, audited, for every refusal.
 	ExchangeActionsToken(ctx context.Context, idToken string) (*ActionsToken, error)
 
+	// Alerting: an organisation's rules, channels, silences, alerts and the history of
+	// their notifications. Any member reads rules, silences, alerts and history (a token
+	// narrowed to namespaces sees those of its namespaces and the organisation-wide
+	// ones); channels, and every change, are admins' (alert.manage). Changes are audited.
+	//
+	// ListAlertRules returns the built-in rules (platform.BuiltinRule), then the
+	// organisation's own, oldest first.
+	ListAlertRules(ctx context.Context) ([]*AlertRule, error)
+	// CreateAlertRule stores a rule (AlertRule.Validate; the ID, Org and CreatedAt are
+	// set here). A rule of a built-in kind replaces the built-in where it applies; with
+	// Disabled it turns it off there. EINVALID lists every problem; ENOTFOUND for a
+	// namespace the organisation does not have.
+	CreateAlertRule(ctx context.Context, r *AlertRule) (*AlertRule, error)
+	// DeleteAlertRule deletes one of the organisation's rules, by ID or name; its firing
+	// alerts resolve. ENOTFOUND if absent; EINVALID for a built-in rule (disable it with
+	// a rule of its kind instead).
+	DeleteAlertRule(ctx context.Context, id string) error
+	// ListAlertChannels returns the organisation's channels, by name; secrets are never
+	// returned.
+	ListAlertChannels(ctx context.Context) ([]*AlertChannel, error)
+	// CreateAlertChannel checks a channel's config and secret as its sender will
+	// (EINVALID lists every problem; nothing is saved), seals the secret and stores it.
+	// ECONFLICT if the name is taken.
+	CreateAlertChannel(ctx context.Context, req CreateAlertChannelRequest) (*AlertChannel, error)
+	// DeleteAlertChannel deletes a channel by ID or name; its undelivered notifications
+	// end dead. ENOTFOUND if absent.
+	DeleteAlertChannel(ctx context.Context, id string) error
+	// TestAlertChannel sends a test notification to a channel (by ID or name) through
+	// the outbox like any other and waits, up to about 20 s, for its first attempt: the
+	// notification comes back sent, failed (LastError says why; it is retried) or dead,
+	// or still pending when the wait ran out.
+	TestAlertChannel(ctx context.Context, id string) (*Notification, error)
+	// ListSilences returns the organisation's silences in force, by expiry.
+	ListSilences(ctx context.Context) ([]*Silence, error)
+	// CreateSilence mutes matching alerts' notifications until s.Until (or for
+	// SilenceRequest.For). EINVALID for a silence without an expiry, one in the past or
+	// further than MaxSilence away.
+	CreateSilence(ctx context.Context, req SilenceRequest) (*Silence, error)
+	// DeleteSilence ends a silence now. ENOTFOUND if absent.
+	DeleteSilence(ctx context.Context, id string) error
+	// ListAlerts returns the organisation's alerts, most recently started first
+	// (f.Org is the caller's).
+	ListAlerts(ctx context.Context, f AlertFilter) ([]*Alert, error)
+	// AlertHistory returns the notifications sent, being sent, failed, dead or silenced,
+	// newest first (f.Org is the caller's).
+	AlertHistory(ctx context.Context, f NotificationFilter) ([]*Notification, error)
+
 	// GitHubLinks returns the org's GitHub team links; admins may read them.
 	GitHubLinks(ctx context.Context) ([]*GitHubLink, error)
 	// SetGitHubLinks replaces the org's GitHub team links; owners only.
@@ -153,3 +200,30 @@ type CreateTokenRequest struct {
 type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (*Token, error)
 }
+
+// CreateAlertChannelRequest describes a new alert channel: AlertChannel's fields with the
+// secret in the clear (the SMTP password, Twilio auth token, Slack webhook URL or bot
+// token, PagerDuty routing key or webhook HMAC key), sealed before it is stored.
+type CreateAlertChannelRequest struct {
+	Name        string            `json:"name"`
+	Kind        string            `json:"kind"`
+	Config      map[string]string `json:"config,omitempty"`
+	Secret      string            `json:"secret,omitempty"`
+	Namespaces  []string          `json:"namespaces,omitempty"`
+	Services    []string          `json:"services,omitempty"`
+	MinSeverity Severity          `json:"min_severity,omitempty"`
+}
+
+// SilenceRequest describes a new silence: what it matches (empty fields match
+// everything; Rule is a rule's ID, name or kind) and until when — Until, or For from now.
+type SilenceRequest struct {
+	Namespace string        `json:"namespace,omitempty"`
+	Service   string        `json:"service,omitempty"`
+	Rule      string        `json:"rule,omitempty"`
+	Until     time.Time     `json:"until,omitzero"`
+	For       time.Duration `json:"for,omitempty"`
+	Comment   string        `json:"comment,omitempty"`
+}
+
+// MaxSilence is how far ahead a silence may end.
+const MaxSilence = 90 * 24 * time.Hour

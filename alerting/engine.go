@@ -194,6 +194,10 @@ func (e *Engine) Wait() { e.wg.Wait() }
 // blocks.
 func (e *Engine) Wake() { signal(e.wake) }
 
+// Kick tells the engine that notifications were enqueued outside it (a test
+// notification), so that the dispatcher claims them at once.
+func (e *Engine) Kick() { signal(e.kick) }
+
 // signal sends on a one-slot channel unless a signal is already waiting.
 func signal(c chan struct{}) {
 	select {

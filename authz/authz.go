@@ -44,12 +44,15 @@ const (
 	// TokenRevokeOwn revokes another token of the caller's own user.
 	TokenRevokeOwn Action = "token.revoke_own"
 	// TokenManage lists and revokes other members' tokens.
-	TokenManage   Action = "token.manage"
-	AuditRead     Action = "audit.read"
-	MemberRead    Action = "member.read"
-	MemberManage  Action = "member.manage"
-	OrgRead       Action = "org.read"
-	OrgManage     Action = "org.manage"
+	TokenManage  Action = "token.manage"
+	AuditRead    Action = "audit.read"
+	MemberRead   Action = "member.read"
+	MemberManage Action = "member.manage"
+	OrgRead      Action = "org.read"
+	OrgManage    Action = "org.manage"
+	// AlertRead reads alert rules, silences, alerts and their notifications (a narrowed
+	// token: those of its namespaces); AlertManage changes them and reads channels.
+	AlertRead     Action = "alert.read"
 	AlertManage   Action = "alert.manage"
 	BillingManage Action = "billing.manage"
 	SettingManage Action = "setting.manage"
@@ -109,6 +112,7 @@ var Table = map[Action]Rule{
 	MemberManage:    {platform.RoleOwner, ScopeOrg},
 	OrgRead:         {platform.RoleAdmin, ScopeOrg},
 	OrgManage:       {platform.RoleOwner, ScopeOrg},
+	AlertRead:       {platform.RoleViewer, ScopeSelf},
 	AlertManage:     {platform.RoleAdmin, ScopeOrg},
 	BillingManage:   {platform.RoleAdmin, ScopeOrg},
 	SettingManage:   {platform.RoleAdmin, ScopeOrg},

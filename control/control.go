@@ -66,6 +66,9 @@ type Options struct {
 	Hooks HookInstaller
 	// Actions verifies GitHub Actions OIDC tokens (nil: the exchange is off).
 	Actions ActionsVerifier
+	// Alerts is the alert engine beside the plane (nil: alerting is off); it is woken
+	// when events are appended and notifications enqueued.
+	Alerts Alerts
 	// PublicURL is the platform's address as GitHub and users reach it, for webhook
 	// URLs and links ("" when unknown).
 	PublicURL string
@@ -173,7 +176,7 @@ func New(opts Options) (*Plane, error) {
 		opts:      opts,
 		store:     opts.Store,
 		logger:    opts.Logger,
-		events:    newHub(opts.Store, opts.Logger),
+		events:    newHub(opts.Store, opts.Logger, opts.Alerts),
 		logs:      logs,
 		queue:     workqueue.New(),
 		builds:    make(chan struct{}, opts.BuildConcurrency),

@@ -13,6 +13,7 @@ import (
 type hub struct {
 	store  platform.EventStore
 	logger *slog.Logger
+	alerts Alerts // woken after an append; nil: none
 
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
@@ -23,8 +24,8 @@ type subscriber struct {
 	ch     chan *platform.Event
 }
 
-func newHub(store platform.EventStore, logger *slog.Logger) *hub {
-	return &hub{store: store, logger: logger, subs: make(map[*subscriber]struct{})}
+func newHub(store platform.EventStore, logger *slog.Logger, alerts Alerts) *hub {
+	return &hub{store: store, logger: logger, alerts: alerts, subs: make(map[*subscriber]struct{})}
 }
 
 // Publish stores e and delivers it to matching subscribers. A failure to store is logged,
@@ -35,6 +36,9 @@ func (h *hub) Publish(ctx context.Context, e *platform.Event) {
 		return
 	}
 	h.logger.Info("event", "type", e.Type, "namespace", e.Namespace, "service", e.Service, "message", e.Message)
+	if h.alerts != nil {
+		h.alerts.Wake()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
