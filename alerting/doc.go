@@ -15,9 +15,10 @@
 //	rule            fires on             resolves on                              group by
 //	build_failed    build.failed         build.succeeded                          service
 //	release_failed  release.failed       release.rolled_out                       service
-//	crash_loop      instance.crashloop   instance.started, once no                service
-//	                                     instance.crashed or instance.crashloop
-//	                                     followed for Options.Settle (1 min)
+//	crash_loop      instance.crashloop   instance.started or release.rolled_out,  service
+//	                                     once no instance.crashed (of the serving
+//	                                     release) or crashloop followed for
+//	                                     Options.Settle (1 min)
 //	service_down    service.unplaced     instance.started, release.rolled_out,    service
 //	                                     region.returned (in its namespace)
 //	region_lost     region.lost          region.returned                          region

@@ -20,6 +20,7 @@ type Store interface {
 	GetNamespace(ctx context.Context, name string) (*platform.Namespace, error)
 	ListNamespaces(ctx context.Context) ([]*platform.Namespace, error)
 	ListServices(ctx context.Context, namespace string) ([]*platform.Service, error)
+	GetService(ctx context.Context, namespace, name string) (*platform.Service, error)
 	ListRequestUsage(ctx context.Context, namespace, service string, from, to time.Time) ([]*platform.RequestUsage, error)
 	ListResourceUsage(ctx context.Context, namespace, service string, from, to time.Time) ([]*platform.ResourceUsage, error)
 }

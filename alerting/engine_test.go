@@ -371,3 +371,44 @@ func TestDashboardURL(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutClearsCrashLoop: a new release replacing a crash-looping one begins
+// clearing its alert, and the replaced release's instances exiting while they drain
+// neither stop the clearing nor fire it again.
+func TestRolloutClearsCrashLoop(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.channel(t, "ch-1", nil)
+	sender := &fakeSender{}
+	opts := f.options(sender)
+	opts.Settle = 300 * time.Millisecond
+	e, _ := start(t, opts)
+	ctx := t.Context()
+	setServing := func(release string) {
+		t.Helper()
+		svc, err := f.store.GetService(ctx, "acme", "api")
+		must(t, err)
+		svc.CurrentRelease = release
+		must(t, f.store.UpdateService(ctx, svc))
+	}
+	of := func(ev *platform.Event, release string) *platform.Event {
+		ev.Data = map[string]string{"release": release}
+		return ev
+	}
+
+	setServing("r-old")
+	publish(t, f.store, e, of(crashLoop("api"), "r-old"))
+	waitFor(t, "firing", 5*time.Second, func() bool { return len(sender.sends("")) == 1 })
+
+	setServing("r-new")
+	publish(t, f.store, e, eventOf(platform.EventReleaseRolledOut, "api"))
+	publish(t, f.store, e, of(eventOf(platform.EventInstanceCrashed, "api"), "r-old"))
+	publish(t, f.store, e, of(crashLoop("api"), "r-old"))
+	waitFor(t, "resolved", 5*time.Second, func() bool { return len(sender.sends("")) == 2 })
+	if got := sender.sends("")[1].Message.Kind; got != notify.Resolved {
+		t.Fatalf("second notification is %s, want resolved", got)
+	}
+	// The serving release crashing again is a new incident.
+	publish(t, f.store, e, of(crashLoop("api"), "r-new"))
+	waitFor(t, "firing again", 5*time.Second, func() bool { return len(sender.sends("")) == 3 })
+}

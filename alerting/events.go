@@ -121,14 +121,29 @@ func (e *Engine) apply(b *batch, ev *platform.Event) error {
 		if err := b.resolveKind(org, ev.Namespace, platform.AlertReleaseFailed, sameService, ev.Message); err != nil {
 			return err
 		}
+		// A new release replacing a crash-looping one begins clearing its alert: the
+		// old instances it stops do not start again.
+		if err := b.recover(org, ev.Namespace, svc); err != nil {
+			return err
+		}
 		return b.resolveKind(org, ev.Namespace, platform.AlertServiceDown, sameService, ev.Message)
 	case platform.EventInstanceCrashLoop:
+		// A release being rolled out that crash-loops fails as a release
+		// (release_failed); one replaced no longer matters.
+		if serving, err := e.serving(b.ctx, ev); err != nil || !serving {
+			return err
+		}
 		summary := fmt.Sprintf("%s is crash-looping", svc)
 		if ev.Region != "" {
 			summary += " in " + ev.Region
 		}
 		return b.fireBuiltin(org, platform.AlertCrashLoop, ev, svc, summary)
 	case platform.EventInstanceCrashed:
+		// Only the serving release's crashes count: an instance of the release a
+		// rollout replaced may still exit while it drains.
+		if serving, err := e.serving(b.ctx, ev); err != nil || !serving {
+			return err
+		}
 		return b.relapse(org, ev.Namespace, svc)
 	case platform.EventInstanceStarted:
 		if err := b.recover(org, ev.Namespace, svc); err != nil {
@@ -237,4 +252,21 @@ func (b *batch) relapse(org, ns, svc string) error {
 		}
 	}
 	return nil
+}
+
+// serving reports whether an instance event is of the release its service serves now
+// (true when the event names no release, or the service has no serving release yet).
+func (e *Engine) serving(ctx context.Context, ev *platform.Event) (bool, error) {
+	rel := ev.Data["release"]
+	if rel == "" || ev.Service == "" {
+		return true, nil
+	}
+	svc, err := e.opts.Store.GetService(ctx, ev.Namespace, ev.Service)
+	if platform.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return svc.CurrentRelease == "" || svc.CurrentRelease == rel, nil
 }

@@ -136,6 +136,8 @@ type Config struct {
 	// has the format). On Kubernetes it is the Secret platform-region-tokens, mounted
 	// optional: a missing file seeds nothing.
 	RegionTokensFile string `yaml:"region_tokens_file"`
+	// Alerting configures the alert engine, on by default (see docs/alerting.md).
+	Alerting AlertingConfig `yaml:"alerting"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
@@ -169,6 +171,23 @@ type GitHubConfig struct {
 	ClientSecret  string `yaml:"-"`
 	SyncToken     string `yaml:"-"`
 	WebhookSecret string `yaml:"-"`
+}
+
+// AlertingConfig configures the alert engine (package alerting) and its senders.
+type AlertingConfig struct {
+	// Disabled turns alerting off: no rules are evaluated and nothing is sent.
+	Disabled bool `yaml:"disabled"`
+	// AllowPrivateNetworks lets channels deliver to loopback and private addresses (a
+	// mail relay or webhook receiver on the operator's own network, tests). Off by
+	// default: organisations configure channels, and the platform must not connect to
+	// its own network for them.
+	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// MaxAttempts is how many times a notification is tried before it is dead-lettered
+	// (default 8: retried with exponential backoff from 1 s for about 4 minutes).
+	MaxAttempts int `yaml:"max_attempts"`
+	// CrashLoopSettle is how long a crash-looping service must stay up before its alert
+	// resolves (default 1m).
+	CrashLoopSettle time.Duration `yaml:"crash_loop_settle"`
 }
 
 // Enabled reports whether GitHub sign-in is configured.
@@ -310,6 +329,24 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.LogLevel = v
 		case "PLATFORM_LOG_FORMAT":
 			c.LogFormat = v
+		case "PLATFORM_ALERTING_DISABLED":
+			c.Alerting.Disabled = v == "true" || v == "1"
+		case "PLATFORM_ALERTING_ALLOW_PRIVATE_NETWORKS":
+			c.Alerting.AllowPrivateNetworks = v == "true" || v == "1"
+		case "PLATFORM_ALERTING_MAX_ATTEMPTS":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+				continue
+			}
+			c.Alerting.MaxAttempts = n
+		case "PLATFORM_ALERTING_CRASH_LOOP_SETTLE":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+				continue
+			}
+			c.Alerting.CrashLoopSettle = d
 		case "PLATFORM_ROLLOUT_TIMEOUT":
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -381,6 +418,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RolloutTimeout <= 0 {
 		errs = append(errs, errors.New("rollout_timeout: must be positive"))
+	}
+	if c.Alerting.MaxAttempts < 0 || c.Alerting.MaxAttempts > 50 {
+		errs = append(errs, fmt.Errorf("alerting.max_attempts %d: use 1 to 50 (0 is the default, 8)", c.Alerting.MaxAttempts))
+	}
+	if c.Alerting.CrashLoopSettle < 0 {
+		errs = append(errs, fmt.Errorf("alerting.crash_loop_settle %s: must not be negative", c.Alerting.CrashLoopSettle))
 	}
 	switch c.LogFormat {
 	case "text", "json":

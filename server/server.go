@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/alerting"
 	"github.com/micro/platform/auth"
 	"github.com/micro/platform/builder"
 	"github.com/micro/platform/control"
@@ -69,6 +70,7 @@ type App struct {
 	auth     *auth.Authenticator
 	github   *github.Integration // sign-in with GitHub and team sync, when configured
 	gitops   *gitops.Worker      // deploys what linked repositories push
+	alerts   *alerting.Engine    // nil when alerting is off
 	lock     *os.File            // held while the App owns DataDir
 	iso      isolation           // the local runtime's sandbox
 }
@@ -199,8 +201,13 @@ func (a *App) build(ctx context.Context) error {
 	if repos != nil {
 		hooks = repos
 	}
+	var alerts control.Alerts
+	if !cfg.Alerting.Disabled {
+		a.alerts = a.newAlerts(box)
+		alerts = a.alerts
+	}
 	if plane, err = control.New(control.Options{
-		Hooks: hooks, Actions: actions, PublicURL: cfg.PublicURL,
+		Hooks: hooks, Actions: actions, PublicURL: cfg.PublicURL, Alerts: alerts,
 		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: artifacts, Sources: b, Auth: a.auth, Secrets: box,
 		BuildLogDir:      filepath.Join(cfg.DataDir, "buildlogs"),
 		Logger:           a.logger.With("component", "control"),
@@ -339,6 +346,12 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.startGitHub(ctx) })
 	g.Go(func() error { return a.plane.Start(ctx) })
 	g.Go(func() error { a.gitops.Start(ctx); <-ctx.Done(); a.gitops.Wait(); return nil })
+	if a.alerts != nil {
+		if err := a.alerts.Start(ctx); err != nil {
+			return fmt.Errorf("alerting: %w", err)
+		}
+		g.Go(func() error { <-ctx.Done(); a.alerts.Wait(); return nil })
+	}
 	g.Go(func() error { return a.gw.Start(ctx) })
 	g.Go(func() error { a.plane.Router().Probe(ctx, probeClient); return nil })
 	g.Go(func() error { return a.api.Serve(ctx) })
