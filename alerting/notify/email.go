@@ -26,7 +26,9 @@ import (
 // Channel config: host, from, to (comma-separated addresses) are required; port
 // (default 587, or 465 with tls=tls), username (then the secret is the password, sent
 // with PLAIN or LOGIN) and tls: "starttls" (default, required), "tls" (implicit TLS)
-// or "none" (only to a loopback host, such as a local relay).
+// or "none" (only with Options.AllowPrivate, to a loopback or private-address host such
+// as a local relay). Unless Options.AllowPrivate, host must not be a private address or
+// localhost, and the connection is refused when the name resolves to one.
 type emailSender struct{ opts Options }
 
 var _ Sender = (*emailSender)(nil)
@@ -48,7 +50,7 @@ type emailConfig struct {
 	tls      string
 }
 
-func parseEmail(config map[string]string, secret string) (emailConfig, []string) {
+func parseEmail(config map[string]string, secret string, allowPrivate bool) (emailConfig, []string) {
 	problems := checkKeys(config, []string{"host", "from", "to"}, []string{"port", "username", "tls"})
 	c := emailConfig{
 		host:     strings.TrimSpace(config["host"]),
@@ -58,14 +60,16 @@ func parseEmail(config map[string]string, secret string) (emailConfig, []string)
 	}
 	if c.host != "" && !validHost(c.host) {
 		problems = append(problems, fmt.Sprintf("host: %q is not a host name or IP address (give the port in port)", oneLine(c.host, 80)))
+	} else if c.host != "" && !allowPrivate && privateHost(c.host) {
+		problems = append(problems, hostProblem("host", c.host))
 	}
 	switch c.tls {
 	case "":
 		c.tls = tlsStartTLS
 	case tlsStartTLS, tlsImplicit:
 	case tlsNone:
-		if c.host != "" && !isLoopback(c.host) {
-			problems = append(problems, `tls: "none" would send mail and password in clear: only allowed to a loopback host`)
+		if c.host != "" && (!allowPrivate || !privateHost(c.host)) {
+			problems = append(problems, `tls: "none" would send mail and password in clear: only allowed to a loopback or private-address host, where the platform allows private networks`)
 		}
 	default:
 		problems = append(problems, fmt.Sprintf("tls: %q is not one of starttls, tls, none", oneLine(c.tls, 20)))
@@ -110,7 +114,7 @@ func parseEmail(config map[string]string, secret string) (emailConfig, []string)
 
 // Send delivers m to the channel's recipients in one SMTP transaction.
 func (s *emailSender) Send(ctx context.Context, ch Channel, m Message) error {
-	c, problems := parseEmail(ch.Config, ch.Secret)
+	c, problems := parseEmail(ch.Config, ch.Secret, s.opts.AllowPrivate)
 	if err := configError(platform.ChannelEmail, problems); err != nil {
 		return Permanently(err)
 	}
@@ -130,9 +134,9 @@ func (s *emailSender) send(ctx context.Context, c emailConfig, m Message) error 
 		return fmt.Errorf("email: %w", context.Cause(ctx))
 	}
 
-	// The dialer is ours: it dials host:port (an IPv6 literal too), does implicit TLS
-	// itself and closes the connection when ctx ends, which go-mail alone does only
-	// while dialing.
+	// The dialer is ours: it dials host:port (an IPv6 literal too) through the egress
+	// guard unless private addresses are allowed, does implicit TLS itself and closes
+	// the connection when ctx ends, which go-mail alone does only while dialing.
 	var stops []func() bool
 	defer func() {
 		for _, stop := range stops {
@@ -141,9 +145,12 @@ func (s *emailSender) send(ctx context.Context, c emailConfig, m Message) error 
 	}()
 	tlsConf := s.tlsConfig(c.host)
 	addr := net.JoinHostPort(c.host, strconv.Itoa(c.port))
+	dialTCP := (&net.Dialer{Timeout: s.opts.DialTimeout}).DialContext
+	if !s.opts.AllowPrivate {
+		dialTCP = guardedDial(&net.Dialer{Timeout: s.opts.DialTimeout})
+	}
 	dial := func(dctx context.Context, network, _ string) (net.Conn, error) {
-		d := net.Dialer{Timeout: s.opts.DialTimeout}
-		conn, err := d.DialContext(dctx, network, addr)
+		conn, err := dialTCP(dctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +183,7 @@ func (s *emailSender) send(ctx context.Context, c emailConfig, m Message) error 
 	}
 	if c.username != "" {
 		mechs := []mail.SMTPAuthType{mail.SMTPAuthPlain, mail.SMTPAuthLogin}
-		if c.tls == tlsNone { // loopback only, checked by parseEmail
+		if c.tls == tlsNone { // loopback or private, allowed, checked by parseEmail
 			mechs = []mail.SMTPAuthType{mail.SMTPAuthPlainNoEnc, mail.SMTPAuthLoginNoEnc}
 		}
 		opts = append(opts, mail.WithOpportunisticSMTPAuth(mechs...),

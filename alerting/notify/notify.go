@@ -8,8 +8,22 @@
 // dispatcher in package alerting, after the delay RetryAfter reports when the provider
 // gave one. Senders never log or return a channel's secret.
 //
-// Senders builds one Sender per channel kind; Validate checks a channel's config and
-// secret before it is saved, with the rules each Sender applies again at send time.
+// Senders builds one Sender per channel kind; Validate (ValidateWith, for Options other
+// than the default) checks a channel's config and secret before it is saved, with the
+// rules each Sender applies again at send time.
+//
+// Channels are configured by tenants, and the platform must not become their way into
+// its own network (SSRF): unless Options.AllowPrivate, senders connect only to public
+// addresses. Every connection, HTTP or SMTP, is checked when it is dialed, against the
+// address its host resolved to, so a name that resolves (or is rebound) to a private
+// address is refused like a literal one: loopback (127.0.0.0/8, ::1), private (10/8,
+// 172.16/12, 192.168/16, fc00::/7), link-local (169.254.0.0/16, where cloud metadata
+// lives, fe80::/10), carrier-grade NAT (100.64/10), unspecified (0.0.0.0, ::),
+// multicast and the other special-purpose ranges, IPv4-mapped IPv6 addresses as the
+// IPv4 address they map. The refusal is a *PrivateAddressError, permanent. Validate
+// refuses earlier a literal private address, localhost, and plain http where a
+// credential travels (Slack, PagerDuty, Twilio) or mail in clear (tls "none"). Senders
+// never follow redirects, which would be another way around the checks.
 package notify
 
 import (
@@ -77,11 +91,23 @@ type Sender interface {
 	Send(ctx context.Context, ch Channel, m Message) error
 }
 
-// Options configures the senders Senders builds.
+// Options configures the senders Senders builds, and the rules ValidateWith applies.
 type Options struct {
 	// HTTPClient posts to Twilio, Slack, PagerDuty and webhooks; nil means a client with
 	// Timeout. Senders use a copy that does not follow redirects: a POST redirected would
-	// arrive as a GET without its body, a delivery that looks made and is not.
+	// arrive as a GET without its body, a delivery that looks made and is not (and could
+	// be sent where the guard would not let the POST go).
+	//
+	// Unless AllowPrivate, the copy's transport is guarded: when the client's Transport
+	// is nil or an *http.Transport, a clone of it (of http.DefaultTransport for nil) that
+	// checks each connection when it is dialed, without a proxy (a proxy would connect on
+	// the platform's behalf, out of the guard's sight: a platform that needs one sets
+	// AllowPrivate and lets the proxy decide); a DialContext or DialTLSContext of the
+	// caller's is kept, the host it is given checked before it dials and the connection
+	// it returns before anything is written. Any other RoundTripper is wrapped to check
+	// the request's host before the request, which cannot see what its connections reach:
+	// give an *http.Transport to be sure. The caller's client and transport are not
+	// changed.
 	HTTPClient *http.Client
 	// Timeout bounds one HTTP request (for the default client) and one SMTP conversation.
 	// Zero means 10 s. A context deadline that comes sooner wins.
@@ -93,6 +119,13 @@ type Options struct {
 	TLSConfig *tls.Config
 	// Clock dates an email and reads an HTTP-date Retry-After; nil means the system's.
 	Clock platform.Clock
+	// AllowPrivate lets channels reach private networks: loopback, private, link-local
+	// and the other non-public addresses the egress guard otherwise refuses (see the
+	// package doc), and plain http or SMTP without TLS to a loopback or private host.
+	// Operators set it when a relay they trust lives on their own network (an SMTP relay,
+	// an alert gateway) and every tenant may use it; tests set it to reach receivers on
+	// 127.0.0.1. False, the default, is right wherever tenants are not trusted.
+	AllowPrivate bool
 }
 
 const defaultTimeout = 10 * time.Second
@@ -113,6 +146,9 @@ func (o Options) withDefaults() Options {
 		c = &cp
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if !o.AllowPrivate {
+		c = guardedClient(c)
+	}
 	o.HTTPClient = c
 	return o
 }
@@ -143,10 +179,12 @@ func Permanently(err error) error {
 	return permanent{err}
 }
 
-// Permanent reports whether err should not be retried.
+// Permanent reports whether err should not be retried: it was marked with Permanently,
+// or it is the egress guard's refusal (*PrivateAddressError).
 func Permanent(err error) bool {
 	var p permanent
-	return errors.As(err, &p)
+	var pa *PrivateAddressError
+	return errors.As(err, &p) || errors.As(err, &pa)
 }
 
 // retryAfter marks an error whose provider said when to try again.

@@ -33,12 +33,14 @@ func testMessage(kind Kind) Message {
 	}
 }
 
-// testOptions are quick to time out, with a fixed clock.
+// testOptions are quick to time out, with a fixed clock, and allow private addresses:
+// the test receivers listen on 127.0.0.1.
 func testOptions() Options {
 	return Options{
-		Timeout:     5 * time.Second,
-		DialTimeout: 2 * time.Second,
-		Clock:       fixedClock(testSince.Add(time.Hour)),
+		Timeout:      5 * time.Second,
+		DialTimeout:  2 * time.Second,
+		Clock:        fixedClock(testSince.Add(time.Hour)),
+		AllowPrivate: true,
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 // /v2/enqueue, which PagerDuty answers 202 once queued, 400 for an invalid event, 429
 // when rate limited.
 //
-// Channel config: base_url (default https://events.pagerduty.com) only. The secret is
+// Channel config: base_url (default https://events.pagerduty.com; http only with
+// Options.AllowPrivate, to a loopback or private-address host) only. The secret is
 // the integration's routing key. Firing, repeat and test trigger (a repeat updates the
 // open incident: the dedup key is the alert's Key), resolved resolves.
 type pagerDutySender struct{ opts Options }
@@ -34,13 +35,13 @@ type pagerDutyConfig struct {
 	key  string
 }
 
-func parsePagerDuty(config map[string]string, secret string) (pagerDutyConfig, []string) {
+func parsePagerDuty(config map[string]string, secret string, allowPrivate bool) (pagerDutyConfig, []string) {
 	problems := checkKeys(config, nil, []string{"base_url"})
 	base := defaultPagerDutyURL
 	if b, ok := config["base_url"]; ok {
 		base = b
 	}
-	u, p := checkEndpoint("base_url", base, true)
+	u, p := checkEndpoint("base_url", base, true, allowPrivate)
 	problems = append(problems, p...)
 	switch {
 	case secret == "":
@@ -80,7 +81,7 @@ type pagerDutyLink struct {
 
 // Send enqueues the event for m.
 func (s *pagerDutySender) Send(ctx context.Context, ch Channel, m Message) error {
-	c, problems := parsePagerDuty(ch.Config, ch.Secret)
+	c, problems := parsePagerDuty(ch.Config, ch.Secret, s.opts.AllowPrivate)
 	if err := configError(platform.ChannelPagerDuty, problems); err != nil {
 		return Permanently(err)
 	}

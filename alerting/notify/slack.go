@@ -14,12 +14,13 @@ import (
 
 // slackSender posts to Slack, in one of two ways:
 //
-//   - an incoming webhook: the secret is the webhook URL (https, or http to a loopback
-//     host), config is empty; Slack answers 200 "ok", or a 4xx/5xx with a word such as
+//   - an incoming webhook: the secret is the webhook URL (https; http only with
+//     Options.AllowPrivate, to a loopback or private-address host), config is empty; Slack answers 200 "ok", or a 4xx/5xx with a word such as
 //     invalid_payload or no_service.
 //   - chat.postMessage: config channel (an id such as C0123 or a #name) and the secret a
 //     bot token ("xoxb-…"); base_url defaults to https://slack.com/api. Slack answers 200
 //     with {"ok": false, "error": "..."} on failure, or a 429 with Retry-After.
+//     base_url follows the webhook URL's rules.
 type slackSender struct{ opts Options }
 
 var _ Sender = (*slackSender)(nil)
@@ -33,7 +34,7 @@ type slackConfig struct {
 	token   string
 }
 
-func parseSlack(config map[string]string, secret string) (slackConfig, []string) {
+func parseSlack(config map[string]string, secret string, allowPrivate bool) (slackConfig, []string) {
 	problems := checkKeys(config, nil, []string{"channel", "base_url"})
 	c := slackConfig{channel: strings.TrimSpace(config["channel"])}
 	bot := strings.HasPrefix(secret, "xoxb-")
@@ -52,7 +53,7 @@ func parseSlack(config map[string]string, secret string) (slackConfig, []string)
 		if b, ok := config["base_url"]; ok {
 			base = b
 		}
-		u, p := checkEndpoint("base_url", base, true)
+		u, p := checkEndpoint("base_url", base, true, allowPrivate)
 		problems = append(problems, p...)
 		c.api = u
 	case bot:
@@ -65,7 +66,7 @@ func parseSlack(config map[string]string, secret string) (slackConfig, []string)
 			problems = append(problems, "the webhook URL (the secret) is empty")
 			break
 		}
-		u, p := checkEndpoint("the webhook URL (the secret)", secret, true)
+		u, p := checkEndpoint("the webhook URL (the secret)", secret, true, allowPrivate)
 		problems = append(problems, p...)
 		c.webhook = u
 	}
@@ -74,7 +75,7 @@ func parseSlack(config map[string]string, secret string) (slackConfig, []string)
 
 // Send posts m. No error says the webhook URL or the token.
 func (s *slackSender) Send(ctx context.Context, ch Channel, m Message) error {
-	c, problems := parseSlack(ch.Config, ch.Secret)
+	c, problems := parseSlack(ch.Config, ch.Secret, s.opts.AllowPrivate)
 	if err := configError(platform.ChannelSlack, problems); err != nil {
 		return Permanently(err)
 	}

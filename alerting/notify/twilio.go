@@ -19,7 +19,8 @@ import (
 //
 // Channel config: account_sid, from (an E.164 number of the account) and to
 // (comma-separated E.164 numbers, one request each) are required; base_url (default
-// https://api.twilio.com) is optional. The secret is the auth token.
+// https://api.twilio.com; http only with Options.AllowPrivate, to a loopback or
+// private-address host) is optional. The secret is the auth token.
 type twilioSender struct{ opts Options }
 
 var _ Sender = (*twilioSender)(nil)
@@ -40,7 +41,7 @@ type twilioConfig struct {
 	token      string
 }
 
-func parseTwilio(config map[string]string, secret string) (twilioConfig, []string) {
+func parseTwilio(config map[string]string, secret string, allowPrivate bool) (twilioConfig, []string) {
 	problems := checkKeys(config, []string{"account_sid", "from", "to"}, []string{"base_url"})
 	c := twilioConfig{
 		accountSID: strings.TrimSpace(config["account_sid"]),
@@ -64,7 +65,7 @@ func parseTwilio(config map[string]string, secret string) (twilioConfig, []strin
 	if b, ok := config["base_url"]; ok {
 		base = b
 	}
-	u, p := checkEndpoint("base_url", base, true)
+	u, p := checkEndpoint("base_url", base, true, allowPrivate)
 	problems = append(problems, p...)
 	c.base = u
 	switch {
@@ -80,7 +81,7 @@ func parseTwilio(config map[string]string, secret string) (twilioConfig, []strin
 // error is permanent only when every failure is, so a retry may text again the numbers
 // that got it (Twilio has no idempotency key for messages).
 func (s *twilioSender) Send(ctx context.Context, ch Channel, m Message) error {
-	c, problems := parseTwilio(ch.Config, ch.Secret)
+	c, problems := parseTwilio(ch.Config, ch.Secret, s.opts.AllowPrivate)
 	if err := configError(platform.ChannelSMS, problems); err != nil {
 		return Permanently(err)
 	}

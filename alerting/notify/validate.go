@@ -12,24 +12,38 @@ import (
 	"github.com/micro/platform"
 )
 
-// Validate checks a channel before it is saved: a known kind, every required config
-// key, no unknown one, and well-formed values (URLs and their schemes, E.164 phone
-// numbers, email addresses) and secret. It returns nil or one EINVALID error that lists
-// every problem; no message repeats the secret. Senders check the same at send time and
-// refuse an invalid channel with a permanent error.
+// Validate checks a channel before it is saved, under the default rules: private
+// addresses refused (ValidateWith with the zero Options). It checks a known kind, every
+// required config key, no unknown one, and well-formed values (URLs and their schemes,
+// hosts, E.164 phone numbers, email addresses) and secret. It returns nil or one
+// EINVALID error that lists every problem; no message repeats the secret. Senders check
+// the same at send time and refuse an invalid channel with a permanent error.
 func Validate(kind string, config map[string]string, secret string) error {
+	return ValidateWith(Options{}, kind, config, secret)
+}
+
+// ValidateWith checks a channel as Validate does, under the rules of the senders opts
+// builds (only opts.AllowPrivate matters): give it the Options given to Senders. Unless
+// opts.AllowPrivate, it refuses a host that is a literal loopback, private, link-local
+// or otherwise non-public IP address (IPv4-mapped IPv6 too) or localhost, plain http to
+// Slack, PagerDuty and Twilio endpoints (they carry a credential) and an email channel
+// with tls "none". With opts.AllowPrivate, such hosts are fine, and plain http or tls
+// "none" are allowed to a loopback or private-address host. A host name is not
+// resolved here: the senders check the address it resolves to when they connect.
+func ValidateWith(opts Options, kind string, config map[string]string, secret string) error {
 	var problems []string
+	allowPrivate := opts.AllowPrivate
 	switch kind {
 	case platform.ChannelEmail:
-		_, problems = parseEmail(config, secret)
+		_, problems = parseEmail(config, secret, allowPrivate)
 	case platform.ChannelSMS:
-		_, problems = parseTwilio(config, secret)
+		_, problems = parseTwilio(config, secret, allowPrivate)
 	case platform.ChannelSlack:
-		_, problems = parseSlack(config, secret)
+		_, problems = parseSlack(config, secret, allowPrivate)
 	case platform.ChannelPagerDuty:
-		_, problems = parsePagerDuty(config, secret)
+		_, problems = parsePagerDuty(config, secret, allowPrivate)
 	case platform.ChannelWebhook:
-		_, problems = parseWebhook(config, secret)
+		_, problems = parseWebhook(config, secret, allowPrivate)
 	default:
 		return platform.Errorf(platform.EINVALID, "unknown channel kind %q: want one of %s",
 			oneLine(kind, 40), strings.Join(platform.ChannelKinds, ", "))
@@ -67,20 +81,12 @@ func checkKeys(config map[string]string, required, optional []string) []string {
 	return problems
 }
 
-// isLoopback reports whether host (a name or an IP, without port) is this machine.
-func isLoopback(host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
-// checkEndpoint parses raw as an absolute http(s) URL with a host. With httpsOnly, http
-// is allowed only to a loopback host (tests, a local relay): the request carries a
-// credential. Problems name field but never quote raw, which may hold a token.
-func checkEndpoint(field, raw string, httpsOnly bool) (*url.URL, []string) {
+// checkEndpoint parses raw as an absolute http(s) URL with a host. Unless allowPrivate,
+// a host that is a private IP literal or localhost is refused (privateHost). With
+// httpsOnly (the request carries a credential), http is refused, unless allowPrivate and
+// the host is loopback or private (tests, a local relay). Problems name field but never
+// quote raw, which may hold a token; they quote only a host privateHost refuses.
+func checkEndpoint(field, raw string, httpsOnly, allowPrivate bool) (*url.URL, []string) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
 		return nil, []string{field + ": not a valid URL"}
@@ -89,14 +95,20 @@ func checkEndpoint(field, raw string, httpsOnly bool) (*url.URL, []string) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if httpsOnly && !isLoopback(u.Hostname()) {
-			problems = append(problems, field+": must be an https URL (http only to a loopback host)")
+		switch {
+		case !httpsOnly:
+		case !allowPrivate:
+			problems = append(problems, field+": must be an https URL")
+		case !privateHost(u.Hostname()):
+			problems = append(problems, field+": must be an https URL (http only to a loopback or private-address host)")
 		}
 	default:
 		problems = append(problems, field+": must be an http or https URL")
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		problems = append(problems, field+": the URL has no host")
+	} else if !allowPrivate && privateHost(u.Hostname()) {
+		problems = append(problems, hostProblem(field, u.Hostname()))
 	}
 	if u.Fragment != "" {
 		problems = append(problems, field+": the URL must not have a #fragment")

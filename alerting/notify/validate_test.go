@@ -32,15 +32,30 @@ func TestValidate(t *testing.T) {
 		kind   string
 		config cfg
 		secret string
-		want   []string // each in the error; none means valid
+		// private validates with AllowPrivate (ValidateWith), else with Validate.
+		private bool
+		want    []string // each in the error; none means valid
 	}{
 		{name: "unknown kind", kind: "pigeon", want: []string{`unknown channel kind "pigeon"`, "email, sms, slack, pagerduty, webhook"}},
 
 		{name: "email minimal", kind: platform.ChannelEmail, config: email(nil)},
 		{name: "email full", kind: platform.ChannelEmail, config: email(cfg{"port": "465", "tls": "tls", "username": "alerts", "to": "Ops <ops@acme.io>, oncall@acme.io"}), secret: "pw"},
-		{name: "email none on loopback", kind: platform.ChannelEmail, config: email(cfg{"host": "127.0.0.1", "tls": "none"})},
-		{name: "email none on localhost", kind: platform.ChannelEmail, config: email(cfg{"host": "localhost", "tls": "none"})},
-		{name: "email none on ::1", kind: platform.ChannelEmail, config: email(cfg{"host": "::1", "tls": "none"})},
+		{name: "email none on loopback", kind: platform.ChannelEmail, config: email(cfg{"host": "127.0.0.1", "tls": "none"}), private: true},
+		{name: "email none on localhost", kind: platform.ChannelEmail, config: email(cfg{"host": "localhost", "tls": "none"}), private: true},
+		{name: "email none on ::1", kind: platform.ChannelEmail, config: email(cfg{"host": "::1", "tls": "none"}), private: true},
+		{name: "email none on a private address", kind: platform.ChannelEmail, config: email(cfg{"host": "10.1.2.3", "tls": "none"}), private: true},
+		{name: "email none to a remote host, private allowed", kind: platform.ChannelEmail, config: email(cfg{"tls": "none"}), private: true, want: []string{`tls: "none"`, "loopback"}},
+		{
+			name: "email none on loopback, private refused", kind: platform.ChannelEmail, config: email(cfg{"host": "127.0.0.1", "tls": "none"}),
+			want: []string{"host: 127.0.0.1 is a private address: the platform does not deliver to private networks", `tls: "none"`},
+		},
+		{name: "email on localhost", kind: platform.ChannelEmail, config: email(cfg{"host": "localhost"}), want: []string{`host: "localhost" is this machine`}},
+		{name: "email on localhost, private allowed", kind: platform.ChannelEmail, config: email(cfg{"host": "localhost"}), private: true},
+		{name: "email on a private address", kind: platform.ChannelEmail, config: email(cfg{"host": "192.168.1.10"}), want: []string{"host: 192.168.1.10 is a private address"}},
+		{name: "email on metadata", kind: platform.ChannelEmail, config: email(cfg{"host": "169.254.169.254"}), want: []string{"host: 169.254.169.254 is a private address"}},
+		{name: "email on ::1", kind: platform.ChannelEmail, config: email(cfg{"host": "::1"}), want: []string{"host: ::1 is a private address"}},
+		{name: "email on a public address", kind: platform.ChannelEmail, config: email(cfg{"host": "198.41.0.4"})},
+		{name: "email on a public IPv6 address", kind: platform.ChannelEmail, config: email(cfg{"host": "2606:4700:4700::1111"})},
 		{
 			name: "email missing everything", kind: platform.ChannelEmail, config: cfg{},
 			want: []string{`missing field "host"`, `missing field "from"`, `missing field "to"`},
@@ -58,7 +73,16 @@ func TestValidate(t *testing.T) {
 		{name: "email password without username", kind: platform.ChannelEmail, config: email(nil), secret: "pw-xyz", want: []string{"no username"}},
 
 		{name: "sms", kind: platform.ChannelSMS, config: sms(cfg{"to": "+14155550111, +447700900123"}), secret: testToken},
-		{name: "sms local base_url", kind: platform.ChannelSMS, config: sms(cfg{"base_url": "http://127.0.0.1:8080"}), secret: testToken},
+		{name: "sms local base_url", kind: platform.ChannelSMS, config: sms(cfg{"base_url": "http://127.0.0.1:8080"}), secret: testToken, private: true},
+		{name: "sms private base_url", kind: platform.ChannelSMS, config: sms(cfg{"base_url": "http://10.0.0.7:8080"}), secret: testToken, private: true},
+		{
+			name: "sms local base_url, private refused", kind: platform.ChannelSMS, config: sms(cfg{"base_url": "http://127.0.0.1:8080"}), secret: testToken,
+			want: []string{"base_url: must be an https URL", "base_url: 127.0.0.1 is a private address"},
+		},
+		{
+			name: "sms http to a name, private allowed", kind: platform.ChannelSMS, config: sms(cfg{"base_url": "http://twilio.internal"}), secret: testToken, private: true,
+			want: []string{"base_url: must be an https URL (http only to a loopback or private-address host)"},
+		},
 		{
 			name: "sms bad everything", kind: platform.ChannelSMS,
 			config: sms(cfg{"account_sid": "AC123", "from": "4155550100", "to": "+14155550111,555-1234", "base_url": "http://twilio.example", "region": "eu"}),
@@ -67,14 +91,17 @@ func TestValidate(t *testing.T) {
 		{name: "sms missing", kind: platform.ChannelSMS, config: cfg{}, secret: testToken, want: []string{`missing field "account_sid"`, `missing field "from"`, `missing field "to"`}},
 
 		{name: "slack webhook", kind: platform.ChannelSlack, secret: hook},
-		{name: "slack webhook on loopback", kind: platform.ChannelSlack, secret: "http://127.0.0.1:9/services/x"},
+		{name: "slack webhook on loopback", kind: platform.ChannelSlack, secret: "http://127.0.0.1:9/services/x", private: true},
+		{name: "slack webhook on loopback, private refused", kind: platform.ChannelSlack, secret: "http://127.0.0.1:9/services/hooksecretXXXXXXXX", want: []string{"must be an https URL", "127.0.0.1 is a private address"}},
+		{name: "slack webhook on ::1 over https", kind: platform.ChannelSlack, secret: "https://[::1]:9/services/hooksecretXXXXXXXX", want: []string{"::1 is a private address"}},
 		{name: "slack webhook over http", kind: platform.ChannelSlack, secret: "http://hooks.slack.com/services/T0001/B0001/hooksecretXXXXXXXX", want: []string{"must be an https URL"}},
 		{name: "slack webhook not a URL", kind: platform.ChannelSlack, secret: "hooksecretXXXXXXXX", want: []string{"webhook URL"}},
 		{name: "slack webhook ftp", kind: platform.ChannelSlack, secret: "ftp://hooks.slack.com/hooksecretXXXXXXXX", want: []string{"http or https"}},
 		{name: "slack no secret", kind: platform.ChannelSlack, want: []string{"the webhook URL (the secret) is empty"}},
 		{name: "slack base_url without channel", kind: platform.ChannelSlack, config: cfg{"base_url": "https://slack.com/api"}, secret: hook, want: []string{"base_url: only used with channel"}},
 		{name: "slack bot", kind: platform.ChannelSlack, config: cfg{"channel": "C0123ABC"}, secret: testBotToken},
-		{name: "slack bot, local API", kind: platform.ChannelSlack, config: cfg{"channel": "#alerts", "base_url": "http://localhost:9999/api"}, secret: testBotToken},
+		{name: "slack bot, local API", kind: platform.ChannelSlack, config: cfg{"channel": "#alerts", "base_url": "http://localhost:9999/api"}, secret: testBotToken, private: true},
+		{name: "slack bot, local API, private refused", kind: platform.ChannelSlack, config: cfg{"channel": "#alerts", "base_url": "https://api.localhost/api"}, secret: testBotToken, want: []string{`base_url: "api.localhost" is this machine`}},
 		{name: "slack channel with a webhook URL", kind: platform.ChannelSlack, config: cfg{"channel": "C0123ABC"}, secret: hook, want: []string{"bot token (xoxb-"}},
 		{name: "slack bot token without channel", kind: platform.ChannelSlack, secret: testBotToken, want: []string{"set channel"}},
 		{name: "slack unknown field", kind: platform.ChannelSlack, config: cfg{"webhook": "x"}, secret: hook, want: []string{`unknown field "webhook"`}},
@@ -83,10 +110,28 @@ func TestValidate(t *testing.T) {
 		{name: "pagerduty EU", kind: platform.ChannelPagerDuty, config: cfg{"base_url": "https://events.eu.pagerduty.com"}, secret: testRoutingKey},
 		{name: "pagerduty short key", kind: platform.ChannelPagerDuty, secret: "R01234", want: []string{"32 letters and digits"}},
 		{name: "pagerduty no key", kind: platform.ChannelPagerDuty, want: []string{"routing key (the secret) is empty"}},
+		{name: "pagerduty link-local", kind: platform.ChannelPagerDuty, config: cfg{"base_url": "https://[fe80::1%25eth0]/"}, secret: testRoutingKey, want: []string{"base_url: fe80::1%eth0 is a private address"}},
+		{name: "pagerduty CGNAT", kind: platform.ChannelPagerDuty, config: cfg{"base_url": "https://100.64.0.1"}, secret: testRoutingKey, want: []string{"base_url: 100.64.0.1 is a private address"}},
 		{name: "pagerduty bad base_url", kind: platform.ChannelPagerDuty, config: cfg{"base_url": "ftp://x", "service": "y"}, secret: testRoutingKey, want: []string{"base_url: must be an http or https URL", `unknown field "service"`}},
 
 		{name: "webhook https", kind: platform.ChannelWebhook, config: cfg{"url": "https://hooks.acme.io/alerts?team=ops"}, secret: testHMACKey},
 		{name: "webhook http", kind: platform.ChannelWebhook, config: cfg{"url": "http://alerts.internal:8080/hook"}, secret: testHMACKey},
+		{name: "webhook public IP", kind: platform.ChannelWebhook, config: cfg{"url": "http://8.8.8.8/hook"}, secret: testHMACKey},
+		{name: "webhook public IPv6", kind: platform.ChannelWebhook, config: cfg{"url": "https://[2001:4860:4860::8888]/hook"}, secret: testHMACKey},
+		{name: "webhook loopback", kind: platform.ChannelWebhook, config: cfg{"url": "http://127.0.0.1:4222/"}, secret: testHMACKey, want: []string{"url: 127.0.0.1 is a private address: the platform does not deliver to private networks"}},
+		{name: "webhook loopback, private allowed", kind: platform.ChannelWebhook, config: cfg{"url": "http://127.0.0.1:4222/"}, secret: testHMACKey, private: true},
+		{name: "webhook cloud metadata", kind: platform.ChannelWebhook, config: cfg{"url": "http://169.254.169.254/latest/meta-data/"}, secret: testHMACKey, want: []string{"url: 169.254.169.254 is a private address"}},
+		{name: "webhook 10/8", kind: platform.ChannelWebhook, config: cfg{"url": "https://10.1.2.3/"}, secret: testHMACKey, want: []string{"url: 10.1.2.3 is a private address"}},
+		{name: "webhook 172.16/12", kind: platform.ChannelWebhook, config: cfg{"url": "https://172.31.255.1/"}, secret: testHMACKey, want: []string{"url: 172.31.255.1 is a private address"}},
+		{name: "webhook 0.0.0.0", kind: platform.ChannelWebhook, config: cfg{"url": "http://0.0.0.0:8080/"}, secret: testHMACKey, want: []string{"url: 0.0.0.0 is a private address"}},
+		{name: "webhook localhost", kind: platform.ChannelWebhook, config: cfg{"url": "http://LOCALHOST.:8080/"}, secret: testHMACKey, want: []string{`url: "LOCALHOST." is this machine`}},
+		{name: "webhook ::1", kind: platform.ChannelWebhook, config: cfg{"url": "http://[::1]:8080/"}, secret: testHMACKey, want: []string{"url: ::1 is a private address"}},
+		{name: "webhook ::", kind: platform.ChannelWebhook, config: cfg{"url": "http://[::]:8080/"}, secret: testHMACKey, want: []string{"url: :: is a private address"}},
+		{name: "webhook fe80::", kind: platform.ChannelWebhook, config: cfg{"url": "http://[fe80::]:8080/"}, secret: testHMACKey, want: []string{"url: fe80:: is a private address"}},
+		{name: "webhook fc00::/7", kind: platform.ChannelWebhook, config: cfg{"url": "http://[fd12:3456::1]/"}, secret: testHMACKey, want: []string{"url: fd12:3456::1 is a private address"}},
+		{name: "webhook IPv4-mapped loopback", kind: platform.ChannelWebhook, config: cfg{"url": "http://[::ffff:127.0.0.1]:8080/"}, secret: testHMACKey, want: []string{"url: ::ffff:127.0.0.1 is a private address"}},
+		{name: "webhook IPv4-mapped metadata", kind: platform.ChannelWebhook, config: cfg{"url": "http://[::ffff:a9fe:a9fe]/"}, secret: testHMACKey, want: []string{"url: ::ffff:169.254.169.254 is a private address"}},
+		{name: "webhook NAT64 of a private address", kind: platform.ChannelWebhook, config: cfg{"url": "http://[64:ff9b::10.0.0.1]/"}, secret: testHMACKey, want: []string{"is a private address"}},
 		{name: "webhook missing", kind: platform.ChannelWebhook, config: cfg{}, want: []string{`missing field "url"`, "signing key"}},
 		{name: "webhook scheme", kind: platform.ChannelWebhook, config: cfg{"url": "file:///etc/passwd"}, secret: testHMACKey, want: []string{"url: must be an http or https URL", "url: the URL has no host"}},
 		{name: "webhook no host", kind: platform.ChannelWebhook, config: cfg{"url": "https:///x"}, secret: testHMACKey, want: []string{"no host"}},
@@ -95,6 +140,9 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := Validate(tt.kind, tt.config, tt.secret)
+			if tt.private {
+				err = ValidateWith(Options{AllowPrivate: true}, tt.kind, tt.config, tt.secret)
+			}
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("Validate: %v", err)

@@ -13,7 +13,8 @@ import (
 	"github.com/micro/platform"
 )
 
-// webhookSender POSTs a WebhookPayload as JSON to the channel's url (http or https).
+// webhookSender POSTs a WebhookPayload as JSON to the channel's url (http or https; a
+// loopback or private host only with Options.AllowPrivate).
 // Every request carries:
 //
 //	Content-Type: application/json
@@ -76,11 +77,11 @@ type webhookConfig struct {
 	url string
 }
 
-func parseWebhook(config map[string]string, secret string) (webhookConfig, []string) {
+func parseWebhook(config map[string]string, secret string, allowPrivate bool) (webhookConfig, []string) {
 	problems := checkKeys(config, []string{"url"}, nil)
 	var c webhookConfig
 	if raw := strings.TrimSpace(config["url"]); raw != "" {
-		u, p := checkEndpoint("url", raw, false)
+		u, p := checkEndpoint("url", raw, false, allowPrivate)
 		problems = append(problems, p...)
 		if u != nil {
 			c.url = u.String()
@@ -94,7 +95,7 @@ func parseWebhook(config map[string]string, secret string) (webhookConfig, []str
 
 // Send posts m's payload, signed.
 func (s *webhookSender) Send(ctx context.Context, ch Channel, m Message) error {
-	c, problems := parseWebhook(ch.Config, ch.Secret)
+	c, problems := parseWebhook(ch.Config, ch.Secret, s.opts.AllowPrivate)
 	if err := configError(platform.ChannelWebhook, problems); err != nil {
 		return Permanently(err)
 	}
