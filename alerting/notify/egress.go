@@ -33,8 +33,14 @@ type PrivateAddressError struct {
 func (e *PrivateAddressError) Error() string {
 	const tail = ": the platform does not deliver to private networks"
 	h := strings.Trim(e.Host, "[]")
-	if a, err := netip.ParseAddr(h); h == "" || (err == nil && a == e.Addr) {
+	a, err := netip.ParseAddr(h)
+	switch {
+	case h == "":
 		return e.Addr.String() + " is a private address" + tail
+	case err == nil && a.WithZone("").Unmap() == e.Addr.WithZone("").Unmap():
+		return h + " is a private address" + tail
+	case err == nil: // a caller's dial connected elsewhere than it was asked
+		return fmt.Sprintf("connecting to %s reached a private address (%s)%s", a, e.Addr, tail)
 	}
 	return fmt.Sprintf("%q resolves to a private address (%s)%s", oneLine(h, 100), e.Addr, tail)
 }
@@ -173,7 +179,7 @@ func checkHost(ctx context.Context, host string) error {
 	}
 	for _, a := range addrs {
 		if privateAddr(a) {
-			return Permanently(&PrivateAddressError{Host: host, Addr: a})
+			return Permanently(&PrivateAddressError{Host: host, Addr: a.Unmap()})
 		}
 	}
 	return nil
