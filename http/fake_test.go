@@ -475,3 +475,113 @@ func (f *fakeControlPlane) ExchangeActionsToken(ctx context.Context, idToken str
 	return &platform.ActionsToken{Token: &platform.Token{ID: "t-9", Name: "github-actions acme/services 42", Role: platform.RoleDeveloper,
 		Namespaces: []string{"acme"}, CreatedAt: t0}, Secret: f.tokenSec, Namespace: "acme"}, nil
 }
+
+// Alerting: reads need any token, changes and channels an admin token for every
+// namespace (the fake's stand-in for alert.read and alert.manage).
+
+func cannedAlertRules() []*platform.AlertRule {
+	return []*platform.AlertRule{
+		platform.BuiltinRule(platform.DefaultOrg, platform.AlertCrashLoop),
+		{ID: "ar-1", Org: platform.DefaultOrg, Name: "api errors", Kind: platform.AlertErrorRate, Namespace: "acme", Service: "hello",
+			Op: ">", Threshold: 5, Window: 5 * time.Minute, For: 2 * time.Minute, Severity: platform.SeverityCritical,
+			RepeatInterval: 90 * time.Minute, CreatedAt: t0},
+	}
+}
+
+func cannedNotification() *platform.Notification {
+	sent := t0.Add(time.Second)
+	return &platform.Notification{ID: "nt-1", Org: platform.DefaultOrg, AlertID: "al-1", ChannelID: "ch-1", Kind: platform.NotifyFiring,
+		Key: "acme/builtin:crash_loop/hello", Rule: "crash loop", Severity: platform.SeverityCritical, Namespace: "acme", Service: "hello",
+		Summary: "hello is crash-looping", Since: t0, Status: platform.NotificationSent, Attempts: 1, NextAttemptAt: t0, CreatedAt: t0,
+		SentAt: &sent, Lease: "never-serialised"}
+}
+
+func (f *fakeControlPlane) ListAlertRules(ctx context.Context) ([]*platform.AlertRule, error) {
+	if err := f.record(ctx, "ListAlertRules", anyNamespace, nil); err != nil {
+		return nil, err
+	}
+	return cannedAlertRules(), nil
+}
+
+func (f *fakeControlPlane) CreateAlertRule(ctx context.Context, r *platform.AlertRule) (*platform.AlertRule, error) {
+	if err := f.record(ctx, "CreateAlertRule", "", *r); err != nil {
+		return nil, err
+	}
+	out := *r
+	out.ID, out.Org, out.CreatedAt = "ar-2", platform.DefaultOrg, t0
+	return &out, nil
+}
+
+func (f *fakeControlPlane) DeleteAlertRule(ctx context.Context, id string) error {
+	return f.record(ctx, "DeleteAlertRule", "", id)
+}
+
+func (f *fakeControlPlane) ListAlertChannels(ctx context.Context) ([]*platform.AlertChannel, error) {
+	if err := f.record(ctx, "ListAlertChannels", "", nil); err != nil {
+		return nil, err
+	}
+	return []*platform.AlertChannel{{ID: "ch-1", Org: platform.DefaultOrg, Name: "ops", Kind: platform.ChannelSlack,
+		Config: map[string]string{"channel": "#ops"}, Secret: "never-serialised", MinSeverity: platform.SeverityWarning, CreatedAt: t0}}, nil
+}
+
+func (f *fakeControlPlane) CreateAlertChannel(ctx context.Context, req platform.CreateAlertChannelRequest) (*platform.AlertChannel, error) {
+	if err := f.record(ctx, "CreateAlertChannel", "", req); err != nil {
+		return nil, err
+	}
+	return &platform.AlertChannel{ID: "ch-2", Org: platform.DefaultOrg, Name: req.Name, Kind: req.Kind, Config: req.Config,
+		Secret: "never-serialised", Namespaces: req.Namespaces, Services: req.Services, MinSeverity: req.MinSeverity, CreatedAt: t0}, nil
+}
+
+func (f *fakeControlPlane) DeleteAlertChannel(ctx context.Context, id string) error {
+	return f.record(ctx, "DeleteAlertChannel", "", id)
+}
+
+func (f *fakeControlPlane) TestAlertChannel(ctx context.Context, id string) (*platform.Notification, error) {
+	if err := f.record(ctx, "TestAlertChannel", "", id); err != nil {
+		return nil, err
+	}
+	return &platform.Notification{ID: "nt-2", Org: platform.DefaultOrg, ChannelID: "ch-1", Kind: platform.NotifyTest, Rule: "test",
+		Severity: platform.SeverityInfo, Summary: "Test notification for channel ops, sent by admin", Since: t0,
+		Status: platform.NotificationFailed, Attempts: 1, LastError: "slack: channel_not_found", NextAttemptAt: t0.Add(time.Second), CreatedAt: t0}, nil
+}
+
+func (f *fakeControlPlane) ListSilences(ctx context.Context) ([]*platform.Silence, error) {
+	if err := f.record(ctx, "ListSilences", anyNamespace, nil); err != nil {
+		return nil, err
+	}
+	return nil, nil // nil must still encode as []
+}
+
+func (f *fakeControlPlane) CreateSilence(ctx context.Context, req platform.SilenceRequest) (*platform.Silence, error) {
+	if err := f.record(ctx, "CreateSilence", "", req); err != nil {
+		return nil, err
+	}
+	until := req.Until
+	if req.For > 0 {
+		until = t0.Add(req.For)
+	}
+	return &platform.Silence{ID: "si-1", Org: platform.DefaultOrg, Namespace: req.Namespace, Service: req.Service, Rule: req.Rule,
+		Until: until, Comment: req.Comment, CreatedBy: "admin", CreatedAt: t0}, nil
+}
+
+func (f *fakeControlPlane) DeleteSilence(ctx context.Context, id string) error {
+	return f.record(ctx, "DeleteSilence", "", id)
+}
+
+func (f *fakeControlPlane) ListAlerts(ctx context.Context, flt platform.AlertFilter) ([]*platform.Alert, error) {
+	if err := f.record(ctx, "ListAlerts", anyNamespace, flt); err != nil {
+		return nil, err
+	}
+	fired := t0.Add(time.Minute)
+	return []*platform.Alert{{ID: "al-1", Org: platform.DefaultOrg, Key: "acme/builtin:crash_loop/hello", RuleID: "builtin:crash_loop",
+		Rule: "crash loop", Kind: platform.AlertCrashLoop, Severity: platform.SeverityCritical, Namespace: "acme", Service: "hello",
+		Region: "lon1", State: platform.AlertFiring, Summary: "hello is crash-looping in lon1", Reason: "exit status 2", Since: t0,
+		FiredAt: &fired, RepeatInterval: 4 * time.Hour, Version: 3, UpdatedAt: fired}}, nil
+}
+
+func (f *fakeControlPlane) AlertHistory(ctx context.Context, flt platform.NotificationFilter) ([]*platform.Notification, error) {
+	if err := f.record(ctx, "AlertHistory", anyNamespace, flt); err != nil {
+		return nil, err
+	}
+	return []*platform.Notification{cannedNotification()}, nil
+}

@@ -207,6 +207,9 @@ var bodies = map[string]string{
 	"PUT /v1/org/github":               `{"links":[]}`,
 	"POST /v1/namespaces/{ns}/repos":   `{"repo":"acme/api"}`,
 	"POST /api/*":                      `{}`,
+	"POST /v1/alerts/rules":            `{"name":"made-by-matrix","kind":"error_rate","op":">","threshold":5,"window":"5m","severity":"warning"}`,
+	"POST /v1/alerts/channels":         `{"name":"made-by-matrix","kind":"webhook","config":{"url":"https://hooks.example.com/matrix"},"secret":"matrix-key"}`,
+	"POST /v1/alerts/silences":         `{"for":"1h","comment":"made by matrix"}`,
 }
 
 // path fills a route pattern's parameters.

@@ -75,4 +75,19 @@ var RoutePolicy = map[string]RouteRule{
 	"DELETE /v1/namespaces/{ns}/repos/{id}": {Action: authz.RepoLink, Namespace: "ns"},
 	// The job proves who it is with its GitHub OIDC token, in the body.
 	"POST /v1" + actionsTokenRoute: {Public: true},
+
+	// Alerting: members read rules, silences, alerts and history (a narrowed token, those
+	// of its namespaces); channels, and every change, are admins'.
+	"GET /v1/alerts":                     {Action: authz.AlertRead},
+	"GET /v1/alerts/history":             {Action: authz.AlertRead},
+	"GET /v1/alerts/rules":               {Action: authz.AlertRead},
+	"POST /v1/alerts/rules":              {Action: authz.AlertManage},
+	"DELETE /v1/alerts/rules/{id}":       {Action: authz.AlertManage},
+	"GET /v1/alerts/channels":            {Action: authz.AlertManage},
+	"POST /v1/alerts/channels":           {Action: authz.AlertManage},
+	"DELETE /v1/alerts/channels/{id}":    {Action: authz.AlertManage},
+	"POST /v1/alerts/channels/{id}/test": {Action: authz.AlertManage},
+	"GET /v1/alerts/silences":            {Action: authz.AlertRead},
+	"POST /v1/alerts/silences":           {Action: authz.AlertManage},
+	"DELETE /v1/alerts/silences/{id}":    {Action: authz.AlertManage},
 }

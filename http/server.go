@@ -342,6 +342,7 @@ func (s *Server) routes() chi.Router {
 			s.regionRoutes(r)
 			s.accountRoutes(r)
 			s.repoRoutes(r)
+			s.alertRoutes(r)
 		})
 	})
 	return r
