@@ -318,7 +318,7 @@ func TestRealWebhookRetryAfter(t *testing.T) {
 	f := newFixture(t)
 	f.channel(t, "ch-hook", func(c *platform.AlertChannel) { c.Config = map[string]string{"url": srv.URL + "/alerts"} })
 	opts := f.options(nil)
-	opts.Senders = notify.Senders(notify.Options{})
+	opts.Senders = notify.Senders(notify.Options{AllowPrivate: true})
 	e, _ := start(t, opts)
 	publish(t, f.store, e, crashLoop("api"))
 	list := settled(t, f.store, func(l []*platform.Notification) bool { return countBy(l)["firing/sent"] == 1 })

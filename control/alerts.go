@@ -154,7 +154,7 @@ func (p *Plane) CreateAlertChannel(ctx context.Context, req platform.CreateAlert
 		problems = append(problems, platform.ErrorMessage(err))
 	}
 	if slices.Contains(platform.ChannelKinds, c.Kind) {
-		if err := notify.Validate(c.Kind, c.Config, req.Secret); err != nil {
+		if err := notify.ValidateWith(notify.Options{AllowPrivate: p.opts.AlertsAllowPrivate}, c.Kind, c.Config, req.Secret); err != nil {
 			problems = append(problems, platform.ErrorMessage(err))
 		}
 	}

@@ -69,6 +69,9 @@ type Options struct {
 	// Alerts is the alert engine beside the plane (nil: alerting is off); it is woken
 	// when events are appended and notifications enqueued.
 	Alerts Alerts
+	// AlertsAllowPrivate lets alert channels deliver to loopback and private addresses
+	// (notify.Options.AllowPrivate): checked when a channel is created.
+	AlertsAllowPrivate bool
 	// PublicURL is the platform's address as GitHub and users reach it, for webhook
 	// URLs and links ("" when unknown).
 	PublicURL string

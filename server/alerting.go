@@ -15,7 +15,7 @@ func (a *App) newAlerts(box *seal.Box) *alerting.Engine {
 	cfg := a.cfg.Alerting
 	return alerting.New(alerting.Options{
 		Store:       a.store,
-		Senders:     notify.Senders(notify.Options{}),
+		Senders:     notify.Senders(notify.Options{AllowPrivate: cfg.AllowPrivateNetworks}),
 		Open:        box.Open,
 		PublicURL:   a.linkBase(),
 		Logger:      a.logger.With("component", "alerting"),
