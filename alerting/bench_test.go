@@ -2,9 +2,15 @@ package alerting
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/micro/platform"
+	"github.com/micro/platform/alerting/notify"
 )
 
 // BenchmarkCrashToNotify measures how long a crash takes to reach a channel: from an
@@ -14,16 +20,30 @@ import (
 // channel's rate limit is off, since a limited channel delays on purpose. It reports the
 // p50, p99 and worst latency in milliseconds; the target is p99 < 2 s. "poll" does not
 // wake the engine: the event loop finds the event at its next poll (every 250 ms).
+// "webhook" delivers through the real webhook sender (signed JSON over HTTP) to a
+// receiver on loopback, and times until the receiver has read the request.
 func BenchmarkCrashToNotify(b *testing.B) {
-	b.Run("wake", func(b *testing.B) { benchCrashToNotify(b, true) })
-	b.Run("poll", func(b *testing.B) { benchCrashToNotify(b, false) })
+	b.Run("wake", func(b *testing.B) { benchCrashToNotify(b, true, false) })
+	b.Run("poll", func(b *testing.B) { benchCrashToNotify(b, false, false) })
+	b.Run("webhook", func(b *testing.B) { benchCrashToNotify(b, true, true) })
 }
 
-func benchCrashToNotify(b *testing.B, wake bool) {
+func benchCrashToNotify(b *testing.B, wake, webhook bool) {
 	f := newFixture(b)
-	f.channel(b, "ch-1", nil)
 	sig := make(chan sent, 1)
 	opts := f.options(&fakeSender{sig: sig})
+	if webhook {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusNoContent)
+			sig <- sent{At: time.Now()}
+		}))
+		b.Cleanup(srv.Close)
+		f.channel(b, "ch-1", func(c *platform.AlertChannel) { c.Config["url"] = srv.URL })
+		opts.Senders = notify.Senders(notify.Options{AllowPrivate: true})
+	} else {
+		f.channel(b, "ch-1", nil)
+	}
 	opts.Poll, opts.Tick, opts.Settle = 0, 0, 0 // the defaults
 	e, _ := start(b, opts)
 
