@@ -312,6 +312,19 @@ func TestRepeatAfterInterval(t *testing.T) {
 	if got := notes(); got["repeat/pending"] != 2 {
 		t.Fatalf("after two intervals: %v, want two repeats", got)
 	}
+
+	// The namespace is deleted: at the next interval the alert resolves instead.
+	must(t, f.store.DeleteNamespace(ctx, "acme"))
+	clock.Add(platform.DefaultRepeatInterval)
+	e.tick(ctx)
+	if got := notes(); got["repeat/pending"] != 2 || got["resolved/pending"] != 1 {
+		t.Fatalf("after the namespace went: %v, want one resolved and no more repeats", got)
+	}
+	list, err := f.store.ListNotifications(ctx, platform.NotificationFilter{Status: platform.NotificationPending})
+	must(t, err)
+	if list[0].Kind != platform.NotifyResolved || !strings.Contains(list[0].Reason, "namespace acme was deleted") {
+		t.Fatalf("newest notification = %+v, want resolved: its namespace was deleted", list[0])
+	}
 }
 
 func TestFirstStartSkipsHistory(t *testing.T) {

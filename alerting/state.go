@@ -273,7 +273,13 @@ func (e *Engine) tick(ctx context.Context) {
 		case a.ClearingSince != nil && now.Sub(*a.ClearingSince) >= e.opts.Settle:
 			err = b.resolve(a, "running again without a crash for "+e.opts.Settle.String())
 		case a.LastNotifiedAt == nil || now.Sub(*a.LastNotifiedAt) >= repeat:
-			err = b.repeat(a)
+			// An alert of a namespace deleted since resolves rather than repeats: what
+			// it was about is gone.
+			if _, gerr := e.opts.Store.GetNamespace(ctx, a.Namespace); platform.IsNotFound(gerr) {
+				err = b.resolve(a, "namespace "+a.Namespace+" was deleted")
+			} else {
+				err = b.repeat(a)
+			}
 		default:
 			continue
 		}
