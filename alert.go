@@ -631,6 +631,10 @@ type AlertStore interface {
 	// first, and returns them with Lease set. Two claimers never hold the same
 	// notification: a claim is taken by a conditional update.
 	ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Notification, error)
+	// PruneNotifications deletes the notifications created before before that are done
+	// (sent, dead or silenced) and returns how many: the history's retention. Pending
+	// and failed ones stay, whatever their age.
+	PruneNotifications(ctx context.Context, before time.Time) (int64, error)
 	// UpdateNotification records the outcome of an attempt: Status, Attempts,
 	// LastError, NextAttemptAt and SentAt, and releases the lease. ECONFLICT when
 	// n.Lease no longer holds it (the lease expired and another took it); ENOTFOUND if

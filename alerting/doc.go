@@ -56,7 +56,9 @@
 // the outcome: sent; dead at once for an error notify.Permanent reports; otherwise failed
 // and due again after the exponential backoff with jitter (or the delay
 // notify.RetryAfter says the provider asked for), dead after MaxAttempts attempts.
-// Attempts and NextAttemptAt are stored, so a restart continues the schedule.
+// Attempts and NextAttemptAt are stored, so a restart continues the schedule. The
+// history keeps done notifications (sent, dead, silenced) for Options.Retention (30
+// days), pruned hourly.
 //
 // # Crash safety
 //

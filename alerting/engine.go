@@ -55,6 +55,10 @@ type Options struct {
 	// Settle is how long a crash_loop recovery must last to resolve it (default 1 min).
 	Settle time.Duration
 
+	// Retention is how long the history keeps notifications that are done (sent, dead
+	// or silenced); default 30 days. They are pruned hourly.
+	Retention time.Duration
+
 	// MaxAttempts is how many times a notification is tried before it is dead
 	// (default 8).
 	MaxAttempts int
@@ -82,6 +86,8 @@ const (
 	defaultSettle         = time.Minute
 	defaultMaxAttempts    = 8
 	defaultSendTimeout    = 10 * time.Second
+	defaultRetention      = 30 * 24 * time.Hour
+	pruneInterval         = time.Hour
 	// eventCursor names the engine's cursor in the event log.
 	eventCursor = "alerting.events"
 	// eventBatch is how many events one transaction takes at most.
@@ -114,6 +120,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Settle <= 0 {
 		o.Settle = defaultSettle
+	}
+	if o.Retention <= 0 {
+		o.Retention = defaultRetention
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = defaultMaxAttempts
@@ -179,7 +188,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.loadCursor(ctx); err != nil {
 		return err
 	}
-	loops := []func(context.Context){e.eventLoop, e.tickLoop, e.metricLoop, e.disp.loop}
+	loops := []func(context.Context){e.eventLoop, e.tickLoop, e.metricLoop, e.disp.loop, e.pruneLoop}
 	for _, loop := range loops {
 		e.wg.Go(func() { loop(ctx) })
 	}

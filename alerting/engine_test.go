@@ -425,3 +425,27 @@ func TestRolloutClearsCrashLoop(t *testing.T) {
 	publish(t, f.store, e, of(crashLoop("api"), "r-new"))
 	waitFor(t, "firing again", 5*time.Second, func() bool { return len(sender.sends("")) == 3 })
 }
+
+// TestHistoryIsPruned: done notifications older than the retention go at start; the
+// undelivered stay.
+func TestHistoryIsPruned(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.channel(t, "ch-1", nil)
+	ctx := t.Context()
+	old := time.Now().Add(-48 * time.Hour)
+	must(t, f.store.EnqueueNotifications(ctx, []*platform.Notification{
+		{ID: "n-old", Org: platform.DefaultOrg, ChannelID: "ch-1", Kind: platform.NotifyFiring, Summary: "old",
+			Status: platform.NotificationSilenced, CreatedAt: old},
+		{ID: "n-recent", Org: platform.DefaultOrg, ChannelID: "ch-1", Kind: platform.NotifyFiring, Summary: "recent",
+			Status: platform.NotificationSilenced, CreatedAt: time.Now()},
+	}))
+	opts := f.options(&fakeSender{})
+	opts.Retention = 24 * time.Hour
+	start(t, opts)
+	waitFor(t, "the old notification pruned", 5*time.Second, func() bool {
+		list, err := f.store.ListNotifications(ctx, platform.NotificationFilter{})
+		must(t, err)
+		return len(list) == 1 && list[0].ID == "n-recent"
+	})
+}

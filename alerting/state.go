@@ -299,3 +299,17 @@ func (e *Engine) logErr(ctx context.Context, msg string, err error, args ...any)
 	}
 	e.log.Error(msg, append(args, "err", err)...)
 }
+
+// pruneLoop keeps the history to Options.Retention: at start, then hourly.
+func (e *Engine) pruneLoop(ctx context.Context) { every(ctx, pruneInterval, e.prune) }
+
+func (e *Engine) prune(ctx context.Context) {
+	n, err := e.opts.Store.PruneNotifications(ctx, e.now().Add(-e.opts.Retention))
+	if err != nil {
+		e.logErr(ctx, "prune notification history", err)
+		return
+	}
+	if n > 0 {
+		e.log.Info("pruned notification history", "notifications", n, "older_than", e.opts.Retention)
+	}
+}

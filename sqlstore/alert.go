@@ -586,6 +586,17 @@ func (s *Store) ListNotifications(ctx context.Context, f platform.NotificationFi
 	return list(ctx, s.r, "list notifications", q+` ORDER BY created_at DESC, id DESC`+limitClause(limit), args, scanNotification)
 }
 
+// PruneNotifications deletes done notifications created before before.
+func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.exec(ctx, `DELETE FROM notifications WHERE created_at < ? AND status IN (?, ?, ?)`,
+		micros(before), string(platform.NotificationSent), string(platform.NotificationDead), string(platform.NotificationSilenced))
+	if err != nil {
+		return 0, wrap("prune notifications", err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap("prune notifications", err)
+}
+
 // ClaimNotifications leases due notifications to owner with one conditional UPDATE: the
 // subquery picks candidates, and the outer WHERE checks again that each is still
 // claimable. On PostgreSQL a concurrent claimer's UPDATE waits for the row lock and then

@@ -560,6 +560,23 @@ func testNotificationHistory(t *testing.T, h *harness) {
 			}
 		})
 	}
+	t.Run("pruning keeps what is not done", func(t *testing.T) {
+		s := h.fresh(t)
+		old := &platform.Notification{ID: "n-old", Org: "acme-org", ChannelID: "ch-1", Kind: platform.NotifyFiring,
+			Summary: "old", Status: platform.NotificationSilenced, CreatedAt: testTime}
+		due := &platform.Notification{ID: "n-due", Org: "acme-org", ChannelID: "ch-1", Kind: platform.NotifyFiring,
+			Summary: "due", Status: platform.NotificationPending, CreatedAt: testTime}
+		recent := &platform.Notification{ID: "n-new", Org: "acme-org", ChannelID: "ch-1", Kind: platform.NotifyFiring,
+			Summary: "new", Status: platform.NotificationSilenced, CreatedAt: testTime.Add(time.Hour)}
+		must(t, s.EnqueueNotifications(ctx, []*platform.Notification{old, due, recent}))
+		n, err := s.PruneNotifications(ctx, testTime.Add(time.Minute))
+		must(t, err)
+		got, err := s.ListNotifications(ctx, platform.NotificationFilter{})
+		must(t, err)
+		if n != 1 || ids(got) != "n-new,n-due" {
+			t.Fatalf("pruned %d, left %s; want 1 pruned, n-new and n-due left", n, ids(got))
+		}
+	})
 	t.Run("what it says is kept", func(t *testing.T) {
 		got, err := s.ListNotifications(ctx, platform.NotificationFilter{ChannelID: "ch-2"})
 		must(t, err)
