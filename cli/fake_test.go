@@ -52,6 +52,9 @@ type fakeAPI struct {
 	regions   []platform.Region // registered with PUT /v1/regions/{name}
 	// regionList is what GET /v1/regions answers.
 	regionList []*platform.Region
+	// whoamiRole is the role GET /v1/whoami answers (owner when empty); below admin,
+	// GET /v1/alerts/channels is refused.
+	whoamiRole platform.Role
 }
 
 // newFakeAPI starts a fake with fixtures for namespace "acme".
@@ -233,6 +236,7 @@ func (f *fakeAPI) routes() http.Handler {
 		writeJSON(w, 201, map[string]string{"region": "fra1", "token": "mpr_r3g10n"})
 	})
 	f.gitopsRoutes(mux)
+	f.alertRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())

@@ -20,9 +20,10 @@ type liveServer struct {
 	errs        *testenv.Buffer
 }
 
-// startServer runs `platform server` until the test ends. The CLI's own verbs do not
-// include it (cmd/platform adds it); the tests add it the same way.
-func startServer(t *testing.T) *liveServer {
+// startServer runs `platform server` until the test ends, with env added to its
+// environment. The CLI's own verbs do not include it (cmd/platform adds it); the tests
+// add it the same way.
+func startServer(t *testing.T, env ...string) *liveServer {
 	t.Helper()
 	data := t.TempDir()
 	t.Cleanup(func() { testenv.KillInstances(t, data) })
@@ -31,7 +32,7 @@ func startServer(t *testing.T) *liveServer {
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"server", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"},
-			strings.NewReader(""), s.logs, s.errs, []string{"HOME=" + t.TempDir()}, server.Command)
+			strings.NewReader(""), s.logs, s.errs, append([]string{"HOME=" + t.TempDir()}, env...), server.Command)
 	}()
 	t.Cleanup(func() {
 		cancel()
