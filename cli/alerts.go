@@ -372,7 +372,11 @@ func (a *app) alertHistoryCmd() *cobra.Command {
 			// may list channels (admins; others would only add refusals to the audit log).
 			names := map[string]string{}
 			var chs []*platform.AlertChannel
-			if a.mayManageAlerts(cmd, c) {
+			manage, err := a.mayManageAlerts(cmd, c)
+			if err != nil {
+				return err
+			}
+			if manage {
 				if chs, err = c.ListAlertChannels(cmd.Context()); err != nil {
 					return err
 				}
@@ -438,7 +442,10 @@ func channelByName(chs []*platform.AlertChannel, name string) (string, error) {
 
 // mayManageAlerts reports whether the caller's token may manage alerting (an admin's for
 // every namespace), so that it may list channels.
-func (a *app) mayManageAlerts(cmd *cobra.Command, c *client.Client) bool {
+func (a *app) mayManageAlerts(cmd *cobra.Command, c *client.Client) (bool, error) {
 	w, err := c.Whoami(cmd.Context())
-	return err == nil && w.Token != nil && w.Role.AtLeast(platform.RoleAdmin) && w.Token.AllNamespaces()
+	if err != nil {
+		return false, err
+	}
+	return w.Token != nil && w.Role.AtLeast(platform.RoleAdmin) && w.Token.AllNamespaces(), nil
 }

@@ -383,11 +383,19 @@ func (p *Plane) ListAlerts(ctx context.Context, f platform.AlertFilter) ([]*plat
 			platform.Errorf(platform.EFORBIDDEN, "token %q may not read namespace %s", tok.Name, f.Namespace))
 	}
 	f.Org = tok.OrgName()
+	limit := f.Limit
+	if !tok.AllNamespaces() && f.Namespace == "" {
+		f.Limit = 0 // every alert of the org, then those of the token's namespaces up to the limit
+	}
 	as, err := p.store.ListAlerts(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(as, func(a *platform.Alert) bool { return !tok.InScope(a.Namespace) }), nil
+	as = slices.DeleteFunc(as, func(a *platform.Alert) bool { return !tok.InScope(a.Namespace) })
+	if limit > 0 && len(as) > limit {
+		as = as[:limit]
+	}
+	return as, nil
 }
 
 // AlertHistory implements platform.ControlPlane.
@@ -396,23 +404,38 @@ func (p *Plane) AlertHistory(ctx context.Context, f platform.NotificationFilter)
 	if err != nil {
 		return nil, err
 	}
-	if f.Limit < 0 || f.Limit > 1000 {
-		return nil, platform.Errorf(platform.EINVALID, "limit %d: use 1 to 1000", f.Limit)
+	if f.Limit < 0 || f.Limit > maxHistory {
+		return nil, platform.Errorf(platform.EINVALID, "limit %d: use 1 to %d", f.Limit, maxHistory)
 	}
 	f.Org = tok.OrgName()
+	limit := f.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	// Test notifications (no namespace) name a channel: they are for those who may
+	// see the channels.
+	manager := authz.Check(tok, authz.AlertManage, "", "") == nil
+	if !manager {
+		f.Limit = maxHistory // filtered below, then cut to the limit asked
+	}
 	ns, err := p.store.ListNotifications(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	// A narrowed token sees its namespaces' notifications; tests (no namespace) are
-	// the admins'.
-	return slices.DeleteFunc(ns, func(n *platform.Notification) bool {
+	ns = slices.DeleteFunc(ns, func(n *platform.Notification) bool {
 		if n.Namespace == "" {
-			return !tok.AllNamespaces()
+			return !manager
 		}
 		return !tok.InScope(n.Namespace)
-	}), nil
+	})
+	if len(ns) > limit {
+		ns = ns[:limit]
+	}
+	return ns, nil
 }
+
+// maxHistory is the most notifications AlertHistory returns.
+const maxHistory = 1000
 
 // alertCaller authorises an alerting action and returns the caller's token.
 func (p *Plane) alertCaller(ctx context.Context, action authz.Action) (*platform.Token, error) {

@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -219,7 +220,45 @@ func TestAlertChannelTestReachesIt(t *testing.T) {
 		t.Fatalf("history = %+v, %v; want both tests", hist, err)
 	}
 	viewer, _ := h.member("vera", platform.RoleViewer)
-	if hist, err := h.plane.AlertHistory(viewer, platform.NotificationFilter{}); err != nil || len(hist) != 2 {
-		t.Fatalf("a viewer of every namespace reads the history: %d, %v", len(hist), err)
+	if hist, err := h.plane.AlertHistory(viewer, platform.NotificationFilter{}); err != nil || len(hist) != 0 {
+		t.Fatalf("a viewer reads %d test notifications, %v: they name channels, which viewers may not see", len(hist), err)
+	}
+	if hist, err := h.plane.AlertHistory(h.owner, platform.NotificationFilter{Limit: 1}); err != nil || len(hist) != 1 {
+		t.Fatalf("history with limit 1 = %d, %v", len(hist), err)
+	}
+}
+
+// TestAlertsOfANarrowedToken: a token narrowed to a namespace lists that namespace's
+// alerts only, and its limit counts those, not the organisation's.
+func TestAlertsOfANarrowedToken(t *testing.T) {
+	t.Parallel()
+	h := newAccounts(t)
+	h.namespace("acme", "other")
+	ctx := t.Context()
+	now := time.Now().UTC()
+	var changes []platform.AlertChange
+	for i, ns := range []string{"acme", "other", "other", "other"} {
+		key := platform.AlertKey(ns, "builtin:crash_loop", fmt.Sprintf("svc-%d", i))
+		changes = append(changes, platform.AlertChange{Alert: &platform.Alert{
+			ID: platform.NewID("al"), Org: platform.DefaultOrg, Key: key, RuleID: "builtin:crash_loop", Kind: platform.AlertCrashLoop,
+			Severity: platform.SeverityCritical, Namespace: ns, Service: fmt.Sprintf("svc-%d", i), State: platform.AlertFiring,
+			Summary: "crash", Since: now.Add(time.Duration(i) * time.Second), UpdatedAt: now,
+		}})
+	}
+	if err := h.store.CommitAlerts(ctx, &platform.AlertCommit{Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	_, narrow, err := h.plane.CreateToken(h.owner, platform.CreateTokenRequest{Name: "ci", Role: platform.RoleDeveloper, Namespaces: []string{"acme"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.plane.ListAlerts(h.as(narrow), platform.AlertFilter{Limit: 1})
+	if err != nil || len(got) != 1 || got[0].Namespace != "acme" {
+		t.Fatalf("a token of acme lists %+v, %v; want acme's one alert", got, err)
+	}
+	_, err = h.plane.ListAlerts(h.as(narrow), platform.AlertFilter{Namespace: "other"})
+	wantErr(t, err, platform.EFORBIDDEN, "other")
+	if all, err := h.plane.ListAlerts(h.owner, platform.AlertFilter{}); err != nil || len(all) != 4 {
+		t.Fatalf("the owner lists %d alerts, %v; want 4", len(all), err)
 	}
 }
