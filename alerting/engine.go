@@ -195,6 +195,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
+// SetPublicURL sets Options.PublicURL, for a caller that learns its address only once
+// it listens; call it before Start.
+func (e *Engine) SetPublicURL(u string) { e.opts.PublicURL = u }
+
 // Wait returns once every goroutine of the engine has stopped, after Start's context
 // ended.
 func (e *Engine) Wait() { e.wg.Wait() }

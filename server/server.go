@@ -347,6 +347,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.plane.Start(ctx) })
 	g.Go(func() error { a.gitops.Start(ctx); <-ctx.Done(); a.gitops.Wait(); return nil })
 	if a.alerts != nil {
+		a.alerts.SetPublicURL(a.linkBase())
 		if err := a.alerts.Start(ctx); err != nil {
 			return fmt.Errorf("alerting: %w", err)
 		}
