@@ -49,6 +49,25 @@ func (m Meter) Unit() string {
 	return ""
 }
 
+// Label names the meter for people, as invoice lines and usage tables head it.
+func (m Meter) Label() string {
+	switch m {
+	case MeterInstanceSeconds:
+		return "Instance-seconds (size-weighted)"
+	case MeterRequests:
+		return "Requests"
+	case MeterBuildSeconds:
+		return "Build-seconds"
+	case MeterEgressBytes:
+		return "Egress bytes"
+	case MeterLogBytes:
+		return "Log bytes"
+	case MeterToolCalls:
+		return "Tool calls"
+	}
+	return string(m)
+}
+
 // UsageEvent is one measurement of usage, as the gateway, the runtime and the builder
 // emit it. ID identifies it for good: the pipeline counts an event once however often
 // it is delivered.
