@@ -29,12 +29,12 @@ var QuotaKinds = []QuotaKind{QuotaInstances, QuotaNamespaces, QuotaPreviews, Quo
 
 // quotaText is how messages name a kind's unit, and what a user can do about it
 // short of a larger plan.
-var quotaText = map[QuotaKind]struct{ unit, remedy string }{
-	QuotaInstances:         {"instances", "scale a service down or delete one"},
-	QuotaNamespaces:        {"namespaces", "delete a namespace you no longer need"},
-	QuotaPreviews:          {"preview namespaces", "close pull requests whose previews you no longer need"},
-	QuotaRequestsPerSecond: {"requests per second", "send fewer requests per second"},
-	QuotaBuildMinutes:      {"build minutes a period", "wait for the next billing period"},
+var quotaText = map[QuotaKind]struct{ one, many, remedy string }{
+	QuotaInstances:         {"instance", "instances", "scale a service down or delete one"},
+	QuotaNamespaces:        {"namespace", "namespaces", "delete a namespace you no longer need"},
+	QuotaPreviews:          {"preview namespace", "preview namespaces", "close pull requests whose previews you no longer need"},
+	QuotaRequestsPerSecond: {"request per second", "requests per second", "send fewer requests per second"},
+	QuotaBuildMinutes:      {"build minute a period", "build minutes a period", "wait for the next billing period"},
 }
 
 // Limit returns the limit of kind in q, 0 meaning unlimited; ok is false for an
@@ -79,7 +79,11 @@ func checkQuota(plan platform.Plan, kind QuotaKind, current, adding int64, raise
 		return nil
 	}
 	text := quotaText[kind]
-	msg := fmt.Sprintf("quota %s exceeded: plan %s allows %s %s", kind, plan.Name, FormatQuantity(limit), text.unit)
+	unit := text.many
+	if limit == 1 {
+		unit = text.one
+	}
+	msg := fmt.Sprintf("quota %s exceeded: plan %s allows %s %s", kind, plan.Name, FormatQuantity(limit), unit)
 	if err == nil {
 		msg += fmt.Sprintf("; %s in use and %s more would make %s", FormatQuantity(current), FormatQuantity(adding), FormatQuantity(need))
 	}

@@ -31,7 +31,7 @@ func TestCheckQuota(t *testing.T) {
 		{name: "unlimited", plan: ent, kind: QuotaInstances, current: 1_000_000, adding: 1},
 		{
 			name: "namespaces", plan: free, kind: QuotaNamespaces, current: 1, adding: 1,
-			message: "quota namespaces exceeded: plan free allows 1 namespaces; 1 in use and 1 more would make 2",
+			message: "quota namespaces exceeded: plan free allows 1 namespace; 1 in use and 1 more would make 2",
 			hint:    "delete a namespace you no longer need, or ask",
 		},
 		{
