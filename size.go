@@ -94,6 +94,18 @@ func (s Size) Resources() (cpuMillis, memoryBytes int64) {
 	return 0, 0
 }
 
+// Weight is what a second of one instance of size s counts on the instance-seconds
+// meter (platform.MeterInstanceSeconds): the size's CPU in units of the smallest size's,
+// so nano is 1 and the weight grows with the CPU: small 2, medium 5, large 10, xlarge
+// 20. A size whose CPU is not a whole multiple of nano's is rounded down (small is 2.5
+// nanos and weighs 2), so that no size counts more than the CPU it gets. The empty size
+// weighs as DefaultSize; an unknown size, which runtimes run with their default
+// resources, weighs 1.
+func (s Size) Weight() int64 {
+	cpu, _ := s.Resources()
+	return max(1, cpu/sizeResources[0].cpuMillis)
+}
+
 // String returns the size's name, DefaultSize's for the empty size.
 func (s Size) String() string {
 	return string(s.OrDefault())

@@ -19,5 +19,6 @@ type Store interface {
 	UserStore
 	AuditStore
 	AlertStore
+	MeteringStore
 	Close() error
 }

@@ -97,6 +97,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"EventsAfter", testEventsAfter},
 		{"NotificationClaims", testNotificationClaims},
 		{"NotificationHistory", testNotificationHistory},
+		{"Metering", testMetering},
 		{"Reopen", testReopen},
 	}
 	for _, tc := range tests {
