@@ -156,6 +156,24 @@ func TestAlerting(t *testing.T) {
 		if d := rc.deliveries("email", "firing"); len(d) == 1 && !strings.Contains(d[0].Text, "lost the connection to the database") {
 			t.Errorf("the email does not give the instance's last words: %q", d[0].Text)
 		}
+		// How long from the crash loop (the event's time, stamped by the region) to each
+		// channel's receiver: the figure docs/performance.md §13 reports.
+		loops := decode[[]struct {
+			Time time.Time `json:"time"`
+		}](t, s.must(t, "events", "-n", "acme", "--type", "instance.crashloop", "-o", "json"))
+		if len(loops) > 0 {
+			first := loops[0].Time
+			for _, l := range loops {
+				if l.Time.Before(first) {
+					first = l.Time
+				}
+			}
+			for _, ch := range healthy {
+				if d := rc.deliveries(ch, "firing"); len(d) > 0 {
+					t.Logf("crash loop → %s receiver: %s", ch, d[0].At.Sub(first).Round(time.Millisecond))
+				}
+			}
+		}
 		alerts := s.must(t, "alerts")
 		if !strings.Contains(alerts, "firing") || !strings.Contains(alerts, "flaky") {
 			t.Errorf("platform alerts:\n%s", alerts)
