@@ -211,6 +211,10 @@ type view struct {
 	GitHub string
 	Data   any
 	now    time.Time
+	// later, when set, is the slow part of the page's data (a page template defining
+	// "later"): render sends the layout and the page's content before calling it. Its
+	// context is the request's, bounded by ctxTimeout.
+	later func(ctx context.Context) error
 }
 
 // Can reports whether the caller's token allows action in the page's namespace: pages
@@ -322,6 +326,10 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	if t.Lookup("later") != nil {
+		d.stream(w, r, status, name, t, v)
+		return
+	}
 	root := "layout"
 	if t.Lookup("fragment") != nil {
 		root = "fragment" // a part of a page, fetched by its script
@@ -332,14 +340,62 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	pageHeaders(w)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, b.String())
+}
+
+// stream writes a page in two parts, for a page whose data is partly slow to get (a
+// listing that asks every region): the layout down to the page's content and the content
+// itself (its heading) go out at once and are flushed, so the browser paints the page
+// while the server works; then v.later runs and the template's "later" part follows, or,
+// if later failed, the error in its place (the status has been sent by then). Whatever
+// decides the status (the caller's access to the namespace) is done before: a namespace
+// the caller does not reach is still a 404 page.
+func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request, status int, name string, t *template.Template, v *view) {
+	var b strings.Builder
+	err := t.ExecuteTemplate(&b, "top", v)
+	if err == nil {
+		err = t.ExecuteTemplate(&b, "content", v)
+	}
+	if err != nil {
+		d.log.Error("dashboard: render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	pageHeaders(w)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, b.String())
+	_ = http.NewResponseController(w).Flush()
+
+	b.Reset()
+	part := "later"
+	if v.later != nil {
+		ctx, cancel := ctxTimeout(r.Context())
+		err := v.later(ctx)
+		cancel()
+		if err != nil {
+			v.Error, part = d.shownError(r, err), "inline-error"
+		}
+	}
+	if err := t.ExecuteTemplate(&b, part, v); err != nil {
+		d.log.Error("dashboard: render", "page", name, "part", part, "err", err)
+		b.Reset()
+		v.Error = d.shownError(r, err)
+		_ = t.ExecuteTemplate(&b, "inline-error", v)
+	}
+	_ = t.ExecuteTemplate(&b, "bottom", v)
+	_, _ = io.WriteString(w, b.String())
+}
+
+// pageHeaders are every page's headers.
+func pageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, b.String())
 }
 
 // fail renders the error page for err: what happened, and the hint of what to do.
@@ -354,13 +410,19 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (d *Dashboard) failView(w http.ResponseWriter, r *http.Request, v *view, err error) {
-	code := platform.ErrorCode(err)
-	if code == "" || code == platform.EINTERNAL {
-		d.log.Error("dashboard: request failed", "path", r.URL.Path, "err", err)
-		err = platform.Errorf(platform.EINTERNAL, "internal error").WithHint("try again; if it persists, the server log has the details")
-	}
-	v.Title, v.Error = titleOf(code), err
+	err = d.shownError(r, err)
+	v.Title, v.Error = titleOf(platform.ErrorCode(err)), err
 	d.render(w, r, platform.HTTPStatus(platform.ErrorCode(err)), "error", v)
+}
+
+// shownError is err as a page may show it: an internal error (or one without a code) is
+// logged and shown as "internal error", without its details.
+func (d *Dashboard) shownError(r *http.Request, err error) error {
+	if code := platform.ErrorCode(err); code == "" || code == platform.EINTERNAL {
+		d.log.Error("dashboard: request failed", "path", r.URL.Path, "err", err)
+		return platform.Errorf(platform.EINTERNAL, "internal error").WithHint("try again; if it persists, the server log has the details")
+	}
+	return err
 }
 
 func titleOf(code string) string {

@@ -1,10 +1,16 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"html/template"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
 
 	platform "github.com/micro/platform"
 )
@@ -143,5 +149,110 @@ func TestTemplatesAndCharts(t *testing.T) {
 	}
 	if s := sparkline(nil, "requests"); s != template.HTML(`<svg class="spark requests" width="96" height="24" viewBox="0 0 96 24" aria-hidden="true" focusable="false"><path d=""/></svg>`) {
 		t.Errorf("empty sparkline: %s", s)
+	}
+}
+
+// streamCP is a control plane with one namespace, "acme", of two services; ListServices
+// answers listErr when set, and calls during while the test looks at what was sent.
+type streamCP struct {
+	platform.ControlPlane
+	listErr error
+	during  func()
+	listed  bool
+}
+
+var streamToken = &platform.Token{ID: "t1", Name: "admin", Role: platform.RoleOwner}
+
+func (c *streamCP) Whoami(context.Context) (*platform.Whoami, error) {
+	return &platform.Whoami{Token: streamToken, Org: platform.DefaultOrg, Role: platform.RoleOwner}, nil
+}
+
+func (c *streamCP) ListNamespaces(context.Context) ([]*platform.Namespace, error) {
+	return []*platform.Namespace{{Name: "acme"}}, nil
+}
+
+func (c *streamCP) ListRegions(context.Context) ([]*platform.Region, error) {
+	return []*platform.Region{{Name: "local", Health: platform.RegionConnected}}, nil
+}
+
+func (c *streamCP) ListServices(ctx context.Context, ns string) ([]*platform.ServiceView, error) {
+	c.listed = true
+	if c.during != nil {
+		c.during()
+	}
+	if c.listErr != nil {
+		return nil, c.listErr
+	}
+	var list []*platform.ServiceView
+	for _, name := range []string{"zeta", "alpha"} {
+		list = append(list, &platform.ServiceView{
+			Service:   platform.Service{Namespace: ns, Name: name, Status: platform.ServiceRunning},
+			Version:   "v3",
+			Instances: []*platform.Instance{{ID: name + "-1", State: platform.InstanceRunning}},
+			PerRegion: []platform.ServiceRegion{{Region: "local", Status: platform.ServiceRunning}},
+		})
+	}
+	return list, nil
+}
+
+type nopAuth struct{}
+
+func (nopAuth) Authenticate(context.Context, string) (*platform.Token, error) {
+	return nil, errors.New("no")
+}
+
+type fixedCSRF struct{}
+
+func (fixedCSRF) Issue(http.ResponseWriter) string { return "csrf" }
+
+func streamGet(t *testing.T, cp platform.ControlPlane, path string, during func(*httptest.ResponseRecorder)) *httptest.ResponseRecorder {
+	t.Helper()
+	d := New(Options{ControlPlane: cp, Auth: nopAuth{}, SessionCookie: "s", CSRF: fixedCSRF{}, CSRFCookie: "c"})
+	rec := httptest.NewRecorder()
+	if c, ok := cp.(*streamCP); ok && during != nil {
+		c.during = func() { during(rec) }
+	}
+	mux := chi.NewRouter()
+	mux.Mount(Prefix, d)
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req = req.WithContext(platform.NewContextWithToken(req.Context(), streamToken))
+	mux.ServeHTTP(rec, req)
+	return rec
+}
+
+// The services page sends its layout and heading before it lists the services (which
+// asks every region), then the table; a listing that fails after that shows inline, an
+// internal error without its details; a namespace the caller does not reach is a 404
+// before anything is listed.
+func TestServicesPageStreams(t *testing.T) {
+	cp := &streamCP{}
+	rec := streamGet(t, cp, "/ui/n/acme", func(rec *httptest.ResponseRecorder) {
+		body := rec.Body.String()
+		if !rec.Flushed || !strings.Contains(body, "<h1>Services") || !strings.Contains(body, `<nav class="side"`) || strings.Contains(body, "<table") {
+			t.Errorf("before the listing: flushed %v, sent %q", rec.Flushed, body)
+		}
+	})
+	body := rec.Body.String()
+	if rec.Code != 200 || !cp.listed || !strings.Contains(body, `href="/ui/n/acme/s/alpha"`) || strings.Index(body, "/s/alpha") > strings.Index(body, "/s/zeta") || !strings.HasSuffix(strings.TrimSpace(body), "</html>") {
+		t.Errorf("HTTP %d, listed %v: %s", rec.Code, cp.listed, body)
+	}
+
+	cp = &streamCP{listErr: platform.Errorf(platform.EUNAVAILABLE, "region local does not answer").WithHint("wait for its agent")}
+	rec = streamGet(t, cp, "/ui/n/acme", nil)
+	body = rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `<div class="error" role="alert">`) || !strings.Contains(body, "region local does not answer") || !strings.Contains(body, "wait for its agent") ||
+		strings.Contains(body, "<table") || !strings.HasSuffix(strings.TrimSpace(body), "</html>") {
+		t.Errorf("a failed listing: HTTP %d: %s", rec.Code, body)
+	}
+	cp = &streamCP{listErr: errors.New("pq: connection refused to 10.0.0.7")}
+	rec = streamGet(t, cp, "/ui/n/acme", nil)
+	if body = rec.Body.String(); !strings.Contains(body, "internal error") || strings.Contains(body, "10.0.0.7") {
+		t.Errorf("an internal error: %s", body)
+	}
+
+	cp = &streamCP{}
+	rec = streamGet(t, cp, "/ui/n/other", nil)
+	if rec.Code != 404 || cp.listed || strings.Contains(rec.Body.String(), "<h1>Services") {
+		t.Errorf("another namespace: HTTP %d, listed %v: %s", rec.Code, cp.listed, rec.Body.String())
 	}
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -23,32 +24,37 @@ type servicesData struct {
 	Activity map[string]*activity
 }
 
+// services is the services page. The listing asks each service's region about it, which
+// takes a while for many services; the page's layout and heading need none of it, so they
+// go out first (render streams a template with a "later" part) and the table follows.
 func (d *Dashboard) services(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
-	ctx, cancel := ctxTimeout(r.Context())
-	defer cancel()
-	list, err := d.cp.ListServices(ctx, v.NS)
-	if err != nil {
+	var err error
+	if v.Regions, err = d.cp.ListRegions(r.Context()); err != nil {
 		return "", err
-	}
-	slices.SortFunc(list, func(a, b *platform.ServiceView) int { return cmp.Compare(a.Name, b.Name) })
-	if v.Regions, err = d.cp.ListRegions(ctx); err != nil {
-		return "", err
-	}
-	if v.Region != "" {
-		// One region's view: the services placed there, with that region's status.
-		list = slices.DeleteFunc(list, func(sv *platform.ServiceView) bool {
-			i := slices.IndexFunc(sv.PerRegion, func(pr platform.ServiceRegion) bool { return pr.Region == v.Region })
-			if i < 0 {
-				return true
-			}
-			sv.PerRegion = sv.PerRegion[i : i+1]
-			return false
-		})
 	}
 	v.Title, v.Section = v.NS, "services"
-	// The sparklines come after the page (activityFragment), so that a namespace of many
-	// services paints at once.
-	v.Data = servicesData{Services: list}
+	v.later = func(ctx context.Context) error {
+		list, err := d.cp.ListServices(ctx, v.NS)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(list, func(a, b *platform.ServiceView) int { return cmp.Compare(a.Name, b.Name) })
+		if v.Region != "" {
+			// One region's view: the services placed there, with that region's status.
+			list = slices.DeleteFunc(list, func(sv *platform.ServiceView) bool {
+				i := slices.IndexFunc(sv.PerRegion, func(pr platform.ServiceRegion) bool { return pr.Region == v.Region })
+				if i < 0 {
+					return true
+				}
+				sv.PerRegion = sv.PerRegion[i : i+1]
+				return false
+			})
+		}
+		// The sparklines come after the page (activityFragment), so that a namespace of
+		// many services paints at once.
+		v.Data = servicesData{Services: list}
+		return nil
+	}
 	return "services", nil
 }
 
