@@ -55,8 +55,22 @@
     i.addEventListener("focus", function () { i.select(); });
   });
 
+  // afterPaint runs fn once the page has painted the frame after this one (a task after
+  // the next animation frame), or after a second in a tab that gets no frames.
+  function afterPaint(fn) {
+    var done = false;
+    function run() { if (!done) { done = true; fn(); } }
+    requestAnimationFrame(function () { setTimeout(run, 0); });
+    setTimeout(run, 1000);
+  }
+
   // ---- services' sparklines, fetched after the page painted --------------------------
+  // The fragment reads every service's metrics on the server: asked before the table has
+  // painted, that work would compete with the paint for the same machine.
   document.querySelectorAll("table[data-activity-src]").forEach(function (table) {
+    afterPaint(function () { sparklines(table); });
+  });
+  function sparklines(table) {
     fetch(table.dataset.activitySrc, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : ""; }).then(function (html) {
       var doc = new DOMParser().parseFromString(html, "text/html");
       doc.querySelectorAll("[data-activity]").forEach(function (a) {
@@ -70,7 +84,7 @@
         });
       });
     });
-  });
+  }
 
   // ---- call forms -------------------------------------------------------------------
   function setPath(obj, path, value) {
