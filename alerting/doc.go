@@ -14,7 +14,8 @@
 //
 //	rule            fires on             resolves on                              group by
 //	build_failed    build.failed         build.succeeded                          service
-//	release_failed  release.failed       release.rolled_out                       service
+//	release_failed  release.failed (not  release.rolled_out                       service
+//	                of a failed build)
 //	crash_loop      instance.crashloop   instance.started or release.rolled_out,  service
 //	                                     once no instance.crashed (of the serving
 //	                                     release) or crashloop followed for

@@ -449,3 +449,25 @@ func TestHistoryIsPruned(t *testing.T) {
 		return len(list) == 1 && list[0].ID == "n-recent"
 	})
 }
+
+// TestBuildFailureIsOneAlert: a release that failed because its build did fires no
+// release_failed alert beside the build_failed one.
+func TestBuildFailureIsOneAlert(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.channel(t, "ch-1", nil)
+	sender := &fakeSender{}
+	e, _ := start(t, f.options(sender))
+	publish(t, f.store, e, eventOf(platform.EventBuildFailed, "api"))
+	rel := eventOf(platform.EventReleaseFailed, "api")
+	rel.Data = map[string]string{"cause": "build"}
+	publish(t, f.store, e, rel)
+	waitFor(t, "the build's alert", 5*time.Second, func() bool { return len(sender.sends("")) == 1 })
+	caughtUp(t, f.store)
+	time.Sleep(100 * time.Millisecond)
+	alerts, err := f.store.ListAlerts(t.Context(), platform.AlertFilter{})
+	must(t, err)
+	if len(alerts) != 1 || alerts[0].Kind != platform.AlertBuildFailed || len(sender.sends("")) != 1 {
+		t.Fatalf("alerts = %+v, sends %d: want the build_failed alert only", alerts, len(sender.sends("")))
+	}
+}

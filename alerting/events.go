@@ -116,6 +116,9 @@ func (e *Engine) apply(b *batch, ev *platform.Event) error {
 	case platform.EventBuildSucceeded:
 		return b.resolveKind(org, ev.Namespace, platform.AlertBuildFailed, sameService, ev.Message)
 	case platform.EventReleaseFailed:
+		if ev.Data["cause"] == "build" {
+			return nil // the build_failed alert of its build says it
+		}
 		return b.fireBuiltin(org, platform.AlertReleaseFailed, ev, svc, fmt.Sprintf("a release of %s failed", svc))
 	case platform.EventReleaseRolledOut:
 		if err := b.resolveKind(org, ev.Namespace, platform.AlertReleaseFailed, sameService, ev.Message); err != nil {

@@ -124,7 +124,7 @@ func (p *Plane) reconcileBuild(ctx context.Context, svc *platform.Service, r *pl
 		p.links.kick()
 		return p.reconcileRollout(ctx, svc, r)
 	default:
-		return 0, p.failRelease(ctx, svc, r, "build failed: "+b.Error)
+		return 0, p.failRelease(ctx, svc, r, buildFailedPrefix+b.Error)
 	}
 }
 
@@ -227,6 +227,9 @@ func (p *Plane) failRelease(ctx context.Context, svc *platform.Service, r *platf
 	p.publish(ctx, r, platform.EventReleaseFailed, fmt.Sprintf("release %s of %s failed: %s", r.Version, r.Service, reason))
 	return nil
 }
+
+// buildFailedPrefix starts the reason of a release whose build failed.
+const buildFailedPrefix = "build failed: "
 
 // finishDelete removes a deleted service from the store once no connected region runs
 // it any more (a region that is away stops it when it returns: its desired state no
@@ -493,6 +496,17 @@ func (p *Plane) regionEvent(ctx context.Context, name, typ, msg string) {
 func (p *Plane) publish(ctx context.Context, r *platform.Release, typ, msg string) {
 	p.events.Publish(ctx, &platform.Event{
 		Namespace: r.Namespace, Service: r.Service, Type: typ, Message: msg,
-		Data: map[string]string{"release": r.ID, "build": r.BuildID, "version": r.Version},
+		Data: releaseEventData(r, typ),
 	})
+}
+
+// releaseEventData is what a release's event carries: its release, build and version,
+// and for a release that failed because its build did, cause "build" (build.failed
+// already said so: alerting fires one alert for it, not two).
+func releaseEventData(r *platform.Release, typ string) map[string]string {
+	d := map[string]string{"release": r.ID, "build": r.BuildID, "version": r.Version}
+	if typ == platform.EventReleaseFailed && strings.HasPrefix(r.Reason, buildFailedPrefix) {
+		d["cause"] = "build"
+	}
+	return d
 }

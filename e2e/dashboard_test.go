@@ -84,6 +84,7 @@ func (d *dashboardTour) csrfCookie() string {
 // organisation's service is a 404; no page shows a secret; every page passes axe-core.
 func TestDashboard(t *testing.T) {
 	skipShort(t)
+	const channelSecret = "whsec-dashboard-hmac-0123456789"
 	t.Parallel()
 	ctx := context.Background()
 	data := t.TempDir()
@@ -280,6 +281,41 @@ func TestDashboard(t *testing.T) {
 	if txt := p.Text("table tbody"); !strings.Contains(txt, "eu") || !strings.Contains(txt, "waiting") {
 		t.Errorf("regions page: %q", txt)
 	}
+	// Alerts: the built-in rules are listed; an admin creates a metric rule, a channel
+	// (its secret never shown back) and a silence from the page.
+	tour.visit("alerts", "/ui/alerts", "#rules table")
+	if txt := p.Text("#rules table"); !strings.Contains(txt, "crash loop") || !strings.Contains(txt, "built-in") {
+		t.Errorf("the alerts page lacks the built-in rules: %q", txt)
+	}
+	p.Click("#rules details > summary")
+	p.Fill("#rule-name", "api errors")
+	p.Fill("#rule-kind", "error_rate")
+	p.Fill("#rule-threshold", "5")
+	p.Fill("#rule-window", "5m")
+	p.Fill("#rule-ns", "acme")
+	p.Fill("#rule-sev", "critical")
+	p.Click(`form[action="/ui/alerts/rules"] button[type=submit]`)
+	p.WaitText(".flash", "Rule api errors created.")
+	if txt := p.Text("#rules table"); !strings.Contains(txt, "error_rate > 5") {
+		t.Errorf("the new rule is not listed: %q", txt)
+	}
+	p.Click("#channels details > summary")
+	p.Fill("#ch-name", "oncall-hook")
+	p.Fill("#ch-kind", "webhook")
+	p.Fill("#ch-config", "url=https://hooks.acme.example/platform")
+	p.Fill("#ch-secret", channelSecret)
+	p.Click(`form[action="/ui/alerts/channels"] button[type=submit]`)
+	p.WaitText(".flash", "Channel oncall-hook created.")
+	p.Click("#silences details > summary")
+	p.Fill("#si-svc", "helloworld")
+	p.Fill("#si-for", "1h")
+	p.Fill("#si-comment", "dashboard test")
+	p.Click(`form[action="/ui/alerts/silences"] button[type=submit]`)
+	p.WaitText(".flash", "Silenced until")
+	tour.check("alerts-configured")
+	if txt := p.Text("#silences"); !strings.Contains(txt, "service helloworld") || !strings.Contains(txt, "dashboard test") {
+		t.Errorf("the silence is not listed: %q", txt)
+	}
 	tour.visit("services-local", "/ui/n/acme", "#svc-region")
 	p.Fill("#svc-region", "eu")
 	p.WaitText("main", "No services yet")
@@ -318,11 +354,13 @@ func TestDashboard(t *testing.T) {
 	viewer.visit("viewer-endpoints", "/ui/n/acme/s/helloworld/endpoints", "main h1")
 	viewer.visit("viewer-settings", "/ui/n/acme/s/helloworld/settings", "main h1")
 	viewer.visit("viewer-namespaces", "/ui/namespaces", "main h1")
+	viewer.visit("viewer-alerts", "/ui/alerts", "#rules table")
 	for name, html := range viewer.pages {
 		if !strings.HasPrefix(name, "viewer-") {
 			continue
 		}
-		for _, button := range []string{"/ui/n/acme/new", "Roll back to", "Delete service", "Create namespace", `data-call`} {
+		for _, button := range []string{"/ui/n/acme/new", "Roll back to", "Delete service", "Create namespace", `data-call`,
+			"Create rule", "Add channel", "oncall-hook", "Silence alerts", "End silence"} {
 			if strings.Contains(html, button) {
 				t.Errorf("the viewer's %s page offers %q", name, button)
 			}
@@ -335,6 +373,13 @@ func TestDashboard(t *testing.T) {
 	}
 	if code := viewer.forced("POST", "/v1/namespaces/acme/services/helloworld/rollback", `{}`, map[string]string{"Content-Type": "application/json", "X-CSRF-Token": csrf}); code != 403 {
 		t.Errorf("a viewer forcing a rollback on the API: %d, want 403", code)
+	}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	if code := viewer.forced("POST", "/ui/alerts/rules", "csrf_token="+csrf+"&name=x&kind=error_rate&op=%3E&threshold=1&severity=info", form); code != 403 {
+		t.Errorf("a viewer forcing an alert rule on the dashboard: %d, want 403", code)
+	}
+	if code := tour.forced("POST", "/ui/alerts/silences", "for=1h", form); code != 403 {
+		t.Errorf("a silence without the CSRF token: %d, want 403", code)
 	}
 	// The admin's session without the CSRF token is refused too (a forged cross-site
 	// form would have no token).
@@ -349,7 +394,7 @@ func TestDashboard(t *testing.T) {
 	}
 
 	// No page ever showed a secret.
-	secrets := map[string]string{"admin token": s.token, "viewer token": viewerSecret, "globex token": globexToken, "created token": created, "environment value": envSecret}
+	secrets := map[string]string{"admin token": s.token, "viewer token": viewerSecret, "globex token": globexToken, "created token": created, "environment value": envSecret, "channel secret": channelSecret}
 	for page, html := range tour.pages {
 		for what, secret := range secrets {
 			if strings.Contains(html, secret) {
