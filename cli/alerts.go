@@ -106,7 +106,7 @@ func (a *app) listAlerts(cmd *cobra.Command, ns, state string, limit int) error 
 	if a.jsonOutput() {
 		out := make([]alertView, 0, len(list))
 		for _, al := range list {
-			out = append(out, alertView{Alert: *al, RepeatInterval: shortDuration(al.RepeatInterval)})
+			out = append(out, alertView{Alert: *al, RepeatInterval: platform.ShortDuration(al.RepeatInterval)})
 		}
 		return a.printJSON(out)
 	}
@@ -154,22 +154,6 @@ func oneLine(s string) string {
 		s = string(r[:79]) + "…"
 	}
 	return orDash(s)
-}
-
-// shortDuration renders d without zero trailing units ("5m", "1h30m", "4h"), as the API
-// does; "" for 0.
-func shortDuration(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func (a *app) testChannelCmd() *cobra.Command {

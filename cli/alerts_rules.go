@@ -24,8 +24,8 @@ type ruleView struct {
 }
 
 func viewRule(r *platform.AlertRule) ruleView {
-	return ruleView{AlertRule: *r, Window: shortDuration(r.Window), For: shortDuration(r.For),
-		RepeatInterval: shortDuration(r.RepeatInterval), CreatedAt: r.CreatedAt}
+	return ruleView{AlertRule: *r, Window: platform.ShortDuration(r.Window), For: platform.ShortDuration(r.For),
+		RepeatInterval: platform.ShortDuration(r.RepeatInterval), CreatedAt: r.CreatedAt}
 }
 
 func (a *app) alertRulesCmd() *cobra.Command {
@@ -95,7 +95,7 @@ func (a *app) listAlertRules(cmd *cobra.Command, _ []string) error {
 			state = "off"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, oneLine(r.Name), r.Kind, scope(r.Namespace, r.Service, "all"),
-			condition(r), r.Severity, shortDuration(r.Repeat()), state)
+			condition(r), r.Severity, platform.ShortDuration(r.Repeat()), state)
 	}
 	return tw.Flush()
 }
@@ -106,9 +106,9 @@ func condition(r *platform.AlertRule) string {
 	if !r.Kind.Metric() {
 		return "on events"
 	}
-	s := fmt.Sprintf("%s %s over %s", r.Op, fmtThreshold(r.Kind, r.Threshold), shortDuration(r.EvalWindow()))
+	s := fmt.Sprintf("%s %s over %s", r.Op, fmtThreshold(r.Kind, r.Threshold), platform.ShortDuration(r.EvalWindow()))
 	if r.For > 0 {
-		s += " for " + shortDuration(r.For)
+		s += " for " + platform.ShortDuration(r.For)
 	}
 	return s
 }
@@ -296,10 +296,10 @@ func (a *app) createAlertRuleCmd() *cobra.Command {
 				what = fmt.Sprintf("the built-in %s rule is off in %s", created.Kind, where)
 			case created.Kind.Builtin():
 				what = fmt.Sprintf("%s in %s, %s, repeated every %s, in place of the built-in there", created.Kind, where, created.Severity,
-					shortDuration(created.Repeat()))
+					platform.ShortDuration(created.Repeat()))
 			default:
 				what = fmt.Sprintf("%s %s in %s, %s, repeated every %s", created.Kind, condition(created), where, created.Severity,
-					shortDuration(created.Repeat()))
+					platform.ShortDuration(created.Repeat()))
 				if created.Disabled {
 					what += ", off"
 				}

@@ -90,7 +90,7 @@ func wireRule(r *platform.AlertRule) map[string]any {
 	for k, d := range map[string]time.Duration{"window": r.Window, "for": r.For, "repeat_interval": r.RepeatInterval} {
 		delete(m, k)
 		if d != 0 {
-			m[k] = shortDuration(d)
+			m[k] = platform.ShortDuration(d)
 		}
 	}
 	if r.CreatedAt.IsZero() {
@@ -130,7 +130,7 @@ func (f *fakeAPI) alertRoutes(mux *http.ServeMux) {
 			b, _ := json.Marshal(a)
 			var m map[string]any
 			_ = json.Unmarshal(b, &m)
-			m["repeat_interval"] = shortDuration(a.RepeatInterval)
+			m["repeat_interval"] = platform.ShortDuration(a.RepeatInterval)
 			out = append(out, m)
 		}
 		writeJSON(w, 200, map[string]any{"alerts": orEmpty(out)})

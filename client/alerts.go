@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	platform "github.com/micro/platform"
@@ -74,22 +73,6 @@ func parseDuration(field, v string) (time.Duration, error) {
 	return d, nil
 }
 
-// wireDuration is d as the API takes it, without zero trailing units ("5m", "1h30m");
-// "" for 0.
-func wireDuration(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // ListAlertRules returns the built-in rules, then the organisation's own, oldest first.
 func (c *Client) ListAlertRules(ctx context.Context) ([]*platform.AlertRule, error) {
 	var out struct {
@@ -116,8 +99,8 @@ func (c *Client) ListAlertRules(ctx context.Context) ([]*platform.AlertRule, err
 func (c *Client) CreateAlertRule(ctx context.Context, r *platform.AlertRule) (*platform.AlertRule, error) {
 	in := alertRuleRequest{
 		Name: r.Name, Kind: r.Kind, Namespace: r.Namespace, Service: r.Service, Op: r.Op, Threshold: r.Threshold,
-		Window: wireDuration(r.Window), For: wireDuration(r.For), Severity: r.Severity,
-		RepeatInterval: wireDuration(r.RepeatInterval), Disabled: r.Disabled,
+		Window: platform.ShortDuration(r.Window), For: platform.ShortDuration(r.For), Severity: r.Severity,
+		RepeatInterval: platform.ShortDuration(r.RepeatInterval), Disabled: r.Disabled,
 	}
 	var out alertRuleWire
 	p := path("v1", "alerts", "rules")
@@ -215,7 +198,7 @@ type silenceRequest struct {
 // req.For from now. EINVALID for a silence without an expiry, one in the past or too
 // far ahead (platform.MaxSilence). Admin only.
 func (c *Client) CreateSilence(ctx context.Context, req platform.SilenceRequest) (*platform.Silence, error) {
-	in := silenceRequest{Namespace: req.Namespace, Service: req.Service, Rule: req.Rule, For: wireDuration(req.For), Comment: req.Comment}
+	in := silenceRequest{Namespace: req.Namespace, Service: req.Service, Rule: req.Rule, For: platform.ShortDuration(req.For), Comment: req.Comment}
 	if !req.Until.IsZero() {
 		in.Until = req.Until.Format(time.RFC3339Nano)
 	}

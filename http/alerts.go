@@ -47,22 +47,6 @@ func pathParam(r *http.Request, name string) (string, error) {
 	return u, nil
 }
 
-// durationString renders d as a Go duration without zero trailing units ("5m", "1h30m",
-// "4h"), which time.ParseDuration reads back; "" for 0.
-func durationString(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // durations parses the duration fields of a request body, collecting every problem.
 type durations struct{ problems []string }
 
@@ -113,8 +97,8 @@ type alertRuleJSON struct {
 }
 
 func ruleJSON(r *platform.AlertRule) *alertRuleJSON {
-	return &alertRuleJSON{AlertRule: *r, Window: durationString(r.Window), For: durationString(r.For),
-		RepeatInterval: durationString(r.RepeatInterval), CreatedAt: r.CreatedAt}
+	return &alertRuleJSON{AlertRule: *r, Window: platform.ShortDuration(r.Window), For: platform.ShortDuration(r.For),
+		RepeatInterval: platform.ShortDuration(r.RepeatInterval), CreatedAt: r.CreatedAt}
 }
 
 // alertJSON is an alert as the API answers it: platform.Alert with its repeat interval
@@ -329,7 +313,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]*alertJSON, 0, len(list))
 	for _, a := range list {
-		out = append(out, &alertJSON{Alert: *a, RepeatInterval: durationString(a.RepeatInterval)})
+		out = append(out, &alertJSON{Alert: *a, RepeatInterval: platform.ShortDuration(a.RepeatInterval)})
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Alerts []*alertJSON `json:"alerts"`
