@@ -73,7 +73,7 @@ type MeteringStore interface {
 	// their IDs, and moves c.Stream from c.From to c.To, all in one transaction.
 	// ErrUsageConflict (ECONFLICT), writing nothing, when the stream is not at c.From;
 	// EINVALID, writing nothing, without a stream, with To <= From, or with an event
-	// that fails Validate.
+	// that fails Validate. It keeps no reference to c's events once it returns.
 	CommitUsage(ctx context.Context, c *UsageCommit) (UsageCommitResult, error)
 	// UsageOffset returns a stream's position: the To of its last commit, 0 if none.
 	UsageOffset(ctx context.Context, stream string) (uint64, error)
