@@ -27,10 +27,11 @@ CREATE TABLE usage_offsets (
 );
 
 -- The IDs of the events counted, by the hour of the event, so that a duplicate counts
--- nothing. Hours before the horizon are deleted (PruneUsageEvents).
+-- nothing. Hours before the horizon are deleted (PruneUsageEvents). IDs compare byte by
+-- byte (COLLATE "C"), whatever the database's collation.
 CREATE TABLE usage_event_ids (
     hour BIGINT NOT NULL,
-    id   TEXT   NOT NULL,
+    id   TEXT   COLLATE "C" NOT NULL,
     PRIMARY KEY (hour, id)
 );
 

@@ -27,7 +27,8 @@ CREATE TABLE usage_offsets (
 );
 
 -- The IDs of the events counted, by the hour of the event, so that a duplicate counts
--- nothing. Hours before the horizon are deleted (PruneUsageEvents).
+-- nothing. Hours before the horizon are deleted (PruneUsageEvents). IDs compare byte by
+-- byte (SQLite's default BINARY collation).
 CREATE TABLE usage_event_ids (
     hour BIGINT NOT NULL,
     id   TEXT   NOT NULL,
