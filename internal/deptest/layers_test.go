@@ -15,12 +15,14 @@ var (
 	runtimeSide = []string{
 		"./runtime/...", "./builder/...", "./archive/...", "./oci/...", "./logstore/...",
 		"./natsbus/...", "./gateway/...", "./region/...", "./agent/...", "./runtimeapi/...",
+		// metering's publisher is called from the gateway and the runtime.
+		"./metering/...",
 	}
 	// platformSide is the control plane and its clients.
 	platformSide = []string{
 		"./control/...", "./http/...", "./client/...", "./cli/...", "./server/...",
 		"./sqlstore/...", "./storetest/...", "./github/...", "./infra/...", "./auth/...",
-		"./cmd/...", "./alerting/...",
+		"./cmd/...", "./alerting/...", "./billing/...",
 	}
 	// shared may be imported from both sides: the domain, the one authorisation policy,
 	// sealing at rest and the reconcilers' work queue.
@@ -28,6 +30,7 @@ var (
 	// testHelpers are for _test.go files only.
 	testHelpers = []string{
 		"./internal/testenv/...", "./internal/kubetest/...", "./internal/deptest/...", "./internal/browsertest/...",
+		"./internal/stripetest/...",
 	}
 	// serverOnly are the packages only the server may wire: a client talks to the API.
 	serverOnly = []string{"./server/...", "./control/...", "./sqlstore/..."}
