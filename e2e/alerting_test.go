@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -283,24 +281,4 @@ func eventuallyWithin(t *testing.T, timeout time.Duration, what string, cond fun
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-}
-
-// platformStdin runs the CLI against s as its admin with stdin as the input.
-func (s *serverProc) platformStdin(t *testing.T, stdin string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "PLATFORM_SERVER="+s.url(), "PLATFORM_TOKEN="+s.token,
-		"HOME="+s.dir, "XDG_CONFIG_HOME="+filepath.Join(s.dir, "cfg"))
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run platform %v: %v", args, err)
-	}
-	return result{stdout.String(), stderr.String(), code}
 }

@@ -222,18 +222,38 @@ func (s *serverProc) platformAs(t *testing.T, token string, args ...string) resu
 // platformEnv runs the CLI against s with extra environment.
 func (s *serverProc) platformEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	return runCLI(t, 5*time.Minute, append([]string{"PLATFORM_SERVER=" + s.url(), "PLATFORM_TOKEN=" + s.token,
-		"HOME=" + s.dir, "XDG_CONFIG_HOME=" + filepath.Join(s.dir, "cfg")}, env...), args...)
+	return runCLI(t, 5*time.Minute, s.cliEnv(env...), args...)
+}
+
+// platformStdin runs the CLI against s as its admin with stdin as its input.
+func (s *serverProc) platformStdin(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return runCLIStdin(t, 5*time.Minute, s.cliEnv(), stdin, args...)
+}
+
+// cliEnv is the environment of a CLI run against s as its admin, with env added.
+func (s *serverProc) cliEnv(env ...string) []string {
+	return append([]string{"PLATFORM_SERVER=" + s.url(), "PLATFORM_TOKEN=" + s.token,
+		"HOME=" + s.dir, "XDG_CONFIG_HOME=" + filepath.Join(s.dir, "cfg")}, env...)
 }
 
 // runCLI runs the platform binary from the repository's root with extra environment.
 func runCLI(t *testing.T, timeout time.Duration, env []string, args ...string) result {
+	t.Helper()
+	return runCLIStdin(t, timeout, env, "", args...)
+}
+
+// runCLIStdin is runCLI with stdin as the command's input ("" is none).
+func runCLIStdin(t *testing.T, timeout time.Duration, env []string, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), env...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
