@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -198,4 +199,50 @@ type InvoiceLine struct {
 	// Amount is the line's charge in minor units.
 	Amount      int64  `json:"amount"`
 	Description string `json:"description"`
+}
+
+// PlanAssignment puts an organisation on a plan from a time on, until its next
+// assignment. It holds the plan as it stood when assigned, so an invoice prices a period
+// by the plans in force during it even after the catalog changes.
+type PlanAssignment struct {
+	Org  string `json:"org"`
+	Plan Plan   `json:"plan"`
+	// From is when the plan takes effect (to the second, UTC).
+	From time.Time `json:"from"`
+	// By is who assigned it (a user's login, or "platform").
+	By        string    `json:"by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// BillingStore keeps what billing decides: the plan history of each organisation, its
+// invoices (final ones: a draft is computed, never stored), the payment provider's
+// customer of each organisation, and the spend-limit thresholds already announced.
+type BillingStore interface {
+	// AssignPlan appends a to its org's history. EINVALID without an org, a plan name or
+	// a From; ENOTFOUND for an unknown org.
+	AssignPlan(ctx context.Context, a *PlanAssignment) error
+	// PlanHistory returns an org's assignments ordered by From (then by creation), none
+	// for an org never assigned a plan.
+	PlanHistory(ctx context.Context, org string) ([]*PlanAssignment, error)
+	// CreateInvoice stores a final invoice (Status open) unless one of the same ID
+	// exists; created reports whether it was stored. An existing invoice is left as it
+	// is, so regenerating a period is harmless. EINVALID for a draft or an invoice
+	// without an ID or org.
+	CreateInvoice(ctx context.Context, inv *Invoice) (created bool, err error)
+	// GetInvoice returns an invoice by ID; ENOTFOUND if none.
+	GetInvoice(ctx context.Context, id string) (*Invoice, error)
+	// ListInvoices returns an org's invoices, newest period first; status "" means all.
+	ListInvoices(ctx context.Context, org string, status InvoiceStatus) ([]*Invoice, error)
+	// MarkInvoiceExported records that the payment provider holds the invoice as
+	// externalID (Status exported). Marking it again with the same ID is a no-op;
+	// ECONFLICT with another ID; ENOTFOUND for an unknown invoice.
+	MarkInvoiceExported(ctx context.Context, id, externalID string) error
+	// SetBillingCustomer records the payment provider's customer of an org;
+	// BillingCustomer returns it, "" when none is recorded.
+	SetBillingCustomer(ctx context.Context, org, customerID string) error
+	BillingCustomer(ctx context.Context, org string) (string, error)
+	// MarkSpendThreshold records that org's spend reached threshold (75, 90, 100) of
+	// its limit in the period starting at periodStart; first is false when it was
+	// recorded before, so each threshold is announced once a period.
+	MarkSpendThreshold(ctx context.Context, org string, periodStart time.Time, threshold int) (first bool, err error)
 }

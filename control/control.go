@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/billing"
 	"github.com/micro/platform/internal/refusal"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/internal/workqueue"
@@ -69,6 +70,11 @@ type Options struct {
 	// Alerts is the alert engine beside the plane (nil: alerting is off); it is woken
 	// when events are appended and notifications enqueued.
 	Alerts Alerts
+	// Plans turns billing on: organisations are on these plans (the default one unless
+	// assigned another), whose quotas and spend limit are enforced where they are used,
+	// and invoices are made of them. nil: billing is off; usage is still metered and
+	// shown, nothing is refused or charged.
+	Plans *billing.Plans
 	// AlertsAllowPrivate lets alert channels deliver to loopback and private addresses
 	// (notify.Options.AllowPrivate): checked when a channel is created.
 	AlertsAllowPrivate bool

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/billing"
 )
 
 // Config is everything `platform server` can be told. Values come from DefaultConfig, then
@@ -138,6 +139,9 @@ type Config struct {
 	RegionTokensFile string `yaml:"region_tokens_file"`
 	// Alerting configures the alert engine, on by default (see docs/alerting.md).
 	Alerting AlertingConfig `yaml:"alerting"`
+	// Billing configures plans, quotas, invoices and the export to Stripe (see
+	// docs/billing.md); usage is metered either way.
+	Billing BillingConfig `yaml:"billing"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
@@ -188,6 +192,31 @@ type AlertingConfig struct {
 	// CrashLoopSettle is how long a crash-looping service must stay up before its alert
 	// resolves (default 1m).
 	CrashLoopSettle time.Duration `yaml:"crash_loop_settle"`
+}
+
+// BillingConfig configures billing (packages billing, billing/stripe). Off by default:
+// a platform of one's own meters usage and shows it, but refuses and charges nothing
+// until billing is enabled.
+type BillingConfig struct {
+	// Enabled puts every organisation on a plan (Plans.Default unless assigned
+	// another), enforces the plans' quotas and spend limits and makes invoices at each
+	// period's end.
+	Enabled bool `yaml:"enabled"`
+	// Plans is the catalog of plans; empty means billing.DefaultPlans (free, pro,
+	// enterprise).
+	Plans *billing.Plans `yaml:"plans"`
+	// StripeURL is the Stripe API's base URL (stripe-mock in tests); "" is Stripe's.
+	// The key is read from PLATFORM_STRIPE_KEY only, never from the file; without it
+	// invoices are made but not exported.
+	StripeURL string `yaml:"stripe_url"`
+}
+
+// PlanCatalog returns the configured plans, or billing.DefaultPlans when none are.
+func (b BillingConfig) PlanCatalog() billing.Plans {
+	if b.Plans != nil && len(b.Plans.Catalog) > 0 {
+		return *b.Plans
+	}
+	return billing.DefaultPlans()
 }
 
 // Enabled reports whether GitHub sign-in is configured.
@@ -329,6 +358,10 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.LogLevel = v
 		case "PLATFORM_LOG_FORMAT":
 			c.LogFormat = v
+		case "PLATFORM_BILLING_ENABLED":
+			c.Billing.Enabled = v == "true" || v == "1"
+		case "PLATFORM_BILLING_STRIPE_URL":
+			c.Billing.StripeURL = v
 		case "PLATFORM_ALERTING_DISABLED":
 			c.Alerting.Disabled = v == "true" || v == "1"
 		case "PLATFORM_ALERTING_ALLOW_PRIVATE_NETWORKS":
@@ -418,6 +451,17 @@ func (c *Config) Validate() error {
 	}
 	if c.RolloutTimeout <= 0 {
 		errs = append(errs, errors.New("rollout_timeout: must be positive"))
+	}
+	if p := c.Billing.Plans; p != nil {
+		p.Normalize()
+		if err := p.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("billing.plans: %w", err))
+		}
+	}
+	if u := c.Billing.StripeURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("billing.stripe_url %q: want http(s)://HOST[:PORT]", u))
+		}
 	}
 	if c.Alerting.MaxAttempts < 0 || c.Alerting.MaxAttempts > 50 {
 		errs = append(errs, fmt.Errorf("alerting.max_attempts %d: use 1 to 50 (0 is the default, 8)", c.Alerting.MaxAttempts))
