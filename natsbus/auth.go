@@ -11,7 +11,8 @@ var _ server.Authentication = (*authenticator)(nil)
 
 // authenticator admits a client presenting a namespace's derived credentials and binds
 // it to that namespace's account; on a Node, also the platform's control user, bound to
-// the control account. Being consulted on every connection, it sees
+// the control account; and, where the server runs JetStream, the platform's usage user,
+// bound to the usage account (UsageConn). Being consulted on every connection, it sees
 // namespaces added or removed at runtime without a server reload.
 type authenticator struct {
 	bus *Bus
@@ -30,6 +31,14 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		}
 		acc, err := a.bus.server().LookupAccount(a.bus.controlAccount())
 		if err != nil {
+			return false
+		}
+		c.RegisterUser(&server.User{Username: opts.Username, Account: acc})
+		return true
+	}
+	if opts.Username == usageUser {
+		acc := a.bus.usageAccountOf(opts.Password)
+		if acc == nil {
 			return false
 		}
 		c.RegisterUser(&server.User{Username: opts.Username, Account: acc})

@@ -297,6 +297,10 @@ func (b *Bus) Start(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("natsbus: register control account: %w", err))
 		}
 	}
+	if err := b.registerUsageAccountLocked(); err != nil {
+		// Metering waits for the usage account; the mesh serves without it.
+		b.opts.Logger.Warn("usage account without JetStream: metering is off", "err", err)
+	}
 	// A namespace whose account cannot get JetStream (the disk is full) does not keep
 	// the server from starting: it is admitted without and tried again later.
 	for ns := range b.namespaces {
