@@ -11,6 +11,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -67,6 +69,11 @@ type Options struct {
 	Auth platform.Authenticator
 	// Usage receives the per-minute request aggregates.
 	Usage platform.UsageStore
+	// Metering, when set, receives the usage the organisations are billed for: each
+	// flush hands it one event per namespace, service, minute and meter (requests,
+	// egress bytes) counted since the last, and waits until they are published; events
+	// it could not publish are re-emitted with the same IDs at the next flush.
+	Metering UsagePublisher
 	// Domain enables host-prefix routing: a request to acme.<Domain> is in namespace
 	// acme. Empty means only the Micro-Namespace header selects the namespace.
 	Domain string
@@ -92,6 +99,14 @@ type Options struct {
 	Router Router
 	// Region is this gateway's region, sent with the calls it forwards.
 	Region string
+}
+
+// UsagePublisher takes usage events to the metering pipeline (metering.Publisher).
+type UsagePublisher interface {
+	// PublishWait hands e over, waiting for room until ctx ends.
+	PublishWait(ctx context.Context, e platform.UsageEvent) error
+	// Flush waits until what was handed over is published; an error when some was not.
+	Flush(ctx context.Context) error
 }
 
 func (o Options) withDefaults() Options {
@@ -142,6 +157,13 @@ func New(opts Options) *Gateway {
 		g.domain = "." + strings.TrimPrefix(strings.ToLower(opts.Domain), ".")
 	}
 	g.meter = newMeter(g.metrics, opts.MaxSeries, g.registered)
+	if opts.Metering != nil {
+		var id [6]byte
+		_, _ = rand.Read(id[:])
+		g.meter.publisher, g.meter.region = opts.Metering, opts.Region
+		g.meter.instance = hex.EncodeToString(id[:])
+		g.meter.billing = make(map[usageKey]*billedUsage)
+	}
 	// The authenticator tells which organisation owns a namespace from its cache, so the
 	// policy check costs no store round trip.
 	resolver, _ := opts.Auth.(authz.Resolver)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,11 @@ var (
 // metered to no namespace, so an outsider cannot add to a tenant's usage.
 type target struct {
 	ns, service string
-	authorized  bool
+	// org owns ns (the authorised token's): usage is billed to it.
+	org        string
+	authorized bool
+	// egress is the bytes of the response body sent.
+	egress int64
 	// forwarded calls were served by another region's gateway, which meters them for
 	// usage; here they count only in the metrics.
 	forwarded bool
@@ -93,8 +98,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 		g.denials.record(tok, ns, service, r.RemoteAddr, err)
 		return tgt, err
 	}
-	tgt = target{ns: ns, service: service, authorized: true}
-	tgt.forwarded, err = g.call(ctx, w, r, platform.CallRequest{
+	tgt = target{ns: ns, service: service, org: cmp.Or(tok.Org, platform.DefaultOrg), authorized: true}
+	tgt.forwarded, tgt.egress, err = g.call(ctx, w, r, platform.CallRequest{
 		Namespace: ns,
 		Service:   service,
 		Endpoint:  endpoint,
@@ -105,8 +110,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 }
 
 // call reads the body into a pooled buffer, makes the call (or forwards it to another
-// region, reporting true) and writes the answer.
-func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Request, req platform.CallRequest) (bool, error) {
+// region, reporting true) and writes the answer, reporting the bytes of its body.
+func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Request, req platform.CallRequest) (bool, int64, error) {
 	buf := g.bufs.Get().(*buffer)
 	body, err := readBody(r, buf.b, g.opts.MaxBodyBytes)
 	buf.b = body
@@ -117,13 +122,13 @@ func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 	}()
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	switch {
 	case len(body) == 0:
 		req.Body = emptyBody
 	case !json.Valid(body):
-		return false, errBadJSON
+		return false, 0, errBadJSON
 	default:
 		req.Body = body
 	}
@@ -131,13 +136,13 @@ func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	// region's registry first.
 	if g.forwardable(r, nil) && !g.opts.Router.Local(req.Namespace, req.Service) {
 		if ok, ferr := g.forward(ctx, w, r, req, req.Body); ok {
-			return true, ferr
+			return true, 0, ferr
 		}
 	}
 	resp, err := g.opts.Mesh.Call(ctx, req)
 	if err != nil && g.forwardable(r, err) {
 		if ok, ferr := g.forward(ctx, w, r, req, req.Body); ok {
-			return true, ferr
+			return true, 0, ferr
 		}
 	}
 	if err != nil && g.opts.Router != nil && platform.IsNotFound(err) && !g.opts.Router.Ready() {
@@ -147,12 +152,12 @@ func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		// A call that timed out or was abandoned may still be sending the body from a
 		// goroutine of the RPC client; let the garbage collector have that buffer.
 		recycle = platform.ErrorCode(err) != platform.ETIMEOUT && ctx.Err() == nil
-		return false, err
+		return false, 0, err
 	}
 	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(resp) // a client that went away is not the gateway's error
-	return false, nil
+	n, _ := w.Write(resp) // a client that went away is not the gateway's error
+	return false, int64(n), nil
 }
 
 // readBody reads r's body into b, reusing its capacity, and fails with 413 beyond limit.

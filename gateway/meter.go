@@ -3,7 +3,9 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"hash/maphash"
 	"net/http"
 	"slices"
@@ -30,6 +32,7 @@ type usageKey struct {
 type bucket struct {
 	minute                          int64
 	requests, errors, clientErrors  int64
+	egress                          int64 // response bytes sent
 	latencyMicros, maxLatencyMicros int64
 	// latency counts the requests by platform.LatencyBucket.
 	latency [platform.LatencyBucketCount]int64
@@ -39,6 +42,7 @@ type bucket struct {
 // additions, never a call.
 type series struct {
 	key     seriesKey
+	org     string // the namespace's organisation, for billing
 	billed  bool
 	metrics *seriesMetrics
 
@@ -67,6 +71,22 @@ type meter struct {
 
 	flushMu sync.Mutex
 	pending map[usageKey]*platform.RequestUsage // taken from series, not yet accepted
+
+	// The billing side (metering), when a publisher is set: usage taken from series
+	// and not yet made events, and events made but not yet known to be published,
+	// re-emitted with the same IDs until they are (the pipeline counts an ID once).
+	publisher UsagePublisher
+	instance  string // names this gateway in event IDs, fresh each start
+	region    string
+	flushSeq  uint64
+	billing   map[usageKey]*billedUsage
+	unsent    []platform.UsageEvent
+}
+
+// billedUsage is what one (namespace, service, minute) owes, not yet made events.
+type billedUsage struct {
+	org              string
+	requests, egress int64
 }
 
 func newMeter(m *metrics, maxSeries int, registered func(ns, service string) bool) *meter {
@@ -88,7 +108,7 @@ func newMeter(m *metrics, maxSeries int, registered func(ns, service string) boo
 func (mt *meter) record(t target, status int, start time.Time, latency time.Duration) {
 	s := mt.unassigned
 	if t.authorized {
-		s = mt.series(seriesKey{t.ns, t.service}, status == http.StatusOK)
+		s = mt.series(seriesKey{t.ns, t.service}, t.org, status == http.StatusOK)
 	}
 	s.metrics.observe(status, latency.Seconds())
 	if !s.billed || t.forwarded {
@@ -112,6 +132,7 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 	case status >= 400:
 		b.clientErrors++
 	}
+	b.egress += t.egress
 	b.latencyMicros += micros
 	b.maxLatencyMicros = max(b.maxLatencyMicros, micros)
 	b.latency[platform.LatencyBucket(latency)]++
@@ -121,12 +142,12 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 // series returns the series of k, creating it on first use if k's service is registered
 // (answered is true when it just answered a call); otherwise it returns the series of
 // k's namespace's UnknownService.
-func (mt *meter) series(k seriesKey, answered bool) *series {
+func (mt *meter) series(k seriesKey, org string, answered bool) *series {
 	if s := mt.lookup(k); s != nil {
 		return s
 	}
 	if k.service != UnknownService && !answered && !mt.registered(k.ns, k.service) {
-		return mt.series(seriesKey{k.ns, UnknownService}, true)
+		return mt.series(seriesKey{k.ns, UnknownService}, org, true)
 	}
 	sh := &mt.shards[maphash.Comparable(mt.seed, k)%meterShards]
 	sh.mu.Lock()
@@ -139,7 +160,7 @@ func (mt *meter) series(k seriesKey, answered bool) *series {
 		if label != UnknownService && mt.nseries.Add(1) > mt.maxSeries {
 			label = OtherService
 		}
-		s = &series{key: k, billed: true, metrics: mt.metrics.series(k.ns, label)}
+		s = &series{key: k, org: strings.Clone(org), billed: true, metrics: mt.metrics.series(k.ns, label)}
 		sh.m[k] = s
 	}
 	return s
@@ -171,8 +192,9 @@ func (mt *meter) flush(ctx context.Context, store platform.UsageStore) error {
 			mt.take(s)
 		}
 	}
+	err := mt.publish(ctx)
 	if len(mt.pending) == 0 {
-		return nil
+		return err
 	}
 	records := make([]*platform.RequestUsage, 0, len(mt.pending))
 	for _, r := range mt.pending {
@@ -181,10 +203,53 @@ func (mt *meter) flush(ctx context.Context, store platform.UsageStore) error {
 	slices.SortFunc(records, func(a, b *platform.RequestUsage) int {
 		return cmp.Or(a.Minute.Compare(b.Minute), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
 	})
-	if err := store.AddRequestUsage(ctx, records); err != nil {
-		return fmt.Errorf("flush %d usage records: %w", len(records), err)
+	if serr := store.AddRequestUsage(ctx, records); serr != nil {
+		return errors.Join(fmt.Errorf("flush %d usage records: %w", len(records), serr), err)
 	}
 	clear(mt.pending)
+	return err
+}
+
+// publish makes events of the usage taken since the last flush and hands them, with
+// those not yet known to be published, to the publisher, waiting until it has published
+// them. Events it could not publish are kept, IDs and all, for the next flush.
+func (mt *meter) publish(ctx context.Context) error {
+	if mt.publisher == nil {
+		return nil
+	}
+	if len(mt.billing) > 0 {
+		mt.flushSeq++
+		keys := slices.SortedFunc(maps.Keys(mt.billing), func(a, b usageKey) int {
+			return cmp.Or(cmp.Compare(a.minute, b.minute), cmp.Compare(a.ns, b.ns), cmp.Compare(a.service, b.service))
+		})
+		for _, k := range keys {
+			u := mt.billing[k]
+			id := fmt.Sprintf("gw/%s/%d/%s/%s/%d/", mt.instance, mt.flushSeq, k.ns, k.service, k.minute)
+			e := platform.UsageEvent{Org: u.org, Namespace: k.ns, Service: k.service, Region: mt.region,
+				Time: time.Unix(k.minute, 0).UTC()}
+			if u.requests > 0 {
+				e.ID, e.Meter, e.Quantity = id+"requests", platform.MeterRequests, u.requests
+				mt.unsent = append(mt.unsent, e)
+			}
+			if u.egress > 0 {
+				e.ID, e.Meter, e.Quantity = id+"egress", platform.MeterEgressBytes, u.egress
+				mt.unsent = append(mt.unsent, e)
+			}
+		}
+		clear(mt.billing)
+	}
+	if len(mt.unsent) == 0 {
+		return nil
+	}
+	for _, e := range mt.unsent {
+		if err := mt.publisher.PublishWait(ctx, e); err != nil {
+			return fmt.Errorf("meter %d usage events: %w", len(mt.unsent), err)
+		}
+	}
+	if err := mt.publisher.Flush(ctx); err != nil {
+		return fmt.Errorf("meter %d usage events: %w", len(mt.unsent), err)
+	}
+	mt.unsent = mt.unsent[:0]
 	return nil
 }
 
@@ -201,6 +266,15 @@ func (mt *meter) take(s *series) {
 			r = &platform.RequestUsage{Namespace: k.ns, Service: k.service, Minute: time.Unix(b.minute, 0).UTC(),
 				LatencyBuckets: make([]int64, platform.LatencyBucketCount)}
 			mt.pending[k] = r
+		}
+		if mt.publisher != nil && s.org != "" && s.key.service != UnknownService {
+			u := mt.billing[k]
+			if u == nil {
+				u = &billedUsage{org: s.org}
+				mt.billing[k] = u
+			}
+			u.requests += b.requests
+			u.egress += b.egress
 		}
 		r.Requests += b.requests
 		r.Errors += b.errors
