@@ -61,7 +61,7 @@ func TestUsageConn(t *testing.T) {
 
 		wrong := &Bus{opts: Options{Secret: []byte("another-secret-another-secret-xx")}}
 		for name, pass := range map[string]string{
-			"usage user from another secret":   wrong.usagePassword(),
+			"usage user from another secret":    wrong.usagePassword(),
 			"usage user with a namespace's":     b.password("acme"),
 			"usage user with the control one's": b.controlPassword(),
 		} {
