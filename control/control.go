@@ -70,6 +70,11 @@ type Options struct {
 	// Alerts is the alert engine beside the plane (nil: alerting is off); it is woken
 	// when events are appended and notifications enqueued.
 	Alerts Alerts
+	// Metering, when set, receives the usage of instances (instance-seconds, each
+	// minute) and builds (build-seconds), for billing.
+	Metering UsagePublisher
+	// MeterInterval is how often instance and build usage is metered; default 1m.
+	MeterInterval time.Duration
 	// Plans turns billing on: organisations are on these plans (the default one unless
 	// assigned another), whose quotas and spend limit are enforced where they are used,
 	// and invoices are made of them. nil: billing is off; usage is still metered and
@@ -120,6 +125,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.BuildConcurrency <= 0 {
 		o.BuildConcurrency = 2
+	}
+	if o.MeterInterval <= 0 {
+		o.MeterInterval = time.Minute
 	}
 	if o.ResyncInterval <= 0 {
 		o.ResyncInterval = 5 * time.Second
@@ -253,6 +261,7 @@ func (p *Plane) Start(ctx context.Context) error {
 		}()
 	}
 	wg.Go(func() { p.sampleResources(ctx) })
+	wg.Go(func() { p.meterUsage(ctx) })
 	p.resyncAll(ctx)
 	p.mu.Lock()
 	p.ready = true

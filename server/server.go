@@ -68,11 +68,13 @@ type App struct {
 	driver   closer
 	registry *registry.Registry // the platform's own image registry, kubernetes runtime only
 	auth     *auth.Authenticator
-	github   *github.Integration // sign-in with GitHub and team sync, when configured
-	gitops   *gitops.Worker      // deploys what linked repositories push
-	alerts   *alerting.Engine    // nil when alerting is off
-	lock     *os.File            // held while the App owns DataDir
-	iso      isolation           // the local runtime's sandbox
+	github   *github.Integration  // sign-in with GitHub and team sync, when configured
+	gitops   *gitops.Worker       // deploys what linked repositories push
+	alerts   *alerting.Engine     // nil when alerting is off
+	usage    *usagePipe           // the metering pipeline's entrance
+	metrics  *prometheus.Registry // the /metrics registry
+	lock     *os.File             // held while the App owns DataDir
+	iso      isolation            // the local runtime's sandbox
 }
 
 // New opens the store and builds every component; nothing is served until Run.
@@ -175,6 +177,7 @@ func (a *App) build(ctx context.Context) error {
 		return fmt.Errorf("builder: %w", err)
 	}
 
+	a.usage = newUsagePipe()
 	var plane *control.Plane
 	if a.driver, err = a.newDriver(secret, func(e runtime.Event) {
 		if plane != nil {
@@ -208,6 +211,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	if plane, err = control.New(control.Options{
 		Hooks: hooks, Actions: actions, PublicURL: cfg.PublicURL, Alerts: alerts, AlertsAllowPrivate: cfg.Alerting.AllowPrivateNetworks,
+		Metering: a.usage, Plans: a.plans(),
 		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: artifacts, Sources: b, Auth: a.auth, Secrets: box,
 		BuildLogDir:      filepath.Join(cfg.DataDir, "buildlogs"),
 		Logger:           a.logger.With("component", "control"),
@@ -228,8 +232,9 @@ func (a *App) build(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = reg
 	a.gw = gateway.New(gateway.Options{
-		Mesh: a.bus, Auth: a.auth, Usage: a.store, Domain: cfg.GatewayDomain,
+		Mesh: a.bus, Auth: a.auth, Usage: a.store, Metering: a.usage, Domain: cfg.GatewayDomain,
 		Router: plane.Router(), Region: cfg.LocalRegion,
 		Metrics: reg, Logger: a.logger.With("component", "gateway"),
 	})
@@ -324,6 +329,8 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startBus(ctx, g); err != nil {
 		return err
 	}
+	stopMetering := a.startMetering(ctx, g, a.metrics)
+	defer stopMetering()
 	if err := a.api.Listen(); err != nil {
 		return platform.Errorf(platform.EUNAVAILABLE, "listen on %s: %v", a.cfg.Addr, err).WithHint("another process uses the address; pass --addr HOST:PORT")
 	}
