@@ -227,7 +227,8 @@ type BillingStore interface {
 	// CreateInvoice stores a final invoice (Status open) unless one of the same ID
 	// exists; created reports whether it was stored. An existing invoice is left as it
 	// is, so regenerating a period is harmless. EINVALID for a draft or an invoice
-	// without an ID or org.
+	// without an ID or org; ECONFLICT when the org has an invoice of another ID for the
+	// same period.
 	CreateInvoice(ctx context.Context, inv *Invoice) (created bool, err error)
 	// GetInvoice returns an invoice by ID; ENOTFOUND if none.
 	GetInvoice(ctx context.Context, id string) (*Invoice, error)
@@ -237,8 +238,9 @@ type BillingStore interface {
 	// externalID (Status exported). Marking it again with the same ID is a no-op;
 	// ECONFLICT with another ID; ENOTFOUND for an unknown invoice.
 	MarkInvoiceExported(ctx context.Context, id, externalID string) error
-	// SetBillingCustomer records the payment provider's customer of an org;
-	// BillingCustomer returns it, "" when none is recorded.
+	// SetBillingCustomer records the payment provider's customer of an org (EINVALID
+	// without an org or a customer ID, ENOTFOUND for an unknown org); BillingCustomer
+	// returns it, "" when none is recorded.
 	SetBillingCustomer(ctx context.Context, org, customerID string) error
 	BillingCustomer(ctx context.Context, org string) (string, error)
 	// MarkSpendThreshold records that org's spend reached threshold (75, 90, 100) of

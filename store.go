@@ -20,5 +20,6 @@ type Store interface {
 	AuditStore
 	AlertStore
 	MeteringStore
+	BillingStore
 	Close() error
 }

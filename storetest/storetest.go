@@ -15,7 +15,8 @@
 // resource samples, event filtering and paging, region tokens, repository links with
 // their webhook deliveries and previews, alerting (rules, channels, silences, alerts
 // written by key with compare-and-set, the event cursor, the notification outbox claimed
-// under leases), and data surviving Close and reopen.
+// under leases), metering, billing (plan history, invoices stored once and exported
+// once, customers, spend thresholds announced once), and data surviving Close and reopen.
 package storetest
 
 import (
@@ -98,6 +99,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"NotificationClaims", testNotificationClaims},
 		{"NotificationHistory", testNotificationHistory},
 		{"Metering", testMetering},
+		{"Billing", testBilling},
 		{"Reopen", testReopen},
 	}
 	for _, tc := range tests {
