@@ -47,6 +47,8 @@ const (
 	AuditAlertChannel    = "alert.channel"
 	AuditAlertSilence    = "alert.silence"
 	AuditAlertTest       = "alert.test"
+	// AuditBillingPlan records a change of an organisation's plan.
+	AuditBillingPlan = "billing.plan"
 )
 
 // AuditEntry is one line of an organisation's audit log: who did what to what, when,

@@ -160,6 +160,37 @@ type ControlPlane interface {
 	// newest first (f.Org is the caller's).
 	AlertHistory(ctx context.Context, f NotificationFilter) ([]*Notification, error)
 
+	// Metering and billing (docs/billing.md).
+	//
+	// Usage returns the caller's organisation's metered usage (never another's): of the
+	// namespaces the caller's token reaches, in q's window (the current billing period
+	// so far by default), summed per namespace, service, region and meter unless
+	// q.Hourly. Any member may read it (namespace.read: a narrowed token sees its
+	// namespaces'). EINVALID for From at or after To, an unknown meter or a window over
+	// MaxUsageWindow; EFORBIDDEN for a namespace outside the token's; ENOTFOUND for a
+	// namespace the organisation neither has nor used. Usage works whether or not
+	// billing is enabled.
+	Usage(ctx context.Context, q UsageQuery) ([]UsageRollup, error)
+	// Plan returns the organisation's plan in force now and the plans of the catalog
+	// (billing.read: any member, with a token for every namespace).
+	Plan(ctx context.Context) (*PlanView, error)
+	// SetPlan moves the organisation to the catalog's plan name from now on (billing.
+	// manage: admins and owners), audited as billing.plan. The current period is
+	// prorated between the plans. EINVALID for a plan not in the catalog (the hint
+	// lists them).
+	SetPlan(ctx context.Context, name string) (*PlanAssignment, error)
+	// ListInvoices returns the organisation's invoices, newest period first: the
+	// current period's draft (what accrues so far, computed now), then the final ones
+	// (billing.read).
+	ListInvoices(ctx context.Context) ([]*Invoice, error)
+	// GetInvoice returns one of the organisation's invoices by ID; "draft" (or the
+	// draft's own ID) is the current period's draft. ENOTFOUND for an unknown invoice
+	// or another organisation's (billing.read).
+	//
+	// Plan, SetPlan, ListInvoices and GetInvoice are EUNAVAILABLE when billing is not
+	// enabled on the platform.
+	GetInvoice(ctx context.Context, id string) (*Invoice, error)
+
 	// GitHubLinks returns the org's GitHub team links; admins may read them.
 	GitHubLinks(ctx context.Context) ([]*GitHubLink, error)
 	// SetGitHubLinks replaces the org's GitHub team links; owners only.
@@ -192,6 +223,24 @@ type CreateTokenRequest struct {
 	Admin      bool          `json:"admin"`
 	Namespaces []string      `json:"namespaces,omitempty"`
 	TTL        time.Duration `json:"ttl,omitempty"`
+}
+
+// PlanView is an organisation's plan as ControlPlane.Plan shows it.
+type PlanView struct {
+	Org string `json:"org"`
+	// Plan is the plan in force now: as it was assigned, or the catalog's default.
+	Plan Plan `json:"plan"`
+	// Default is true when the organisation was never assigned a plan: it is on the
+	// catalog's default plan since it was created.
+	Default bool `json:"default,omitempty"`
+	// Since is when Plan took effect (the organisation's creation for the default),
+	// By who assigned it.
+	Since time.Time `json:"since,omitzero"`
+	By    string    `json:"by,omitempty"`
+	// Catalog names the plans an organisation may move to, smallest first; DefaultPlan
+	// is the one of organisations given none.
+	Catalog     []string `json:"catalog"`
+	DefaultPlan string   `json:"default_plan"`
 }
 
 // Authenticator resolves a bearer secret to its token: EUNAUTHENTICATED for an unknown,

@@ -52,8 +52,12 @@ const (
 	OrgManage    Action = "org.manage"
 	// AlertRead reads alert rules, silences, alerts and their notifications (a narrowed
 	// token: those of its namespaces); AlertManage changes them and reads channels.
-	AlertRead     Action = "alert.read"
-	AlertManage   Action = "alert.manage"
+	AlertRead   Action = "alert.read"
+	AlertManage Action = "alert.manage"
+	// BillingRead reads the organisation's plan and invoices: org-wide amounts, so a
+	// token narrowed to namespaces may not (usage is namespace.read, per namespace);
+	// BillingManage changes the plan.
+	BillingRead   Action = "billing.read"
 	BillingManage Action = "billing.manage"
 	SettingManage Action = "setting.manage"
 	RegionRead    Action = "region.read"
@@ -114,6 +118,7 @@ var Table = map[Action]Rule{
 	OrgManage:       {platform.RoleOwner, ScopeOrg},
 	AlertRead:       {platform.RoleViewer, ScopeSelf},
 	AlertManage:     {platform.RoleAdmin, ScopeOrg},
+	BillingRead:     {platform.RoleViewer, ScopeOrg},
 	BillingManage:   {platform.RoleAdmin, ScopeOrg},
 	SettingManage:   {platform.RoleAdmin, ScopeOrg},
 	RegionRead:      {platform.RoleViewer, ScopeSelf},

@@ -45,6 +45,7 @@ var matrix = map[authz.Action]map[platform.Role]want{
 	authz.OrgManage:       {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: none, platform.RoleOwner: all},
 	authz.AlertRead:       {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.AlertManage:     {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
+	authz.BillingRead:     {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.BillingManage:   {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.SettingManage:   {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.RegionRead:      {platform.RoleViewer: all, platform.RoleDeveloper: all, platform.RoleAdmin: all, platform.RoleOwner: all},

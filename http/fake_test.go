@@ -585,3 +585,59 @@ func (f *fakeControlPlane) AlertHistory(ctx context.Context, flt platform.Notifi
 	}
 	return []*platform.Notification{cannedNotification()}, nil
 }
+
+// Metering and billing: usage needs any token (a listing), the plan and invoices an
+// admin token for every namespace (the fake's stand-in for billing.read and
+// billing.manage).
+
+func cannedInvoice(status platform.InvoiceStatus) *platform.Invoice {
+	end := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	return &platform.Invoice{ID: "in-default-20260101", Org: platform.DefaultOrg, PeriodStart: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: end,
+		Currency: "usd", Status: status, Total: 2150, CreatedAt: t0, Lines: []platform.InvoiceLine{
+			{Plan: "pro", From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: end, Quantity: 2678400, UnitAmount: 2000, Per: 2678400, Amount: 2000,
+				Description: "Plan pro"},
+			{Meter: platform.MeterRequests, Plan: "pro", From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: end, Quantity: 13_000_000,
+				Included: 10_000_000, UnitAmount: 50, Per: 1_000_000, Amount: 150, Description: "Requests"},
+		}}
+}
+
+func (f *fakeControlPlane) Usage(ctx context.Context, q platform.UsageQuery) ([]platform.UsageRollup, error) {
+	if err := f.record(ctx, "Usage", anyNamespace, q); err != nil {
+		return nil, err
+	}
+	return []platform.UsageRollup{{Org: platform.DefaultOrg, Namespace: "acme", Service: "hello", Region: "local",
+		Meter: platform.MeterRequests, Hour: t0.Truncate(time.Hour), Quantity: 1234}}, nil
+}
+
+func (f *fakeControlPlane) Plan(ctx context.Context) (*platform.PlanView, error) {
+	if err := f.record(ctx, "Plan", "", nil); err != nil {
+		return nil, err
+	}
+	return &platform.PlanView{Org: platform.DefaultOrg, Plan: platform.Plan{Name: "free", Currency: "usd", Quotas: platform.Quotas{Instances: 3}},
+		Default: true, Since: t0, By: "platform", Catalog: []string{"free", "pro"}, DefaultPlan: "free"}, nil
+}
+
+func (f *fakeControlPlane) SetPlan(ctx context.Context, name string) (*platform.PlanAssignment, error) {
+	if err := f.record(ctx, "SetPlan", "", name); err != nil {
+		return nil, err
+	}
+	return &platform.PlanAssignment{Org: platform.DefaultOrg, Plan: platform.Plan{Name: name, Currency: "usd", BaseAmount: 2000},
+		From: t0, By: "admin", CreatedAt: t0}, nil
+}
+
+func (f *fakeControlPlane) ListInvoices(ctx context.Context) ([]*platform.Invoice, error) {
+	if err := f.record(ctx, "ListInvoices", "", nil); err != nil {
+		return nil, err
+	}
+	return []*platform.Invoice{cannedInvoice(platform.InvoiceOpen)}, nil
+}
+
+func (f *fakeControlPlane) GetInvoice(ctx context.Context, id string) (*platform.Invoice, error) {
+	if err := f.record(ctx, "GetInvoice", "", id); err != nil {
+		return nil, err
+	}
+	if id != "draft" && id != "in-default-20260101" {
+		return nil, platform.Errorf(platform.ENOTFOUND, "invoice %q not found", id)
+	}
+	return cannedInvoice(platform.InvoiceDraft), nil
+}

@@ -22,6 +22,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/auth"
 	"github.com/micro/platform/authz"
+	"github.com/micro/platform/billing"
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/gateway"
 	platformhttp "github.com/micro/platform/http"
@@ -80,8 +81,9 @@ func newRealServer(t *testing.T) *realServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	plans := billing.DefaultPlans() // billing on, so that its routes answer allowed callers
 	plane, err := control.New(control.Options{Store: st, Mesh: matrixMesh{}, Driver: fake.New(fake.Options{}), Builder: matrixBuilder{},
-		Sources: matrixBuilder{}, Secrets: box, Auth: a, BuildLogDir: filepath.Join(dir, "buildlogs")})
+		Sources: matrixBuilder{}, Secrets: box, Auth: a, BuildLogDir: filepath.Join(dir, "buildlogs"), Plans: &plans})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +212,7 @@ var bodies = map[string]string{
 	"POST /v1/alerts/rules":            `{"name":"made-by-matrix","kind":"error_rate","op":">","threshold":5,"window":"5m","severity":"warning"}`,
 	"POST /v1/alerts/channels":         `{"name":"made-by-matrix","kind":"webhook","config":{"url":"https://hooks.example.com/matrix"},"secret":"matrix-key"}`,
 	"POST /v1/alerts/silences":         `{"for":"1h","comment":"made by matrix"}`,
+	"PUT /v1/billing/plan":             `{"plan":"pro"}`,
 }
 
 // path fills a route pattern's parameters.

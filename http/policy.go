@@ -90,4 +90,13 @@ var RoutePolicy = map[string]RouteRule{
 	"GET /v1/alerts/silences":            {Action: authz.AlertRead},
 	"POST /v1/alerts/silences":           {Action: authz.AlertManage},
 	"DELETE /v1/alerts/silences/{id}":    {Action: authz.AlertManage},
+
+	// Metering and billing: members read the usage of the namespaces they reach; the
+	// plan and invoices (org-wide amounts) need a token for every namespace; admins
+	// change the plan.
+	"GET /v1/usage":         {Action: authz.NamespaceRead},
+	"GET /v1/billing/plan":  {Action: authz.BillingRead},
+	"PUT /v1/billing/plan":  {Action: authz.BillingManage},
+	"GET /v1/invoices":      {Action: authz.BillingRead},
+	"GET /v1/invoices/{id}": {Action: authz.BillingRead},
 }

@@ -343,6 +343,7 @@ func (s *Server) routes() chi.Router {
 			s.accountRoutes(r)
 			s.repoRoutes(r)
 			s.alertRoutes(r)
+			s.billingRoutes(r)
 		})
 	})
 	return r
