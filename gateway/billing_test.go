@@ -106,3 +106,39 @@ func TestBilledUsage(t *testing.T) {
 		t.Fatalf("event time %s, want the minute %s", pub.events[0].Time, m0)
 	}
 }
+
+type fixedLimits map[string]int
+
+func (l fixedLimits) RequestsPerSecond(org string) int { return l[org] }
+
+// TestRateLimit: an organisation's calls beyond its plan's requests per second are
+// refused with quota_exceeded (429) and not billed; another organisation's are not
+// affected; a second later there is room again.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	pub := &fakePublisher{}
+	tg := newTestGateway(t, func(o *Options) { o.Metering, o.Limits = pub, fixedLimits{platform.DefaultOrg: 3} })
+	var codes []int
+	for range 5 {
+		w := tg.do(req{headers: acme()})
+		codes = append(codes, w.Code)
+		if w.Code == 429 {
+			if e := errorOf(t, w); e.Code != platform.EQUOTA || !strings.Contains(e.Message, "3 requests per second") || e.Hint == "" {
+				t.Fatalf("refusal %+v", e)
+			}
+		}
+	}
+	if !slices.Equal(codes, []int{200, 200, 200, 429, 429}) {
+		t.Fatalf("statuses %v, want three served and two refused", codes)
+	}
+	if err := tg.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.events) == 0 || pub.events[0].Meter != platform.MeterRequests || pub.events[0].Quantity != 3 {
+		t.Fatalf("billed %+v, want the 3 served requests", pub.events)
+	}
+	time.Sleep(time.Second)
+	if w := tg.do(req{headers: acme()}); w.Code != 200 {
+		t.Fatalf("a second later: %d %s", w.Code, w.Body)
+	}
+}

@@ -74,6 +74,9 @@ type Options struct {
 	// egress bytes) counted since the last, and waits until they are published; events
 	// it could not publish are re-emitted with the same IDs at the next flush.
 	Metering UsagePublisher
+	// Limits, when set, bounds each organisation's requests per second (its plan's
+	// quota): a call beyond it is refused with quota_exceeded (429) and not billed.
+	Limits RateLimits
 	// Domain enables host-prefix routing: a request to acme.<Domain> is in namespace
 	// acme. Empty means only the Micro-Namespace header selects the namespace.
 	Domain string
@@ -140,6 +143,7 @@ type Gateway struct {
 	bufs    sync.Pool
 	policy  *authz.Policy
 	denials *denialLog
+	limiter *rateLimiter // nil without Options.Limits
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -157,6 +161,9 @@ func New(opts Options) *Gateway {
 		g.domain = "." + strings.TrimPrefix(strings.ToLower(opts.Domain), ".")
 	}
 	g.meter = newMeter(g.metrics, opts.MaxSeries, g.registered)
+	if opts.Limits != nil {
+		g.limiter = &rateLimiter{limits: opts.Limits}
+	}
 	if opts.Metering != nil {
 		var id [6]byte
 		_, _ = rand.Read(id[:])

@@ -57,6 +57,8 @@ type target struct {
 	authorized bool
 	// egress is the bytes of the response body sent.
 	egress int64
+	// throttled calls were refused by the organisation's rate limit: not billed.
+	throttled bool
 	// forwarded calls were served by another region's gateway, which meters them for
 	// usage; here they count only in the metrics.
 	forwarded bool
@@ -99,6 +101,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 		return tgt, err
 	}
 	tgt = target{ns: ns, service: service, org: cmp.Or(tok.Org, platform.DefaultOrg), authorized: true}
+	if err := g.limiter.allow(tgt.org); err != nil {
+		tgt.throttled = true
+		return tgt, err
+	}
 	tgt.forwarded, tgt.egress, err = g.call(ctx, w, r, platform.CallRequest{
 		Namespace: ns,
 		Service:   service,

@@ -111,7 +111,7 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 		s = mt.series(seriesKey{t.ns, t.service}, t.org, status == http.StatusOK)
 	}
 	s.metrics.observe(status, latency.Seconds())
-	if !s.billed || t.forwarded {
+	if !s.billed || t.forwarded || t.throttled {
 		return
 	}
 	sec := start.Unix()
