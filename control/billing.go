@@ -144,7 +144,7 @@ func (p *Plane) billingCaller(ctx context.Context, action authz.Action) (*platfo
 // organisation never assigned one, the default plan from its creation on. created
 // reports that the history is the implicit default.
 func (p *Plane) planHistory(ctx context.Context, org string, plans *billing.Plans) (history []*platform.PlanAssignment, implicit bool, err error) {
-	history, err = p.billing().PlanHistory(ctx, org)
+	history, err = p.store.PlanHistory(ctx, org)
 	if err != nil || len(history) > 0 {
 		return history, false, err
 	}
@@ -226,12 +226,12 @@ func (p *Plane) SetPlan(ctx context.Context, name string) (*platform.PlanAssignm
 	if implicit {
 		// Record the default plan the organisation was on until now, as it stands, so
 		// that this period's invoices rate its first part under it.
-		if err := p.billing().AssignPlan(ctx, history[0]); err != nil {
+		if err := p.store.AssignPlan(ctx, history[0]); err != nil {
 			return nil, err
 		}
 	}
 	a := &platform.PlanAssignment{Org: org, Plan: plan, From: now, By: actorName(tok), CreatedAt: now}
-	if err := p.billing().AssignPlan(ctx, a); err != nil {
+	if err := p.store.AssignPlan(ctx, a); err != nil {
 		return nil, err
 	}
 	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditBillingPlan, Target: "org/" + org,
@@ -269,7 +269,7 @@ func (p *Plane) ListInvoices(ctx context.Context) ([]*platform.Invoice, error) {
 	if err != nil {
 		return nil, err
 	}
-	final, err := p.billing().ListInvoices(ctx, org, "")
+	final, err := p.store.ListInvoices(ctx, org, "")
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +293,7 @@ func (p *Plane) GetInvoice(ctx context.Context, id string) (*platform.Invoice, e
 	if id == string(platform.InvoiceDraft) || id == billing.InvoiceID(org, billing.MonthOf(p.opts.Clock.Now())) {
 		return p.draft(ctx, org, plans)
 	}
-	inv, err := p.billing().GetInvoice(ctx, id)
+	inv, err := p.store.GetInvoice(ctx, id)
 	if err == nil && inv.Org != org {
 		err = platform.Errorf(platform.ENOTFOUND, "no invoice %q", id)
 	}
@@ -302,34 +302,4 @@ func (p *Plane) GetInvoice(ctx context.Context, id string) (*platform.Invoice, e
 			WithHint("`platform invoices` lists your organisation's invoices; `draft` is the current period's")
 	}
 	return inv, err
-}
-
-// billing returns the plane's store as a BillingStore.
-//
-// TEMPORARY: until platform.Store embeds platform.BillingStore (sqlstore's billing
-// commit), a store without it answers unavailableBilling.
-func (p *Plane) billing() platform.BillingStore {
-	if bs, ok := p.store.(platform.BillingStore); ok {
-		return bs
-	}
-	return unavailableBilling{}
-}
-
-// unavailableBilling is a BillingStore that refuses everything. TEMPORARY, as billing.
-type unavailableBilling struct{ platform.BillingStore }
-
-func (unavailableBilling) PlanHistory(context.Context, string) ([]*platform.PlanAssignment, error) {
-	return nil, errBillingOff()
-}
-
-func (unavailableBilling) ListInvoices(context.Context, string, platform.InvoiceStatus) ([]*platform.Invoice, error) {
-	return nil, errBillingOff()
-}
-
-func (unavailableBilling) GetInvoice(context.Context, string) (*platform.Invoice, error) {
-	return nil, errBillingOff()
-}
-
-func (unavailableBilling) AssignPlan(context.Context, *platform.PlanAssignment) error {
-	return errBillingOff()
 }

@@ -1,11 +1,15 @@
 package control_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/billing"
+	"github.com/micro/platform/control"
 )
 
 // billingNow is the clock of the billing tests: 20 November 2026, 15:30 UTC.
@@ -157,4 +161,207 @@ func checkUsage(t *testing.T, what string, got, want []platform.UsageRollup) {
 			t.Errorf("%s: row %d = %+v, want %+v", what, i, got[i], want[i])
 		}
 	}
+}
+
+// orgCreatedAt creates organisation org, created at created, with a local owner login,
+// and returns a context with the owner's API token.
+func (h *accounts) orgCreatedAt(org, login string, created time.Time) context.Context {
+	h.t.Helper()
+	ctx := h.t.Context()
+	if err := h.store.CreateOrg(ctx, &platform.Org{Name: org, CreatedAt: created}); err != nil {
+		h.t.Fatal(err)
+	}
+	u := &platform.User{ID: "u-" + login, Login: login, Source: platform.UserLocal}
+	if err := h.store.CreateUser(ctx, u); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.PutMembership(ctx, &platform.Membership{Org: org, UserID: u.ID, Role: platform.RoleOwner, Source: platform.MemberLocal}); err != nil {
+		h.t.Fatal(err)
+	}
+	secret, _, err := h.plane.Directory().IssueToken(ctx, u.ID, org, platform.TokenAPI, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.as(secret)
+}
+
+// TestBillingOff: without plans, the plan and invoices say billing is not enabled and
+// how to enable it; usage still answers.
+func TestBillingOff(t *testing.T) {
+	t.Parallel()
+	h := newAccounts(t)
+	_, err := h.plane.Plan(h.owner)
+	wantErr(t, err, platform.EUNAVAILABLE, "billing is not enabled on this platform")
+	if hint := platform.ErrorHint(err); !strings.Contains(hint, "PLATFORM_BILLING_ENABLED") || !strings.Contains(hint, "billing.enabled") {
+		t.Errorf("hint %q does not say how to enable billing", hint)
+	}
+	_, err = h.plane.SetPlan(h.owner, "pro")
+	wantErr(t, err, platform.EUNAVAILABLE, "billing is not enabled")
+	_, err = h.plane.ListInvoices(h.owner)
+	wantErr(t, err, platform.EUNAVAILABLE, "billing is not enabled")
+	_, err = h.plane.GetInvoice(h.owner, "draft")
+	wantErr(t, err, platform.EUNAVAILABLE, "billing is not enabled")
+	if _, err := h.plane.Usage(h.owner, platform.UsageQuery{}); err != nil {
+		t.Fatalf("usage without billing: %v", err)
+	}
+	// Refusals come first: a viewer learns it may not change the plan.
+	viewer, _ := h.member("vera", platform.RoleViewer)
+	_, err = h.plane.SetPlan(viewer, "pro")
+	wantErr(t, err, platform.EFORBIDDEN, "billing.manage needs the admin role")
+}
+
+// TestPlanAndInvoices follows docs/billing.md's worked example: acme, created on
+// 1 November 2026 and on the default plan (free) since, moves to pro on 11 November at
+// 10:30 UTC. Its draft on the 20th prorates pro's base amount to then; its final
+// November invoice is the document's 15.00 USD; the December draft comes first.
+func TestPlanAndInvoices(t *testing.T) {
+	t.Parallel()
+	plans := billing.DefaultPlans()
+	h := newAccounts(t, func(o *control.Options) { o.Plans = &plans })
+	ctx := t.Context()
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	at := func(day, hour, minute int) time.Time { return time.Date(2026, 11, day, hour, minute, 0, 0, time.UTC) }
+	h.clock.now = at(3, 9, 0)
+	acme := h.orgCreatedAt("acme", "ada", nov)
+	if _, err := h.plane.CreateNamespace(acme, "shop"); err != nil {
+		t.Fatal(err)
+	}
+
+	v, err := h.plane.Plan(acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Plan.Name != "free" || !v.Default || !v.Since.Equal(nov) || v.DefaultPlan != "free" ||
+		strings.Join(v.Catalog, ",") != "free,pro,enterprise" {
+		t.Fatalf("plan of a new org = %+v, want free (the default) since its creation, and the catalog", v)
+	}
+
+	// Who may change it, and to what.
+	h.clock.now = at(11, 10, 30)
+	for _, role := range []platform.Role{platform.RoleViewer, platform.RoleDeveloper} {
+		ctx := h.memberOf("acme", "m-"+string(role), role)
+		if _, err := h.plane.Plan(ctx); err != nil {
+			t.Fatalf("a %s reads the plan: %v", role, err)
+		}
+		_, err := h.plane.SetPlan(ctx, "pro")
+		wantErr(t, err, platform.EFORBIDDEN, "billing.manage needs the admin role")
+	}
+	_, err = h.plane.SetPlan(acme, "gold")
+	wantErr(t, err, platform.EINVALID, `no plan "gold" on this platform`)
+	if hint := platform.ErrorHint(err); hint != "choose one of free, pro, enterprise" {
+		t.Errorf("hint = %q, want the catalog", hint)
+	}
+	a, err := h.plane.SetPlan(acme, "pro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Org != "acme" || a.Plan.Name != "pro" || !a.From.Equal(at(11, 10, 30)) || a.By != "ada" {
+		t.Fatalf("assignment = %+v", a)
+	}
+	history, err := h.store.PlanHistory(ctx, "acme")
+	if err != nil || len(history) != 2 || history[0].Plan.Name != "free" || !history[0].From.Equal(nov) || history[1].Plan.Name != "pro" {
+		t.Fatalf("history = %+v, %v; want free from the org's creation, then pro", history, err)
+	}
+	if v, err = h.plane.Plan(acme); err != nil || v.Plan.Name != "pro" || v.Default || !v.Since.Equal(at(11, 10, 30)) || v.By != "ada" {
+		t.Fatalf("plan after the move = %+v, %v", v, err)
+	}
+	audit, err := h.plane.ListAudit(acme, platform.AuditFilter{Action: platform.AuditBillingPlan})
+	if err != nil || len(audit) != 1 || audit[0].Target != "org/acme" || !strings.Contains(audit[0].Detail, "moved to plan pro") {
+		t.Fatalf("audit = %+v, %v", audit, err)
+	}
+
+	h.commitUsage(
+		ev("acme", "shop", "api", platform.MeterRequests, at(5, 12, 0), 50_000_000),
+		ev("acme", "shop", "api", platform.MeterRequests, at(11, 10, 15), 3_000_000), // its hour began under free
+		ev("acme", "shop", "api", platform.MeterRequests, at(15, 8, 0), 7_000_000),
+		ev("acme", "shop", "api", platform.MeterInstanceSeconds, at(3, 12, 0), 9_000_000),
+		ev("acme", "shop", "api", platform.MeterInstanceSeconds, at(12, 1, 0), 4_000_000),
+	)
+
+	// The draft on the 20th at 15:30: pro's base for 9 days 5 hours (795,600 of
+	// 2,592,000 seconds) is 613.88 → 614; the usage lines as the document's.
+	h.clock.now = at(20, 15, 30)
+	draft, err := h.plane.GetInvoice(acme, "draft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if draft.ID != "in-acme-20261101" || draft.Status != platform.InvoiceDraft || draft.Total != 614+172+24 {
+		t.Fatalf("draft = %s %s total %d, want in-acme-20261101 draft 810; lines %+v", draft.ID, draft.Status, draft.Total, draft.Lines)
+	}
+	byID, err := h.plane.GetInvoice(acme, draft.ID)
+	if err != nil || byID.Total != draft.Total || byID.Status != platform.InvoiceDraft {
+		t.Fatalf("the draft by its ID = %+v, %v", byID, err)
+	}
+	list, err := h.plane.ListInvoices(acme)
+	if err != nil || len(list) != 1 || list[0].ID != draft.ID {
+		t.Fatalf("invoices on the 20th = %+v, %v; want the draft", list, err)
+	}
+
+	// The period ends; the invoicer stores the final invoice (the document's 15.00 USD).
+	h.clock.now = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	rollups, err := h.store.ListUsageRollups(ctx, platform.UsageRollupFilter{Org: "acme", From: nov, To: nov.AddDate(0, 1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []platform.UsageRollup
+	for _, r := range rollups {
+		rs = append(rs, *r)
+	}
+	hist := make([]billing.Assignment, len(history))
+	for i, a := range history {
+		hist[i] = billing.Assignment{Plan: a.Plan, From: a.From}
+	}
+	final, err := billing.Rate("acme", billing.MonthOf(nov), hist, rs, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil || final.Total != 1500 {
+		t.Fatalf("final November invoice = %+v, %v; want 1,500", final, err)
+	}
+	if _, err := h.store.CreateInvoice(ctx, final); err != nil {
+		t.Fatal(err)
+	}
+	list, err = h.plane.ListInvoices(acme)
+	if err != nil || len(list) != 2 || list[0].ID != "in-acme-20261201" || list[0].Status != platform.InvoiceDraft ||
+		list[1].ID != "in-acme-20261101" || list[1].Status != platform.InvoiceOpen || list[1].Total != 1500 {
+		t.Fatalf("invoices in December = %+v, %v; want December's draft, then November's final", list, err)
+	}
+	got, err := h.plane.GetInvoice(acme, "in-acme-20261101")
+	if err != nil || got.Total != 1500 || len(got.Lines) != len(final.Lines) {
+		t.Fatalf("November's invoice = %+v, %v", got, err)
+	}
+
+	// Tenancy: another organisation neither sees nor finds acme's invoices; a token
+	// narrowed to namespaces reads no org-wide amounts.
+	globex := h.orgCreatedAt("globex", "gus", nov)
+	_, err = h.plane.GetInvoice(globex, "in-acme-20261101")
+	wantErr(t, err, platform.ENOTFOUND, `invoice "in-acme-20261101" not found`)
+	_, err = h.plane.GetInvoice(acme, "in-nope-20261101")
+	wantErr(t, err, platform.ENOTFOUND, `invoice "in-nope-20261101" not found`)
+	theirs, err := h.plane.ListInvoices(globex)
+	if err != nil || len(theirs) != 1 || theirs[0].ID != "in-globex-20261201" || theirs[0].Total != 0 {
+		t.Fatalf("globex's invoices = %+v, %v; want its own free draft", theirs, err)
+	}
+	_, narrow, err := h.plane.CreateToken(acme, platform.CreateTokenRequest{Name: "ci", Role: platform.RoleAdmin, Namespaces: []string{"shop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.plane.ListInvoices(h.as(narrow))
+	wantErr(t, err, platform.EFORBIDDEN, "billing.read needs a token for every namespace")
+}
+
+// memberOf adds a local user with role to org and returns a context with a token of
+// theirs.
+func (h *accounts) memberOf(org, login string, role platform.Role) context.Context {
+	h.t.Helper()
+	ctx := h.t.Context()
+	u := &platform.User{ID: "u-" + login, Login: login, Source: platform.UserLocal}
+	if err := h.store.CreateUser(ctx, u); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.PutMembership(ctx, &platform.Membership{Org: org, UserID: u.ID, Role: role, Source: platform.MemberLocal}); err != nil {
+		h.t.Fatal(err)
+	}
+	secret, _, err := h.plane.Directory().IssueToken(ctx, u.ID, org, platform.TokenAPI, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.as(secret)
 }
