@@ -42,7 +42,13 @@ func (p *Plane) CreateNamespace(ctx context.Context, name string, regions ...str
 	p.nsMu.Lock()
 	defer p.nsMu.Unlock()
 	// A namespace that exists is a conflict, whatever a region would say.
-	if _, err := p.store.GetNamespace(ctx, name); platform.IsNotFound(err) {
+	_, err := p.store.GetNamespace(ctx, name)
+	if platform.IsNotFound(err) {
+		if err := p.checkNamespaceQuota(ctx, ns.Org); err != nil {
+			return nil, err
+		}
+	}
+	if platform.IsNotFound(err) {
 		for _, r := range p.placement(&platform.Service{}, ns) {
 			c := p.links.client(r)
 			if c == nil {
@@ -294,6 +300,9 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		BuildID: b.ID, Replicas: deployReplicas(req.Replicas, earlier), Size: deploySize(req.Size, earlier),
 		Env: p.sealEnv(req.Env), Regions: regions, Status: platform.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		Canary: req.Canary, Origin: deployOrigin(ctx, req),
+	}
+	if err := p.checkDeployQuota(ctx, req.Namespace, req.Service, r.Replicas, r.Regions, true); err != nil {
+		return nil, err
 	}
 	if err := p.store.Deploy(ctx, b, r); err != nil {
 		return nil, err

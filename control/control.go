@@ -150,6 +150,7 @@ func (o *Options) setDefaults() {
 // what it decides, over the runtime API (see links).
 type Plane struct {
 	opts   Options
+	plans  planCache // the gateway's view of each organisation's plan
 	store  platform.Store
 	logger *slog.Logger
 	events *hub

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/billing"
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/runtime"
@@ -178,6 +179,8 @@ type harnessOptions struct {
 	sample time.Duration
 	// wrapStore, when set, wraps the store the plane is given.
 	wrapStore func(platform.Store) platform.Store
+	// plans turns billing on (control.Options.Plans).
+	plans *billing.Plans
 }
 
 func newHarness(t testing.TB, dir string, host *fake.Host, rollout time.Duration) *harness {
@@ -225,6 +228,7 @@ func openHarness(t testing.TB, dir string, host *fake.Host, opts harnessOptions)
 		Store: planeStore, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{}, Secrets: box,
 		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: opts.rollout, StopGrace: 200 * time.Millisecond,
 		ResyncInterval: opts.resync, Logger: opts.logger, ReviveAfter: 700 * time.Millisecond, SampleInterval: opts.sample,
+		Plans: opts.plans,
 	})
 	if err != nil {
 		t.Fatal(err)

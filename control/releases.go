@@ -44,6 +44,9 @@ func (p *Plane) Rollback(ctx context.Context, namespace, service, version string
 	if o := target.Origin; o != nil {
 		r.Origin.Repo, r.Origin.Ref, r.Origin.Commit, r.Origin.Author, r.Origin.Message = o.Repo, o.Ref, o.Commit, o.Author, o.Message
 	}
+	if err := p.checkDeployQuota(ctx, namespace, service, r.Replicas, r.Regions, false); err != nil {
+		return nil, err
+	}
 	if err := p.store.Deploy(ctx, nil, r); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/billing"
 )
 
 // PreviewName is the namespace of pull request pr of a link to ns: "acme-pr-42".
@@ -62,6 +63,12 @@ func (w *Worker) pullRequest(ctx context.Context, link *platform.RepoLink, d *pl
 				orgName(link.Org), len(all), w.opts.MaxPreviews)
 			w.comment(ctx, link, ev.Number, ns, msg)
 			return "", platform.Errorf(platform.EQUOTA, "no preview for #%d: the organisation has %d previews (max %d)", ev.Number, len(all), w.opts.MaxPreviews)
+		}
+		if w.opts.Quotas != nil {
+			if err := w.opts.Quotas.CheckQuota(ctx, link.Org, billing.QuotaPreviews, int64(len(all)), 1); err != nil {
+				w.comment(ctx, link, ev.Number, ns, "No preview: "+platform.ErrorMessage(err)+". "+platform.ErrorHint(err)+".")
+				return "", err
+			}
 		}
 		if err := w.createPreviewNamespace(ctx, link, ns); err != nil {
 			return "", err

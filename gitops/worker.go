@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-retry"
 
 	platform "github.com/micro/platform"
+	"github.com/micro/platform/billing"
 )
 
 // Status is a commit status the worker reports for one service.
@@ -37,6 +38,12 @@ type Reporter interface {
 // Store is what the worker and the receiver keep: links, deliveries, previews.
 type Store = platform.RepoStore
 
+// QuotaChecker says whether an organisation's plan allows more of a quota
+// (control.Plane.CheckQuota): EQUOTA when it does not.
+type QuotaChecker interface {
+	CheckQuota(ctx context.Context, org string, kind billing.QuotaKind, current, adding int64) error
+}
+
 // Options configure a Worker.
 type Options struct {
 	Store Store
@@ -52,6 +59,9 @@ type Options struct {
 	GitHubWebURL string
 	// MaxPreviews caps the preview namespaces of one organisation (default 5).
 	MaxPreviews int
+	// Quotas, when set, also bounds them by the organisation's plan (billing's
+	// previews quota).
+	Quotas QuotaChecker
 	// ReleaseTimeout bounds how long one delivery waits for a release (default 30m).
 	ReleaseTimeout time.Duration
 	// Poll is how often a waited-for release is looked at (default 100ms).

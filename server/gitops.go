@@ -67,7 +67,7 @@ func (a *App) newGitOps(plane *control.Plane, repos *github.Repos, secrets gitop
 		Mirror: &gitops.Mirror{Dir: filepath.Join(a.cfg.DataDir, "gitops"), Token: a.cfg.GitHub.RepoToken,
 			TokenHost: gitHubHost(a.cfg.GitHub.WebURL)},
 		PublicURL: a.cfg.PublicURL, GitHubWebURL: a.cfg.GitHub.WebURL, MaxPreviews: a.cfg.MaxPreviews,
-		Logger: log,
+		Quotas: plane, Logger: log,
 	})
 	rc := &gitops.Receiver{Store: a.store, Secrets: secrets, Worker: w, Logger: log,
 		Audit: func(ctx context.Context, e *platform.AuditEntry) {

@@ -235,7 +235,7 @@ func (a *App) build(ctx context.Context) error {
 	a.metrics = reg
 	a.gw = gateway.New(gateway.Options{
 		Mesh: a.bus, Auth: a.auth, Usage: a.store, Metering: a.usage, Domain: cfg.GatewayDomain,
-		Router: plane.Router(), Region: cfg.LocalRegion,
+		Router: plane.Router(), Region: cfg.LocalRegion, Limits: plane,
 		Metrics: reg, Logger: a.logger.With("component", "gateway"),
 	})
 	hopts := platformhttp.Options{
