@@ -74,28 +74,40 @@
 //   - IDs that grow with time (a sequence, a time prefix) keep the store's index of IDs
 //     compact, but any string does.
 //
-// For example: the gateway, one event per request and meter,
-// "gw/<gateway instance>/<request sequence>/requests" (quantity 1) and ".../egress"
-// (bytes sent); the runtime, "inst/<instance ID>/<unix minute>" for the instance-seconds
-// of a minute (seconds running × platform.Size.Weight), re-emitting the minutes since
-// its last successful Flush after a restart; the builder, "build/<build ID>" (its
-// seconds) once the build ends; log storage, "log/<instance ID>/<unix minute>".
+// The platform's emitters:
 //
-// # Wiring (not done yet)
+//   - The gateway counts requests and response bytes per namespace, service and minute
+//     on the request's path (two additions under a per-series lock), and at each flush
+//     (every 10 s) publishes one event per namespace, service, minute and meter:
+//     "gw/<gateway instance>/<flush>/<namespace>/<service>/<minute>/requests" and
+//     ".../egress". It waits for them to be published (PublishWait, Flush) and keeps
+//     those it could not publish, IDs and all, for the next flush. Aggregating first is
+//     what makes metering free for the gateway (BenchmarkGatewayMetering): a busy gateway
+//     publishes a few events a second, not one per request.
+//   - The control plane, every minute, for each instance observed running: the
+//     instance-seconds of each whole minute since the last it metered, from the
+//     instance's start, times platform.Size.Weight, "inst/<region>/<instance>/<unix
+//     minute>"; and for each build that ended, "build/<build>" (its seconds, a started
+//     second counting). After a restart it goes back an hour (instances keep running
+//     across a restart of the server), and whatever it emitted before counts once.
+//   - Log storage ("log/<instance>/<minute>") and agents' tool calls are not metered
+//     yet.
 //
-// One Publisher per process (Start it with the process's other long-running parts) and
-// one Folder per stream, in the control plane (Start it with the store), both on a NATS
-// connection to an account with JetStream that no namespace can reach: natsbus has yet
-// to give the platform one (today it hands out namespace credentials only). Regions
-// whose servers join the supercluster run without JetStream, so their publishers must
-// reach the control plane's stream (or each region folds a stream of its own).
+// # Wiring
 //
-// The gateway calls Publish once per request and meter, after the response, with the
-// request's namespace, service, region and organisation, and never looks at the result
-// beyond it: Publish is a channel send that never blocks and allocates nothing, so it
-// does not slow a request. The runtime's and the builder's emitters, which may wait and
-// must not lose usage, call PublishWait and Flush. Billing reads
-// platform.MeteringStore.ListUsageRollups.
+// `platform server` connects to its NATS server's usage account (natsbus.Bus.UsageConn:
+// JetStream, reachable by no namespace, with credentials derived from the platform's
+// secret) and runs one Publisher, which the gateway and the control plane share, and one
+// Folder, which folds the stream into the platform's store. A server whose NATS is in a
+// supercluster has no JetStream: it meters nothing and says so when it starts; a region
+// agent's gateway does not meter (its calls are metered where the control plane's
+// gateway serves them, or not at all) — metering remote regions is still to do.
+// Billing reads platform.MeteringStore.ListUsageRollups.
+//
+// At shutdown the gateway flushes once more, but the embedded NATS server may stop
+// first: up to one flush interval of requests (10 s) can go unmetered at a clean stop
+// and after a crash. The request counts of platform.UsageStore, written by the same
+// flush, have the same bound.
 //
 // # Performance
 //
