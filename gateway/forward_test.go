@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	platform "github.com/micro/platform"
 )
 
 // staticRouter routes every service to a fixed list of gateways and records what it is
@@ -56,7 +58,8 @@ func closedURL(t *testing.T) string {
 func TestForwardToAnotherRegion(t *testing.T) {
 	t.Parallel()
 	// fra1 runs helloworld.
-	fra := newTestGateway(t, func(o *Options) { o.Region = "fra1"; o.Router = &staticRouter{} })
+	fraBill, lonBill := &fakePublisher{}, &fakePublisher{}
+	fra := newTestGateway(t, func(o *Options) { o.Region = "fra1"; o.Router = &staticRouter{}; o.Metering = fraBill })
 	fraSrv := httptest.NewServer(fra)
 	t.Cleanup(fraSrv.Close)
 	// A region whose gateway answers 503 (draining, overloaded).
@@ -67,7 +70,7 @@ func TestForwardToAnotherRegion(t *testing.T) {
 	gone := closedURL(t)
 
 	router := &staticRouter{remotes: []string{gone, busy.URL, fraSrv.URL}}
-	lon := newTestGateway(t, func(o *Options) { o.Region = "lon1"; o.Router = router })
+	lon := newTestGateway(t, func(o *Options) { o.Region = "lon1"; o.Router = router; o.Metering = lonBill })
 	lon.mesh.unregistered["helloworld"] = true
 
 	w := lon.do(req{headers: acme()})
@@ -82,7 +85,8 @@ func TestForwardToAnotherRegion(t *testing.T) {
 		t.Errorf("observed failed %v ok %v", router.failed, router.ok)
 	}
 
-	// Usage: fra1 served it and meters it; lon1 does not.
+	// Usage: fra1 served it and meters it; lon1 does not. lon1, where the call entered,
+	// bills it; fra1 does not.
 	ctx := context.Background()
 	if err := lon.meter.flush(ctx, lon.usage); err != nil {
 		t.Fatal(err)
@@ -95,6 +99,12 @@ func TestForwardToAnotherRegion(t *testing.T) {
 	}
 	if rows := fra.usage.Rows(); len(rows) != 1 || rows[0].Requests != 1 || rows[0].Service != "helloworld" {
 		t.Errorf("the serving region metered %+v, want one helloworld request", rows)
+	}
+	if len(lonBill.events) != 1 || lonBill.events[0].Meter != platform.MeterRequests || lonBill.events[0].Quantity != 1 {
+		t.Errorf("the entering region billed %+v, want one request", lonBill.events)
+	}
+	if len(fraBill.events) != 0 {
+		t.Errorf("the serving region billed %+v too", fraBill.events)
 	}
 }
 

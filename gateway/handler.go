@@ -59,6 +59,8 @@ type target struct {
 	egress int64
 	// throttled calls were refused by the organisation's rate limit: not billed.
 	throttled bool
+	// forwardedIn calls came from another region's gateway, which bills them.
+	forwardedIn bool
 	// forwarded calls were served by another region's gateway, which meters them for
 	// usage; here they count only in the metrics.
 	forwarded bool
@@ -100,7 +102,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 		g.denials.record(tok, ns, service, r.RemoteAddr, err)
 		return tgt, err
 	}
-	tgt = target{ns: ns, service: service, org: cmp.Or(tok.Org, platform.DefaultOrg), authorized: true}
+	tgt = target{ns: ns, service: service, org: cmp.Or(tok.Org, platform.DefaultOrg), authorized: true,
+		forwardedIn: r.Header.Get(HeaderForwardedBy) != ""}
 	if err := g.limiter.allow(tgt.org); err != nil {
 		tgt.throttled = true
 		return tgt, err

@@ -32,7 +32,10 @@ type usageKey struct {
 type bucket struct {
 	minute                          int64
 	requests, errors, clientErrors  int64
-	egress                          int64 // response bytes sent
+	// billed and egress are what the organisation is billed for: its calls, forwarded
+	// ones included (the region that serves them does not bill them), and the response
+	// bytes sent.
+	billed, egress int64
 	latencyMicros, maxLatencyMicros int64
 	// latency counts the requests by platform.LatencyBucket.
 	latency [platform.LatencyBucketCount]int64
@@ -111,7 +114,7 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 		s = mt.series(seriesKey{t.ns, t.service}, t.org, status == http.StatusOK)
 	}
 	s.metrics.observe(status, latency.Seconds())
-	if !s.billed || t.forwarded || t.throttled {
+	if !s.billed || t.throttled {
 		return
 	}
 	sec := start.Unix()
@@ -125,17 +128,22 @@ func (mt *meter) record(t target, status int, start time.Time, latency time.Dura
 		n++
 	}
 	b := &s.buckets[n-1]
-	b.requests++
-	switch {
-	case status >= 500:
-		b.errors++
-	case status >= 400:
-		b.clientErrors++
+	if !t.forwardedIn { // billed where it entered the platform
+		b.billed++
+		b.egress += t.egress
 	}
-	b.egress += t.egress
-	b.latencyMicros += micros
-	b.maxLatencyMicros = max(b.maxLatencyMicros, micros)
-	b.latency[platform.LatencyBucket(latency)]++
+	if !t.forwarded { // the serving region's gateway records it
+		b.requests++
+		switch {
+		case status >= 500:
+			b.errors++
+		case status >= 400:
+			b.clientErrors++
+		}
+		b.latencyMicros += micros
+		b.maxLatencyMicros = max(b.maxLatencyMicros, micros)
+		b.latency[platform.LatencyBucket(latency)]++
+	}
 	s.mu.Unlock()
 }
 
@@ -261,20 +269,23 @@ func (mt *meter) take(s *series) {
 	s.mu.Unlock()
 	for _, b := range buckets {
 		k := usageKey{s.key.ns, s.key.service, b.minute}
-		r := mt.pending[k]
-		if r == nil {
-			r = &platform.RequestUsage{Namespace: k.ns, Service: k.service, Minute: time.Unix(b.minute, 0).UTC(),
-				LatencyBuckets: make([]int64, platform.LatencyBucketCount)}
-			mt.pending[k] = r
-		}
 		if mt.publisher != nil && s.org != "" && s.key.service != UnknownService {
 			u := mt.billing[k]
 			if u == nil {
 				u = &billedUsage{org: s.org}
 				mt.billing[k] = u
 			}
-			u.requests += b.requests
+			u.requests += b.billed
 			u.egress += b.egress
+		}
+		if b.requests == 0 {
+			continue
+		}
+		r := mt.pending[k]
+		if r == nil {
+			r = &platform.RequestUsage{Namespace: k.ns, Service: k.service, Minute: time.Unix(b.minute, 0).UTC(),
+				LatencyBuckets: make([]int64, platform.LatencyBucketCount)}
+			mt.pending[k] = r
 		}
 		r.Requests += b.requests
 		r.Errors += b.errors
