@@ -30,12 +30,12 @@ type usageKey struct {
 
 // bucket counts one series' requests in one minute.
 type bucket struct {
-	minute                          int64
-	requests, errors, clientErrors  int64
+	minute                         int64
+	requests, errors, clientErrors int64
 	// billed and egress are what the organisation is billed for: its calls, forwarded
 	// ones included (the region that serves them does not bill them), and the response
 	// bytes sent.
-	billed, egress int64
+	billed, egress                  int64
 	latencyMicros, maxLatencyMicros int64
 	// latency counts the requests by platform.LatencyBucket.
 	latency [platform.LatencyBucketCount]int64
