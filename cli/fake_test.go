@@ -237,6 +237,7 @@ func (f *fakeAPI) routes() http.Handler {
 	})
 	f.gitopsRoutes(mux)
 	f.alertRoutes(mux)
+	f.billingRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
