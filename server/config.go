@@ -139,6 +139,9 @@ type Config struct {
 	RegionTokensFile string `yaml:"region_tokens_file"`
 	// Alerting configures the alert engine, on by default (see docs/alerting.md).
 	Alerting AlertingConfig `yaml:"alerting"`
+	// MeterInterval is how often the control plane meters instance-seconds (whole
+	// minutes of running instances) and build-seconds; default 1m.
+	MeterInterval time.Duration `yaml:"meter_interval"`
 	// Billing configures plans, quotas, invoices and the export to Stripe (see
 	// docs/billing.md); usage is metered either way.
 	Billing BillingConfig `yaml:"billing"`
@@ -358,6 +361,13 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.LogLevel = v
 		case "PLATFORM_LOG_FORMAT":
 			c.LogFormat = v
+		case "PLATFORM_METER_INTERVAL":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+				continue
+			}
+			c.MeterInterval = d
 		case "PLATFORM_BILLING_ENABLED":
 			c.Billing.Enabled = v == "true" || v == "1"
 		case "PLATFORM_BILLING_STRIPE_URL":
@@ -451,6 +461,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RolloutTimeout <= 0 {
 		errs = append(errs, errors.New("rollout_timeout: must be positive"))
+	}
+	if c.MeterInterval < 0 || c.MeterInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("meter_interval %s: use up to 1h (0 is the default, 1m)", c.MeterInterval))
 	}
 	if p := c.Billing.Plans; p != nil {
 		p.Normalize()

@@ -211,7 +211,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	if plane, err = control.New(control.Options{
 		Hooks: hooks, Actions: actions, PublicURL: cfg.PublicURL, Alerts: alerts, AlertsAllowPrivate: cfg.Alerting.AllowPrivateNetworks,
-		Metering: a.usage, Plans: a.plans(),
+		Metering: a.usage, MeterInterval: cfg.MeterInterval, Plans: a.plans(),
 		Store: a.store, Mesh: a.bus, Driver: a.driver, Builder: artifacts, Sources: b, Auth: a.auth, Secrets: box,
 		BuildLogDir:      filepath.Join(cfg.DataDir, "buildlogs"),
 		Logger:           a.logger.With("component", "control"),
