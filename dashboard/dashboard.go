@@ -149,6 +149,8 @@ func (d *Dashboard) routes() http.Handler {
 			r.Post("/alerts/channels/{id}/delete", d.action(d.deleteAlertChannel))
 			r.Post("/alerts/silences", d.action(d.createSilence))
 			r.Post("/alerts/silences/{id}/delete", d.action(d.deleteSilence))
+			r.Get("/usage", d.page(d.usage))
+			r.Post("/usage/plan", d.action(d.setPlan))
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			d.fail(w, r, platform.Errorf(platform.ENOTFOUND, "no page at %s", r.URL.Path))

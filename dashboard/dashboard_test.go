@@ -138,7 +138,7 @@ func TestStepClass(t *testing.T) {
 // given.
 func TestTemplatesAndCharts(t *testing.T) {
 	pages := parsePages()
-	for _, name := range []string{"signin", "error", "namespaces", "services", "service", "endpoints", "logs", "events", "metrics", "releases", "release", "settings", "new", "team", "tokens", "audit", "regions", "activity"} {
+	for _, name := range []string{"signin", "error", "namespaces", "services", "service", "endpoints", "logs", "events", "metrics", "releases", "release", "settings", "new", "team", "tokens", "audit", "regions", "alerts", "usage", "activity"} {
 		if pages[name] == nil {
 			t.Errorf("no page %s", name)
 		}
