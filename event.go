@@ -28,6 +28,10 @@ const (
 	EventRegionReturned       = "region.returned"   // it is connected again
 	EventServiceUnplaced      = "service.unplaced"  // no region of its placement is connected
 	EventNamespaceRefused     = "namespace.refused" // a region's mesh could not set the namespace up
+
+	// EventSpendThreshold: the organisation's spend of the period reached 75, 90 or
+	// 100 % of its plan's spend limit (Data threshold, amount, limit, currency).
+	EventSpendThreshold = "billing.spend_threshold"
 )
 
 // Event is something that happened in a namespace, for `platform events`, the dashboard

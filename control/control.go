@@ -75,6 +75,9 @@ type Options struct {
 	Metering UsagePublisher
 	// MeterInterval is how often instance and build usage is metered; default 1m.
 	MeterInterval time.Duration
+	// SpendInterval is how often each organisation's spend is checked against its
+	// plan's spend limit (see watchSpend); default 1m.
+	SpendInterval time.Duration
 	// Plans turns billing on: organisations are on these plans (the default one unless
 	// assigned another), whose quotas and spend limit are enforced where they are used,
 	// and invoices are made of them. nil: billing is off; usage is still metered and
@@ -129,6 +132,9 @@ func (o *Options) setDefaults() {
 	if o.MeterInterval <= 0 {
 		o.MeterInterval = time.Minute
 	}
+	if o.SpendInterval <= 0 {
+		o.SpendInterval = time.Minute
+	}
 	if o.ResyncInterval <= 0 {
 		o.ResyncInterval = 5 * time.Second
 	}
@@ -151,6 +157,7 @@ func (o *Options) setDefaults() {
 type Plane struct {
 	opts   Options
 	plans  planCache // the gateway's view of each organisation's plan
+	gate   spendGate // the preview namespaces scaled to zero at the spend limit
 	store  platform.Store
 	logger *slog.Logger
 	events *hub
@@ -263,6 +270,7 @@ func (p *Plane) Start(ctx context.Context) error {
 	}
 	wg.Go(func() { p.sampleResources(ctx) })
 	wg.Go(func() { p.meterUsage(ctx) })
+	wg.Go(func() { p.watchSpend(ctx) })
 	p.resyncAll(ctx)
 	p.mu.Lock()
 	p.ready = true

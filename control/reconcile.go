@@ -303,6 +303,9 @@ func (p *Plane) recordStatus(ctx context.Context, svc *platform.Service, desired
 	if len(lost) > 0 && status == platform.ServiceRunning {
 		status, reason = platform.ServiceDegraded, fmt.Sprintf("region %s is lost; its instances are as it last reported them", strings.Join(lost, ", "))
 	}
+	if org, ok := p.stoppedPreviews(ctx)[svc.Namespace]; ok && status == platform.ServiceRunning && reason == "" {
+		reason = spendStopReason(org)
+	}
 	if status == svc.Status && reason == svc.Reason {
 		return nil
 	}
@@ -350,6 +353,7 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 	if d.RegionGateways, err = p.regionGateways(ctx); err != nil {
 		return region.Desired{}, err
 	}
+	stopped := p.stoppedPreviews(ctx)
 	for _, svc := range svcs {
 		if svc.Deleted {
 			continue
@@ -364,6 +368,11 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 			d.Routes = append(d.Routes, region.Route{Namespace: svc.Namespace, Service: svc.Name, Regions: reachable})
 		}
 		if !slices.Contains(placed, name) {
+			continue
+		}
+		if _, ok := stopped[svc.Namespace]; ok {
+			// A preview scaled to zero at its organisation's spend limit (spend.go):
+			// the region stops its instances; its releases stay as they are.
 			continue
 		}
 		spec := region.ServiceSpec{Namespace: svc.Namespace, Service: svc.Name}
