@@ -316,6 +316,13 @@ func TestDashboard(t *testing.T) {
 	if txt := p.Text("#silences"); !strings.Contains(txt, "service helloworld") || !strings.Contains(txt, "dashboard test") {
 		t.Errorf("the silence is not listed: %q", txt)
 	}
+	// Usage: the period's usage of the organisation; billing is off on this server, so
+	// the page says how to turn it on instead of showing a plan and invoices.
+	tour.visit("usage", "/ui/usage", "#plan")
+	if txt := p.Text("main"); !strings.Contains(txt, "This billing period") || !strings.Contains(txt, "billing is not enabled on this platform") ||
+		!strings.Contains(txt, "PLATFORM_BILLING_ENABLED") {
+		t.Errorf("the usage page says %q", txt)
+	}
 	tour.visit("services-local", "/ui/n/acme", "#svc-region")
 	p.Fill("#svc-region", "eu")
 	p.WaitText("main", "No services yet")
@@ -355,12 +362,13 @@ func TestDashboard(t *testing.T) {
 	viewer.visit("viewer-settings", "/ui/n/acme/s/helloworld/settings", "main h1")
 	viewer.visit("viewer-namespaces", "/ui/namespaces", "main h1")
 	viewer.visit("viewer-alerts", "/ui/alerts", "#rules table")
+	viewer.visit("viewer-usage", "/ui/usage", "#plan")
 	for name, html := range viewer.pages {
 		if !strings.HasPrefix(name, "viewer-") {
 			continue
 		}
 		for _, button := range []string{"/ui/n/acme/new", "Roll back to", "Delete service", "Create namespace", `data-call`,
-			"Create rule", "Add channel", "oncall-hook", "Silence alerts", "End silence"} {
+			"Create rule", "Add channel", "oncall-hook", "Silence alerts", "End silence", "Change plan"} {
 			if strings.Contains(html, button) {
 				t.Errorf("the viewer's %s page offers %q", name, button)
 			}
