@@ -21,6 +21,9 @@ const (
 	AlertCrashLoop     AlertKind = "crash_loop"
 	AlertServiceDown   AlertKind = "service_down"
 	AlertRegionLost    AlertKind = "region_lost"
+	// AlertSpendLimit fires on billing.spend_threshold: the organisation's spend of the
+	// period reached 75, 90 or 100 % of its plan's spend limit.
+	AlertSpendLimit AlertKind = "spend_limit"
 )
 
 // Metric kinds, with the unit of their Threshold.
@@ -33,7 +36,7 @@ const (
 )
 
 // BuiltinAlertKinds are the built-in kinds, in the order they are listed.
-var BuiltinAlertKinds = []AlertKind{AlertBuildFailed, AlertReleaseFailed, AlertCrashLoop, AlertServiceDown, AlertRegionLost}
+var BuiltinAlertKinds = []AlertKind{AlertBuildFailed, AlertReleaseFailed, AlertCrashLoop, AlertServiceDown, AlertRegionLost, AlertSpendLimit}
 
 // MetricAlertKinds are the metric kinds, in the order they are listed.
 var MetricAlertKinds = []AlertKind{AlertErrorRate, AlertP99Latency, AlertRequestRate, AlertCPU, AlertMemory}
@@ -154,6 +157,10 @@ func BuiltinRule(org string, k AlertKind) *AlertRule {
 		name = "service down"
 	case AlertRegionLost:
 		name = "region lost"
+	case AlertSpendLimit:
+		// Warning at 75 and 90 %; the alert is raised to critical at 100 % (see
+		// package alerting).
+		name, sev = "spend limit", SeverityWarning
 	default:
 		return nil
 	}
@@ -214,6 +221,9 @@ func (r *AlertRule) Validate() error {
 	case r.Kind.Builtin():
 		if r.Op != "" || r.Threshold != 0 || r.Window != 0 || r.For != 0 {
 			add("a %s rule fires on events: it takes no op, threshold, window or for", r.Kind)
+		}
+		if r.Kind == AlertSpendLimit && r.Service != "" {
+			add("a spend_limit rule is about the organisation's spend: it takes no service")
 		}
 	case r.Kind.Metric():
 		if r.Op != ">" && r.Op != "<" {

@@ -25,6 +25,9 @@ func TestAlertRuleValidate(t *testing.T) {
 			RepeatInterval: time.Second}, []string{"prefix", "name", "kind", "severity", "namespace", "repeat interval"}},
 		{"builtin with a condition", &AlertRule{Name: "x", Kind: AlertCrashLoop, Severity: SeverityCritical, Op: ">"},
 			[]string{"fires on events"}},
+		{"spend limit of a namespace", &AlertRule{Name: "spend", Kind: AlertSpendLimit, Severity: SeverityCritical, Namespace: "acme"}, nil},
+		{"spend limit of a service", &AlertRule{Name: "spend", Kind: AlertSpendLimit, Severity: SeverityCritical, Service: "api"},
+			[]string{"takes no service"}},
 		{"bad condition", metric(func(r *AlertRule) { r.Op, r.Threshold, r.Window, r.For = "=", 101, 30*time.Second, -1 }),
 			[]string{"op", "percentage", "window", "for"}},
 	}

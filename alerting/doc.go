@@ -23,7 +23,19 @@
 //	service_down    service.unplaced     instance.started, release.rolled_out,    service
 //	                                     region.returned (in its namespace)
 //	region_lost     region.lost          region.returned                          region
+//	spend_limit     billing.spend_threshold
+//	                                     the end of its billing period (the       organisation
+//	                                     calendar month, UTC, of the event)
 //	(every rule)    -                    service.deleted (the service's alerts)   -
+//
+// The control plane publishes billing.spend_threshold in every namespace of the
+// organisation, once each time a period's spend crosses 75, 90 and 100 % of its plan's
+// spend limit; so, like every built-in, spend_limit keeps one alert per namespace (its
+// subject is the organisation). Each threshold fires it, a firing one again: at 75 and
+// 90 % with the rule's severity (warning for the built-in), at 100 % (deploys refused,
+// previews scaled to zero) critical. Nothing in the period says the spend went down, so
+// it resolves on the first tick after the period ends; a plan change that lifts the
+// limit mid-period leaves it firing until then.
 //
 // A crash-looping instance keeps being restarted with a long backoff, and each restart
 // is an instance.started: resolving crash_loop on it at once would clear an alert whose

@@ -173,6 +173,65 @@ func TestBuiltinPairings(t *testing.T) {
 	}
 }
 
+// TestSpendLimitAlert: billing.spend_threshold fires the built-in spend_limit alert of
+// the namespace, grouped by organisation: once per threshold (warning at 75 and 90 %,
+// critical at 100 %), and it resolves when the billing period ends.
+func TestSpendLimitAlert(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.channel(t, "ch-1", nil)
+	clock := newFakeClock() // 1 March 2026
+	sender := &fakeSender{}
+	opts := f.options(sender)
+	opts.Clock = clock
+	e, _ := start(t, opts)
+	spend := func(threshold string) *platform.Event {
+		return &platform.Event{Namespace: "acme", Type: platform.EventSpendThreshold, Time: clock.Now(),
+			Message: "organisation default has spent … (" + threshold + " %)",
+			Data:    map[string]string{"threshold": threshold, "amount": "900", "limit": "1000", "currency": "usd"}}
+	}
+	key := "acme/builtin:spend_limit/" + platform.DefaultOrg
+	want := []struct{ threshold, severity, summary string }{
+		{"75", "warning", "organisation default has spent 75 % of its spend limit"},
+		{"90", "warning", "organisation default has spent 90 % of its spend limit"},
+		{"100", "critical", "organisation default reached its spend limit"},
+	}
+	for i, w := range want {
+		ev := publish(t, f.store, e, spend(w.threshold))
+		waitFor(t, w.threshold+" % firing", 5*time.Second, func() bool { return len(sender.sends("")) == i+1 })
+		m := sender.sends("")[i].Message
+		if m.Kind != notify.Firing || m.Key != key || m.Severity != w.severity || m.Summary != w.summary ||
+			m.Rule != "spend limit" || m.Reason != ev.Message || m.Service != "" {
+			t.Fatalf("%s %% message = %+v, want firing %s %q", w.threshold, m, w.severity, w.summary)
+		}
+	}
+	// The same threshold again: nothing more.
+	publish(t, f.store, e, spend("100"))
+	caughtUp(t, f.store)
+	time.Sleep(100 * time.Millisecond)
+	if n := len(sender.sends("")); n != 3 {
+		t.Fatalf("%d notifications after a repeated 100 %% event, want 3", n)
+	}
+	alerts, err := f.store.ListAlerts(t.Context(), platform.AlertFilter{})
+	must(t, err)
+	if len(alerts) != 1 || alerts[0].Kind != platform.AlertSpendLimit || alerts[0].State != platform.AlertFiring {
+		t.Fatalf("alerts = %+v, want one spend_limit alert firing", alerts)
+	}
+
+	// The period ends: it resolves.
+	clock.Add(31 * 24 * time.Hour)
+	waitFor(t, "resolved", 5*time.Second, func() bool { return len(sender.sends("")) == 4 })
+	if m := sender.sends("")[3].Message; m.Kind != notify.Resolved || m.Key != key || !strings.Contains(m.Reason, "billing period ended") {
+		t.Fatalf("resolved message = %+v", m)
+	}
+	// The next period's first threshold is a new incident of the same alert.
+	publish(t, f.store, e, spend("75"))
+	waitFor(t, "firing again", 5*time.Second, func() bool { return len(sender.sends("")) == 5 })
+	if m := sender.sends("")[4].Message; m.Kind != notify.Firing || m.Severity != "warning" {
+		t.Fatalf("next period's message = %+v", m)
+	}
+}
+
 func TestSilenceSendsNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -3,9 +3,11 @@ package alerting
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/micro/platform"
+	"github.com/micro/platform/billing"
 )
 
 // loadCursor reads where the event loop is. On the first start (the cursor was never
@@ -170,8 +172,61 @@ func (e *Engine) apply(b *batch, ev *platform.Event) error {
 			return nil
 		}
 		return b.resolveKind(org, ev.Namespace, "", sameService, ev.Message)
+	case platform.EventSpendThreshold:
+		return b.fireSpend(org, ev)
 	}
 	return nil
+}
+
+// fireSpend fires the spend_limit alerts of the event's namespace, grouped by
+// organisation (the subject): each threshold of a period fires once, so an alert firing
+// at 75 % fires again, with its new summary, at 90 and at 100 %. At 75 and 90 % it has
+// its rule's severity (warning for the built-in), at 100 % critical: the limit stops
+// deploys and previews. It resolves when its period ends (tick).
+func (b *batch) fireSpend(org string, ev *platform.Event) error {
+	t, err := strconv.Atoi(ev.Data["threshold"])
+	if err != nil || t <= 0 {
+		return nil // not one the control plane publishes
+	}
+	c, err := b.org(org)
+	if err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("organisation %s has spent %d %% of its spend limit", org, t)
+	if t >= 100 {
+		summary = fmt.Sprintf("organisation %s reached its spend limit", org)
+	}
+	for _, rule := range c.builtin(org, platform.AlertSpendLimit, ev.Namespace, "") {
+		key := platform.AlertKey(ev.Namespace, rule.ID, org)
+		a, err := b.alert(key)
+		if err != nil {
+			return err
+		}
+		if a == nil {
+			a = newAlert(key, org, ev.Namespace, "")
+		}
+		if a.State == platform.AlertFiring && a.Summary == summary && spendPeriodEnd(a.Since).Equal(spendPeriodEnd(ev.Time)) {
+			continue // this threshold of this period already fired
+		}
+		r := *rule
+		if t >= 100 {
+			r.Severity = platform.SeverityCritical
+		}
+		reason := ev.Message
+		if reason == "" {
+			reason = ev.Type
+		}
+		if err := b.fire(a, &r, "", summary, reason, ev.Time); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spendPeriodEnd is when the billing period of a spend_limit alert that fired on an
+// event at t ends (calendar months, UTC, as billing.MonthOf): its spend starts again.
+func spendPeriodEnd(t time.Time) time.Time {
+	return billing.MonthOf(t).End
 }
 
 // fireBuiltin fires the alerts of the rules of built-in kind k that apply to the

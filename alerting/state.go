@@ -251,9 +251,10 @@ func (b *batch) commit(c platform.AlertCommit) error {
 // tickLoop runs tick every Options.Tick.
 func (e *Engine) tickLoop(ctx context.Context) { every(ctx, e.opts.Tick, e.tick) }
 
-// tick resolves crash-loop alerts whose recovery lasted the settle time and repeats the
-// notifications of firing alerts whose repeat interval passed. Each alert is committed
-// on its own, over the version read: one that changed meanwhile waits for the next tick.
+// tick resolves crash-loop alerts whose recovery lasted the settle time and spend-limit
+// alerts whose billing period ended, and repeats the notifications of firing alerts
+// whose repeat interval passed. Each alert is committed on its own, over the version
+// read: one that changed meanwhile waits for the next tick.
 func (e *Engine) tick(ctx context.Context) {
 	firing, err := e.opts.Store.ListAlerts(ctx, platform.AlertFilter{State: platform.AlertFiring})
 	if err != nil {
@@ -272,6 +273,8 @@ func (e *Engine) tick(ctx context.Context) {
 		switch {
 		case a.ClearingSince != nil && now.Sub(*a.ClearingSince) >= e.opts.Settle:
 			err = b.resolve(a, "running again without a crash for "+e.opts.Settle.String())
+		case a.Kind == platform.AlertSpendLimit && !now.Before(spendPeriodEnd(a.Since)):
+			err = b.resolve(a, "the billing period ended: the organisation's spend starts again")
 		case a.LastNotifiedAt == nil || now.Sub(*a.LastNotifiedAt) >= repeat:
 			// An alert of a namespace deleted since resolves rather than repeats: what
 			// it was about is gone.
