@@ -32,8 +32,14 @@ func TestBilling(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	dir := t.TempDir()
-	env := []string{"PLATFORM_BILLING_ENABLED=true", "PLATFORM_METER_INTERVAL=2s"}
+	const stripeKey = "sk_test_e2eBillingKeyNeverLogged"
+	env := []string{"PLATFORM_BILLING_ENABLED=true", "PLATFORM_METER_INTERVAL=2s", "PLATFORM_STRIPE_KEY=" + stripeKey}
 	s := startServerEnv(t, dir, env)
+	defer func() {
+		if strings.Contains(s.out.String(), stripeKey) {
+			t.Errorf("the server's output shows the Stripe key")
+		}
+	}()
 
 	if out := s.must(t, "plan"); !strings.Contains(out, "free") {
 		t.Fatalf("a new organisation is not on the free plan:\n%s", out)

@@ -209,9 +209,10 @@ type BillingConfig struct {
 	// enterprise).
 	Plans *billing.Plans `yaml:"plans"`
 	// StripeURL is the Stripe API's base URL (stripe-mock in tests); "" is Stripe's.
-	// The key is read from PLATFORM_STRIPE_KEY only, never from the file; without it
-	// invoices are made but not exported.
 	StripeURL string `yaml:"stripe_url"`
+	// StripeKey is read from PLATFORM_STRIPE_KEY only, never from the file; without it
+	// invoices are made but not exported.
+	StripeKey string `yaml:"-"`
 }
 
 // PlanCatalog returns the configured plans, or billing.DefaultPlans when none are.
@@ -372,6 +373,8 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.Billing.Enabled = v == "true" || v == "1"
 		case "PLATFORM_BILLING_STRIPE_URL":
 			c.Billing.StripeURL = v
+		case "PLATFORM_STRIPE_KEY":
+			c.Billing.StripeKey = v
 		case "PLATFORM_ALERTING_DISABLED":
 			c.Alerting.Disabled = v == "true" || v == "1"
 		case "PLATFORM_ALERTING_ALLOW_PRIVATE_NETWORKS":

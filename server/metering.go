@@ -9,6 +9,7 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/billing"
+	"github.com/micro/platform/billing/stripe"
 	"github.com/micro/platform/metering"
 )
 
@@ -106,4 +107,25 @@ func (a *App) plans() *billing.Plans {
 	}
 	ps := a.cfg.Billing.PlanCatalog()
 	return &ps
+}
+
+// newInvoicer returns the invoicer that makes each period's invoices at its end and
+// exports them to Stripe when a key is configured; nil when billing is off.
+func (a *App) newInvoicer() (*billing.Invoicer, error) {
+	plans := a.plans()
+	if plans == nil {
+		return nil, nil
+	}
+	log := a.logger.With("component", "billing")
+	opts := billing.InvoicerOptions{Store: a.store, Plans: *plans, Logger: log}
+	if key := a.cfg.Billing.StripeKey; key != "" {
+		exporter, err := stripe.New(stripe.Options{Key: key, URL: a.cfg.Billing.StripeURL, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		opts.Exporter = exporter
+	} else {
+		log.Info("invoices are made but not exported: no Stripe key", "env", stripe.EnvKey)
+	}
+	return billing.NewInvoicer(opts)
 }

@@ -29,6 +29,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/alerting"
 	"github.com/micro/platform/auth"
+	"github.com/micro/platform/billing"
 	"github.com/micro/platform/builder"
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/dashboard"
@@ -72,6 +73,7 @@ type App struct {
 	gitops   *gitops.Worker       // deploys what linked repositories push
 	alerts   *alerting.Engine     // nil when alerting is off
 	usage    *usagePipe           // the metering pipeline's entrance
+	invoicer *billing.Invoicer    // nil when billing is off
 	metrics  *prometheus.Registry // the /metrics registry
 	lock     *os.File             // held while the App owns DataDir
 	iso      isolation            // the local runtime's sandbox
@@ -227,6 +229,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.plane = plane
+	if a.invoicer, err = a.newInvoicer(); err != nil {
+		return fmt.Errorf("billing: %w", err)
+	}
 	var receiver *gitops.Receiver
 	a.gitops, receiver = a.newGitOps(plane, repos, box)
 
@@ -359,6 +364,10 @@ func (a *App) Run(ctx context.Context) error {
 			return fmt.Errorf("alerting: %w", err)
 		}
 		g.Go(func() error { <-ctx.Done(); a.alerts.Wait(); return nil })
+	}
+	if a.invoicer != nil {
+		a.invoicer.Start(ctx)
+		g.Go(func() error { <-ctx.Done(); a.invoicer.Wait(); return nil })
 	}
 	g.Go(func() error { return a.gw.Start(ctx) })
 	g.Go(func() error { a.plane.Router().Probe(ctx, probeClient); return nil })
