@@ -58,17 +58,11 @@ func (w *Worker) pullRequest(ctx context.Context, link *platform.RepoLink, d *pl
 		if err != nil {
 			return "", err
 		}
-		if len(all) >= w.opts.MaxPreviews {
-			msg := fmt.Sprintf("No preview: organisation %s has %d preview namespaces, the most it may have (%d). Close a pull request with a preview, or ask the operator to raise gitops.max_previews.",
-				orgName(link.Org), len(all), w.opts.MaxPreviews)
-			w.comment(ctx, link, ev.Number, ns, msg)
-			return "", platform.Errorf(platform.EQUOTA, "no preview for #%d: the organisation has %d previews (max %d)", ev.Number, len(all), w.opts.MaxPreviews)
-		}
-		if w.opts.Quotas != nil {
-			if err := w.opts.Quotas.CheckQuota(ctx, link.Org, billing.QuotaPreviews, int64(len(all)), 1); err != nil {
-				w.comment(ctx, link, ev.Number, ns, "No preview: "+platform.ErrorMessage(err)+". "+platform.ErrorHint(err)+".")
-				return "", err
+		if msg, err := w.previewRoom(ctx, link.Org, len(all)); err != nil {
+			if msg != "" {
+				w.comment(ctx, link, ev.Number, ns, msg)
 			}
+			return "", fmt.Errorf("no preview for #%d: %w", ev.Number, err)
 		}
 		if err := w.createPreviewNamespace(ctx, link, ns); err != nil {
 			return "", err
@@ -98,6 +92,29 @@ func (w *Worker) pullRequest(ctx context.Context, link *platform.RepoLink, d *pl
 	}
 	w.comment(ctx, link, ev.Number, ns, w.previewBody(act, ns, ev.PR.Head.SHA, run))
 	return outcome, nil
+}
+
+// previewRoom says whether org, which has n previews, may have one more: the operator's
+// cap (Options.MaxPreviews) and its plan's previews quota (Options.Quotas) allow it.
+// When not, the error is EQUOTA and msg what the pull request's comment says.
+func (w *Worker) previewRoom(ctx context.Context, org string, n int) (msg string, err error) {
+	if n >= w.opts.MaxPreviews {
+		return fmt.Sprintf("No preview: organisation %s has %d preview namespaces, the most it may have (%d). Close a pull request with a preview, or ask the operator to raise gitops.max_previews.",
+				orgName(org), n, w.opts.MaxPreviews),
+			platform.Errorf(platform.EQUOTA, "the organisation has %d previews (max %d)", n, w.opts.MaxPreviews)
+	}
+	if w.opts.Quotas == nil {
+		return "", nil
+	}
+	err = w.opts.Quotas.CheckQuota(ctx, org, billing.QuotaPreviews, int64(n), 1)
+	if platform.ErrorCode(err) == platform.EQUOTA {
+		hint := strings.TrimSuffix(platform.ErrorHint(err), ".")
+		if hint != "" {
+			hint = strings.ToUpper(hint[:1]) + hint[1:] + "."
+		}
+		msg = strings.TrimSpace("No preview: " + platform.ErrorMessage(err) + ". " + hint)
+	}
+	return msg, err
 }
 
 // createPreviewNamespace creates ns in the link's organisation, in the regions of the
