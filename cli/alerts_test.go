@@ -202,8 +202,8 @@ func TestAlertsJSON(t *testing.T) {
 		{name: "rules", args: []string{"alerts", "rules"}, check: func(t *testing.T, v any) {
 			l, _ := v.([]any)
 			builtin, _ := l[0].(map[string]any)
-			metric, _ := l[5].(map[string]any)
-			if _, ok := builtin["created_at"]; len(l) != 8 || ok || builtin["repeat_interval"] != "4h" {
+			metric, _ := l[len(platform.BuiltinAlertKinds)].(map[string]any)
+			if _, ok := builtin["created_at"]; len(l) != len(platform.BuiltinAlertKinds)+3 || ok || builtin["repeat_interval"] != "4h" {
 				t.Errorf("built-in %v: want no created_at and repeat_interval 4h", builtin)
 			}
 			if metric["window"] != "5m" || metric["for"] != "2m" || metric["threshold"] != 5.0 {
