@@ -42,13 +42,11 @@ func (p *Plane) CreateNamespace(ctx context.Context, name string, regions ...str
 	p.nsMu.Lock()
 	defer p.nsMu.Unlock()
 	// A namespace that exists is a conflict, whatever a region would say.
-	_, err := p.store.GetNamespace(ctx, name)
-	if platform.IsNotFound(err) {
+	if _, err := p.store.GetNamespace(ctx, name); platform.IsNotFound(err) {
+		// The organisation's plan bounds its namespaces (a name taken is a conflict, below).
 		if err := p.checkNamespaceQuota(ctx, ns.Org); err != nil {
 			return nil, err
 		}
-	}
-	if platform.IsNotFound(err) {
 		for _, r := range p.placement(&platform.Service{}, ns) {
 			c := p.links.client(r)
 			if c == nil {
