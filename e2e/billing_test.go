@@ -79,7 +79,7 @@ func TestBilling(t *testing.T) {
 	eventually(t, "usage shows the calls, the build and the instance", func() bool {
 		before = usageTotals(t, s, "acme", "helloworld")
 		return before[platform.MeterRequests] == served && before[platform.MeterEgressBytes] == egress &&
-			before[platform.MeterBuildSeconds] > 0 && before[platform.MeterInstanceSeconds] > 0
+			before[platform.MeterBuildSeconds] > 0 && before[platform.MeterInstanceSeconds] > 0 && before[platform.MeterLogBytes] > 0
 	})
 	if table := s.must(t, "usage"); !containsRow(table, "acme", "helloworld", "Requests") {
 		t.Errorf("platform usage:\n%s", table)
@@ -98,6 +98,10 @@ func TestBilling(t *testing.T) {
 		if after[m] != before[m] {
 			t.Errorf("%s: %d before the kill -9, %d after", m, before[m], after[m])
 		}
+	}
+	// The instance may log more after the restart, but what was counted is not again.
+	if l := after[platform.MeterLogBytes]; l < before[platform.MeterLogBytes] || l >= 2*before[platform.MeterLogBytes] {
+		t.Errorf("log bytes: %d before the kill -9, %d after", before[platform.MeterLogBytes], l)
 	}
 
 	s.must(t, "plan", "set", "pro")

@@ -90,8 +90,12 @@
 //     minute>"; and for each build that ended, "build/<build>" (its seconds, a started
 //     second counting). After a restart it goes back an hour (instances keep running
 //     across a restart of the server), and whatever it emitted before counts once.
-//   - Log storage ("log/<instance>/<minute>") and agents' tool calls are not metered
-//     yet.
+//   - The local runtime's log store (logstore.Store.Meter), every minute, for each
+//     instance whose ingested output grew: "log/<region>/<instance>/<bytes counted
+//     before>", the growth. It writes each count to the instance's directory before
+//     publishing it, so a count interrupted by a crash goes out again unchanged.
+//     Kubernetes keeps its pods' logs itself: not metered. Agents' tool calls are not
+//     metered yet.
 //
 // # Wiring
 //

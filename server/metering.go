@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"sync"
 
@@ -128,4 +129,14 @@ func (a *App) newInvoicer() (*billing.Invoicer, error) {
 		log.Info("invoices are made but not exported: no Stripe key", "env", stripe.EnvKey)
 	}
 	return billing.NewInvoicer(opts)
+}
+
+// orgOf returns the organisation of a namespace, for usage events that know only the
+// namespace.
+func (a *App) orgOf(ctx context.Context, ns string) (string, error) {
+	n, err := a.store.GetNamespace(ctx, ns)
+	if err != nil {
+		return "", err
+	}
+	return cmp.Or(n.Org, platform.DefaultOrg), nil
 }

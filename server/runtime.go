@@ -19,6 +19,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/builder"
 	"github.com/micro/platform/internal/seal"
+	"github.com/micro/platform/logstore"
 	"github.com/micro/platform/oci"
 	"github.com/micro/platform/oci/registry"
 	"github.com/micro/platform/runtime"
@@ -88,6 +89,8 @@ func (a *App) newDriver(secret []byte, onEvent runtime.EventFunc) (closer, error
 			StopGrace: cfg.StopGrace,
 			Logger:    a.logger.With("component", "runtime"),
 			OnEvent:   onEvent,
+			LogMetering: logstore.MeterOptions{Publisher: a.usage, Region: cfg.LocalRegion, Interval: cfg.MeterInterval,
+				OrgOf: a.orgOf},
 		})
 	}
 }

@@ -85,6 +85,10 @@ type Options struct {
 	// Secrets seals the workloads' environment in their state files; by default a key
 	// kept in Dir/env.key.
 	Secrets *seal.Box
+	// LogMetering, when its Publisher is set, counts the bytes of instance output stored
+	// (billing's log_bytes) every minute: logstore.Store.Meter. Only with the driver's
+	// own log store.
+	LogMetering logstore.MeterOptions
 }
 
 // Driver runs workloads as local processes. Create it with New.
@@ -167,6 +171,13 @@ func New(opts Options) (*Driver, error) {
 			defer d.wg.Done()
 			_ = logs.Start(d.ctx)
 		}()
+		if opts.LogMetering.Publisher != nil {
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				logs.Meter(d.ctx, opts.LogMetering)
+			}()
+		}
 	}
 	return d, nil
 }
