@@ -181,6 +181,8 @@ type harnessOptions struct {
 	wrapStore func(platform.Store) platform.Store
 	// plans turns billing on (control.Options.Plans).
 	plans *billing.Plans
+	// metering receives the plane's usage events (control.Options.Metering).
+	metering control.UsagePublisher
 	// spend is the plane's SpendInterval (its default when 0).
 	spend time.Duration
 }
@@ -230,7 +232,7 @@ func openHarness(t testing.TB, dir string, host *fake.Host, opts harnessOptions)
 		Store: planeStore, Mesh: h.mesh, Driver: h.driver, Builder: fakeBuilder{}, Sources: fakeBuilder{}, Secrets: box,
 		BuildLogDir: filepath.Join(dir, "buildlogs"), RolloutTimeout: opts.rollout, StopGrace: 200 * time.Millisecond,
 		ResyncInterval: opts.resync, Logger: opts.logger, ReviveAfter: 700 * time.Millisecond, SampleInterval: opts.sample,
-		Plans: opts.plans, SpendInterval: opts.spend,
+		Plans: opts.plans, Metering: opts.metering, SpendInterval: opts.spend,
 	})
 	if err != nil {
 		t.Fatal(err)

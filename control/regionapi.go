@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -124,6 +125,52 @@ func (s *controlService) RecordUsage(ctx context.Context, req *connect.Request[p
 		return nil, runtimeapi.ToConnect(err)
 	}
 	return connect.NewResponse(&pb.RecordUsageResponse{}), nil
+}
+
+// RecordUsageEvents implements ControlService: a region's usage events go into the
+// control plane's metering pipeline, answered once published. Each is the region's (its
+// Region is set to the caller's) and billed to the organisation of its namespace; events
+// of namespaces that do not exist are dropped, invalid ones refused (EINVALID, nothing
+// published).
+func (s *controlService) RecordUsageEvents(ctx context.Context, req *connect.Request[pb.RecordUsageEventsRequest]) (*connect.Response[pb.RecordUsageEventsResponse], error) {
+	region, err := s.agent(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	pub := s.p.opts.Metering
+	if pub == nil {
+		return connect.NewResponse(&pb.RecordUsageEventsResponse{}), nil
+	}
+	events := runtimeapi.UsageEventsFromProto(req.Msg)
+	nss, err := s.p.store.ListNamespaces(ctx)
+	if err != nil {
+		return nil, runtimeapi.ToConnect(err)
+	}
+	orgs := make(map[string]string, len(nss))
+	for _, n := range nss {
+		orgs[n.Name] = cmp.Or(n.Org, platform.DefaultOrg)
+	}
+	keep := events[:0]
+	for _, e := range events {
+		org, ok := orgs[e.Namespace]
+		if !ok {
+			continue
+		}
+		e.Org, e.Region = org, region
+		if err := e.Validate(); err != nil {
+			return nil, runtimeapi.ToConnect(err)
+		}
+		keep = append(keep, e)
+	}
+	for _, e := range keep {
+		if err := pub.PublishWait(ctx, e); err != nil {
+			return nil, runtimeapi.ToConnect(err)
+		}
+	}
+	if err := pub.Flush(ctx); err != nil {
+		return nil, runtimeapi.ToConnect(err)
+	}
+	return connect.NewResponse(&pb.RecordUsageEventsResponse{}), nil
 }
 
 // artifactChunk is the size of one message of an artifact's stream.

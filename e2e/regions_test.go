@@ -173,6 +173,21 @@ func TestRegions(t *testing.T) {
 	waitServing(t, cp.token, "acme", "helloworld", "Helloworld.Call", `{"name":"Alice"}`, "Hello Alice", "http://"+lon.gateway, "http://"+fra.gateway)
 	waitServing(t, cp.token, "acme", "hello-nyc", "Helloworld.Call", `{"name":"Bob"}`, "Hello Bob", "http://"+nyc.gateway)
 
+	// Calls through a region agent's gateway are metered for billing, as that region's.
+	for range 5 {
+		if code, out, err := nyc.call(cp.token, "acme", "hello-nyc", "Helloworld.Call", `{"name":"Bob"}`); err != nil || code != 200 {
+			t.Fatalf("call through nyc1: %d %s %v", code, out, err)
+		}
+	}
+	eventually(t, "nyc1's calls in the usage", func() bool {
+		for _, u := range decode[[]platform.UsageRollup](t, cp.must(t, "usage", "-n", "acme", "--region", "nyc1", "-o", "json")) {
+			if u.Service == "hello-nyc" && u.Meter == platform.MeterRequests && u.Quantity >= 6 {
+				return true
+			}
+		}
+		return false
+	})
+
 	// The user sees where each service runs.
 	svcs := decode[[]platform.ServiceView](t, cp.must(t, "services", "-n", "acme", "-o", "json"))
 	placed := map[string][]string{}

@@ -103,9 +103,12 @@
 // JetStream, reachable by no namespace, with credentials derived from the platform's
 // secret) and runs one Publisher, which the gateway and the control plane share, and one
 // Folder, which folds the stream into the platform's store. A server whose NATS is in a
-// supercluster has no JetStream: it meters nothing and says so when it starts; a region
-// agent's gateway does not meter (its calls are metered where the control plane's
-// gateway serves them, or not at all) — metering remote regions is still to do.
+// supercluster has no JetStream: it meters nothing and says so when it starts. A region
+// agent has no usage stream of its own: its gateway and its log store send their events
+// to the control plane (ControlService.RecordUsageEvents, runtimeapi.RegionUsage), which
+// publishes them into its pipeline — as the agent's region, billed to the organisation of
+// their namespace — and answers once they are published, so the agent sends again what
+// was not acknowledged.
 // Billing reads platform.MeteringStore.ListUsageRollups.
 //
 // At shutdown the gateway flushes once more, but the embedded NATS server may stop

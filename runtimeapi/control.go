@@ -196,3 +196,46 @@ func (c *ControlClient) FetchArtifact(ctx context.Context, release, path string)
 	}
 	return nil
 }
+
+// usageBatch bounds the events of one RecordUsageEvents request.
+const usageBatch = 1000
+
+// RegionUsage sends one emitter's usage events (the region's gateway, its log store) to
+// the control plane's metering pipeline: PublishWait collects, Flush sends what was
+// collected and reports whether the control plane published it. What a failed Flush
+// sent is dropped here: the emitters send it again, with the same IDs.
+type RegionUsage struct {
+	c       *ControlClient
+	mu      sync.Mutex
+	pending []platform.UsageEvent
+}
+
+// UsageEvents returns a RegionUsage of its own for one emitter.
+func (c *ControlClient) UsageEvents() *RegionUsage { return &RegionUsage{c: c} }
+
+// PublishWait collects e for the next Flush.
+func (u *RegionUsage) PublishWait(_ context.Context, e platform.UsageEvent) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.pending = append(u.pending, e)
+	return nil
+}
+
+// Flush sends the events collected since the last Flush, in batches, and returns once
+// the control plane has published them, or the first failure.
+func (u *RegionUsage) Flush(ctx context.Context) error {
+	u.mu.Lock()
+	events := u.pending
+	u.pending = nil
+	u.mu.Unlock()
+	for len(events) > 0 {
+		n := min(len(events), usageBatch)
+		req := connect.NewRequest(UsageEventsToProto(events[:n]))
+		u.c.header(req.Header())
+		if _, err := u.c.c.RecordUsageEvents(ctx, req); err != nil {
+			return FromConnect(err)
+		}
+		events = events[n:]
+	}
+	return nil
+}

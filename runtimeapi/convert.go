@@ -314,3 +314,27 @@ func UsageFromProto(in *pb.RecordUsageRequest) []*platform.RequestUsage {
 	}
 	return out
 }
+
+// UsageEventsToProto encodes usage events.
+func UsageEventsToProto(events []platform.UsageEvent) *pb.RecordUsageEventsRequest {
+	out := &pb.RecordUsageEventsRequest{Events: make([]*pb.UsageEvent, 0, len(events))}
+	for _, e := range events {
+		out.Events = append(out.Events, &pb.UsageEvent{
+			Id: e.ID, Org: e.Org, Namespace: e.Namespace, Service: e.Service, Region: e.Region,
+			Meter: string(e.Meter), Quantity: e.Quantity, Time: ts(e.Time),
+		})
+	}
+	return out
+}
+
+// UsageEventsFromProto decodes usage events.
+func UsageEventsFromProto(in *pb.RecordUsageEventsRequest) []platform.UsageEvent {
+	out := make([]platform.UsageEvent, 0, len(in.GetEvents()))
+	for _, e := range in.GetEvents() {
+		out = append(out, platform.UsageEvent{
+			ID: e.GetId(), Org: e.GetOrg(), Namespace: e.GetNamespace(), Service: e.GetService(), Region: e.GetRegion(),
+			Meter: platform.Meter(e.GetMeter()), Quantity: e.GetQuantity(), Time: fromTS(e.GetTime()),
+		})
+	}
+	return out
+}

@@ -26,6 +26,7 @@ import (
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/gateway"
+	"github.com/micro/platform/logstore"
 	"github.com/micro/platform/natsbus"
 	"github.com/micro/platform/oci"
 	"github.com/micro/platform/region"
@@ -162,6 +163,10 @@ func (a *Agent) build(ctx context.Context) error {
 	if h.bus, err = natsbus.New(nopts); err != nil {
 		return err
 	}
+	// The region's usage (its gateway's calls, its instances' log bytes) goes to the
+	// control plane's metering pipeline.
+	h.logMetering = logstore.MeterOptions{Publisher: a.control.UsageEvents(), Region: cfg.Region,
+		Interval: cfg.MeterInterval, OrgOf: a.control.NamespaceOrg}
 	var rec *region.Reconciler
 	if h.driver, err = h.newDriver(secret, func(e runtime.Event) {
 		if rec != nil {
@@ -219,7 +224,7 @@ func (a *Agent) build(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.gw = gateway.New(gateway.Options{
-		Mesh: h.bus, Auth: a.control, Usage: a.control, Domain: cfg.GatewayDomain,
+		Mesh: h.bus, Auth: a.control, Usage: a.control, Metering: a.control.UsageEvents(), Domain: cfg.GatewayDomain,
 		Router: a.router, Region: cfg.Region,
 		Metrics: reg, Logger: h.logger.With("component", "gateway"),
 	})

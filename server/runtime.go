@@ -19,7 +19,6 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/builder"
 	"github.com/micro/platform/internal/seal"
-	"github.com/micro/platform/logstore"
 	"github.com/micro/platform/oci"
 	"github.com/micro/platform/oci/registry"
 	"github.com/micro/platform/runtime"
@@ -83,14 +82,13 @@ func (a *App) newDriver(secret []byte, onEvent runtime.EventFunc) (closer, error
 			return nil, err
 		}
 		return local.New(local.Options{
-			Sandbox:   a.iso.box,
-			Secrets:   box,
-			Dir:       filepath.Join(cfg.DataDir, "runtime"),
-			StopGrace: cfg.StopGrace,
-			Logger:    a.logger.With("component", "runtime"),
-			OnEvent:   onEvent,
-			LogMetering: logstore.MeterOptions{Publisher: a.usage, Region: cfg.LocalRegion, Interval: cfg.MeterInterval,
-				OrgOf: a.orgOf},
+			Sandbox:     a.iso.box,
+			Secrets:     box,
+			Dir:         filepath.Join(cfg.DataDir, "runtime"),
+			StopGrace:   cfg.StopGrace,
+			Logger:      a.logger.With("component", "runtime"),
+			OnEvent:     onEvent,
+			LogMetering: a.logMetering,
 		})
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/micro/platform/gitops"
 	platformhttp "github.com/micro/platform/http"
 	"github.com/micro/platform/internal/seal"
+	"github.com/micro/platform/logstore"
 	"github.com/micro/platform/natsbus"
 	"github.com/micro/platform/oci/registry"
 	"github.com/micro/platform/runtime"
@@ -69,14 +70,16 @@ type App struct {
 	driver   closer
 	registry *registry.Registry // the platform's own image registry, kubernetes runtime only
 	auth     *auth.Authenticator
-	github   *github.Integration  // sign-in with GitHub and team sync, when configured
-	gitops   *gitops.Worker       // deploys what linked repositories push
-	alerts   *alerting.Engine     // nil when alerting is off
-	usage    *usagePipe           // the metering pipeline's entrance
-	invoicer *billing.Invoicer    // nil when billing is off
-	metrics  *prometheus.Registry // the /metrics registry
-	lock     *os.File             // held while the App owns DataDir
-	iso      isolation            // the local runtime's sandbox
+	github   *github.Integration // sign-in with GitHub and team sync, when configured
+	gitops   *gitops.Worker      // deploys what linked repositories push
+	alerts   *alerting.Engine    // nil when alerting is off
+	usage    *usagePipe          // the metering pipeline's entrance
+	invoicer *billing.Invoicer   // nil when billing is off
+	// logMetering counts the local runtime's log bytes (off: no Publisher).
+	logMetering logstore.MeterOptions
+	metrics     *prometheus.Registry // the /metrics registry
+	lock        *os.File             // held while the App owns DataDir
+	iso         isolation            // the local runtime's sandbox
 }
 
 // New opens the store and builds every component; nothing is served until Run.
@@ -180,6 +183,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 
 	a.usage = newUsagePipe()
+	a.logMetering = logstore.MeterOptions{Publisher: a.usage, Region: cfg.LocalRegion, Interval: cfg.MeterInterval, OrgOf: a.orgOf}
 	var plane *control.Plane
 	if a.driver, err = a.newDriver(secret, func(e runtime.Event) {
 		if plane != nil {

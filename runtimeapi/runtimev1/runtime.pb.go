@@ -2385,6 +2385,187 @@ func (*RecordUsageResponse) Descriptor() ([]byte, []int) {
 	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{36}
 }
 
+type RecordUsageEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*UsageEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordUsageEventsRequest) Reset() {
+	*x = RecordUsageEventsRequest{}
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordUsageEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordUsageEventsRequest) ProtoMessage() {}
+
+func (x *RecordUsageEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordUsageEventsRequest.ProtoReflect.Descriptor instead.
+func (*RecordUsageEventsRequest) Descriptor() ([]byte, []int) {
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RecordUsageEventsRequest) GetEvents() []*UsageEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// UsageEvent is platform.UsageEvent.
+type UsageEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Org           string                 `protobuf:"bytes,2,opt,name=org,proto3" json:"org,omitempty"`
+	Namespace     string                 `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Service       string                 `protobuf:"bytes,4,opt,name=service,proto3" json:"service,omitempty"`
+	Region        string                 `protobuf:"bytes,5,opt,name=region,proto3" json:"region,omitempty"`
+	Meter         string                 `protobuf:"bytes,6,opt,name=meter,proto3" json:"meter,omitempty"`
+	Quantity      int64                  `protobuf:"varint,7,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageEvent) Reset() {
+	*x = UsageEvent{}
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageEvent) ProtoMessage() {}
+
+func (x *UsageEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageEvent.ProtoReflect.Descriptor instead.
+func (*UsageEvent) Descriptor() ([]byte, []int) {
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *UsageEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetMeter() string {
+	if x != nil {
+		return x.Meter
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *UsageEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+type RecordUsageEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordUsageEventsResponse) Reset() {
+	*x = RecordUsageEventsResponse{}
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordUsageEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordUsageEventsResponse) ProtoMessage() {}
+
+func (x *RecordUsageEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordUsageEventsResponse.ProtoReflect.Descriptor instead.
+func (*RecordUsageEventsResponse) Descriptor() ([]byte, []int) {
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{39}
+}
+
 type FetchArtifactRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Release is the release whose artifact to send (Workload.artifact "fetch:<id>").
@@ -2395,7 +2576,7 @@ type FetchArtifactRequest struct {
 
 func (x *FetchArtifactRequest) Reset() {
 	*x = FetchArtifactRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2588,7 @@ func (x *FetchArtifactRequest) String() string {
 func (*FetchArtifactRequest) ProtoMessage() {}
 
 func (x *FetchArtifactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[37]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2601,7 @@ func (x *FetchArtifactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchArtifactRequest.ProtoReflect.Descriptor instead.
 func (*FetchArtifactRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{37}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FetchArtifactRequest) GetRelease() string {
@@ -2439,7 +2620,7 @@ type FetchArtifactResponse struct {
 
 func (x *FetchArtifactResponse) Reset() {
 	*x = FetchArtifactResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2632,7 @@ func (x *FetchArtifactResponse) String() string {
 func (*FetchArtifactResponse) ProtoMessage() {}
 
 func (x *FetchArtifactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[38]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2645,7 @@ func (x *FetchArtifactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchArtifactResponse.ProtoReflect.Descriptor instead.
 func (*FetchArtifactResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{38}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FetchArtifactResponse) GetChunk() []byte {
@@ -2482,7 +2663,7 @@ type MeshConfigRequest struct {
 
 func (x *MeshConfigRequest) Reset() {
 	*x = MeshConfigRequest{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2675,7 @@ func (x *MeshConfigRequest) String() string {
 func (*MeshConfigRequest) ProtoMessage() {}
 
 func (x *MeshConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[39]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2688,7 @@ func (x *MeshConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshConfigRequest.ProtoReflect.Descriptor instead.
 func (*MeshConfigRequest) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{39}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{42}
 }
 
 type MeshConfigResponse struct {
@@ -2522,7 +2703,7 @@ type MeshConfigResponse struct {
 
 func (x *MeshConfigResponse) Reset() {
 	*x = MeshConfigResponse{}
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[40]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +2715,7 @@ func (x *MeshConfigResponse) String() string {
 func (*MeshConfigResponse) ProtoMessage() {}
 
 func (x *MeshConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[40]
+	mi := &file_platform_runtime_v1_runtime_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +2728,7 @@ func (x *MeshConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeshConfigResponse.ProtoReflect.Descriptor instead.
 func (*MeshConfigResponse) Descriptor() ([]byte, []int) {
-	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{40}
+	return file_platform_runtime_v1_runtime_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MeshConfigResponse) GetSecret() []byte {
@@ -2757,7 +2938,20 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x0elatency_micros\x18\a \x01(\x03R\rlatencyMicros\x12,\n" +
 	"\x12max_latency_micros\x18\b \x01(\x03R\x10maxLatencyMicros\x12'\n" +
 	"\x0flatency_buckets\x18\t \x03(\x03R\x0elatencyBuckets\"\x15\n" +
-	"\x13RecordUsageResponse\"0\n" +
+	"\x13RecordUsageResponse\"S\n" +
+	"\x18RecordUsageEventsRequest\x127\n" +
+	"\x06events\x18\x01 \x03(\v2\x1f.platform.runtime.v1.UsageEventR\x06events\"\xe0\x01\n" +
+	"\n" +
+	"UsageEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03org\x18\x02 \x01(\tR\x03org\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x18\n" +
+	"\aservice\x18\x04 \x01(\tR\aservice\x12\x16\n" +
+	"\x06region\x18\x05 \x01(\tR\x06region\x12\x14\n" +
+	"\x05meter\x18\x06 \x01(\tR\x05meter\x12\x1a\n" +
+	"\bquantity\x18\a \x01(\x03R\bquantity\x12.\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x1b\n" +
+	"\x19RecordUsageEventsResponse\"0\n" +
 	"\x14FetchArtifactRequest\x12\x18\n" +
 	"\arelease\x18\x01 \x01(\tR\arelease\"-\n" +
 	"\x15FetchArtifactResponse\x12\x14\n" +
@@ -2778,10 +2972,11 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04Call\x12 .platform.runtime.v1.CallRequest\x1a!.platform.runtime.v1.CallResponse\x12W\n" +
 	"\bServices\x12$.platform.runtime.v1.ServicesRequest\x1a%.platform.runtime.v1.ServicesResponse\x12N\n" +
 	"\x05Stats\x12!.platform.runtime.v1.StatsRequest\x1a\".platform.runtime.v1.StatsResponse\x12o\n" +
-	"\x10PrepareNamespace\x12,.platform.runtime.v1.PrepareNamespaceRequest\x1a-.platform.runtime.v1.PrepareNamespaceResponse2\xa0\x03\n" +
+	"\x10PrepareNamespace\x12,.platform.runtime.v1.PrepareNamespaceRequest\x1a-.platform.runtime.v1.PrepareNamespaceResponse2\x94\x04\n" +
 	"\x0eControlService\x12c\n" +
 	"\fAuthenticate\x12(.platform.runtime.v1.AuthenticateRequest\x1a).platform.runtime.v1.AuthenticateResponse\x12`\n" +
-	"\vRecordUsage\x12'.platform.runtime.v1.RecordUsageRequest\x1a(.platform.runtime.v1.RecordUsageResponse\x12h\n" +
+	"\vRecordUsage\x12'.platform.runtime.v1.RecordUsageRequest\x1a(.platform.runtime.v1.RecordUsageResponse\x12r\n" +
+	"\x11RecordUsageEvents\x12-.platform.runtime.v1.RecordUsageEventsRequest\x1a..platform.runtime.v1.RecordUsageEventsResponse\x12h\n" +
 	"\rFetchArtifact\x12).platform.runtime.v1.FetchArtifactRequest\x1a*.platform.runtime.v1.FetchArtifactResponse0\x01\x12]\n" +
 	"\n" +
 	"MeshConfig\x12&.platform.runtime.v1.MeshConfigRequest\x1a'.platform.runtime.v1.MeshConfigResponseB:Z8github.com/micro/platform/runtimeapi/runtimev1;runtimev1b\x06proto3"
@@ -2798,121 +2993,128 @@ func file_platform_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_platform_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_platform_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_platform_runtime_v1_runtime_proto_goTypes = []any{
-	(*InfoRequest)(nil),              // 0: platform.runtime.v1.InfoRequest
-	(*InfoResponse)(nil),             // 1: platform.runtime.v1.InfoResponse
-	(*Capacity)(nil),                 // 2: platform.runtime.v1.Capacity
-	(*Workload)(nil),                 // 3: platform.runtime.v1.Workload
-	(*ServiceSpec)(nil),              // 4: platform.runtime.v1.ServiceSpec
-	(*ApplyRequest)(nil),             // 5: platform.runtime.v1.ApplyRequest
-	(*Route)(nil),                    // 6: platform.runtime.v1.Route
-	(*ApplyResponse)(nil),            // 7: platform.runtime.v1.ApplyResponse
-	(*WatchRequest)(nil),             // 8: platform.runtime.v1.WatchRequest
-	(*WatchResponse)(nil),            // 9: platform.runtime.v1.WatchResponse
-	(*Observed)(nil),                 // 10: platform.runtime.v1.Observed
-	(*ServiceStatus)(nil),            // 11: platform.runtime.v1.ServiceStatus
-	(*Rollout)(nil),                  // 12: platform.runtime.v1.Rollout
-	(*Instance)(nil),                 // 13: platform.runtime.v1.Instance
-	(*Event)(nil),                    // 14: platform.runtime.v1.Event
-	(*LogsRequest)(nil),              // 15: platform.runtime.v1.LogsRequest
-	(*LogsResponse)(nil),             // 16: platform.runtime.v1.LogsResponse
-	(*LogEntry)(nil),                 // 17: platform.runtime.v1.LogEntry
-	(*CallRequest)(nil),              // 18: platform.runtime.v1.CallRequest
-	(*CallResponse)(nil),             // 19: platform.runtime.v1.CallResponse
-	(*ServicesRequest)(nil),          // 20: platform.runtime.v1.ServicesRequest
-	(*ServicesResponse)(nil),         // 21: platform.runtime.v1.ServicesResponse
-	(*RegisteredService)(nil),        // 22: platform.runtime.v1.RegisteredService
-	(*RegistryNode)(nil),             // 23: platform.runtime.v1.RegistryNode
-	(*Endpoint)(nil),                 // 24: platform.runtime.v1.Endpoint
-	(*Value)(nil),                    // 25: platform.runtime.v1.Value
-	(*StatsRequest)(nil),             // 26: platform.runtime.v1.StatsRequest
-	(*StatsResponse)(nil),            // 27: platform.runtime.v1.StatsResponse
-	(*InstanceStats)(nil),            // 28: platform.runtime.v1.InstanceStats
-	(*PrepareNamespaceRequest)(nil),  // 29: platform.runtime.v1.PrepareNamespaceRequest
-	(*PrepareNamespaceResponse)(nil), // 30: platform.runtime.v1.PrepareNamespaceResponse
-	(*AuthenticateRequest)(nil),      // 31: platform.runtime.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),     // 32: platform.runtime.v1.AuthenticateResponse
-	(*Token)(nil),                    // 33: platform.runtime.v1.Token
-	(*RecordUsageRequest)(nil),       // 34: platform.runtime.v1.RecordUsageRequest
-	(*RequestUsage)(nil),             // 35: platform.runtime.v1.RequestUsage
-	(*RecordUsageResponse)(nil),      // 36: platform.runtime.v1.RecordUsageResponse
-	(*FetchArtifactRequest)(nil),     // 37: platform.runtime.v1.FetchArtifactRequest
-	(*FetchArtifactResponse)(nil),    // 38: platform.runtime.v1.FetchArtifactResponse
-	(*MeshConfigRequest)(nil),        // 39: platform.runtime.v1.MeshConfigRequest
-	(*MeshConfigResponse)(nil),       // 40: platform.runtime.v1.MeshConfigResponse
-	nil,                              // 41: platform.runtime.v1.Workload.EnvEntry
-	nil,                              // 42: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
-	nil,                              // 43: platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
-	nil,                              // 44: platform.runtime.v1.Event.DataEntry
-	nil,                              // 45: platform.runtime.v1.RegistryNode.MetadataEntry
-	nil,                              // 46: platform.runtime.v1.Endpoint.MetadataEntry
-	nil,                              // 47: platform.runtime.v1.MeshConfigResponse.SeedsEntry
-	(*timestamppb.Timestamp)(nil),    // 48: google.protobuf.Timestamp
+	(*InfoRequest)(nil),               // 0: platform.runtime.v1.InfoRequest
+	(*InfoResponse)(nil),              // 1: platform.runtime.v1.InfoResponse
+	(*Capacity)(nil),                  // 2: platform.runtime.v1.Capacity
+	(*Workload)(nil),                  // 3: platform.runtime.v1.Workload
+	(*ServiceSpec)(nil),               // 4: platform.runtime.v1.ServiceSpec
+	(*ApplyRequest)(nil),              // 5: platform.runtime.v1.ApplyRequest
+	(*Route)(nil),                     // 6: platform.runtime.v1.Route
+	(*ApplyResponse)(nil),             // 7: platform.runtime.v1.ApplyResponse
+	(*WatchRequest)(nil),              // 8: platform.runtime.v1.WatchRequest
+	(*WatchResponse)(nil),             // 9: platform.runtime.v1.WatchResponse
+	(*Observed)(nil),                  // 10: platform.runtime.v1.Observed
+	(*ServiceStatus)(nil),             // 11: platform.runtime.v1.ServiceStatus
+	(*Rollout)(nil),                   // 12: platform.runtime.v1.Rollout
+	(*Instance)(nil),                  // 13: platform.runtime.v1.Instance
+	(*Event)(nil),                     // 14: platform.runtime.v1.Event
+	(*LogsRequest)(nil),               // 15: platform.runtime.v1.LogsRequest
+	(*LogsResponse)(nil),              // 16: platform.runtime.v1.LogsResponse
+	(*LogEntry)(nil),                  // 17: platform.runtime.v1.LogEntry
+	(*CallRequest)(nil),               // 18: platform.runtime.v1.CallRequest
+	(*CallResponse)(nil),              // 19: platform.runtime.v1.CallResponse
+	(*ServicesRequest)(nil),           // 20: platform.runtime.v1.ServicesRequest
+	(*ServicesResponse)(nil),          // 21: platform.runtime.v1.ServicesResponse
+	(*RegisteredService)(nil),         // 22: platform.runtime.v1.RegisteredService
+	(*RegistryNode)(nil),              // 23: platform.runtime.v1.RegistryNode
+	(*Endpoint)(nil),                  // 24: platform.runtime.v1.Endpoint
+	(*Value)(nil),                     // 25: platform.runtime.v1.Value
+	(*StatsRequest)(nil),              // 26: platform.runtime.v1.StatsRequest
+	(*StatsResponse)(nil),             // 27: platform.runtime.v1.StatsResponse
+	(*InstanceStats)(nil),             // 28: platform.runtime.v1.InstanceStats
+	(*PrepareNamespaceRequest)(nil),   // 29: platform.runtime.v1.PrepareNamespaceRequest
+	(*PrepareNamespaceResponse)(nil),  // 30: platform.runtime.v1.PrepareNamespaceResponse
+	(*AuthenticateRequest)(nil),       // 31: platform.runtime.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),      // 32: platform.runtime.v1.AuthenticateResponse
+	(*Token)(nil),                     // 33: platform.runtime.v1.Token
+	(*RecordUsageRequest)(nil),        // 34: platform.runtime.v1.RecordUsageRequest
+	(*RequestUsage)(nil),              // 35: platform.runtime.v1.RequestUsage
+	(*RecordUsageResponse)(nil),       // 36: platform.runtime.v1.RecordUsageResponse
+	(*RecordUsageEventsRequest)(nil),  // 37: platform.runtime.v1.RecordUsageEventsRequest
+	(*UsageEvent)(nil),                // 38: platform.runtime.v1.UsageEvent
+	(*RecordUsageEventsResponse)(nil), // 39: platform.runtime.v1.RecordUsageEventsResponse
+	(*FetchArtifactRequest)(nil),      // 40: platform.runtime.v1.FetchArtifactRequest
+	(*FetchArtifactResponse)(nil),     // 41: platform.runtime.v1.FetchArtifactResponse
+	(*MeshConfigRequest)(nil),         // 42: platform.runtime.v1.MeshConfigRequest
+	(*MeshConfigResponse)(nil),        // 43: platform.runtime.v1.MeshConfigResponse
+	nil,                               // 44: platform.runtime.v1.Workload.EnvEntry
+	nil,                               // 45: platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	nil,                               // 46: platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	nil,                               // 47: platform.runtime.v1.Event.DataEntry
+	nil,                               // 48: platform.runtime.v1.RegistryNode.MetadataEntry
+	nil,                               // 49: platform.runtime.v1.Endpoint.MetadataEntry
+	nil,                               // 50: platform.runtime.v1.MeshConfigResponse.SeedsEntry
+	(*timestamppb.Timestamp)(nil),     // 51: google.protobuf.Timestamp
 }
 var file_platform_runtime_v1_runtime_proto_depIdxs = []int32{
 	2,  // 0: platform.runtime.v1.InfoResponse.capacity:type_name -> platform.runtime.v1.Capacity
-	41, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
+	44, // 1: platform.runtime.v1.Workload.env:type_name -> platform.runtime.v1.Workload.EnvEntry
 	3,  // 2: platform.runtime.v1.ServiceSpec.current:type_name -> platform.runtime.v1.Workload
 	3,  // 3: platform.runtime.v1.ServiceSpec.next:type_name -> platform.runtime.v1.Workload
 	4,  // 4: platform.runtime.v1.ApplyRequest.services:type_name -> platform.runtime.v1.ServiceSpec
-	42, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
+	45, // 5: platform.runtime.v1.ApplyRequest.namespace_orgs:type_name -> platform.runtime.v1.ApplyRequest.NamespaceOrgsEntry
 	6,  // 6: platform.runtime.v1.ApplyRequest.routes:type_name -> platform.runtime.v1.Route
-	43, // 7: platform.runtime.v1.ApplyRequest.region_gateways:type_name -> platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
+	46, // 7: platform.runtime.v1.ApplyRequest.region_gateways:type_name -> platform.runtime.v1.ApplyRequest.RegionGatewaysEntry
 	10, // 8: platform.runtime.v1.WatchResponse.observed:type_name -> platform.runtime.v1.Observed
 	14, // 9: platform.runtime.v1.WatchResponse.event:type_name -> platform.runtime.v1.Event
 	11, // 10: platform.runtime.v1.Observed.services:type_name -> platform.runtime.v1.ServiceStatus
 	12, // 11: platform.runtime.v1.ServiceStatus.rollout:type_name -> platform.runtime.v1.Rollout
 	13, // 12: platform.runtime.v1.ServiceStatus.instances:type_name -> platform.runtime.v1.Instance
-	48, // 13: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
-	44, // 14: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
-	48, // 15: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
+	51, // 13: platform.runtime.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	47, // 14: platform.runtime.v1.Event.data:type_name -> platform.runtime.v1.Event.DataEntry
+	51, // 15: platform.runtime.v1.Event.time:type_name -> google.protobuf.Timestamp
 	17, // 16: platform.runtime.v1.LogsResponse.entries:type_name -> platform.runtime.v1.LogEntry
-	48, // 17: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	51, // 17: platform.runtime.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
 	22, // 18: platform.runtime.v1.ServicesResponse.services:type_name -> platform.runtime.v1.RegisteredService
 	23, // 19: platform.runtime.v1.RegisteredService.nodes:type_name -> platform.runtime.v1.RegistryNode
 	24, // 20: platform.runtime.v1.RegisteredService.endpoints:type_name -> platform.runtime.v1.Endpoint
-	45, // 21: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
-	46, // 22: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
+	48, // 21: platform.runtime.v1.RegistryNode.metadata:type_name -> platform.runtime.v1.RegistryNode.MetadataEntry
+	49, // 22: platform.runtime.v1.Endpoint.metadata:type_name -> platform.runtime.v1.Endpoint.MetadataEntry
 	25, // 23: platform.runtime.v1.Endpoint.request:type_name -> platform.runtime.v1.Value
 	25, // 24: platform.runtime.v1.Endpoint.response:type_name -> platform.runtime.v1.Value
 	25, // 25: platform.runtime.v1.Value.values:type_name -> platform.runtime.v1.Value
 	28, // 26: platform.runtime.v1.StatsResponse.instances:type_name -> platform.runtime.v1.InstanceStats
-	48, // 27: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
+	51, // 27: platform.runtime.v1.InstanceStats.time:type_name -> google.protobuf.Timestamp
 	33, // 28: platform.runtime.v1.AuthenticateResponse.token:type_name -> platform.runtime.v1.Token
-	48, // 29: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
+	51, // 29: platform.runtime.v1.Token.expires_at:type_name -> google.protobuf.Timestamp
 	35, // 30: platform.runtime.v1.RecordUsageRequest.usage:type_name -> platform.runtime.v1.RequestUsage
-	48, // 31: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
-	47, // 32: platform.runtime.v1.MeshConfigResponse.seeds:type_name -> platform.runtime.v1.MeshConfigResponse.SeedsEntry
-	0,  // 33: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
-	5,  // 34: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
-	8,  // 35: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
-	15, // 36: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
-	18, // 37: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
-	20, // 38: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
-	26, // 39: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
-	29, // 40: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
-	31, // 41: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
-	34, // 42: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
-	37, // 43: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
-	39, // 44: platform.runtime.v1.ControlService.MeshConfig:input_type -> platform.runtime.v1.MeshConfigRequest
-	1,  // 45: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
-	7,  // 46: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
-	9,  // 47: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
-	16, // 48: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
-	19, // 49: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
-	21, // 50: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
-	27, // 51: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
-	30, // 52: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
-	32, // 53: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
-	36, // 54: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
-	38, // 55: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
-	40, // 56: platform.runtime.v1.ControlService.MeshConfig:output_type -> platform.runtime.v1.MeshConfigResponse
-	45, // [45:57] is the sub-list for method output_type
-	33, // [33:45] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	51, // 31: platform.runtime.v1.RequestUsage.minute:type_name -> google.protobuf.Timestamp
+	38, // 32: platform.runtime.v1.RecordUsageEventsRequest.events:type_name -> platform.runtime.v1.UsageEvent
+	51, // 33: platform.runtime.v1.UsageEvent.time:type_name -> google.protobuf.Timestamp
+	50, // 34: platform.runtime.v1.MeshConfigResponse.seeds:type_name -> platform.runtime.v1.MeshConfigResponse.SeedsEntry
+	0,  // 35: platform.runtime.v1.AgentService.Info:input_type -> platform.runtime.v1.InfoRequest
+	5,  // 36: platform.runtime.v1.AgentService.Apply:input_type -> platform.runtime.v1.ApplyRequest
+	8,  // 37: platform.runtime.v1.AgentService.Watch:input_type -> platform.runtime.v1.WatchRequest
+	15, // 38: platform.runtime.v1.AgentService.Logs:input_type -> platform.runtime.v1.LogsRequest
+	18, // 39: platform.runtime.v1.AgentService.Call:input_type -> platform.runtime.v1.CallRequest
+	20, // 40: platform.runtime.v1.AgentService.Services:input_type -> platform.runtime.v1.ServicesRequest
+	26, // 41: platform.runtime.v1.AgentService.Stats:input_type -> platform.runtime.v1.StatsRequest
+	29, // 42: platform.runtime.v1.AgentService.PrepareNamespace:input_type -> platform.runtime.v1.PrepareNamespaceRequest
+	31, // 43: platform.runtime.v1.ControlService.Authenticate:input_type -> platform.runtime.v1.AuthenticateRequest
+	34, // 44: platform.runtime.v1.ControlService.RecordUsage:input_type -> platform.runtime.v1.RecordUsageRequest
+	37, // 45: platform.runtime.v1.ControlService.RecordUsageEvents:input_type -> platform.runtime.v1.RecordUsageEventsRequest
+	40, // 46: platform.runtime.v1.ControlService.FetchArtifact:input_type -> platform.runtime.v1.FetchArtifactRequest
+	42, // 47: platform.runtime.v1.ControlService.MeshConfig:input_type -> platform.runtime.v1.MeshConfigRequest
+	1,  // 48: platform.runtime.v1.AgentService.Info:output_type -> platform.runtime.v1.InfoResponse
+	7,  // 49: platform.runtime.v1.AgentService.Apply:output_type -> platform.runtime.v1.ApplyResponse
+	9,  // 50: platform.runtime.v1.AgentService.Watch:output_type -> platform.runtime.v1.WatchResponse
+	16, // 51: platform.runtime.v1.AgentService.Logs:output_type -> platform.runtime.v1.LogsResponse
+	19, // 52: platform.runtime.v1.AgentService.Call:output_type -> platform.runtime.v1.CallResponse
+	21, // 53: platform.runtime.v1.AgentService.Services:output_type -> platform.runtime.v1.ServicesResponse
+	27, // 54: platform.runtime.v1.AgentService.Stats:output_type -> platform.runtime.v1.StatsResponse
+	30, // 55: platform.runtime.v1.AgentService.PrepareNamespace:output_type -> platform.runtime.v1.PrepareNamespaceResponse
+	32, // 56: platform.runtime.v1.ControlService.Authenticate:output_type -> platform.runtime.v1.AuthenticateResponse
+	36, // 57: platform.runtime.v1.ControlService.RecordUsage:output_type -> platform.runtime.v1.RecordUsageResponse
+	39, // 58: platform.runtime.v1.ControlService.RecordUsageEvents:output_type -> platform.runtime.v1.RecordUsageEventsResponse
+	41, // 59: platform.runtime.v1.ControlService.FetchArtifact:output_type -> platform.runtime.v1.FetchArtifactResponse
+	43, // 60: platform.runtime.v1.ControlService.MeshConfig:output_type -> platform.runtime.v1.MeshConfigResponse
+	48, // [48:61] is the sub-list for method output_type
+	35, // [35:48] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_platform_runtime_v1_runtime_proto_init() }
@@ -2930,7 +3132,7 @@ func file_platform_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_runtime_v1_runtime_proto_rawDesc), len(file_platform_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

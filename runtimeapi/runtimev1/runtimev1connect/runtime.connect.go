@@ -68,6 +68,9 @@ const (
 	// ControlServiceRecordUsageProcedure is the fully-qualified name of the ControlService's
 	// RecordUsage RPC.
 	ControlServiceRecordUsageProcedure = "/platform.runtime.v1.ControlService/RecordUsage"
+	// ControlServiceRecordUsageEventsProcedure is the fully-qualified name of the ControlService's
+	// RecordUsageEvents RPC.
+	ControlServiceRecordUsageEventsProcedure = "/platform.runtime.v1.ControlService/RecordUsageEvents"
 	// ControlServiceFetchArtifactProcedure is the fully-qualified name of the ControlService's
 	// FetchArtifact RPC.
 	ControlServiceFetchArtifactProcedure = "/platform.runtime.v1.ControlService/FetchArtifact"
@@ -352,6 +355,12 @@ type ControlServiceClient interface {
 	Authenticate(context.Context, *connect.Request[runtimev1.AuthenticateRequest]) (*connect.Response[runtimev1.AuthenticateResponse], error)
 	// RecordUsage stores the gateway's per-minute request counts.
 	RecordUsage(context.Context, *connect.Request[runtimev1.RecordUsageRequest]) (*connect.Response[runtimev1.RecordUsageResponse], error)
+	// RecordUsageEvents hands the region's usage events (what organisations are billed
+	// for: its gateway's requests and egress, its instances' log bytes) to the control
+	// plane's metering pipeline. It answers once they are published; the region sends
+	// again, with the same IDs, what was not acknowledged, and the pipeline counts each
+	// event once.
+	RecordUsageEvents(context.Context, *connect.Request[runtimev1.RecordUsageEventsRequest]) (*connect.Response[runtimev1.RecordUsageEventsResponse], error)
 	// FetchArtifact streams a build's artifact (a binary) to the region.
 	FetchArtifact(context.Context, *connect.Request[runtimev1.FetchArtifactRequest]) (*connect.ServerStreamForClient[runtimev1.FetchArtifactResponse], error)
 	// MeshConfig says how the region's NATS joins the other regions' (a supercluster), so
@@ -382,6 +391,12 @@ func NewControlServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(controlServiceMethods.ByName("RecordUsage")),
 			connect.WithClientOptions(opts...),
 		),
+		recordUsageEvents: connect.NewClient[runtimev1.RecordUsageEventsRequest, runtimev1.RecordUsageEventsResponse](
+			httpClient,
+			baseURL+ControlServiceRecordUsageEventsProcedure,
+			connect.WithSchema(controlServiceMethods.ByName("RecordUsageEvents")),
+			connect.WithClientOptions(opts...),
+		),
 		fetchArtifact: connect.NewClient[runtimev1.FetchArtifactRequest, runtimev1.FetchArtifactResponse](
 			httpClient,
 			baseURL+ControlServiceFetchArtifactProcedure,
@@ -399,10 +414,11 @@ func NewControlServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // controlServiceClient implements ControlServiceClient.
 type controlServiceClient struct {
-	authenticate  *connect.Client[runtimev1.AuthenticateRequest, runtimev1.AuthenticateResponse]
-	recordUsage   *connect.Client[runtimev1.RecordUsageRequest, runtimev1.RecordUsageResponse]
-	fetchArtifact *connect.Client[runtimev1.FetchArtifactRequest, runtimev1.FetchArtifactResponse]
-	meshConfig    *connect.Client[runtimev1.MeshConfigRequest, runtimev1.MeshConfigResponse]
+	authenticate      *connect.Client[runtimev1.AuthenticateRequest, runtimev1.AuthenticateResponse]
+	recordUsage       *connect.Client[runtimev1.RecordUsageRequest, runtimev1.RecordUsageResponse]
+	recordUsageEvents *connect.Client[runtimev1.RecordUsageEventsRequest, runtimev1.RecordUsageEventsResponse]
+	fetchArtifact     *connect.Client[runtimev1.FetchArtifactRequest, runtimev1.FetchArtifactResponse]
+	meshConfig        *connect.Client[runtimev1.MeshConfigRequest, runtimev1.MeshConfigResponse]
 }
 
 // Authenticate calls platform.runtime.v1.ControlService.Authenticate.
@@ -413,6 +429,11 @@ func (c *controlServiceClient) Authenticate(ctx context.Context, req *connect.Re
 // RecordUsage calls platform.runtime.v1.ControlService.RecordUsage.
 func (c *controlServiceClient) RecordUsage(ctx context.Context, req *connect.Request[runtimev1.RecordUsageRequest]) (*connect.Response[runtimev1.RecordUsageResponse], error) {
 	return c.recordUsage.CallUnary(ctx, req)
+}
+
+// RecordUsageEvents calls platform.runtime.v1.ControlService.RecordUsageEvents.
+func (c *controlServiceClient) RecordUsageEvents(ctx context.Context, req *connect.Request[runtimev1.RecordUsageEventsRequest]) (*connect.Response[runtimev1.RecordUsageEventsResponse], error) {
+	return c.recordUsageEvents.CallUnary(ctx, req)
 }
 
 // FetchArtifact calls platform.runtime.v1.ControlService.FetchArtifact.
@@ -431,6 +452,12 @@ type ControlServiceHandler interface {
 	Authenticate(context.Context, *connect.Request[runtimev1.AuthenticateRequest]) (*connect.Response[runtimev1.AuthenticateResponse], error)
 	// RecordUsage stores the gateway's per-minute request counts.
 	RecordUsage(context.Context, *connect.Request[runtimev1.RecordUsageRequest]) (*connect.Response[runtimev1.RecordUsageResponse], error)
+	// RecordUsageEvents hands the region's usage events (what organisations are billed
+	// for: its gateway's requests and egress, its instances' log bytes) to the control
+	// plane's metering pipeline. It answers once they are published; the region sends
+	// again, with the same IDs, what was not acknowledged, and the pipeline counts each
+	// event once.
+	RecordUsageEvents(context.Context, *connect.Request[runtimev1.RecordUsageEventsRequest]) (*connect.Response[runtimev1.RecordUsageEventsResponse], error)
 	// FetchArtifact streams a build's artifact (a binary) to the region.
 	FetchArtifact(context.Context, *connect.Request[runtimev1.FetchArtifactRequest], *connect.ServerStream[runtimev1.FetchArtifactResponse]) error
 	// MeshConfig says how the region's NATS joins the other regions' (a supercluster), so
@@ -457,6 +484,12 @@ func NewControlServiceHandler(svc ControlServiceHandler, opts ...connect.Handler
 		connect.WithSchema(controlServiceMethods.ByName("RecordUsage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	controlServiceRecordUsageEventsHandler := connect.NewUnaryHandler(
+		ControlServiceRecordUsageEventsProcedure,
+		svc.RecordUsageEvents,
+		connect.WithSchema(controlServiceMethods.ByName("RecordUsageEvents")),
+		connect.WithHandlerOptions(opts...),
+	)
 	controlServiceFetchArtifactHandler := connect.NewServerStreamHandler(
 		ControlServiceFetchArtifactProcedure,
 		svc.FetchArtifact,
@@ -475,6 +508,8 @@ func NewControlServiceHandler(svc ControlServiceHandler, opts ...connect.Handler
 			controlServiceAuthenticateHandler.ServeHTTP(w, r)
 		case ControlServiceRecordUsageProcedure:
 			controlServiceRecordUsageHandler.ServeHTTP(w, r)
+		case ControlServiceRecordUsageEventsProcedure:
+			controlServiceRecordUsageEventsHandler.ServeHTTP(w, r)
 		case ControlServiceFetchArtifactProcedure:
 			controlServiceFetchArtifactHandler.ServeHTTP(w, r)
 		case ControlServiceMeshConfigProcedure:
@@ -494,6 +529,10 @@ func (UnimplementedControlServiceHandler) Authenticate(context.Context, *connect
 
 func (UnimplementedControlServiceHandler) RecordUsage(context.Context, *connect.Request[runtimev1.RecordUsageRequest]) (*connect.Response[runtimev1.RecordUsageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("platform.runtime.v1.ControlService.RecordUsage is not implemented"))
+}
+
+func (UnimplementedControlServiceHandler) RecordUsageEvents(context.Context, *connect.Request[runtimev1.RecordUsageEventsRequest]) (*connect.Response[runtimev1.RecordUsageEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("platform.runtime.v1.ControlService.RecordUsageEvents is not implemented"))
 }
 
 func (UnimplementedControlServiceHandler) FetchArtifact(context.Context, *connect.Request[runtimev1.FetchArtifactRequest], *connect.ServerStream[runtimev1.FetchArtifactResponse]) error {
