@@ -351,25 +351,3 @@ func (iv *Invoicer) customer(ctx context.Context, o *platform.Org) (string, erro
 	iv.log.Info("recorded the payment provider's customer of an organisation", "org", o.Name, "customer", id)
 	return id, nil
 }
-
-// Draft returns org's invoice of the current period so far: rated by Rate as of now
-// under its plan history (Plans.Default from its creation if it was never assigned a
-// plan), with status draft. It is computed, not stored. ENOTFOUND for an unknown
-// organisation; otherwise errors as Rate.
-func (iv *Invoicer) Draft(ctx context.Context, org string) (*platform.Invoice, error) {
-	o, err := iv.opts.Store.GetOrg(ctx, org)
-	if err != nil {
-		return nil, err
-	}
-	stored, err := iv.opts.Store.PlanHistory(ctx, org)
-	if err != nil {
-		return nil, err
-	}
-	now := iv.opts.Clock.Now().UTC()
-	p := MonthOf(now)
-	rollups, err := iv.rollups(ctx, org, p)
-	if err != nil {
-		return nil, err
-	}
-	return Rate(org, p, iv.history(o, stored), rollups, now)
-}

@@ -294,35 +294,6 @@ func TestInvoicerDefaultPlan(t *testing.T) {
 	}
 }
 
-// TestInvoicerDraft: the draft is the current period rated as of now, never stored.
-func TestInvoicerDraft(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	f.workedExample(t)
-	now := day(20, 8, 15).Add(7 * time.Second)
-	f.clock.set(now)
-	iv := f.invoicer(t)
-	d, err := iv.Draft(t.Context(), "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameJSON(t, "draft", d, f.rate(t, "acme", nov, now))
-	if d.Status != platform.InvoiceDraft || d.Total >= 1500 || d.Total <= 0 {
-		t.Fatalf("draft: status %s, total %d; want a draft below the final 1500", d.Status, d.Total)
-	}
-	if _, err := f.store.GetInvoice(t.Context(), d.ID); platform.ErrorCode(err) != platform.ENOTFOUND {
-		t.Fatalf("the draft was stored: %v", err)
-	}
-	f.org(t, "newco", day(20, 8, 0))
-	d, err = iv.Draft(t.Context(), "newco")
-	if err != nil || d.Total != 0 || d.Status != platform.InvoiceDraft || !d.PeriodStart.Equal(nov.Start) {
-		t.Fatalf("draft of an organisation on the default plan (free): %+v, %v; want November's, nothing charged", d, err)
-	}
-	if _, err := iv.Draft(t.Context(), "nope"); platform.ErrorCode(err) != platform.ENOTFOUND {
-		t.Fatalf("draft of an unknown organisation: %v, want %s", err, platform.ENOTFOUND)
-	}
-}
-
 // TestInvoicerFailureIsolated: an organisation whose period cannot be rated is
 // reported and the others are invoiced; its other periods too.
 func TestInvoicerFailureIsolated(t *testing.T) {
