@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,7 +48,6 @@ type Line struct {
 // two runs of the platform on the same machine. Safe for concurrent use.
 type Host struct {
 	mu       sync.Mutex
-	nextPID  int
 	procs    map[int]*proc
 	scripts  map[string]Script // by artifact
 	wscripts map[string]Script // by workload ID
@@ -69,10 +69,15 @@ type storedInstance struct {
 	startedAt time.Time
 }
 
+// lastPID numbers the simulated processes of every Host of the process (from 1001):
+// PIDs are unique across Hosts, so tests that look a process up by PID alone (tests
+// running in parallel, each with its own Host) never find another test's.
+var lastPID atomic.Int64
+
 // NewHost returns an empty host.
 func NewHost() *Host {
 	return &Host{
-		nextPID: 1000, procs: map[int]*proc{}, scripts: map[string]Script{}, wscripts: map[string]Script{},
+		procs: map[int]*proc{}, scripts: map[string]Script{}, wscripts: map[string]Script{},
 		state: map[string]stored{}, notify: make(chan struct{}),
 	}
 }
@@ -141,8 +146,7 @@ type proc struct {
 // spawn starts a process of s for the instance key with env.
 func (h *Host) spawn(key logKey, s Script, env map[string]string) *proc {
 	h.mu.Lock()
-	h.nextPID++
-	p := &proc{pid: h.nextPID, script: s, exited: make(chan struct{})}
+	p := &proc{pid: 1000 + int(lastPID.Add(1)), script: s, exited: make(chan struct{})}
 	h.procs[p.pid] = p
 	h.mu.Unlock()
 	for _, l := range s.Output {
