@@ -44,20 +44,9 @@ func (p *Plane) meterUsage(ctx context.Context) {
 		return
 	}
 	m := &usageMeter{p: p, pub: p.opts.Metering, sizes: make(map[string]platform.Size)}
-	t := time.NewTicker(p.opts.MeterInterval)
-	defer t.Stop()
 	// The first run waits an interval: after a restart the stored instances are what
 	// was last seen, and the regions report what runs now within it.
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := m.run(ctx); err != nil && ctx.Err() == nil {
-			p.logger.Warn("metering instance and build usage failed; trying again", "err", err)
-		}
-	}
+	p.every(ctx, p.opts.MeterInterval, false, "metering instance and build usage", m.run)
 }
 
 // run emits the instance-seconds of the minutes from m.next to the current one (not

@@ -81,16 +81,25 @@ func (p *Plane) ServiceMetrics(ctx context.Context, namespace, service string, s
 // sampleResources samples the resources of running instances every SampleInterval
 // until ctx ends.
 func (p *Plane) sampleResources(ctx context.Context) {
-	t := time.NewTicker(p.opts.SampleInterval)
+	p.every(ctx, p.opts.SampleInterval, false, "sample instance resources", p.sampleOnce)
+}
+
+// every calls fn every interval until ctx ends, the first time at once when now is set
+// (else after an interval), logging a failure as what: the plane's periodic jobs.
+func (p *Plane) every(ctx context.Context, interval time.Duration, now bool, what string, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if now {
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				p.logger.Warn(what+" failed; trying again", "err", err)
+			}
+		}
+		now = true
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := p.sampleOnce(ctx); err != nil && ctx.Err() == nil {
-				p.logger.Warn("sample instance resources", "err", err)
-			}
 		}
 	}
 }

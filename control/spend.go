@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/billing"
@@ -50,21 +49,11 @@ func (p *Plane) watchSpend(ctx context.Context) {
 	if p.opts.Plans == nil {
 		return
 	}
-	t := time.NewTicker(p.opts.SpendInterval)
-	defer t.Stop()
-	for {
+	p.every(ctx, p.opts.SpendInterval, true, "checking spend limits", func(ctx context.Context) error {
 		p.gate.run.Lock()
-		err := p.checkSpend(ctx)
-		p.gate.run.Unlock()
-		if err != nil && ctx.Err() == nil {
-			p.logger.Warn("checking spend limits failed; trying again", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		defer p.gate.run.Unlock()
+		return p.checkSpend(ctx)
+	})
 }
 
 // stoppedPreviews returns the preview namespaces scaled to zero at their organisation's
