@@ -45,8 +45,15 @@ type ControlPlane interface {
 	// BuildLog streams a build's output lines; with follow, until the build ends.
 	BuildLog(ctx context.Context, namespace, id string, follow bool) (<-chan string, error)
 
-	// Call makes one RPC into a namespace (see Mesh.Call).
+	// Call makes one RPC into a namespace (see Mesh.Call), with the endpoint's declared
+	// scopes enforced against the caller's token (Token.Scopes) and the token's tool
+	// narrowing (Token.Tools).
 	Call(ctx context.Context, req CallRequest) ([]byte, error)
+	// ListTools returns the namespace's MCP tools: one per endpoint of every registered
+	// service, with the descriptions, examples and scopes the services declare (or their
+	// builds read from the source), authorised as reading the namespace's services. The
+	// tools the caller's token may not call (Token.Tools) are left out.
+	ListTools(ctx context.Context, namespace string) ([]Tool, error)
 	// Logs streams a service's instance output.
 	Logs(ctx context.Context, q LogQuery) (<-chan LogEntry, error)
 	// Events lists stored events.
@@ -223,6 +230,10 @@ type CreateTokenRequest struct {
 	Admin      bool          `json:"admin"`
 	Namespaces []string      `json:"namespaces,omitempty"`
 	TTL        time.Duration `json:"ttl,omitempty"`
+	// Scopes are the go-micro scopes the token holds (Token.Scopes).
+	Scopes []string `json:"scopes,omitempty"`
+	// Tools narrows the token to these tools (Token.Tools).
+	Tools []string `json:"tools,omitempty"`
 }
 
 // PlanView is an organisation's plan as ControlPlane.Plan shows it.

@@ -93,6 +93,12 @@ type CallRequest struct {
 	// Version, when set, routes only to nodes of that version (Micro-Version header).
 	Version string
 	Timeout time.Duration
+	// Scoped makes the mesh enforce the scopes the endpoint declares (go-micro's
+	// "scopes" endpoint metadata, read from the registry entry the call is routed by)
+	// against Scopes, the caller's: EFORBIDDEN, nothing called, when the endpoint
+	// declares some and Scopes holds none of them (ScopesAllow).
+	Scoped bool
+	Scopes []string
 }
 
 // Mesh gives each namespace its own go-micro discovery, messaging and RPC space (one NATS

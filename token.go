@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,9 +46,18 @@ type Token struct {
 	Admin bool `json:"admin"`
 	// Namespaces narrows the token to these namespaces of its org; empty means all of
 	// them (for a token with a Role or Admin).
-	Namespaces []string   `json:"namespaces,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Scopes are the go-micro scopes the token holds: an endpoint that declares scopes
+	// (server.WithEndpointScopes, "scopes" endpoint metadata) is called only with a token
+	// that holds one of them, or "*". Empty holds none, so such an endpoint is refused.
+	Scopes []string `json:"scopes,omitempty"`
+	// Tools narrows the token to these tools (MCP tool names, "service.Type.Method", or
+	// "service.*" for every endpoint of a service); empty means every endpoint its role
+	// and namespaces allow. It holds on every path that calls a service: /mcp, /api, the
+	// API's call and the dashboard.
+	Tools     []string   `json:"tools,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
 	// MemberRole is the owner's current role in Org, read with the token (never
 	// serialised): a user demoted since the token was made acts with the lower role. ""
@@ -92,6 +102,49 @@ func (t *Token) AllNamespaces() bool {
 // the organisation check is the policy's).
 func (t *Token) InScope(ns string) bool {
 	return t != nil && (t.AllNamespaces() || slices.Contains(t.Namespaces, ns))
+}
+
+// AllowsTool reports whether the token's tool narrowing (Tools) lets it call endpoint
+// of service.
+func (t *Token) AllowsTool(service, endpoint string) bool {
+	if t == nil {
+		return false
+	}
+	if len(t.Tools) == 0 {
+		return true
+	}
+	for _, p := range t.Tools {
+		if p == ToolName(service, endpoint) || p == service+".*" {
+			return true
+		}
+	}
+	return false
+}
+
+// HoldsScope reports whether the token may call an endpoint that requires one of
+// required (go-micro's rule: any one suffices, compared without case); true when
+// required is empty.
+func (t *Token) HoldsScope(required []string) bool {
+	return len(required) == 0 || t != nil && ScopesAllow(t.Scopes, required)
+}
+
+// ScopesAllow reports whether granted holds one of required, or "*"; true when required
+// is empty.
+func ScopesAllow(granted, required []string) bool {
+	if len(required) == 0 {
+		return true
+	}
+	for _, g := range granted {
+		if g == "*" {
+			return true
+		}
+		for _, r := range required {
+			if strings.EqualFold(g, r) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // CanAccess reports whether t may act in namespace ns.

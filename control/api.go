@@ -821,6 +821,11 @@ func (p *Plane) Call(ctx context.Context, req platform.CallRequest) ([]byte, err
 	if err := p.authorizeNamespace(ctx, authz.ServiceCall, req.Namespace); err != nil {
 		return nil, err
 	}
+	tok := platform.TokenFromContext(ctx)
+	if !tok.AllowsTool(req.Service, req.Endpoint) {
+		return nil, errToolNotAllowed(req.Service, req.Endpoint)
+	}
+	req.Scoped, req.Scopes = true, tok.Scopes
 	c := p.regionFor(ctx, req.Namespace, req.Service)
 	if c == nil {
 		return nil, platform.Errorf(platform.EUNAVAILABLE, "no region where %s runs is connected", req.Service).

@@ -10,8 +10,8 @@ import (
 
 // Endpoint metadata keys go-micro fills from a handler's doc comment.
 const (
-	metaDescription = "description"
-	metaExample     = "example"
+	metaDescription = platform.EndpointDescription
+	metaExample     = platform.EndpointExample
 )
 
 // addBuildDocs fills the description and example metadata of the views' endpoints from

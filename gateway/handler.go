@@ -104,6 +104,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 	}
 	tgt = target{ns: ns, service: service, org: cmp.Or(tok.Org, platform.DefaultOrg), authorized: true,
 		forwardedIn: r.Header.Get(HeaderForwardedBy) != ""}
+	if !tok.AllowsTool(service, endpoint) {
+		err := platform.Errorf(platform.EFORBIDDEN, "this token may not call %s", platform.ToolName(service, endpoint)).
+			WithHint("its tools are narrowed (`platform tokens list` shows them); use a token that allows this tool")
+		g.denials.record(tok, ns, service, r.RemoteAddr, err)
+		return tgt, err
+	}
 	if err := g.limiter.allow(tgt.org); err != nil {
 		tgt.throttled = true
 		return tgt, err
@@ -114,6 +120,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (target, error) 
 		Endpoint:  endpoint,
 		Version:   firstHeader(r, HeaderVersion),
 		Timeout:   g.opts.Timeout,
+		Scoped:    true,
+		Scopes:    tok.Scopes,
 	})
 	return tgt, err
 }

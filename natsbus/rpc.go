@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -115,6 +116,11 @@ func (c *nsClient) nodes(req platform.CallRequest, versionOf map[*registry.Node]
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return nil, nil, platform.Errorf(platform.EUNAVAILABLE, "look up service %q: %v", req.Service, err)
 	}
+	if req.Scoped {
+		if err := checkScopes(req, svcs); err != nil {
+			return nil, nil, err
+		}
+	}
 	for _, s := range svcs {
 		if req.Version != "" && s.Version != req.Version {
 			continue
@@ -141,4 +147,25 @@ func (c *nsClient) nodes(req platform.CallRequest, versionOf map[*registry.Node]
 		return nil, nil, platform.Errorf(platform.ENOTFOUND, "service %q has no node of version %q in namespace %q", req.Service, req.Version, req.Namespace)
 	}
 	return nil, nil, platform.Errorf(platform.EUNAVAILABLE, "every node of service %q in namespace %q is draining", req.Service, req.Namespace)
+}
+
+// checkScopes refuses a call whose caller holds none of the scopes its endpoint declares
+// (go-micro's server.WithEndpointScopes) in any version of the service the call may go
+// to.
+func checkScopes(req platform.CallRequest, svcs []*registry.Service) error {
+	for _, s := range svcs {
+		if req.Version != "" && s.Version != req.Version {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if e == nil || e.Name != req.Endpoint {
+				continue
+			}
+			if required := platform.EndpointScopesOf(e.Metadata); !platform.ScopesAllow(req.Scopes, required) {
+				return platform.Errorf(platform.EFORBIDDEN, "%s requires scope %s", platform.ToolName(req.Service, req.Endpoint), strings.Join(required, " or ")).
+					WithHint("create a token that holds it: `platform tokens create NAME --scopes %s`", required[0])
+			}
+		}
+	}
+	return nil
 }
