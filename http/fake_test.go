@@ -33,6 +33,7 @@ type fakeControlPlane struct {
 	callResp   []byte
 	callGate   chan struct{} // Call waits for it to close when set
 	tokenSec   string
+	tools      []platform.Tool // ListTools answers these; nil must still encode as []
 
 	mu       sync.Mutex
 	calls    []string
@@ -240,6 +241,13 @@ func (f *fakeControlPlane) Call(ctx context.Context, req platform.CallRequest) (
 		<-f.callGate
 	}
 	return f.callResp, nil
+}
+
+func (f *fakeControlPlane) ListTools(ctx context.Context, ns string) ([]platform.Tool, error) {
+	if err := f.record(ctx, "ListTools", ns, ns); err != nil {
+		return nil, err
+	}
+	return f.tools, nil
 }
 
 func (f *fakeControlPlane) Logs(ctx context.Context, q platform.LogQuery) (<-chan platform.LogEntry, error) {

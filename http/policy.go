@@ -43,6 +43,7 @@ var RoutePolicy = map[string]RouteRule{
 	"GET /v1/namespaces/{ns}/builds/{id}":             {Action: authz.ServiceRead, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/builds/{id}/log":         {Action: authz.ServiceRead, Namespace: "ns"},
 	"POST /v1/namespaces/{ns}/call":                   {Action: authz.ServiceCall, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/tools":                   {Action: authz.ServiceRead, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/services/{svc}/logs":     {Action: authz.LogsRead, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/events":                  {Action: authz.EventsRead, Namespace: "ns"},
 

@@ -337,6 +337,7 @@ func (s *Server) routes() chi.Router {
 			r.Use(s.authenticate)
 			s.namespaceRoutes(r)
 			s.serviceRoutes(r)
+			s.toolRoutes(r)
 			s.streamRoutes(r)
 			s.tokenRoutes(r)
 			s.regionRoutes(r)
