@@ -11,7 +11,7 @@ import (
 
 var _ platform.TokenStore = (*Store)(nil)
 
-const tokenColumns = `id, name, hash, admin, namespaces, created_at, expires_at, kind, user_id, org, role`
+const tokenColumns = `id, name, hash, admin, namespaces, created_at, expires_at, kind, user_id, org, role, scopes, tools`
 
 // tokenSelect reads a token with its owner's login, current role in the token's org and
 // state, so that one lookup serves the authenticator.
@@ -36,15 +36,20 @@ func tokenNotFound() error {
 
 func scanToken(sc scanner) (*platform.Token, error) {
 	var t platform.Token
-	var namespaces string
+	var namespaces, scopes, tools string
 	var created int64
 	var expires sql.NullInt64
 	if err := sc.Scan(&t.ID, &t.Name, &t.Hash, &t.Admin, &namespaces, &created, &expires,
-		&t.Kind, &t.UserID, &t.Org, &t.Role, &t.User, &t.MemberRole, &t.UserInactive); err != nil {
+		&t.Kind, &t.UserID, &t.Org, &t.Role, &scopes, &tools, &t.User, &t.MemberRole, &t.UserInactive); err != nil {
 		return nil, err
 	}
-	if err := unmarshalJSON(namespaces, &t.Namespaces); err != nil {
-		return nil, err
+	for _, col := range []struct {
+		raw string
+		dst *[]string
+	}{{namespaces, &t.Namespaces}, {scopes, &t.Scopes}, {tools, &t.Tools}} {
+		if err := unmarshalJSON(col.raw, col.dst); err != nil {
+			return nil, err
+		}
 	}
 	t.CreatedAt = fromMicros(created)
 	t.ExpiresAt = timePtr(expires)
@@ -96,8 +101,10 @@ func (s *Store) CreateToken(ctx context.Context, t *platform.Token) error {
 	if err := invalid(problems); err != nil {
 		return err
 	}
-	namespaces, err := marshalJSON(t.Namespaces, len(t.Namespaces) == 0)
-	if err != nil {
+	namespaces, errN := marshalJSON(t.Namespaces, len(t.Namespaces) == 0)
+	scopes, errS := marshalJSON(t.Scopes, len(t.Scopes) == 0)
+	tools, errT := marshalJSON(t.Tools, len(t.Tools) == 0)
+	if err := errors.Join(errN, errS, errT); err != nil {
 		return wrap("create token", err)
 	}
 	c := *t
@@ -108,7 +115,7 @@ func (s *Store) CreateToken(ctx context.Context, t *platform.Token) error {
 		c.Org = platform.DefaultOrg
 	}
 	created := orNow(t.CreatedAt)
-	err = s.inTx(ctx, func(tx conn) error {
+	err := s.inTx(ctx, func(tx conn) error {
 		if c.UserID == "" && c.Admin {
 			if err := tx.queryRow(ctx, `SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
 				WHERE m.org = ? AND m.role = 'owner' AND NOT u.disabled AND u.deleted_at IS NULL
@@ -121,9 +128,9 @@ func (s *Store) CreateToken(ctx context.Context, t *platform.Token) error {
 				c.Role = platform.RoleOwner
 			}
 		}
-		_, err := tx.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Hash, c.Admin, namespaces, micros(created), nullMicros(c.ExpiresAt),
-			string(c.Kind), c.UserID, c.Org, string(c.Role))
+			string(c.Kind), c.UserID, c.Org, string(c.Role), scopes, tools)
 		if isUniqueViolation(err) {
 			// Whether the ID or the secret's hash collided is not said: the hash is a secret.
 			return platform.Errorf(platform.ECONFLICT, "token %q already exists", c.ID)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +18,11 @@ func testTokens(t *testing.T, h *harness) {
 	admin := &platform.Token{ID: "t-admin", Name: "admin", Hash: "hash-admin", Admin: true,
 		CreatedAt: testTime.Truncate(time.Microsecond)}
 	fresh := &platform.Token{ID: "t-new", Name: "new", Hash: "hash-new"}
-	for _, tok := range []*platform.Token{scoped, admin, fresh} {
+	// An agent's token: go-micro scopes and a tool narrowing, read back as stored.
+	agent := &platform.Token{ID: "t-agent", Name: "agent", Hash: "hash-agent", Role: platform.RoleDeveloper,
+		Namespaces: []string{"acme"}, Scopes: []string{"mail:read", "*"}, Tools: []string{"mail.Mail.Read", "billing.*"},
+		CreatedAt: testTime.Add(2 * time.Hour).Truncate(time.Microsecond)}
+	for _, tok := range []*platform.Token{scoped, admin, fresh, agent} {
 		must(t, s.CreateToken(ctx, tok))
 	}
 	// The bootstrap form (Admin, no user) goes to the default org's first owner.
@@ -27,7 +32,7 @@ func testTokens(t *testing.T, h *harness) {
 	admin.User = "admin" // read back with the owner's login
 
 	t.Run("get by hash", func(t *testing.T) {
-		for _, want := range []*platform.Token{scoped, admin, fresh} {
+		for _, want := range []*platform.Token{scoped, admin, fresh, agent} {
 			got, err := s.GetTokenByHash(ctx, want.Hash)
 			must(t, err)
 			sameJSON(t, "token "+want.ID, got, want)
@@ -39,10 +44,23 @@ func testTokens(t *testing.T, h *harness) {
 			t.Fatal("CreateToken did not set CreatedAt")
 		}
 	})
+	t.Run("scopes and tools", func(t *testing.T) {
+		got, err := s.GetTokenByHash(ctx, "hash-agent")
+		must(t, err)
+		if !slices.Equal(got.Scopes, agent.Scopes) || !slices.Equal(got.Tools, agent.Tools) {
+			t.Fatalf("scopes %q tools %q, want %q and %q", got.Scopes, got.Tools, agent.Scopes, agent.Tools)
+		}
+		// A token made without them holds no scope and is narrowed to no tool.
+		got, err = s.GetTokenByHash(ctx, "hash-new")
+		must(t, err)
+		if got.Scopes != nil || got.Tools != nil {
+			t.Fatalf("token without scopes or tools read back scopes %q tools %q, want none", got.Scopes, got.Tools)
+		}
+	})
 	t.Run("list by creation", func(t *testing.T) {
 		list, err := s.ListTokens(ctx)
 		must(t, err)
-		sameJSON(t, "ListTokens", list, []*platform.Token{admin, scoped, fresh})
+		sameJSON(t, "ListTokens", list, []*platform.Token{admin, scoped, agent, fresh})
 	})
 	t.Run("conflicts", func(t *testing.T) {
 		wantCode(t, s.CreateToken(ctx, &platform.Token{ID: "t-ci", Name: "again", Hash: "hash-other"}), platform.ECONFLICT)
@@ -65,6 +83,6 @@ func testTokens(t *testing.T, h *harness) {
 		wantCode(t, s.DeleteToken(ctx, "t-ci"), platform.ENOTFOUND)
 		list, err := s.ListTokens(ctx)
 		must(t, err)
-		sameJSON(t, "ListTokens after delete", list, []*platform.Token{admin, fresh})
+		sameJSON(t, "ListTokens after delete", list, []*platform.Token{admin, agent, fresh})
 	})
 }
