@@ -56,6 +56,10 @@ type Options struct {
 	// Gateway, when set, serves /api/ (HTTP → RPC into namespaces). It sees the full
 	// request path, /api prefix included.
 	Gateway http.Handler
+	// MCP, when set, serves the Model Context Protocol at /mcp and /mcp/{namespace}
+	// (package mcp); it authenticates requests itself, with the MCP authorization
+	// specification's challenges.
+	MCP http.Handler
 	// SessionCookie, when set, names the cookie that carries a browser session's secret
 	// (github.SessionCookie); a request without an Authorization header is authenticated
 	// by it like a bearer token. A state-changing request authenticated by the cookie must
@@ -307,6 +311,10 @@ func (s *Server) routes() chi.Router {
 	r.Method(http.MethodGet, "/metrics", s.metricsHandler())
 	if s.opts.Gateway != nil {
 		r.Mount("/api", s.opts.Gateway)
+	}
+	if s.opts.MCP != nil {
+		r.Handle("/mcp", s.opts.MCP)
+		r.Handle("/mcp/*", s.opts.MCP)
 	}
 	if s.opts.SignIn != nil {
 		for _, p := range s.opts.SignInRoutes {
