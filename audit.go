@@ -11,6 +11,9 @@ const (
 	AuditOK = "ok"
 	// AuditDenied records an attempt the policy refused (or a refused sign-in).
 	AuditDenied = "denied"
+	// AuditFailed records an action that was allowed but did not succeed (a tool call
+	// the service answered with an error).
+	AuditFailed = "failed"
 )
 
 // Audit actions written by the platform. Authorisation refusals use the policy action
@@ -49,6 +52,9 @@ const (
 	AuditAlertTest       = "alert.test"
 	// AuditBillingPlan records a change of an organisation's plan.
 	AuditBillingPlan = "billing.plan"
+	// AuditToolCall records an MCP tool call: the token, the tool, the outcome and how
+	// long it took.
+	AuditToolCall = "mcp.tool_call"
 )
 
 // AuditEntry is one line of an organisation's audit log: who did what to what, when,

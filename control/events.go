@@ -15,8 +15,9 @@ type hub struct {
 	logger *slog.Logger
 	alerts Alerts // woken after an append; nil: none
 
-	mu   sync.Mutex
-	subs map[*subscriber]struct{}
+	mu        sync.Mutex
+	subs      map[*subscriber]struct{}
+	listeners []func(*platform.Event)
 }
 
 type subscriber struct {
@@ -41,6 +42,9 @@ func (h *hub) Publish(ctx context.Context, e *platform.Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for _, f := range h.listeners {
+		f(e)
+	}
 	for s := range h.subs {
 		if !matches(s.filter, e) {
 			continue
@@ -132,4 +136,13 @@ func (h *hub) unsubscribe(s *subscriber) {
 		delete(h.subs, s)
 		close(s.ch)
 	}
+}
+
+// OnEvent calls f with every event of every namespace this process publishes, after it
+// is stored. f must not block (the MCP endpoint schedules a refresh of a namespace's
+// tools).
+func (p *Plane) OnEvent(f func(*platform.Event)) {
+	p.events.mu.Lock()
+	defer p.events.mu.Unlock()
+	p.events.listeners = append(p.events.listeners, f)
 }

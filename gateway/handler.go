@@ -251,6 +251,19 @@ func (g *Gateway) route(r *http.Request) (service, endpoint, ns string, err erro
 }
 
 // namespace returns the Micro-Namespace header, else the host prefix under Domain.
+// Namespace returns the namespace a request is for: its Micro-Namespace header, else
+// the host prefix under Options.Domain; "" when it names none.
+func (g *Gateway) Namespace(r *http.Request) string {
+	ns, _ := g.namespace(r)
+	return ns
+}
+
+// Authorize applies the gateway's policy: whether the token in ctx may do action in ns,
+// with the organisation of ns from the authenticator's cache.
+func (g *Gateway) Authorize(ctx context.Context, action authz.Action, ns string) error {
+	return g.policy.Authorize(ctx, action, ns)
+}
+
 func (g *Gateway) namespace(r *http.Request) (ns string, fromHost bool) {
 	if v := firstHeader(r, HeaderNamespace); v != "" {
 		return v, false

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ import (
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/dashboard"
 	"github.com/micro/platform/gateway"
+	"github.com/micro/platform/mcp"
 	"github.com/micro/platform/github"
 	"github.com/micro/platform/gitops"
 	platformhttp "github.com/micro/platform/http"
@@ -66,6 +68,7 @@ type App struct {
 	bus      *natsbus.Bus
 	plane    *control.Plane
 	gw       *gateway.Gateway
+	mcp      *mcp.Handler
 	api      *platformhttp.Server
 	driver   closer
 	registry *registry.Registry // the platform's own image registry, kubernetes runtime only
@@ -247,8 +250,18 @@ func (a *App) build(ctx context.Context) error {
 		Router: plane.Router(), Region: cfg.LocalRegion, Limits: plane,
 		Metrics: reg, Logger: a.logger.With("component", "gateway"),
 	})
+	a.mcp = mcp.New(mcp.Options{
+		Tools: plane.Tools, Gateway: a.gw, Auth: a.auth, Audit: a.store, Metering: a.usage,
+		Region: cfg.LocalRegion, Version: platform.Version(), ResourceMetadata: a.resourceMetadata,
+		Logger: a.logger.With("component", "mcp"),
+	})
+	plane.OnEvent(func(e *platform.Event) {
+		if strings.HasPrefix(e.Type, "release.") || strings.HasPrefix(e.Type, "service.") {
+			a.mcp.Changed(e.Namespace)
+		}
+	})
 	hopts := platformhttp.Options{
-		Addr: cfg.Addr, ControlPlane: plane, Auth: a.auth, Gateway: a.gw,
+		Addr: cfg.Addr, ControlPlane: plane, Auth: a.auth, Gateway: a.gw, MCP: a.mcp,
 		Ready: plane.Ready, Metrics: reg, Logger: a.logger.With("component", "http"),
 		Regions:        plane.RegionHandler(),
 		MaxUploadBytes: cfg.MaxArchiveBytes,
@@ -374,6 +387,7 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { <-ctx.Done(); a.invoicer.Wait(); return nil })
 	}
 	g.Go(func() error { return a.gw.Start(ctx) })
+	g.Go(func() error { return a.mcp.Start(ctx) })
 	g.Go(func() error { a.plane.Router().Probe(ctx, probeClient); return nil })
 	g.Go(func() error { return a.api.Serve(ctx) })
 	err := g.Wait()
@@ -539,4 +553,18 @@ func meshGateway(name, addr, advertise string, secret []byte, seeds map[string]s
 		return natsbus.GatewayOptions{}, platform.Errorf(platform.EINVALID, "mesh_gateway %q: bad port", addr)
 	}
 	return natsbus.GatewayOptions{Name: name, Host: host, Port: p, Advertise: advertise, Secret: secret, Seeds: seeds}, nil
+}
+
+// resourceMetadata is the URL of the MCP endpoint's protected-resource metadata (RFC
+// 9728): under the public URL, or else the host the request was sent to.
+func (a *App) resourceMetadata(r *http.Request) string {
+	base := strings.TrimSuffix(a.cfg.PublicURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return base + "/.well-known/oauth-protected-resource/mcp"
 }
