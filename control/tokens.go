@@ -3,6 +3,8 @@ package control
 import (
 	"context"
 	"fmt"
+	gotoken "go/token"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -15,9 +17,21 @@ import (
 // DefaultSessionTTL is how long a session token lives when IssueToken is given no TTL.
 const DefaultSessionTTL = 12 * time.Hour
 
+// Limits of a token's scopes and tools (CreateTokenRequest), counted once deduplicated.
+const (
+	maxTokenScopes = 32
+	maxTokenTools  = 64
+)
+
+// scopeRE is the shape of a go-micro scope a token may hold: what the scopes endpoints
+// declare look like ("mail:read", "billing.admin"), and "*" for all of them.
+var scopeRE = regexp.MustCompile(`^[A-Za-z0-9:._*-]{1,64}$`)
+
 // CreateToken implements platform.ControlPlane. The token belongs to the caller and their
 // organisation. Its role defaults to the caller's and may not exceed it; its namespaces
-// default to the caller's and must be among them.
+// default to the caller's and must be among them. Its tools, likewise, default to the
+// caller's tool narrowing and must be within it, and a caller that holds scopes grants
+// only scopes it holds: an agent's narrowed token cannot mint a wider one.
 func (p *Plane) CreateToken(ctx context.Context, req platform.CreateTokenRequest) (*platform.Token, string, error) {
 	if err := p.authorize(ctx, authz.TokenCreate); err != nil {
 		return nil, "", err
@@ -49,6 +63,10 @@ func (p *Plane) CreateToken(ctx context.Context, req platform.CreateTokenRequest
 	if req.TTL < 0 {
 		problems = append(problems, "ttl must not be negative")
 	}
+	scopes, bad := checkScopes(req.Scopes)
+	problems = append(problems, bad...)
+	tools, bad := checkTools(req.Tools)
+	problems = append(problems, bad...)
 	if len(problems) > 0 {
 		return nil, "", platform.Errorf(platform.EINVALID, "invalid token: %s", strings.Join(problems, "; "))
 	}
@@ -73,14 +91,95 @@ func (p *Plane) CreateToken(ctx context.Context, req platform.CreateTokenRequest
 			}
 		}
 	}
+	if len(caller.Tools) > 0 && len(tools) == 0 {
+		tools = slices.Clone(caller.Tools)
+	}
+	for _, tool := range tools {
+		if !toolWithin(caller, tool) {
+			err := platform.Errorf(platform.EFORBIDDEN, "a token cannot reach tools its creator cannot: tool %q", tool)
+			return nil, "", p.audited(ctx, authz.TokenCreate, "token/"+req.Name, err)
+		}
+	}
+	for _, s := range scopes {
+		if len(caller.Scopes) > 0 && !platform.ScopesAllow(caller.Scopes, []string{s}) {
+			err := platform.Errorf(platform.EFORBIDDEN, "a token cannot hold scopes its creator does not: scope %q", s)
+			return nil, "", p.audited(ctx, authz.TokenCreate, "token/"+req.Name, err)
+		}
+	}
 	t := &platform.Token{Name: req.Name, Kind: platform.TokenAPI, UserID: caller.UserID, User: caller.User,
-		Org: caller.OrgName(), Role: role, Admin: req.Admin, Namespaces: slices.Clone(namespaces)}
+		Org: caller.OrgName(), Role: role, Admin: req.Admin, Namespaces: slices.Clone(namespaces),
+		Scopes: scopes, Tools: tools}
 	secret, err := p.storeToken(ctx, t, req.TTL)
 	if err != nil {
 		return nil, "", err
 	}
 	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditTokenCreate, Target: "token/" + t.ID, Detail: describeToken(t)})
 	return t, secret, nil
+}
+
+// checkScopes returns scopes without duplicates (the first of each kept, in order) and
+// what is wrong with them: each is 1 to 64 of A-Z a-z 0-9 : . _ * -, and there are at most
+// maxTokenScopes.
+func checkScopes(scopes []string) (clean, problems []string) {
+	for _, s := range scopes {
+		switch {
+		case !scopeRE.MatchString(s):
+			problems = append(problems, fmt.Sprintf("scope %q: want 1 to 64 of A-Z a-z 0-9 : . _ * - (no spaces)", s))
+		case !slices.Contains(clean, s):
+			clean = append(clean, s)
+		}
+	}
+	if len(clean) > maxTokenScopes {
+		problems = append(problems, fmt.Sprintf("%d scopes: at most %d", len(clean), maxTokenScopes))
+	}
+	return clean, problems
+}
+
+// checkTools returns tools without duplicates (the first of each kept, in order) and what
+// is wrong with them: each is "service.Type.Method" or "service.*" (validTool), and there
+// are at most maxTokenTools.
+func checkTools(tools []string) (clean, problems []string) {
+	for _, tool := range tools {
+		switch {
+		case !validTool(tool):
+			problems = append(problems, fmt.Sprintf("tool %q: want service.Type.Method or service.* (a service name, then Go identifiers)", tool))
+		case !slices.Contains(clean, tool):
+			clean = append(clean, tool)
+		}
+	}
+	if len(clean) > maxTokenTools {
+		problems = append(problems, fmt.Sprintf("%d tools: at most %d", len(clean), maxTokenTools))
+	}
+	return clean, problems
+}
+
+// validTool reports whether tool is "service.Type.Method" or "service.*", with service a
+// service name (platform.ValidateName: a lowercase DNS label) and Type and Method Go
+// identifiers, as go-micro names a handler's endpoints.
+func validTool(tool string) bool {
+	service, endpoint, ok := strings.Cut(tool, ".")
+	if !ok || platform.ValidateName("service", service) != nil {
+		return false
+	}
+	if endpoint == "*" {
+		return true
+	}
+	typ, method, ok := strings.Cut(endpoint, ".")
+	return ok && gotoken.IsIdentifier(typ) && gotoken.IsIdentifier(method)
+}
+
+// toolWithin reports whether the tool narrowing of a token made by caller may include
+// tool: any tool for a caller not narrowed to tools, else one the caller may call ("svc.*"
+// only when the caller has "svc.*" itself).
+func toolWithin(caller *platform.Token, tool string) bool {
+	if len(caller.Tools) == 0 {
+		return true
+	}
+	service, endpoint, _ := strings.Cut(tool, ".")
+	if endpoint == "*" {
+		return slices.Contains(caller.Tools, tool)
+	}
+	return caller.AllowsTool(service, endpoint)
 }
 
 // storeToken gives t a new secret, an ID, a creation time and an expiry after ttl (none
@@ -106,6 +205,12 @@ func describeToken(t *platform.Token) string {
 		scope = "namespaces " + strings.Join(t.Namespaces, ",")
 	}
 	d := fmt.Sprintf("%s %q, role %s, %s", t.Kind, t.Name, t.EffectiveRole(), scope)
+	if len(t.Scopes) > 0 {
+		d += ", scopes " + strings.Join(t.Scopes, ",")
+	}
+	if len(t.Tools) > 0 {
+		d += ", tools " + strings.Join(t.Tools, ",")
+	}
 	if t.ExpiresAt != nil {
 		d += ", expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
 	}
