@@ -253,10 +253,21 @@ func TestRequests(t *testing.T) {
 			wantOut: []any{&platform.Token{ID: "t-1", Name: "ci", Namespaces: []string{"acme"}, CreatedAt: created}, "s3cret"},
 		},
 		{
-			name: "list tokens", status: 200, response: `{"tokens":[{"id":"t-1","name":"admin","admin":true}]}`,
+			name: "create token with scopes and tools", status: 201,
+			response: `{"token":{"id":"t-1","name":"agent","admin":false,"scopes":["mail:read"],"tools":["mail.*"],"created_at":"2026-01-02T03:04:05Z"},"secret":"s3cret"}`,
+			call: func(c *Client) (any, error) {
+				tok, secret, err := c.CreateToken(context.Background(), platform.CreateTokenRequest{Name: "agent", Scopes: []string{"mail:read"}, Tools: []string{"mail.*"}})
+				return []any{tok, secret}, err
+			},
+			want: recorded{Method: "POST", Path: "/v1/tokens", ContentType: "application/json",
+				Body: `{"name":"agent","admin":false,"scopes":["mail:read"],"tools":["mail.*"]}`},
+			wantOut: []any{&platform.Token{ID: "t-1", Name: "agent", Scopes: []string{"mail:read"}, Tools: []string{"mail.*"}, CreatedAt: created}, "s3cret"},
+		},
+		{
+			name: "list tokens", status: 200, response: `{"tokens":[{"id":"t-1","name":"admin","admin":true},{"id":"t-2","name":"agent","admin":false,"scopes":["*"],"tools":["mail.Mail.Read"]}]}`,
 			call:    func(c *Client) (any, error) { return c.ListTokens(context.Background()) },
 			want:    recorded{Method: "GET", Path: "/v1/tokens"},
-			wantOut: []*platform.Token{{ID: "t-1", Name: "admin", Admin: true}},
+			wantOut: []*platform.Token{{ID: "t-1", Name: "admin", Admin: true}, {ID: "t-2", Name: "agent", Scopes: []string{"*"}, Tools: []string{"mail.Mail.Read"}}},
 		},
 		{
 			name: "delete token", status: 204,

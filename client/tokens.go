@@ -14,14 +14,17 @@ type createTokenRequest struct {
 	Role       platform.Role `json:"role,omitempty"`
 	Admin      bool          `json:"admin"`
 	Namespaces []string      `json:"namespaces,omitempty"`
+	Scopes     []string      `json:"scopes,omitempty"`
+	Tools      []string      `json:"tools,omitempty"`
 	TTL        string        `json:"ttl,omitempty"`
 }
 
 // CreateToken creates a token of the caller and returns it with its secret, which the
-// server shows only this once. EFORBIDDEN when the role asked for is above the caller's
-// or a namespace is outside the caller's.
+// server shows only this once. EINVALID for a bad scope or tool; EFORBIDDEN when the
+// role asked for is above the caller's, or a namespace or tool is outside the caller's.
 func (c *Client) CreateToken(ctx context.Context, req platform.CreateTokenRequest) (*platform.Token, string, error) {
-	in := createTokenRequest{Name: req.Name, Role: req.Role, Admin: req.Admin, Namespaces: req.Namespaces}
+	in := createTokenRequest{Name: req.Name, Role: req.Role, Admin: req.Admin, Namespaces: req.Namespaces,
+		Scopes: req.Scopes, Tools: req.Tools}
 	if req.TTL > 0 {
 		in.TTL = req.TTL.String()
 	}

@@ -22,6 +22,8 @@ type createTokenRequest struct {
 	Role       platform.Role `json:"role"`
 	Admin      bool          `json:"admin"`
 	Namespaces []string      `json:"namespaces"`
+	Scopes     []string      `json:"scopes"`
+	Tools      []string      `json:"tools"`
 	TTL        string        `json:"ttl"`
 }
 
@@ -36,7 +38,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body, s.opts.MaxBodyBytes); err != nil {
 		return err
 	}
-	req := platform.CreateTokenRequest{Name: body.Name, Role: body.Role, Admin: body.Admin, Namespaces: body.Namespaces}
+	req := platform.CreateTokenRequest{Name: body.Name, Role: body.Role, Admin: body.Admin, Namespaces: body.Namespaces,
+		Scopes: body.Scopes, Tools: body.Tools}
 	if body.TTL != "" {
 		ttl, err := time.ParseDuration(body.TTL)
 		if err != nil || ttl < 0 {
