@@ -92,6 +92,8 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	f.tokens = []*platform.Token{
 		{ID: "t-0a1b2c3d4e5f6a7b", Name: "admin", Admin: true, CreatedAt: t0},
 		{ID: "t-1122334455667788", Name: "ci", Namespaces: []string{"acme", "globex"}, CreatedAt: t1, ExpiresAt: &exp},
+		{ID: "t-a1b2c3d4e5f60718", Name: "agent", Role: platform.RoleDeveloper, Namespaces: []string{"acme"},
+			Scopes: []string{"mail:read", "mail:send"}, Tools: []string{"mail.*", "billing.Billing.Quote"}, CreatedAt: t1},
 	}
 	f.logs = []platform.LogEntry{
 		{Time: t1, Namespace: "acme", Service: "hello", Region: "lon1", InstanceID: "r-1-0a1b2c3d4e5f", Stream: platform.Stdout, Line: "Starting [service] hello"},
@@ -198,10 +200,13 @@ func (f *fakeAPI) routes() http.Handler {
 			Name       string   `json:"name"`
 			Admin      bool     `json:"admin"`
 			Namespaces []string `json:"namespaces"`
+			Scopes     []string `json:"scopes"`
+			Tools      []string `json:"tools"`
 			TTL        string   `json:"ttl"`
 		}
 		_ = json.Unmarshal(f.body(r), &body)
-		tok := &platform.Token{ID: "t-99aabbccddeeff00", Name: body.Name, Admin: body.Admin, Namespaces: body.Namespaces, CreatedAt: t0}
+		tok := &platform.Token{ID: "t-99aabbccddeeff00", Name: body.Name, Admin: body.Admin, Namespaces: body.Namespaces,
+			Scopes: body.Scopes, Tools: body.Tools, CreatedAt: t0}
 		if body.TTL != "" {
 			d, _ := time.ParseDuration(body.TTL)
 			exp := t0.Add(d)

@@ -37,6 +37,7 @@ func TestGolden(t *testing.T) {
 		{name: "namespaces_create_bad_regions", args: []string{"namespaces", "create", "initech", "--regions", "lon1,Bad_Name,lon1"}},
 		{name: "tokens", args: []string{"tokens", "list"}},
 		{name: "tokens_create", args: []string{"tokens", "create", "ci", "--namespace", "acme", "--namespace", "globex", "--ttl", "720h"}},
+		{name: "tokens_create_scoped", args: []string{"tokens", "create", "agent", "--namespace", "acme", "--scopes", "mail:read,mail:send", "--tools", "mail.*", "--tools", "billing.Billing.Quote"}},
 		{name: "tokens_delete_not_found", args: []string{"tokens", "delete", "t-nope"}},
 		{name: "namespaces", args: []string{"ns"}},
 		{name: "namespaces_create_conflict", args: []string{"namespaces", "create", "acme"}},
@@ -97,7 +98,7 @@ func TestJSONOutput(t *testing.T) {
 					t.Errorf("got %v, want regions [lon1 fra1]", v)
 				}
 			}},
-		{name: "tokens", args: []string{"tokens", "list"}, check: wantLen(2)},
+		{name: "tokens", args: []string{"tokens", "list"}, check: wantLen(3)},
 		{name: "tokens create", args: []string{"tokens", "create", "ci", "--admin"}, check: wantField("secret", "mp_s3cr3t")},
 		{name: "namespaces", args: []string{"namespaces", "list"}, check: wantLen(2)},
 		{name: "namespaces create", args: []string{"namespaces", "create", "initech"}, check: wantField("name", "initech")},

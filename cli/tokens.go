@@ -25,8 +25,9 @@ func (a *app) tokensCmd() *cobra.Command {
 		Long: `Create, list and revoke API tokens.
 
 A token acts for you in your organisation, with a role no higher than yours and only in
-namespaces you can reach. Admins list and revoke every token of the organisation;
-others their own.`,
+namespaces you can reach. A token for an agent can also hold go-micro scopes and be
+narrowed to some tools (see tokens create). Admins list and revoke every token of the
+organisation; others their own.`,
 		Args: args(0, 0, "a subcommand (create, list, delete)"),
 		RunE: a.run(a.listTokens),
 	}
@@ -67,6 +68,8 @@ func (a *app) createTokenCmd() *cobra.Command {
 		role       string
 		admin      bool
 		namespaces []string
+		scopes     []string
+		tools      []string
 		ttl        time.Duration
 		expires    string
 	)
@@ -76,9 +79,17 @@ func (a *app) createTokenCmd() *cobra.Command {
 		Long: `Create a token; its secret is shown only once.
 
 The role defaults to yours and may not be higher (viewer, developer, admin, owner).
-Without --namespace the token reaches the namespaces you reach.`,
+Without --namespace the token reaches the namespaces you reach.
+
+--scopes gives the token go-micro scopes: an endpoint that declares scopes
+(server.WithEndpointScopes) is called only with a token that holds one of them, or *.
+Without --scopes the token holds none, and such endpoints refuse it. --tools narrows the
+token to some endpoints (service.Type.Method, or service.* for every endpoint of a
+service); without it the token calls every endpoint its role and namespaces allow.`,
 		Example: `  platform tokens create --name ci --role developer --namespace acme --expires 30d
-  platform tokens create readonly --role viewer --expires 2026-12-31`,
+  platform tokens create readonly --role viewer --expires 2026-12-31
+  platform tokens create agent --role developer --namespace acme --scopes mail:read
+  platform tokens create support-bot --namespace acme --scopes '*' --tools mail.Mail.Read,billing.*`,
 		Args: args(0, 1, "NAME"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -113,6 +124,7 @@ Without --namespace the token reaches the namespaces you reach.`,
 			}
 			tok, secret, err := c.CreateToken(cmd.Context(), platform.CreateTokenRequest{
 				Name: name, Role: platform.Role(role), Admin: admin, Namespaces: namespaces, TTL: ttl,
+				Scopes: scopes, Tools: tools,
 			})
 			if err != nil {
 				return err
@@ -120,8 +132,8 @@ Without --namespace the token reaches the namespaces you reach.`,
 			if a.jsonOutput() {
 				return a.printJSON(createdToken{Token: tok, Secret: secret})
 			}
-			fmt.Fprintf(a.stdout, "Created token %s (%s) with access to %s, role %s, expiring %s.\n",
-				tok.Name, tok.ID, tokenScope(tok), tok.EffectiveRole(), a.fmtExpiry(tok.ExpiresAt))
+			fmt.Fprintf(a.stdout, "Created token %s (%s) with access to %s, role %s%s, expiring %s.\n",
+				tok.Name, tok.ID, tokenScope(tok), tok.EffectiveRole(), tokenNarrowing(tok), a.fmtExpiry(tok.ExpiresAt))
 			fmt.Fprintf(a.stdout, "\n    %s\n\n", secret)
 			fmt.Fprintln(a.stderr, "warning: copy the secret now: it is shown only once and cannot be recovered.")
 			return nil
@@ -130,6 +142,8 @@ Without --namespace the token reaches the namespaces you reach.`,
 	cmd.Flags().StringVar(&name, "name", "", "name of the token")
 	cmd.Flags().StringVar(&role, "role", "", "viewer, developer, admin or owner (default: yours)")
 	cmd.Flags().StringSliceVar(&namespaces, "namespace", nil, "namespace the token may use (repeatable; default: yours)")
+	cmd.Flags().StringSliceVar(&scopes, "scopes", nil, "go-micro scopes the token holds, * for all (comma-separated or repeatable; default: none)")
+	cmd.Flags().StringSliceVar(&tools, "tools", nil, "narrow the token to these tools: service.Type.Method or service.* (comma-separated or repeatable; default: all)")
 	cmd.Flags().StringVar(&expires, "expires", "", "lifetime (720h, 30d) or date (2026-12-31, RFC 3339); default: never")
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (same as --expires with a duration)")
 	cmd.Flags().BoolVar(&admin, "admin", false, "every namespace of the organisation (the role stays --role or yours)")
@@ -173,10 +187,10 @@ func (a *app) listTokens(cmd *cobra.Command, _ []string) error {
 		return a.printJSON(orEmpty(list))
 	}
 	tw := table(a.stdout)
-	fmt.Fprintln(tw, "ID\tNAME\tUSER\tROLE\tKIND\tACCESS\tCREATED\tEXPIRES")
+	fmt.Fprintln(tw, "ID\tNAME\tUSER\tROLE\tKIND\tACCESS\tSCOPES\tTOOLS\tCREATED\tEXPIRES")
 	for _, t := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, orDash(t.User), t.EffectiveRole(), orDash(string(t.Kind)),
-			tokenScope(t), a.fmtTime(t.CreatedAt), a.fmtExpiry(t.ExpiresAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, orDash(t.User), t.EffectiveRole(), orDash(string(t.Kind)),
+			tokenScope(t), orDash(strings.Join(t.Scopes, ",")), tokenTools(t), a.fmtTime(t.CreatedAt), a.fmtExpiry(t.ExpiresAt))
 	}
 	return tw.Flush()
 }
@@ -187,6 +201,27 @@ func tokenScope(t *platform.Token) string {
 		return "all namespaces"
 	}
 	return orDash(strings.Join(t.Namespaces, ","))
+}
+
+// tokenTools says which tools a token may call.
+func tokenTools(t *platform.Token) string {
+	if len(t.Tools) == 0 {
+		return "all"
+	}
+	return strings.Join(t.Tools, ",")
+}
+
+// tokenNarrowing is what tokens create adds about a token's scopes and tools, "" for a
+// token with neither.
+func tokenNarrowing(t *platform.Token) string {
+	var s string
+	if len(t.Scopes) > 0 {
+		s += ", scopes " + strings.Join(t.Scopes, ",")
+	}
+	if len(t.Tools) > 0 {
+		s += ", tools " + strings.Join(t.Tools, ",")
+	}
+	return s
 }
 
 func (a *app) fmtExpiry(t *time.Time) string {
