@@ -89,7 +89,7 @@ service); without it the token calls every endpoint its role and namespaces allo
 		Example: `  platform tokens create --name ci --role developer --namespace acme --expires 30d
   platform tokens create readonly --role viewer --expires 2026-12-31
   platform tokens create agent --role developer --namespace acme --scopes mail:read
-  platform tokens create support-bot --namespace acme --scopes '*' --tools mail.Mail.Read,billing.*`,
+  platform tokens create support-bot --namespace acme --scopes '*' --tools 'mail.Mail.Read,billing.*'`,
 		Args: args(0, 1, "NAME"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			switch {
