@@ -146,8 +146,9 @@ func (a *app) mcpConfigCmd() *cobra.Command {
 			"variable (--token-env, default PLATFORM_TOKEN) for the agent to read. Give the agent\n" +
 			"a token of its own, narrowed to the namespace, rather than yours:\n\n" +
 			"    platform tokens create agent --role developer --namespace NAMESPACE\n\n" +
-			"(add --scopes to grant it the go-micro scopes endpoints require). Clients that support\n" +
-			"OAuth can leave the header out and sign in through the browser.",
+			"(--scopes grants it the go-micro scopes endpoints require, --tools narrows it to some\n" +
+			"tools). Clients that support OAuth can leave the header out and sign in through the\n" +
+			"browser.",
 		Example: `  platform mcp config -n acme
   platform mcp config -n acme --token-env ACME_AGENT_TOKEN`,
 		Args: args(0, 0, "no arguments"),
@@ -178,7 +179,7 @@ func (a *app) mcpConfigCmd() *cobra.Command {
 			fmt.Fprintln(a.stderr, "Add this to your agent's MCP servers (Claude Desktop: claude_desktop_config.json; an IDE: its mcpServers settings).")
 			fmt.Fprintf(a.stderr, "It holds no secret: the agent sends the token in $%s. Give the agent a token of its own, narrowed to %s, rather than yours:\n\n", tokenEnv, ns)
 			fmt.Fprintf(a.stderr, "    platform tokens create agent --role developer --namespace %s\n\n", ns)
-			fmt.Fprintf(a.stderr, "Add --scopes to grant it the go-micro scopes endpoints require, then set %s to its secret where the agent runs.\n", tokenEnv)
+			fmt.Fprintf(a.stderr, "Add --scopes to grant it the go-micro scopes endpoints require, --tools to narrow it to some tools; then set %s to its secret where the agent runs.\n", tokenEnv)
 			fmt.Fprintln(a.stderr, `Clients that support OAuth can leave out "headers" and sign in through the browser.`)
 			return nil
 		}),
