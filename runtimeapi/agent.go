@@ -245,6 +245,7 @@ func (a *Agent) Call(ctx context.Context, req *connect.Request[pb.CallRequest]) 
 	body, err := a.opts.Mesh.Call(ctx, platform.CallRequest{
 		Namespace: m.GetNamespace(), Service: m.GetService(), Endpoint: m.GetEndpoint(), Body: m.GetBody(),
 		Version: m.GetVersion(), Timeout: time.Duration(m.GetTimeoutMillis()) * time.Millisecond,
+		Scoped: m.GetScoped(), Scopes: m.GetScopes(),
 	})
 	if err != nil {
 		return nil, ToConnect(err)

@@ -94,7 +94,7 @@ func (c *AgentClient) Logs(ctx context.Context, q platform.LogQuery) (<-chan pla
 func (c *AgentClient) Call(ctx context.Context, req platform.CallRequest) ([]byte, error) {
 	res, err := c.c.Call(ctx, connect.NewRequest(&pb.CallRequest{
 		Namespace: req.Namespace, Service: req.Service, Endpoint: req.Endpoint, Body: req.Body,
-		Version: req.Version, TimeoutMillis: req.Timeout.Milliseconds(),
+		Version: req.Version, TimeoutMillis: req.Timeout.Milliseconds(), Scoped: req.Scoped, Scopes: req.Scopes,
 	}))
 	if err != nil {
 		return nil, FromConnect(err)

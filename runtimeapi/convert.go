@@ -268,6 +268,7 @@ func TokenToProto(t *platform.Token) *pb.Token {
 	out := &pb.Token{
 		Id: t.ID, Org: t.Org, Role: string(t.Role), Admin: t.Admin, Namespaces: t.Namespaces,
 		MemberRole: string(t.MemberRole), User: t.User, Kind: string(t.Kind),
+		Scopes: t.Scopes, Tools: t.Tools,
 	}
 	if t.ExpiresAt != nil {
 		out.ExpiresAt = timestamppb.New(*t.ExpiresAt)
@@ -280,7 +281,7 @@ func TokenFromProto(t *pb.Token) *platform.Token {
 	out := &platform.Token{
 		ID: t.GetId(), Org: t.GetOrg(), Role: platform.Role(t.GetRole()), Admin: t.GetAdmin(),
 		Namespaces: t.GetNamespaces(), MemberRole: platform.Role(t.GetMemberRole()), User: t.GetUser(),
-		Kind: platform.TokenKind(t.GetKind()),
+		Kind: platform.TokenKind(t.GetKind()), Scopes: t.GetScopes(), Tools: t.GetTools(),
 	}
 	if t.GetExpiresAt() != nil {
 		e := t.GetExpiresAt().AsTime()

@@ -1285,6 +1285,10 @@ type CallRequest struct {
 	Body          []byte                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
 	Version       string                 `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	TimeoutMillis int64                  `protobuf:"varint,6,opt,name=timeout_millis,json=timeoutMillis,proto3" json:"timeout_millis,omitempty"`
+	// Scoped makes the region's mesh enforce the scopes the endpoint declares against
+	// scopes, the caller's (platform.CallRequest).
+	Scoped        bool     `protobuf:"varint,7,opt,name=scoped,proto3" json:"scoped,omitempty"`
+	Scopes        []string `protobuf:"bytes,8,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1359,6 +1363,20 @@ func (x *CallRequest) GetTimeoutMillis() int64 {
 		return x.TimeoutMillis
 	}
 	return 0
+}
+
+func (x *CallRequest) GetScoped() bool {
+	if x != nil {
+		return x.Scoped
+	}
+	return false
+}
+
+func (x *CallRequest) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
 }
 
 type CallResponse struct {
@@ -2088,16 +2106,19 @@ func (x *AuthenticateResponse) GetToken() *Token {
 
 // Token is what the region's gateway needs of a token to authorise a call.
 type Token struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Org           string                 `protobuf:"bytes,2,opt,name=org,proto3" json:"org,omitempty"`
-	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
-	Admin         bool                   `protobuf:"varint,4,opt,name=admin,proto3" json:"admin,omitempty"`
-	Namespaces    []string               `protobuf:"bytes,5,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	MemberRole    string                 `protobuf:"bytes,7,opt,name=member_role,json=memberRole,proto3" json:"member_role,omitempty"`
-	User          string                 `protobuf:"bytes,8,opt,name=user,proto3" json:"user,omitempty"`
-	Kind          string                 `protobuf:"bytes,9,opt,name=kind,proto3" json:"kind,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Org        string                 `protobuf:"bytes,2,opt,name=org,proto3" json:"org,omitempty"`
+	Role       string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Admin      bool                   `protobuf:"varint,4,opt,name=admin,proto3" json:"admin,omitempty"`
+	Namespaces []string               `protobuf:"bytes,5,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	ExpiresAt  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	MemberRole string                 `protobuf:"bytes,7,opt,name=member_role,json=memberRole,proto3" json:"member_role,omitempty"`
+	User       string                 `protobuf:"bytes,8,opt,name=user,proto3" json:"user,omitempty"`
+	Kind       string                 `protobuf:"bytes,9,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The go-micro scopes the token holds and the tools it is narrowed to (platform.Token).
+	Scopes        []string `protobuf:"bytes,10,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Tools         []string `protobuf:"bytes,11,rep,name=tools,proto3" json:"tools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2193,6 +2214,20 @@ func (x *Token) GetKind() string {
 		return x.Kind
 	}
 	return ""
+}
+
+func (x *Token) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *Token) GetTools() []string {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
 }
 
 type RecordUsageRequest struct {
@@ -2856,14 +2891,16 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\x12\x16\n" +
 	"\x06stream\x18\x03 \x01(\tR\x06stream\x12\x12\n" +
-	"\x04line\x18\x04 \x01(\tR\x04line\"\xb6\x01\n" +
+	"\x04line\x18\x04 \x01(\tR\x04line\"\xe6\x01\n" +
 	"\vCallRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
 	"\aservice\x18\x02 \x01(\tR\aservice\x12\x1a\n" +
 	"\bendpoint\x18\x03 \x01(\tR\bendpoint\x12\x12\n" +
 	"\x04body\x18\x04 \x01(\fR\x04body\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\tR\aversion\x12%\n" +
-	"\x0etimeout_millis\x18\x06 \x01(\x03R\rtimeoutMillis\"\"\n" +
+	"\x0etimeout_millis\x18\x06 \x01(\x03R\rtimeoutMillis\x12\x16\n" +
+	"\x06scoped\x18\a \x01(\bR\x06scoped\x12\x16\n" +
+	"\x06scopes\x18\b \x03(\tR\x06scopes\"\"\n" +
 	"\fCallResponse\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\"I\n" +
 	"\x0fServicesRequest\x12\x1c\n" +
@@ -2911,7 +2948,7 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x13AuthenticateRequest\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\"H\n" +
 	"\x14AuthenticateResponse\x120\n" +
-	"\x05token\x18\x01 \x01(\v2\x1a.platform.runtime.v1.TokenR\x05token\"\xf7\x01\n" +
+	"\x05token\x18\x01 \x01(\v2\x1a.platform.runtime.v1.TokenR\x05token\"\xa5\x02\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03org\x18\x02 \x01(\tR\x03org\x12\x12\n" +
@@ -2925,7 +2962,10 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\vmember_role\x18\a \x01(\tR\n" +
 	"memberRole\x12\x12\n" +
 	"\x04user\x18\b \x01(\tR\x04user\x12\x12\n" +
-	"\x04kind\x18\t \x01(\tR\x04kind\"M\n" +
+	"\x04kind\x18\t \x01(\tR\x04kind\x12\x16\n" +
+	"\x06scopes\x18\n" +
+	" \x03(\tR\x06scopes\x12\x14\n" +
+	"\x05tools\x18\v \x03(\tR\x05tools\"M\n" +
 	"\x12RecordUsageRequest\x127\n" +
 	"\x05usage\x18\x01 \x03(\v2!.platform.runtime.v1.RequestUsageR\x05usage\"\xd1\x02\n" +
 	"\fRequestUsage\x12\x1c\n" +
