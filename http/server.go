@@ -84,6 +84,9 @@ type Options struct {
 	// Dashboard, when set, serves the web dashboard at DashboardPrefix (it needs
 	// SessionCookie and CSRF).
 	Dashboard Dashboard
+	// OAuth, when set, is the OAuth authorization server of MCP clients (package oauth;
+	// see oauthRoutes).
+	OAuth OAuth
 	// Ready reports whether deploys can be taken, for /readyz; nil means always ready.
 	Ready func() bool
 	// Metrics is served at /metrics and receives the server's own request metrics; nil
@@ -327,6 +330,7 @@ func (s *Server) routes() chi.Router {
 		})
 	}
 	s.agentRoutes(r)
+	s.oauthRoutes(r)
 	if d := s.opts.Dashboard; d != nil {
 		r.Get("/", func(w http.ResponseWriter, req *http.Request) {
 			http.Redirect(w, req, DashboardPrefix+"/", http.StatusSeeOther)
