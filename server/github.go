@@ -7,6 +7,7 @@ import (
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/github"
 	"github.com/micro/platform/gitops"
+	"github.com/micro/platform/oauth"
 )
 
 // githubDirectory adapts the control plane's account directory to what the GitHub
@@ -28,6 +29,7 @@ func (a *App) newGitHub(plane *control.Plane, receiver *gitops.Receiver) (*githu
 		ClientID: g.ClientID, ClientSecret: g.ClientSecret, RedirectURL: g.RedirectURL,
 		WebURL: g.WebURL, APIURL: g.APIURL, SyncToken: g.SyncToken, WebhookSecret: g.WebhookSecret,
 		SyncInterval: g.SyncInterval, Organizations: platform.GitHubOrgs(g.Organizations),
+		AfterLogin: oauth.ContinuePath, // back to an MCP client's pending authorization, else "/"
 	}, githubDirectory{plane.Directory()}, github.Options{Logger: a.logger.With("component", "github"), RepoEvents: appRepoEvents(receiver)})
 }
 

@@ -290,6 +290,9 @@ func (a *App) build(ctx context.Context) error {
 	dopts.CSRF, dopts.Secure = csrf, csrf.Secure
 	hopts.SessionCookie, hopts.CSRF = github.SessionCookie, csrf
 	hopts.Dashboard = dashboard.New(dopts)
+	if hopts.OAuth, err = a.newOAuth(plane, secret, csrf); err != nil {
+		return err
+	}
 	a.api = platformhttp.NewServer(hopts)
 	return nil
 }
