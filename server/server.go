@@ -35,12 +35,12 @@ import (
 	"github.com/micro/platform/control"
 	"github.com/micro/platform/dashboard"
 	"github.com/micro/platform/gateway"
-	"github.com/micro/platform/mcp"
 	"github.com/micro/platform/github"
 	"github.com/micro/platform/gitops"
 	platformhttp "github.com/micro/platform/http"
 	"github.com/micro/platform/internal/seal"
 	"github.com/micro/platform/logstore"
+	"github.com/micro/platform/mcp"
 	"github.com/micro/platform/natsbus"
 	"github.com/micro/platform/oci/registry"
 	"github.com/micro/platform/runtime"
@@ -558,10 +558,11 @@ func meshGateway(name, addr, advertise string, secret []byte, seeds map[string]s
 	return natsbus.GatewayOptions{Name: name, Host: host, Port: p, Advertise: advertise, Secret: secret, Seeds: seeds}, nil
 }
 
-// resourceMetadata is the URL of the MCP endpoint's protected-resource metadata (RFC
-// 9728): under the public URL, or else the host the request was sent to.
+// resourceMetadata is the URL of the protected-resource metadata (RFC 9728) of the MCP
+// endpoint a request was sent to — /mcp, or /mcp/{ns}, whose resource is its own — under
+// the OAuth issuer's address, or else the host the request was sent to.
 func (a *App) resourceMetadata(r *http.Request) string {
-	base := strings.TrimSuffix(a.cfg.PublicURL, "/")
+	base := strings.TrimSuffix(a.oauthIssuer(), "/")
 	if base == "" {
 		scheme := "http"
 		if r.TLS != nil {
@@ -569,5 +570,9 @@ func (a *App) resourceMetadata(r *http.Request) string {
 		}
 		base = scheme + "://" + r.Host
 	}
-	return base + "/.well-known/oauth-protected-resource/mcp"
+	resource := mcp.Path
+	if ns := strings.Trim(strings.TrimPrefix(r.URL.Path, mcp.Path), "/"); ns != "" && platform.ValidateName("namespace", ns) == nil {
+		resource += "/" + ns
+	}
+	return base + "/.well-known/oauth-protected-resource" + resource
 }
