@@ -90,9 +90,16 @@ func (d *Dashboard) clearSession(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: d.opts.SessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: d.opts.Secure, SameSite: http.SameSiteLaxMode})
 }
 
-// safeNext keeps a post-sign-in redirect on the dashboard: anything else (another site,
+// oauthContinue is where a sign-in an MCP client's authorization sent the browser to
+// goes back to (oauth.ContinuePath; this package does not import the OAuth server).
+const oauthContinue = "/oauth/continue"
+
+// safeNext keeps a post-sign-in redirect on the dashboard (or on oauthContinue): anything else (another site,
 // a scheme-relative URL) goes to the dashboard's home.
 func safeNext(next string) string {
+	if next == oauthContinue {
+		return next
+	}
 	if !strings.HasPrefix(next, Prefix+"/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
 		return Prefix + "/"
 	}

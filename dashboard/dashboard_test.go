@@ -109,6 +109,9 @@ func TestSafeNext(t *testing.T) {
 		"/uix":                      "/ui/",
 		"/v1/tokens":                "/ui/",
 		"/ui/n/acme\r\nSet-Cookie:": "/ui/",
+		"/oauth/continue":           "/oauth/continue",
+		"/oauth/continue/x":         "/ui/",
+		"/oauth/token":              "/ui/",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

@@ -15,7 +15,8 @@ import (
 func (a *App) newOAuth(plane *control.Plane, secret []byte, csrf github.CSRF) (*oauth.Server, error) {
 	opts := oauth.Options{
 		ControlPlane: plane, Auth: a.auth, Secret: secret, PublicURL: a.oauthIssuer(),
-		SignInURL: dashboard.Prefix + "/signin", CSRF: csrf, CSRFCookie: github.CSRFCookie, Secure: csrf.Secure,
+		// The dashboard's sign-in returns to oauth.ContinuePath when asked to.
+		SignInURL: dashboard.Prefix + "/signin?next=" + url.QueryEscape(oauth.ContinuePath), SignInReturns: true, CSRF: csrf, CSRFCookie: github.CSRFCookie, Secure: csrf.Secure,
 		Logger: a.logger.With("component", "oauth"),
 	}
 	if a.github != nil {
