@@ -36,16 +36,18 @@ func (h *Handler) call(sp *space, t *tool) sdk.ToolHandler {
 	path := "/api/" + t.Service + "/" + t.Endpoint
 	return func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 		tok := tokenOf(req)
-		secret, _ := req.GetExtra().TokenInfo.Extra[extraSecret].(string)
-		if tok == nil || secret == "" {
+		if tok == nil {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "the session has no platform token"}
 		}
+		extra := req.GetExtra().TokenInfo.Extra
+		secret, _ := extra[extraSecret].(string)
+		source, _ := extra[extraSource].(string)
 		args := []byte(req.Params.Arguments)
 		if len(bytes.TrimSpace(args)) == 0 || string(args) == "null" {
 			args = []byte("{}")
 		}
 		if err := validate(t, args); err != nil {
-			h.audit(tok, sp.ns, t.Name, platform.AuditFailed, 0, err.Error(), "")
+			h.audit(tok, sp.ns, t.Name, platform.AuditFailed, 0, err.Error(), source)
 			return toolError(err.Error(), "send the fields of the tool's input schema with their JSON types"), nil
 		}
 		start := h.opts.Clock.Now()
@@ -56,6 +58,7 @@ func (h *Handler) call(sp *space, t *tool) sdk.ToolHandler {
 		gr.Header.Set("Authorization", "Bearer "+secret)
 		gr.Header.Set("Content-Type", "application/json")
 		gr.Header.Set("Micro-Namespace", sp.ns)
+		gr.RemoteAddr = source
 		rec := &recorder{header: make(http.Header), status: http.StatusOK}
 		h.opts.Gateway.ServeHTTP(rec, gr)
 		took := h.opts.Clock.Now().Sub(start)
@@ -66,7 +69,7 @@ func (h *Handler) call(sp *space, t *tool) sdk.ToolHandler {
 			h.meter(ctx, tok, sp.ns, t.Service)
 		}
 		if rec.status == http.StatusOK {
-			h.audit(tok, sp.ns, t.Name, platform.AuditOK, took, "", "")
+			h.audit(tok, sp.ns, t.Name, platform.AuditOK, took, "", source)
 			return result(rec.body.Bytes()), nil
 		}
 		msg, hint := errorOf(rec)
@@ -74,7 +77,7 @@ func (h *Handler) call(sp *space, t *tool) sdk.ToolHandler {
 		if rec.status == http.StatusForbidden || rec.status == http.StatusUnauthorized {
 			outcome = platform.AuditDenied
 		}
-		h.audit(tok, sp.ns, t.Name, outcome, took, msg, "")
+		h.audit(tok, sp.ns, t.Name, outcome, took, msg, source)
 		return toolError(msg, hint), nil
 	}
 }

@@ -165,8 +165,12 @@ func (h *Handler) Start(ctx context.Context) error {
 			<-done
 			return nil
 		case <-t.C:
-			for _, sp := range h.active() {
-				sp.refresh(ctx)
+			for _, sp := range h.all() {
+				if sp.connected() {
+					sp.refresh(ctx)
+				} else {
+					sp.stale()
+				}
 			}
 		}
 	}
@@ -183,11 +187,15 @@ func (h *Handler) Changed(ns string) {
 	if sp == nil {
 		return
 	}
+	if !sp.connected() {
+		sp.stale()
+		return
+	}
 	sp.soon()
 }
 
-// active returns the namespaces whose server has sessions.
-func (h *Handler) active() []*space {
+// all returns the namespaces that have had a connection.
+func (h *Handler) all() []*space {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []*space
@@ -258,7 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A session is bound to the token that opened it: another token cannot use it.
 		UserID: tok.ID,
 		Scopes: tok.Scopes,
-		Extra:  map[string]any{extraToken: tok, extraSecret: secret},
+		Extra:  map[string]any{extraToken: tok, extraSecret: secret, extraSource: r.RemoteAddr},
 	}
 	if tok.ExpiresAt != nil {
 		info.Expiration = *tok.ExpiresAt
@@ -273,6 +281,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const (
 	extraToken  = "platform.token"
 	extraSecret = "platform.secret"
+	extraSource = "platform.source"
 )
 
 // challenge answers 401 with the MCP authorization specification's challenge: where
@@ -391,6 +400,22 @@ func (sp *space) load(ctx context.Context) error {
 		return nil
 	}
 	return sp.update(ctx)
+}
+
+// connected reports whether the namespace's server has a session.
+func (sp *space) connected() bool {
+	for range sp.server.Sessions() {
+		return true
+	}
+	return false
+}
+
+// stale has the tools read again at the next request: a namespace without sessions is
+// not kept current in the background.
+func (sp *space) stale() {
+	sp.mu.Lock()
+	sp.loaded = false
+	sp.mu.Unlock()
 }
 
 // refresh reads the tools again; a failure keeps the ones there are.
