@@ -67,8 +67,9 @@ type Options struct {
 	GitHubLogin string
 	// Secure marks cookies Secure (the platform is served over https).
 	Secure bool
-	// GatewayURL is the public base URL of the gateway (for the curl lines); "" uses the
-	// address the page was requested at, where the server mounts the gateway at /api.
+	// GatewayURL is the public base URL of the gateway (for the curl lines and the
+	// agents page's MCP endpoint); "" uses the address the page was requested at, where
+	// the server mounts the gateway at /api and MCP at /mcp.
 	GatewayURL string
 	Logger     *slog.Logger
 }
@@ -121,6 +122,7 @@ func (d *Dashboard) routes() http.Handler {
 			r.Get("/n/{ns}/new", d.page(d.newService))
 			r.Post("/n/{ns}/new", d.action(d.deployService))
 			r.Get("/n/{ns}/events", d.page(d.namespaceEvents))
+			r.Get("/n/{ns}/agents", d.page(d.agents))
 			r.Get("/n/{ns}/s/{svc}", d.page(d.serviceOverview))
 			r.Get("/n/{ns}/s/{svc}/endpoints", d.page(d.serviceEndpoints))
 			r.Post("/n/{ns}/s/{svc}/endpoints", d.page(d.call))

@@ -141,7 +141,7 @@ func TestStepClass(t *testing.T) {
 // given.
 func TestTemplatesAndCharts(t *testing.T) {
 	pages := parsePages()
-	for _, name := range []string{"signin", "error", "namespaces", "services", "service", "endpoints", "logs", "events", "metrics", "releases", "release", "settings", "new", "team", "tokens", "audit", "regions", "alerts", "usage", "activity"} {
+	for _, name := range []string{"signin", "error", "namespaces", "services", "service", "endpoints", "logs", "events", "metrics", "releases", "release", "settings", "new", "team", "tokens", "audit", "regions", "alerts", "usage", "agents", "activity"} {
 		if pages[name] == nil {
 			t.Errorf("no page %s", name)
 		}
@@ -156,12 +156,17 @@ func TestTemplatesAndCharts(t *testing.T) {
 }
 
 // streamCP is a control plane with one namespace, "acme", of two services; ListServices
-// answers listErr when set, and calls during while the test looks at what was sent.
+// answers listErr when set, ListTools tools or toolsErr, and both call during while the
+// test looks at what was sent.
 type streamCP struct {
 	platform.ControlPlane
 	listErr error
 	during  func()
 	listed  bool
+
+	tools       []platform.Tool
+	toolsErr    error
+	toolsListed bool
 }
 
 var streamToken = &platform.Token{ID: "t1", Name: "admin", Role: platform.RoleOwner}
@@ -196,6 +201,17 @@ func (c *streamCP) ListServices(ctx context.Context, ns string) ([]*platform.Ser
 		})
 	}
 	return list, nil
+}
+
+func (c *streamCP) ListTools(ctx context.Context, ns string) ([]platform.Tool, error) {
+	c.toolsListed = true
+	if c.during != nil {
+		c.during()
+	}
+	if ns != "acme" {
+		return nil, platform.Errorf(platform.EFORBIDDEN, "not your namespace")
+	}
+	return c.tools, c.toolsErr
 }
 
 type nopAuth struct{}

@@ -124,14 +124,7 @@ func (d *Dashboard) serviceEndpoints(w http.ResponseWriter, r *http.Request, v *
 	for _, ep := range sd.Service.Endpoints {
 		sd.Calls = append(sd.Calls, newCallForm(v.NS, sd.Service.Name, ep))
 	}
-	sd.Gateway = d.opts.GatewayURL
-	if sd.Gateway == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		sd.Gateway = scheme + "://" + r.Host
-	}
+	sd.Gateway = d.baseURL(r)
 	v.Data = sd
 	return "endpoints", nil
 }
