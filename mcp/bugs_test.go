@@ -112,11 +112,10 @@ func TestNarrowedTokenNotChallenged(t *testing.T) {
 	e.nothingCalled(t)
 }
 
-// A namespace nobody uses any more is forgotten: any token for every namespace could
-// otherwise make the handler keep, and read the tools of, every name it makes up.
-func TestIdleNamespacesForgotten(t *testing.T) {
+// A namespace without sessions is not kept current: any token for every namespace could
+// otherwise have the handler read, every Refresh, the tools of every name it makes up.
+func TestIdleNamespacesNotRefreshed(t *testing.T) {
 	t.Parallel()
-	pendingFix(t, "every namespace ever named is kept and read every Refresh")
 	e := newEnv(t, func(o *mcp.Options) {
 		o.Refresh = 10 * time.Millisecond
 		o.Idle = 50 * time.Millisecond
