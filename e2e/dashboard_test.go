@@ -196,6 +196,16 @@ func TestDashboard(t *testing.T) {
 	}
 	tour.check("endpoints-called")
 
+	// The agents page: the namespace's MCP endpoint on this server and the tool an agent
+	// sees for the endpoint just called.
+	tour.visit("agents", "/ui/n/acme/agents", "table.tools")
+	if txt := p.Text("table.tools"); !strings.Contains(txt, "helloworld.Helloworld.Call") || !strings.Contains(txt, "Call greets a person by name.") {
+		t.Errorf("the agents page's tools: %q", txt)
+	}
+	if u := attr(t, p, "#mcp-url", "value"); u != s.url()+"/mcp/acme" {
+		t.Errorf("the agents page's MCP endpoint: %q, want %s/mcp/acme", u, s.url())
+	}
+
 	// The log line of a call appears live.
 	tour.visit("logs", "/ui/n/acme/s/helloworld/logs", "[data-log-view]")
 	p.WaitText("[data-log-state]", "Live")
