@@ -31,10 +31,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	platform "github.com/micro/platform"
@@ -165,10 +167,14 @@ func (h *Handler) Start(ctx context.Context) error {
 			<-done
 			return nil
 		case <-t.C:
+			idleSince := h.opts.Clock.Now().Add(-h.opts.Idle)
 			for _, sp := range h.all() {
-				if sp.connected() {
+				switch {
+				case sp.connected():
 					sp.refresh(ctx)
-				} else {
+				case sp.usedBefore(idleSince):
+					h.drop(sp)
+				default:
 					sp.stale()
 				}
 			}
@@ -192,6 +198,16 @@ func (h *Handler) Changed(ns string) {
 		return
 	}
 	sp.soon()
+}
+
+// drop forgets a namespace's server that has had no session and no request for Idle:
+// the namespaces a token may reach are many, and each server holds its tools.
+func (h *Handler) drop(sp *space) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.spaces[sp.ns] == sp {
+		delete(h.spaces, sp.ns)
+	}
 }
 
 // all returns the namespaces that have had a connection.
@@ -256,8 +272,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, platform.Errorf(platform.EINVALID, "read the message: %v", err))
 			return
 		}
-		if t, ok := sp.toolCalled(body); ok && !tok.HoldsScope(t.Scopes) {
-			h.refuseScope(w, r, tok, ns, t)
+		// A tool the token may not see is an unknown tool (narrow answers it), not one
+		// to challenge for.
+		if t, id, ok := sp.toolCalled(body); ok && tok.AllowsTool(t.Service, t.Endpoint) && !tok.HoldsScope(t.Scopes) {
+			h.refuseScope(w, r, tok, ns, t, id)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -299,19 +317,43 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, code, msg st
 		WithHint("send `Authorization: Bearer <token>`; create one with `platform tokens create agent --role developer --namespace NS`, or sign in with an OAuth-capable MCP client"))
 }
 
-// refuseScope answers a tools/call of a tool whose scopes the token holds none of with
-// the specification's insufficient_scope challenge (HTTP 403), and audits it. Nothing
-// is called.
-func (h *Handler) refuseScope(w http.ResponseWriter, r *http.Request, tok *platform.Token, ns string, t platform.Tool) {
-	msg := fmt.Sprintf("%s requires scope %s", t.Name, strings.Join(t.Scopes, " or "))
+// refuseScope answers a tools/call (request id) of a tool whose scopes the token holds
+// none of with the specification's insufficient_scope challenge (HTTP 403), and audits
+// it. Nothing is called. The body is a JSON-RPC error answering the call, with the
+// platform's error as its data: an MCP client without an OAuth flow then reports the
+// refusal to its caller and keeps the session (the SDK's client closes a session on a
+// 403 whose body is not JSON-RPC).
+func (h *Handler) refuseScope(w http.ResponseWriter, r *http.Request, tok *platform.Token, ns string, t platform.Tool, id json.RawMessage) {
+	msg := scopeMessage(t)
 	params := []string{`error="insufficient_scope"`, fmt.Sprintf("scope=%q", strings.Join(t.Scopes, " ")), fmt.Sprintf("error_description=%q", msg)}
 	if h.opts.ResourceMetadata != nil {
 		params = append(params, fmt.Sprintf("resource_metadata=%q", h.opts.ResourceMetadata(r)))
 	}
 	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
 	h.audit(tok, ns, t.Name, platform.AuditDenied, 0, msg, r.RemoteAddr)
-	writeError(w, platform.Errorf(platform.EFORBIDDEN, "%s", msg).
-		WithHint("use a token that holds it: `platform tokens create agent --namespace %s --scopes %s`", ns, t.Scopes[0]))
+	body, _ := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   *jsonrpc.Error  `json:"error"`
+	}{"2.0", id, scopeError(ns, t)})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write(body)
+}
+
+// codeInsufficientScope is the JSON-RPC error code of a call refused for its scopes.
+const codeInsufficientScope = -32003
+
+func scopeMessage(t platform.Tool) string {
+	return fmt.Sprintf("%s requires scope %s", t.Name, strings.Join(t.Scopes, " or "))
+}
+
+// scopeError is the JSON-RPC error of a call of t refused for its scopes, with the
+// platform's error body as its data.
+func scopeError(ns string, t platform.Tool) *jsonrpc.Error {
+	data, _ := json.Marshal(platform.ErrorBody{Code: platform.EFORBIDDEN, Message: scopeMessage(t),
+		Hint: fmt.Sprintf("use a token that holds it: `platform tokens create agent --namespace %s --scopes %s`", ns, t.Scopes[0])})
+	return &jsonrpc.Error{Code: codeInsufficientScope, Message: scopeMessage(t), Data: data}
 }
 
 // space returns the namespace's MCP server, making it (and reading its tools) if new.
@@ -323,6 +365,7 @@ func (h *Handler) space(ctx context.Context, ns string) (*space, error) {
 		h.spaces[ns] = sp
 	}
 	h.mu.Unlock()
+	sp.used.Store(h.opts.Clock.Now().UnixNano())
 	if err := sp.load(ctx); err != nil {
 		return nil, err
 	}
@@ -361,8 +404,12 @@ type space struct {
 	mu     sync.Mutex
 	loaded bool
 	tools  map[string]*tool
-	timer  *time.Timer
+	// used is when a request last came (Unix nanoseconds).
+	used atomic.Int64
 }
+
+// usedBefore reports whether the last request came before t.
+func (sp *space) usedBefore(t time.Time) bool { return sp.used.Load() < t.UnixNano() }
 
 // tool is a platform tool with its resolved input schema.
 type tool struct {
@@ -445,8 +492,15 @@ func (sp *space) update(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sp.mu.Lock()
+	prev := sp.tools
+	sp.mu.Unlock()
 	next := make(map[string]*tool, len(list))
 	for _, t := range list {
+		if p := prev[t.Name]; p != nil && reflect.DeepEqual(p.Tool, t) {
+			next[t.Name] = p // unchanged: its schema is resolved already
+			continue
+		}
 		raw, err := json.Marshal(t.InputSchema)
 		if err != nil {
 			continue
@@ -465,7 +519,6 @@ func (sp *space) update(ctx context.Context) error {
 		next[t.Name] = &tool{Tool: t, schema: resolved}
 	}
 	sp.mu.Lock()
-	prev := sp.tools
 	var removed []string
 	for name := range prev {
 		if next[name] == nil {
@@ -474,7 +527,7 @@ func (sp *space) update(ctx context.Context) error {
 	}
 	var added []*tool
 	for name, t := range next {
-		if p := prev[name]; p == nil || !reflect.DeepEqual(p.Tool, t.Tool) {
+		if p := prev[name]; p != t {
 			added = append(added, t)
 		}
 	}
@@ -499,27 +552,32 @@ func (sp *space) lookup(name string) (*tool, bool) {
 	return t, ok
 }
 
-// toolCalled returns the tool a tools/call message calls, if body is one and the tool
-// exists.
-func (sp *space) toolCalled(body []byte) (platform.Tool, bool) {
+// toolCalled returns the tool a tools/call message calls and the message's id, if body
+// is one and the tool exists. It reads only single messages, and not as the SDK does
+// (encoding/json matches keys in any case): narrow enforces the scopes of what the SDK
+// reads; this is for the challenge.
+func (sp *space) toolCalled(body []byte) (platform.Tool, json.RawMessage, bool) {
 	var msg struct {
-		Method string `json:"method"`
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
 		Params struct {
 			Name string `json:"name"`
 		} `json:"params"`
 	}
-	if json.Unmarshal(body, &msg) != nil || msg.Method != "tools/call" {
-		return platform.Tool{}, false
+	if json.Unmarshal(body, &msg) != nil || msg.Method != "tools/call" || len(msg.ID) == 0 {
+		return platform.Tool{}, nil, false
 	}
 	t, ok := sp.lookup(msg.Params.Name)
 	if !ok {
-		return platform.Tool{}, false
+		return platform.Tool{}, nil, false
 	}
-	return t.Tool, true
+	return t.Tool, msg.ID, true
 }
 
 // narrow leaves the tools the session's token may not call (Token.Tools) out of
-// tools/list, and answers a call of one as an unknown tool.
+// tools/list, answers a call of one as an unknown tool, and refuses a call of a tool
+// whose scopes the token lacks that ServeHTTP did not challenge (a batch, keys in
+// another case).
 func (sp *space) narrow(next sdk.MethodHandler) sdk.MethodHandler {
 	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
 		tok := tokenOf(req)
@@ -540,13 +598,28 @@ func (sp *space) narrow(next sdk.MethodHandler) sdk.MethodHandler {
 			return res, err
 		case "tools/call":
 			if cr, ok := req.(*sdk.CallToolRequest); ok && tok != nil && cr.Params != nil {
-				if st, ok := sp.lookup(cr.Params.Name); ok && !tok.AllowsTool(st.Service, st.Endpoint) {
-					return nil, unknownTool(cr.Params.Name)
+				if st, ok := sp.lookup(cr.Params.Name); ok {
+					if !tok.AllowsTool(st.Service, st.Endpoint) {
+						return nil, unknownTool(cr.Params.Name)
+					}
+					if !tok.HoldsScope(st.Scopes) {
+						sp.h.audit(tok, sp.ns, st.Name, platform.AuditDenied, 0, scopeMessage(st.Tool), sourceOf(req))
+						return nil, scopeError(sp.ns, st.Tool)
+					}
 				}
 			}
 		}
 		return next(ctx, method, req)
 	}
+}
+
+// sourceOf returns the agent's address the request came from.
+func sourceOf(req sdk.Request) string {
+	if extra := req.GetExtra(); extra != nil && extra.TokenInfo != nil {
+		s, _ := extra.TokenInfo.Extra[extraSource].(string)
+		return s
+	}
+	return ""
 }
 
 // tokenOf returns the platform token of the request's session.

@@ -15,13 +15,6 @@ import (
 	"github.com/micro/platform/mcp"
 )
 
-// pendingFix skips a test of a fix to mcp.go that is proposed but not applied yet;
-// delete its body's Skip with the fix.
-func pendingFix(t *testing.T, why string) {
-	t.Helper()
-	t.Skip("pending a fix to mcp.go: " + why)
-}
-
 // The check that a message calls a tool whose scopes the token lacks must hold for
 // what the SDK reads from the message, before the gateway; ServeHTTP's reading of it (encoding/json, one
 // message) differs for a batch (accepted without an Mcp-Protocol-Version header, as
@@ -29,7 +22,6 @@ func pendingFix(t *testing.T, why string) {
 // not).
 func TestScopeCannotBeSidestepped(t *testing.T) {
 	t.Parallel()
-	pendingFix(t, "a batch or a key in another case calls a tool without its scope")
 	e := newEnv(t, nil)
 	session := e.initialize(t, devSecret)
 	args := `{"account":"acct-1","amount":100}`
@@ -67,7 +59,6 @@ func TestScopeCannotBeSidestepped(t *testing.T) {
 // of a scope refusal and keep its session: the 403's body has to be a JSON-RPC error.
 func TestScopeRefusalKeepsSession(t *testing.T) {
 	t.Parallel()
-	pendingFix(t, "the SDK's client closes the session on the 403, whose body is not JSON-RPC")
 	e := newEnv(t, nil)
 	cs := e.mustConnect(t, devSecret, nil)
 	_, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "billing.Billing.Charge", Arguments: map[string]any{"amount": 1}})
@@ -92,7 +83,6 @@ func TestScopeRefusalKeepsSession(t *testing.T) {
 // that tool has scopes the token lacks: the challenge would show the tool exists.
 func TestNarrowedTokenNotChallenged(t *testing.T) {
 	t.Parallel()
-	pendingFix(t, "the scope challenge comes before the tool narrowing")
 	e := newEnv(t, nil)
 	cs := e.mustConnect(t, narrowSecret, nil)
 	_, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "billing.Billing.Charge", Arguments: map[string]any{"amount": 1}})
@@ -114,6 +104,7 @@ func TestNarrowedTokenNotChallenged(t *testing.T) {
 
 // A namespace without sessions is not kept current: any token for every namespace could
 // otherwise have the handler read, every Refresh, the tools of every name it makes up.
+// Namespaces without sessions are neither refreshed nor, once idle, held.
 func TestIdleNamespacesNotRefreshed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *mcp.Options) {
@@ -140,5 +131,8 @@ func TestIdleNamespacesNotRefreshed(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if after := reads(); after != before {
 		t.Errorf("the tools were read %d times in 200ms after every session ended", after-before)
+	}
+	if n := e.h.Spaces(); n != 0 {
+		t.Errorf("%d namespaces' servers are still held after every session ended and Idle passed", n)
 	}
 }
