@@ -166,7 +166,7 @@ func TestRouting(t *testing.T) {
 			}
 			calls := tg.mesh.Calls()
 			want := platform.CallRequest{Namespace: tt.wantNS, Service: "helloworld", Endpoint: "Helloworld.Call",
-				Body: []byte(`{"name":"Alice"}`), Version: tt.wantVer, Timeout: 7 * time.Second}
+				Body: []byte(`{"name":"Alice"}`), Version: tt.wantVer, Timeout: 7 * time.Second, Scoped: true}
 			if len(calls) != 1 || fmt.Sprint(calls[0]) != fmt.Sprint(want) {
 				t.Fatalf("mesh calls %+v, want one %+v", calls, want)
 			}
