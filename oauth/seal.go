@@ -1,15 +1,12 @@
 package oauth
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/micro/platform/internal/seal"
 )
 
 // Prefixes of the sealed values, so that a client id and a code are told apart at a
@@ -23,27 +20,20 @@ const (
 // purpose or under another secret key. It says no more on purpose.
 var errUnsealed = errors.New("not a value this platform sealed")
 
-// sealer turns values into opaque URL-safe strings and back: JSON sealed with AES-256-GCM
-// under a key of its own, derived from the server's secret key for one purpose the way
-// internal/seal derives its keys. Anyone may hold a sealed value; only the platform reads
-// or makes one.
+// sealer turns values into opaque URL-safe strings and back: JSON sealed with
+// internal/seal's AES-256-GCM under a key of its own, derived from the server's secret key
+// for one purpose. Anyone may hold a sealed value; only the platform reads or makes one.
 type sealer struct {
-	aead   cipher.AEAD
+	box    *seal.Box
 	prefix string
 }
 
 func newSealer(secret []byte, purpose, prefix string) (*sealer, error) {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("oauth:" + purpose))
-	block, err := aes.NewCipher(m.Sum(nil))
+	box, err := seal.New(secret, "oauth:"+purpose)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead, prefix: prefix}, nil
+	return &sealer{box: box, prefix: prefix}, nil
 }
 
 // seal returns v sealed, with a fresh nonce.
@@ -52,11 +42,7 @@ func (s *sealer) seal(v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return s.prefix + base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(s.prefix))), nil
+	return s.prefix + s.box.SealURL(plain), nil
 }
 
 // open reads a value made by seal into v; errUnsealed for anything else.
@@ -65,12 +51,7 @@ func (s *sealer) open(text string, v any) error {
 	if !ok {
 		return errUnsealed
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return errUnsealed
-	}
-	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(s.prefix))
+	plain, err := s.box.OpenURL(enc)
 	if err != nil || json.Unmarshal(plain, v) != nil {
 		return errUnsealed
 	}

@@ -49,6 +49,24 @@ func (b *Box) Seal(plaintext string) string {
 	return prefix + base64.RawStdEncoding.EncodeToString(ct)
 }
 
+// SealURL encrypts plaintext with a fresh nonce into URL-safe base64 without a prefix,
+// for values carried in URLs and form fields (OAuth client ids and codes).
+func (b *Box) SealURL(plaintext []byte) string {
+	nonce := make([]byte, b.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(b.aead.Seal(nonce, nonce, plaintext, nil))
+}
+
+// OpenURL decrypts a value made by SealURL.
+func (b *Box) OpenURL(sealed string) ([]byte, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(raw) < b.aead.NonceSize() {
+		return nil, errors.New("seal: malformed sealed value")
+	}
+	n := b.aead.NonceSize()
+	return b.aead.Open(nil, raw[:n], raw[n:], nil)
+}
+
 // Open decrypts a value made by Seal.
 func (b *Box) Open(sealed string) (string, error) {
 	enc, ok := strings.CutPrefix(sealed, prefix)

@@ -35,3 +35,24 @@ func TestSealOpen(t *testing.T) {
 		t.Error("a short secret was accepted")
 	}
 }
+
+func TestSealURL(t *testing.T) {
+	b, err := seal.New([]byte("0123456789abcdef0123456789abcdef"), "url")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.SealURL([]byte(`{"a":1}`))
+	if strings.ContainsAny(s, "+/=") {
+		t.Errorf("sealed value %q is not URL-safe", s)
+	}
+	if got, err := b.OpenURL(s); err != nil || string(got) != `{"a":1}` {
+		t.Fatalf("OpenURL = %q, %v", got, err)
+	}
+	other, _ := seal.New([]byte("0123456789abcdef0123456789abcdef"), "other")
+	if _, err := other.OpenURL(s); err == nil {
+		t.Error("a box of another purpose opened the value")
+	}
+	if _, err := b.OpenURL(s[:len(s)-2] + "AA"); err == nil {
+		t.Error("a damaged value opened")
+	}
+}
