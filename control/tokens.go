@@ -121,34 +121,30 @@ func (p *Plane) CreateToken(ctx context.Context, req platform.CreateTokenRequest
 // what is wrong with them: each is 1 to 64 of A-Z a-z 0-9 : . _ * -, and there are at most
 // maxTokenScopes.
 func checkScopes(scopes []string) (clean, problems []string) {
-	for _, s := range scopes {
-		switch {
-		case !scopeRE.MatchString(s):
-			problems = append(problems, fmt.Sprintf("scope %q: want 1 to 64 of A-Z a-z 0-9 : . _ * - (no spaces)", s))
-		case !slices.Contains(clean, s):
-			clean = append(clean, s)
-		}
-	}
-	if len(clean) > maxTokenScopes {
-		problems = append(problems, fmt.Sprintf("%d scopes: at most %d", len(clean), maxTokenScopes))
-	}
-	return clean, problems
+	return checkList("scope", scopes, scopeRE.MatchString, "1 to 64 of A-Z a-z 0-9 : . _ * - (no spaces)", maxTokenScopes)
 }
 
 // checkTools returns tools without duplicates (the first of each kept, in order) and what
 // is wrong with them: each is "service.Type.Method" or "service.*" (validTool), and there
 // are at most maxTokenTools.
 func checkTools(tools []string) (clean, problems []string) {
-	for _, tool := range tools {
+	return checkList("tool", tools, validTool, "service.Type.Method or service.* (a service name, then Go identifiers)", maxTokenTools)
+}
+
+// checkList returns values without duplicates (the first of each kept, in order) and
+// what is wrong with them: each value valid refuses (the problem says want), and more
+// than most of them.
+func checkList(kind string, values []string, valid func(string) bool, want string, most int) (clean, problems []string) {
+	for _, v := range values {
 		switch {
-		case !validTool(tool):
-			problems = append(problems, fmt.Sprintf("tool %q: want service.Type.Method or service.* (a service name, then Go identifiers)", tool))
-		case !slices.Contains(clean, tool):
-			clean = append(clean, tool)
+		case !valid(v):
+			problems = append(problems, fmt.Sprintf("%s %q: want %s", kind, v, want))
+		case !slices.Contains(clean, v):
+			clean = append(clean, v)
 		}
 	}
-	if len(clean) > maxTokenTools {
-		problems = append(problems, fmt.Sprintf("%d tools: at most %d", len(clean), maxTokenTools))
+	if len(clean) > most {
+		problems = append(problems, fmt.Sprintf("%d %ss: at most %d", len(clean), kind, most))
 	}
 	return clean, problems
 }
