@@ -111,7 +111,7 @@ func newEnv(t testing.TB, mod func(*mcp.Options)) *env {
 	e.reg.set("acme", billing, greeter)
 	logger := slog.New(slog.DiscardHandler)
 	auth := fakeAuth{tokens: testTokens(), orgs: map[string]string{"acme": "acme-co", "other": "acme-co", "globex": "globex-co"}}
-	e.gw = &recordingGateway{Gateway: gateway.New(gateway.Options{Mesh: e.mesh, Auth: auth, Usage: nopUsage{}, Logger: logger})}
+	e.gw = &recordingGateway{Gateway: gateway.New(gateway.Options{Mesh: e.mesh, Auth: auth, Usage: nopUsage{}, Logger: logger, Domain: "example.com"})}
 	opts := mcp.Options{
 		Tools:            e.reg.Tools,
 		Gateway:          e.gw,
@@ -161,6 +161,10 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set("Authorization", "Bearer "+b.secret)
 	}
 	for k, v := range b.header {
+		if k == "Host" {
+			r.Host = v // the host the request names, for host-prefix routing
+			continue
+		}
 		r.Header.Set(k, v)
 	}
 	return b.base.RoundTrip(r)

@@ -29,6 +29,7 @@ func TestListTools(t *testing.T) {
 		{"namespace in path with slash", "/mcp/acme/", nil},
 		{"namespace header", "/mcp", map[string]string{gateway.HeaderNamespace: "acme"}},
 		{"namespace header with slash", "/mcp/", map[string]string{gateway.HeaderNamespace: "acme"}},
+		{"host prefix", "/mcp", map[string]string{"Host": "acme.example.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cs, err := e.connect(t, devSecret, tc.path, tc.header, nil)
