@@ -100,6 +100,14 @@ type AuditStore interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }
 
+// AuditBatcher is an AuditStore that appends many entries at once (one transaction):
+// writers of many entries (the MCP endpoint's tool calls) use it when the store has it.
+type AuditBatcher interface {
+	// AppendAudits stores the entries in order, as AppendAudit each; none when one is
+	// invalid.
+	AppendAudits(ctx context.Context, entries []*AuditEntry) error
+}
+
 type sourceKey struct{}
 
 // NewContextWithSource returns ctx carrying the client's network address, for the audit

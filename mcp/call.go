@@ -173,26 +173,57 @@ func (h *Handler) audit(tok *platform.Token, ns, toolName, outcome string, took 
 	}
 }
 
-// writeAudits writes queued entries in order until ctx ends, then what is left.
+// maxAuditBatch bounds how many queued entries one write takes.
+const maxAuditBatch = 256
+
+// writeAudits writes queued entries in order until ctx ends, then what is left: what has
+// queued while a write was under way goes in the next write, in one transaction when the
+// store can (platform.AuditBatcher).
 func (h *Handler) writeAudits(ctx context.Context) {
-	write := func(e *platform.AuditEntry) {
-		if err := h.opts.Audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-			h.opts.Logger.Error("audit log write failed", "action", e.Action, "target", e.Target, "err", err)
+	batcher, _ := h.opts.Audit.(platform.AuditBatcher)
+	batch := make([]*platform.AuditEntry, 0, maxAuditBatch)
+	write := func() {
+		wctx := context.WithoutCancel(ctx)
+		if batcher != nil {
+			if err := batcher.AppendAudits(wctx, batch); err != nil {
+				h.opts.Logger.Error("audit log write failed", "action", platform.AuditToolCall, "entries", len(batch), "err", err)
+			}
+		} else {
+			for _, e := range batch {
+				if err := h.opts.Audit.AppendAudit(wctx, e); err != nil {
+					h.opts.Logger.Error("audit log write failed", "action", e.Action, "target", e.Target, "err", err)
+				}
+			}
+		}
+		clear(batch)
+		batch = batch[:0]
+	}
+	// drain adds what is queued now to the batch, writing when it is full.
+	drain := func() {
+		for {
+			select {
+			case e := <-h.audits:
+				batch = append(batch, e)
+				if len(batch) == maxAuditBatch {
+					write()
+				}
+			default:
+				return
+			}
 		}
 	}
 	for {
 		select {
 		case e := <-h.audits:
-			write(e)
+			batch = append(batch, e)
+			drain()
+			write()
 		case <-ctx.Done():
-			for {
-				select {
-				case e := <-h.audits:
-					write(e)
-				default:
-					return
-				}
+			drain()
+			if len(batch) > 0 {
+				write()
 			}
+			return
 		}
 	}
 }

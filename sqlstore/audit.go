@@ -18,29 +18,46 @@ const (
 // AppendAudit stores e, setting its ID (and Time to now when zero, Outcome to ok when
 // empty): EINVALID without an org or action. There is no update or delete.
 func (s *Store) AppendAudit(ctx context.Context, e *platform.AuditEntry) error {
+	return s.AppendAudits(ctx, []*platform.AuditEntry{e})
+}
+
+// AppendAudits implements platform.AuditBatcher: the entries in one transaction, in
+// order, each given its ID (and Time when zero); none when one is invalid.
+func (s *Store) AppendAudits(ctx context.Context, entries []*platform.AuditEntry) error {
 	var problems []string
-	if e.Org == "" {
-		problems = append(problems, "audit entry has no org")
-	}
-	if e.Action == "" {
-		problems = append(problems, "audit entry has no action")
+	for _, e := range entries {
+		if e.Org == "" {
+			problems = append(problems, "audit entry has no org")
+		}
+		if e.Action == "" {
+			problems = append(problems, "audit entry has no action")
+		}
 	}
 	if err := invalid(problems); err != nil {
 		return err
 	}
-	if e.Outcome == "" {
-		e.Outcome = platform.AuditOK
-	}
-	at := orNow(e.Time)
-	var id int64
-	err := s.w.queryRow(ctx, `INSERT INTO audit_log (org, actor, actor_id, token_id, action, target, outcome, source, detail, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.Org, e.Actor, e.ActorID, e.TokenID, e.Action, e.Target, e.Outcome, e.Source, e.Detail, micros(at)).Scan(&id)
-	if err != nil {
-		return wrap("append audit entry", err)
-	}
-	e.ID, e.Time = id, at
-	return nil
+	err := s.inTx(ctx, func(tx conn) error {
+		stmt, err := tx.prepare(ctx, `INSERT INTO audit_log (org, actor, actor_id, token_id, action, target, outcome, source, detail, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range entries {
+			if e.Outcome == "" {
+				e.Outcome = platform.AuditOK
+			}
+			at := orNow(e.Time)
+			var id int64
+			if err := stmt.QueryRowContext(ctx, e.Org, e.Actor, e.ActorID, e.TokenID, e.Action, e.Target, e.Outcome,
+				e.Source, e.Detail, micros(at)).Scan(&id); err != nil {
+				return err
+			}
+			e.ID, e.Time = id, at
+		}
+		return nil
+	})
+	return wrap("append audit entry", err)
 }
 
 // ListAudit returns the entries f selects, newest first: EINVALID without an org. An

@@ -342,4 +342,28 @@ func testAudit(t *testing.T, h *harness) {
 		_, err := s.ListAudit(ctx, platform.AuditFilter{})
 		wantCode(t, err, platform.EINVALID)
 	})
+	t.Run("batch", func(t *testing.T) {
+		b, ok := s.(platform.AuditBatcher)
+		if !ok {
+			t.Skip("the store appends one entry at a time")
+		}
+		batch := []*platform.AuditEntry{
+			{Org: "initech", Actor: "agent", Action: platform.AuditToolCall, Target: "tool/acme/a.A.A", Time: testTime},
+			{Org: "initech", Actor: "agent", Action: platform.AuditToolCall, Target: "tool/acme/b.B.B", Outcome: platform.AuditFailed, Time: testTime},
+		}
+		must(t, b.AppendAudits(ctx, batch))
+		if batch[0].ID == 0 || batch[1].ID <= batch[0].ID || batch[0].Outcome != platform.AuditOK {
+			t.Fatalf("batch IDs %d, %d, outcome %q: want increasing and ok by default", batch[0].ID, batch[1].ID, batch[0].Outcome)
+		}
+		list, err := s.ListAudit(ctx, platform.AuditFilter{Org: "initech"})
+		must(t, err)
+		sameJSON(t, "batch", list, []*platform.AuditEntry{batch[1], batch[0]})
+		// One invalid entry stores none of the batch.
+		wantCode(t, b.AppendAudits(ctx, []*platform.AuditEntry{{Org: "initech", Action: "x"}, {Org: "initech"}}), platform.EINVALID)
+		list, err = s.ListAudit(ctx, platform.AuditFilter{Org: "initech"})
+		must(t, err)
+		if len(list) != 2 {
+			t.Errorf("an invalid batch stored %d entries", len(list)-2)
+		}
+	})
 }
