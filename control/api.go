@@ -601,12 +601,7 @@ func (p *Plane) regionFor(ctx context.Context, ns, service string) *runtimeapi.A
 		}
 		names = p.placement(&platform.Service{}, n)
 	}
-	for _, name := range names {
-		if c := p.links.client(name); c != nil {
-			return c
-		}
-	}
-	return nil
+	return p.firstConnected(names)
 }
 
 func (p *Plane) view(ctx context.Context, s *platform.Service, registered map[string]*platform.RegisteredService) (*platform.ServiceView, error) {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/internal/testenv"
@@ -187,6 +190,30 @@ func TestRegions(t *testing.T) {
 		}
 		return false
 	})
+
+	// An agent reaches the namespace's MCP endpoint at any region's gateway (nyc1's hands
+	// it to the control plane's): the tools of the services of every region, each call
+	// routed to a region that runs it.
+	mctx, mcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer mcancel()
+	sess, err := connectMCP(mctx, "http://"+nyc.gateway+"/mcp", cp.token, "acme", nil)
+	must(t, err)
+	tools, err := sess.ListTools(mctx, nil)
+	must(t, err)
+	var names []string
+	for _, tl := range tools.Tools {
+		names = append(names, tl.Name)
+	}
+	if !slices.Contains(names, "helloworld.Helloworld.Call") || !slices.Contains(names, "hello-nyc.Helloworld.Call") {
+		t.Errorf("tools through nyc1's gateway: %v, want helloworld's (lon1, fra1) and hello-nyc's (nyc1)", names)
+	}
+	for tool, want := range map[string]string{"helloworld.Helloworld.Call": "Hello Eve", "hello-nyc.Helloworld.Call": "Hello Eve"} {
+		res, err := sess.CallTool(mctx, &sdk.CallToolParams{Name: tool, Arguments: map[string]any{"name": "Eve"}})
+		if err != nil || res.IsError || !strings.Contains(toolText(res), want) {
+			t.Errorf("%s through nyc1's MCP endpoint: %v %+v", tool, err, res)
+		}
+	}
+	sess.Close()
 
 	// The user sees where each service runs.
 	svcs := decode[[]platform.ServiceView](t, cp.must(t, "services", "-n", "acme", "-o", "json"))

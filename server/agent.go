@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	platform "github.com/micro/platform"
 	"github.com/micro/platform/gateway"
 	"github.com/micro/platform/logstore"
+	"github.com/micro/platform/mcp"
 	"github.com/micro/platform/natsbus"
 	"github.com/micro/platform/oci"
 	"github.com/micro/platform/region"
@@ -230,6 +232,12 @@ func (a *Agent) build(ctx context.Context) error {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", a.gw)
+	control, err := url.Parse(cfg.Control)
+	if err != nil {
+		return fmt.Errorf("control plane URL %q: %w", cfg.Control, err)
+	}
+	mux.Handle(mcp.Path, mcpProxy(control, a.gw))
+	mux.Handle(mcp.Path+"/", mcpProxy(control, a.gw))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	a.gwSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -238,6 +246,25 @@ func (a *Agent) build(ctx context.Context) error {
 	amux.Handle(api.Handler())
 	a.tun = &tunnel.Agent{URL: cfg.Control, Token: cfg.Token, Region: cfg.Region, Handler: amux, Logger: h.logger.With("component", "tunnel")}
 	return nil
+}
+
+// mcpProxy serves the MCP endpoint (docs/mcp.md) at a region's gateway by handing it to
+// the control plane's: an agent that reaches any region's gateway address finds its
+// namespace's tools, and their calls run through the control plane's gateway, which
+// sends each to the nearest region that runs the service. A namespace named by the host
+// prefix travels as Micro-Namespace, as the control plane is reached under its own name.
+// Answers stream (FlushInterval -1): sessions use server-sent events.
+func mcpProxy(control *url.URL, gw *gateway.Gateway) http.Handler {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(control)
+			pr.SetXForwarded()
+			if ns := gw.Namespace(pr.In); ns != "" {
+				pr.Out.Header.Set(gateway.HeaderNamespace, ns)
+			}
+		},
+		FlushInterval: -1,
+	}
 }
 
 // meshFile keeps the mesh configuration the control plane gave, so the agent joins the
