@@ -110,22 +110,8 @@ func TestOAuthWithGitHub(t *testing.T) {
 		t.Fatalf("consent: %d %s", resp.StatusCode, loc)
 	}
 
-	resp, body = fetch(t, http.DefaultClient, http.MethodPost, asm.TokenEndpoint, strings.NewReader(url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {redirect},
-		"client_id": {reg.ClientID}, "code_verifier": {verifier},
-	}.Encode()), "application/x-www-form-urlencoded")
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.TokenType != "Bearer" {
-		t.Fatalf("token: %d %s", resp.StatusCode, body)
-	}
-	me, err := client.New(base, client.WithToken(tok.AccessToken)).Whoami(ctx)
-	if err != nil || me.Role != platform.RoleDeveloper || me.Token.Name != "mcp:Claude" || strings.Join(me.Token.Namespaces, ",") != "beta" {
-		t.Fatalf("whoami with the token: %+v, %v", me, err)
-	}
-	if strings.Contains(out.String(), tok.AccessToken) || strings.Contains(out.String(), loc.Query().Get("code")) {
+	accessToken := exchangeCode(t, base, asm.TokenEndpoint, loc.Query().Get("code"), redirect, reg.ClientID, verifier)
+	if strings.Contains(out.String(), accessToken) || strings.Contains(out.String(), loc.Query().Get("code")) {
 		t.Error("the token or the code reached the server's output")
 	}
 }
@@ -241,21 +227,7 @@ func TestOAuthWithTokenSignIn(t *testing.T) {
 		t.Fatalf("consent: %d %s", resp.StatusCode, loc)
 	}
 
-	resp, body = fetch(t, http.DefaultClient, http.MethodPost, base+"/oauth/token", strings.NewReader(url.Values{
-		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
-		"client_id": {reg.ClientID}, "code_verifier": {verifier},
-	}.Encode()), "application/x-www-form-urlencoded")
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.TokenType != "Bearer" {
-		t.Fatalf("token: %d %s", resp.StatusCode, body)
-	}
-	me, err := client.New(base, client.WithToken(tok.AccessToken)).Whoami(ctx)
-	if err != nil || me.Role != platform.RoleDeveloper || me.Token.Name != "mcp:Claude" || strings.Join(me.Token.Namespaces, ",") != "beta" {
-		t.Fatalf("whoami with the token: %+v, %v", me, err)
-	}
+	accessToken := exchangeCode(t, base, base+"/oauth/token", code, redirect, reg.ClientID, verifier)
 
 	// The token opens an MCP session in its namespace, and only there.
 	initialize := func(ns string) (*http.Response, []byte) {
@@ -264,7 +236,7 @@ func TestOAuthWithTokenSignIn(t *testing.T) {
 			`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Authorization", "Bearer "+accessToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -280,7 +252,7 @@ func TestOAuthWithTokenSignIn(t *testing.T) {
 		t.Fatalf("initialize in acme: %d %s", resp.StatusCode, body)
 	}
 	// (The owner's token is printed at start, by design; the flow prints no secret.)
-	if s := out.String(); strings.Contains(s, tok.AccessToken) || strings.Contains(s, code) {
+	if s := out.String(); strings.Contains(s, accessToken) || strings.Contains(s, code) {
 		t.Error("the token or the code reached the server's output")
 	}
 }
@@ -303,4 +275,26 @@ func fetch(t *testing.T, c *http.Client, method, u string, body io.Reader, conte
 	var b bytes.Buffer
 	_, _ = io.Copy(&b, resp.Body)
 	return resp, b.Bytes()
+}
+
+// exchangeCode trades an authorization code for an access token at endpoint, and checks
+// the token is the one the consent gave: Claude's, a developer's, narrowed to beta.
+func exchangeCode(t *testing.T, base, endpoint, code, redirect, clientID, verifier string) string {
+	t.Helper()
+	resp, body := fetch(t, http.DefaultClient, http.MethodPost, endpoint, strings.NewReader(url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
+		"client_id": {clientID}, "code_verifier": {verifier},
+	}.Encode()), "application/x-www-form-urlencoded")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.TokenType != "Bearer" {
+		t.Fatalf("token: %d %s", resp.StatusCode, body)
+	}
+	me, err := client.New(base, client.WithToken(tok.AccessToken)).Whoami(context.Background())
+	if err != nil || me.Role != platform.RoleDeveloper || me.Token.Name != "mcp:Claude" || strings.Join(me.Token.Namespaces, ",") != "beta" {
+		t.Fatalf("whoami with the token: %+v, %v", me, err)
+	}
+	return tok.AccessToken
 }
