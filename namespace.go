@@ -14,7 +14,12 @@ type Namespace struct {
 	Org string `json:"org,omitempty"`
 	// Regions are where the namespace's services run unless a deploy names its own;
 	// empty means the platform's default region.
-	Regions   []string  `json:"regions,omitempty"`
+	Regions []string `json:"regions,omitempty"`
+	// Dev marks a namespace for development (`platform namespaces create --dev`,
+	// `platform dev`): its releases are built without debug information and replace the
+	// running one as soon as they are registered and answer their health check, without
+	// MinReady or the drain delay. A dev deploy (DeployRequest.Dev) is refused elsewhere.
+	Dev       bool      `json:"dev,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -35,4 +40,7 @@ type NamespaceStore interface {
 	DeleteNamespace(ctx context.Context, name string) error
 	// SetNamespaceRegions replaces the namespace's default regions; ENOTFOUND if absent.
 	SetNamespaceRegions(ctx context.Context, name string, regions []string) error
+	// SetNamespaceDev turns the namespace's dev mode (Namespace.Dev) on or off; ENOTFOUND
+	// if absent.
+	SetNamespaceDev(ctx context.Context, name string, dev bool) error
 }

@@ -39,6 +39,7 @@ func (s *nsStore) DeleteNamespace(context.Context, string) error { return nil }
 func (s *nsStore) SetNamespaceRegions(context.Context, string, []string) error {
 	return nil
 }
+func (s *nsStore) SetNamespaceDev(context.Context, string, bool) error { return nil }
 
 func TestNamespaceOrg(t *testing.T) {
 	t.Parallel()

@@ -48,8 +48,8 @@ func (s *Store) CreateNamespace(ctx context.Context, ns *platform.Namespace) err
 		if err := claimNamespaceName(ctx, tx, ns.Name, org, created); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `INSERT INTO namespaces (name, org, regions, created_at) VALUES (?, ?, ?, ?)`,
-			ns.Name, org, regions, micros(created))
+		_, err := tx.exec(ctx, `INSERT INTO namespaces (name, org, regions, dev, created_at) VALUES (?, ?, ?, ?, ?)`,
+			ns.Name, org, regions, ns.Dev, micros(created))
 		if isUniqueViolation(err) {
 			return platform.Errorf(platform.ECONFLICT, "namespace %q already exists", ns.Name)
 		}
@@ -89,13 +89,13 @@ func namespaceNameTaken(name string) error {
 		WithHint("namespace names are global and never reused across organisations; choose another name")
 }
 
-const namespaceColumns = `name, org, regions, created_at`
+const namespaceColumns = `name, org, regions, dev, created_at`
 
 func scanNamespace(sc scanner) (*platform.Namespace, error) {
 	var ns platform.Namespace
 	var regions string
 	var created int64
-	if err := sc.Scan(&ns.Name, &ns.Org, &regions, &created); err != nil {
+	if err := sc.Scan(&ns.Name, &ns.Org, &regions, &ns.Dev, &created); err != nil {
 		return nil, err
 	}
 	var err error
@@ -152,6 +152,13 @@ func (s *Store) SetNamespaceRegions(ctx context.Context, name string, regions []
 	}
 	err = s.w.execOne(ctx, namespaceNotFound(name), `UPDATE namespaces SET regions = ? WHERE name = ?`, raw, name)
 	return wrap("set namespace regions "+name, err)
+}
+
+// SetNamespaceDev turns the namespace's dev mode on or off. Returns ENOTFOUND if the
+// namespace is absent.
+func (s *Store) SetNamespaceDev(ctx context.Context, name string, dev bool) error {
+	err := s.w.execOne(ctx, namespaceNotFound(name), `UPDATE namespaces SET dev = ? WHERE name = ?`, dev, name)
+	return wrap("set namespace dev "+name, err)
 }
 
 // DeleteNamespace removes the namespace and everything stored under it in one

@@ -265,3 +265,32 @@ func testDeleteNamespaceUnscopesTokens(t *testing.T, h *harness) {
 		})
 	}
 }
+
+// testNamespaceDev checks that a namespace's dev mode is stored at create and changed by
+// SetNamespaceDev.
+func testNamespaceDev(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	must(t, s.CreateNamespace(ctx, &platform.Namespace{Name: "acme-dev", Dev: true}))
+	mustNamespace(t, s, "acme")
+	devOf := func(name string) bool {
+		t.Helper()
+		ns, err := s.GetNamespace(ctx, name)
+		must(t, err)
+		return ns.Dev
+	}
+	if !devOf("acme-dev") || devOf("acme") {
+		t.Fatalf("dev = %v, %v; want acme-dev a dev namespace, acme not", devOf("acme-dev"), devOf("acme"))
+	}
+	must(t, s.SetNamespaceDev(ctx, "acme", true))
+	must(t, s.SetNamespaceDev(ctx, "acme-dev", false))
+	if devOf("acme-dev") || !devOf("acme") {
+		t.Fatalf("after SetNamespaceDev: dev = %v, %v; want acme only", devOf("acme-dev"), devOf("acme"))
+	}
+	list, err := s.ListNamespaces(ctx)
+	must(t, err)
+	if len(list) != 2 || !list[0].Dev || list[1].Dev {
+		t.Fatalf("ListNamespaces = %+v, want acme dev, acme-dev not", list)
+	}
+	wantCode(t, s.SetNamespaceDev(ctx, "nope", true), platform.ENOTFOUND)
+}

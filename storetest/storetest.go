@@ -48,6 +48,7 @@ func Run(t *testing.T, open OpenFunc) {
 	}{
 		{"Namespaces", testNamespaces},
 		{"NamespaceRegions", testNamespaceRegions},
+		{"NamespaceDev", testNamespaceDev},
 		{"DeleteNamespaceCascades", testDeleteNamespaceCascades},
 		{"NamespaceNamesStayWithTheirOrg", testNamespaceNamesStayWithTheirOrg},
 		{"DeleteNamespaceUnscopesTokens", testDeleteNamespaceUnscopesTokens},
