@@ -50,6 +50,7 @@ type commandFlags struct {
 	store         string
 	natsURL       string
 	gatewayDomain string
+	buildWarm     bool
 }
 
 // register defines the flags on cmd.
@@ -65,6 +66,7 @@ func (cf *commandFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.store, "store", "", "postgres:// URL of the store (default SQLite in the data directory)")
 	f.StringVar(&cf.natsURL, "nats-url", "", "nats:// URL of a mesh node (`platform mesh`) instead of the embedded NATS server")
 	f.StringVar(&cf.gatewayDomain, "gateway-domain", "", "route NAMESPACE.DOMAIN hosts to namespaces")
+	f.BoolVar(&cf.buildWarm, "build-warm", true, "compile go-micro into the build cache in the background at first start, at idle priority")
 }
 
 // resolve returns the server's configuration: defaults < file < env < flags.
@@ -85,6 +87,9 @@ func (cf *commandFlags) resolve(cmd *cobra.Command, env []string) (Config, error
 	}
 	if changed("gateway-domain") {
 		cfg.GatewayDomain = cf.gatewayDomain
+	}
+	if changed("build-warm") {
+		cfg.BuildWarm = cf.buildWarm
 	}
 	return cfg, cfg.Validate()
 }

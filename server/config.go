@@ -88,6 +88,10 @@ type Config struct {
 	MaxArchiveBytes int64 `yaml:"max_archive_bytes"`
 	// BuildConcurrency is how many builds run at once.
 	BuildConcurrency int `yaml:"build_concurrency"`
+	// BuildWarm compiles go-micro into the build cache in the background at the first
+	// start, at idle priority, so the first deploy compiles only its own code (default
+	// on; see docs/coldstart.md).
+	BuildWarm bool `yaml:"build_warm"`
 	// RolloutTimeout is how long a new release has to register and pass its health
 	// check before it is marked failed and the old one keeps serving.
 	RolloutTimeout time.Duration `yaml:"rollout_timeout"`
@@ -244,6 +248,7 @@ func DefaultConfig() Config {
 		NATSHost:         "127.0.0.1",
 		MaxArchiveBytes:  64 << 20,
 		BuildConcurrency: 2,
+		BuildWarm:        true,
 		RolloutTimeout:   60 * time.Second,
 		StopGrace:        10 * time.Second,
 		Sandbox:          SandboxAuto,
@@ -358,6 +363,13 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.LocalRegion = v
 		case "PLATFORM_REGION_TOKENS_FILE":
 			c.RegionTokensFile = v
+		case "PLATFORM_BUILD_WARM":
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: want true or false", k))
+				continue
+			}
+			c.BuildWarm = on
 		case "PLATFORM_LOG_LEVEL":
 			c.LogLevel = v
 		case "PLATFORM_LOG_FORMAT":

@@ -83,6 +83,7 @@ type App struct {
 	metrics     *prometheus.Registry // the /metrics registry
 	lock        *os.File             // held while the App owns DataDir
 	iso         isolation            // the local runtime's sandbox
+	warm        *warmUp              // the build cache warm-up; nil when off
 }
 
 // New opens the store and builds every component; nothing is served until Run.
@@ -184,6 +185,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("builder: %w", err)
 	}
+	a.warm = a.newWarmUp(b)
 
 	a.usage = newUsagePipe()
 	a.logMetering = logstore.MeterOptions{Publisher: a.usage, Region: cfg.LocalRegion, Interval: cfg.MeterInterval, OrgOf: a.orgOf}
@@ -376,6 +378,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
 	g.Go(func() error { return a.startRegistry(ctx) })
 	g.Go(func() error { return a.startGitHub(ctx) })
+	g.Go(func() error { a.warm.run(ctx); return nil })
 	g.Go(func() error { return a.plane.Start(ctx) })
 	g.Go(func() error { a.gitops.Start(ctx); <-ctx.Done(); a.gitops.Wait(); return nil })
 	if a.alerts != nil {

@@ -1,0 +1,58 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// I/O priority (ioprio_set(2)): the idle class, for the calling thread.
+const (
+	ioprioWhoProcess = 1
+	ioprioClassIdle  = 3
+	ioprioClassShift = 13
+)
+
+// runIdle runs cmd at the lowest priority Linux has: nice 19, the SCHED_IDLE policy
+// (it runs only on CPUs nothing else wants) and the idle I/O class. Linux keeps these
+// per thread and a child inherits them from the thread that forks it, so cmd is started
+// and waited for on a locked OS thread that lowers its own priority first, and that
+// thread is never handed back to the Go runtime: it exits with the goroutine. The
+// server's other threads keep their priority, and cmd's whole process tree (the
+// compiler and linker processes) inherits the low one. Waiting on the same thread also
+// keeps Pdeathsig, which fires when the forking thread exits, for the server's death.
+//
+// idleErr says which part of the priority could not be lowered (cmd runs anyway);
+// runErr is cmd.Run's error.
+func runIdle(cmd *exec.Cmd) (idleErr, runErr error) {
+	type result struct{ idle, run error }
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: this thread's priority stays low, so it must not run other
+		// goroutines; it ends with this one.
+		idle := lowerThreadPriority()
+		done <- result{idle, cmd.Run()}
+	}()
+	r := <-done
+	return r.idle, r.run
+}
+
+// lowerThreadPriority sets the calling thread's nice value to 19, its policy to
+// SCHED_IDLE and its I/O class to idle; all three are allowed without privileges.
+func lowerThreadPriority() error {
+	var errs []error
+	if err := unix.Setpriority(unix.PRIO_PROCESS, 0, 19); err != nil {
+		errs = append(errs, fmt.Errorf("nice 19: %w", err))
+	}
+	if err := unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_IDLE, Nice: 19}, 0); err != nil {
+		errs = append(errs, fmt.Errorf("SCHED_IDLE: %w", err))
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, ioprioClassIdle<<ioprioClassShift); e != 0 {
+		errs = append(errs, fmt.Errorf("idle I/O class: %w", e))
+	}
+	return errors.Join(errs...)
+}
