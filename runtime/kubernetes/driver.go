@@ -74,8 +74,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
-	k8s "k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
@@ -284,9 +284,9 @@ func LoadConfig(kubeconfig string) (*rest.Config, error) {
 // else and Close when done.
 type Driver struct {
 	opts   Options
-	client client.Client // writes, and reads the cache cannot serve
-	cache  cache.Cache   // owned objects only
-	core   k8s.Interface // pod logs
+	client client.Client                // writes, and reads the cache cannot serve
+	cache  cache.Cache                  // owned objects only
+	core   corev1client.CoreV1Interface // pod logs and the metrics API
 
 	ctx    context.Context // informers and the restore worker; ended by Close
 	cancel context.CancelFunc
@@ -340,7 +340,10 @@ func New(opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes driver: %w", err)
 	}
-	core, err := k8s.NewForConfig(opts.Config)
+	// The core group's typed client only, not the whole clientset
+	// (k8s.io/client-go/kubernetes), which would link every API group's client and apply
+	// configurations: a hundred packages, docs/coldstart.md.
+	core, err := corev1client.NewForConfig(opts.Config)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes driver: %w", err)
 	}

@@ -130,7 +130,7 @@ func (d *Driver) podLogs(ctx context.Context, q platform.LogQuery, p *corev1.Pod
 		n := int64(tail)
 		opts.TailLines = &n
 	}
-	stream, err := d.core.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).Stream(ctx)
+	stream, err := d.core.Pods(p.Namespace).GetLogs(p.Name, opts).Stream(ctx)
 	if err != nil {
 		if apierrors.IsBadRequest(err) || apierrors.IsNotFound(err) {
 			return nil, nil // not started yet, or gone: nothing to read
@@ -187,7 +187,7 @@ func (d *Driver) Stats(ctx context.Context, id string) ([]runtime.InstanceStats,
 		return nil, err
 	}
 	path := fmt.Sprintf("/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods", d.namespaceName(spec.Namespace))
-	raw, err := d.core.CoreV1().RESTClient().Get().AbsPath(path).
+	raw, err := d.core.RESTClient().Get().AbsPath(path).
 		Param("labelSelector", LabelOwner+"="+d.opts.Owner+","+LabelRelease+"="+id).DoRaw(ctx)
 	if err != nil {
 		if apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err) {
