@@ -25,6 +25,7 @@ const (
 	// or no longer a member (once per cache refresh, not per request).
 	AuditTokenRefused    = "auth.token_refused"
 	AuditTokenCreate     = "token.create"
+	AuditMeshConnect     = "mesh.connect"
 	AuditTokenRevoke     = "token.revoke"
 	AuditUserCreate      = "user.create"
 	AuditUserDisable     = "user.disable"
@@ -34,6 +35,7 @@ const (
 	AuditMemberRemove    = "member.remove"
 	AuditNamespaceCreate = "namespace.create"
 	AuditNamespaceDelete = "namespace.delete"
+	AuditNamespaceDev    = "namespace.dev"
 	AuditDeploy          = "service.deploy"
 	AuditPromote         = "service.promote"
 	AuditRollback        = "service.rollback"

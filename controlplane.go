@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 )
 
@@ -87,6 +88,20 @@ type ControlPlane interface {
 	// Whoami returns the caller's token and user (nil for a token without one).
 	Whoami(ctx context.Context) (*Whoami, error)
 	// ListUsers returns the members of the caller's org.
+	// Connect issues the caller a mesh credential for one namespace (a TokenMesh token,
+	// audited as mesh.connect; authorised as mesh.connect: roles that may deploy there)
+	// with the MICRO_* environment that puts a go-micro process into the namespace's mesh.
+	// The secret is returned once. EINVALID for a bad TTL, EUNAVAILABLE when this
+	// platform's mesh admits no developers.
+	Connect(ctx context.Context, req ConnectRequest) (*MeshGrant, error)
+	// ListConnections returns the namespace's mesh credentials the caller may see (their
+	// own; every one for admins), each with the clients connected with it right now.
+	ListConnections(ctx context.Context, namespace string) ([]*MeshConnection, error)
+	// DialMesh opens a connection to the namespace's mesh server for a tunnel (the NATS
+	// protocol travels inside; the client still presents a mesh credential), authorised
+	// as mesh.connect.
+	DialMesh(ctx context.Context, namespace string) (net.Conn, error)
+
 	ListUsers(ctx context.Context) ([]*Member, error)
 	// CreateUser creates a local user who is a member of the caller's org with a role no
 	// higher than the caller's, and a first API token of theirs (every namespace, their

@@ -22,6 +22,11 @@ const (
 	// policy that holds for people holds for it. Only such a token may give a deploy
 	// its origin (DeployRequest.Origin) as a push or pull request.
 	TokenGitOps TokenKind = "gitops"
+	// TokenMesh tokens are developers' mesh credentials (`platform connect`, `platform
+	// env`): narrowed to one namespace, short-lived, they admit a process on a laptop to
+	// the namespace's mesh as user MeshUser(id) and open nothing of the API (authz refuses
+	// every action to them). They are never the instances' own credentials.
+	TokenMesh TokenKind = "mesh"
 )
 
 // Token is a credential of a user in one organisation, with a role no higher than the

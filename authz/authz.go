@@ -66,6 +66,9 @@ const (
 	// (admins: a link deploys on every push and makes preview namespaces).
 	RepoRead Action = "repo.read"
 	RepoLink Action = "repo.link"
+	// MeshConnect issues a mesh credential for a namespace, lists its connections and
+	// opens a tunnel to its mesh (`platform connect`): those who may deploy there.
+	MeshConnect Action = "mesh.connect"
 )
 
 // Scope says what an action applies to.
@@ -125,6 +128,7 @@ var Table = map[Action]Rule{
 	RegionManage:    {platform.RoleAdmin, ScopePlatform},
 	RepoRead:        {platform.RoleViewer, ScopeNamespace},
 	RepoLink:        {platform.RoleAdmin, ScopeNamespace},
+	MeshConnect:     {platform.RoleDeveloper, ScopeNamespace},
 }
 
 // Actions returns every action of Table, sorted.
@@ -158,6 +162,10 @@ func Check(t *platform.Token, action Action, ns, nsOrg string) error {
 	if t.UserInactive {
 		return platform.Errorf(platform.EUNAUTHENTICATED, "the user of this token is disabled or deleted").
 			WithHint("ask an owner of the organisation to enable the user")
+	}
+	if t.Kind == platform.TokenMesh {
+		return platform.Errorf(platform.EFORBIDDEN, "token %q is a mesh credential: it opens the namespace's mesh, not the API", t.Name).
+			WithHint("use your own token (`platform login`) for the API")
 	}
 	rule, ok := Table[action]
 	if !ok {

@@ -52,6 +52,7 @@ var matrix = map[authz.Action]map[platform.Role]want{
 	authz.RegionManage:    {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: all, platform.RoleOwner: all},
 	authz.RepoRead:        {platform.RoleViewer: mine, platform.RoleDeveloper: mine, platform.RoleAdmin: mine, platform.RoleOwner: mine},
 	authz.RepoLink:        {platform.RoleViewer: none, platform.RoleDeveloper: none, platform.RoleAdmin: mine, platform.RoleOwner: mine},
+	authz.MeshConnect:     {platform.RoleViewer: none, platform.RoleDeveloper: mine, platform.RoleAdmin: mine, platform.RoleOwner: mine},
 }
 
 // namespaced reports whether the action names a namespace, so the three places differ.
@@ -254,6 +255,17 @@ func BenchmarkPolicyAuthorize(b *testing.B) {
 	for b.Loop() {
 		if err := p.Authorize(ctx, authz.ServiceCall, "acme"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestMeshCredentialOpensNothing: a developer's mesh credential (platform connect) is
+// refused every action of the API, whatever its role and namespaces.
+func TestMeshCredentialOpensNothing(t *testing.T) {
+	tok := &platform.Token{ID: "t_mesh", Name: "laptop", Kind: platform.TokenMesh, Role: platform.RoleOwner}
+	for _, action := range authz.Actions() {
+		if err := authz.Check(tok, action, "", ""); platform.ErrorCode(err) != platform.EFORBIDDEN {
+			t.Errorf("%s with a mesh credential: %v, want forbidden", action, err)
 		}
 	}
 }

@@ -86,6 +86,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
+	if es := (*exitStatus)(nil); errors.As(err, &es) {
+		return es.code // a command `platform connect` ran: its status, said by itself
+	}
 	var ue *usageError
 	usage := !a.ran || errors.As(err, &ue)
 	if usage && ue == nil {

@@ -95,6 +95,9 @@ type Options struct {
 	// MeshSecret authenticates the regions' NATS gateways to each other; the control
 	// plane hands it to agents (ControlService.MeshConfig). Empty: regions do not mesh.
 	MeshSecret []byte
+	// DeveloperMesh admits developers' processes to the namespaces' mesh (Connect,
+	// ListConnections, DialMesh): the in-process region's mesh server. nil: refused.
+	DeveloperMesh platform.DeveloperMesh
 	// LocalMeshGateway returns the in-process region's NATS gateway URL ("" when it is not
 	// in the mesh), a seed for the agents.
 	LocalMeshGateway func() string

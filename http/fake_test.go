@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -648,4 +649,27 @@ func (f *fakeControlPlane) GetInvoice(ctx context.Context, id string) (*platform
 		return nil, platform.Errorf(platform.ENOTFOUND, "invoice %q not found", id)
 	}
 	return cannedInvoice(platform.InvoiceDraft), nil
+}
+
+func (f *fakeControlPlane) Connect(ctx context.Context, req platform.ConnectRequest) (*platform.MeshGrant, error) {
+	if err := f.record(ctx, "Connect", req.Namespace, req); err != nil {
+		return nil, err
+	}
+	exp := time.Now().Add(req.TTL)
+	return &platform.MeshGrant{Token: &platform.Token{ID: "t_mesh", Kind: platform.TokenMesh, ExpiresAt: &exp},
+		Secret: f.tokenSec, User: platform.MeshUser("t_mesh"), Env: map[string]string{"MICRO_REGISTRY": "nats"}}, nil
+}
+
+func (f *fakeControlPlane) ListConnections(ctx context.Context, ns string) ([]*platform.MeshConnection, error) {
+	if err := f.record(ctx, "ListConnections", ns, ns); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (f *fakeControlPlane) DialMesh(ctx context.Context, ns string) (net.Conn, error) {
+	if err := f.record(ctx, "DialMesh", ns, ns); err != nil {
+		return nil, err
+	}
+	return nil, platform.Errorf(platform.EUNAVAILABLE, "no mesh in this fake")
 }

@@ -57,6 +57,38 @@ func (matrixBuilder) StoreArchive(io.Reader) (string, error) {
 	return "", platform.Errorf(platform.EINVALID, "not a tar.gz archive")
 }
 
+// matrixDevMesh admits developers to a mesh server that accepts connections and closes
+// them.
+type matrixDevMesh struct{ addr string }
+
+func (m matrixDevMesh) DeveloperEnv(_, user, secret string) (map[string]string, string, error) {
+	return map[string]string{"MICRO_REGISTRY": "nats"}, "nats://" + m.addr, nil
+}
+func (matrixDevMesh) DeveloperClients(string) (map[string][]platform.MeshClient, error) {
+	return nil, nil
+}
+func (m matrixDevMesh) DeveloperAddr(string) (string, error) { return m.addr, nil }
+
+// closingListener accepts connections on 127.0.0.1 and closes them, until the test ends.
+func closingListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
+
 // realServer is the API as the server wires it: SQLite store, caching authenticator,
 // control plane, gateway mounted at /api, listening on a TCP port.
 type realServer struct {
@@ -83,7 +115,8 @@ func newRealServer(t *testing.T) *realServer {
 	}
 	plans := billing.DefaultPlans() // billing on, so that its routes answer allowed callers
 	plane, err := control.New(control.Options{Store: st, Mesh: matrixMesh{}, Driver: fake.New(fake.Options{}), Builder: matrixBuilder{},
-		Sources: matrixBuilder{}, Secrets: box, Auth: a, BuildLogDir: filepath.Join(dir, "buildlogs"), Plans: &plans})
+		Sources: matrixBuilder{}, Secrets: box, Auth: a, BuildLogDir: filepath.Join(dir, "buildlogs"), Plans: &plans,
+		DeveloperMesh: matrixDevMesh{addr: closingListener(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,9 @@ var RoutePolicy = map[string]RouteRule{
 	"GET /v1/namespaces/{ns}/builds/{id}/log":         {Action: authz.ServiceRead, Namespace: "ns"},
 	"POST /v1/namespaces/{ns}/call":                   {Action: authz.ServiceCall, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/tools":                   {Action: authz.ServiceRead, Namespace: "ns"},
+	"POST /v1/namespaces/{ns}/connections":            {Action: authz.MeshConnect, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/connections":             {Action: authz.MeshConnect, Namespace: "ns"},
+	"GET /v1/namespaces/{ns}/mesh":                    {Action: authz.MeshConnect, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/services/{svc}/logs":     {Action: authz.LogsRead, Namespace: "ns"},
 	"GET /v1/namespaces/{ns}/events":                  {Action: authz.EventsRead, Namespace: "ns"},
 

@@ -350,6 +350,7 @@ func (s *Server) routes() chi.Router {
 			s.namespaceRoutes(r)
 			s.serviceRoutes(r)
 			s.toolRoutes(r)
+			s.meshRoutes(r)
 			s.streamRoutes(r)
 			s.tokenRoutes(r)
 			s.regionRoutes(r)

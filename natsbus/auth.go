@@ -5,13 +5,16 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/micro/platform"
 )
 
 var _ server.Authentication = (*authenticator)(nil)
 
 // authenticator admits a client presenting a namespace's derived credentials and binds
 // it to that namespace's account; on a Node, also the platform's control user, bound to
-// the control account; and, where the server runs JetStream, the platform's usage user,
+// the control account; developers' mesh credentials (admitDeveloper); and, where the
+// server runs JetStream, the platform's usage user,
 // bound to the usage account (UsageConn). Being consulted on every connection, it sees
 // namespaces added or removed at runtime without a server reload.
 type authenticator struct {
@@ -43,6 +46,9 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		}
 		c.RegisterUser(&server.User{Username: opts.Username, Account: acc})
 		return true
+	}
+	if _, ok := platform.MeshTokenID(opts.Username); ok {
+		return a.bus.admitDeveloper(c, opts.Username, opts.Password)
 	}
 	ns, ok := strings.CutPrefix(opts.Username, userPrefix)
 	if !ok || ns == "" {

@@ -151,6 +151,10 @@ type Options struct {
 	// RegistryTimeout is how long a registry broadcast query waits for answers (service
 	// listing, first lookup of a service); 0 means 250ms.
 	RegistryTimeout time.Duration
+	// Developers, when set, lets the embedded server admit developers' processes with
+	// mesh credentials (platform.TokenMesh tokens it resolves; see developers.go). nil
+	// admits none. Not used with Remote.
+	Developers platform.Authenticator
 	// Gateway joins the embedded server to the platform's NATS supercluster, one
 	// cluster per region; off when Gateway.Name is empty. The server then runs without
 	// JetStream (see GatewayOptions). Not valid with Remote.
@@ -241,6 +245,8 @@ type Bus struct {
 
 	splitMu sync.Mutex
 	splits  map[string]*splits // namespace → its split services (SplitCalls)
+
+	devs developers // admitted developer credentials (Options.Developers)
 }
 
 // New validates opts and returns a Bus that is not started yet.
@@ -317,6 +323,12 @@ func (b *Bus) Start(ctx context.Context) error {
 			"region", g.Name, "gateway", b.GatewayURL(), "seeds", len(g.Seeds))
 	} else {
 		b.opts.Logger.Info("nats server ready", "url", srv.ClientURL(), "dir", b.opts.Dir)
+	}
+
+	if b.opts.Developers != nil {
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go b.sweepDevelopers(sctx, srv)
 	}
 
 	retry := time.NewTicker(b.opts.JetStreamRetry)

@@ -167,8 +167,18 @@ func (a *App) build(ctx context.Context) error {
 			return err
 		}
 	}
+	// Developers' processes (`platform connect`) join the embedded mesh with mesh
+	// credentials, resolved like every token.
+	a.auth = auth.NewAuthenticator(a.store, auth.Options{})
+	if cfg.NATSURL == "" {
+		nopts.Developers = a.auth
+	}
 	if a.bus, err = natsbus.New(nopts); err != nil {
 		return err
+	}
+	var devMesh platform.DeveloperMesh
+	if cfg.NATSURL == "" {
+		devMesh = a.bus
 	}
 
 	bopts := builder.DefaultOptions()
@@ -206,7 +216,6 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("secret key: %w", err)
 	}
-	a.auth = auth.NewAuthenticator(a.store, auth.Options{})
 	repos, actions, err := a.gitHubClients()
 	if err != nil {
 		return fmt.Errorf("github: %w", err)
@@ -232,6 +241,7 @@ func (a *App) build(ctx context.Context) error {
 		GitHubOrgs:       platform.GitHubOrgs(cfg.GitHub.Organizations),
 		MeshSecret:       meshSecret,
 		LocalMeshGateway: a.bus.GatewayURL,
+		DeveloperMesh:    devMesh,
 		Isolation:        a.regionIsolation(),
 		LocalRegion:      cfg.LocalRegion,
 	}); err != nil {

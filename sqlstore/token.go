@@ -95,8 +95,8 @@ func (s *Store) CreateToken(ctx context.Context, t *platform.Token) error {
 	if t.Role != "" && !t.Role.Valid() {
 		problems = append(problems, "role "+string(t.Role)+": want viewer, developer, admin or owner")
 	}
-	if t.Kind != "" && t.Kind != platform.TokenAPI && t.Kind != platform.TokenSession {
-		problems = append(problems, "kind "+string(t.Kind)+": want api or session")
+	if t.Kind != "" && t.Kind != platform.TokenAPI && t.Kind != platform.TokenSession && t.Kind != platform.TokenMesh {
+		problems = append(problems, "kind "+string(t.Kind)+": want api, session or mesh")
 	}
 	if err := invalid(problems); err != nil {
 		return err
