@@ -82,8 +82,12 @@ type Build struct {
 	// Version is the version of the release the build is for ("v3"), so a builder can
 	// label what it makes. The release holds it: the control plane sets it on the build
 	// before running it, and stores do not keep it.
-	Version string      `json:"version,omitempty"`
-	Status  BuildStatus `json:"status"`
+	Version string `json:"version,omitempty"`
+	// Dev asks for a development build, quicker to link: no symbol table and no DWARF
+	// (`-ldflags=-s -w`). The control plane sets it for the builds of a dev namespace
+	// (Namespace.Dev) before running them; stores do not keep it.
+	Dev    bool        `json:"dev,omitempty"`
+	Status BuildStatus `json:"status"`
 	// Artifact locates the result: a binary path for the local driver, an image
 	// reference for Kubernetes.
 	Artifact string `json:"artifact,omitempty"`

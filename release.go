@@ -137,6 +137,12 @@ type DeployRequest struct {
 	// Canary, from 1 to 99, deploys the release as a canary taking that percent of the
 	// gateway's calls until `platform promote` (see Release.Canary).
 	Canary int `json:"canary,omitempty"`
+	// Dev asks for a dev deploy (`platform dev`): the namespace must be a dev namespace
+	// (Namespace.Dev), else the deploy is refused with EINVALID and nothing is recorded.
+	// Every deploy into a dev namespace is built and rolled out the dev way; Dev only
+	// makes sure a development loop never rolls out into an ordinary namespace that way
+	// or the ordinary way.
+	Dev bool `json:"dev,omitempty"`
 	// Origin labels the release with the commit it was built from (a CI job sets Repo,
 	// Ref and Commit). The control plane records Kind "deploy" and the caller's login
 	// for every caller but the GitOps worker.

@@ -133,6 +133,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.loginCmd(),
 		a.namespacesCmd(),
 		a.deployCmd(),
+		a.devCmd(),
 		a.servicesCmd(),
 		a.callCmd(),
 		a.logsCmd(),

@@ -1,0 +1,771 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/spf13/cobra"
+
+	platform "github.com/micro/platform"
+	"github.com/micro/platform/archive"
+	"github.com/micro/platform/client"
+	"github.com/micro/platform/gitops"
+)
+
+// devDebounce is how long after the last change in a burst `platform dev` waits before
+// it redeploys: an editor's save is often several events (write, chmod, rename), and a
+// formatter on save writes the file again.
+const devDebounce = 100 * time.Millisecond
+
+// devOptions are the flags of dev.
+type devOptions struct {
+	namespace, name string
+	debounce        time.Duration
+	noLogs          bool
+}
+
+func (a *app) devCmd() *cobra.Command {
+	var o devOptions
+	cmd := &cobra.Command{
+		Use:   "dev DIR",
+		Short: "Redeploy a service (or a micro.mu project) into a dev namespace on every save",
+		Long: "dev deploys DIR into a dev namespace (`platform namespaces create NAME --dev`), then\n" +
+			"watches it and redeploys on every save: only the services whose files changed (in a\n" +
+			"micro.mu project; a change to shared code, go.mod or micro.mu redeploys them all). It\n" +
+			"prints a line per redeploy with its time from the save to the new version serving,\n" +
+			"the compiler's errors when a build fails (the running version keeps serving), and the\n" +
+			"output of the services' instances, each line prefixed with its service.\n\n" +
+			"In a dev namespace a release is built without debug information and replaces the\n" +
+			"running one as soon as it is registered and answers its health check. Ctrl-C stops\n" +
+			"watching and leaves the last good version running.",
+		Example: `  platform namespaces create acme-dev --dev
+  platform dev ./helloworld -n acme-dev
+  platform dev . -n acme-dev          # a micro.mu project: every service in it`,
+		Args: args(1, 1, "a directory"),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			return a.dev(cmd, args[0], o)
+		}),
+	}
+	f := cmd.Flags()
+	addNamespaceFlag(cmd, &o.namespace)
+	f.StringVar(&o.name, "name", "", "service name of a directory without micro.mu (default: the directory's name)")
+	f.DurationVar(&o.debounce, "debounce", devDebounce, "quiet time after a change before redeploying")
+	f.BoolVar(&o.noLogs, "no-logs", false, "do not print the instances' output")
+	return cmd
+}
+
+func (a *app) dev(cmd *cobra.Command, dir string, o devOptions) error {
+	if o.debounce < 0 {
+		return usageErrorf("--debounce %s: must not be negative", o.debounce)
+	}
+	proj, err := loadDevProject(dir, o.name)
+	if err != nil {
+		return err
+	}
+	c, ns, err := a.connectNS(cmd, o.namespace)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	nsInfo, err := c.GetNamespace(ctx, ns)
+	if err != nil {
+		return err
+	}
+	if !nsInfo.Dev {
+		return platform.Errorf(platform.EINVALID, "namespace %s is not a dev namespace: `platform dev` redeploys without the rollout's safety waits, so it deploys only into one", ns).
+			WithHint("create one with `platform namespaces create %s-dev --dev`, or deploy here with `platform deploy`", ns)
+	}
+	w, err := newDevWatcher(proj.root, o.debounce)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	s := &devSession{a: a, c: c, ns: ns, proj: proj, noLogs: o.noLogs, started: time.Now(),
+		live: map[string]string{}, logs: map[string]bool{}}
+	s.out = &devPrinter{w: a.stdout, width: proj.nameWidth()}
+	if err := s.run(ctx, w); err != nil && ctx.Err() == nil {
+		return err
+	}
+	s.out.status("Stopped watching %s. %s", proj.root, s.leftRunning())
+	return nil
+}
+
+// devService is one service `platform dev` deploys.
+type devService struct {
+	Name string
+	// Path is the service's directory relative to the project root, slash-separated
+	// ("" the root): the deploy's Source.Path within the project's archive.
+	Path string
+}
+
+// devProject is what `platform dev` watches: one service directory, or a micro.mu
+// project and its services.
+type devProject struct {
+	root     string // absolute
+	services []devService
+	env      map[string]string
+	// project is the micro.mu project; nil for a single service.
+	project *gitops.Project
+}
+
+// loadDevProject reads dir: a micro.mu (or micro.json) names its services, as the GitOps
+// worker reads one, with its "development" env block (else "production"); otherwise dir
+// must hold a main package, the service named name or after the directory. EINVALID
+// (a usage error) for anything else.
+func loadDevProject(dir, name string) (*devProject, error) {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if st, statErr := os.Stat(abs); err != nil || statErr != nil || !st.IsDir() {
+		return nil, &usageError{err: platform.Errorf(platform.EINVALID, "%s is not a directory", dir).
+			WithHint("pass the directory of a go-micro service, or of a project with a micro.mu")}
+	}
+	p := &devProject{root: abs}
+	if hasManifest(abs) {
+		if name != "" {
+			return nil, usageErrorf("--name: %s has a micro.mu, which names its services", dir)
+		}
+		proj, err := gitops.LoadProject(abs, "", filepath.Base(abs), "development")
+		if err != nil {
+			return nil, &usageError{err: err}
+		}
+		p.project, p.env = proj, proj.Env
+		for _, s := range proj.Services {
+			if err := checkMainPackage(filepath.Join(abs, filepath.FromSlash(s.Path)), s.Name); err != nil {
+				return nil, err
+			}
+			p.services = append(p.services, devService{Name: s.Name, Path: s.Path})
+		}
+		return p, nil
+	}
+	if name == "" {
+		name = strings.ToLower(filepath.Base(abs))
+	}
+	if err := platform.ValidateName("service", name); err != nil {
+		return nil, usageErrorf("%s (pass --name NAME)", platform.ErrorMessage(err))
+	}
+	if err := checkMainPackage(abs, name); err != nil {
+		return nil, err
+	}
+	p.services = []devService{{Name: name}}
+	return p, nil
+}
+
+func hasManifest(dir string) bool {
+	for _, m := range []string{"micro.mu", "micro.json"} {
+		if _, err := os.Stat(filepath.Join(dir, m)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkMainPackage reports a usage error unless dir holds a Go file of package main.
+func checkMainPackage(dir, service string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return &usageError{err: platform.Errorf(platform.EINVALID, "service %s: %v", service, err)}
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, n), nil, parser.PackageClauseOnly)
+		if err == nil && f.Name.Name == "main" {
+			return nil
+		}
+	}
+	return &usageError{err: platform.Errorf(platform.EINVALID, "%s has no main package: service %s needs a main.go (package main) that calls service.Run()", dir, service).
+		WithHint("pass the directory of a go-micro service, or of a project with a micro.mu")}
+}
+
+// affected returns the services a batch of changed paths (slash-separated, relative to
+// the root) touches: for a micro.mu project, those whose directories hold a change, or
+// all of them for a change to shared Go code, go.mod or the manifest (gitops'
+// Project.Affected); a single service, for any change.
+func (p *devProject) affected(changed []string) []devService {
+	if len(changed) == 0 {
+		return nil
+	}
+	if p.project == nil {
+		return slices.Clone(p.services)
+	}
+	var out []devService
+	for _, s := range p.project.Affected(changed, true, "") {
+		out = append(out, devService{Name: s.Name, Path: s.Path})
+	}
+	return out
+}
+
+// nameWidth is the width of the widest service name, for aligned prefixes.
+func (p *devProject) nameWidth() int {
+	n := 0
+	for _, s := range p.services {
+		n = max(n, len(s.Name))
+	}
+	return n
+}
+
+// devBatch is a burst of changes: the paths, relative to the root and slash-separated,
+// and when the first of them was seen (a redeploy's time counts from it).
+type devBatch struct {
+	paths []string
+	at    time.Time
+}
+
+// devWatcher watches a directory tree with fsnotify (recursively: new directories are
+// added as they appear) and sends debounced batches of the changed paths, leaving out
+// version control, hidden files, editors' temporary files and build outputs.
+type devWatcher struct {
+	root     string
+	fsw      *fsnotify.Watcher
+	debounce time.Duration
+	batches  chan devBatch
+	errs     chan error
+	done     chan struct{}
+	stop     context.CancelFunc
+}
+
+func newDevWatcher(root string, debounce time.Duration) (*devWatcher, error) {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", root, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &devWatcher{root: root, fsw: fsw, debounce: debounce, batches: make(chan devBatch),
+		errs: make(chan error, 1), done: make(chan struct{}), stop: cancel}
+	if _, err := w.addTree(root); err != nil {
+		cancel()
+		fsw.Close()
+		return nil, fmt.Errorf("watch %s: %w", root, err)
+	}
+	go w.loop(ctx)
+	return w, nil
+}
+
+func (w *devWatcher) close() {
+	w.stop()
+	<-w.done
+	w.fsw.Close()
+}
+
+// addTree watches dir and every directory below it that is not ignored, and returns the
+// files found in them (relative, slash-separated): a directory that appears (moved in,
+// or made by a checkout) changes those files.
+func (w *devWatcher) addTree(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir {
+				return err
+			}
+			return nil // gone meanwhile
+		}
+		rel := w.rel(p)
+		if rel != "" && devIgnored(rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if err := w.fsw.Add(p); err != nil && p == dir {
+				return err
+			}
+			return nil
+		}
+		files = append(files, rel)
+		return nil
+	})
+	return files, err
+}
+
+func (w *devWatcher) rel(p string) string {
+	r, err := filepath.Rel(w.root, p)
+	if err != nil || r == "." {
+		return ""
+	}
+	return filepath.ToSlash(r)
+}
+
+// loop collects changes until debounce has passed without one, then offers the batch;
+// changes that come while the batch waits to be taken join it.
+func (w *devWatcher) loop(ctx context.Context) {
+	defer close(w.done)
+	pending := map[string]bool{}
+	var first time.Time
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	ready := false
+	for {
+		var out chan devBatch
+		if ready && len(pending) > 0 {
+			out = w.batches
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return
+			}
+			changed := w.changed(ev)
+			if len(changed) == 0 {
+				continue
+			}
+			if len(pending) == 0 {
+				first = time.Now()
+			}
+			for _, c := range changed {
+				pending[c] = true
+			}
+			ready = false
+			timer.Reset(w.debounce)
+		case <-timer.C:
+			ready = true
+		case out <- devBatch{paths: slices.Sorted(maps.Keys(pending)), at: first}:
+			pending, ready = map[string]bool{}, false
+		case err, ok := <-w.fsw.Errors:
+			if !ok {
+				return
+			}
+			select {
+			case w.errs <- err:
+			default:
+			}
+		}
+	}
+}
+
+// changed returns the paths an event changes: none for an ignored path or a mode
+// change; a new directory's files (and it is watched from then on).
+func (w *devWatcher) changed(ev fsnotify.Event) []string {
+	rel := w.rel(ev.Name)
+	if rel == "" || ev.Op == fsnotify.Chmod {
+		return nil
+	}
+	if ev.Op.Has(fsnotify.Create) {
+		if st, err := os.Lstat(ev.Name); err == nil && st.IsDir() {
+			if devIgnored(rel, true) {
+				return nil
+			}
+			files, _ := w.addTree(ev.Name)
+			return append(files, rel)
+		}
+	}
+	if devIgnored(rel, false) {
+		return nil
+	}
+	return []string{rel}
+}
+
+// devIgnoredDirs are directories whose changes never redeploy: version control,
+// dependencies of other tools, build outputs.
+var devIgnoredDirs = map[string]bool{
+	".git": true, ".hg": true, ".svn": true, ".bzr": true, ".jj": true,
+	"node_modules": true, "bin": true, "dist": true, "tmp": true,
+}
+
+// devIgnored reports whether a change to rel (relative, slash-separated) is left out:
+// under an ignored or hidden directory, a hidden file (editors' swap and lock files:
+// .main.go.swp, .#main.go), an editor's backup or temporary file (main.go~, #main.go#,
+// vim's 4913, *.tmp, JetBrains' safe-write files), or a build output (*.exe, *.test,
+// *.out).
+func devIgnored(rel string, isDir bool) bool {
+	parts := strings.Split(rel, "/")
+	for i, p := range parts {
+		last := i == len(parts)-1
+		if strings.HasPrefix(p, ".") || (!last || isDir) && devIgnoredDirs[p] {
+			return true
+		}
+	}
+	if isDir {
+		return false
+	}
+	base := path.Base(rel)
+	switch {
+	case strings.HasSuffix(base, "~"), strings.HasPrefix(base, "#") && strings.HasSuffix(base, "#"),
+		base == "4913", strings.HasSuffix(base, ".tmp"), strings.HasSuffix(base, ".swp"),
+		strings.Contains(base, "___jb_"),
+		strings.HasSuffix(base, ".exe"), strings.HasSuffix(base, ".test"), strings.HasSuffix(base, ".out"):
+		return true
+	}
+	return false
+}
+
+// devSession is one run of `platform dev`: it deploys, waits for each release's verdict
+// on one event stream, and follows the services' logs.
+type devSession struct {
+	a       *app
+	c       *client.Client
+	ns      string
+	proj    *devProject
+	out     *devPrinter
+	noLogs  bool
+	started time.Time
+	hub     *devEventHub
+
+	mu   sync.Mutex
+	live map[string]string // service → the version that serves
+	logs map[string]bool   // services whose logs are followed
+	wg   sync.WaitGroup    // log followers
+}
+
+// devRound is a redeploy in progress: its services, and those it has not finished.
+type devRound struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	left   map[string]devService
+}
+
+func (r *devRound) unfinished() []devService {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Collect(maps.Values(r.left))
+}
+
+func (r *devRound) finish(name string) {
+	r.mu.Lock()
+	delete(r.left, name)
+	r.mu.Unlock()
+}
+
+// run deploys every service, then redeploys the affected ones after each batch of
+// changes until ctx ends. A batch that comes during a redeploy cancels it (the newer
+// release supersedes the older on the server) and redeploys what it had not finished
+// with what the batch touches: the latest save wins.
+func (s *devSession) run(ctx context.Context, w *devWatcher) error {
+	latest, err := s.c.Events(ctx, platform.EventFilter{Namespace: s.ns, Limit: 1})
+	if err != nil {
+		return err
+	}
+	var afterID int64
+	for _, e := range latest {
+		afterID = e.ID
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		s.wg.Wait()
+	}()
+	if s.hub, err = startDevEventHub(ctx, s.c, s.ns, afterID); err != nil {
+		return err
+	}
+	names := make([]string, len(s.proj.services))
+	for i, svc := range s.proj.services {
+		names[i] = svc.Name
+	}
+	s.out.status("Watching %s (%s) → namespace %s. Ctrl-C stops watching; the last good version keeps running.",
+		s.proj.root, strings.Join(names, ", "), s.ns)
+
+	var cur *devRound
+	start := func(services []devService, at time.Time) {
+		rctx, rcancel := context.WithCancel(ctx)
+		r := &devRound{cancel: rcancel, done: make(chan struct{}), left: map[string]devService{}}
+		for _, svc := range services {
+			r.left[svc.Name] = svc
+		}
+		cur = r
+		go func() {
+			defer close(r.done)
+			s.round(rctx, r, services, at)
+		}()
+	}
+	start(s.proj.services, time.Now())
+	for {
+		var roundDone chan struct{}
+		if cur != nil {
+			roundDone = cur.done
+		}
+		select {
+		case <-ctx.Done():
+			if cur != nil {
+				cur.cancel()
+				<-cur.done
+			}
+			return nil
+		case <-roundDone:
+			cur = nil
+		case err := <-w.errs:
+			s.out.status("warning: watching %s: %v", s.proj.root, err)
+		case err := <-s.hub.failed:
+			return err
+		case b := <-w.batches:
+			services := s.proj.affected(b.paths)
+			if len(services) == 0 {
+				continue
+			}
+			if cur != nil {
+				cur.cancel()
+				<-cur.done
+				services = mergeServices(s.proj.services, services, cur.unfinished())
+			}
+			start(services, b.at)
+		}
+	}
+}
+
+// mergeServices returns the services of all named in any of the lists, in all's order.
+func mergeServices(all []devService, lists ...[]devService) []devService {
+	want := map[string]bool{}
+	for _, l := range lists {
+		for _, s := range l {
+			want[s.Name] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(all), func(s devService) bool { return !want[s.Name] })
+}
+
+// round uploads the project once and deploys each of services from it, then waits for
+// each release's verdict and prints it; at is when the change was saved.
+func (s *devSession) round(ctx context.Context, r *devRound, services []devService, at time.Time) {
+	digest, err := s.upload(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.out.status("upload failed: %s", describeErr(err))
+			for _, svc := range services {
+				r.finish(svc.Name) // the next save tries again
+			}
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for _, svc := range services {
+		req := platform.DeployRequest{Namespace: s.ns, Service: svc.Name, Dev: true, Env: s.proj.env,
+			Source: platform.Source{Kind: platform.SourceArchive, Archive: digest, Path: svc.Path}}
+		rel, err := s.c.Deploy(ctx, req)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.out.service(svc.Name, "deploy refused: %s", describeErr(err))
+				r.finish(svc.Name)
+			}
+			continue
+		}
+		s.followLogs(ctx, svc.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := s.hub.wait(ctx, rel.ID)
+			if err != nil {
+				return // cancelled: a newer save redeploys it
+			}
+			r.finish(svc.Name)
+			s.verdict(rel, e, time.Since(at))
+		}()
+	}
+	wg.Wait()
+}
+
+// upload packs the project root and uploads it, returning the archive's digest.
+func (s *devSession) upload(ctx context.Context) (string, error) {
+	pr, pw := io.Pipe()
+	packed := make(chan error, 1)
+	go func() {
+		err := archive.Pack(s.proj.root, pw)
+		pw.CloseWithError(err)
+		packed <- err
+	}()
+	digest, upErr := s.c.UploadSource(ctx, s.ns, pr)
+	pr.CloseWithError(errors.New("upload ended"))
+	if err := <-packed; err != nil {
+		return "", fmt.Errorf("pack %s: %w", s.proj.root, err)
+	}
+	return digest, upErr
+}
+
+// verdict prints how release rel ended, took since the save.
+func (s *devSession) verdict(rel *platform.Release, e *platform.Event, took time.Duration) {
+	s.mu.Lock()
+	prev := s.live[rel.Service]
+	if e.Type == platform.EventReleaseRolledOut {
+		s.live[rel.Service] = rel.Version
+	}
+	s.mu.Unlock()
+	keeps := "nothing was serving yet"
+	if prev != "" {
+		keeps = prev + " keeps serving"
+	}
+	switch e.Type {
+	case platform.EventReleaseRolledOut:
+		s.out.service(rel.Service, "%s %s live in %.2f s", rel.Service, rel.Version, took.Seconds())
+	case platform.EventBuildFailed:
+		msg := strings.TrimPrefix(e.Message, fmt.Sprintf("build of %s %s failed: ", rel.Service, rel.Version))
+		s.out.service(rel.Service, "%s %s build failed (%s):", rel.Service, rel.Version, keeps)
+		for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
+			s.out.service(rel.Service, "  %s", line)
+		}
+	case platform.EventReleaseSuperseded:
+		// A newer save's release replaced it: its own verdict follows.
+	default:
+		reason := e.Data["reason"]
+		if reason == "" {
+			reason = e.Message
+		}
+		s.out.service(rel.Service, "%s %s failed (%s): %s", rel.Service, rel.Version, keeps, reason)
+	}
+}
+
+// followLogs prints the service's instance output from now on, across its releases,
+// until ctx ends (once per service and session).
+func (s *devSession) followLogs(ctx context.Context, service string) {
+	s.mu.Lock()
+	if s.noLogs || s.logs[service] {
+		s.mu.Unlock()
+		return
+	}
+	s.logs[service] = true
+	s.mu.Unlock()
+	// The session's context, not the round's: the logs outlive the redeploy.
+	ctx = s.hub.ctx
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		since := s.started
+		for ctx.Err() == nil {
+			st, err := s.c.Logs(ctx, platform.LogQuery{Namespace: s.ns, Service: service, Follow: true, Tail: 10})
+			if err == nil {
+				for st.Next() {
+					e := st.Value()
+					if e.Time.Before(since) {
+						continue // printed already, or from before this session
+					}
+					since = e.Time
+					s.out.service(service, "%s", e.Line)
+				}
+				st.Close()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+}
+
+// leftRunning says what keeps running after the session.
+func (s *devSession) leftRunning() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var parts []string
+	for _, svc := range s.proj.services {
+		if v := s.live[svc.Name]; v != "" {
+			parts = append(parts, svc.Name+" "+v)
+		}
+	}
+	if len(parts) == 0 {
+		return "Nothing was deployed live."
+	}
+	return fmt.Sprintf("%s keeps running in %s.", strings.Join(parts, ", "), s.ns)
+}
+
+func describeErr(err error) string {
+	msg := platform.ErrorMessage(err)
+	if h := platform.ErrorHint(err); h != "" {
+		msg += " (" + h + ")"
+	}
+	return msg
+}
+
+// devEventHub reads the namespace's events on one stream and hands each release's
+// verdict (terminalEvents) to whoever waits for it, even if it came first.
+type devEventHub struct {
+	ctx    context.Context
+	failed chan error
+
+	mu      sync.Mutex
+	ended   map[string]*platform.Event
+	waiters map[string]chan *platform.Event
+}
+
+func startDevEventHub(ctx context.Context, c *client.Client, ns string, afterID int64) (*devEventHub, error) {
+	st, err := c.FollowEvents(ctx, platform.EventFilter{Namespace: ns, AfterID: afterID})
+	if err != nil {
+		return nil, err
+	}
+	h := &devEventHub{ctx: ctx, failed: make(chan error, 1), ended: map[string]*platform.Event{}, waiters: map[string]chan *platform.Event{}}
+	go func() {
+		defer st.Close()
+		for st.Next() {
+			e := st.Value()
+			if !slices.Contains(terminalEvents, e.Type) || e.Data["release"] == "" {
+				continue
+			}
+			h.mu.Lock()
+			if ch, ok := h.waiters[e.Data["release"]]; ok {
+				ch <- e
+				delete(h.waiters, e.Data["release"])
+			} else if len(h.ended) < 1024 {
+				h.ended[e.Data["release"]] = e
+			}
+			h.mu.Unlock()
+		}
+		if ctx.Err() == nil {
+			err := st.Err()
+			if err == nil {
+				err = platform.Errorf(platform.EUNAVAILABLE, "the event stream of namespace %s ended", ns)
+			}
+			h.failed <- err
+		}
+	}()
+	return h, nil
+}
+
+// wait returns the event that ended release id, or ctx's error.
+func (h *devEventHub) wait(ctx context.Context, id string) (*platform.Event, error) {
+	h.mu.Lock()
+	if e, ok := h.ended[id]; ok {
+		delete(h.ended, id)
+		h.mu.Unlock()
+		return e, nil
+	}
+	ch := make(chan *platform.Event, 1)
+	h.waiters[id] = ch
+	h.mu.Unlock()
+	select {
+	case e := <-ch:
+		return e, nil
+	case <-ctx.Done():
+		h.mu.Lock()
+		delete(h.waiters, id)
+		h.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// devPrinter writes whole lines from many goroutines, a service's prefixed with its
+// name.
+type devPrinter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	width int
+}
+
+func (p *devPrinter) status(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+func (p *devPrinter) service(name, format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "%-*s │ %s\n", p.width, name, fmt.Sprintf(format, args...))
+}
