@@ -159,10 +159,8 @@ func (a *app) runConnected(ctx context.Context, args []string, env map[string]st
 	if err != nil {
 		return usageErrorf("%s: not found on PATH", args[0])
 	}
-	x := exec.CommandContext(ctx, path, args[1:]...)
+	x := exec.Command(path, args[1:]...)
 	x.Stdin, x.Stdout, x.Stderr = a.stdin, a.stdout, a.stderr
-	x.Cancel = func() error { return x.Process.Signal(os.Interrupt) }
-	x.WaitDelay = childGrace
 	for k, v := range a.env {
 		if _, mine := env[k]; !mine {
 			x.Env = append(x.Env, k+"="+v)
@@ -172,7 +170,26 @@ func (a *app) runConnected(ctx context.Context, args []string, env map[string]st
 		x.Env = append(x.Env, k+"="+v)
 	}
 	slices.Sort(x.Env)
-	err = x.Run()
+	if err := x.Start(); err != nil {
+		return platform.Errorf(platform.EINVALID, "run %s: %v", args[0], err)
+	}
+	// Ctrl-C reaches the command from the terminal too; pass it on for when it does not
+	// (connect signalled alone), then give the command childGrace to exit.
+	exited := make(chan struct{})
+	go func() {
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			_ = x.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(childGrace):
+				_ = x.Process.Kill()
+			}
+		}
+	}()
+	err = x.Wait()
+	close(exited)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code := ee.ExitCode()

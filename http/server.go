@@ -13,6 +13,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,8 @@ type RepoWebhooks interface {
 type Options struct {
 	// Addr is the TCP address to listen on; "127.0.0.1:0" picks a free port.
 	Addr string
+	// TLS, when set, serves HTTPS (HTTP/1.1) with it; nil serves plain HTTP.
+	TLS *tls.Config
 	// ControlPlane answers every /v1 request.
 	ControlPlane platform.ControlPlane
 	// Auth resolves bearer secrets to tokens.
@@ -216,6 +219,13 @@ func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
+	}
+	if s.opts.TLS != nil {
+		cfg := s.opts.TLS.Clone()
+		// HTTP/1.1 only: the upgrades (agents' tunnels, the mesh tunnel) need it, and
+		// streams are server-sent events.
+		cfg.NextProtos = []string{"http/1.1"}
+		ln = tls.NewListener(ln, cfg)
 	}
 	s.ln = ln
 	return nil

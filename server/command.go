@@ -51,6 +51,8 @@ type commandFlags struct {
 	natsURL       string
 	gatewayDomain string
 	buildWarm     bool
+	tlsCert       string
+	tlsKey        string
 }
 
 // register defines the flags on cmd.
@@ -66,6 +68,8 @@ func (cf *commandFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.store, "store", "", "postgres:// URL of the store (default SQLite in the data directory)")
 	f.StringVar(&cf.natsURL, "nats-url", "", "nats:// URL of a mesh node (`platform mesh`) instead of the embedded NATS server")
 	f.StringVar(&cf.gatewayDomain, "gateway-domain", "", "route NAMESPACE.DOMAIN hosts to namespaces")
+	f.StringVar(&cf.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
+	f.StringVar(&cf.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.BoolVar(&cf.buildWarm, "build-warm", true, "compile go-micro into the build cache in the background at first start, at idle priority")
 }
 
@@ -90,6 +94,12 @@ func (cf *commandFlags) resolve(cmd *cobra.Command, env []string) (Config, error
 	}
 	if changed("build-warm") {
 		cfg.BuildWarm = cf.buildWarm
+	}
+	if changed("tls-cert") {
+		cfg.TLSCert = cf.tlsCert
+	}
+	if changed("tls-key") {
+		cfg.TLSKey = cf.tlsKey
 	}
 	return cfg, cfg.Validate()
 }

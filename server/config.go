@@ -116,6 +116,13 @@ type Config struct {
 	// statuses and preview comments link to it. Empty: links print the webhook to add by
 	// hand with a placeholder address.
 	PublicURL string `yaml:"public_url"`
+	// TLSCert and TLSKey, both set, make the API, gateway, dashboard and the developers'
+	// mesh tunnel (`platform connect`) serve HTTPS with that certificate and key (PEM
+	// files; read again within a minute of a change, so a renewed certificate needs no
+	// restart). Empty: plain HTTP, for a server behind a TLS-terminating load balancer or
+	// on one machine.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 	// MaxPreviews caps the pull-request preview namespaces of one organisation
 	// (default 5).
 	MaxPreviews int `yaml:"max_previews"`
@@ -350,6 +357,10 @@ func (c *Config) ApplyEnv(env []string) error {
 			c.GitHub.OIDCIssuer = v
 		case "PLATFORM_PUBLIC_URL":
 			c.PublicURL = v
+		case "PLATFORM_TLS_CERT":
+			c.TLSCert = v
+		case "PLATFORM_TLS_KEY":
+			c.TLSKey = v
 		case "PLATFORM_MAX_PREVIEWS":
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -425,6 +436,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: want HOST:PORT", c.Addr))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key: give both (HTTPS) or neither (HTTP)"))
 	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		errs = append(errs, fmt.Errorf("store %q: want empty (SQLite in the data dir) or a postgres:// URL", c.Store))

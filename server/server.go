@@ -272,8 +272,12 @@ func (a *App) build(ctx context.Context) error {
 			a.mcp.Changed(e.Namespace)
 		}
 	})
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
 	hopts := platformhttp.Options{
-		Addr: cfg.Addr, ControlPlane: plane, Auth: a.auth, Gateway: a.gw, MCP: a.mcp,
+		Addr: cfg.Addr, TLS: tlsCfg, ControlPlane: plane, Auth: a.auth, Gateway: a.gw, MCP: a.mcp,
 		Ready: plane.Ready, Metrics: reg, Logger: a.logger.With("component", "http"),
 		Regions:        plane.RegionHandler(),
 		MaxUploadBytes: cfg.MaxArchiveBytes,
@@ -285,7 +289,7 @@ func (a *App) build(ctx context.Context) error {
 	// Browsers authenticate by the session cookie, behind CSRF protection: the GitHub
 	// sign-in's (its origin is its redirect URL's), or else the public URL's, or else the
 	// host each request was sent to.
-	csrf := github.CSRF{Secure: strings.HasPrefix(cfg.PublicURL, "https://")}
+	csrf := github.CSRF{Secure: strings.HasPrefix(cfg.PublicURL, "https://") || tlsCfg != nil}
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
 		csrf.Origins = []string{u.Scheme + "://" + u.Host}
 	}
@@ -385,7 +389,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.bootstrapRegions(ctx); err != nil {
 		return err
 	}
-	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL())
+	a.logger.Info("platform server started", "addr", a.api.Addr(), "data", a.cfg.DataDir, "runtime", a.cfg.Runtime, "nats", a.bus.ClientURL(), "tls", a.cfg.TLSCert != "")
 	g.Go(func() error { return a.startRegistry(ctx) })
 	g.Go(func() error { return a.startGitHub(ctx) })
 	g.Go(func() error { a.warm.run(ctx); return nil })
