@@ -14,6 +14,9 @@ type ControlPlane interface {
 	// CreateNamespace: EINVALID bad name or unknown region, ECONFLICT exists; admin
 	// only. Regions, when given, are where its services run unless a deploy names its own.
 	CreateNamespace(ctx context.Context, name string, regions ...string) (*Namespace, error)
+	// SetNamespaceDev turns a namespace's dev mode (Namespace.Dev) on or off and returns
+	// the namespace; admin only, as creating it. ENOTFOUND for an unknown namespace.
+	SetNamespaceDev(ctx context.Context, name string, dev bool) (*Namespace, error)
 	// ListNamespaces returns the namespaces the caller may access.
 	ListNamespaces(ctx context.Context) ([]*Namespace, error)
 	// DeleteNamespace stops every service in it and removes it; admin only.

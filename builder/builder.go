@@ -330,7 +330,7 @@ func (b *Builder) Build(ctx context.Context, bd *platform.Build, log platform.Lo
 		bd.Docs = docs
 		return artifact, commit, nil
 	}
-	if err := b.compile(ctx, src, work, artifact, log); err != nil {
+	if err := b.compile(ctx, src, work, artifact, bd.Dev, log); err != nil {
 		return "", commit, timeoutError(ctx, err, b.opts.BuildTimeout)
 	}
 	if info, err := os.Stat(artifact); err == nil {
@@ -375,6 +375,9 @@ func (b *Builder) fetch(ctx context.Context, bd *platform.Build, work string, lo
 	}
 	if err := findGoMod(src, checkout); err != nil {
 		return "", "", commit, err
+	}
+	if bd.Dev {
+		key += ":dev" // linked without symbols and DWARF: another binary
 	}
 	return src, b.reuseKey(key), commit, nil
 }

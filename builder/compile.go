@@ -36,8 +36,10 @@ func (b *Builder) env() []string {
 
 // compile builds the main package in src into artifact. The binary is written inside
 // work and renamed into place only when complete, so a failed or cancelled build never
-// leaves a partial binary in the artifacts directory.
-func (b *Builder) compile(ctx context.Context, src, work, artifact string, log platform.LogWriter) error {
+// leaves a partial binary in the artifacts directory. A dev build (platform.Build.Dev)
+// links without the symbol table and DWARF, most of a go-micro binary's link time;
+// stack traces keep their function names and lines.
+func (b *Builder) compile(ctx context.Context, src, work, artifact string, dev bool, log platform.LogWriter) error {
 	rel, err := filepath.Rel(filepath.Join(work, "src"), src)
 	if err != nil {
 		rel = "."
@@ -46,7 +48,11 @@ func (b *Builder) compile(ctx context.Context, src, work, artifact string, log p
 	tmp := filepath.Join(work, "out", filepath.Base(artifact))
 
 	out := newLineWriter(log, work)
-	cmd := exec.CommandContext(ctx, b.goBin, "build", "-trimpath", "-o", tmp, ".")
+	args := []string{"build", "-trimpath"}
+	if dev {
+		args = append(args, "-ldflags=-s -w")
+	}
+	cmd := exec.CommandContext(ctx, b.goBin, append(args, "-o", tmp, ".")...)
 	cmd.Dir = src
 	cmd.Env = b.env()
 	cmd.Stdout, cmd.Stderr = out, out

@@ -69,6 +69,57 @@ func (p *Plane) CreateNamespace(ctx context.Context, name string, regions ...str
 	return ns, nil
 }
 
+// SetNamespaceDev implements platform.ControlPlane: it turns the namespace's dev mode on
+// or off (authorised and audited as creating a namespace is: an admin's), and the
+// regions get the change with their next desired state.
+func (p *Plane) SetNamespaceDev(ctx context.Context, name string, dev bool) (*platform.Namespace, error) {
+	if err := p.authorizeNamespace(ctx, authz.NamespaceCreate, name); err != nil {
+		return nil, err
+	}
+	p.nsMu.Lock()
+	err := p.store.SetNamespaceDev(ctx, name, dev)
+	p.nsMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	ns, err := p.store.GetNamespace(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	p.links.kick()
+	mode := "off"
+	if dev {
+		mode = "on"
+	}
+	p.audit(ctx, &platform.AuditEntry{Action: platform.AuditNamespaceDev, Target: "namespace/" + name, Detail: "dev mode " + mode})
+	return ns, nil
+}
+
+// checkDev refuses a dev deploy (DeployRequest.Dev) into a namespace that is not a dev
+// namespace: a development loop must not replace releases there without MinReady and
+// the drain delay, nor deploy there the ordinary way unasked.
+func (p *Plane) checkDev(ctx context.Context, req platform.DeployRequest) error {
+	if !req.Dev {
+		return nil
+	}
+	ns, err := p.store.GetNamespace(ctx, req.Namespace)
+	if err != nil {
+		return err
+	}
+	if !ns.Dev {
+		return platform.Errorf(platform.EINVALID, "namespace %s is not a dev namespace: `platform dev` deploys only into one", req.Namespace).
+			WithHint("create one with `platform namespaces create %s-dev --dev`, or deploy here with `platform deploy`", req.Namespace)
+	}
+	return nil
+}
+
+// namespaceDev reports whether namespace name is a dev namespace (false when it cannot
+// be read: the ordinary path is always safe).
+func (p *Plane) namespaceDev(ctx context.Context, name string) bool {
+	ns, err := p.store.GetNamespace(ctx, name)
+	return err == nil && ns.Dev
+}
+
 // checkRegions refuses region names that are not registered (EINVALID, naming them).
 func (p *Plane) checkRegions(ctx context.Context, names []string) error {
 	if len(names) == 0 {
@@ -273,6 +324,9 @@ func (p *Plane) Deploy(ctx context.Context, req platform.DeployRequest) (*platfo
 		return nil, err
 	}
 	if err := p.checkCanary(ctx, req); err != nil {
+		return nil, err
+	}
+	if err := p.checkDev(ctx, req); err != nil {
 		return nil, err
 	}
 	regions := req.Regions

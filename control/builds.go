@@ -84,6 +84,7 @@ func (p *Plane) runBuild(ctx, bctx context.Context, b *platform.Build, r *platfo
 	// them sealed.
 	in := *b
 	in.Docs = nil // what this run's builder finds, if it reads docs
+	in.Dev = p.namespaceDev(ctx, b.Namespace)
 	src, err := p.openSource(b.Source)
 	var artifact, commit string
 	if err == nil {

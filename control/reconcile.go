@@ -376,6 +376,9 @@ func (p *Plane) desiredFor(ctx context.Context, name string) (region.Desired, er
 			continue
 		}
 		spec := region.ServiceSpec{Namespace: svc.Namespace, Service: svc.Name}
+		if ns := byName[svc.Namespace]; ns != nil {
+			spec.Dev = ns.Dev
+		}
 		if svc.CurrentRelease != "" {
 			if spec.Current, err = p.workload(ctx, svc.CurrentRelease); err != nil {
 				return region.Desired{}, err

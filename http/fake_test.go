@@ -123,6 +123,15 @@ func (f *fakeControlPlane) CreateNamespace(ctx context.Context, name string, reg
 	return ns, nil
 }
 
+func (f *fakeControlPlane) SetNamespaceDev(ctx context.Context, name string, dev bool) (*platform.Namespace, error) {
+	if err := f.record(ctx, "SetNamespaceDev", "", platform.Namespace{Name: name, Dev: dev}); err != nil {
+		return nil, err
+	}
+	ns := cannedNamespace(name)
+	ns.Dev = dev
+	return ns, nil
+}
+
 func (f *fakeControlPlane) ListNamespaces(ctx context.Context) ([]*platform.Namespace, error) {
 	if err := f.record(ctx, "ListNamespaces", anyNamespace, nil); err != nil {
 		return nil, err

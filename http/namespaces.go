@@ -19,6 +19,8 @@ type createNamespaceRequest struct {
 	Name string `json:"name"`
 	// Regions are where the namespace's services run unless a deploy names its own.
 	Regions []string `json:"regions"`
+	// Dev makes it a dev namespace (platform.Namespace.Dev).
+	Dev bool `json:"dev"`
 }
 
 func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
@@ -29,6 +31,13 @@ func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
 	ns, err := s.cp.CreateNamespace(r.Context(), req.Name, req.Regions...)
 	if err != nil {
 		return err
+	}
+	if req.Dev {
+		// Authorised as the create was; a namespace that exists but could not be made a
+		// dev namespace is reported, and `platform dev` refuses it until it is one.
+		if ns, err = s.cp.SetNamespaceDev(r.Context(), req.Name, true); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusCreated, ns)
 	return nil

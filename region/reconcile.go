@@ -27,6 +27,12 @@ type rollout struct {
 // pollInterval is how soon a rolling-out service is looked at again.
 const pollInterval = 250 * time.Millisecond
 
+// devPollInterval is pollInterval in a dev namespace (ServiceSpec.Dev), where a release
+// replaces the current one the moment it answers: a developer waits on every save. The
+// mesh offers no registration event to wait for, so the region looks more often; each
+// look is a registry read from the mesh's cache and one health call.
+const devPollInterval = 20 * time.Millisecond
+
 // reconcile converges one service:
 //
 //	not desired          → stop every workload of it
@@ -99,7 +105,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 			keep = append(keep, next.ID)
 		default:
 			var err error
-			after, ro, err = r.rollout(ctx, next)
+			after, ro, err = r.rollout(ctx, next, spec.Dev)
 			if err != nil {
 				return after, err
 			}
@@ -130,7 +136,11 @@ func (r *Reconciler) reconcile(ctx context.Context, ns, name string) (time.Durat
 			return after, err
 		}
 	}
-	if err := r.stopAll(ctx, ns, name, keep...); err != nil {
+	drainDelay := r.opts.DrainDelay
+	if spec.Dev {
+		drainDelay = 0
+	}
+	if err := r.stopAllAfter(ctx, ns, name, drainDelay, keep...); err != nil {
 		return after, err
 	}
 	if err := r.reviveUnregistered(ctx, serving); err != nil {
@@ -169,9 +179,13 @@ func (r *Reconciler) split(ns, name string, spec ServiceSpec, ro *Rollout) {
 }
 
 // rollout runs release w and reports it live once every instance is registered in the
-// namespace and healthy for MinReady, or failed after the rollout timeout or a crash loop
-// (its workload is then stopped by the caller).
-func (r *Reconciler) rollout(ctx context.Context, w *runtime.WorkloadSpec) (time.Duration, *Rollout, error) {
+// namespace and healthy for MinReady (at once with dev), or failed after the rollout
+// timeout or a crash loop (its workload is then stopped by the caller).
+func (r *Reconciler) rollout(ctx context.Context, w *runtime.WorkloadSpec, dev bool) (time.Duration, *Rollout, error) {
+	minReady, poll := r.opts.MinReady, pollInterval
+	if dev {
+		minReady, poll = 0, devPollInterval
+	}
 	ro := r.rolloutOf(w.ID)
 	running := &Rollout{Release: w.ID, State: RolloutRunning}
 	if err := r.start(ctx, w); err != nil {
@@ -204,7 +218,7 @@ func (r *Reconciler) rollout(ctx context.Context, w *runtime.WorkloadSpec) (time
 			ro.healthySince, ro.restarts = now, restarts
 		}
 		ready := now.Sub(ro.healthySince)
-		if ready >= r.opts.MinReady {
+		if ready >= minReady {
 			r.mu.Lock()
 			delete(r.rollouts, w.ID)
 			live := &Rollout{Release: w.ID, State: RolloutLive}
@@ -212,7 +226,7 @@ func (r *Reconciler) rollout(ctx context.Context, w *runtime.WorkloadSpec) (time
 			r.mu.Unlock()
 			return 0, live, nil
 		}
-		return r.opts.MinReady - ready, running, nil
+		return minReady - ready, running, nil
 	}
 	ro.healthySince = time.Time{}
 
@@ -227,7 +241,7 @@ func (r *Reconciler) rollout(ctx context.Context, w *runtime.WorkloadSpec) (time
 		})
 	}
 	if elapsed < r.opts.RolloutTimeout && !crashLooping(st) {
-		return pollInterval, running, nil
+		return poll, running, nil
 	}
 	return 0, r.fail(w, rolloutFailure(w, st, len(nodes), want, r.opts.RolloutTimeout)), nil
 }
@@ -438,6 +452,12 @@ func (r *Reconciler) setMissing(id string, now time.Time) time.Time {
 
 // stopAll stops every workload of the service except keep.
 func (r *Reconciler) stopAll(ctx context.Context, ns, name string, keep ...string) error {
+	return r.stopAllAfter(ctx, ns, name, r.opts.DrainDelay, keep...)
+}
+
+// stopAllAfter stops every workload of the service except keep, drainDelay after it
+// steered calls away from them.
+func (r *Reconciler) stopAllAfter(ctx context.Context, ns, name string, drainDelay time.Duration, keep ...string) error {
 	workloads, err := r.opts.Driver.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list workloads: %w", err)
@@ -448,7 +468,7 @@ func (r *Reconciler) stopAll(ctx context.Context, ns, name string, keep ...strin
 			stop = append(stop, w)
 		}
 	}
-	r.drain(ns, name, stop)
+	r.drain(ns, name, stop, drainDelay)
 	var errs []error
 	for _, w := range stop {
 		if err := r.opts.Driver.Stop(ctx, w.Spec.ID, r.opts.StopGrace); err != nil {
@@ -463,8 +483,8 @@ func (r *Reconciler) stopAll(ctx context.Context, ns, name string, keep ...strin
 }
 
 // drain steers calls away from the running instances of workloads and gives callers
-// DrainDelay to notice, so stopping them fails no request.
-func (r *Reconciler) drain(ns, name string, workloads []*runtime.WorkloadStatus) {
+// delay to notice, so stopping them fails no request.
+func (r *Reconciler) drain(ns, name string, workloads []*runtime.WorkloadStatus, delay time.Duration) {
 	d, ok := r.opts.Mesh.(Drainer)
 	if !ok {
 		return
@@ -478,8 +498,8 @@ func (r *Reconciler) drain(ns, name string, workloads []*runtime.WorkloadStatus)
 			}
 		}
 	}
-	if drained {
-		time.Sleep(r.opts.DrainDelay)
+	if drained && delay > 0 {
+		time.Sleep(delay)
 	}
 }
 

@@ -56,6 +56,11 @@ type ServiceSpec struct {
 	// percent of the calls that name no version (see Splitter). Current = the canary and
 	// Next = nil then promotes it; Next gone with Current unchanged stops it.
 	Canary int
+	// Dev is set for the services of a dev namespace (platform.Namespace.Dev): Next
+	// replaces Current as soon as every instance is registered and answers its health
+	// check (no MinReady), looked at every devPollInterval, and Current is stopped
+	// without DrainDelay. A Next that never gets there still never stops Current.
+	Dev bool
 }
 
 // RolloutState is how a release's rollout went in the region.

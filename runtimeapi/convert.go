@@ -107,7 +107,7 @@ func DesiredToProto(d region.Desired) *pb.ApplyRequest {
 	for _, s := range d.Services {
 		out.Services = append(out.Services, &pb.ServiceSpec{
 			Namespace: s.Namespace, Service: s.Service,
-			Current: workloadToProto(s.Current), Next: workloadToProto(s.Next), Canary: int32(s.Canary),
+			Current: workloadToProto(s.Current), Next: workloadToProto(s.Next), Canary: int32(s.Canary), Dev: s.Dev,
 		})
 	}
 	return out
@@ -122,7 +122,7 @@ func DesiredFromProto(in *pb.ApplyRequest) region.Desired {
 	for _, s := range in.GetServices() {
 		d.Services = append(d.Services, region.ServiceSpec{
 			Namespace: s.GetNamespace(), Service: s.GetService(),
-			Current: workloadFromProto(s.GetCurrent()), Next: workloadFromProto(s.GetNext()), Canary: int(s.GetCanary()),
+			Current: workloadFromProto(s.GetCurrent()), Next: workloadFromProto(s.GetNext()), Canary: int(s.GetCanary()), Dev: s.GetDev(),
 		})
 	}
 	return d

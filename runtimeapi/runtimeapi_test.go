@@ -30,7 +30,7 @@ func TestDesiredRoundTrip(t *testing.T) {
 	canary.ID, canary.Version = "r2", "v3"
 	d := region.Desired{
 		Generation: 7, Namespaces: []string{"acme"}, NamespaceOrgs: map[string]string{"acme": "default"},
-		Services: []region.ServiceSpec{{Namespace: "acme", Service: "hello", Next: w},
+		Services: []region.ServiceSpec{{Namespace: "acme", Service: "hello", Next: w, Dev: true},
 			{Namespace: "acme", Service: "canary", Current: w, Next: &canary, Canary: 10}},
 		Routes:         []region.Route{{Namespace: "acme", Service: "hello", Regions: []string{"lon1", "fra1"}}},
 		RegionGateways: map[string]string{"lon1": "http://lon1:8081"},

@@ -343,7 +343,11 @@ type ServiceSpec struct {
 	// Canary, from 1 to 99, makes next a canary: once healthy it runs beside current,
 	// which keeps serving, and takes this percent of the calls that name no version. 0:
 	// next replaces current.
-	Canary        int32 `protobuf:"varint,5,opt,name=canary,proto3" json:"canary,omitempty"`
+	Canary int32 `protobuf:"varint,5,opt,name=canary,proto3" json:"canary,omitempty"`
+	// Dev says the service's namespace is a dev namespace: next replaces current as soon as
+	// every instance is registered and healthy, without MinReady, and current is stopped
+	// without the drain delay.
+	Dev           bool `protobuf:"varint,6,opt,name=dev,proto3" json:"dev,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -411,6 +415,13 @@ func (x *ServiceSpec) GetCanary() int32 {
 		return x.Canary
 	}
 	return 0
+}
+
+func (x *ServiceSpec) GetDev() bool {
+	if x != nil {
+		return x.Dev
+	}
+	return false
 }
 
 type ApplyRequest struct {
@@ -2811,13 +2822,14 @@ const file_platform_runtime_v1_runtime_proto_rawDesc = "" +
 	"\fmemory_bytes\x18\t \x01(\x03R\vmemoryBytes\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc9\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x01\n" +
 	"\vServiceSpec\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
 	"\aservice\x18\x02 \x01(\tR\aservice\x127\n" +
 	"\acurrent\x18\x03 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\acurrent\x121\n" +
 	"\x04next\x18\x04 \x01(\v2\x1d.platform.runtime.v1.WorkloadR\x04next\x12\x16\n" +
-	"\x06canary\x18\x05 \x01(\x05R\x06canary\"\x82\x04\n" +
+	"\x06canary\x18\x05 \x01(\x05R\x06canary\x12\x10\n" +
+	"\x03dev\x18\x06 \x01(\bR\x03dev\"\x82\x04\n" +
 	"\fApplyRequest\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x03R\n" +
