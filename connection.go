@@ -47,9 +47,10 @@ type MeshGrant struct {
 	Secret string `json:"secret"`
 	// User is the mesh server's user name (MeshUser of the token's ID).
 	User string `json:"user"`
-	// Env is MICRO_REGISTRY, MICRO_BROKER, MICRO_TRANSPORT and their _ADDRESS, pointing
-	// at the mesh server the platform tells developers to dial directly (MeshURL), with
-	// the credential in the URLs. Holds the secret: never log it.
+	// Env is MICRO_REGISTRY, MICRO_BROKER, MICRO_TRANSPORT and their _ADDRESS, and
+	// go-micro's nats profile (MICRO_PROFILE, MICRO_NATS_ADDRESS: what go-micro's `micro`
+	// CLI needs), pointing at the mesh server the platform tells developers to dial
+	// directly (MeshURL), with the credential in the URLs. Holds the secret: never log it.
 	Env map[string]string `json:"env"`
 	// MeshURL is that server's address without credentials, e.g. "nats://10.88.0.1:4222".
 	// From another machine it may not be reachable: `platform connect` tunnels to it

@@ -32,6 +32,7 @@ var meshEnvKeys = []string{
 	"MICRO_REGISTRY", "MICRO_REGISTRY_ADDRESS",
 	"MICRO_BROKER", "MICRO_BROKER_ADDRESS",
 	"MICRO_TRANSPORT", "MICRO_TRANSPORT_ADDRESS",
+	"MICRO_PROFILE", "MICRO_NATS_ADDRESS",
 }
 
 // childGrace is how long a command run by `platform connect` has to exit after the
@@ -131,8 +132,10 @@ func tunnelEnv(g *platform.MeshGrant, addr string) map[string]string {
 	for k, v := range g.Env {
 		env[k] = v
 	}
-	for _, k := range []string{"MICRO_REGISTRY_ADDRESS", "MICRO_BROKER_ADDRESS", "MICRO_TRANSPORT_ADDRESS"} {
-		env[k] = u
+	for _, k := range []string{"MICRO_REGISTRY_ADDRESS", "MICRO_BROKER_ADDRESS", "MICRO_TRANSPORT_ADDRESS", "MICRO_NATS_ADDRESS"} {
+		if _, ok := env[k]; ok {
+			env[k] = u
+		}
 	}
 	return env
 }

@@ -899,7 +899,11 @@ func (p *Plane) Logs(ctx context.Context, q platform.LogQuery) (<-chan platform.
 		}
 		regions = []string{q.Region}
 	}
-	return p.regionLogs(ctx, q, regions)
+	ch, err := p.regionLogs(ctx, q, regions)
+	if err != nil {
+		return nil, err
+	}
+	return redactLogs(ctx, ch), nil
 }
 
 // regionLogs merges the log streams of the connected regions of a service; a region that

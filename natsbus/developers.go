@@ -160,7 +160,8 @@ func (b *Bus) disconnectUser(srv *server.Server, user string) int {
 }
 
 // DeveloperEnv implements platform.DeveloperMesh: what InstanceEnv gives an instance,
-// with the developer's credential instead of the namespace's.
+// with the developer's credential instead of the namespace's, and go-micro's nats profile
+// (MICRO_PROFILE, MICRO_NATS_ADDRESS) on the same server, for go-micro's own CLI.
 func (b *Bus) DeveloperEnv(ns, user, secret string) (map[string]string, string, error) {
 	addr, err := b.DeveloperAddr(ns)
 	if err != nil {
@@ -174,6 +175,11 @@ func (b *Bus) DeveloperEnv(ns, user, secret string) (map[string]string, string, 
 		"MICRO_BROKER_ADDRESS":    u,
 		"MICRO_TRANSPORT":         "nats",
 		"MICRO_TRANSPORT_ADDRESS": u,
+		// go-micro's `micro services` and `micro describe` read the package-level
+		// registry, which MICRO_REGISTRY does not set (go-micro's cmd keeps a copy of its
+		// own); its nats profile sets every default, that one included.
+		"MICRO_PROFILE":      "nats",
+		"MICRO_NATS_ADDRESS": u,
 	}, "nats://" + addr, nil
 }
 
