@@ -88,9 +88,6 @@ type ControlPlane interface {
 	// role or wider reach; EFORBIDDEN). ENOTFOUND if there is no such token in the org.
 	DeleteToken(ctx context.Context, id string) error
 
-	// Whoami returns the caller's token and user (nil for a token without one).
-	Whoami(ctx context.Context) (*Whoami, error)
-	// ListUsers returns the members of the caller's org.
 	// Connect issues the caller a mesh credential for one namespace (a TokenMesh token,
 	// audited as mesh.connect; authorised as mesh.connect: roles that may deploy there)
 	// with the MICRO_* environment that puts a go-micro process into the namespace's mesh.
@@ -105,6 +102,9 @@ type ControlPlane interface {
 	// as mesh.connect.
 	DialMesh(ctx context.Context, namespace string) (net.Conn, error)
 
+	// Whoami returns the caller's token and user (nil for a token without one).
+	Whoami(ctx context.Context) (*Whoami, error)
+	// ListUsers returns the members of the caller's org.
 	ListUsers(ctx context.Context) ([]*Member, error)
 	// CreateUser creates a local user who is a member of the caller's org with a role no
 	// higher than the caller's, and a first API token of theirs (every namespace, their
