@@ -360,7 +360,7 @@ func (a *app) connectionsCmd() *cobra.Command {
 			"processes connected with each right now (how many, from where, since when).\n" +
 			"revoke takes one back: its connections close within a second.",
 		Example: `  platform connections -n acme
-  platform connections revoke t_0123`,
+  platform connections revoke t-0123`,
 		Args: args(0, 0, "a subcommand (list, revoke)"),
 		RunE: a.run(list),
 	}
