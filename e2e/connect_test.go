@@ -294,7 +294,7 @@ func TestConnect(t *testing.T) {
 	ctx := context.Background()
 	_, viewer, err := s.client().CreateToken(ctx, platform.CreateTokenRequest{Name: "viewer", Role: platform.RoleViewer})
 	must(t, err)
-	if r := s.platformAs(t, viewer, "env", "-n", "acme"); r.code == 0 || !strings.Contains(r.stderr, "forbidden") {
+	if r := s.platformAs(t, viewer, "env", "-n", "acme"); r.code == 0 || !strings.Contains(r.stderr, "mesh.connect needs the developer role") {
 		t.Fatalf("a viewer got a mesh credential: %s", r)
 	}
 
@@ -337,10 +337,24 @@ func TestConnect(t *testing.T) {
 		t.Fatal("an expired credential connects")
 	}
 
-	// Every issue is audited.
-	audit := s.must(t, "audit", "-o", "json")
-	if n := strings.Count(audit, `"action":"mesh.connect"`); n < 4 {
-		t.Errorf("audit has %d mesh.connect entries, want one per credential issued (4 or more):\n%s", n, audit)
+	// Every issue is audited, and the viewer's refusal.
+	audit := decode[struct {
+		Entries []*platform.AuditEntry `json:"entries"`
+	}](t, s.must(t, "audit", "-o", "json"))
+	issued, denied := 0, 0
+	for _, e := range audit.Entries {
+		if e.Action != platform.AuditMeshConnect {
+			continue
+		}
+		switch e.Outcome {
+		case platform.AuditOK:
+			issued++
+		case platform.AuditDenied:
+			denied++
+		}
+	}
+	if issued < 6 || denied < 1 {
+		t.Errorf("audit has %d mesh.connect entries issued and %d denied, want one per credential issued (6) and the viewer's refusal", issued, denied)
 	}
 }
 
