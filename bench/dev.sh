@@ -143,6 +143,55 @@ done
 kill -INT "$DEV_PID"
 wait "$DEV_PID" || die "platform dev exited $? after SIGINT"
 forget "$DEV_PID"
+pf events -n "$NAMESPACE" --limit 1000 -o json >"$WORK/events.json"
+
+# steps prints, from the server's events, the median and spread of each step of the
+# redeploys v2 and later: created → build started → built → rolling out → instance
+# started → live.
+steps() {
+	python3 - "$WORK/events.json" <<'PY'
+import json, sys
+from datetime import datetime
+events = json.load(open(sys.argv[1]))
+if isinstance(events, dict):
+    events = events.get("events", [])
+def ts(s):
+    s = s.replace("Z", "+00:00")
+    head, _, rest = s.partition(".")
+    if rest:
+        frac = "".join(c for c in rest if c.isdigit())
+        tz = rest[len(frac):]
+        s = head + "." + (frac + "000000")[:6] + tz
+    return datetime.fromisoformat(s).timestamp()
+by = {}
+for e in events:
+    v = (e.get("data") or {}).get("version")
+    if e.get("type") == "instance.started":
+        continue
+    if v:
+        by.setdefault(v, {})[e["type"]] = ts(e["time"])
+# instance.started carries no version: take the first one after each rolling_out
+starts = sorted(ts(e["time"]) for e in events if e.get("type") == "instance.started")
+for v, t in by.items():
+    ro = t.get("release.rolling_out")
+    if ro is not None:
+        after = [s for s in starts if s >= ro]
+        if after:
+            t["instance.started"] = after[0]
+names = [("release.created", "build.started", "queue → build starts"),
+         ("build.started", "build.succeeded", "build (extract, go build, docs)"),
+         ("build.succeeded", "release.rolling_out", "build done → rollout starts"),
+         ("release.rolling_out", "instance.started", "rollout → instance started (sandbox)"),
+         ("instance.started", "release.rolled_out", "instance started → registered, healthy, live"),
+         ("release.created", "release.rolled_out", "release created → live (server side)")]
+def med(xs):
+    xs = sorted(xs); return xs[(len(xs) - 1) // 2]
+for a, b, what in names:
+    xs = [t[b] - t[a] for v, t in by.items() if v != "v1" and a in t and b in t]
+    if xs:
+        print(f"| {what} | {med(xs):.3f} ({min(xs):.3f}–{max(xs):.3f}) |")
+PY
+}
 
 echo "### platform dev: save → new answer, examples/helloworld, $EDITS edits"
 echo
@@ -165,6 +214,12 @@ echo "| floor: go build only | $(median "${FBUILD[@]}") ($(spread "${FBUILD[@]}"
 echo "| floor: start until first call | $(median "${FSTART[@]}") ($(spread "${FSTART[@]}")) |"
 echo "| floor with -s -w: go build + start | $(median "${SFLOOR[@]}") ($(spread "${SFLOOR[@]}")) |"
 echo "| floor with -s -w: go build only | $(median "${SBUILD[@]}") ($(spread "${SBUILD[@]}")) |"
+echo
+echo "Where a redeploy's time goes on the server, from its events (v2 and later; p50 s and spread):"
+echo
+echo "| step | p50 s (spread) |"
+echo "|---|---:|"
+steps
 echo
 awk -v d="$(median "${EDIT[@]}")" -v f="$(median "${FLOOR[@]}")" -v s="$(median "${SFLOOR[@]}")" \
 	'BEGIN { printf "save → answer / floor: %.2fx (target <= 1.2x); / floor with the dev build'"'"'s flags: %.2fx\n", d / f, d / s }'
