@@ -312,9 +312,11 @@ func TestConnect(t *testing.T) {
 	}
 	select {
 	case at := <-closed:
-		if d := at.Sub(revoked); d > time.Second {
+		d := at.Sub(revoked)
+		if d > time.Second {
 			t.Errorf("a revoked credential's connection closed %s after the revoke began, want within 1s", d)
 		}
+		t.Logf("revoked through `platform connections revoke`: connection closed %s after the command started", d.Round(time.Millisecond))
 	case <-time.After(5 * time.Second):
 		t.Fatal("a revoked credential's connection is still open after 5s")
 	}
