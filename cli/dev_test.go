@@ -248,6 +248,14 @@ func newDevFake(t *testing.T) *devFake {
 	mux.HandleFunc("GET /v1/namespaces", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"namespaces": []platform.Namespace{{Name: "acme", CreatedAt: t0}, {Name: "acme-dev", Dev: true, CreatedAt: t0}}})
 	})
+	mux.HandleFunc("POST /v1/namespaces", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Name string `json:"name"`
+			Dev  bool   `json:"dev"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		writeJSON(w, 201, platform.Namespace{Name: body.Name, Dev: body.Dev, CreatedAt: t0})
+	})
 	mux.HandleFunc("GET /v1/namespaces/{ns}/events", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("follow") != "true" {
 			writeJSON(w, 200, map[string]any{"events": []*platform.Event{{ID: 1, Namespace: "acme-dev", Type: "namespace.created", Time: t0}}})
@@ -428,4 +436,20 @@ func gunzip(b []byte) []byte {
 	}
 	out, _ := io.ReadAll(zr)
 	return out
+}
+
+func TestNamespacesCreateDev(t *testing.T) {
+	t.Parallel()
+	f := newDevFake(t)
+	env := []string{"PLATFORM_SERVER=" + f.URL, "PLATFORM_TOKEN=" + adminSecret}
+	if r := runCLI(t, env, "", "namespaces", "create", "acme-dev", "--dev"); r.code != 0 || r.stdout != "Created dev namespace acme-dev.\n" {
+		t.Errorf("create --dev: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, env, "", "namespaces", "create", "beta"); r.code != 0 || r.stdout != "Created namespace beta.\n" {
+		t.Errorf("create: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	r := runCLI(t, env, "", "namespaces")
+	if r.code != 0 || !strings.Contains(r.stdout, "acme-dev (dev)") || strings.Contains(r.stdout, "acme (dev)") {
+		t.Errorf("namespaces: exit %d:\n%s", r.code, r.stdout)
+	}
 }
