@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -120,6 +121,9 @@ type devProject struct {
 	env      map[string]string
 	// project is the micro.mu project; nil for a single service.
 	project *gitops.Project
+	// imports are the project's services' imported package directories; nil for a
+	// single service.
+	imports *devImports
 }
 
 // loadDevProject reads dir: a micro.mu (or micro.json) names its services, as the GitOps
@@ -144,7 +148,7 @@ func loadDevProject(dir, name string) (*devProject, error) {
 		if err != nil {
 			return nil, &usageError{err: err}
 		}
-		p.project, p.env = proj, proj.Env
+		p.project, p.env, p.imports = proj, proj.Env, &devImports{}
 		for _, s := range proj.Services {
 			if err := checkMainPackage(filepath.Join(abs, filepath.FromSlash(s.Path)), s.Name); err != nil {
 				return nil, err
@@ -196,9 +200,13 @@ func checkMainPackage(dir, service string) error {
 }
 
 // affected returns the services a batch of changed paths (slash-separated, relative to
-// the root) touches: for a micro.mu project, those whose directories hold a change, or
-// all of them for a change to shared Go code, go.mod or the manifest (gitops'
-// Project.Affected); a single service, for any change.
+// the root) touches. A single service: for any change. A micro.mu project: a change to
+// the manifest, go.mod, go.sum or go.work touches every service; a file inside a
+// service's directory touches that service; a Go file touches every service that builds
+// the package of its directory (`go list -deps`, devImports), so shared code redeploys
+// only the services that import it. While the imports are not known (`go list` failed or
+// is reading them again after a change) it falls back to gitops' Project.Affected, which
+// redeploys every service for a change to Go code outside them.
 func (p *devProject) affected(changed []string) []devService {
 	if len(changed) == 0 {
 		return nil
@@ -206,11 +214,124 @@ func (p *devProject) affected(changed []string) []devService {
 	if p.project == nil {
 		return slices.Clone(p.services)
 	}
-	var out []devService
-	for _, s := range p.project.Affected(changed, true, "") {
-		out = append(out, devService{Name: s.Name, Path: s.Path})
+	imports := p.imports.get()
+	if imports == nil {
+		var out []devService
+		for _, s := range p.project.Affected(changed, true, "") {
+			out = append(out, devService{Name: s.Name, Path: s.Path})
+		}
+		return out
 	}
-	return out
+	touched := map[string]bool{}
+	for _, c := range changed {
+		switch path.Base(c) {
+		case "micro.mu", "micro.json", "go.mod", "go.sum", "go.work", "go.work.sum":
+			return slices.Clone(p.services)
+		}
+		if owner := p.owner(c); owner != "" {
+			touched[owner] = true
+		}
+		if strings.HasSuffix(c, ".go") {
+			for name, dirs := range imports {
+				if dirs[path.Dir(c)] {
+					touched[name] = true
+				}
+			}
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(p.services), func(s devService) bool { return !touched[s.Name] })
+}
+
+// owner names the service whose directory holds file most closely, "" for none.
+func (p *devProject) owner(file string) string {
+	best, bestLen := "", -1
+	for _, s := range p.services {
+		if (s.Path == "" || file == s.Path || strings.HasPrefix(file, s.Path+"/")) && len(s.Path) > bestLen {
+			best, bestLen = s.Name, len(s.Path)
+		}
+	}
+	return best
+}
+
+// readImports (re)reads, in the background, which package directories of the project
+// each service builds; until it is done affected uses the coarser rule. Called at start
+// and after every batch that changed Go code or the module (an import may have come or
+// gone). A single service has nothing to read.
+func (p *devProject) readImports(ctx context.Context) {
+	if p.imports == nil {
+		return
+	}
+	gen := p.imports.invalidate()
+	go func() {
+		dirs := map[string]map[string]bool{}
+		for _, s := range p.services {
+			d, err := goListDirs(ctx, p.root, s.Path)
+			if err != nil {
+				return // unknown: the coarse rule stays
+			}
+			dirs[s.Name] = d
+		}
+		p.imports.set(gen, dirs)
+	}()
+}
+
+// goListDirs returns the directories, relative to root and slash-separated, of the
+// packages inside root that the main package at root/dir builds from (itself included).
+func goListDirs(ctx context.Context, root, dir string) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}", ".")
+	cmd.Dir = filepath.Join(root, filepath.FromSlash(dir))
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list in %s: %w", cmd.Dir, err)
+	}
+	dirs := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if line == "" {
+			continue
+		}
+		rel, err := filepath.Rel(root, line)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue // the module cache, another module outside the project
+		}
+		dirs[filepath.ToSlash(rel)] = true
+	}
+	return dirs, nil
+}
+
+// devImports holds what readImports found: per service, the package directories it
+// builds from; nil while unknown. A generation number makes a read that an invalidation
+// overtook harmless.
+type devImports struct {
+	mu   sync.Mutex
+	gen  int
+	dirs map[string]map[string]bool
+}
+
+func (d *devImports) get() map[string]map[string]bool {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dirs
+}
+
+func (d *devImports) invalidate() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gen++
+	d.dirs = nil
+	return d.gen
+}
+
+func (d *devImports) set(gen int, dirs map[string]map[string]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if gen == d.gen {
+		d.dirs = dirs
+	}
 }
 
 // nameWidth is the width of the widest service name, for aligned prefixes.
@@ -489,6 +610,7 @@ func (s *devSession) run(ctx context.Context, w *devWatcher) error {
 			s.round(rctx, r, services, at)
 		}()
 	}
+	s.proj.readImports(ctx)
 	start(s.proj.services, time.Now())
 	for {
 		var roundDone chan struct{}
@@ -510,6 +632,11 @@ func (s *devSession) run(ctx context.Context, w *devWatcher) error {
 			return err
 		case b := <-w.batches:
 			services := s.proj.affected(b.paths)
+			if slices.ContainsFunc(b.paths, func(p string) bool {
+				return strings.HasSuffix(p, ".go") || strings.HasPrefix(path.Base(p), "go.")
+			}) {
+				s.proj.readImports(ctx)
+			}
 			if len(services) == 0 {
 				continue
 			}

@@ -228,6 +228,54 @@ func TestDevProject(t *testing.T) {
 	})
 }
 
+// TestDevProjectImports: once `go list` has read what each service of a micro.mu
+// project builds from, a change to shared code redeploys only the services that import
+// it, and a change to code no service imports none.
+func TestDevProjectImports(t *testing.T) {
+	t.Parallel()
+	dir := writeDevTree(t, map[string]string{
+		"micro.mu":             "service users\n    path ./users\n\nservice web\n    path ./web\n",
+		"go.mod":               "module shop\n\ngo 1.22\n",
+		"users/main.go":        "package main\n\nimport \"shop/shared\"\n\nfunc main() { shared.Hello() }\n",
+		"web/main.go":          "package main\n\nimport \"shop/users/model\"\n\nfunc main() { _ = model.User{} }\n",
+		"users/model/model.go": "package model\n\ntype User struct{}\n",
+		"shared/lib.go":        "package shared\n\nfunc Hello() {}\n",
+		"tools/gen.go":         "package tools\n",
+		"users/README.md":      "users",
+	})
+	p, err := loadDevProject(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.readImports(t.Context())
+	deadline := time.Now().Add(time.Minute)
+	for p.imports.get() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("go list gave no imports within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, tt := range []struct {
+		changed []string
+		want    []string
+	}{
+		{[]string{"shared/lib.go"}, []string{"users"}},
+		{[]string{"users/model/model.go"}, []string{"users", "web"}},
+		{[]string{"users/README.md"}, []string{"users"}},
+		{[]string{"web/main.go"}, []string{"web"}},
+		{[]string{"tools/gen.go"}, nil},
+		{[]string{"go.mod"}, []string{"users", "web"}},
+	} {
+		var got []string
+		for _, s := range p.affected(tt.changed) {
+			got = append(got, s.Name)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("affected(%q) = %q, want %q", tt.changed, got, tt.want)
+		}
+	}
+}
+
 // devFake is an API with a dev namespace (acme-dev) and an ordinary one (acme) that
 // answers deploys with numbered releases and ends each as script says.
 type devFake struct {
