@@ -25,12 +25,12 @@ func TestDevBuild(t *testing.T) {
 		defer f.Close()
 		return f.Section(".debug_info") != nil || f.Section(".zdebug_info") != nil || f.Section(".symtab") != nil
 	}
-	build := func(id string, dev bool) (string, lines) {
+	build := func(id string, dev bool) (string, *lines) {
 		t.Helper()
 		bd := archiveBuild(id, digest)
 		bd.Dev = dev
-		var log lines
-		art, _, err := b.Build(context.Background(), bd, &log)
+		log := &lines{}
+		art, _, err := b.Build(context.Background(), bd, log)
 		if err != nil {
 			t.Fatalf("Build %s: %v\n%s", id, err, log.String())
 		}
