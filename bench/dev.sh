@@ -10,9 +10,11 @@
 # first deploy warms the build cache and is reported, not compared). Then, EDITS times,
 # interleaved:
 #   - an edit: main.go rewritten so Helloworld.Call answers "Hello<N> NAME"; the time
-#     from just before the write until a gateway call (curl, every ~10 ms) answers with
-#     the new greeting; also what `platform dev` printed for it ("vN live in S s", from
-#     the first file event it saw);
+#     from just before the write until a gateway call answers with the new greeting
+#     (calls start once `platform dev` prints the release's verdict, read with bash
+#     builtins every 10 ms, then curl every 10 ms: a poller starting processes all along
+#     would take CPU from the build); also what `platform dev` printed for it ("vN live
+#     in S s", from the first file event it saw);
 #   - floor: a copy of examples/helloworld with one comment line appended,
 #     `CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath`, then the binary started by
 #     hand with the environment of the running instance and a name of its own, until a
@@ -48,11 +50,23 @@ t0="$(now)"
 DEV_PID=$!
 PIDS+=("$DEV_PID")
 
-# wait_for PATTERN [SECONDS] waits until platform dev's output matches PATTERN.
+# dev_said TEXT reports whether platform dev's output holds TEXT. It reads the file with
+# bash builtins only: a poll every 10 ms that started processes (grep, curl) would take
+# CPU from the build it waits for, which the floor's in-process retries do not.
+dev_said() {
+	local lines l
+	mapfile -t lines <"$DEVLOG"
+	for l in ${lines[@]+"${lines[@]}"}; do
+		[[ "$l" == *"$1"* ]] && return 0
+	done
+	return 1
+}
+
+# wait_for TEXT [SECONDS] waits until platform dev's output holds TEXT.
 wait_for() {
 	local i
 	for ((i = 0; i < ${2:-120} * 100; i++)); do
-		grep -q -- "$1" "$DEVLOG" && return 0
+		dev_said "$1" && return 0
 		kill -0 "$DEV_PID" 2>/dev/null || {
 			cat "$DEVLOG" >&2
 			die "platform dev exited"
@@ -80,7 +94,9 @@ PID="$(instance_of "$DATA" "$SERVICE")" || die "no running $SERVICE instance of 
 mapfile -t MESH_ENV < <(mesh_env "$PID")
 
 # edit N rewrites main.go to answer "HelloN NAME" and sets EDIT_T to the seconds until the
-# gateway answers so, and DEV_T to what platform dev printed for the release.
+# gateway answers so, and DEV_T to what platform dev printed for the release. It waits
+# for platform dev's "live" line first (builtins only, see dev_said), then calls the
+# gateway every 10 ms until the new answer comes (the first call, as a rule).
 edit() {
 	local n="$1" want t0 version
 	want="\"Hello$n bench\""
@@ -88,7 +104,9 @@ edit() {
 	t0="$(now)"
 	sed "s/\"Hello \" + req.Name/\"Hello$n \" + req.Name/" "$ORIG" >"$SRC/main.go.tmp"
 	mv "$SRC/main.go.tmp" "$SRC/main.go" # an editor's atomic save
+	wait_for "$SERVICE $version " 120
 	while [[ "$(answer)" != *"$want"* ]]; do
+		dev_said "$SERVICE $version build failed" && die "edit $n: the build failed"
 		(($(awk -v t="$(since "$t0")" 'BEGIN { print (t > 120) }'))) && die "edit $n: no new answer after 120 s"
 		sleep 0.01
 	done
