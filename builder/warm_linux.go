@@ -28,17 +28,39 @@ const (
 // idleErr says which part of the priority could not be lowered (cmd runs anyway);
 // runErr is cmd.Run's error.
 func runIdle(cmd *exec.Cmd) (idleErr, runErr error) {
-	type result struct{ idle, run error }
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// No UnlockOSThread: this thread's priority stays low, so it must not run other
-		// goroutines; it ends with this one.
-		idle := lowerThreadPriority()
-		done <- result{idle, cmd.Run()}
-	}()
+	done := make(chan idleResult, 1)
+	go runOnIdleThread(cmd, done, nil)
 	r := <-done
 	return r.idle, r.run
+}
+
+type idleResult struct{ idle, run error }
+
+// runOnIdleThread runs cmd for runIdle on the calling goroutine's thread, which it locks
+// (closing locked, if not nil, once it has) and never unlocks. The process's main thread
+// is the exception: the runtime cannot end it, it would park it for good at low
+// priority (and ps shows the main thread's nice value as the server's), so there it
+// starts another goroutine, which cannot get the main thread while this one holds it,
+// and lets the main thread go once that one has its own.
+func runOnIdleThread(cmd *exec.Cmd, done chan<- idleResult, locked chan<- struct{}) {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		other := make(chan struct{})
+		go runOnIdleThread(cmd, done, other)
+		<-other
+		runtime.UnlockOSThread()
+		if locked != nil {
+			close(locked)
+		}
+		return
+	}
+	if locked != nil {
+		close(locked)
+	}
+	// No UnlockOSThread: this thread's priority stays low, so it must not run other
+	// goroutines; it ends with this one.
+	idle := lowerThreadPriority()
+	done <- idleResult{idle, cmd.Run()}
 }
 
 // lowerThreadPriority sets the calling thread's nice value to 19, its policy to
