@@ -366,26 +366,8 @@ func (a *app) connectionsCmd() *cobra.Command {
 	}
 	ls := &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "List mesh credentials and their connections",
 		Args: args(0, 0, "no arguments"), RunE: a.run(list)}
-	revoke := &cobra.Command{
-		Use:     "revoke ID",
-		Aliases: []string{"rm", "delete"},
-		Short:   "Revoke a mesh credential: its connections close at once",
-		Args:    args(1, 1, "ID"),
-		RunE: a.run(func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteToken(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			if a.jsonOutput() {
-				return a.printJSON(map[string]string{"id": args[0], "status": "revoked"})
-			}
-			fmt.Fprintf(a.stdout, "Revoked mesh credential %s: its connections close within a second.\n", args[0])
-			return nil
-		}),
-	}
+	revoke := a.revokeCmd("revoke ID", []string{"rm", "delete"}, "Revoke a mesh credential: its connections close at once",
+		"revoked", "Revoked mesh credential %s: its connections close within a second.\n")
 	for _, c := range []*cobra.Command{cmd, ls} {
 		addNamespaceFlag(c, &ns)
 	}

@@ -38,26 +38,7 @@ organisation; others their own.`,
 		Args:    args(0, 0, "no arguments"),
 		RunE:    a.run(a.listTokens),
 	}
-	del := &cobra.Command{
-		Use:     "delete ID",
-		Aliases: []string{"rm", "revoke"},
-		Short:   "Revoke a token at once",
-		Args:    args(1, 1, "ID"),
-		RunE: a.run(func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteToken(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			if a.jsonOutput() {
-				return a.printJSON(map[string]string{"id": args[0], "status": "deleted"})
-			}
-			fmt.Fprintf(a.stdout, "Revoked token %s.\n", args[0])
-			return nil
-		}),
-	}
+	del := a.revokeCmd("delete ID", []string{"rm", "revoke"}, "Revoke a token at once", "deleted", "Revoked token %s.\n")
 	cmd.AddCommand(list, a.createTokenCmd(), del)
 	return cmd
 }
@@ -229,4 +210,29 @@ func (a *app) fmtExpiry(t *time.Time) string {
 		return "never"
 	}
 	return a.fmtTime(*t)
+}
+
+// revokeCmd is a command that revokes the token whose ID is its argument (an API token,
+// or a mesh credential): -o json prints {"id", "status": status}, text done with the ID.
+func (a *app) revokeCmd(use string, aliases []string, short, status, done string) *cobra.Command {
+	return &cobra.Command{
+		Use:     use,
+		Aliases: aliases,
+		Short:   short,
+		Args:    args(1, 1, "ID"),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd)
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteToken(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if a.jsonOutput() {
+				return a.printJSON(map[string]string{"id": args[0], "status": status})
+			}
+			fmt.Fprintf(a.stdout, done, args[0])
+			return nil
+		}),
+	}
 }
