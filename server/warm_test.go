@@ -1,19 +1,18 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/micro/platform/builder"
+	"github.com/micro/platform/internal/testenv"
 )
 
 // TestBuildWarmConfig checks build_warm: on by default, off from the file, the
@@ -66,24 +65,6 @@ func TestBuildWarmConfig(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fakeGo answers `go env` and otherwise sleeps FAKE_GO_SLEEP seconds (if set) and
 // succeeds.
 const fakeGo = `#!/bin/sh
@@ -94,14 +75,14 @@ exit 0
 
 // newTestWarmUp returns the warm-up of an App with config cfg whose builder's go command
 // is fakeGo, and the App's log.
-func newTestWarmUp(t *testing.T, cfg Config, env ...string) (*warmUp, *syncBuffer) {
+func newTestWarmUp(t *testing.T, cfg Config, env ...string) (*warmUp, *testenv.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	goBin := filepath.Join(dir, "go")
 	if err := os.WriteFile(goBin, []byte(fakeGo), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log testenv.Buffer
 	a := &App{cfg: cfg, logger: slog.New(slog.NewTextHandler(&log, nil))}
 	b, err := builder.New(builder.Options{
 		Dir: filepath.Join(dir, "builds"), GoBinary: goBin, GoCache: "cache", GoModCache: "modcache",
