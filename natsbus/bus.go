@@ -78,6 +78,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 
 	"github.com/micro/platform"
 )
@@ -246,7 +247,8 @@ type Bus struct {
 	splitMu sync.Mutex
 	splits  map[string]*splits // namespace → its split services (SplitCalls)
 
-	devs developers // admitted developer credentials (Options.Developers)
+	devs        developers    // admitted developer credentials (Options.Developers)
+	devFailures *rate.Limiter // failed developer authentications (admitDeveloper)
 }
 
 // New validates opts and returns a Bus that is not started yet.
@@ -266,6 +268,8 @@ func New(opts Options) (*Bus, error) {
 		namespaces: make(map[string]bool),
 		removed:    make(map[string]bool),
 		clients:    make(map[string]*nsClient),
+
+		devFailures: rate.NewLimiter(devFailuresPerSecond, devFailureBurst),
 
 		noJetStream: make(map[string]error),
 	}, nil

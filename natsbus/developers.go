@@ -68,20 +68,34 @@ func developerToken(tok *platform.Token, user string) (ns string, ok bool) {
 	return tok.Namespaces[0], true
 }
 
+// Failed developer authentications allowed, per second and in a burst, before the
+// server refuses them without asking the Authenticator: every failure may be a store
+// lookup, and any process that reaches the mesh's port (a tenant's instance included)
+// can try.
+const (
+	devFailuresPerSecond = 20
+	devFailureBurst      = 40
+)
+
 // admitDeveloper is the authenticator's decision for a mesh credential.
 func (b *Bus) admitDeveloper(c server.ClientAuthentication, user, secret string) bool {
 	auth := b.opts.Developers
 	if auth == nil || secret == "" {
 		return false
 	}
+	if b.devFailures.Tokens() < 1 {
+		return false // too many failures lately: no lookup until the limiter refills
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tok, err := auth.Authenticate(ctx, secret)
 	if err != nil {
+		b.devFailures.Allow()
 		return false
 	}
 	ns, ok := developerToken(tok, user)
 	if !ok {
+		b.devFailures.Allow()
 		return false
 	}
 	acc, ok := b.allowed(ns)
@@ -180,6 +194,10 @@ func (b *Bus) DeveloperEnv(ns, user, secret string) (map[string]string, string, 
 		// own); its nats profile sets every default, that one included.
 		"MICRO_PROFILE":      "nats",
 		"MICRO_NATS_ADDRESS": u,
+		// As for instances: with the NATS transport the server address is the subject it
+		// listens on, and code that fixes one (micro.Address(":9090")) would share it with
+		// every other process of the namespace that fixes the same.
+		"MICRO_SERVER_ADDRESS": ":0",
 	}, "nats://" + addr, nil
 }
 

@@ -2,6 +2,7 @@ package natsbus
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -14,13 +15,15 @@ import (
 
 // fakeTokens is a platform.Authenticator over an in-memory set of tokens by secret.
 type fakeTokens struct {
-	mu     sync.Mutex
-	tokens map[string]*platform.Token
+	mu      sync.Mutex
+	tokens  map[string]*platform.Token
+	lookups int
 }
 
 func (f *fakeTokens) Authenticate(_ context.Context, secret string) (*platform.Token, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lookups++
 	t, ok := f.tokens[secret]
 	if !ok || t.Expired(time.Now()) {
 		return nil, platform.Errorf(platform.EUNAUTHENTICATED, "invalid token")
@@ -230,5 +233,46 @@ func TestDeveloperCutOff(t *testing.T) {
 			nc.Close()
 			t.Fatalf("%s connects again", user)
 		}
+	}
+}
+
+// TestDeveloperFailuresAreThrottled: a flood of wrong mesh credentials (any process that
+// reaches the mesh's port can try, a tenant's instance included) reaches the
+// Authenticator (a store lookup each) at most devFailureBurst times plus
+// devFailuresPerSecond a second; a good credential gets in again once it refills.
+func TestDeveloperFailuresAreThrottled(t *testing.T) {
+	tokens := &fakeTokens{}
+	b := startBus(t, Options{Dir: t.TempDir(), Developers: tokens}, "acme")
+	tokens.add("good-secret", meshToken("t_good", "acme"))
+	addr, err := b.DeveloperAddr("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 200 {
+		nc, err := nats.Connect("nats://"+addr, nats.UserInfo(platform.MeshUser("t_good"), fmt.Sprintf("guess-%d", i)), nats.NoReconnect())
+		if err == nil {
+			nc.Close()
+			t.Fatal("a wrong secret got in")
+		}
+	}
+	tokens.mu.Lock()
+	lookups := tokens.lookups
+	tokens.mu.Unlock()
+	if most := devFailureBurst + int(time.Since(start).Seconds()*devFailuresPerSecond) + 1; lookups > most {
+		t.Fatalf("200 wrong secrets made %d lookups, want at most %d", lookups, most)
+	}
+	t.Logf("200 wrong secrets in %s: %d lookups", time.Since(start).Round(time.Millisecond), lookups)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nc, err := nats.Connect("nats://"+addr, nats.UserInfo(platform.MeshUser("t_good"), "good-secret"), nats.NoReconnect())
+		if err == nil {
+			nc.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a good credential is still refused 5s after the flood: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
