@@ -791,6 +791,11 @@ func (b *Bus) InstanceEnv(ns string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return meshEnv(u), nil
+}
+
+// meshEnv is go-micro's registry, broker and transport, all NATS at u.
+func meshEnv(u string) map[string]string {
 	return map[string]string{
 		"MICRO_REGISTRY":          "nats",
 		"MICRO_REGISTRY_ADDRESS":  u,
@@ -798,5 +803,5 @@ func (b *Bus) InstanceEnv(ns string) (map[string]string, error) {
 		"MICRO_BROKER_ADDRESS":    u,
 		"MICRO_TRANSPORT":         "nats",
 		"MICRO_TRANSPORT_ADDRESS": u,
-	}, nil
+	}
 }

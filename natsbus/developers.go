@@ -182,23 +182,16 @@ func (b *Bus) DeveloperEnv(ns, user, secret string) (map[string]string, string, 
 		return nil, "", err
 	}
 	u := (&url.URL{Scheme: "nats", User: url.UserPassword(user, secret), Host: addr}).String()
-	return map[string]string{
-		"MICRO_REGISTRY":          "nats",
-		"MICRO_REGISTRY_ADDRESS":  u,
-		"MICRO_BROKER":            "nats",
-		"MICRO_BROKER_ADDRESS":    u,
-		"MICRO_TRANSPORT":         "nats",
-		"MICRO_TRANSPORT_ADDRESS": u,
-		// go-micro's `micro services` and `micro describe` read the package-level
-		// registry, which MICRO_REGISTRY does not set (go-micro's cmd keeps a copy of its
-		// own); its nats profile sets every default, that one included.
-		"MICRO_PROFILE":      "nats",
-		"MICRO_NATS_ADDRESS": u,
-		// As for instances: with the NATS transport the server address is the subject it
-		// listens on, and code that fixes one (micro.Address(":9090")) would share it with
-		// every other process of the namespace that fixes the same.
-		"MICRO_SERVER_ADDRESS": ":0",
-	}, "nats://" + addr, nil
+	env := meshEnv(u)
+	// go-micro's `micro services` and `micro describe` read the package-level registry,
+	// which MICRO_REGISTRY does not set (go-micro's cmd keeps a copy of its own); its
+	// nats profile sets every default, that one included.
+	env["MICRO_PROFILE"], env["MICRO_NATS_ADDRESS"] = "nats", u
+	// As for instances: with the NATS transport the server address is the subject it
+	// listens on, and code that fixes one (micro.Address(":9090")) would share it with
+	// every other process of the namespace that fixes the same.
+	env["MICRO_SERVER_ADDRESS"] = ":0"
+	return env, "nats://" + addr, nil
 }
 
 // DeveloperAddr implements platform.DeveloperMesh: the embedded server's advertised
